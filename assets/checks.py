@@ -1,0 +1,198 @@
+"""Business-rule checks on the marts, each an independent SQL query over the warehouse.
+
+All are blocking: when one fails, nothing downstream runs, so nothing is published and BI readers keep the
+previous, consistent tables.
+"""
+
+
+import math
+from fractions import Fraction
+
+import dagster as dg
+
+from pipelines.resources import AlmsSettings, Warehouse
+
+
+def _one(conn, sql: str) -> tuple:
+    return conn.sql(sql).fetchall()[0]
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "accounts"]), blocking=True)
+def one_row_per_account(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """Each account appears once in marts.accounts, and every account the matcher formed is there."""
+    with warehouse.connect() as conn:
+        rows, distinct, matched = _one(
+            conn,
+            "select count(*), count(distinct account_id), "
+            "(select count(distinct account_id) from intermediate.int_clients_matched) from marts.accounts",
+        )
+    return dg.AssetCheckResult(
+        passed=bool(rows == distinct == matched),
+        metadata={"rows": rows, "distinct_account_ids": distinct, "accounts_from_matcher": matched},
+    )
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "accounts"]), blocking=True)
+def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetCheckResult:
+    """Recomputes the cut-off independently: n positive billers, k = ceil(share * n), the k-th billing is the level,
+    key accounts are exactly those with positive billing >= level, and marts.key_levels says the same."""
+    with warehouse.connect() as conn:
+        n, level_applied, key_count, wrong_flags, above = _one(
+            conn,
+            """
+            select
+                count(*) filter (where billing_12m > 0),
+                max(key_level),
+                count(*) filter (where is_key_account),
+                count(*) filter (where is_key_account <> (billing_12m > 0 and billing_12m >= key_level)),
+                count(*) filter (where billing_12m > key_level)
+            from marts.accounts
+            """,
+        )
+        k = math.ceil(Fraction(str(settings.key_share)) * n)
+        kth = conn.execute(
+            "select billing_12m from marts.accounts where billing_12m > 0 "
+            "order by billing_12m desc, account_id limit 1 offset ?",
+            [k - 1],
+        ).fetchall()
+        level_published, k_published, key_published = _one(
+            conn, "select key_level, key_count_rule, key_accounts from marts.key_levels"
+        )
+    kth_billing = kth[0][0] if kth else None
+    passed = (
+        kth_billing is not None
+        and kth_billing == level_applied == level_published
+        and wrong_flags == 0
+        and above < k <= key_count
+        and k == k_published
+        and key_count == key_published
+    )
+    return dg.AssetCheckResult(
+        passed=bool(passed),
+        metadata={
+            "ranked_accounts": n,
+            "k": k,
+            "kth_billing": str(kth_billing),
+            "key_level_applied": str(level_applied),
+            "key_accounts": key_count,
+            "accounts_with_wrong_flag": wrong_flags,
+            "accounts_strictly_above_level": above,
+        },
+    )
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "accounts"]), blocking=True)
+def billing_rows_conserved(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """Every raw billing line is in an account, quarantined, or outside the window; and the accounts' billing adds
+    up to the clean lines' billing to the cent."""
+    with warehouse.connect() as conn:
+        raw_lines, quarantined, outside_window, in_accounts, line_total, account_total = _one(
+            conn,
+            """
+            select
+                (select count(*) from raw.billing_lines),
+                (select count(*) from staging.stg_billing__checked_lines where quarantine_reason <> ''),
+                (select count(*) from staging.stg_billing__checked_lines
+                    where quarantine_reason = '' and not is_in_window),
+                (select coalesce(sum(billing_line_count), 0) from marts.accounts),
+                (select coalesce(sum(billing_amount), 0) from staging.stg_billing__invoice_lines),
+                (select coalesce(sum(billing_12m), 0) from marts.accounts)
+            """,
+        )
+    passed = raw_lines == quarantined + outside_window + in_accounts and line_total == account_total
+    return dg.AssetCheckResult(
+        passed=bool(passed),
+        metadata={
+            "raw_lines": raw_lines,
+            "quarantined_lines": quarantined,
+            "lines_outside_window": outside_window,
+            "lines_in_accounts": in_accounts,
+            "unaccounted_lines": raw_lines - quarantined - outside_window - in_accounts,
+            "billing_of_clean_lines": str(line_total),
+            "billing_of_accounts": str(account_total),
+        },
+    )
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "client_crosswalk"]), blocking=True)
+def every_client_record_once(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """Each usable client record is in the crosswalk exactly once; raw records = usable + excluded."""
+    with warehouse.connect() as conn:
+        raw_records, usable, excluded, crosswalk, distinct_keys = _one(
+            conn,
+            """
+            select
+                (select count(*) from raw.clients),
+                (select count(*) from staging.stg_clients__records),
+                (select count(*) from staging.stg_clients__checked_records where quarantine_reason <> ''),
+                (select count(*) from marts.client_crosswalk),
+                (select count(distinct (source_system, source_client_id)) from marts.client_crosswalk)
+            """,
+        )
+    passed = raw_records == usable + excluded and usable == crosswalk == distinct_keys
+    return dg.AssetCheckResult(
+        passed=bool(passed),
+        metadata={
+            "raw_records": raw_records,
+            "usable_records": usable,
+            "excluded_records": excluded,
+            "crosswalk_rows": crosswalk,
+            "distinct_keys": distinct_keys,
+        },
+    )
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "quarantine"]), blocking=True)
+def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """For every transactional input, rows in = clean rows + rows excluded in marts.quarantine."""
+    with warehouse.connect() as conn:
+        counts = {}
+        for input_name, raw, checked in (
+            ("billing", "raw.billing_lines", "staging.stg_billing__checked_lines"),
+            ("clients", "raw.clients", "staging.stg_clients__checked_records"),
+            ("engagement", "raw.engagement_events", "staging.stg_engagement__checked_events"),
+        ):
+            counts[input_name] = _one(
+                conn,
+                f"""
+                select
+                    (select count(*) from {raw}),
+                    (select count(*) from {checked} where quarantine_reason = ''),
+                    (select count(*) from marts.quarantine where input_name = '{input_name}' and action = 'excluded')
+                """,
+            )
+    passed = all(rows_in == clean + excluded for rows_in, clean, excluded in counts.values())
+    return dg.AssetCheckResult(
+        passed=passed,
+        metadata={
+            f"{name}_in_clean_excluded": dg.MetadataValue.text(" / ".join(f"{v:,}" for v in values))
+            for name, values in counts.items()
+        },
+    )
+
+
+@dg.asset_check(asset=dg.AssetKey(["staging", "stg_billing__reporting_window"]), blocking=True)
+def reporting_window_is_set(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """The as-of date is known: ALMS_AS_OF is set or the billing files have at least one valid, past invoice date."""
+    with warehouse.connect() as conn:
+        as_of, start, latest = _one(
+            conn, "select as_of_date, window_start_date, latest_invoice_date from staging.stg_billing__reporting_window"
+        )
+    return dg.AssetCheckResult(
+        passed=as_of is not None,
+        description=None
+        if as_of is not None
+        else "no billing line has a valid invoice_date up to today, so the as-of date cannot be inferred; "
+        "check the billing files or set ALMS_AS_OF=YYYY-MM-DD",
+        metadata={"as_of_date": str(as_of), "window_start_date": str(start), "latest_invoice_date": str(latest)},
+    )
+
+
+CHECKS = [
+    one_row_per_account,
+    key_count_rule,
+    billing_rows_conserved,
+    every_client_record_once,
+    no_row_dropped_silently,
+    reporting_window_is_set,
+]

@@ -1,0 +1,34 @@
+"""What every asset module shares: turning domain errors into clear Dagster failures, validating frames."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import pandera.errors
+import pandera.polars as pa
+import polars as pl
+
+from assets.logic.inputs import InputError
+from assets.logic.key_accounts import NoBillingError
+
+
+@contextmanager
+def clear_failures() -> Iterator[None]:
+    """Input and rule errors become a `dg.Failure` whose description is the message a user needs, nothing more."""
+    try:
+        yield
+    except (InputError, NoBillingError) as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+
+
+def validate(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.DataFrame:
+    """Validate an eager frame with every problem listed in one report (lazy=True)."""
+    try:
+        return model.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as errors:
+        raise dg.Failure(
+            description=f"{model.__name__}: the data breaks its schema; every problem found:\n{errors}",
+            allow_retries=False,
+        ) from None

@@ -1,0 +1,219 @@
+"""Reading the input folder: the file-level contract (which files, which columns, which encodings).
+
+Every input is read as text, exactly as the file holds it, with two columns added: `source_file` (the path relative
+to the input folder) and `source_row` (the 1-based data row in that file; for a CSV file the line number is
+`source_row + 1` because of the header). Parsing values into types happens later (`assets.logic.parsing`), so a
+bad value becomes a quarantine row with its reason instead of an exception.
+
+What stops a run (an `InputError` naming the file, and the row or column where it applies): a missing folder for a
+required input, a file of an unsupported type, an empty file, a required column missing, a duplicated column name,
+a row with more fields than the header, bytes that are not UTF-8.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+SUPPORTED_SUFFIXES = (".csv", ".parquet")
+
+
+class InputError(ValueError):
+    """An input file breaks the contract in a way that must stop the run. The message names file, row and column."""
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input of the contract: where its files are and which columns it has."""
+
+    name: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    is_required_input: bool = True
+    descriptions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+CLIENTS = InputSpec(
+    name="clients",
+    required=("source_system", "source_client_id", "name"),
+    optional=(
+        "domain",
+        "address",
+        "city",
+        "postal_code",
+        "country",
+        "phone",
+        "industry",
+        "employee_count",
+        "owner_id",
+        "segment",
+        "customer_since",
+    ),
+)
+BILLING = InputSpec(
+    name="billing",
+    required=(
+        "source_system",
+        "invoice_id",
+        "line_number",
+        "source_client_id",
+        "invoice_date",
+        "amount",
+        "currency",
+    ),
+)
+ENGAGEMENT = InputSpec(
+    name="engagement",
+    required=("source_system", "source_client_id", "event_date", "event_type"),
+    optional=("quantity",),
+    is_required_input=False,
+)
+SELLERS = InputSpec(name="sellers", required=("owner_id", "seller_name"), optional=("team",), is_required_input=False)
+FX_RATES = InputSpec(
+    name="fx_rates", required=("currency", "month", "rate_to_reporting"), is_required_input=False
+)
+
+ALL_INPUTS = (CLIENTS, BILLING, ENGAGEMENT, SELLERS, FX_RATES)
+
+
+def find_input_files(data_dir: Path, spec: InputSpec) -> list[Path]:
+    """The files of one input: `<name>/*.csv|*.parquet` (several allowed) and/or `<name>.csv|.parquet`.
+
+    Files whose name starts with `.` or `_` are ignored (editor and tool droppings); any other file of an
+    unsupported type is an error, so nothing a user put there is skipped silently.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise InputError(f"input folder {data_dir} does not exist (set ALMS_DATA_DIR to the folder holding your inputs)")
+    files: list[Path] = []
+    folder = data_dir / spec.name
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith((".", "_")) or path.is_dir():
+                continue
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                raise InputError(
+                    f"{path.relative_to(data_dir)}: unsupported file type {path.suffix or '(none)'!r}; "
+                    f"the {spec.name} folder accepts {', '.join(SUPPORTED_SUFFIXES)} files"
+                )
+            files.append(path)
+    for suffix in SUPPORTED_SUFFIXES:
+        single = data_dir / f"{spec.name}{suffix}"
+        if single.is_file():
+            files.append(single)
+    if not files and spec.is_required_input:
+        raise InputError(
+            f"no {spec.name} files in {data_dir}: expected {spec.name}/*.csv, {spec.name}/*.parquet "
+            f"or {spec.name}.csv with columns {', '.join(spec.required)}"
+        )
+    return files
+
+
+def read_input(
+    data_dir: Path, spec: InputSpec, progress: Callable[[str], None] | None = None
+) -> tuple[pl.DataFrame, dict]:
+    """Read every file of one input as text columns, plus `source_file` and `source_row`.
+
+    Returns the frame and a report: files read, rows per file, extra columns ignored, header-only files.
+    """
+    data_dir = Path(data_dir)
+    frames: list[pl.DataFrame] = []
+    report: dict = {"files": {}, "ignored_columns": {}, "files_without_rows": []}
+    for path in find_input_files(data_dir, spec):
+        relative = path.relative_to(data_dir).as_posix()
+        frame = read_text_table(path, relative)
+        frame = _conform_columns(frame, spec, relative, report)
+        if frame.height == 0:
+            report["files_without_rows"].append(relative)
+        frame = frame.with_row_index("source_row", offset=1).with_columns(
+            pl.col("source_row").cast(pl.Int64), pl.lit(relative).alias("source_file")
+        )
+        report["files"][relative] = frame.height
+        if progress:
+            progress(f"{spec.name}: read {frame.height:,} rows from {relative}")
+        frames.append(frame.select("source_file", "source_row", *spec.columns))
+    if not frames:
+        empty = {c: pl.String for c in spec.columns}
+        return pl.DataFrame(schema={"source_file": pl.String, "source_row": pl.Int64, **empty}), report
+    return pl.concat(frames, how="vertical"), report
+
+
+def read_text_table(path: Path, relative: str) -> pl.DataFrame:
+    """One CSV or Parquet file with every column as text and normalised header names (trimmed, lower case)."""
+    if path.stat().st_size == 0:
+        raise InputError(f"{relative}: empty file (0 bytes); expected a header row and data rows")
+    if path.suffix.lower() == ".parquet":
+        try:
+            frame = pl.read_parquet(path)
+        except Exception as error:  # polars raises several exception types for a broken file
+            raise InputError(f"{relative}: not a readable Parquet file ({_first_line(error)})") from None
+        frame = frame.with_columns(_as_text(name, dtype) for name, dtype in frame.schema.items())
+    else:
+        try:
+            frame = pl.read_csv(path, infer_schema=False, encoding="utf8", null_values=[""], raise_if_empty=True)
+        except pl.exceptions.NoDataError:
+            raise InputError(f"{relative}: empty file; expected a header row and data rows") from None
+        except pl.exceptions.ComputeError as error:
+            raise InputError(_diagnose_csv(path, relative, error)) from None
+    names = [name.strip().lower() for name in frame.columns]
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise InputError(f"{relative}: column {', '.join(duplicated)} appears more than once in the header")
+    return frame.rename(dict(zip(frame.columns, names, strict=True)))
+
+
+def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    column = pl.col(name)
+    if dtype == pl.String:
+        return column
+    if dtype.is_temporal() and dtype != pl.Date:
+        return column.dt.strftime("%Y-%m-%dT%H:%M:%S").alias(name)
+    return column.cast(pl.String).alias(name)
+
+
+def _conform_columns(frame: pl.DataFrame, spec: InputSpec, relative: str, report: dict) -> pl.DataFrame:
+    missing = [c for c in spec.required if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{relative}: required column {', '.join(missing)} is missing "
+            f"(found: {', '.join(frame.columns) or 'no columns'}; required for {spec.name}: {', '.join(spec.required)})"
+        )
+    extra = [c for c in frame.columns if c not in spec.columns]
+    if extra:
+        report["ignored_columns"][relative] = extra
+    absent = [c for c in spec.optional if c not in frame.columns]
+    return frame.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in absent)
+
+
+def _diagnose_csv(path: Path, relative: str, error: Exception) -> str:
+    """Turn a polars CSV error into a message with the line: this runs only on the failure path."""
+    message = _first_line(error)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        line = raw.count(b"\n", 0, bad.start) + 1
+        return (
+            f"{relative}: line {line} (data row {line - 1}) is not valid UTF-8 (byte {raw[bad.start]:#04x}); "
+            "save the file as UTF-8 (for example from Excel: 'CSV UTF-8')"
+        )
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, [])
+    for row in reader:
+        if len(row) > len(header):
+            line = reader.line_num
+            return f"{relative}: line {line} (data row {line - 1}) has {len(row)} fields but the header has {len(header)}"
+    return f"{relative}: could not be read as CSV ({message})"
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -1,0 +1,187 @@
+"""Typing the text read from input files, without losing a row.
+
+Transactional inputs (billing lines, client records, engagement events) keep every row: a value that does not parse
+becomes null next to its original text, and the staging models turn that into a quarantine reason. Reference inputs
+(sellers, FX rates) are small and every value matters to every account, so a bad row there stops the run with an
+`InputError` naming file, row and column.
+
+Value formats (documented in the README's input contract):
+- dates: ISO 8601, `YYYY-MM-DD`, optionally followed by a time (`2026-03-31T12:00:00`); nothing else is guessed,
+  because `03/04/2026` means different days in different countries.
+- amounts: a plain decimal with a point, optional sign, at most 6 decimals (`-1234.50`); no thousands separators.
+- months (FX rates): `YYYY-MM` (or any ISO date in that month).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from assets.logic.inputs import InputError
+
+AMOUNT = pl.Decimal(38, 6)
+FX_RATE = pl.Decimal(38, 10)
+_AMOUNT_PATTERN = r"^[+-]?[0-9]{1,15}(\.[0-9]{1,6})?$"
+_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ].*)?$"
+_INTEGER_PATTERN = r"^[+-]?[0-9]{1,18}$"
+
+
+def clean_text(name: str) -> pl.Expr:
+    """Trimmed text, with empty strings as null."""
+    trimmed = pl.col(name).str.strip_chars()
+    return pl.when(trimmed == "").then(None).otherwise(trimmed).alias(name)
+
+
+def parse_date(name: str) -> pl.Expr:
+    text = pl.col(name).str.strip_chars()
+    return (
+        pl.when(text.str.contains(_DATE_PATTERN))
+        .then(text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False))
+        .otherwise(None)
+    )
+
+
+def parse_amount(name: str) -> pl.Expr:
+    text = pl.col(name).str.strip_chars()
+    return pl.when(text.str.contains(_AMOUNT_PATTERN)).then(text.cast(AMOUNT, strict=False)).otherwise(None)
+
+
+def parse_integer(name: str) -> pl.Expr:
+    text = pl.col(name).str.strip_chars()
+    return pl.when(text.str.contains(_INTEGER_PATTERN)).then(text.cast(pl.Int64, strict=False)).otherwise(None)
+
+
+def _invalid(name: str, parsed: pl.Expr) -> pl.Expr:
+    """True where the text had a value that did not parse."""
+    return pl.col(name).is_not_null() & parsed.is_null()
+
+
+def parse_billing_lines(text: pl.DataFrame) -> pl.DataFrame:
+    """Billing lines: every row kept; `invoice_date` / `amount` are null where their text did not parse."""
+    cleaned = text.with_columns(
+        clean_text(c) for c in ("source_system", "invoice_id", "line_number", "source_client_id", "currency")
+    )
+    return cleaned.select(
+        "source_file",
+        "source_row",
+        "source_system",
+        "invoice_id",
+        "line_number",
+        "source_client_id",
+        clean_text("invoice_date").alias("invoice_date_text"),
+        parse_date("invoice_date").alias("invoice_date"),
+        clean_text("amount").alias("amount_text"),
+        parse_amount("amount").alias("amount"),
+        pl.col("currency").str.to_uppercase().alias("currency"),
+    )
+
+
+def parse_client_records(text: pl.DataFrame) -> pl.DataFrame:
+    """Client records: optional values that do not parse become null and are listed in `invalid_fields`."""
+    text_columns = [c for c in text.columns if c not in ("source_file", "source_row")]
+    cleaned = text.with_columns(clean_text(c) for c in text_columns)
+    employee_count = parse_integer("employee_count")
+    customer_since = parse_date("customer_since")
+    segment = pl.col("segment").str.to_lowercase()
+    segment_ok = segment.is_in(["local", "national"])
+    invalid = pl.concat_list(
+        pl.when(_invalid("employee_count", employee_count) | (employee_count < 0)).then(pl.lit("employee_count")),
+        pl.when(_invalid("customer_since", customer_since)).then(pl.lit("customer_since")),
+        pl.when(pl.col("segment").is_not_null() & ~segment_ok).then(pl.lit("segment")),
+    ).list.drop_nulls()
+    return cleaned.select(
+        "source_file",
+        "source_row",
+        "source_system",
+        "source_client_id",
+        "name",
+        "domain",
+        "address",
+        "city",
+        "postal_code",
+        "country",
+        "phone",
+        "industry",
+        pl.when(employee_count >= 0).then(employee_count).alias("employee_count"),
+        "owner_id",
+        pl.when(segment_ok).then(segment).alias("segment"),
+        customer_since.alias("customer_since"),
+        pl.when(invalid.list.len() > 0).then(invalid.list.join(",")).alias("invalid_fields"),
+    )
+
+
+def parse_engagement_events(text: pl.DataFrame) -> pl.DataFrame:
+    """Engagement events: every row kept; a missing quantity counts as 1, an unparseable one stays null."""
+    cleaned = text.with_columns(
+        clean_text(c) for c in ("source_system", "source_client_id", "event_type", "event_date", "quantity")
+    )
+    quantity = parse_integer("quantity")
+    return cleaned.select(
+        "source_file",
+        "source_row",
+        "source_system",
+        "source_client_id",
+        pl.col("event_date").alias("event_date_text"),
+        parse_date("event_date").alias("event_date"),
+        pl.col("event_type").str.to_lowercase().alias("event_type"),
+        pl.col("quantity").alias("quantity_text"),
+        pl.when(pl.col("quantity").is_null()).then(pl.lit(1, pl.Int64)).otherwise(quantity).alias("quantity"),
+    )
+
+
+def parse_sellers(text: pl.DataFrame) -> pl.DataFrame:
+    """Sellers: reference data, so a missing name or a repeated owner_id stops the run."""
+    sellers = text.with_columns(clean_text(c) for c in ("owner_id", "seller_name", "team"))
+    _fail_on_nulls(sellers, "sellers", ["owner_id", "seller_name"])
+    _fail_on_duplicates(sellers, "sellers", ["owner_id"])
+    return sellers.select("source_file", "source_row", "owner_id", "seller_name", "team")
+
+
+def parse_fx_rates(text: pl.DataFrame) -> pl.DataFrame:
+    """FX rates: one positive rate per currency and month, else the run stops (a wrong rate misstates every amount)."""
+    rates = text.with_columns(clean_text(c) for c in ("currency", "month", "rate_to_reporting")).with_columns(
+        pl.col("currency").str.to_uppercase()
+    )
+    _fail_on_nulls(rates, "fx_rates", ["currency", "month", "rate_to_reporting"])
+    month_text = pl.col("month")
+    month = (
+        pl.when(month_text.str.contains(r"^[0-9]{4}-[0-9]{2}$"))
+        .then((month_text + "-01").str.to_date("%Y-%m-%d", strict=False))
+        .otherwise(parse_date("month").dt.month_start())
+    )
+    rate = pl.col("rate_to_reporting").cast(FX_RATE, strict=False)
+    typed = rates.with_columns(month.alias("month_start"), rate.alias("rate"))
+    _fail_where(typed, "fx_rates", "month", pl.col("month_start").is_null(), "is not a month (expected YYYY-MM)")
+    _fail_where(typed, "fx_rates", "currency", ~pl.col("currency").str.contains(r"^[A-Z]{3}$"), "is not an ISO code")
+    _fail_where(
+        typed, "fx_rates", "rate_to_reporting", pl.col("rate").is_null() | (pl.col("rate") <= 0), "is not a positive number"
+    )
+    _fail_on_duplicates(typed, "fx_rates", ["currency", "month_start"])
+    return typed.select(
+        "source_file", "source_row", "currency", pl.col("month_start").alias("month"), pl.col("rate").alias("rate_to_reporting")
+    )
+
+
+def _fail_where(frame: pl.DataFrame, input_name: str, column: str, condition: pl.Expr, problem: str) -> None:
+    bad = frame.filter(condition)
+    if bad.height:
+        first = bad.row(0, named=True)
+        raise InputError(
+            f"{first['source_file']}: row {first['source_row']}, column {column}: {first[column]!r} {problem}"
+            + (f" ({bad.height - 1} more rows like it)" if bad.height > 1 else "")
+        )
+
+
+def _fail_on_nulls(frame: pl.DataFrame, input_name: str, columns: list[str]) -> None:
+    for column in columns:
+        _fail_where(frame, input_name, column, pl.col(column).is_null(), "is empty; a value is required")
+
+
+def _fail_on_duplicates(frame: pl.DataFrame, input_name: str, key: list[str]) -> None:
+    repeated = frame.filter(pl.struct(key).is_duplicated()).sort("source_file", "source_row")
+    if repeated.height:
+        first = repeated.row(0, named=True)
+        again = repeated.filter(pl.all_horizontal(pl.col(c) == first[c] for c in key)).row(1, named=True)
+        raise InputError(
+            f"{first['source_file']}: row {first['source_row']} and {again['source_file']}: row {again['source_row']} "
+            f"have the same {' + '.join(key)} ({', '.join(str(first[c]) for c in key)}); {input_name} needs one row per key"
+        )

@@ -1,0 +1,185 @@
+"""The `alms` command: run the pipeline, generate demo data, benchmark.
+
+    python -m pipelines.cli run          # what `make run` does: demo data if needed, whole graph, summary
+    python -m pipelines.cli generate DIR --clients 4000
+    python -m pipelines.cli benchmark    # what `make benchmark` does (see pipelines/benchmark.py)
+
+Every run goes to the project's Dagster instance (DAGSTER_HOME defaults to <repo>/dagster_home), so it shows up in
+the UI that `make dev` opens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from pipelines.resources import REPO_ROOT, SettingsError
+
+DEFAULT_DAGSTER_HOME = REPO_ROOT / "dagster_home"
+DEMO_DIR = REPO_ROOT / "data" / "demo"
+DEMO_CLIENTS = 4000
+
+
+def use_project_instance() -> None:
+    os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+def ensure_demo_data(data_dir: Path = DEMO_DIR, clients: int = DEMO_CLIENTS) -> bool:
+    """Generate the bundled demo input folder when it is not there yet. Returns True when it generated it."""
+    if (data_dir / "clients").is_dir() and (data_dir / "billing").is_dir():
+        return False
+    from assets.logic.demo_data import generate_demo_data
+
+    print(f"generating the demo data set ({clients:,} client records) in {data_dir} ...", flush=True)
+    generate_demo_data(data_dir, clients=clients)
+    return True
+
+
+def run_pipeline(environ: dict | None = None, quiet: bool = False, log_level: str = "INFO") -> tuple[bool, list[str]]:
+    """Materialize the whole asset graph in-process on the project instance. Returns (success, error messages)."""
+    import dagster as dg
+
+    from pipelines.definitions import ALMS_JOB, build_definitions
+
+    use_project_instance()
+    definitions = build_definitions(environ)
+    job = definitions.resolve_job_def(ALMS_JOB)
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
+        errors = describe_failures(result)
+        if not quiet:
+            print(f"run {result.run_id} ({'succeeded' if result.success else 'failed'}); see it with `make dev`")
+    return result.success and not errors, errors
+
+
+def describe_failures(result) -> list[str]:
+    """What went wrong, in the words a user needs: failed steps' messages and failed blocking checks."""
+    errors = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.step_failure_data.error
+            message = error.message.strip() if error else "unknown error"
+            user_failure = event.step_failure_data.user_failure_data
+            if user_failure is not None and user_failure.description:
+                message = user_failure.description
+            errors.append(f"step {event.step_key} failed: {message}")
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                detail = evaluation.description or ", ".join(
+                    f"{k}={getattr(v, 'value', v)}" for k, v in evaluation.metadata.items()
+                )
+                errors.append(
+                    f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed: {detail}"
+                )
+    return errors
+
+
+def summarize(output_dir: Path) -> str:
+    """The short summary of what is published: read from the published file itself, as a BI reader would."""
+    import duckdb
+
+    from assets.logic.publish import PUBLISHED_FILE
+
+    path = output_dir / PUBLISHED_FILE
+    with duckdb.connect(str(path), read_only=True) as conn:
+        level = conn.sql("select * from marts.key_levels").pl().row(0, named=True)
+        accounts = conn.sql("select count(*) from marts.accounts").fetchall()[0][0]
+        records = conn.sql("select count(*) from marts.client_crosswalk").fetchall()[0][0]
+        quarantine = conn.sql(
+            "select input_name, reason, count(*) from marts.quarantine group by all order by 1, 2"
+        ).fetchall()
+    currency = level["reporting_currency"]
+    lines = [
+        f"published: {path}",
+        f"           {output_dir / 'parquet'}/<table>.parquet",
+        "tables:    marts.accounts, marts.key_levels, marts.seller_account_lists, marts.client_crosswalk, marts.quarantine",
+        f"window:    {level['window_start_date']} .. {level['as_of_date']}",
+        f"accounts:  {accounts:,} (from {records:,} client records); {level['ranked_accounts']:,} with positive billing",
+        f"key level: {level['key_level']:,} {currency} (k = ceil({level['key_share']} x {level['ranked_accounts']:,})"
+        f" = {level['key_count_rule']:,})",
+        f"key accounts: {level['key_accounts']:,}, holding {level['key_billing_share']:.1%} of "
+        f"{level['total_billing_12m']:,} {currency} billed",
+    ]
+    if quarantine:
+        lines.append(
+            "quarantine: " + ", ".join(f"{name}/{reason} {count:,}" for name, reason, count in quarantine)
+            + " (see marts.quarantine)"
+        )
+    else:
+        lines.append("quarantine: none")
+    return "\n".join(lines)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    if not os.environ.get("ALMS_DATA_DIR"):
+        ensure_demo_data()
+    from pipelines.resources import settings_from_env
+
+    try:
+        settings = settings_from_env()
+    except SettingsError as error:
+        print(f"alms: {error}", file=sys.stderr)
+        return 2
+    print(f"input:  {settings.data_dir}\noutput: {settings.output_dir}", flush=True)
+    started = time.perf_counter()
+    success, errors = run_pipeline()
+    elapsed = time.perf_counter() - started
+    if not success:
+        print(f"alms: the run failed after {elapsed:.1f} s; the published tables were left as they were.", file=sys.stderr)
+        for error in errors:
+            print(f"  - {error}", file=sys.stderr)
+        return 1
+    print(f"done in {elapsed:.1f} s\n" + summarize(Path(settings.output_dir)))
+    return 0
+
+
+def command_generate(args: argparse.Namespace) -> int:
+    from assets.logic.demo_data import generate_demo_data
+
+    summary = generate_demo_data(
+        args.out_dir,
+        clients=args.clients,
+        seed=args.seed,
+        file_format=args.format,
+        faults=not args.no_faults,
+        progress=lambda message: print(message, flush=True),
+    )
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def command_benchmark(args: argparse.Namespace) -> int:
+    from pipelines.benchmark import main as benchmark_main
+
+    return benchmark_main(args.rest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="alms", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the whole pipeline (ALMS_DATA_DIR, ALMS_OUTPUT_DIR, ALMS_AS_OF, ...)")
+    generate = commands.add_parser("generate", help="write a demo / benchmark input folder")
+    generate.add_argument("out_dir", type=Path)
+    generate.add_argument("--clients", type=int, default=DEMO_CLIENTS, help="client records (billing lines ~10x)")
+    generate.add_argument("--seed", type=int, default=7)
+    generate.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    generate.add_argument("--no-faults", action="store_true", help="no deliberately faulty billing lines")
+    benchmark = commands.add_parser("benchmark", help="generate benchmark data and time the full materialization")
+    benchmark.add_argument("rest", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    handlers = {"run": command_run, "generate": command_generate, "benchmark": command_benchmark}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

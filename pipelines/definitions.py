@@ -1,0 +1,38 @@
+"""The Dagster definitions: every asset, check, resource and the job `make run` executes."""
+
+
+import dagster as dg
+
+from assets import intermediate, marts, publish, raw
+from assets.checks import CHECKS
+from pipelines.resources import build_resources
+from pipelines.sql_models import build_sql_assets
+
+ALMS_JOB = "alms"
+
+all_assets = [
+    *raw.RAW_ASSETS,
+    *build_sql_assets(),
+    intermediate.int_clients_matched,
+    marts.accounts_and_key_levels,
+    publish.published_marts,
+]
+
+alms_job = dg.define_asset_job(
+    ALMS_JOB,
+    selection=dg.AssetSelection.all(),
+    description="Ingest, deduplicate, rank, cut and publish: the whole account list from the input folder.",
+)
+
+
+def build_definitions(environ: dict | None = None) -> dg.Definitions:
+    return dg.Definitions(
+        assets=all_assets,
+        asset_checks=CHECKS,
+        jobs=[alms_job],
+        resources=build_resources(environ),
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

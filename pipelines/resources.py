@@ -1,0 +1,171 @@
+"""The environment, chosen in one place: settings from environment variables, the warehouse, the I/O manager.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| ALMS_DATA_DIR | <repo>/data/demo | input folder (see the README's input contract) |
+| ALMS_OUTPUT_DIR | <repo>/output | published outputs: alms.duckdb, Parquet copies, manifest.json |
+| ALMS_AS_OF | (inferred) | last day of the 12-month window; default: end of the latest complete billing month |
+| ALMS_KEY_SHARE | 0.25 | share of ranked accounts counted down to find the key level |
+| ALMS_REPORTING_CURRENCY | USD | currency of all published amounts; fx_rates convert into it |
+| ALMS_MAX_LINE_AMOUNT | 1000000000 | a billing line with |amount| at or above this is quarantined as absurd_amount |
+| ALMS_DUCKDB_MEMORY_LIMIT | 4GB | DuckDB memory limit of the pipeline's own connections |
+| ALMS_DUCKDB_THREADS | (all cores) | DuckDB threads |
+
+The pipeline-private warehouse (every layer) is `$ALMS_OUTPUT_DIR/work/warehouse.duckdb`; BI tools connect to the
+published `$ALMS_OUTPUT_DIR/alms.duckdb` instead, which a run replaces atomically.
+"""
+
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from assets.logic.key_accounts import check_key_share
+from pipelines.metadata import table_metadata
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ("raw", "staging", "intermediate", "marts")
+
+
+class SettingsError(ValueError):
+    """A setting (environment variable or run config) has an unusable value."""
+
+
+class AlmsSettings(dg.ConfigurableResource):
+    """What the run works on and the rules' parameters."""
+
+    data_dir: str
+    output_dir: str
+    as_of: str = ""
+    key_share: float = 0.25
+    reporting_currency: str = "USD"
+    max_line_amount: float = 1_000_000_000.0
+
+    @property
+    def as_of_date(self) -> dt.date | None:
+        return parse_as_of(self.as_of)
+
+    def sql_parameters(self) -> dict:
+        """Every value a SQL model may bind (each model binds the `$name`s it uses)."""
+        return {
+            "as_of": self.as_of_date,
+            "today": dt.datetime.now(dt.UTC).date(),
+            "reporting_currency": self.reporting_currency,
+            "max_line_amount": self.max_line_amount,
+        }
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The pipeline's own DuckDB file, one schema per layer. Only the pipeline connects to it."""
+
+    path: str
+    memory_limit: str = "4GB"
+    threads: int = 0
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        config = {"memory_limit": self.memory_limit}
+        if self.threads:
+            config["threads"] = self.threads
+        conn = duckdb.connect(self.path, config=config)
+        try:
+            for layer in LAYERS:
+                conn.execute(f"create schema if not exists {layer}")
+            yield conn
+        finally:
+            conn.close()
+
+
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    """Stores polars frames as tables `<layer>.<name>` (the asset key) and loads them back as polars frames."""
+
+    warehouse: Warehouse
+
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
+        layer, name = _table_of(context.asset_key)
+        with self.warehouse.connect() as conn:
+            conn.register("asset_frame", obj)
+            conn.execute(f"create or replace table {layer}.{name} as select * from asset_frame")
+            conn.unregister("asset_frame")
+        context.add_output_metadata(table_metadata(layer, name, obj.schema, obj.height))
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        layer, name = _table_of(context.asset_key)
+        with self.warehouse.connect() as conn:
+            return conn.sql(f"select * from {layer}.{name}").pl()
+
+
+def _table_of(asset_key: dg.AssetKey) -> tuple[str, str]:
+    if len(asset_key.path) != 2 or asset_key.path[0] not in LAYERS:
+        raise ValueError(f"asset key {asset_key.to_user_string()} is not <layer>/<table> with a layer in {LAYERS}")
+    return asset_key.path[0], asset_key.path[1]
+
+
+def parse_as_of(text: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise SettingsError(f"ALMS_AS_OF={text!r} is not a date; use YYYY-MM-DD (or leave it unset)") from None
+
+
+def settings_from_env(environ: dict | None = None) -> AlmsSettings:
+    """Settings from ALMS_* environment variables, each checked with a clear message."""
+    env = os.environ if environ is None else environ
+    output_dir = env.get("ALMS_OUTPUT_DIR") or str(REPO_ROOT / "output")
+    settings = AlmsSettings(
+        data_dir=env.get("ALMS_DATA_DIR") or str(REPO_ROOT / "data" / "demo"),
+        output_dir=output_dir,
+        as_of=env.get("ALMS_AS_OF", "").strip(),
+        key_share=_number(env, "ALMS_KEY_SHARE", 0.25),
+        reporting_currency=env.get("ALMS_REPORTING_CURRENCY", "USD").strip().upper(),
+        max_line_amount=_number(env, "ALMS_MAX_LINE_AMOUNT", 1_000_000_000.0),
+    )
+    check_settings(settings)
+    return settings
+
+
+def check_settings(settings: AlmsSettings) -> None:
+    parse_as_of(settings.as_of)
+    try:
+        check_key_share(settings.key_share)
+    except ValueError as error:
+        raise SettingsError(f"ALMS_KEY_SHARE: {error}") from None
+    if len(settings.reporting_currency) != 3 or not settings.reporting_currency.isalpha():
+        raise SettingsError(f"ALMS_REPORTING_CURRENCY={settings.reporting_currency!r} is not an ISO 4217 code")
+    if settings.max_line_amount <= 0:
+        raise SettingsError(f"ALMS_MAX_LINE_AMOUNT must be positive; got {settings.max_line_amount}")
+
+
+def _number(env, name: str, default: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a number") from None
+
+
+def warehouse_path(output_dir: str) -> str:
+    return str(Path(output_dir) / "work" / "warehouse.duckdb")
+
+
+def build_resources(environ: dict | None = None) -> dict:
+    env = os.environ if environ is None else environ
+    settings = settings_from_env(env)
+    threads = env.get("ALMS_DUCKDB_THREADS", "").strip()
+    warehouse = Warehouse(
+        path=warehouse_path(settings.output_dir),
+        memory_limit=env.get("ALMS_DUCKDB_MEMORY_LIMIT", "").strip() or "4GB",
+        threads=int(threads) if threads.isdigit() else 0,
+    )
+    return {"settings": settings, "warehouse": warehouse, "io_manager": WarehouseIOManager(warehouse=warehouse)}

@@ -1,0 +1,96 @@
+"""The SQL-model-to-asset factory: every `sql/<layer>/<model>.sql` becomes the asset `<layer>/<model>`.
+
+The model is one `select`; the factory owns the DDL (`create or replace table <layer>.<model> as ...`). Its
+dependencies are exactly the `<layer>.<table>` names its SQL reads (comments ignored), its description is its leading
+comment, and it binds the `$name` parameters it uses from the settings. A model whose table has a pandera model in
+`schemas` is validated on an eager frame before the run goes on.
+"""
+
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.metadata import column_schema_for, table_metadata
+from pipelines.resources import LAYERS, REPO_ROOT, AlmsSettings, Warehouse
+from schemas import SCHEMAS_BY_TABLE
+
+SQL_DIR = REPO_ROOT / "sql"
+_TABLE_REFERENCE = re.compile(r"\b(" + "|".join(LAYERS) + r")\.([a-z_][a-z0-9_]*)\b")
+_PARAMETER = re.compile(r"\$([a-z_][a-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class SqlModel:
+    layer: str
+    name: str
+    sql: str
+
+    @property
+    def code(self) -> str:
+        """The SQL without comments (what dependencies and parameters are read from)."""
+        return re.sub(r"--[^\n]*", "", self.sql)
+
+    @property
+    def description(self) -> str:
+        lines = []
+        for line in self.sql.splitlines():
+            if not line.startswith("--"):
+                break
+            lines.append(line[2:].strip())
+        return " ".join(lines)
+
+    @property
+    def reads(self) -> list[tuple[str, str]]:
+        return sorted(set(_TABLE_REFERENCE.findall(self.code)))
+
+    @property
+    def parameters(self) -> list[str]:
+        return sorted(set(_PARAMETER.findall(self.code)))
+
+
+def load_sql_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
+    models = []
+    for layer in LAYERS:
+        for path in sorted((sql_dir / layer).glob("*.sql")):
+            models.append(SqlModel(layer=layer, name=path.stem, sql=path.read_text()))
+    return models
+
+
+def run_sql_model(conn, model: SqlModel, parameters: dict) -> int:
+    """Build the model's table and return its row count."""
+    bound = {name: parameters[name] for name in model.parameters}
+    conn.execute(f"create or replace table {model.layer}.{model.name} as\n{model.sql}", bound)
+    return conn.sql(f"select count(*) from {model.layer}.{model.name}").fetchall()[0][0]
+
+
+def sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=[model.layer, model.name],
+        deps=[dg.AssetKey([layer, table]) for layer, table in model.reads],
+        group_name=model.layer,
+        kinds={"duckdb", "sql"},
+        description=model.description,
+        metadata={**column_schema_for(model.layer, model.name), "sql": dg.MetadataValue.md(f"```sql\n{model.sql}\n```")},
+    )
+    def _sql_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: AlmsSettings):
+        with warehouse.connect() as conn:
+            row_count = run_sql_model(conn, model, settings.sql_parameters())
+            relation = conn.sql(f"select * from {model.layer}.{model.name}")
+            schema_model = SCHEMAS_BY_TABLE.get((model.layer, model.name))
+            if schema_model is not None:
+                frame = relation.pl()
+                schema_model.validate(frame, lazy=True)
+                schema = frame.schema
+            else:
+                schema = dict(zip(relation.columns, [str(t) for t in relation.types], strict=True))
+        context.log.info(f"{model.layer}.{model.name}: {row_count:,} rows")
+        return dg.MaterializeResult(metadata=table_metadata(model.layer, model.name, schema, row_count))
+
+    return _sql_asset
+
+
+def build_sql_assets(sql_dir: Path = SQL_DIR) -> list[dg.AssetsDefinition]:
+    return [sql_model_asset(model) for model in load_sql_models(sql_dir)]

@@ -1,0 +1,26 @@
+"""pandera models, one per validated or published table, found by their warehouse table name."""
+
+import pandera.polars as pa
+
+from schemas.marts import Accounts, ClientCrosswalk, KeyLevels, Quarantine, SellerAccountLists
+from schemas.raw import RawBillingLines, RawClients, RawEngagementEvents, RawFxRates, RawSellers
+
+SCHEMAS_BY_TABLE: dict[tuple[str, str], type[pa.DataFrameModel]] = {
+    ("raw", "billing_lines"): RawBillingLines,
+    ("raw", "clients"): RawClients,
+    ("raw", "engagement_events"): RawEngagementEvents,
+    ("raw", "sellers"): RawSellers,
+    ("raw", "fx_rates"): RawFxRates,
+    ("marts", "accounts"): Accounts,
+    ("marts", "key_levels"): KeyLevels,
+    ("marts", "seller_account_lists"): SellerAccountLists,
+    ("marts", "client_crosswalk"): ClientCrosswalk,
+    ("marts", "quarantine"): Quarantine,
+}
+
+
+def column_descriptions(layer: str, name: str) -> dict[str, str]:
+    model = SCHEMAS_BY_TABLE.get((layer, name))
+    if model is None:
+        return {}
+    return {column: (spec.description or "") for column, spec in model.to_schema().columns.items()}

@@ -1,0 +1,85 @@
+-- One row per account: its 12-month billing and engagement, and its attributes by the survivorship rule.
+-- Survivorship: the members of an account are ordered by their own 12-month billing (largest first), then by how
+-- many optional fields they fill (most first), then by source_system and source_client_id; each attribute (name,
+-- owner, segment, industry, country) takes the first non-empty value in that order. The first member is the
+-- account's primary record.
+with matched as (
+    select * from intermediate.int_clients_matched
+),
+
+lines as (
+    select * from staging.stg_billing__invoice_lines
+),
+
+events as (
+    select * from staging.stg_engagement__events
+),
+
+record_billing as (
+    select
+        source_system,
+        source_client_id,
+        sum(billing_amount) as billing_12m,
+        count(*) as billing_line_count
+    from lines
+    group by source_system, source_client_id
+),
+
+record_events as (
+    select
+        source_system,
+        source_client_id,
+        cast(sum(quantity) as bigint) as engagement_events_12m
+    from events
+    group by source_system, source_client_id
+),
+
+members as (
+    select
+        matched.account_id,
+        matched.source_system,
+        matched.source_client_id,
+        matched.name,
+        matched.owner_id,
+        matched.segment,
+        matched.industry,
+        matched.country,
+        coalesce(record_billing.billing_12m, 0) as billing_12m,
+        coalesce(record_billing.billing_line_count, 0) as billing_line_count,
+        coalesce(record_events.engagement_events_12m, 0) as engagement_events_12m,
+        row_number() over (
+            partition by matched.account_id
+            order by
+                coalesce(record_billing.billing_12m, 0) desc,
+                matched.filled_field_count desc,
+                matched.source_system,
+                matched.source_client_id
+        ) as member_order
+    from matched
+    left join record_billing
+        on record_billing.source_system = matched.source_system
+        and record_billing.source_client_id = matched.source_client_id
+    left join record_events
+        on record_events.source_system = matched.source_system
+        and record_events.source_client_id = matched.source_client_id
+),
+
+accounts as (
+    select
+        account_id,
+        min_by(source_system || ':' || source_client_id, member_order) as primary_record,
+        min_by(name, case when name is not null then member_order end) as account_name,
+        min_by(owner_id, case when owner_id is not null then member_order end) as owner_id,
+        min_by(segment, case when segment is not null then member_order end) as segment,
+        min_by(industry, case when industry is not null then member_order end) as industry,
+        min_by(country, case when country is not null then member_order end) as country,
+        count(*) as client_record_count,
+        count(distinct source_system) as source_system_count,
+        cast(sum(billing_12m) as decimal(38, 2)) as billing_12m,
+        cast(sum(billing_line_count) as bigint) as billing_line_count,
+        cast(sum(engagement_events_12m) as bigint) as engagement_events_12m
+    from members
+    group by account_id
+)
+
+select * from accounts

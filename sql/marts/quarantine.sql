@@ -1,0 +1,70 @@
+-- Every input row that did not reach the marts as it was, with the reason. action = excluded: the row was left
+-- out (for billing lines: its amount is in no account); action = kept_with_nulls: the row was used but the named
+-- values were unusable and treated as empty. record holds the row's original values, separated by ' | '.
+with billing as (
+    select * from staging.stg_billing__checked_lines
+),
+
+clients as (
+    select * from staging.stg_clients__checked_records
+),
+
+events as (
+    select * from staging.stg_engagement__checked_events
+),
+
+quarantined_billing as (
+    select
+        'billing' as input_name,
+        source_file,
+        source_row,
+        quarantine_column as column_name,
+        quarantine_reason as reason,
+        'excluded' as action,
+        concat_ws(' | ', coalesce(source_system, ''), coalesce(invoice_id, ''), coalesce(line_number, ''),
+            coalesce(source_client_id, ''), coalesce(invoice_date_text, ''), coalesce(amount_text, ''),
+            coalesce(currency, '')) as record
+    from billing
+    where quarantine_reason <> ''
+),
+
+quarantined_clients as (
+    select
+        'clients' as input_name,
+        source_file,
+        source_row,
+        case
+            when quarantine_reason <> '' then quarantine_column
+            when name is null then 'name'
+            else invalid_fields
+        end as column_name,
+        case
+            when quarantine_reason <> '' then quarantine_reason
+            when name is null then 'missing_value'
+            else 'unparseable_value'
+        end as reason,
+        case when quarantine_reason <> '' then 'excluded' else 'kept_with_nulls' end as action,
+        concat_ws(' | ', coalesce(source_system, ''), coalesce(source_client_id, ''), coalesce(name, '')) as record
+    from clients
+    where quarantine_reason <> '' or name is null or invalid_fields is not null
+),
+
+quarantined_events as (
+    select
+        'engagement' as input_name,
+        source_file,
+        source_row,
+        quarantine_column as column_name,
+        quarantine_reason as reason,
+        'excluded' as action,
+        concat_ws(' | ', coalesce(source_system, ''), coalesce(source_client_id, ''), coalesce(event_date_text, ''),
+            coalesce(event_type, ''), coalesce(quantity_text, '')) as record
+    from events
+    where quarantine_reason <> ''
+)
+
+select * from quarantined_billing
+union all
+select * from quarantined_clients
+union all
+select * from quarantined_events

@@ -1,0 +1,121 @@
+-- Every raw billing line with its quarantine reason (empty when clean), its amount converted to the reporting
+-- currency and whether it falls in the trailing 12-month window (staging.stg_billing__reporting_window).
+-- Reasons, first match wins: missing_value, unparseable_date, future_date (after today), unparseable_amount,
+-- absurd_amount (|amount| >=
+-- $max_line_amount), unknown_currency (not the reporting currency and absent from fx_rates), missing_fx_rate (no
+-- rate for that currency and month), unknown_client (no usable client record with that id in that system),
+-- duplicate_line (a later line with the same source_system + invoice_id + line_number as a clean one).
+-- Amounts convert line by line, rounded half away from zero to the cent, then sum exactly as decimals.
+with lines as (
+    select * from raw.billing_lines
+),
+
+fx_rates as (
+    select * from raw.fx_rates
+),
+
+clients as (
+    select * from staging.stg_clients__records
+),
+
+reporting_window as (
+    select * from staging.stg_billing__reporting_window
+),
+
+known_currencies as (
+    select distinct currency from fx_rates
+),
+
+joined as (
+    select
+        lines.*,
+        fx_rates.rate_to_reporting,
+        known_currencies.currency is not null as is_known_currency,
+        clients.source_client_id is not null as is_known_client
+    from lines
+    left join fx_rates
+        on fx_rates.currency = lines.currency
+        and fx_rates.month = date_trunc('month', lines.invoice_date)
+    left join known_currencies
+        on known_currencies.currency = lines.currency
+    left join clients
+        on clients.source_system = lines.source_system
+        and clients.source_client_id = lines.source_client_id
+),
+
+first_problem as (
+    select
+        joined.*,
+        case
+            when source_system is null then 'missing_value:source_system'
+            when invoice_id is null then 'missing_value:invoice_id'
+            when line_number is null then 'missing_value:line_number'
+            when source_client_id is null then 'missing_value:source_client_id'
+            when invoice_date_text is null then 'missing_value:invoice_date'
+            when amount_text is null then 'missing_value:amount'
+            when currency is null then 'missing_value:currency'
+            when invoice_date is null then 'unparseable_date:invoice_date'
+            when invoice_date > $today then 'future_date:invoice_date'
+            when amount is null then 'unparseable_amount:amount'
+            when abs(amount) >= $max_line_amount then 'absurd_amount:amount'
+            when currency <> $reporting_currency and not is_known_currency then 'unknown_currency:currency'
+            when currency <> $reporting_currency and rate_to_reporting is null then 'missing_fx_rate:currency'
+            when not is_known_client then 'unknown_client:source_client_id'
+        end as problem
+    from joined
+),
+
+duplicates_marked as (
+    select
+        first_problem.*,
+        case
+            when problem is null then row_number() over (
+                partition by source_system, invoice_id, line_number, problem is null
+                order by source_file, source_row
+            )
+        end as line_occurrence
+    from first_problem
+),
+
+checked as (
+    select
+        source_file,
+        source_row,
+        source_system,
+        invoice_id,
+        line_number,
+        source_client_id,
+        invoice_date_text,
+        invoice_date,
+        amount_text,
+        amount,
+        currency,
+        coalesce(problem, case when line_occurrence > 1 then 'duplicate_line:line_number' end, '') as problem,
+        case
+            when currency = $reporting_currency then cast(round(amount, 2) as decimal(18, 2))
+            else cast(round(amount * rate_to_reporting, 2) as decimal(18, 2))
+        end as billing_amount,
+        coalesce(
+            invoice_date between reporting_window.window_start_date and reporting_window.as_of_date, false
+        ) as is_in_window
+    from duplicates_marked
+    cross join reporting_window
+)
+
+select
+    source_file,
+    source_row,
+    source_system,
+    invoice_id,
+    line_number,
+    source_client_id,
+    invoice_date_text,
+    invoice_date,
+    amount_text,
+    amount,
+    currency,
+    billing_amount,
+    is_in_window,
+    split_part(problem, ':', 1) as quarantine_reason,
+    split_part(problem, ':', 2) as quarantine_column
+from checked

@@ -1,0 +1,16 @@
+-- Clean billing lines inside the trailing 12-month window, with the amount in the reporting currency.
+with lines as (
+    select * from staging.stg_billing__checked_lines
+)
+
+select
+    source_system,
+    invoice_id,
+    line_number,
+    source_client_id,
+    invoice_date,
+    currency,
+    amount,
+    billing_amount
+from lines
+where quarantine_reason = '' and is_in_window

@@ -1,0 +1,67 @@
+-- Every raw engagement event with its quarantine reason (empty when clean) and whether it falls in the window.
+-- Reasons, first match wins: missing_value, unparseable_date, unparseable_quantity (not a positive whole number),
+-- unknown_client.
+with events as (
+    select * from raw.engagement_events
+),
+
+reporting_window as (
+    select * from staging.stg_billing__reporting_window
+),
+
+clients as (
+    select * from staging.stg_clients__records
+),
+
+joined as (
+    select
+        events.*,
+        clients.source_client_id is not null as is_known_client
+    from events
+    left join clients
+        on clients.source_system = events.source_system
+        and clients.source_client_id = events.source_client_id
+),
+
+checked as (
+    select
+        source_file,
+        source_row,
+        source_system,
+        source_client_id,
+        event_date_text,
+        event_date,
+        event_type,
+        quantity_text,
+        quantity,
+        coalesce(
+            event_date between reporting_window.window_start_date and reporting_window.as_of_date, false
+        ) as is_in_window,
+        case
+            when source_system is null then 'missing_value:source_system'
+            when source_client_id is null then 'missing_value:source_client_id'
+            when event_date_text is null then 'missing_value:event_date'
+            when event_type is null then 'missing_value:event_type'
+            when event_date is null then 'unparseable_date:event_date'
+            when quantity is null or quantity <= 0 then 'unparseable_quantity:quantity'
+            when not is_known_client then 'unknown_client:source_client_id'
+            else ''
+        end as problem
+    from joined
+    cross join reporting_window
+)
+
+select
+    source_file,
+    source_row,
+    source_system,
+    source_client_id,
+    event_date_text,
+    event_date,
+    event_type,
+    quantity_text,
+    quantity,
+    is_in_window,
+    split_part(problem, ':', 1) as quarantine_reason,
+    split_part(problem, ':', 2) as quarantine_column
+from checked
