@@ -94,3 +94,26 @@ def sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
 
 def build_sql_assets(sql_dir: Path = SQL_DIR) -> list[dg.AssetsDefinition]:
     return [sql_model_asset(model) for model in load_sql_models(sql_dir)]
+
+
+def in_dependency_order(models: list[SqlModel]) -> list[SqlModel]:
+    """The models ordered so each comes after the models it reads (tables not built by a model are inputs)."""
+    by_table = {(m.layer, m.name): m for m in models}
+    ordered: list[SqlModel] = []
+    done: set[tuple[str, str]] = set()
+
+    def visit(model: SqlModel, path: tuple) -> None:
+        key = (model.layer, model.name)
+        if key in done:
+            return
+        if key in path:
+            raise ValueError(f"SQL models read each other in a cycle: {' -> '.join('.'.join(k) for k in (*path, key))}")
+        for table in model.reads:
+            if table in by_table:
+                visit(by_table[table], (*path, key))
+        done.add(key)
+        ordered.append(model)
+
+    for model in models:
+        visit(model, ())
+    return ordered

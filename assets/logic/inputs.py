@@ -164,11 +164,23 @@ def read_text_table(path: Path, relative: str) -> pl.DataFrame:
             raise InputError(f"{relative}: empty file; expected a header row and data rows") from None
         except pl.exceptions.ComputeError as error:
             raise InputError(_diagnose_csv(path, relative, error)) from None
+        # polars renames a repeated header name (x_duplicated_0): check the header as the file writes it
+        _fail_on_repeated_names(_csv_header(path), relative)
     names = [name.strip().lower() for name in frame.columns]
-    duplicated = sorted({name for name in names if names.count(name) > 1})
-    if duplicated:
-        raise InputError(f"{relative}: column {', '.join(duplicated)} appears more than once in the header")
+    _fail_on_repeated_names(names, relative)
     return frame.rename(dict(zip(frame.columns, names, strict=True)))
+
+
+def _csv_header(path: Path) -> list[str]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _fail_on_repeated_names(header: list[str], relative: str) -> None:
+    names = [name.strip().lower() for name in header]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(f"{relative}: column {', '.join(repeated)} appears more than once in the header")
 
 
 def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:

@@ -1,0 +1,40 @@
+# The README's commands. Each installs what it needs from the pinned requirements.lock into .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/dagster_home
+
+.PHONY: install run test dev benchmark lint format clean lock
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install  ## run the whole pipeline on the demo data (or on ALMS_DATA_DIR)
+	$(BIN)/python -m pipelines.cli run
+
+test: install  ## the whole test suite
+	$(BIN)/python -m pytest -q
+
+dev: install  ## the Dagster UI on http://127.0.0.1:3000
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+benchmark: install  ## 10M billing lines / 1M clients / 5M events, timed (see README)
+	$(BIN)/python -m pipelines.cli benchmark
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+clean:
+	rm -rf output data/demo
+
+lock:  ## re-pin requirements.lock from the current .venv
+	(echo "# Exact versions installed by make (pip freeze of a working environment; regenerate with: make lock)"; \
+	 $(BIN)/python -m pip freeze --all --exclude-editable | grep -v "^-e\|^alms\|^pip==") > requirements.lock
