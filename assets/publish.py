@@ -29,7 +29,7 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: Warehouse, set
             conn,
             settings.output_dir,
             PUBLISHED_TABLES,
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             extra_manifest={"as_of_date": str(as_of), "key_level": str(key_level)},
         )
     context.log.info(f"published {len(PUBLISHED_TABLES)} tables to {manifest['duckdb_file']}")

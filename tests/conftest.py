@@ -93,5 +93,6 @@ def pipeline_env(tmp_path: Path, inputs_dir: Path, monkeypatch) -> dict:
         monkeypatch.setenv(key, value)
     home = tmp_path / "dagster_home"
     home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return env
