@@ -1,0 +1,83 @@
+"""A BI tool holding a read-only connection to alms.duckdb while runs publish: no run fails because of it, and the
+reader never sees a half-published state (accounts and key_levels always agree)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.cli import run_pipeline
+
+READER = r"""
+import json, os, sys, time
+import duckdb
+
+path, stop_file, report_file, kind = sys.argv[1:5]
+# held: like a BI tool that keeps its connection for hours. fresh: a notebook that connects for each query (a separate
+# process, because DuckDB shares one database instance between the connections of a process to the same file).
+held = duckdb.connect(path, read_only=True) if kind == "held" else None
+errors, versions, queries = [], set(), 0
+CONSISTENCY = '''
+    select
+        (select count(*) from marts.accounts where is_key_account),
+        (select key_accounts from marts.key_levels),
+        (select count(*) from marts.seller_account_lists where designation = 'key'),
+        (select cast(computed_at as varchar) from marts.key_levels)
+'''
+print("ready", flush=True)
+while not os.path.exists(stop_file):
+    try:
+        conn = held or duckdb.connect(path, read_only=True)
+        key_in_accounts, key_in_levels, key_in_lists, version = conn.sql(CONSISTENCY).fetchall()[0]
+        if not key_in_accounts == key_in_levels == key_in_lists:
+            errors.append(f"half-published state {key_in_accounts} / {key_in_levels} / {key_in_lists}")
+        versions.add(version)
+        if held is None:
+            conn.close()
+    except Exception as error:
+        errors.append(f"{type(error).__name__}: {error}")
+    queries += 1
+    time.sleep(0.005)
+with open(report_file, "w") as handle:
+    json.dump({"errors": errors[:20], "error_count": len(errors), "queries": queries, "versions": sorted(versions)}, handle)
+"""
+
+
+@pytest.mark.slow
+def test_runs_publish_while_a_reader_holds_a_read_only_connection(pipeline_env, tmp_path, monkeypatch):
+    assert run_pipeline(quiet=True, log_level="WARNING")[0]
+    published = Path(pipeline_env["ALMS_OUTPUT_DIR"]) / "alms.duckdb"
+    stop_file = tmp_path / "stop"
+    readers = {
+        kind: subprocess.Popen(
+            [sys.executable, "-c", READER, str(published), str(stop_file), str(tmp_path / f"{kind}.json"), kind],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for kind in ("held", "fresh")
+    }
+    try:
+        for reader in readers.values():
+            assert reader.stdout.readline().strip() == "ready"
+        outcomes = []
+        for share in ("0.5", "0.75", "1"):  # each run publishes different key counts
+            monkeypatch.setenv("ALMS_KEY_SHARE", share)
+            outcomes.append(run_pipeline(quiet=True, log_level="WARNING"))
+            time.sleep(0.3)
+    finally:
+        stop_file.touch()
+        for reader in readers.values():
+            reader.communicate(timeout=60)
+    assert all(success for success, _ in outcomes), outcomes
+    held, fresh = (json.loads((tmp_path / f"{kind}.json").read_text()) for kind in ("held", "fresh"))
+    assert held["error_count"] == 0 and fresh["error_count"] == 0, (held["errors"], fresh["errors"])
+    assert held["queries"] > 50 and fresh["queries"] > 50
+    assert len(held["versions"]) == 1  # the held connection keeps reading the file it opened, whole
+    assert len(fresh["versions"]) >= 3  # new connections see each new publication
+    with duckdb.connect(str(published), read_only=True) as conn:
+        assert conn.sql("select key_share from marts.key_levels").fetchall() == [(1.0,)]
+    assert not os.path.exists(f"{published}.wal")
