@@ -1,0 +1,418 @@
+"""The demo / benchmark data generator: determinism, the input contract, realism and the fault truth file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assets.logic.demo_data import FAULT_REASONS, SYSTEMS, generate_demo_data, main  # noqa: E402
+
+CLIENTS = 2000
+CLIENT_COLUMNS = [
+    "source_system",
+    "source_client_id",
+    "name",
+    "domain",
+    "address",
+    "city",
+    "postal_code",
+    "country",
+    "phone",
+    "industry",
+    "employee_count",
+    "owner_id",
+    "segment",
+    "customer_since",
+]
+BILLING_COLUMNS = [
+    "source_system",
+    "invoice_id",
+    "line_number",
+    "source_client_id",
+    "invoice_date",
+    "amount",
+    "currency",
+]
+ENGAGEMENT_COLUMNS = ["source_system", "source_client_id", "event_date", "event_type", "quantity"]
+KNOWN_CURRENCIES = {"USD", "CAD", "EUR"}
+AMOUNT_RE = re.compile(r"^-?[0-9]+\.[0-9]{2}$")
+ID_RE = {
+    "nat_erp": re.compile(r"^N[0-9]{7}$"),
+    "loc_billing": re.compile(r"^L-[0-9]{6}$"),
+    "crm_legacy": re.compile(r"^CRM-[0-9]{5}$"),
+}
+
+
+def read(path: Path) -> pl.DataFrame:
+    """Every column as text (empty -> null), whatever the format."""
+    if path.suffix == ".parquet":
+        return pl.read_parquet(path).select(pl.all().cast(pl.String))
+    return pl.read_csv(path, infer_schema=False)
+
+
+def read_dir(folder: Path, pattern: str) -> pl.DataFrame:
+    return pl.concat([read(p) for p in sorted(folder.glob(pattern))])
+
+
+def iso_date(text: str | None) -> bool:
+    if text is None or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("demo")
+    messages: list[str] = []
+    summary = generate_demo_data(out, clients=CLIENTS, seed=11, progress=messages.append)
+    assert messages, "progress callback was never called"
+    return out, summary
+
+
+@pytest.fixture(scope="module")
+def tables(demo) -> dict[str, pl.DataFrame]:
+    out, _ = demo
+    billing = pl.concat(
+        [
+            read(p).with_columns(source_file=pl.lit(f"billing/{p.name}")).with_row_index("source_row", offset=1)
+            for p in sorted((out / "billing").glob("*.csv"))
+        ]
+    )
+    return {
+        "clients": read_dir(out / "clients", "*.csv"),
+        "billing": billing,
+        "engagement": read_dir(out / "engagement", "*.csv"),
+        "truth": read(out / "_truth" / "client_entities.csv"),
+        "faults": read(out / "_truth" / "faults.csv"),
+        "fx": read(out / "fx_rates.csv"),
+        "sellers": read(out / "sellers.csv"),
+    }
+
+
+def clean_lines(tables) -> pl.DataFrame:
+    """Billing lines not listed in faults.csv, with the amount as a number."""
+    faults = tables["faults"].select("source_file", pl.col("source_row").cast(pl.UInt32))
+    return (
+        tables["billing"]
+        .join(faults, on=["source_file", "source_row"], how="anti")
+        .with_columns(value=pl.col("amount").cast(pl.Float64))
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def test_same_seed_gives_identical_files(tmp_path, demo):
+    out, _ = demo
+    again = tmp_path / "again"
+    generate_demo_data(again, clients=CLIENTS, seed=11)
+    assert tree_bytes(again) == tree_bytes(out)
+    other = tmp_path / "other"
+    generate_demo_data(other, clients=CLIENTS, seed=12)
+    assert (other / "clients" / "nat_erp.csv").read_bytes() != (out / "clients" / "nat_erp.csv").read_bytes()
+
+
+def test_layout_and_column_contract(demo):
+    out, summary = demo
+    months = summary["months"]
+    assert len(months) == 14 + 1 and months[-2] == "2026-10" and months[-1] == "2026-11"
+    assert sorted(p.name for p in (out / "clients").iterdir()) == sorted(f"{s}.csv" for s in SYSTEMS)
+    expected_billing = {f"{s}_{m}.csv" for s in SYSTEMS for m in months}
+    assert {p.name for p in (out / "billing").iterdir()} == expected_billing
+    assert {p.name for p in (out / "engagement").iterdir()} == expected_billing
+    headers = {
+        "clients/*.csv": CLIENT_COLUMNS,
+        "billing/*.csv": BILLING_COLUMNS,
+        "engagement/*.csv": ENGAGEMENT_COLUMNS,
+        "sellers.csv": ["owner_id", "seller_name", "team"],
+        "fx_rates.csv": ["currency", "month", "rate_to_reporting"],
+        "_truth/client_entities.csv": ["source_system", "source_client_id", "entity_id"],
+        "_truth/faults.csv": ["input", "source_file", "source_row", "expected_reason"],
+    }
+    written = 0
+    for pattern, columns in headers.items():
+        files = sorted(out.glob(pattern))
+        assert files, pattern
+        for path in files:
+            assert path.read_text(encoding="utf-8").splitlines()[0] == ",".join(columns), path
+            written += 1
+    assert summary["files_written"] == written == len([p for p in out.rglob("*") if p.is_file()])
+    assert summary["client_records"] == CLIENTS
+
+
+def test_client_values(tables):
+    clients, sellers = tables["clients"], tables["sellers"]
+    assert clients.height == CLIENTS
+    assert clients["segment"].is_in(["local", "national"]).all()
+    assert clients.filter(pl.col("source_system") == "nat_erp")["segment"].eq("national").all()
+    assert clients.filter(pl.col("source_system") == "loc_billing")["segment"].eq("local").all()
+    for system, pattern in ID_RE.items():
+        ids = clients.filter(pl.col("source_system") == system)["source_client_id"]
+        assert ids.len() > 0 and all(pattern.match(i) for i in ids), system
+    assert clients.select(pl.struct("source_system", "source_client_id").is_duplicated().any()).item() is False
+    assert all(iso_date(d) for d in clients["customer_since"])
+    employees = clients["employee_count"].drop_nulls()
+    assert employees.str.contains(r"^[0-9]+$").all() and employees.cast(pl.Int64).min() >= 1
+    assert 0.5 < clients["domain"].is_not_null().mean() < 0.7
+    assert clients["domain"].drop_nulls().str.contains(r"^(https?://)?(www\.)?[a-z0-9-]+\.[a-z]+/?$").all()
+    assert (
+        clients["postal_code"].str.contains(r"^([0-9]{5}(-[0-9]{4})?|[A-Za-z][0-9][A-Za-z] ?[0-9][A-Za-z][0-9])$").all()
+    )
+    assert set(clients["country"].drop_nulls()) <= {"US", "USA", "United States", "CA", "Canada"}
+    phones = clients["phone"].drop_nulls()
+    assert phones.str.replace_all(r"[^0-9]", "").str.len_chars().is_in([10, 11]).all()
+    assert phones.str.slice(0, 1).n_unique() >= 3  # several formats: "(415) ...", "415-...", "+1 ...", "1-..."
+    # owners reference sellers (some records have none); ~1 seller per 150 organisations, at least 5
+    assert clients["owner_id"].drop_nulls().is_in(sellers["owner_id"].implode()).all()
+    assert clients["owner_id"].is_null().any()
+    assert sellers.height >= 5 and sellers["owner_id"].is_unique().all()
+    assert clients["industry"].drop_nulls().n_unique() >= 10
+
+
+def test_truth_covers_every_client_record_once(tables):
+    truth, clients = tables["truth"], tables["clients"]
+    assert truth.height == clients.height
+    key = ["source_system", "source_client_id"]
+    assert truth.select(pl.struct(key).is_unique().all()).item()
+    assert clients.join(truth, on=key, how="anti").height == 0
+    assert truth["entity_id"].is_not_null().all()
+
+
+def test_overlap_between_and_within_systems(tables):
+    per_entity = tables["truth"].group_by("entity_id").agg(records=pl.len(), systems=pl.col("source_system").n_unique())
+    cross = (per_entity["systems"] >= 2).mean()
+    within = (per_entity["records"] > per_entity["systems"]).mean()
+    assert 0.2 <= cross <= 0.3
+    assert 0.005 <= within <= 0.03
+
+
+def test_name_variation_and_hard_cases(tables):
+    joined = tables["clients"].join(tables["truth"], on=["source_system", "source_client_id"])
+    names = joined.group_by("entity_id").agg(pl.col("name").n_unique().alias("names"), pl.len().alias("n"))
+    multi = names.filter(pl.col("n") >= 2)
+    assert (multi["names"] >= 2).mean() > 0.5  # records of one organisation usually differ
+    all_names = joined["name"]
+    for marker in (r"\bL\.L\.C\.", r"\bIncorporated\b", r"\band\b", r"^The ", r"^[^a-z]+$", r"[éèà]"):
+        assert all_names.str.contains(marker).any(), marker
+    # distinct organisations sharing one head-office address and switchboard phone (branches)
+    shared = (
+        joined.filter(pl.col("phone").is_not_null())
+        .with_columns(phone_digits=pl.col("phone").str.replace_all(r"[^0-9]", "").str.slice(-10))
+        .group_by("phone_digits")
+        .agg(pl.col("entity_id").n_unique().alias("entities"))
+    )
+    assert (shared["entities"] >= 2).any()
+
+
+def test_billing_values_and_invoices(tables):
+    lines = clean_lines(tables)
+    assert lines["invoice_date"].map_elements(iso_date, return_dtype=pl.Boolean).all()
+    assert lines["amount"].str.contains(AMOUNT_RE.pattern).all()
+    key = ["source_system", "invoice_id", "line_number"]
+    assert lines.select(pl.struct(key).is_unique().all()).item()
+    per_invoice = lines.group_by("source_system", "invoice_id").agg(
+        n=pl.len(), max_line=pl.col("line_number").cast(pl.Int64).max(), clients=pl.col("source_client_id").n_unique()
+    )
+    assert per_invoice["n"].min() >= 1 and per_invoice["n"].max() <= 5 and (per_invoice["n"] >= 2).any()
+    assert (per_invoice["n"] == per_invoice["max_line"]).all() and (per_invoice["clients"] == 1).all()
+    # dates: `months` full months plus days 1-10 of the next one
+    dates = lines["invoice_date"]
+    assert dates.min() >= "2025-09-01" and dates.max() <= "2026-11-10" and dates.max() >= "2026-11-01"
+    # roughly 10 lines per client record
+    assert 8 * CLIENTS <= lines.height <= 12 * CLIENTS
+
+
+def test_heavy_tail_credit_notes_and_dormant_accounts(tables):
+    lines = clean_lines(tables).join(tables["truth"], on=["source_system", "source_client_id"])
+    fx = tables["fx"].with_columns(pl.col("rate_to_reporting").cast(pl.Float64))
+    usd = (
+        lines.with_columns(month=pl.col("invoice_date").str.slice(0, 7))
+        .join(fx, on=["currency", "month"], how="left")
+        .with_columns(usd=pl.col("value") * pl.col("rate_to_reporting").fill_null(1.0))
+    )
+    per_entity = (
+        usd.group_by("entity_id")
+        .agg(positive=pl.col("usd").clip(0).sum(), net=pl.col("usd").sum())
+        .sort("positive", descending=True)
+    )
+    organisations = tables["truth"]["entity_id"].n_unique()
+    top = per_entity["positive"].head(organisations // 4).sum() / per_entity["positive"].sum()
+    assert top > 0.6
+    credit_share = (lines["value"] < 0).mean()
+    assert 0.01 < credit_share < 0.05
+    assert (per_entity["net"] < 0).any()  # some organisations with credit notes exceeding invoices
+    assert per_entity.height < organisations  # some organisations with no billing in the window (dormant)
+
+
+def test_currencies_and_fx_rates(tables):
+    lines = clean_lines(tables)
+    fx = tables["fx"]
+    by_system = {s: set(lines.filter(pl.col("source_system") == s)["currency"]) for s in SYSTEMS}
+    assert by_system["nat_erp"] == {"USD"}
+    assert by_system["loc_billing"] == {"CAD", "USD"}
+    assert by_system["crm_legacy"] == {"EUR"}
+    assert "USD" not in set(fx["currency"])
+    assert fx["month"].str.contains(r"^[0-9]{4}-[0-9]{2}$").all()
+    assert fx.select(pl.struct("currency", "month").is_unique().all()).item()
+    needed = (
+        lines.filter(pl.col("currency") != "USD")
+        .select("currency", month=pl.col("invoice_date").str.slice(0, 7))
+        .unique()
+    )
+    assert needed.join(fx, on=["currency", "month"], how="anti").height == 0
+    rates = (
+        fx.with_columns(pl.col("rate_to_reporting").cast(pl.Float64))
+        .group_by("currency")
+        .agg(lo=pl.col("rate_to_reporting").min(), hi=pl.col("rate_to_reporting").max())
+    )
+    bounds = {"CAD": (0.6, 0.85), "EUR": (0.9, 1.3)}
+    for currency, lo, hi in rates.iter_rows():
+        assert bounds[currency][0] < lo <= hi < bounds[currency][1]
+    assert fx["rate_to_reporting"].str.contains(r"^[0-9]+\.[0-9]{6}$").all()
+
+
+def test_engagement_events(tables):
+    events = tables["engagement"]
+    assert 4 * CLIENTS <= events.height <= 6 * CLIENTS
+    assert set(events["event_type"]) == {"meeting", "email", "product_usage", "support_ticket", "web_visit"}
+    assert events["quantity"].str.contains(r"^[1-9][0-9]*$").all()
+    assert events["event_date"].map_elements(iso_date, return_dtype=pl.Boolean).all()
+    known = tables["clients"].select("source_system", "source_client_id")
+    assert events.join(known, on=["source_system", "source_client_id"], how="anti").height == 0
+
+
+def line_faults(row: dict, client_ids: set[tuple[str, str]], seen: set[tuple]) -> set[str]:
+    """Every fault a billing line shows (the checks a pipeline would make)."""
+    found = set()
+    if row["invoice_id"] is None or row["source_client_id"] is None:
+        found.add("missing_value")
+    if not iso_date(row["invoice_date"]):
+        found.add("unparseable_date")
+    amount = row["amount"]
+    if amount is None or not re.fullmatch(r"[+-]?[0-9]{1,15}(\.[0-9]{1,6})?", amount):
+        found.add("unparseable_amount")
+    elif abs(float(amount)) >= 1e9:
+        found.add("absurd_amount")
+    if row["currency"] not in KNOWN_CURRENCIES:
+        found.add("unknown_currency")
+    if row["source_client_id"] is not None and (row["source_system"], row["source_client_id"]) not in client_ids:
+        found.add("unknown_client")
+    key = tuple(row[c] for c in BILLING_COLUMNS)
+    if key in seen:
+        found.add("duplicate_line")
+    seen.add(key)
+    return found
+
+
+def test_faults_point_at_lines_that_show_exactly_that_fault(tables):
+    faults, billing = tables["faults"], tables["billing"]
+    assert set(faults["expected_reason"]) == set(FAULT_REASONS)
+    assert (faults["input"] == "billing").all()
+    assert faults.height <= 0.001 * billing.height
+    expected = {
+        (f, int(r)): reason
+        for f, r, reason in faults.select("source_file", "source_row", "expected_reason").iter_rows()
+    }
+    client_ids = set(tables["clients"].select("source_system", "source_client_id").iter_rows())
+    seen: set[tuple] = set()
+    found = {}
+    for row in billing.iter_rows(named=True):  # file order, so a duplicate's copy comes after its original
+        problems = line_faults(row, client_ids, seen)
+        if problems:
+            found[(row["source_file"], row["source_row"])] = problems
+    assert set(found) == set(expected), "faults.csv must list exactly the faulty lines"
+    for where, reason in expected.items():
+        assert found[where] == {reason}, (where, found[where])
+
+
+def test_no_faults_option(tmp_path):
+    summary = generate_demo_data(tmp_path, clients=500, seed=3, faults=False)
+    assert summary["fault_lines"] == 0
+    assert (tmp_path / "_truth" / "faults.csv").read_text().strip() == "input,source_file,source_row,expected_reason"
+    clients = read_dir(tmp_path / "clients", "*.csv")
+    client_ids = set(clients.select("source_system", "source_client_id").iter_rows())
+    seen: set[tuple] = set()
+    for path in sorted((tmp_path / "billing").glob("*.csv")):
+        for row in read(path).iter_rows(named=True):
+            assert not line_faults(row, client_ids, seen), (path.name, row)
+
+
+def test_scale_parameter_scales_lines_and_events(tmp_path):
+    small = generate_demo_data(tmp_path / "s", clients=800, faults=False)
+    large = generate_demo_data(tmp_path / "l", clients=4000, faults=False)
+    for summary, clients in ((small, 800), (large, 4000)):
+        assert summary["client_records"] == clients
+        assert 9 <= summary["billing_lines"] / clients <= 11
+        assert 4.5 <= summary["engagement_events"] / clients <= 5.5
+    assert 4.5 <= large["billing_lines"] / small["billing_lines"] <= 5.5
+    assert large["organisations"] > small["organisations"]
+
+
+def test_parquet_output(tmp_path):
+    summary = generate_demo_data(tmp_path, clients=600, seed=5, file_format="parquet")
+    assert {p.suffix for p in (tmp_path / "billing").iterdir()} == {".parquet"}
+    assert (tmp_path / "sellers.parquet").is_file() and (tmp_path / "fx_rates.parquet").is_file()
+    assert (tmp_path / "_truth" / "client_entities.csv").is_file()
+    clients = pl.read_parquet(tmp_path / "clients" / "nat_erp.parquet")
+    assert clients.columns == CLIENT_COLUMNS
+    assert clients.schema["employee_count"] == pl.Int64 and clients.schema["customer_since"] == pl.Date
+    billing = pl.read_parquet(tmp_path / "billing" / "loc_billing_2026-03.parquet")
+    assert billing.columns == BILLING_COLUMNS and all(t == pl.String for t in billing.schema.values())
+    events = pl.read_parquet(tmp_path / "engagement" / "nat_erp_2026-03.parquet")
+    assert events.columns == ENGAGEMENT_COLUMNS
+    faults = read(tmp_path / "_truth" / "faults.csv")
+    assert faults.height == summary["fault_lines"] > 0
+    for source_file, source_row, reason in faults.select("source_file", "source_row", "expected_reason").iter_rows():
+        assert source_file.endswith(".parquet")
+        row = pl.read_parquet(tmp_path / source_file).row(int(source_row) - 1, named=True)
+        if reason == "missing_value":
+            assert row["invoice_id"] is None or row["source_client_id"] is None
+        if reason == "unknown_currency":
+            assert row["currency"] not in KNOWN_CURRENCIES
+
+
+def test_other_window_and_cli(tmp_path, capsys):
+    assert (
+        main(
+            [
+                str(tmp_path),
+                "--clients",
+                "300",
+                "--seed",
+                "2",
+                "--no-faults",
+                "--end-month",
+                "2026-02",
+                "--months",
+                "3",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "client_records: 300" in printed and "fault_lines: 0" in printed
+    names = sorted(p.name for p in (tmp_path / "billing").iterdir())
+    assert names[:4] == [
+        "crm_legacy_2025-12.csv",
+        "crm_legacy_2026-01.csv",
+        "crm_legacy_2026-02.csv",
+        "crm_legacy_2026-03.csv",
+    ]
+    fx = read(tmp_path / "fx_rates.csv")
+    assert sorted(set(fx["month"])) == ["2025-12", "2026-01", "2026-02", "2026-03"]
