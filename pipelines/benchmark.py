@@ -44,11 +44,14 @@ def run_once(data_dir: str, output_dir: str) -> dict:
         )
         wall = time.perf_counter() - started
         starts, steps = {}, {}
-        for event in result.all_events:
+        for entry in instance.all_logs(result.run_id):
+            event = entry.dagster_event
+            if event is None:
+                continue
             if event.event_type_value == "STEP_START":
-                starts[event.step_key] = event.timestamp
+                starts[event.step_key] = entry.timestamp
             elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in starts:
-                steps[event.step_key] = event.timestamp - starts[event.step_key]
+                steps[event.step_key] = entry.timestamp - starts[event.step_key]
         counts = {}
         for key in (["raw", "billing_lines"], ["raw", "clients"], ["raw", "engagement_events"], ["marts", "accounts"]):
             record = instance.get_latest_materialization_event(dg.AssetKey(key))
