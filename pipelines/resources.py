@@ -71,7 +71,9 @@ class Warehouse(dg.ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        config = {"memory_limit": self.memory_limit}
+        # Row order of a table carries no meaning here (every model orders what it needs), and not preserving it
+        # makes large CTAS about a third faster and lighter; publishing restores order for BI readers.
+        config = {"memory_limit": self.memory_limit, "preserve_insertion_order": False}
         if self.threads:
             config["threads"] = self.threads
         conn = duckdb.connect(self.path, config=config)

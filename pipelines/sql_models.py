@@ -1,6 +1,7 @@
 """The SQL-model-to-asset factory: every `sql/<layer>/<model>.sql` becomes the asset `<layer>/<model>`.
 
-The model is one `select`; the factory owns the DDL (`create or replace table <layer>.<model> as ...`). Its
+The model is one `select`; the factory owns the DDL (`create or replace table <layer>.<model> as ...`, or a view
+when the model has a line `-- materialize: view`: cheap filters that are read once need not be stored again). Its
 dependencies are exactly the `<layer>.<table>` names its SQL reads (comments ignored), its description is its leading
 comment, and it binds the `$name` parameters it uses from the settings. A model whose table has a pandera model in
 `schemas` is validated on an eager frame before the run goes on.
@@ -39,8 +40,13 @@ class SqlModel:
         for line in self.sql.splitlines():
             if not line.startswith("--"):
                 break
-            lines.append(line[2:].strip())
+            if not line[2:].strip().startswith("materialize:"):
+                lines.append(line[2:].strip())
         return " ".join(lines)
+
+    @property
+    def materialization(self) -> str:
+        return "view" if re.search(r"^--\s*materialize:\s*view\s*$", self.sql, re.MULTILINE) else "table"
 
     @property
     def reads(self) -> list[tuple[str, str]]:
@@ -62,7 +68,16 @@ def load_sql_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
 def run_sql_model(conn, model: SqlModel, parameters: dict) -> int:
     """Build the model's table and return its row count."""
     bound = {name: parameters[name] for name in model.parameters}
-    conn.execute(f"create or replace table {model.layer}.{model.name} as\n{model.sql}", bound)
+    existing = conn.execute(
+        "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
+        [model.layer, model.name],
+    ).fetchall()
+    kind = "view" if model.materialization == "view" else "table"
+    if existing and existing[0][0] != ("VIEW" if kind == "view" else "BASE TABLE"):
+        conn.execute(f"drop {'table' if kind == 'view' else 'view'} {model.layer}.{model.name}")
+    if kind == "view" and bound:
+        raise ValueError(f"{model.layer}.{model.name}: a view cannot bind parameters ({', '.join(bound)})")
+    conn.execute(f"create or replace {kind} {model.layer}.{model.name} as\n{model.sql}", bound or None)
     return conn.sql(f"select count(*) from {model.layer}.{model.name}").fetchall()[0][0]
 
 
@@ -71,7 +86,7 @@ def sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
         key=[model.layer, model.name],
         deps=[dg.AssetKey([layer, table]) for layer, table in model.reads],
         group_name=model.layer,
-        kinds={"duckdb", "sql"},
+        kinds={"duckdb", "sql", model.materialization},
         description=model.description,
         metadata={**column_schema_for(model.layer, model.name), "sql": dg.MetadataValue.md(f"```sql\n{model.sql}\n```")},
     )

@@ -55,6 +55,7 @@ def publish_tables(
     staged_parquet: list[tuple[Path, Path]] = []
     row_counts: dict[str, int] = {}
     alias = f"publish_{token}"
+    conn.execute("set preserve_insertion_order = true")  # tables keep the order their model gave them
     try:
         conn.execute(f"attach '{_sql_path(staging_file)}' as {alias} (storage_version '{STORAGE_VERSION}')")
         try:

@@ -1,4 +1,5 @@
 -- Clean billing lines inside the trailing 12-month window, with the amount in the reporting currency.
+-- materialize: view
 with lines as (
     select * from staging.stg_billing__checked_lines
 )

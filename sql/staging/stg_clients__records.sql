@@ -1,4 +1,5 @@
 -- Usable client records: one row per (source_system, source_client_id), as the source system knows the client.
+-- materialize: view
 with records as (
     select * from staging.stg_clients__checked_records
 )

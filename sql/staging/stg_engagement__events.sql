@@ -1,4 +1,5 @@
 -- Clean engagement events inside the trailing 12-month window.
+-- materialize: view
 with events as (
     select * from staging.stg_engagement__checked_events
 )
