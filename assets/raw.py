@@ -1,5 +1,10 @@
-"""raw: typed, validated ingest of each input file, every row kept with where it came from."""
+"""raw: typed, validated ingest of each input file, every row kept with where it came from.
 
+Transactional inputs (billing lines, client records, engagement events) are read, typed and validated one file at
+a time and appended to a loading table that replaces `raw.<name>` only once every file has passed, so memory holds
+one file and a failed ingest leaves the previous table as it was. Reference inputs (sellers, FX rates) are small and
+checked as a whole (a key repeated across two files is an error).
+"""
 
 from collections.abc import Callable
 
@@ -9,30 +14,52 @@ import polars as pl
 
 from assets.common import clear_failures, validate
 from assets.logic import inputs, parsing
-from pipelines.metadata import column_schema_for
-from pipelines.resources import AlmsSettings
+from pipelines.metadata import column_schema_for, table_metadata
+from pipelines.resources import AlmsSettings, Warehouse, write_frame
 from schemas.raw import RawBillingLines, RawClients, RawEngagementEvents, RawFxRates, RawSellers
 
 
 def _ingest(
     context: dg.AssetExecutionContext,
     settings: AlmsSettings,
+    warehouse: Warehouse,
+    name: str,
     spec: inputs.InputSpec,
     parse: Callable[[pl.DataFrame], pl.DataFrame],
     model: type[pa.DataFrameModel],
-) -> dg.Output:
-    with clear_failures():
-        text, report = inputs.read_input(settings.data_dir, spec, progress=context.log.info)
-        frame = parse(text)
-        del text  # the typed frame replaces the text one: keep one copy of 10M lines in memory, not two
-        frame = validate(model, frame)
+    per_file: bool,
+) -> dg.MaterializeResult:
+    report = inputs.new_report()
+    loading = f"raw.{name}__loading"
+    rows = 0
+    schema = None
+    with clear_failures(), warehouse.connect() as conn:
+        conn.execute(f"drop table if exists {loading}")
+        if per_file:
+            chunks = (frame for _, frame in inputs.iter_input_files(settings.data_dir, spec, report, context.log.info))
+        else:
+            whole, report = inputs.read_input(settings.data_dir, spec, context.log.info)
+            chunks = iter([whole])
+            del whole
+        for text in chunks:
+            frame = validate(model, parse(text))
+            del text
+            write_frame(conn, loading, frame, append=schema is not None)
+            rows += frame.height
+            schema = frame.schema
+        if schema is None:  # no file at all (an optional input): an empty table of the right shape
+            frame = validate(model, parse(inputs.empty_text_frame(spec)))
+            write_frame(conn, loading, frame)
+            schema = frame.schema
+        conn.execute(f"drop table if exists raw.{name}")
+        conn.execute(f"alter table {loading} rename to {name}")
     for relative, columns in report["ignored_columns"].items():
         context.log.warning(f"{relative}: columns not in the contract were ignored: {', '.join(columns)}")
     for relative in report["files_without_rows"]:
         context.log.warning(f"{relative}: header only, no data rows")
-    return dg.Output(
-        frame,
+    return dg.MaterializeResult(
         metadata={
+            **table_metadata("raw", name, schema, rows),
             "files": dg.MetadataValue.json(report["files"]),
             "file_count": len(report["files"]),
             "ignored_columns": dg.MetadataValue.json(report["ignored_columns"]),
@@ -41,7 +68,7 @@ def _ingest(
     )
 
 
-def _raw_asset(name: str, spec: inputs.InputSpec, parse, model, description: str) -> dg.AssetsDefinition:
+def _raw_asset(name: str, spec: inputs.InputSpec, parse, model, per_file: bool, description: str):
     @dg.asset(
         name=name,
         key_prefix="raw",
@@ -50,8 +77,8 @@ def _raw_asset(name: str, spec: inputs.InputSpec, parse, model, description: str
         description=description,
         metadata=column_schema_for("raw", name),
     )
-    def _asset(context: dg.AssetExecutionContext, settings: AlmsSettings) -> dg.Output:
-        return _ingest(context, settings, spec, parse, model)
+    def _asset(context: dg.AssetExecutionContext, settings: AlmsSettings, warehouse: Warehouse):
+        return _ingest(context, settings, warehouse, name, spec, parse, model, per_file)
 
     return _asset
 
@@ -61,6 +88,7 @@ billing_lines = _raw_asset(
     inputs.BILLING,
     parsing.parse_billing_lines,
     RawBillingLines,
+    True,
     "Every invoice line of every file in billing/, as text and typed (null where a value does not parse).",
 )
 clients = _raw_asset(
@@ -68,6 +96,7 @@ clients = _raw_asset(
     inputs.CLIENTS,
     parsing.parse_client_records,
     RawClients,
+    True,
     "Every client record of every source system (clients/), typed; unparseable optional values nulled and listed.",
 )
 engagement_events = _raw_asset(
@@ -75,6 +104,7 @@ engagement_events = _raw_asset(
     inputs.ENGAGEMENT,
     parsing.parse_engagement_events,
     RawEngagementEvents,
+    True,
     "Every engagement event (engagement/), typed where it parses. Optional input: none gives an empty table.",
 )
 sellers = _raw_asset(
@@ -82,6 +112,7 @@ sellers = _raw_asset(
     inputs.SELLERS,
     parsing.parse_sellers,
     RawSellers,
+    False,
     "The sellers who own accounts (sellers.csv or sellers/). Reference data: a bad row stops the run.",
 )
 fx_rates = _raw_asset(
@@ -89,6 +120,7 @@ fx_rates = _raw_asset(
     inputs.FX_RATES,
     parsing.parse_fx_rates,
     RawFxRates,
+    False,
     "Monthly rates into the reporting currency (fx_rates.csv). Reference data: a bad row stops the run.",
 )
 

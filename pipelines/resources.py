@@ -93,15 +93,25 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
         layer, name = _table_of(context.asset_key)
         with self.warehouse.connect() as conn:
-            conn.register("asset_frame", obj)
-            conn.execute(f"create or replace table {layer}.{name} as select * from asset_frame")
-            conn.unregister("asset_frame")
+            write_frame(conn, f"{layer}.{name}", obj)
         context.add_output_metadata(table_metadata(layer, name, obj.schema, obj.height))
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         layer, name = _table_of(context.asset_key)
         with self.warehouse.connect() as conn:
             return conn.sql(f"select * from {layer}.{name}").pl()
+
+
+def write_frame(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, append: bool = False) -> None:
+    """Store a polars frame as a table (replacing it), or append it to an existing table."""
+    conn.register("frame_to_write", frame)
+    try:
+        if append:
+            conn.execute(f"insert into {table} select * from frame_to_write")
+        else:
+            conn.execute(f"create or replace table {table} as select * from frame_to_write")
+    finally:
+        conn.unregister("frame_to_write")
 
 
 def _table_of(asset_key: dg.AssetKey) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,13 +121,30 @@ def find_input_files(data_dir: Path, spec: InputSpec) -> list[Path]:
 def read_input(
     data_dir: Path, spec: InputSpec, progress: Callable[[str], None] | None = None
 ) -> tuple[pl.DataFrame, dict]:
-    """Read every file of one input as text columns, plus `source_file` and `source_row`.
+    """Read every file of one input as text columns, plus `source_file` and `source_row`, into one frame.
 
     Returns the frame and a report: files read, rows per file, extra columns ignored, header-only files.
     """
+    report = new_report()
+    frames = [frame for _, frame in iter_input_files(data_dir, spec, report, progress)]
+    if not frames:
+        return empty_text_frame(spec), report
+    return pl.concat(frames, how="vertical"), report
+
+
+def new_report() -> dict:
+    return {"files": {}, "ignored_columns": {}, "files_without_rows": []}
+
+
+def empty_text_frame(spec: InputSpec) -> pl.DataFrame:
+    return pl.DataFrame(schema={"source_file": pl.String, "source_row": pl.Int64, **{c: pl.String for c in spec.columns}})
+
+
+def iter_input_files(
+    data_dir: Path, spec: InputSpec, report: dict, progress: Callable[[str], None] | None = None
+) -> Iterator[tuple[str, pl.DataFrame]]:
+    """Each file of one input as (relative path, text frame), one at a time, so memory holds one file, not all."""
     data_dir = Path(data_dir)
-    frames: list[pl.DataFrame] = []
-    report: dict = {"files": {}, "ignored_columns": {}, "files_without_rows": []}
     for path in find_input_files(data_dir, spec):
         relative = path.relative_to(data_dir).as_posix()
         frame = read_text_table(path, relative)
@@ -140,11 +157,7 @@ def read_input(
         report["files"][relative] = frame.height
         if progress:
             progress(f"{spec.name}: read {frame.height:,} rows from {relative}")
-        frames.append(frame.select("source_file", "source_row", *spec.columns))
-    if not frames:
-        empty = {c: pl.String for c in spec.columns}
-        return pl.DataFrame(schema={"source_file": pl.String, "source_row": pl.Int64, **empty}), report
-    return pl.concat(frames, how="vertical"), report
+        yield relative, frame.select("source_file", "source_row", *spec.columns)
 
 
 def read_text_table(path: Path, relative: str) -> pl.DataFrame:
