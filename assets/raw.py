@@ -1,12 +1,12 @@
 """raw: typed, validated ingest of each input file, every row kept with where it came from.
 
-Transactional inputs (billing lines, client records, engagement events) are read, typed and validated one file at
-a time and appended to a loading table that replaces `raw.<name>` only once every file has passed, so memory holds
-one file and a failed ingest leaves the previous table as it was. Reference inputs (sellers, FX rates) are small and
+Transactional inputs (billing lines, client records, engagement events) are read, typed and validated in batches of
+whole files (about 2M rows) and appended to a loading table that replaces `raw.<name>` only once every file has
+passed, so memory holds one batch and a failed ingest leaves the previous table as it was. Reference inputs (sellers, FX rates) are small and
 checked as a whole (a key repeated across two files is an error).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 import pandera.polars as pa
@@ -17,6 +17,23 @@ from assets.logic import inputs, parsing
 from pipelines.metadata import column_schema_for, table_metadata
 from pipelines.resources import AlmsSettings, Warehouse, write_frame
 from schemas.raw import RawBillingLines, RawClients, RawEngagementEvents, RawFxRates, RawSellers
+
+
+BATCH_ROWS = 2_000_000  # files are typed, validated and written in batches of about this many rows
+
+
+def _batched(frames: Iterator[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame]:
+    """Small files gathered into batches of about `rows` rows (a large file is a batch on its own)."""
+    batch: list[pl.DataFrame] = []
+    size = 0
+    for frame in frames:
+        batch.append(frame)
+        size += frame.height
+        if size >= rows:
+            yield pl.concat(batch, how="vertical")
+            batch, size = [], 0
+    if batch:
+        yield pl.concat(batch, how="vertical")
 
 
 def _ingest(
@@ -36,7 +53,8 @@ def _ingest(
     with clear_failures(), warehouse.connect() as conn:
         conn.execute(f"drop table if exists {loading}")
         if per_file:
-            chunks = (frame for _, frame in inputs.iter_input_files(settings.data_dir, spec, report, context.log.info))
+            files = (frame for _, frame in inputs.iter_input_files(settings.data_dir, spec, report, context.log.info))
+            chunks = _batched(files, BATCH_ROWS)
         else:
             whole, report = inputs.read_input(settings.data_dir, spec, context.log.info)
             chunks = iter([whole])
