@@ -5,6 +5,10 @@ with billing as (
     select * from staging.stg_billing__checked_lines
 ),
 
+raw_billing as (
+    select * from raw.billing_lines
+),
+
 clients as (
     select * from staging.stg_clients__checked_records
 ),
@@ -16,16 +20,20 @@ events as (
 quarantined_billing as (
     select
         'billing' as input_name,
-        source_file,
-        source_row,
-        quarantine_column as column_name,
-        quarantine_reason as reason,
+        billing.source_file,
+        billing.source_row,
+        billing.quarantine_column as column_name,
+        billing.quarantine_reason as reason,
         'excluded' as action,
-        concat_ws(' | ', coalesce(source_system, ''), coalesce(invoice_id, ''), coalesce(line_number, ''),
-            coalesce(source_client_id, ''), coalesce(invoice_date_text, ''), coalesce(amount_text, ''),
-            coalesce(currency, '')) as record
+        concat_ws(' | ', coalesce(raw_billing.source_system, ''), coalesce(raw_billing.invoice_id, ''),
+            coalesce(raw_billing.line_number, ''), coalesce(raw_billing.source_client_id, ''),
+            coalesce(raw_billing.invoice_date_text, ''), coalesce(raw_billing.amount_text, ''),
+            coalesce(raw_billing.currency, '')) as record
     from billing
-    where quarantine_reason <> ''
+    inner join raw_billing
+        on raw_billing.source_file = billing.source_file
+        and raw_billing.source_row = billing.source_row
+    where billing.quarantine_reason <> ''
 ),
 
 quarantined_clients as (

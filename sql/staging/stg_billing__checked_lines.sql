@@ -5,6 +5,7 @@
 -- $max_line_amount), unknown_currency (not the reporting currency and absent from fx_rates), missing_fx_rate (no
 -- rate for that currency and month), unknown_client (no usable client record with that id in that system),
 -- duplicate_line (a later line with the same source_system + invoice_id + line_number as a clean one).
+-- The original texts of dates and amounts stay in raw.billing_lines (marts.quarantine shows them).
 -- Amounts convert line by line, rounded half away from zero to the cent, then sum exactly as decimals.
 with lines as (
     select * from raw.billing_lines
@@ -109,9 +110,7 @@ select
     invoice_id,
     line_number,
     source_client_id,
-    invoice_date_text,
     invoice_date,
-    amount_text,
     amount,
     currency,
     billing_amount,
