@@ -4,7 +4,6 @@ All are blocking: when one fails, nothing downstream runs, so nothing is publish
 previous, consistent tables.
 """
 
-
 import math
 from fractions import Fraction
 

@@ -1,6 +1,5 @@
 """intermediate: client records deduplicated into accounts (the SQL model int_accounts_aggregated follows)."""
 
-
 import dagster as dg
 import polars as pl
 

@@ -3,7 +3,6 @@
 The other published tables (client_crosswalk, seller_account_lists, quarantine) are SQL models in sql/marts/.
 """
 
-
 import datetime as dt
 
 import dagster as dg

@@ -1,6 +1,5 @@
 """publish: the BI-facing copy of the marts, replaced atomically (see assets/logic/publish.py)."""
 
-
 import dagster as dg
 
 from assets.logic.publish import publish_tables

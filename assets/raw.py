@@ -18,7 +18,6 @@ from pipelines.metadata import column_schema_for, table_metadata
 from pipelines.resources import AlmsSettings, Warehouse, write_frame
 from schemas.raw import RawBillingLines, RawClients, RawEngagementEvents, RawFxRates, RawSellers
 
-
 BATCH_ROWS = 2_000_000  # files are typed, validated and written in batches of about this many rows
 
 

@@ -57,7 +57,13 @@ def run_once(data_dir: str, output_dir: str) -> dict:
             record = instance.get_latest_materialization_event(dg.AssetKey(key))
             if record is not None:
                 counts["/".join(key)] = record.asset_materialization.metadata["dagster/row_count"].value
-    return {"success": result.success, "wall_seconds": wall, "steps": steps, "rows": counts, "peak_rss_mb": _peak_rss_mb()}
+    return {
+        "success": result.success,
+        "wall_seconds": wall,
+        "steps": steps,
+        "rows": counts,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def _child(command: list[str], env: dict) -> tuple[float, str]:
@@ -70,8 +76,9 @@ def _child(command: list[str], env: dict) -> tuple[float, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="alms benchmark", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="alms benchmark", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", type=int, default=1_000_000, help="client records (billing lines ~10x)")
     parser.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "alms-benchmark")
@@ -89,8 +96,18 @@ def main(argv: list[str] | None = None) -> int:
     if not (data_dir / ".complete").exists():
         print(f"generating {args.clients:,} client records ({args.format}) in {data_dir} ...", flush=True)
         seconds, _ = _child(
-            [sys.executable, "-m", "pipelines.cli", "generate", str(data_dir), "--clients", str(args.clients),
-             "--format", args.format, "--no-faults"],
+            [
+                sys.executable,
+                "-m",
+                "pipelines.cli",
+                "generate",
+                str(data_dir),
+                "--clients",
+                str(args.clients),
+                "--format",
+                args.format,
+                "--no-faults",
+            ],
             env,
         )
         (data_dir / ".complete").write_text("")
@@ -108,9 +125,11 @@ def main(argv: list[str] | None = None) -> int:
             print("benchmark: the run failed; see the Dagster UI with DAGSTER_HOME=" + env["DAGSTER_HOME"])
             return 1
         lines = report["rows"].get("raw/billing_lines", 0)
-        print(f"\nrun {run}: {args.clients:,} client records, {lines:,} billing lines, "
-              f"{report['rows'].get('raw/engagement_events', 0):,} engagement events, "
-              f"{report['rows'].get('marts/accounts', 0):,} accounts")
+        print(
+            f"\nrun {run}: {args.clients:,} client records, {lines:,} billing lines, "
+            f"{report['rows'].get('raw/engagement_events', 0):,} engagement events, "
+            f"{report['rows'].get('marts/accounts', 0):,} accounts"
+        )
         print(f"{'step':52} {'seconds':>8}")
         for step, seconds in sorted(report["steps"].items(), key=lambda item: -item[1]):
             print(f"{step:52} {seconds:8.2f}")

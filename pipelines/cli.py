@@ -77,9 +77,7 @@ def describe_failures(result) -> list[str]:
                 detail = evaluation.description or ", ".join(
                     f"{k}={getattr(v, 'value', v)}" for k, v in evaluation.metadata.items()
                 )
-                errors.append(
-                    f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed: {detail}"
-                )
+                errors.append(f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed: {detail}")
     return errors
 
 
@@ -111,7 +109,8 @@ def summarize(output_dir: Path) -> str:
     ]
     if quarantine:
         lines.append(
-            "quarantine: " + ", ".join(f"{name}/{reason} {count:,}" for name, reason, count in quarantine)
+            "quarantine: "
+            + ", ".join(f"{name}/{reason} {count:,}" for name, reason, count in quarantine)
             + " (see marts.quarantine)"
         )
     else:
@@ -134,7 +133,9 @@ def command_run(args: argparse.Namespace) -> int:
     success, errors = run_pipeline()
     elapsed = time.perf_counter() - started
     if not success:
-        print(f"alms: the run failed after {elapsed:.1f} s; the published tables were left as they were.", file=sys.stderr)
+        print(
+            f"alms: the run failed after {elapsed:.1f} s; the published tables were left as they were.", file=sys.stderr
+        )
         for error in errors:
             print(f"  - {error}", file=sys.stderr)
         return 1
@@ -165,7 +166,9 @@ def command_benchmark(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="alms", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="alms", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="run the whole pipeline (ALMS_DATA_DIR, ALMS_OUTPUT_DIR, ALMS_AS_OF, ...)")
     generate = commands.add_parser("generate", help="write a demo / benchmark input folder")

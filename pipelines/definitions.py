@@ -1,6 +1,5 @@
 """The Dagster definitions: every asset, check, resource and the job `make run` executes."""
 
-
 import dagster as dg
 
 from assets import intermediate, marts, publish, raw

@@ -15,7 +15,6 @@ The pipeline-private warehouse (every layer) is `$ALMS_OUTPUT_DIR/work/warehouse
 published `$ALMS_OUTPUT_DIR/alms.duckdb` instead, which a run replaces atomically.
 """
 
-
 import datetime as dt
 import os
 from collections.abc import Iterator

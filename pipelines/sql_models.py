@@ -7,7 +7,6 @@ comment, and it binds the `$name` parameters it uses from the settings. A model 
 `schemas` is validated on an eager frame before the run goes on.
 """
 
-
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +87,10 @@ def sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
         group_name=model.layer,
         kinds={"duckdb", "sql", model.materialization},
         description=model.description,
-        metadata={**column_schema_for(model.layer, model.name), "sql": dg.MetadataValue.md(f"```sql\n{model.sql}\n```")},
+        metadata={
+            **column_schema_for(model.layer, model.name),
+            "sql": dg.MetadataValue.md(f"```sql\n{model.sql}\n```"),
+        },
     )
     def _sql_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: AlmsSettings):
         with warehouse.connect() as conn:

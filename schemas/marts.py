@@ -12,7 +12,9 @@ BILLING_12M = "Net billing over the trailing 12 months in the reporting currency
 class Accounts(pa.DataFrameModel):
     """One row per deduplicated account, ranked top-down by 12-month billing, with its key flag."""
 
-    account_id: str = pa.Field(unique=True, description="Account id: the smallest source_system:source_client_id of its records.")
+    account_id: str = pa.Field(
+        unique=True, description="Account id: the smallest source_system:source_client_id of its records."
+    )
     account_name: str = pa.Field(nullable=True, description="Name from the primary record (survivorship rule).")
     owner_id: str = pa.Field(nullable=True, description="Owning seller (survivorship rule); null: unassigned.")
     segment: str = pa.Field(nullable=True, isin=["local", "national"], description="local or national.")
@@ -24,9 +26,14 @@ class Accounts(pa.DataFrameModel):
     billing_12m: MONEY = pa.Field(description=BILLING_12M)
     billing_line_count: int = pa.Field(ge=0, description="Clean billing lines in the window that make up billing_12m.")
     engagement_events_12m: int = pa.Field(ge=0, description="Engagement events in the window (sum of quantity).")
-    billing_rank: int = pa.Field(ge=1, unique=True, description="Position in the top-down list: billing desc, then account_id.")
+    billing_rank: int = pa.Field(
+        ge=1, unique=True, description="Position in the top-down list: billing desc, then account_id."
+    )
     cumulative_billing_share: float = pa.Field(
-        nullable=True, ge=0, le=1.000001, description="Share of all positive billing held by this account and those above it; null for zero or negative billing."
+        nullable=True,
+        ge=0,
+        le=1.000001,
+        description="Share of all positive billing held by this account and those above it; null for zero or negative billing.",
     )
     is_key_account: bool = pa.Field(description="Billing >= key level (and positive): a key account; else secondary.")
     key_level: MONEY = pa.Field(gt=0, description="The key level applied (reporting currency).")
@@ -42,10 +49,14 @@ class KeyLevels(pa.DataFrameModel):
     as_of_date: pl.Date = pa.Field(unique=True, description="Last day of the 12-month window.")
     window_start_date: pl.Date = pa.Field(description="First day of the 12-month window.")
     reporting_currency: str = pa.Field(str_matches=r"^[A-Z]{3}$", description="Currency of all amounts.")
-    key_share: float = pa.Field(gt=0, le=1, description="Share of ranked accounts counted down to find the level (0.25).")
+    key_share: float = pa.Field(
+        gt=0, le=1, description="Share of ranked accounts counted down to find the level (0.25)."
+    )
     ranked_accounts: int = pa.Field(ge=1, description="n: accounts with positive 12-month billing.")
     key_count_rule: int = pa.Field(ge=1, description="k = ceil(key_share * n).")
-    key_accounts: int = pa.Field(ge=1, description="Accounts at or above the key level (>= k when several tie at the level).")
+    key_accounts: int = pa.Field(
+        ge=1, description="Accounts at or above the key level (>= k when several tie at the level)."
+    )
     key_level: MONEY = pa.Field(gt=0, description="12-month billing of the k-th account: the key level.")
     total_billing_12m: MONEY = pa.Field(gt=0, description="Sum of positive 12-month billing over ranked accounts.")
     key_billing_12m: MONEY = pa.Field(gt=0, description="12-month billing of the key accounts.")
@@ -116,7 +127,10 @@ class Quarantine(pa.DataFrameModel):
         ],
         description="Why (see the README's quarantine table).",
     )
-    action: str = pa.Field(isin=["excluded", "kept_with_nulls"], description="excluded: left out; kept_with_nulls: used with the value emptied.")
+    action: str = pa.Field(
+        isin=["excluded", "kept_with_nulls"],
+        description="excluded: left out; kept_with_nulls: used with the value emptied.",
+    )
     record: str = pa.Field(description="The row's original values, ' | ' separated.")
 
     class Config:

@@ -8,10 +8,30 @@ from pathlib import Path
 import pytest
 
 CLIENT_COLUMNS = [
-    "source_system", "source_client_id", "name", "domain", "address", "city", "postal_code", "country", "phone",
-    "industry", "employee_count", "owner_id", "segment", "customer_since",
+    "source_system",
+    "source_client_id",
+    "name",
+    "domain",
+    "address",
+    "city",
+    "postal_code",
+    "country",
+    "phone",
+    "industry",
+    "employee_count",
+    "owner_id",
+    "segment",
+    "customer_since",
 ]
-BILLING_COLUMNS = ["source_system", "invoice_id", "line_number", "source_client_id", "invoice_date", "amount", "currency"]
+BILLING_COLUMNS = [
+    "source_system",
+    "invoice_id",
+    "line_number",
+    "source_client_id",
+    "invoice_date",
+    "amount",
+    "currency",
+]
 ENGAGEMENT_COLUMNS = ["source_system", "source_client_id", "event_date", "event_type", "quantity"]
 
 
@@ -31,8 +51,13 @@ def client(system: str, client_id: str, name: str, **fields) -> dict:
 
 def line(system: str, invoice: str, number: int, client_id: str, date: str, amount: str, currency: str = "USD") -> dict:
     return {
-        "source_system": system, "invoice_id": invoice, "line_number": str(number), "source_client_id": client_id,
-        "invoice_date": date, "amount": amount, "currency": currency,
+        "source_system": system,
+        "invoice_id": invoice,
+        "line_number": str(number),
+        "source_client_id": client_id,
+        "invoice_date": date,
+        "amount": amount,
+        "currency": currency,
     }
 
 
@@ -42,41 +67,87 @@ def small_inputs(data_dir: Path) -> Path:
     nat:N1 and loc:L1 are one organisation (same name key and domain); loc:L9 shares Acme's address and phone but has
     another name, so it stays apart. Window: 2025-11-01 .. 2026-10-31 (the latest invoice is mid-November 2026).
     """
-    write_csv(data_dir / "clients" / "nat.csv", CLIENT_COLUMNS, [
-        client("nat", "N1", "Acme Holdings, Inc.", domain="acme.com", phone="415-555-0100", postal_code="94105",
-               owner_id="S1", segment="national", employee_count="500"),
-        client("nat", "N2", "Globex Corporation", domain="globex.com", owner_id="S2", segment="national"),
-        client("nat", "N3", "Initech LLC", owner_id="S1", segment="national"),
-    ])
-    write_csv(data_dir / "clients" / "loc.csv", CLIENT_COLUMNS, [
-        client("loc", "L1", "ACME HOLDINGS", domain="www.acme.com", phone="(415) 555-0100", owner_id="S2",
-               segment="local"),
-        client("loc", "L2", "Umbrella Ltd", owner_id="S2", segment="local"),
-        client("loc", "L9", "Acme Holdings West", phone="415 555 0100", postal_code="94105", segment="local"),
-    ])
-    write_csv(data_dir / "billing" / "nat.csv", BILLING_COLUMNS, [
-        line("nat", "I1", 1, "N1", "2026-01-15", "1000.00"),
-        line("nat", "I1", 2, "N1", "2026-01-15", "500.00"),
-        line("nat", "I2", 1, "N2", "2026-03-01", "800.00"),
-        line("nat", "I3", 1, "N3", "2026-05-01", "300.00"),
-        line("nat", "I4", 1, "N3", "2026-06-01", "-350.00"),
-        line("nat", "I5", 1, "N1", "2024-06-01", "99999.00"),
-        line("nat", "I6", 1, "N2", "2026-11-12", "50.00"),
-    ])
-    write_csv(data_dir / "billing" / "loc.csv", BILLING_COLUMNS, [
-        line("loc", "A1", 1, "L1", "2026-02-01", "200.00", "CAD"),
-        line("loc", "A2", 1, "L2", "2026-02-01", "100.00", "CAD"),
-        line("loc", "A3", 1, "L9", "2026-04-30", "400.00"),
-    ])
-    write_csv(data_dir / "sellers.csv", ["owner_id", "seller_name", "team"], [
-        ["S1", "Sam Seller", "East"], ["S2", "Alex Account", "West"],
-    ])
-    write_csv(data_dir / "fx_rates.csv", ["currency", "month", "rate_to_reporting"], [
-        ["CAD", "2026-02", "0.75"],
-    ])
-    write_csv(data_dir / "engagement" / "events.csv", ENGAGEMENT_COLUMNS, [
-        ["nat", "N1", "2026-02-01", "meeting", "2"], ["loc", "L2", "2026-03-01", "email", ""],
-    ])
+    write_csv(
+        data_dir / "clients" / "nat.csv",
+        CLIENT_COLUMNS,
+        [
+            client(
+                "nat",
+                "N1",
+                "Acme Holdings, Inc.",
+                domain="acme.com",
+                phone="415-555-0100",
+                postal_code="94105",
+                owner_id="S1",
+                segment="national",
+                employee_count="500",
+            ),
+            client("nat", "N2", "Globex Corporation", domain="globex.com", owner_id="S2", segment="national"),
+            client("nat", "N3", "Initech LLC", owner_id="S1", segment="national"),
+        ],
+    )
+    write_csv(
+        data_dir / "clients" / "loc.csv",
+        CLIENT_COLUMNS,
+        [
+            client(
+                "loc",
+                "L1",
+                "ACME HOLDINGS",
+                domain="www.acme.com",
+                phone="(415) 555-0100",
+                owner_id="S2",
+                segment="local",
+            ),
+            client("loc", "L2", "Umbrella Ltd", owner_id="S2", segment="local"),
+            client("loc", "L9", "Acme Holdings West", phone="415 555 0100", postal_code="94105", segment="local"),
+        ],
+    )
+    write_csv(
+        data_dir / "billing" / "nat.csv",
+        BILLING_COLUMNS,
+        [
+            line("nat", "I1", 1, "N1", "2026-01-15", "1000.00"),
+            line("nat", "I1", 2, "N1", "2026-01-15", "500.00"),
+            line("nat", "I2", 1, "N2", "2026-03-01", "800.00"),
+            line("nat", "I3", 1, "N3", "2026-05-01", "300.00"),
+            line("nat", "I4", 1, "N3", "2026-06-01", "-350.00"),
+            line("nat", "I5", 1, "N1", "2024-06-01", "99999.00"),
+            line("nat", "I6", 1, "N2", "2026-11-12", "50.00"),
+        ],
+    )
+    write_csv(
+        data_dir / "billing" / "loc.csv",
+        BILLING_COLUMNS,
+        [
+            line("loc", "A1", 1, "L1", "2026-02-01", "200.00", "CAD"),
+            line("loc", "A2", 1, "L2", "2026-02-01", "100.00", "CAD"),
+            line("loc", "A3", 1, "L9", "2026-04-30", "400.00"),
+        ],
+    )
+    write_csv(
+        data_dir / "sellers.csv",
+        ["owner_id", "seller_name", "team"],
+        [
+            ["S1", "Sam Seller", "East"],
+            ["S2", "Alex Account", "West"],
+        ],
+    )
+    write_csv(
+        data_dir / "fx_rates.csv",
+        ["currency", "month", "rate_to_reporting"],
+        [
+            ["CAD", "2026-02", "0.75"],
+        ],
+    )
+    write_csv(
+        data_dir / "engagement" / "events.csv",
+        ENGAGEMENT_COLUMNS,
+        [
+            ["nat", "N1", "2026-02-01", "meeting", "2"],
+            ["loc", "L2", "2026-03-01", "email", ""],
+        ],
+    )
     return data_dir
 
 

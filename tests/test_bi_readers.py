@@ -56,7 +56,9 @@ def test_runs_publish_while_a_reader_holds_a_read_only_connection(pipeline_env, 
     readers = {
         kind: subprocess.Popen(
             [sys.executable, "-c", READER, str(published), str(stop_file), str(tmp_path / f"{kind}.json"), kind],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for kind in ("held", "fresh")
     }

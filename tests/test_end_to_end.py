@@ -19,7 +19,11 @@ def pairwise_f1(truth: pl.DataFrame, crosswalk: pl.DataFrame) -> tuple[float, fl
         sizes = joined.group_by(columns).len()["len"]
         return int((sizes * (sizes - 1) // 2).sum())
 
-    both, true_pairs, found_pairs = pair_count(["entity_id", "account_id"]), pair_count("entity_id"), pair_count("account_id")
+    both, true_pairs, found_pairs = (
+        pair_count(["entity_id", "account_id"]),
+        pair_count("entity_id"),
+        pair_count("account_id"),
+    )
     precision, recall = both / found_pairs, both / true_pairs
     return precision, recall, 2 * precision * recall / (precision + recall)
 
@@ -43,8 +47,9 @@ def test_demo_run_through_the_cli(tmp_path):
     with duckdb.connect(str(tmp_path / "output" / "alms.duckdb"), read_only=True) as conn:
         level = conn.sql("select * from marts.key_levels").pl().row(0, named=True)
         key_accounts = conn.sql("select count(*) from marts.accounts where is_key_account").fetchall()[0][0]
-        quarantine = conn.sql("select source_file, source_row, reason from marts.quarantine "
-                              "where input_name = 'billing'").pl()
+        quarantine = conn.sql(
+            "select source_file, source_row, reason from marts.quarantine where input_name = 'billing'"
+        ).pl()
         crosswalk = conn.sql("select source_system, source_client_id, account_id from marts.client_crosswalk").pl()
     assert str(level["as_of_date"]) == "2026-10-31"  # the demo extract stops mid-November
     assert level["key_count_rule"] == -(-level["ranked_accounts"] // 4)

@@ -23,8 +23,11 @@ def published(env: dict, sql: str):
 def test_small_inputs_end_to_end(pipeline_env):
     success, errors = run_pipeline(quiet=True, log_level="WARNING")
     assert success, errors
-    accounts = published(pipeline_env, "select account_id, billing_12m, billing_rank, is_key_account, client_record_count "
-                                       "from marts.accounts order by billing_rank")
+    accounts = published(
+        pipeline_env,
+        "select account_id, billing_12m, billing_rank, is_key_account, client_record_count "
+        "from marts.accounts order by billing_rank",
+    )
     assert accounts == [
         ("loc:L1", Decimal("1650.00"), 1, True, 2),  # Acme: 1000 + 500 USD + 200 CAD * 0.75, two systems
         ("nat:N2", Decimal("800.00"), 2, False, 1),  # the November line is after the as-of date
@@ -32,14 +35,23 @@ def test_small_inputs_end_to_end(pipeline_env):
         ("loc:L2", Decimal("75.00"), 4, False, 1),
         ("nat:N3", Decimal("-50.00"), 5, False, 1),  # credit note exceeds invoice: never key, not counted
     ]
-    level = published(pipeline_env, "select as_of_date::varchar, window_start_date::varchar, ranked_accounts, "
-                                    "key_count_rule, key_accounts, key_level from marts.key_levels")
+    level = published(
+        pipeline_env,
+        "select as_of_date::varchar, window_start_date::varchar, ranked_accounts, "
+        "key_count_rule, key_accounts, key_level from marts.key_levels",
+    )
     assert level == [("2026-10-31", "2025-11-01", 4, 1, 1, Decimal("1650.00"))]
-    crosswalk = published(pipeline_env, "select source_system || ':' || source_client_id, account_id, is_primary_record "
-                                        "from marts.client_crosswalk order by 1")
+    crosswalk = published(
+        pipeline_env,
+        "select source_system || ':' || source_client_id, account_id, is_primary_record "
+        "from marts.client_crosswalk order by 1",
+    )
     assert len(crosswalk) == 6 and ("nat:N1", "loc:L1", True) in crosswalk and ("loc:L1", "loc:L1", False) in crosswalk
-    lists = published(pipeline_env, "select seller_name, seller_rank, account_id, designation from marts.seller_account_lists "
-                                    "order by seller_name, seller_rank")
+    lists = published(
+        pipeline_env,
+        "select seller_name, seller_rank, account_id, designation from marts.seller_account_lists "
+        "order by seller_name, seller_rank",
+    )
     assert lists == [
         ("(unassigned)", 1, "loc:L9", "secondary"),
         ("Alex Account", 1, "nat:N2", "secondary"),
@@ -49,26 +61,37 @@ def test_small_inputs_end_to_end(pipeline_env):
     ]
     output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
     for table in ("accounts", "key_levels", "seller_account_lists", "client_crosswalk", "quarantine"):
-        assert pl.read_parquet(output / "parquet" / f"{table}.parquet").height == published(
-            pipeline_env, f"select count(*) from marts.{table}")[0][0]
+        assert (
+            pl.read_parquet(output / "parquet" / f"{table}.parquet").height
+            == published(pipeline_env, f"select count(*) from marts.{table}")[0][0]
+        )
     manifest = json.loads((output / "manifest.json").read_text())
     assert manifest["tables"]["marts.accounts"] == 5 and manifest["as_of_date"] == "2026-10-31"
     assert not list(output.glob(".*.tmp")) and not list((output / "parquet").glob(".*.tmp"))
 
 
 def test_bad_billing_lines_are_quarantined_with_reasons_and_counted(pipeline_env, inputs_dir):
-    write_csv(inputs_dir / "billing" / "nat_late.csv", BILLING_COLUMNS, [
-        line("nat", "B1", 1, "N1", "2026-13-01", "10.00"),
-        line("nat", "B2", 1, "N1", "2026-01-01", "ten"),
-        line("nat", "B3", 1, "N1", "2026-01-01", "10.00", "XYZ"),
-        line("nat", "B4", 1, "N404", "2026-01-01", "10.00"),
-        line("nat", "I1", 1, "N1", "2026-01-15", "1000.00"),  # repeats billing/nat.csv row 1 (files are read in name order)
-        line("nat", "B5", 1, "N1", "2026-01-01", "5000000000.00"),
-    ])
+    write_csv(
+        inputs_dir / "billing" / "nat_late.csv",
+        BILLING_COLUMNS,
+        [
+            line("nat", "B1", 1, "N1", "2026-13-01", "10.00"),
+            line("nat", "B2", 1, "N1", "2026-01-01", "ten"),
+            line("nat", "B3", 1, "N1", "2026-01-01", "10.00", "XYZ"),
+            line("nat", "B4", 1, "N404", "2026-01-01", "10.00"),
+            line(
+                "nat", "I1", 1, "N1", "2026-01-15", "1000.00"
+            ),  # repeats billing/nat.csv row 1 (files are read in name order)
+            line("nat", "B5", 1, "N1", "2026-01-01", "5000000000.00"),
+        ],
+    )
     success, errors = run_pipeline(quiet=True, log_level="WARNING")
     assert success, errors
-    rows = published(pipeline_env, "select source_file, source_row, reason, column_name from marts.quarantine "
-                                   "where input_name = 'billing' order by source_row")
+    rows = published(
+        pipeline_env,
+        "select source_file, source_row, reason, column_name from marts.quarantine "
+        "where input_name = 'billing' order by source_row",
+    )
     assert rows == [
         ("billing/nat_late.csv", 1, "unparseable_date", "invoice_date"),
         ("billing/nat_late.csv", 2, "unparseable_amount", "amount"),
@@ -79,14 +102,19 @@ def test_bad_billing_lines_are_quarantined_with_reasons_and_counted(pipeline_env
     ]
     # billing is unchanged: nothing from the bad file reached an account
     assert published(pipeline_env, "select billing_12m from marts.accounts where account_id = 'loc:L1'") == [
-        (Decimal("1650.00"),)]
+        (Decimal("1650.00"),)
+    ]
 
 
 def test_a_failing_run_names_the_problem_and_leaves_published_tables_intact(pipeline_env, inputs_dir):
     assert run_pipeline(quiet=True, log_level="WARNING")[0]
     output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
     before = (output / "alms.duckdb").read_bytes()
-    write_csv(inputs_dir / "billing" / "broken.csv", [c for c in BILLING_COLUMNS if c != "amount"], [["nat", "X", "1", "N1", "2026-01-01", "USD"]])
+    write_csv(
+        inputs_dir / "billing" / "broken.csv",
+        [c for c in BILLING_COLUMNS if c != "amount"],
+        [["nat", "X", "1", "N1", "2026-01-01", "USD"]],
+    )
     success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
     assert not success
     assert any("billing/broken.csv: required column amount is missing" in e for e in errors), errors
@@ -96,7 +124,9 @@ def test_a_failing_run_names_the_problem_and_leaves_published_tables_intact(pipe
 def test_no_billing_in_the_window_is_a_clear_message(pipeline_env, inputs_dir):
     for path in (inputs_dir / "billing").iterdir():
         path.unlink()
-    write_csv(inputs_dir / "billing" / "credit.csv", BILLING_COLUMNS, [line("nat", "C1", 1, "N1", "2026-01-31", "-10.00")])
+    write_csv(
+        inputs_dir / "billing" / "credit.csv", BILLING_COLUMNS, [line("nat", "C1", 1, "N1", "2026-01-31", "-10.00")]
+    )
     success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
     assert not success
     assert any("no account has positive 12-month billing" in e for e in errors), errors
@@ -136,17 +166,23 @@ def test_metadata_and_column_descriptions_reach_the_catalog(pipeline_env):
 def test_workspace_yaml_loads_the_definitions():
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Validation successful" in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(("variable", "value", "message"), [
-    ("ALMS_KEY_SHARE", "1.5", "ALMS_KEY_SHARE: key_share must be greater than 0"),
-    ("ALMS_AS_OF", "31/10/2026", "ALMS_AS_OF='31/10/2026' is not a date"),
-    ("ALMS_REPORTING_CURRENCY", "dollars", "is not an ISO 4217 code"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("ALMS_KEY_SHARE", "1.5", "ALMS_KEY_SHARE: key_share must be greater than 0"),
+        ("ALMS_AS_OF", "31/10/2026", "ALMS_AS_OF='31/10/2026' is not a date"),
+        ("ALMS_REPORTING_CURRENCY", "dollars", "is not an ISO 4217 code"),
+    ],
+)
 def test_bad_settings_are_clear_errors(variable, value, message, monkeypatch):
     from pipelines.resources import SettingsError, settings_from_env
 

@@ -78,9 +78,7 @@ ENGAGEMENT = InputSpec(
     is_required_input=False,
 )
 SELLERS = InputSpec(name="sellers", required=("owner_id", "seller_name"), optional=("team",), is_required_input=False)
-FX_RATES = InputSpec(
-    name="fx_rates", required=("currency", "month", "rate_to_reporting"), is_required_input=False
-)
+FX_RATES = InputSpec(name="fx_rates", required=("currency", "month", "rate_to_reporting"), is_required_input=False)
 
 ALL_INPUTS = (CLIENTS, BILLING, ENGAGEMENT, SELLERS, FX_RATES)
 
@@ -93,7 +91,9 @@ def find_input_files(data_dir: Path, spec: InputSpec) -> list[Path]:
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise InputError(f"input folder {data_dir} does not exist (set ALMS_DATA_DIR to the folder holding your inputs)")
+        raise InputError(
+            f"input folder {data_dir} does not exist (set ALMS_DATA_DIR to the folder holding your inputs)"
+        )
     files: list[Path] = []
     folder = data_dir / spec.name
     if folder.is_dir():
@@ -137,7 +137,9 @@ def new_report() -> dict:
 
 
 def empty_text_frame(spec: InputSpec) -> pl.DataFrame:
-    return pl.DataFrame(schema={"source_file": pl.String, "source_row": pl.Int64, **{c: pl.String for c in spec.columns}})
+    return pl.DataFrame(
+        schema={"source_file": pl.String, "source_row": pl.Int64, **{c: pl.String for c in spec.columns}}
+    )
 
 
 def iter_input_files(
@@ -236,7 +238,9 @@ def _diagnose_csv(path: Path, relative: str, error: Exception) -> str:
     for row in reader:
         if len(row) > len(header):
             line = reader.line_num
-            return f"{relative}: line {line} (data row {line - 1}) has {len(row)} fields but the header has {len(header)}"
+            return (
+                f"{relative}: line {line} (data row {line - 1}) has {len(row)} fields but the header has {len(header)}"
+            )
     return f"{relative}: could not be read as CSV ({message})"
 
 

@@ -22,10 +22,37 @@ from __future__ import annotations
 
 import polars as pl
 
-LEGAL_FORMS = (
-    "inc incorporated llc llp lp ltd limited corp corporation co company gmbh ag sa sas sarl plc bv nv pty pc "
-    "srl spa oy ab as kg ohg ulc"
-).split()
+LEGAL_FORMS = [
+    "inc",
+    "incorporated",
+    "llc",
+    "llp",
+    "lp",
+    "ltd",
+    "limited",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "gmbh",
+    "ag",
+    "sa",
+    "sas",
+    "sarl",
+    "plc",
+    "bv",
+    "nv",
+    "pty",
+    "pc",
+    "srl",
+    "spa",
+    "oy",
+    "ab",
+    "as",
+    "kg",
+    "ohg",
+    "ulc",
+]
 ABBREVIATIONS = {
     "intl": "international",
     "mfg": "manufacturing",
@@ -44,10 +71,26 @@ ABBREVIATIONS = {
     "hldgs": "holdings",
     "sys": "systems",
 }
-WEBMAIL_DOMAINS = (
-    "gmail.com googlemail.com yahoo.com hotmail.com outlook.com live.com aol.com icloud.com me.com msn.com "
-    "protonmail.com gmx.com gmx.de web.de mail.com yandex.ru hotmail.co.uk yahoo.co.uk"
-).split()
+WEBMAIL_DOMAINS = [
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "msn.com",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.de",
+    "web.de",
+    "mail.com",
+    "yandex.ru",
+    "hotmail.co.uk",
+    "yahoo.co.uk",
+]
 
 MATCH_RULES: dict[str, tuple[str, ...]] = {
     "name+domain": ("name_key", "domain_key"),
@@ -88,8 +131,10 @@ def normalise_domain(domain: pl.Expr) -> pl.Expr:
 
 def normalise_phone(phone: pl.Expr) -> pl.Expr:
     digits = phone.str.replace_all(r"[^0-9]", "")
-    digits = pl.when((digits.str.len_chars() == 11) & digits.str.starts_with("1")).then(digits.str.slice(1)).otherwise(
-        digits
+    digits = (
+        pl.when((digits.str.len_chars() == 11) & digits.str.starts_with("1"))
+        .then(digits.str.slice(1))
+        .otherwise(digits)
     )
     return pl.when(digits.str.len_chars() >= 7).then(digits)
 
@@ -135,7 +180,10 @@ def match_clients(records: pl.DataFrame, max_iterations: int = 100) -> tuple[pl.
         for rule, keys in MATCH_RULES.items():
             flag = f"_joined_by_{rule}"
             keyed = keyed.with_columns(
-                pl.when(pl.col(flag)).then(pl.col("_label").min().over(keys)).otherwise(pl.col("_label")).alias("_label")
+                pl.when(pl.col(flag))
+                .then(pl.col("_label").min().over(keys))
+                .otherwise(pl.col("_label"))
+                .alias("_label")
             )
         # Labels also spread within a component through the label itself (a shortcut that halves iterations).
         keyed = keyed.with_columns(pl.col("_label").gather(pl.col("_label")).alias("_label"))

@@ -153,11 +153,19 @@ def parse_fx_rates(text: pl.DataFrame) -> pl.DataFrame:
     _fail_where(typed, "fx_rates", "month", pl.col("month_start").is_null(), "is not a month (expected YYYY-MM)")
     _fail_where(typed, "fx_rates", "currency", ~pl.col("currency").str.contains(r"^[A-Z]{3}$"), "is not an ISO code")
     _fail_where(
-        typed, "fx_rates", "rate_to_reporting", pl.col("rate").is_null() | (pl.col("rate") <= 0), "is not a positive number"
+        typed,
+        "fx_rates",
+        "rate_to_reporting",
+        pl.col("rate").is_null() | (pl.col("rate") <= 0),
+        "is not a positive number",
     )
     _fail_on_duplicates(typed, "fx_rates", ["currency", "month_start"])
     return typed.select(
-        "source_file", "source_row", "currency", pl.col("month_start").alias("month"), pl.col("rate").alias("rate_to_reporting")
+        "source_file",
+        "source_row",
+        "currency",
+        pl.col("month_start").alias("month"),
+        pl.col("rate").alias("rate_to_reporting"),
     )
 
 

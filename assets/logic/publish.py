@@ -62,7 +62,9 @@ def publish_tables(
             for schema, name in tables:
                 conn.execute(f"create schema if not exists {alias}.{schema}")
                 conn.execute(f"create table {alias}.{schema}.{name} as select * from {schema}.{name}")
-                row_counts[f"{schema}.{name}"] = conn.sql(f"select count(*) from {alias}.{schema}.{name}").fetchall()[0][0]
+                row_counts[f"{schema}.{name}"] = conn.sql(f"select count(*) from {alias}.{schema}.{name}").fetchall()[
+                    0
+                ][0]
                 target = parquet_dir / f"{name}.parquet"
                 temporary = parquet_dir / f".{name}.{token}.tmp"
                 conn.execute(f"copy {schema}.{name} to '{_sql_path(temporary)}' (format parquet, compression zstd)")

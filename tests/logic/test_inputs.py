@@ -16,11 +16,19 @@ def billing_file(data_dir: Path, name: str = "b.csv", rows=None) -> Path:
 
 
 def test_reads_several_files_with_source_file_and_row(tmp_path):
-    billing_file(tmp_path, "a.csv", [line("nat", "I1", 1, "N1", "2026-01-15", "1"), line("nat", "I2", 1, "N1", "2026-01-15", "2")])
+    billing_file(
+        tmp_path,
+        "a.csv",
+        [line("nat", "I1", 1, "N1", "2026-01-15", "1"), line("nat", "I2", 1, "N1", "2026-01-15", "2")],
+    )
     billing_file(tmp_path, "b.csv")
     frame, report = read_input(tmp_path, BILLING)
     assert frame.height == 3
-    assert frame.select("source_file", "source_row").rows() == [("billing/a.csv", 1), ("billing/a.csv", 2), ("billing/b.csv", 1)]
+    assert frame.select("source_file", "source_row").rows() == [
+        ("billing/a.csv", 1),
+        ("billing/a.csv", 2),
+        ("billing/b.csv", 1),
+    ]
     assert report["files"] == {"billing/a.csv": 2, "billing/b.csv": 1}
     assert all(frame.schema[c] == pl.String for c in BILLING_COLUMNS)
 
@@ -28,8 +36,15 @@ def test_reads_several_files_with_source_file_and_row(tmp_path):
 def test_parquet_input_is_read_as_text(tmp_path):
     (tmp_path / "billing").mkdir()
     pl.DataFrame(
-        {"source_system": ["nat"], "invoice_id": ["I1"], "line_number": [1], "source_client_id": ["N1"],
-         "invoice_date": [date(2026, 1, 15)], "amount": [12.5], "currency": ["USD"]}
+        {
+            "source_system": ["nat"],
+            "invoice_id": ["I1"],
+            "line_number": [1],
+            "source_client_id": ["N1"],
+            "invoice_date": [date(2026, 1, 15)],
+            "amount": [12.5],
+            "currency": ["USD"],
+        }
     ).write_parquet(tmp_path / "billing" / "b.parquet")
     frame, _ = read_input(tmp_path, BILLING)
     assert frame.row(0, named=True)["invoice_date"] == "2026-01-15"
@@ -38,7 +53,11 @@ def test_parquet_input_is_read_as_text(tmp_path):
 
 
 def test_missing_required_column_names_file_and_column(tmp_path):
-    write_csv(tmp_path / "billing" / "b.csv", [c for c in BILLING_COLUMNS if c != "currency"], [["nat", "I1", "1", "N1", "2026-01-01", "1"]])
+    write_csv(
+        tmp_path / "billing" / "b.csv",
+        [c for c in BILLING_COLUMNS if c != "currency"],
+        [["nat", "I1", "1", "N1", "2026-01-01", "1"]],
+    )
     with pytest.raises(InputError, match=r"billing/b.csv: required column currency is missing"):
         read_input(tmp_path, BILLING)
 
@@ -50,14 +69,22 @@ def test_optional_columns_may_be_absent(tmp_path):
 
 
 def test_extra_columns_are_reported(tmp_path):
-    write_csv(tmp_path / "billing" / "b.csv", [*BILLING_COLUMNS, "note"], [["nat", "I1", "1", "N1", "2026-01-01", "1", "USD", "x"]])
+    write_csv(
+        tmp_path / "billing" / "b.csv",
+        [*BILLING_COLUMNS, "note"],
+        [["nat", "I1", "1", "N1", "2026-01-01", "1", "USD", "x"]],
+    )
     frame, report = read_input(tmp_path, BILLING)
     assert "note" not in frame.columns
     assert report["ignored_columns"] == {"billing/b.csv": ["note"]}
 
 
 def test_header_names_are_trimmed_and_case_insensitive(tmp_path):
-    write_csv(tmp_path / "billing" / "b.csv", [f" {c.upper()} " for c in BILLING_COLUMNS], [["nat", "I1", "1", "N1", "2026-01-01", "1", "USD"]])
+    write_csv(
+        tmp_path / "billing" / "b.csv",
+        [f" {c.upper()} " for c in BILLING_COLUMNS],
+        [["nat", "I1", "1", "N1", "2026-01-01", "1", "USD"]],
+    )
     frame, _ = read_input(tmp_path, BILLING)
     assert frame.height == 1
 
@@ -78,7 +105,11 @@ def test_header_only_file_is_reported_not_an_error(tmp_path):
 
 
 def test_broken_encoding_names_the_line(tmp_path):
-    path = billing_file(tmp_path, "b.csv", [line("nat", "I1", 1, "N1", "2026-01-15", "1"), line("nat", "I2", 1, "N1", "2026-01-15", "2")])
+    path = billing_file(
+        tmp_path,
+        "b.csv",
+        [line("nat", "I1", 1, "N1", "2026-01-15", "1"), line("nat", "I2", 1, "N1", "2026-01-15", "2")],
+    )
     path.write_bytes(path.read_bytes().replace(b"I2", "Ï2".encode("latin-1")))
     with pytest.raises(InputError, match=r"billing/b.csv: line 3 \(data row 2\) is not valid UTF-8"):
         read_input(tmp_path, BILLING)
@@ -92,7 +123,11 @@ def test_row_with_too_many_fields_names_the_line(tmp_path):
 
 
 def test_duplicated_header_column_is_an_error(tmp_path):
-    write_csv(tmp_path / "billing" / "b.csv", [*BILLING_COLUMNS, "amount"], [["nat", "I1", "1", "N1", "2026-01-01", "1", "USD", "2"]])
+    write_csv(
+        tmp_path / "billing" / "b.csv",
+        [*BILLING_COLUMNS, "amount"],
+        [["nat", "I1", "1", "N1", "2026-01-01", "1", "USD", "2"]],
+    )
     with pytest.raises(InputError, match="column amount appears more than once"):
         read_input(tmp_path, BILLING)
 

@@ -23,7 +23,9 @@ def test_worked_example_500_accounts_gives_125_key_accounts_at_the_125th_billing
     assert ranked.filter(pl.col("billing_rank") == 126)["is_key_account"].item() is False
 
 
-@pytest.mark.parametrize(("n_accounts", "n_key"), [(1, 1), (3, 1), (4, 1), (5, 2), (8, 2), (9, 3), (500, 125), (501, 126)])
+@pytest.mark.parametrize(
+    ("n_accounts", "n_key"), [(1, 1), (3, 1), (4, 1), (5, 2), (8, 2), (9, 3), (500, 125), (501, 126)]
+)
 def test_top_quarter_by_count_rounds_up(n_accounts, n_key):
     ranked, cut = designate_key_accounts(accounts(list(range(n_accounts, 0, -1))))
     assert cut.key_count_rule == n_key
@@ -105,7 +107,9 @@ def test_sums_in_cents_stay_exact_at_the_boundary():
     frame = frame.with_columns(pl.col("billing_12m").cast(pl.Decimal(38, 2)))
     summed = pl.DataFrame({"x": ["0.10", "0.20"]}).with_columns(pl.col("x").cast(pl.Decimal(38, 2)))["x"].sum()
     frame = frame.with_columns(
-        pl.when(pl.col("account_id") == "a").then(pl.lit(summed, pl.Decimal(38, 2))).otherwise("billing_12m")
+        pl.when(pl.col("account_id") == "a")
+        .then(pl.lit(summed, pl.Decimal(38, 2)))
+        .otherwise("billing_12m")
         .alias("billing_12m")
     )
     ranked, cut = designate_key_accounts(frame)

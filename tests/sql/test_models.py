@@ -13,8 +13,22 @@ from pipelines.resources import LAYERS
 from pipelines.sql_models import in_dependency_order, load_sql_models, run_sql_model
 
 PARAMETERS = {"as_of": None, "today": dt.date(2026, 11, 22), "reporting_currency": "USD", "max_line_amount": 1e9}
-CLIENT_FIELDS = ["source_system", "source_client_id", "name", "domain", "address", "city", "postal_code", "country",
-                 "phone", "industry", "employee_count", "owner_id", "segment", "customer_since"]
+CLIENT_FIELDS = [
+    "source_system",
+    "source_client_id",
+    "name",
+    "domain",
+    "address",
+    "city",
+    "postal_code",
+    "country",
+    "phone",
+    "industry",
+    "employee_count",
+    "owner_id",
+    "segment",
+    "customer_since",
+]
 
 
 def text_frame(rows: list[dict], columns: list[str]) -> pl.DataFrame:
@@ -29,14 +43,41 @@ def warehouse(billing: list[dict], clients: list[dict], fx: list[dict] | None = 
     for layer in LAYERS:
         conn.execute(f"create schema {layer}")
     tables = {
-        "billing_lines": parse_billing_lines(text_frame(billing, ["source_system", "invoice_id", "line_number",
-                                                                   "source_client_id", "invoice_date", "amount", "currency"])),
+        "billing_lines": parse_billing_lines(
+            text_frame(
+                billing,
+                [
+                    "source_system",
+                    "invoice_id",
+                    "line_number",
+                    "source_client_id",
+                    "invoice_date",
+                    "amount",
+                    "currency",
+                ],
+            )
+        ),
         "clients": parse_client_records(text_frame(clients, CLIENT_FIELDS)),
-        "fx_rates": parse_fx_rates(text_frame(fx or [{"currency": "CAD", "month": "2026-01", "rate_to_reporting": "0.75"}],
-                                              ["currency", "month", "rate_to_reporting"])),
-        "engagement_events": parse_engagement_events(text_frame(events or [{"source_system": "nat", "source_client_id": "N1",
-                                                                            "event_date": "2026-01-05", "event_type": "meeting"}],
-                                                                ["source_system", "source_client_id", "event_date", "event_type", "quantity"])),
+        "fx_rates": parse_fx_rates(
+            text_frame(
+                fx or [{"currency": "CAD", "month": "2026-01", "rate_to_reporting": "0.75"}],
+                ["currency", "month", "rate_to_reporting"],
+            )
+        ),
+        "engagement_events": parse_engagement_events(
+            text_frame(
+                events
+                or [
+                    {
+                        "source_system": "nat",
+                        "source_client_id": "N1",
+                        "event_date": "2026-01-05",
+                        "event_type": "meeting",
+                    }
+                ],
+                ["source_system", "source_client_id", "event_date", "event_type", "quantity"],
+            )
+        ),
         "sellers": pl.DataFrame({"owner_id": ["S1"], "seller_name": ["Sam"], "team": ["East"]}),
     }
     for name, frame in tables.items():
@@ -57,16 +98,27 @@ def warehouse(billing: list[dict], clients: list[dict], fx: list[dict] | None = 
 
 
 def line(invoice="I1", number="1", client="N1", date="2026-01-15", amount="10.00", currency="USD", system="nat"):
-    return {"source_system": system, "invoice_id": invoice, "line_number": number, "source_client_id": client,
-            "invoice_date": date, "amount": amount, "currency": currency}
+    return {
+        "source_system": system,
+        "invoice_id": invoice,
+        "line_number": number,
+        "source_client_id": client,
+        "invoice_date": date,
+        "amount": amount,
+        "currency": currency,
+    }
 
 
-CLIENTS = [{"source_system": "nat", "source_client_id": "N1", "name": "Acme"},
-           {"source_system": "loc", "source_client_id": "L1", "name": "Beta"}]
+CLIENTS = [
+    {"source_system": "nat", "source_client_id": "N1", "name": "Acme"},
+    {"source_system": "loc", "source_client_id": "L1", "name": "Beta"},
+]
 
 
 def reasons(conn) -> dict:
-    rows = conn.sql("select invoice_id, quarantine_reason, quarantine_column from staging.stg_billing__checked_lines").fetchall()
+    rows = conn.sql(
+        "select invoice_id, quarantine_reason, quarantine_column from staging.stg_billing__checked_lines"
+    ).fetchall()
     return {invoice: (reason, column) for invoice, reason, column in rows}
 
 
@@ -100,8 +152,9 @@ def test_each_billing_fault_gets_its_reason_and_column():
         "MISSING": ("missing_value", "source_client_id"),
         "CAD": ("", ""),
     }
-    first_ok = conn.sql("select quarantine_reason from staging.stg_billing__checked_lines "
-                        "where invoice_id = 'OK' order by source_row").fetchall()
+    first_ok = conn.sql(
+        "select quarantine_reason from staging.stg_billing__checked_lines where invoice_id = 'OK' order by source_row"
+    ).fetchall()
     assert first_ok == [("",), ("duplicate_line",)]
     quarantined = conn.sql("select count(*) from marts.quarantine where input_name = 'billing'").fetchall()[0][0]
     assert quarantined == 9
@@ -110,8 +163,15 @@ def test_each_billing_fault_gets_its_reason_and_column():
 
 
 def test_window_is_the_latest_complete_month_and_twelve_months_back():
-    conn = warehouse([line("A", date="2025-10-31"), line("B", date="2025-11-01"), line("C", date="2026-10-31"),
-                      line("D", date="2026-11-10")], CLIENTS)
+    conn = warehouse(
+        [
+            line("A", date="2025-10-31"),
+            line("B", date="2025-11-01"),
+            line("C", date="2026-10-31"),
+            line("D", date="2026-11-10"),
+        ],
+        CLIENTS,
+    )
     window = conn.sql("select as_of_date, window_start_date from staging.stg_billing__reporting_window").fetchall()
     assert window == [(dt.date(2026, 10, 31), dt.date(2025, 11, 1))]
     in_window = conn.sql("select invoice_id from staging.stg_billing__checked_lines where is_in_window order by 1")
@@ -121,38 +181,73 @@ def test_window_is_the_latest_complete_month_and_twelve_months_back():
 def test_a_latest_invoice_on_a_month_end_closes_that_month_and_as_of_overrides():
     conn = warehouse([line("A", date="2026-02-28")], CLIENTS)
     assert conn.sql("select as_of_date, window_start_date from staging.stg_billing__reporting_window").fetchall() == [
-        (dt.date(2026, 2, 28), dt.date(2025, 3, 1))]
+        (dt.date(2026, 2, 28), dt.date(2025, 3, 1))
+    ]
     conn = warehouse([line("A", date="2026-02-28")], CLIENTS, as_of=dt.date(2026, 1, 15))
-    assert conn.sql("select as_of_date, window_start_date, is_as_of_set from staging.stg_billing__reporting_window").fetchall() == [
-        (dt.date(2026, 1, 15), dt.date(2025, 1, 16), True)]
+    assert conn.sql(
+        "select as_of_date, window_start_date, is_as_of_set from staging.stg_billing__reporting_window"
+    ).fetchall() == [(dt.date(2026, 1, 15), dt.date(2025, 1, 16), True)]
 
 
 def test_conversion_rounds_each_line_to_the_cent():
-    conn = warehouse([line("A", currency="CAD", amount="0.01"), line("B", currency="CAD", amount="0.03")], CLIENTS,
-                     fx=[{"currency": "CAD", "month": "2026-01", "rate_to_reporting": "0.5"}], as_of=dt.date(2026, 10, 31))
-    amounts = conn.sql("select invoice_id, billing_amount from staging.stg_billing__invoice_lines order by 1").fetchall()
+    conn = warehouse(
+        [line("A", currency="CAD", amount="0.01"), line("B", currency="CAD", amount="0.03")],
+        CLIENTS,
+        fx=[{"currency": "CAD", "month": "2026-01", "rate_to_reporting": "0.5"}],
+        as_of=dt.date(2026, 10, 31),
+    )
+    amounts = conn.sql(
+        "select invoice_id, billing_amount from staging.stg_billing__invoice_lines order by 1"
+    ).fetchall()
     assert amounts == [("A", Decimal("0.01")), ("B", Decimal("0.02"))]  # 0.005 and 0.015 round half away from zero
 
 
 def test_client_records_without_key_or_repeated_are_excluded_and_reported():
-    conn = warehouse([line()], [*CLIENTS, {"source_system": "nat", "source_client_id": "N1", "name": "Acme again"},
-                                {"source_system": "nat", "source_client_id": None, "name": "Nobody"},
-                                {"source_system": "loc", "source_client_id": "L2", "name": None, "employee_count": "x"}])
-    rows = conn.sql("select source_row, reason, action, column_name from marts.quarantine where input_name = 'clients' "
-                    "order by source_row").fetchall()
-    assert rows == [(3, "duplicate_record", "excluded", "source_client_id"),
-                    (4, "missing_value", "excluded", "source_client_id"),
-                    (5, "missing_value", "kept_with_nulls", "name")]
+    conn = warehouse(
+        [line()],
+        [
+            *CLIENTS,
+            {"source_system": "nat", "source_client_id": "N1", "name": "Acme again"},
+            {"source_system": "nat", "source_client_id": None, "name": "Nobody"},
+            {"source_system": "loc", "source_client_id": "L2", "name": None, "employee_count": "x"},
+        ],
+    )
+    rows = conn.sql(
+        "select source_row, reason, action, column_name from marts.quarantine where input_name = 'clients' "
+        "order by source_row"
+    ).fetchall()
+    assert rows == [
+        (3, "duplicate_record", "excluded", "source_client_id"),
+        (4, "missing_value", "excluded", "source_client_id"),
+        (5, "missing_value", "kept_with_nulls", "name"),
+    ]
     assert conn.sql("select count(*) from staging.stg_clients__records").fetchall()[0][0] == 3
 
 
 def test_survivorship_takes_attributes_from_the_biggest_biller_first():
-    clients = [{"source_system": "nat", "source_client_id": "N1", "name": "Acme Inc", "domain": "acme.com", "owner_id": None,
-                "segment": "national"},
-               {"source_system": "loc", "source_client_id": "L1", "name": "ACME", "domain": "acme.com", "owner_id": "S1",
-                "segment": "local"}]
-    conn = warehouse([line("I1", client="N1", amount="10"), line("I2", client="L1", amount="90", system="loc")], clients,
-                     as_of=dt.date(2026, 10, 31))
+    clients = [
+        {
+            "source_system": "nat",
+            "source_client_id": "N1",
+            "name": "Acme Inc",
+            "domain": "acme.com",
+            "owner_id": None,
+            "segment": "national",
+        },
+        {
+            "source_system": "loc",
+            "source_client_id": "L1",
+            "name": "ACME",
+            "domain": "acme.com",
+            "owner_id": "S1",
+            "segment": "local",
+        },
+    ]
+    conn = warehouse(
+        [line("I1", client="N1", amount="10"), line("I2", client="L1", amount="90", system="loc")],
+        clients,
+        as_of=dt.date(2026, 10, 31),
+    )
     row = conn.sql("select * from intermediate.int_accounts_aggregated").pl().row(0, named=True)
     assert row["account_id"] == "loc:L1"
     assert row["primary_record"] == "loc:L1"
