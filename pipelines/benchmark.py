@@ -68,7 +68,9 @@ def run_once(data_dir: str, output_dir: str) -> dict:
 
 def _child(command: list[str], env: dict) -> tuple[float, str]:
     started = time.perf_counter()
-    completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    from pipelines.resources import REPO_ROOT
+
+    completed = subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if completed.returncode != 0:
         raise SystemExit(f"benchmark: {' '.join(command[:4])} failed:\n{completed.stdout}\n{completed.stderr}")
