@@ -3,21 +3,10 @@
 import dagster as dg
 import polars as pl
 
+from assets.logic.inputs import CLIENTS
 from assets.logic.matching import match_clients
 
-OPTIONAL_FIELDS = (
-    "domain",
-    "address",
-    "city",
-    "postal_code",
-    "country",
-    "phone",
-    "industry",
-    "employee_count",
-    "owner_id",
-    "segment",
-    "customer_since",
-)
+OPTIONAL_FIELDS = CLIENTS.optional  # what the survivorship rule counts as "filled"
 
 
 @dg.asset(

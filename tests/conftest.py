@@ -7,32 +7,11 @@ from pathlib import Path
 
 import pytest
 
-CLIENT_COLUMNS = [
-    "source_system",
-    "source_client_id",
-    "name",
-    "domain",
-    "address",
-    "city",
-    "postal_code",
-    "country",
-    "phone",
-    "industry",
-    "employee_count",
-    "owner_id",
-    "segment",
-    "customer_since",
-]
-BILLING_COLUMNS = [
-    "source_system",
-    "invoice_id",
-    "line_number",
-    "source_client_id",
-    "invoice_date",
-    "amount",
-    "currency",
-]
-ENGAGEMENT_COLUMNS = ["source_system", "source_client_id", "event_date", "event_type", "quantity"]
+from assets.logic.inputs import BILLING, CLIENTS, ENGAGEMENT
+
+CLIENT_COLUMNS = list(CLIENTS.columns)
+BILLING_COLUMNS = list(BILLING.columns)
+ENGAGEMENT_COLUMNS = list(ENGAGEMENT.columns)
 
 
 def write_csv(path: Path, columns: list[str], rows: list[dict | list]) -> Path:

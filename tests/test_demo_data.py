@@ -4,43 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from assets.logic.demo_data import FAULT_REASONS, SYSTEMS, generate_demo_data, main  # noqa: E402
+from assets.logic.demo_data import FAULT_REASONS, SYSTEMS, generate_demo_data, main
+from assets.logic.inputs import BILLING, ENGAGEMENT
+from assets.logic.inputs import CLIENTS as CLIENTS_SPEC
 
 CLIENTS = 2000
-CLIENT_COLUMNS = [
-    "source_system",
-    "source_client_id",
-    "name",
-    "domain",
-    "address",
-    "city",
-    "postal_code",
-    "country",
-    "phone",
-    "industry",
-    "employee_count",
-    "owner_id",
-    "segment",
-    "customer_since",
-]
-BILLING_COLUMNS = [
-    "source_system",
-    "invoice_id",
-    "line_number",
-    "source_client_id",
-    "invoice_date",
-    "amount",
-    "currency",
-]
-ENGAGEMENT_COLUMNS = ["source_system", "source_client_id", "event_date", "event_type", "quantity"]
+CLIENT_COLUMNS = list(CLIENTS_SPEC.columns)
+BILLING_COLUMNS = list(BILLING.columns)
+ENGAGEMENT_COLUMNS = list(ENGAGEMENT.columns)
 KNOWN_CURRENCIES = {"USD", "CAD", "EUR"}
 AMOUNT_RE = re.compile(r"^-?[0-9]+\.[0-9]{2}$")
 ID_RE = {

@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from assets.logic import inputs
+
 __all__ = ["generate_demo_data", "main", "SYSTEMS", "FAULT_REASONS", "REPORTING_CURRENCY"]
 
 SYSTEMS = ("nat_erp", "loc_billing", "crm_legacy")
@@ -56,34 +58,11 @@ FAULT_REASONS = (
     "absurd_amount",
 )
 
-CLIENT_COLUMNS = [
-    "source_system",
-    "source_client_id",
-    "name",
-    "domain",
-    "address",
-    "city",
-    "postal_code",
-    "country",
-    "phone",
-    "industry",
-    "employee_count",
-    "owner_id",
-    "segment",
-    "customer_since",
-]
-BILLING_COLUMNS = [
-    "source_system",
-    "invoice_id",
-    "line_number",
-    "source_client_id",
-    "invoice_date",
-    "amount",
-    "currency",
-]
-ENGAGEMENT_COLUMNS = ["source_system", "source_client_id", "event_date", "event_type", "quantity"]
-SELLER_COLUMNS = ["owner_id", "seller_name", "team"]
-FX_COLUMNS = ["currency", "month", "rate_to_reporting"]
+CLIENT_COLUMNS = list(inputs.CLIENTS.columns)
+BILLING_COLUMNS = list(inputs.BILLING.columns)
+ENGAGEMENT_COLUMNS = list(inputs.ENGAGEMENT.columns)
+SELLER_COLUMNS = list(inputs.SELLERS.columns)
+FX_COLUMNS = list(inputs.FX_RATES.columns)
 TRUTH_CLIENT_COLUMNS = ["source_system", "source_client_id", "entity_id"]
 TRUTH_FAULT_COLUMNS = ["input", "source_file", "source_row", "expected_reason"]
 

@@ -7,28 +7,15 @@ import duckdb
 import polars as pl
 import pytest
 
+from assets.logic.inputs import BILLING, ENGAGEMENT, FX_RATES
+from assets.logic.inputs import CLIENTS as CLIENTS_SPEC
 from assets.logic.matching import match_clients
 from assets.logic.parsing import parse_billing_lines, parse_client_records, parse_engagement_events, parse_fx_rates
 from pipelines.resources import LAYERS
 from pipelines.sql_models import in_dependency_order, load_sql_models, run_sql_model
 
 PARAMETERS = {"as_of": None, "today": dt.date(2026, 11, 22), "reporting_currency": "USD", "max_line_amount": 1e9}
-CLIENT_FIELDS = [
-    "source_system",
-    "source_client_id",
-    "name",
-    "domain",
-    "address",
-    "city",
-    "postal_code",
-    "country",
-    "phone",
-    "industry",
-    "employee_count",
-    "owner_id",
-    "segment",
-    "customer_since",
-]
+CLIENT_FIELDS = list(CLIENTS_SPEC.columns)
 
 
 def text_frame(rows: list[dict], columns: list[str]) -> pl.DataFrame:
@@ -46,22 +33,14 @@ def warehouse(billing: list[dict], clients: list[dict], fx: list[dict] | None = 
         "billing_lines": parse_billing_lines(
             text_frame(
                 billing,
-                [
-                    "source_system",
-                    "invoice_id",
-                    "line_number",
-                    "source_client_id",
-                    "invoice_date",
-                    "amount",
-                    "currency",
-                ],
+                list(BILLING.columns),
             )
         ),
         "clients": parse_client_records(text_frame(clients, CLIENT_FIELDS)),
         "fx_rates": parse_fx_rates(
             text_frame(
                 fx or [{"currency": "CAD", "month": "2026-01", "rate_to_reporting": "0.75"}],
-                ["currency", "month", "rate_to_reporting"],
+                list(FX_RATES.columns),
             )
         ),
         "engagement_events": parse_engagement_events(
@@ -75,7 +54,7 @@ def warehouse(billing: list[dict], clients: list[dict], fx: list[dict] | None = 
                         "event_type": "meeting",
                     }
                 ],
-                ["source_system", "source_client_id", "event_date", "event_type", "quantity"],
+                list(ENGAGEMENT.columns),
             )
         ),
         "sellers": pl.DataFrame({"owner_id": ["S1"], "seller_name": ["Sam"], "team": ["East"]}),
