@@ -25,7 +25,7 @@ dev: install  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 benchmark: install  ## 10M billing lines / 1M clients / 5M events, timed (see README)
-	$(BIN)/python -m pipelines.cli benchmark
+	$(BIN)/python -m pipelines.cli benchmark $(ARGS)
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
