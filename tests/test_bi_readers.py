@@ -76,6 +76,9 @@ def test_runs_publish_while_a_reader_holds_a_read_only_connection(pipeline_env, 
             reader.communicate(timeout=60)
     assert all(success for success, _ in outcomes), outcomes
     held, fresh = (json.loads((tmp_path / f"{kind}.json").read_text()) for kind in ("held", "fresh"))
+    print(
+        f"held reader: {held['queries']} queries; fresh reader: {fresh['queries']} queries, {len(fresh['versions'])} versions"
+    )
     assert held["error_count"] == 0 and fresh["error_count"] == 0, (held["errors"], fresh["errors"])
     assert held["queries"] > 50 and fresh["queries"] > 50
     assert len(held["versions"]) == 1  # the held connection keeps reading the file it opened, whole
