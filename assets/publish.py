@@ -5,13 +5,14 @@ import dagster as dg
 from assets.logic.publish import publish_tables
 from pipelines.resources import AlmsSettings, Warehouse
 
-PUBLISHED_TABLES = [
-    ("marts", "accounts"),
-    ("marts", "key_levels"),
-    ("marts", "seller_account_lists"),
-    ("marts", "client_crosswalk"),
-    ("marts", "quarantine"),
-]
+# Published tables and the row order BI readers get from a plain `select *` (the working tables have none).
+PUBLISHED_TABLES = {
+    ("marts", "accounts"): "billing_rank",
+    ("marts", "key_levels"): "as_of_date",
+    ("marts", "seller_account_lists"): "owner_id nulls last, seller_rank",
+    ("marts", "client_crosswalk"): "account_id, source_system, source_client_id",
+    ("marts", "quarantine"): "input_name, source_file, source_row",
+}
 
 
 @dg.asset(

@@ -59,6 +59,8 @@ def test_small_inputs_end_to_end(pipeline_env):
         ("Sam Seller", 1, "loc:L1", "key"),  # Acme's primary record is nat:N1 (the bigger biller), owned by S1
         ("Sam Seller", 2, "nat:N3", "secondary"),
     ]
+    # a plain select * gives BI readers the published order
+    assert [r[0] for r in published(pipeline_env, "select billing_rank from marts.accounts")] == [1, 2, 3, 4, 5]
     output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
     for table in ("accounts", "key_levels", "seller_account_lists", "client_crosswalk", "quarantine"):
         assert (

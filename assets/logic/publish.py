@@ -32,11 +32,12 @@ class PublishError(RuntimeError):
 def publish_tables(
     conn: duckdb.DuckDBPyConnection,
     output_dir: Path | str,
-    tables: list[tuple[str, str]],
+    tables: dict[tuple[str, str], str],
     run_id: str = "",
     extra_manifest: dict | None = None,
 ) -> dict:
-    """Copy `tables` (schema, name) from the warehouse behind `conn` into a new published file and Parquet copies.
+    """Copy `tables` ((schema, name) -> order by) from the warehouse behind `conn` into a new published file and
+    Parquet copies, each in that row order.
 
     Returns the manifest written to `manifest.json`.
     """
@@ -59,15 +60,19 @@ def publish_tables(
     try:
         conn.execute(f"attach '{_sql_path(staging_file)}' as {alias} (storage_version '{STORAGE_VERSION}')")
         try:
-            for schema, name in tables:
+            for (schema, name), order_by in tables.items():
                 conn.execute(f"create schema if not exists {alias}.{schema}")
-                conn.execute(f"create table {alias}.{schema}.{name} as select * from {schema}.{name}")
+                conn.execute(
+                    f"create table {alias}.{schema}.{name} as select * from {schema}.{name} order by {order_by}"
+                )
                 row_counts[f"{schema}.{name}"] = conn.sql(f"select count(*) from {alias}.{schema}.{name}").fetchall()[
                     0
                 ][0]
                 target = parquet_dir / f"{name}.parquet"
                 temporary = parquet_dir / f".{name}.{token}.tmp"
-                conn.execute(f"copy {schema}.{name} to '{_sql_path(temporary)}' (format parquet, compression zstd)")
+                conn.execute(
+                    f"copy {alias}.{schema}.{name} to '{_sql_path(temporary)}' (format parquet, compression zstd)"
+                )
                 staged_parquet.append((temporary, target))
         finally:
             conn.execute(f"detach {alias}")
