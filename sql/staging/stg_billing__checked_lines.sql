@@ -5,7 +5,8 @@
 -- $max_line_amount), unknown_currency (not the reporting currency and absent from fx_rates), missing_fx_rate (no
 -- rate for that currency and month), unknown_client (no usable client record with that id in that system),
 -- duplicate_line (a later line with the same source_system + invoice_id + line_number as a clean one).
--- The original texts of dates and amounts stay in raw.billing_lines (marts.quarantine shows them).
+-- Invoice ids, line numbers and the original amounts and texts stay in raw.billing_lines: source_file +
+-- source_row lead back to them (marts.quarantine shows them for quarantined lines).
 -- Amounts convert line by line, rounded half away from zero to the cent, then sum exactly as decimals.
 with lines as (
     select * from raw.billing_lines
@@ -107,11 +108,8 @@ select
     source_file,
     source_row,
     source_system,
-    invoice_id,
-    line_number,
     source_client_id,
     invoice_date,
-    amount,
     currency,
     billing_amount,
     is_in_window,

@@ -5,13 +5,12 @@ with lines as (
 )
 
 select
+    source_file,
+    source_row,
     source_system,
-    invoice_id,
-    line_number,
     source_client_id,
     invoice_date,
     currency,
-    amount,
     billing_amount
 from lines
 where quarantine_reason = '' and is_in_window

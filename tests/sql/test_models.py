@@ -96,7 +96,8 @@ CLIENTS = [
 
 def reasons(conn) -> dict:
     rows = conn.sql(
-        "select invoice_id, quarantine_reason, quarantine_column from staging.stg_billing__checked_lines"
+        "select invoice_id, quarantine_reason, quarantine_column from staging.stg_billing__checked_lines "
+        "join raw.billing_lines using (source_file, source_row)"
     ).fetchall()
     return {invoice: (reason, column) for invoice, reason, column in rows}
 
@@ -132,12 +133,16 @@ def test_each_billing_fault_gets_its_reason_and_column():
         "CAD": ("", ""),
     }
     first_ok = conn.sql(
-        "select quarantine_reason from staging.stg_billing__checked_lines where invoice_id = 'OK' order by source_row"
+        "select quarantine_reason from staging.stg_billing__checked_lines join raw.billing_lines "
+        "using (source_file, source_row) where invoice_id = 'OK' order by source_row"
     ).fetchall()
     assert first_ok == [("",), ("duplicate_line",)]
     quarantined = conn.sql("select count(*) from marts.quarantine where input_name = 'billing'").fetchall()[0][0]
     assert quarantined == 9
-    clean = conn.sql("select invoice_id, billing_amount from staging.stg_billing__invoice_lines order by 1").fetchall()
+    clean = conn.sql(
+        "select invoice_id, billing_amount from staging.stg_billing__invoice_lines "
+        "join raw.billing_lines using (source_file, source_row) order by 1"
+    ).fetchall()
     assert clean == [("CAD", Decimal("7.50")), ("OK", Decimal("10.00"))]
 
 
@@ -153,7 +158,10 @@ def test_window_is_the_latest_complete_month_and_twelve_months_back():
     )
     window = conn.sql("select as_of_date, window_start_date from staging.stg_billing__reporting_window").fetchall()
     assert window == [(dt.date(2026, 10, 31), dt.date(2025, 11, 1))]
-    in_window = conn.sql("select invoice_id from staging.stg_billing__checked_lines where is_in_window order by 1")
+    in_window = conn.sql(
+        "select invoice_id from staging.stg_billing__checked_lines join raw.billing_lines "
+        "using (source_file, source_row) where is_in_window order by 1"
+    )
     assert [r[0] for r in in_window.fetchall()] == ["B", "C"]
 
 
@@ -176,7 +184,8 @@ def test_conversion_rounds_each_line_to_the_cent():
         as_of=dt.date(2026, 10, 31),
     )
     amounts = conn.sql(
-        "select invoice_id, billing_amount from staging.stg_billing__invoice_lines order by 1"
+        "select invoice_id, billing_amount from staging.stg_billing__invoice_lines "
+        "join raw.billing_lines using (source_file, source_row) order by 1"
     ).fetchall()
     assert amounts == [("A", Decimal("0.01")), ("B", Decimal("0.02"))]  # 0.005 and 0.015 round half away from zero
 
