@@ -3,36 +3,60 @@
 import dagster as dg
 import polars as pl
 
+from assets.common import clear_failures
 from assets.logic.inputs import CLIENTS
-from assets.logic.matching import match_clients
+from assets.logic.resolution import match_client_records
+from pipelines.resources import AlmsSettings
 
 OPTIONAL_FIELDS = CLIENTS.optional  # what the survivorship rule counts as "filled"
 
 
-@dg.asset(
-    key_prefix="intermediate",
-    group_name="intermediate",
-    kinds={"polars", "duckdb"},
-    ins={"records": dg.AssetIn(key=["staging", "stg_clients__records"])},
+@dg.multi_asset(
+    outs={
+        "matched": dg.AssetOut(
+            key=["intermediate", "int_clients_matched"],
+            group_name="intermediate",
+            kinds={"polars", "duckdb"},
+            description="Every usable client record with the account it belongs to, the match confidence and the "
+            "evidence (assets/logic/resolution.py; ALMS_MATCHER=deterministic for the rule-based matcher).",
+        ),
+        "review": dg.AssetOut(
+            key=["intermediate", "int_match_pairs_reviewed"],
+            group_name="intermediate",
+            kinds={"polars", "duckdb"},
+            description="Candidate pairs a person should look at: near the threshold, or strong but with names that "
+            "disagree (branches, subsidiaries, or a name typo the matcher would not trust).",
+        ),
+    },
+    ins={
+        "records": dg.AssetIn(key=["staging", "stg_clients__records"]),
+        "overrides": dg.AssetIn(key=["raw", "match_overrides"]),
+    },
 )
-def int_clients_matched(context: dg.AssetExecutionContext, records: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-    """Every usable client record with the account it belongs to (deterministic matcher, see assets/logic/matching.py)
-    and how many optional fields it fills (used by the survivorship rule)."""
-    matched, report = match_clients(records)
+def clients_matched(
+    context: dg.AssetExecutionContext, settings: AlmsSettings, records: pl.DataFrame, overrides: pl.DataFrame
+):
+    with clear_failures():
+        matched, review, report = match_client_records(
+            records, overrides, settings.matcher, settings.match_threshold, settings.review_threshold
+        )
+    metadata = {
+        key: dg.MetadataValue.json(value) if isinstance(value, dict) else value for key, value in report.items()
+    }
     matched = matched.with_columns(
         pl.sum_horizontal(pl.col(c).is_not_null().cast(pl.Int32) for c in OPTIONAL_FIELDS).alias("filled_field_count")
     )
-    context.log.info(
-        f"matched {report['records_in']:,} client records into {report['accounts_out']:,} accounts "
-        f"in {report['iterations']} iterations"
-    )
-    return dg.Output(
+    accounts = matched["account_id"].n_unique()
+    context.log.info(f"matched {matched.height:,} client records into {accounts:,} accounts ({settings.matcher})")
+    yield dg.Output(
         matched,
+        output_name="matched",
         metadata={
-            "records_in": report["records_in"],
-            "accounts_out": report["accounts_out"],
-            "records_merged": report["records_in"] - report["accounts_out"],
-            "records_by_rule": dg.MetadataValue.json(report["records_by_rule"]),
-            "iterations": report["iterations"],
+            "records_in": matched.height,
+            "accounts_out": accounts,
+            "records_merged": matched.height - accounts,
+            "matcher": settings.matcher,
+            **metadata,
         },
     )
+    yield dg.Output(review, output_name="review", metadata={"review_queue": review.height})

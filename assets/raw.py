@@ -16,7 +16,7 @@ from assets.common import clear_failures, validate
 from assets.logic import inputs, parsing
 from pipelines.metadata import column_schema_for, table_metadata
 from pipelines.resources import AlmsSettings, Warehouse, write_frame
-from schemas.raw import RawBillingLines, RawClients, RawEngagementEvents, RawFxRates, RawSellers
+from schemas.raw import RawBillingLines, RawClients, RawEngagementEvents, RawFxRates, RawMatchOverrides, RawSellers
 
 BATCH_ROWS = 2_000_000  # files are typed, validated and written in batches of about this many rows
 
@@ -141,4 +141,13 @@ fx_rates = _raw_asset(
     "Monthly rates into the reporting currency (fx_rates.csv). Reference data: a bad row stops the run.",
 )
 
-RAW_ASSETS = [billing_lines, clients, engagement_events, sellers, fx_rates]
+match_overrides = _raw_asset(
+    "match_overrides",
+    inputs.MATCH_OVERRIDES,
+    parsing.parse_match_overrides,
+    RawMatchOverrides,
+    False,
+    "People's must-link / cannot-link decisions on pairs of client records (match_overrides.csv), with who and why.",
+)
+
+RAW_ASSETS = [billing_lines, clients, engagement_events, sellers, fx_rates, match_overrides]

@@ -12,7 +12,7 @@ ALMS_JOB = "alms"
 all_assets = [
     *raw.RAW_ASSETS,
     *build_sql_assets(),
-    intermediate.int_clients_matched,
+    intermediate.clients_matched,
     marts.accounts_and_key_levels,
     publish.published_marts,
 ]

@@ -8,6 +8,9 @@
 | ALMS_KEY_SHARE | 0.25 | share of ranked accounts counted down to find the key level |
 | ALMS_REPORTING_CURRENCY | USD | currency of all published amounts; fx_rates convert into it |
 | ALMS_MAX_LINE_AMOUNT | 1000000000 | a billing line with |amount| at or above this is quarantined as absurd_amount |
+| ALMS_MATCHER | probabilistic | client deduplication: probabilistic (Fellegi-Sunter) or deterministic |
+| ALMS_MATCH_THRESHOLD | 0.9 | match probability at which two client records link (names must also agree) |
+| ALMS_REVIEW_THRESHOLD | 0.5 | pairs from here up to the match threshold go to marts.match_review |
 | ALMS_DUCKDB_MEMORY_LIMIT | 4GB | DuckDB memory limit of the pipeline's own connections |
 | ALMS_DUCKDB_THREADS | (all cores) | DuckDB threads |
 
@@ -45,6 +48,9 @@ class AlmsSettings(dg.ConfigurableResource):
     key_share: float = 0.25
     reporting_currency: str = "USD"
     max_line_amount: float = 1_000_000_000.0
+    matcher: str = "probabilistic"
+    match_threshold: float = 0.9
+    review_threshold: float = 0.5
 
     @property
     def as_of_date(self) -> dt.date | None:
@@ -139,6 +145,9 @@ def settings_from_env(environ: dict | None = None) -> AlmsSettings:
         key_share=_number(env, "ALMS_KEY_SHARE", 0.25),
         reporting_currency=env.get("ALMS_REPORTING_CURRENCY", "USD").strip().upper(),
         max_line_amount=_number(env, "ALMS_MAX_LINE_AMOUNT", 1_000_000_000.0),
+        matcher=env.get("ALMS_MATCHER", "probabilistic").strip().lower() or "probabilistic",
+        match_threshold=_number(env, "ALMS_MATCH_THRESHOLD", 0.9),
+        review_threshold=_number(env, "ALMS_REVIEW_THRESHOLD", 0.5),
     )
     check_settings(settings)
     return settings
@@ -152,6 +161,13 @@ def check_settings(settings: AlmsSettings) -> None:
         raise SettingsError(f"ALMS_KEY_SHARE: {error}") from None
     if len(settings.reporting_currency) != 3 or not settings.reporting_currency.isalpha():
         raise SettingsError(f"ALMS_REPORTING_CURRENCY={settings.reporting_currency!r} is not an ISO 4217 code")
+    if settings.matcher not in ("probabilistic", "deterministic"):
+        raise SettingsError(f"ALMS_MATCHER={settings.matcher!r}: use probabilistic or deterministic")
+    if not 0 < settings.review_threshold <= settings.match_threshold < 1:
+        raise SettingsError(
+            "ALMS_REVIEW_THRESHOLD and ALMS_MATCH_THRESHOLD must satisfy 0 < review <= match < 1; got "
+            f"{settings.review_threshold} and {settings.match_threshold}"
+        )
     if settings.max_line_amount <= 0:
         raise SettingsError(f"ALMS_MAX_LINE_AMOUNT must be positive; got {settings.max_line_amount}")
 

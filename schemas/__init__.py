@@ -2,8 +2,8 @@
 
 import pandera.polars as pa
 
-from schemas.marts import Accounts, ClientCrosswalk, KeyLevels, Quarantine, SellerAccountLists
-from schemas.raw import RawBillingLines, RawClients, RawEngagementEvents, RawFxRates, RawSellers
+from schemas.marts import Accounts, ClientCrosswalk, KeyLevels, MatchReview, Quarantine, SellerAccountLists
+from schemas.raw import RawBillingLines, RawClients, RawEngagementEvents, RawFxRates, RawMatchOverrides, RawSellers
 
 SCHEMAS_BY_TABLE: dict[tuple[str, str], type[pa.DataFrameModel]] = {
     ("raw", "billing_lines"): RawBillingLines,
@@ -11,11 +11,13 @@ SCHEMAS_BY_TABLE: dict[tuple[str, str], type[pa.DataFrameModel]] = {
     ("raw", "engagement_events"): RawEngagementEvents,
     ("raw", "sellers"): RawSellers,
     ("raw", "fx_rates"): RawFxRates,
+    ("raw", "match_overrides"): RawMatchOverrides,
     ("marts", "accounts"): Accounts,
     ("marts", "key_levels"): KeyLevels,
     ("marts", "seller_account_lists"): SellerAccountLists,
     ("marts", "client_crosswalk"): ClientCrosswalk,
     ("marts", "quarantine"): Quarantine,
+    ("marts", "match_review"): MatchReview,
 }
 
 

@@ -93,7 +93,16 @@ class ClientCrosswalk(pa.DataFrameModel):
     source_system: str = pa.Field(description="Source system.")
     source_client_id: str = pa.Field(description="Client id in that system.")
     account_id: str = pa.Field(description="The deduplicated account (see marts.accounts).")
-    match_rule: str = pa.Field(description="Rule that joined this record to another (name+domain, ...) or 'unmatched'.")
+    match_rule: str = pa.Field(
+        description="How the record joined its account: probabilistic, must_link_override, unmatched (alone), or "
+        "with ALMS_MATCHER=deterministic the rule (name+domain, ...)."
+    )
+    match_confidence: float = pa.Field(
+        nullable=True, ge=0, le=1, description="Match probability of the record's strongest link; null when alone."
+    )
+    match_evidence: str = pa.Field(
+        nullable=True, description="Fields that agreed on that link, e.g. 'name=exact, domain, phone'."
+    )
     is_primary_record: bool = pa.Field(description="This record's attributes won the survivorship rule.")
     client_name: str = pa.Field(nullable=True, description="Name as the source system holds it.")
     source_file: str = pa.Field(description="Input file of the record.")
@@ -136,3 +145,25 @@ class Quarantine(pa.DataFrameModel):
     class Config:
         strict = True
         unique = ["input_name", "source_file", "source_row"]
+
+
+class MatchReview(pa.DataFrameModel):
+    """Pairs of client records for a person to confirm (must_link) or reject (cannot_link) in match_overrides."""
+
+    source_system_1: str = pa.Field(description="First record: source system.")
+    source_client_id_1: str = pa.Field(description="First record: client id.")
+    name_1: str = pa.Field(nullable=True, description="First record: name.")
+    account_id_1: str = pa.Field(description="First record's account now.")
+    source_system_2: str = pa.Field(description="Second record: source system.")
+    source_client_id_2: str = pa.Field(description="Second record: client id.")
+    name_2: str = pa.Field(nullable=True, description="Second record: name.")
+    account_id_2: str = pa.Field(description="Second record's account now (differs from account_id_1).")
+    match_probability: float = pa.Field(
+        ge=0, le=1, description="The matcher's probability that both are one organisation."
+    )
+    review_reason: str = pa.Field(isin=["near_threshold", "names_disagree"], description="Why it needs a person.")
+    name_level: str = pa.Field(description="How the names compare: exact, typo, similar, weak, different.")
+    evidence: str = pa.Field(description="Fields that agreed.")
+
+    class Config:
+        strict = True

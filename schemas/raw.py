@@ -106,3 +106,22 @@ class RawFxRates(pa.DataFrameModel):
     class Config:
         strict = True
         unique = ["currency", "month"]
+
+
+class RawMatchOverrides(pa.DataFrameModel):
+    """Decisions of people on pairs of client records: applied on every run."""
+
+    source_file: str = pa.Field(description=SOURCE_FILE)
+    source_row: int = pa.Field(ge=1, description=SOURCE_ROW)
+    source_system_1: str = pa.Field(description="First record: source system.")
+    source_client_id_1: str = pa.Field(description="First record: client id in that system.")
+    source_system_2: str = pa.Field(description="Second record: source system.")
+    source_client_id_2: str = pa.Field(description="Second record: client id in that system.")
+    decision: str = pa.Field(
+        isin=["must_link", "cannot_link"], description="must_link: one account; cannot_link: never one account."
+    )
+    set_by: str = pa.Field(description="Who decided.")
+    reason: str = pa.Field(description="Why.")
+
+    class Config:
+        strict = True

@@ -80,7 +80,21 @@ ENGAGEMENT = InputSpec(
 SELLERS = InputSpec(name="sellers", required=("owner_id", "seller_name"), optional=("team",), is_required_input=False)
 FX_RATES = InputSpec(name="fx_rates", required=("currency", "month", "rate_to_reporting"), is_required_input=False)
 
-ALL_INPUTS = (CLIENTS, BILLING, ENGAGEMENT, SELLERS, FX_RATES)
+MATCH_OVERRIDES = InputSpec(
+    name="match_overrides",
+    required=(
+        "source_system_1",
+        "source_client_id_1",
+        "source_system_2",
+        "source_client_id_2",
+        "decision",
+        "set_by",
+        "reason",
+    ),
+    is_required_input=False,
+)
+
+ALL_INPUTS = (CLIENTS, BILLING, ENGAGEMENT, SELLERS, FX_RATES, MATCH_OVERRIDES)
 
 
 def find_input_files(data_dir: Path, spec: InputSpec) -> list[Path]:

@@ -169,6 +169,24 @@ def parse_fx_rates(text: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def parse_match_overrides(text: pl.DataFrame) -> pl.DataFrame:
+    """Match overrides: must_link / cannot_link between two client records, with who and why. Every value is
+    required; a decision other than must_link or cannot_link stops the run."""
+    columns = [c for c in text.columns if c not in ("source_file", "source_row")]
+    overrides = text.with_columns(clean_text(c) for c in columns).with_columns(
+        pl.col("decision").str.to_lowercase().str.replace_all(r"[ -]", "_")
+    )
+    _fail_on_nulls(overrides, "match_overrides", columns)
+    _fail_where(
+        overrides,
+        "match_overrides",
+        "decision",
+        ~pl.col("decision").is_in(["must_link", "cannot_link"]),
+        "is not a decision (use must_link or cannot_link)",
+    )
+    return overrides.select("source_file", "source_row", *columns)
+
+
 def _fail_where(frame: pl.DataFrame, input_name: str, column: str, condition: pl.Expr, problem: str) -> None:
     bad = frame.filter(condition)
     if bad.height:

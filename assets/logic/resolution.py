@@ -31,8 +31,11 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from assets.logic.matching import add_match_keys
+from assets.logic.inputs import InputError
+from assets.logic.matching import add_match_keys, match_clients
 
+# Long legal forms, for spotting them misspelt (the exact forms are already gone from the name key).
+LEGAL_WORDS = ["incorporated", "corporation", "company", "limited"]
 NAME_LEVELS = {4: "exact", 3: "typo", 2: "similar", 1: "weak", 0: "different"}
 LINKING_NAME_LEVEL = 2
 COUNTRIES = {
@@ -76,8 +79,10 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         .str.replace(r",?\s*(unit|ste|suite|apt|#|floor|fl)\b.*$", "")
         .str.replace_all(r"[^a-z0-9 ]", " ")
     )
-    street_tokens = address.str.extract(r"^\s*[0-9]+[a-z]?\s+(.*)$", 1).str.split(" ").list.eval(
-        pl.element().replace(STREET_WORDS).filter(pl.element() != "")
+    street_tokens = (
+        address.str.extract(r"^\s*[0-9]+[a-z]?\s+(.*)$", 1)
+        .str.split(" ")
+        .list.eval(pl.element().replace(STREET_WORDS).filter(pl.element() != ""))
     )
     prepared = keyed.with_columns(
         pl.int_range(0, pl.len(), dtype=pl.Int64).alias("record_id"),
@@ -161,12 +166,22 @@ joined as (
     join records l on l.record_id = pairs.left_id
     join records r on r.record_id = pairs.right_id
 ),
-token_differences as (
+raw_differences as (
     select
         *,
-        list_filter(l_tokens, lambda t: not list_contains(r_tokens, t)) as l_only,
-        list_filter(r_tokens, lambda t: not list_contains(l_tokens, t)) as r_only
+        list_filter(l_tokens, lambda t: not list_contains(r_tokens, t)) as l_diff,
+        list_filter(r_tokens, lambda t: not list_contains(l_tokens, t)) as r_diff
     from joined
+),
+token_differences as (
+    -- a leftover token that is a misspelt legal form ("incorported", "compnay") is no difference
+    select
+        *,
+        list_filter(l_diff, lambda t: not list_bool_or(list_transform($legal_words,
+            lambda f: length(t) >= 4 and jaro_winkler_similarity(t, f) >= 0.9))) as l_only,
+        list_filter(r_diff, lambda t: not list_bool_or(list_transform($legal_words,
+            lambda f: length(t) >= 4 and jaro_winkler_similarity(t, f) >= 0.9))) as r_only
+    from raw_differences
 )
 select
     left_id,
@@ -174,8 +189,11 @@ select
     case
         when l_name is null or r_name is null then null
         when l_name = r_name or replace(l_name, ' ', '') = replace(r_name, ' ', '') then 4
-        when len(l_only) = 1 and len(r_only) = 1 and length(l_only[1]) >= 5 and length(r_only[1]) >= 5
-            and jaro_winkler_similarity(l_only[1], r_only[1]) >= 0.88 then 3
+        when len(l_only) = 0 and len(r_only) = 0 then 3
+        when len(l_only) = len(r_only) and len(l_only) <= 2
+            and list_bool_and(list_transform(range(1, len(l_only) + 1), lambda i:
+                least(length(l_only[i]), length(r_only[i])) >= 3
+                and jaro_winkler_similarity(l_only[i], r_only[i]) >= 0.88)) then 3
         when len(l_only) + len(r_only) > 0
             and list_bool_and(list_transform(list_concat(l_only, r_only), lambda t: list_contains($common, t)))
             and len(list_filter(l_tokens, lambda t: not list_contains($common, t))) > 0 then 2
@@ -217,7 +235,10 @@ LEVELS = {
 # nothing there and is left out of that estimation.
 TRAINING = {
     "same name": (pl.col("name_level") == 4, ("name_level",)),
-    "same phone or domain": ((pl.col("phone_level") == 1) | (pl.col("domain_level") == 2), ("phone_level", "domain_level")),
+    "same phone or domain": (
+        (pl.col("phone_level") == 1) | (pl.col("domain_level") == 2),
+        ("phone_level", "domain_level"),
+    ),
 }
 
 
@@ -225,7 +246,7 @@ def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs
     conn.register("prepared", prepared.drop("rare_tokens"))
     conn.register("pair_ids", pairs)
     try:
-        return conn.sql(COMPARISONS_SQL, params={"common": sorted(common)}).pl()
+        return conn.sql(COMPARISONS_SQL, params={"common": sorted(common), "legal_words": LEGAL_WORDS}).pl()
     finally:
         for name in ("prepared", "pair_ids"):
             conn.unregister(name)
@@ -284,7 +305,10 @@ def _expectation_maximisation(
 def estimate_m(levels: pl.DataFrame, u: dict, settings: ResolutionSettings) -> tuple[dict, float, dict]:
     """m-probabilities by EM on training subsets, then the match share of all candidate pairs with m fixed."""
     initial = {
-        column: {level: (0.9 if level == max(LEVELS[column]) else 0.1 / (len(LEVELS[column]) - 1)) for level in LEVELS[column]}
+        column: {
+            level: (0.9 if level == max(LEVELS[column]) else 0.1 / (len(LEVELS[column]) - 1))
+            for level in LEVELS[column]
+        }
         for column in FIELDS
     }
     estimates: dict[str, list[dict]] = {column: [] for column in FIELDS}
@@ -299,7 +323,9 @@ def estimate_m(levels: pl.DataFrame, u: dict, settings: ResolutionSettings) -> t
             estimates[column].append(trained[column])
     m = {
         column: {
-            level: sum(e[level] for e in estimates[column]) / len(estimates[column]) if estimates[column] else initial[column][level]
+            level: sum(e[level] for e in estimates[column]) / len(estimates[column])
+            if estimates[column]
+            else initial[column][level]
             for level in LEVELS[column]
         }
         for column in FIELDS
@@ -319,6 +345,21 @@ def score_pairs(levels: pl.DataFrame, m: dict, u: dict, share: float) -> pl.Data
     )
 
 
+class OverrideError(InputError):
+    """A match override names an unknown record, contradicts another override, or cannot be honoured."""
+
+
+EVIDENCE_NAMES = {
+    "name_level": "name",
+    "domain_level": "domain",
+    "phone_level": "phone",
+    "postal_level": "postal_code",
+    "address_level": "address",
+    "city_level": "city",
+    "country_level": "country",
+}
+
+
 def cluster(n_records: int, links: pl.DataFrame) -> np.ndarray:
     if links.height == 0:
         return np.arange(n_records)
@@ -330,37 +371,267 @@ def cluster(n_records: int, links: pl.DataFrame) -> np.ndarray:
     return labels
 
 
-def resolve_clients(records: pl.DataFrame, settings: ResolutionSettings | None = None) -> Resolution:
+def attach_overrides(prepared: pl.DataFrame, overrides: pl.DataFrame | None) -> pl.DataFrame:
+    """Overrides with the record ids of both sides; an unknown record or a pair decided both ways is an error."""
+    columns = {"left_id": pl.Int64, "right_id": pl.Int64, "decision": pl.String, "source_file": pl.String,
+               "source_row": pl.Int64}  # fmt: skip
+    if overrides is None or overrides.height == 0:
+        return pl.DataFrame(schema=columns)
+    ids = prepared.select("record_id", "source_system", "source_client_id")
+    resolved = overrides
+    for side in ("1", "2"):
+        resolved = resolved.join(
+            ids.rename({"record_id": f"id_{side}", "source_system": f"source_system_{side}",
+                        "source_client_id": f"source_client_id_{side}"}),
+            on=[f"source_system_{side}", f"source_client_id_{side}"],
+            how="left",
+        )  # fmt: skip
+        unknown = resolved.filter(pl.col(f"id_{side}").is_null())
+        if unknown.height:
+            row = unknown.sort("source_file", "source_row").row(0, named=True)
+            raise OverrideError(
+                f"{row['source_file']}: row {row['source_row']}: no client record "
+                f"{row[f'source_system_{side}']}:{row[f'source_client_id_{side}']} (columns source_system_{side}, "
+                f"source_client_id_{side})" + (f"; {unknown.height - 1} more like it" if unknown.height > 1 else "")
+            )
+    resolved = resolved.with_columns(
+        pl.min_horizontal("id_1", "id_2").alias("left_id"), pl.max_horizontal("id_1", "id_2").alias("right_id")
+    )
+    same = resolved.filter(pl.col("left_id") == pl.col("right_id"))
+    if same.height:
+        row = same.row(0, named=True)
+        raise OverrideError(f"{row['source_file']}: row {row['source_row']}: both sides are the same record")
+    decisions = resolved.group_by("left_id", "right_id").agg(pl.col("decision").n_unique().alias("n"))
+    conflicting = resolved.join(decisions.filter(pl.col("n") > 1), on=["left_id", "right_id"]).sort("source_row")
+    if conflicting.height:
+        rows = conflicting.sort("source_file", "source_row")
+        where = ", ".join(
+            f"{r['source_file']} row {r['source_row']} ({r['decision']})" for r in rows.iter_rows(named=True)
+        )
+        raise OverrideError(f"match overrides contradict each other for one pair: {where}")
+    return resolved.select(list(columns)).unique(["left_id", "right_id"])
+
+
+def apply_cannot_links(labels: np.ndarray, links: pl.DataFrame, cannot: pl.DataFrame) -> np.ndarray:
+    """Split components that hold a cannot-link pair: re-link them strongest first (must-links before all), refusing
+    any union that would put a cannot-link pair in one account. Runs only on the few affected components."""
+    if cannot.height == 0:
+        return labels
+    left, right = cannot["left_id"].to_numpy(), cannot["right_id"].to_numpy()
+    affected = np.unique(labels[left][labels[left] == labels[right]])
+    if affected.size == 0:
+        return labels
+    labels = labels.copy()
+    members = np.flatnonzero(np.isin(labels, affected))
+    parent = {int(node): int(node) for node in members}
+
+    def find(node: int) -> int:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    forbidden: dict[int, set[int]] = {}
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        if a in parent and b in parent:
+            forbidden.setdefault(a, set()).add(b)
+            forbidden.setdefault(b, set()).add(a)
+    groups = {node: {node} for node in parent}
+    candidates = links.filter(pl.col("left_id").is_in(members) & pl.col("right_id").is_in(members)).sort(
+        ["is_must_link", "match_probability"], descending=True
+    )
+    for a, b, must in candidates.select("left_id", "right_id", "is_must_link").iter_rows():
+        root_a, root_b = find(a), find(b)
+        if root_a == root_b:
+            continue
+        clash = any(forbidden.get(node, set()) & groups[root_b] for node in groups[root_a])
+        if clash:
+            if must:
+                raise OverrideError(
+                    "match overrides cannot all hold: must-link pairs join two records that a cannot-link "
+                    f"override keeps apart (records {sorted(groups[root_a])[:3]} and {sorted(groups[root_b])[:3]})"
+                )
+            continue
+        parent[root_b] = root_a
+        groups[root_a] |= groups.pop(root_b)
+    next_label = labels.max() + 1
+    for root, group in groups.items():
+        for node in group:
+            labels[node] = next_label + root
+    return labels
+
+
+def describe_evidence() -> pl.Expr:
+    """'name=exact, domain, phone': the fields that agreed on a pair (the name with its level)."""
+    name_level = pl.col("name_level").replace_strict(NAME_LEVELS, default="missing", return_dtype=pl.String)
+    parts = [pl.concat_str(pl.lit("name="), name_level)]
+    for column, name in EVIDENCE_NAMES.items():
+        if column != "name_level":
+            parts.append(pl.when(pl.col(column) == max(LEVELS[column])).then(pl.lit(name)))
+    return pl.concat_list(parts).list.drop_nulls().list.join(", ")
+
+
+def resolve_clients(
+    records: pl.DataFrame, settings: ResolutionSettings | None = None, overrides: pl.DataFrame | None = None
+) -> Resolution:
+    """Group client records into accounts; see the module docstring. `overrides` has source_system_1,
+    source_client_id_1, source_system_2, source_client_id_2, decision (must_link / cannot_link), source_file and
+    source_row."""
     settings = settings or ResolutionSettings()
     prepared, common = prepare_records(records, settings)
+    decided = attach_overrides(prepared, overrides)
     pairs, report = candidate_pairs(prepared, settings)
     conn = duckdb.connect()
-    levels = compare_pairs(conn, prepared, pairs, common)
-    sample = compare_pairs(conn, prepared, random_pairs(prepared.height, settings.random_pairs, settings.seed), common)
+    try:
+        levels = compare_pairs(
+            conn, prepared, pl.concat([pairs, decided.select("left_id", "right_id")]).unique(), common
+        )
+        sample = compare_pairs(
+            conn, prepared, random_pairs(prepared.height, settings.random_pairs, settings.seed), common
+        )
+    finally:
+        conn.close()
     u = level_frequencies(sample)
     m, share, subsets = estimate_m(levels, u, settings)
-    scored = score_pairs(levels, m, u, share)
-    linked = scored.filter(
-        (pl.col("match_probability") >= settings.match_threshold) & (pl.col("name_level") >= LINKING_NAME_LEVEL)
+    scored = score_pairs(levels, m, u, share).join(decided.select("left_id", "right_id", "decision"),
+                                                    on=["left_id", "right_id"], how="left")  # fmt: skip
+    is_link = (pl.col("match_probability") >= settings.match_threshold) & (pl.col("name_level") >= LINKING_NAME_LEVEL)
+    scored = scored.with_columns(
+        ((is_link & pl.col("decision").is_null()) | (pl.col("decision") == "must_link").fill_null(False)).alias(
+            "is_link"
+        ),
+        (pl.col("decision") == "must_link").fill_null(False).alias("is_must_link"),
+        describe_evidence().alias("evidence"),
     )
-    labels = cluster(prepared.height, linked)
-    ids = prepared.select("record_id", "source_system", "source_client_id").with_columns(
+    links = scored.filter(pl.col("is_link"))
+    labels = cluster(prepared.height, links)
+    labels = apply_cannot_links(labels, links, decided.filter(pl.col("decision") == "cannot_link"))
+    clustered = prepared.select("record_id", "source_system", "source_client_id").with_columns(
         pl.Series("cluster", labels)
     )
+    cluster_of = clustered.select("record_id", "cluster")
+    kept = (
+        links.join(cluster_of.rename({"record_id": "left_id", "cluster": "left_cluster"}), on="left_id")
+        .join(cluster_of.rename({"record_id": "right_id", "cluster": "right_cluster"}), on="right_id")
+        .filter(pl.col("left_cluster") == pl.col("right_cluster"))
+    )
+    ends = pl.concat(
+        [kept.select(pl.col(side).alias("record_id"), "match_probability", "evidence", "is_must_link")
+         for side in ("left_id", "right_id")]
+    )  # fmt: skip
+    best = ends.sort(["is_must_link", "match_probability"], descending=True).unique("record_id", keep="first")
     account = (pl.col("source_system") + ":" + pl.col("source_client_id")).min().over("cluster")
-    crosswalk = ids.with_columns(account.alias("account_id"))
+    crosswalk = (
+        clustered.with_columns(account.alias("account_id"))
+        .join(best, on="record_id", how="left")
+        .with_columns(
+            pl.when(pl.col("is_must_link"))
+            .then(pl.lit("must_link_override"))
+            .when(pl.col("match_probability").is_not_null())
+            .then(pl.lit("probabilistic"))
+            .otherwise(pl.lit("unmatched"))
+            .alias("match_rule"),
+            pl.col("match_probability").alias("match_confidence"),
+            pl.col("evidence").alias("match_evidence"),
+        )  # fmt: skip
+        .select(
+            "record_id",
+            "source_system",
+            "source_client_id",
+            "account_id",
+            "match_rule",
+            "match_confidence",
+            "match_evidence",
+        )  # fmt: skip
+        .sort("record_id")
+    )
+    review = (
+        scored.filter(
+            pl.col("decision").is_null()
+            & (pl.col("match_probability") >= settings.review_threshold)
+            & ~pl.col("is_link")
+        )
+        .with_columns(
+            pl.when(pl.col("match_probability") >= settings.match_threshold)
+            .then(pl.lit("names_disagree"))
+            .otherwise(pl.lit("near_threshold"))
+            .alias("review_reason")
+        )
+        .join(clustered.select(pl.col("record_id").alias("left_id"), pl.col("cluster").alias("left_cluster")), on="left_id")
+        .join(clustered.select(pl.col("record_id").alias("right_id"), pl.col("cluster").alias("right_cluster")), on="right_id")
+        .filter(pl.col("left_cluster") != pl.col("right_cluster"))
+    )  # fmt: skip
+    merges = crosswalk.group_by("match_rule").len()
     report.update(
         records_in=prepared.height,
         accounts_out=crosswalk["account_id"].n_unique(),
-        links=linked.height,
+        links=links.height,
         match_share=share,
         m=m,
         u=u,
         common_tokens=len(common),
         training_pairs=subsets,
-    )
-    review = scored.filter(
-        (pl.col("match_probability") >= settings.review_threshold)
-        & ~((pl.col("match_probability") >= settings.match_threshold) & (pl.col("name_level") >= LINKING_NAME_LEVEL))
-    )
+        records_by_rule=dict(merges.iter_rows()),
+        review_pairs=review.height,
+        overrides={"must_link": decided.filter(pl.col("decision") == "must_link").height,
+                   "cannot_link": decided.filter(pl.col("decision") == "cannot_link").height},
+    )  # fmt: skip
     return Resolution(crosswalk=crosswalk, review=review, report=report)
+
+
+REVIEW_COLUMNS = {
+    "source_system_1": pl.String,
+    "source_client_id_1": pl.String,
+    "source_system_2": pl.String,
+    "source_client_id_2": pl.String,
+    "match_probability": pl.Float64,
+    "match_weight": pl.Float64,
+    "review_reason": pl.String,
+    "evidence": pl.String,
+    "name_level": pl.String,
+}
+
+
+def match_client_records(
+    records: pl.DataFrame,
+    overrides: pl.DataFrame | None = None,
+    matcher: str = "probabilistic",
+    match_threshold: float = 0.9,
+    review_threshold: float = 0.5,
+) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    """The records with account_id, match_rule, match_confidence and match_evidence; the review pairs by record
+    keys; and a report for the UI. `matcher` is probabilistic (this module) or deterministic (matching.py)."""
+    if matcher == "deterministic":
+        if overrides is not None and overrides.height:
+            raise OverrideError("match_overrides need the probabilistic matcher (ALMS_MATCHER=probabilistic)")
+        matched, report = match_clients(records)
+        matched = matched.with_columns(
+            pl.lit(None, pl.Float64).alias("match_confidence"), pl.col("match_rule").alias("match_evidence")
+        )
+        return matched, pl.DataFrame(schema=REVIEW_COLUMNS), {"records_by_rule": report["records_by_rule"]}
+    resolution = resolve_clients(records, ResolutionSettings(match_threshold, review_threshold), overrides)
+    keys = resolution.crosswalk.select("record_id", "source_system", "source_client_id")
+    review = (
+        resolution.review.join(keys.rename({"record_id": "left_id", "source_system": "source_system_1",
+                                            "source_client_id": "source_client_id_1"}), on="left_id")
+        .join(keys.rename({"record_id": "right_id", "source_system": "source_system_2",
+                           "source_client_id": "source_client_id_2"}), on="right_id")
+        .with_columns(pl.col("name_level").replace_strict(NAME_LEVELS, default="missing", return_dtype=pl.String))
+        .select(list(REVIEW_COLUMNS))
+    )  # fmt: skip
+    matched = records.join(resolution.crosswalk.drop("record_id"), on=["source_system", "source_client_id"], how="left")
+    report = resolution.report
+    return (
+        matched,
+        review,
+        {
+            "pairs_compared": report["candidate_pairs"],
+            "pairs_by_blocking_rule": report["pairs_by_rule"],
+            "blocks_skipped_as_too_large": report["blocks_skipped"],
+            "links": report["links"],
+            "records_by_rule": report["records_by_rule"],
+            "review_queue": report["review_pairs"],
+            "overrides_applied": report["overrides"],
+            "common_name_tokens": report["common_tokens"],
+        },
+    )

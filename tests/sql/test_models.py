@@ -9,8 +9,8 @@ import pytest
 
 from assets.logic.inputs import BILLING, ENGAGEMENT, FX_RATES
 from assets.logic.inputs import CLIENTS as CLIENTS_SPEC
-from assets.logic.matching import match_clients
 from assets.logic.parsing import parse_billing_lines, parse_client_records, parse_engagement_events, parse_fx_rates
+from assets.logic.resolution import match_client_records
 from pipelines.resources import LAYERS
 from pipelines.sql_models import in_dependency_order, load_sql_models, run_sql_model
 
@@ -68,10 +68,15 @@ def warehouse(billing: list[dict], clients: list[dict], fx: list[dict] | None = 
         if model.layer == "marts" and model.name == "seller_account_lists":
             continue  # reads marts.accounts, built in polars
         if model.name == "int_accounts_aggregated":
-            matched, _ = match_clients(conn.sql("select * from staging.stg_clients__records").pl())
-            matched = matched.with_columns(pl.lit(0).alias("filled_field_count"))
-            conn.register("frame", matched)
-            conn.execute("create table intermediate.int_clients_matched as select * from frame")
+            records = conn.sql("select * from staging.stg_clients__records").pl()
+            matched, review, _ = match_client_records(records)
+            for name, frame in (
+                ("int_clients_matched", matched.with_columns(pl.lit(0).alias("filled_field_count"))),
+                ("int_match_pairs_reviewed", review),
+            ):
+                conn.register("frame", frame)
+                conn.execute(f"create table intermediate.{name} as select * from frame")
+                conn.unregister("frame")
         run_sql_model(conn, model, params)
     return conn
 
