@@ -66,5 +66,5 @@ def test_demo_run_through_the_cli(tmp_path):
 
     entities = pl.read_csv(truth / "client_entities.csv", infer_schema=False)
     precision, recall, f1 = pairwise_f1(entities, crosswalk)
-    # The deterministic matcher measured 1.000 / 0.924 / 0.960 on this demo; it must not fall.
-    assert precision >= 0.99 and f1 >= 0.95, (precision, recall, f1)
+    # Measured on this demo: probabilistic matcher P 0.991 / R 0.992 / F1 0.991 (deterministic: 1.000 / 0.924 / 0.960).
+    assert precision >= 0.98 and f1 >= 0.98, (precision, recall, f1)
