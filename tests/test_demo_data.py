@@ -392,3 +392,27 @@ def test_other_window_and_cli(tmp_path, capsys):
     ]
     fx = read(tmp_path / "fx_rates.csv")
     assert sorted(set(fx["month"])) == ["2025-12", "2026-01", "2026-02", "2026-03"]
+
+
+def _share_of_changed_duplicates(data_dir: Path) -> float:
+    """Share of non-primary records whose name differs (beyond case) from the first record of their organisation."""
+    truth = pl.read_csv(data_dir / "_truth" / "client_entities.csv", infer_schema=False)
+    clients = pl.concat([pl.read_csv(p, infer_schema=False) for p in sorted((data_dir / "clients").glob("*.csv"))],
+                        how="diagonal")  # fmt: skip
+    joined = truth.join(clients, on=["source_system", "source_client_id"]).with_columns(
+        key=pl.col("name").str.to_lowercase().str.replace_all(r"[^a-z0-9 ]", "")
+    )
+    groups = joined.group_by("entity_id").agg(pl.col("key")).filter(pl.col("key").list.len() > 1)
+    firsts = groups.select(pl.col("key").list.first().alias("first"), pl.col("key").list.slice(1).alias("rest"))
+    rest = firsts.explode("rest")
+    return float((rest["rest"] != rest["first"]).mean())
+
+
+def test_noise_scales_how_often_duplicates_differ(tmp_path):
+    shares = []
+    for noise in (0.0, 1.0, 3.0):
+        generate_demo_data(tmp_path / str(noise), clients=3000, seed=4, faults=False, noise=noise)
+        shares.append(_share_of_changed_duplicates(tmp_path / str(noise)))
+    assert shares[0] < shares[1] < shares[2], shares
+    with pytest.raises(ValueError, match="noise"):
+        generate_demo_data(tmp_path / "bad", clients=100, noise=-1)

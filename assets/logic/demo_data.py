@@ -727,8 +727,12 @@ def _make_orgs(seed: int, n: int, win_start: int, win_end: int, n_sellers: int, 
 # --------------------------------------------------------------------------------------------
 
 
-def _make_records(seed: int, o: dict, clients: int, win_end: int) -> dict:
+def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float = 1.0) -> dict:
     rng = _rng(seed, 2)
+
+    def p(rate: float) -> float:  # a variation rate scaled by the noise level
+        return min(1.0, rate * noise)
+
     n = o["n"]
     n_extra = clients - n
     n_cross = int(round(n_extra * CROSS_SHARE / (CROSS_SHARE + DUP_SHARE)))
@@ -821,15 +825,15 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int) -> dict:
         }
     )
     name = pl.col("base") + pl.col("form")
-    m_abbr = variant & (r["abbr"] < 0.20)
-    m_amp = variant & (r["amp"] < 0.40)
-    m_the = variant & (r["the"] < 0.06)
-    m_punct = variant & (r["punct"] < 0.20)
-    m_acc = (variant & (r["acc"] < 0.35)) | crm
-    m_acc_add = variant & ~crm & (r["acc_add"] < 0.015)
-    m_typo = variant & (r["typo"] < 0.07)
-    m_upper = (variant & (r["upper"] < 0.08)) | (crm & (r["upper"] < 0.40))
-    m_lower = variant & ~m_upper & (r["lower"] < 0.02)
+    m_abbr = variant & (r["abbr"] < p(0.20))
+    m_amp = variant & (r["amp"] < p(0.40))
+    m_the = variant & (r["the"] < p(0.06))
+    m_punct = variant & (r["punct"] < p(0.20))
+    m_acc = (variant & (r["acc"] < p(0.35))) | crm
+    m_acc_add = variant & ~crm & (r["acc_add"] < p(0.015))
+    m_typo = variant & (r["typo"] < p(0.07))
+    m_upper = (variant & (r["upper"] < p(0.08))) | (crm & (r["upper"] < 0.40))
+    m_lower = variant & ~m_upper & (r["lower"] < p(0.02))
     df = df.select(name=name)
     df = df.select(
         name=_where(
@@ -884,7 +888,7 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int) -> dict:
 
     # phone
     exch = o["exch"][rec_org]
-    line = np.where(variant & (r["phone_new"] < 0.10), rng.integers(0, 10000, nr), o["line"][rec_org])
+    line = np.where(variant & (r["phone_new"] < p(0.10)), rng.integers(0, 10000, nr), o["line"][rec_org])
     sys_bias = np.where(rec_sys == NAT, 0, np.where(rec_sys == LOC, 1, 3))
     pf = (_pick(rng, (0.35, 0.3, 0.1, 0.1, 0.1, 0.05), nr) + sys_bias * (rng.random(nr) < 0.3)) % 6
     pdf = pl.DataFrame(
@@ -908,7 +912,7 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int) -> dict:
     )["p"]
 
     # address / city / postal / country
-    moved = variant & (r["addr_new"] < 0.08)
+    moved = variant & (r["addr_new"] < p(0.08))
     num = np.where(moved, np.exp(rng.uniform(0, np.log(9999), nr)).astype(np.int64), o["num"][rec_org])
     street = np.where(
         moved, rng.integers(0, np.where(o["ca"][rec_org], len(STREETS), N_US_STREETS)), o["street"][rec_org]
@@ -977,7 +981,7 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int) -> dict:
     # industry / employees / owner / segment
     industry = _s(INDUSTRY_LABELS).gather(o["industry"][rec_org])
     emp = o["emp"][rec_org].astype(np.float64)
-    emp = np.where(variant & (r["emp"] < 0.3), np.maximum(1, np.round(emp * rng.uniform(0.7, 1.3, nr))), emp)
+    emp = np.where(variant & (r["emp"] < p(0.3)), np.maximum(1, np.round(emp * rng.uniform(0.7, 1.3, nr))), emp)
     owner = np.where(variant & (r["owner"] < 0.4), rng.integers(0, o["n_sellers"], nr), o["owner"][rec_org])
     seg_nat = np.where(rec_sys == NAT, True, np.where(rec_sys == LOC, False, o["national"][rec_org]))
     return {
@@ -1023,17 +1027,23 @@ def generate_demo_data(
     file_format: str = "csv",
     faults: bool = True,
     progress: Callable[[str], None] | None = None,
+    noise: float = 1.0,
 ) -> dict:
     """Write a complete alms input folder under ``out_dir`` and return a summary of counts.
 
     ``clients`` is the number of client records over all source systems (the scale knob):
     billing lines ~= 10x, engagement events ~= 5x.  Output is a pure function of the arguments.
+    ``noise`` scales how often a duplicate record differs from its organisation's primary record
+    (abbreviations, accents, typos, case, punctuation, new phone line, moved address, size): 1.0 is
+    the default mix, 0.5 half of it, 2.0 twice (rates capped at 1).
     """
     t0 = time.perf_counter()
     if clients < 1:
         raise ValueError("clients must be >= 1")
     if months < 1:
         raise ValueError("months must be >= 1")
+    if not 0 <= noise <= 10:
+        raise ValueError("noise must be between 0 and 10")
     if file_format not in ("csv", "parquet"):
         raise ValueError("file_format must be 'csv' or 'parquet'")
     say = progress or (lambda _msg: None)
@@ -1086,7 +1096,7 @@ def generate_demo_data(
     # ---- organisations and client records
     orgs = _make_orgs(seed, n_orgs, win_start, win_end, n_sellers, team)
     say(f"organisations: {n_orgs:,}")
-    rec = _make_records(seed, orgs, clients, win_end)
+    rec = _make_records(seed, orgs, clients, win_end, noise)
     nr = clients
     sys_names = _s(SYSTEMS)
     prefix_s = _s(rec["prefix"])
@@ -1218,10 +1228,10 @@ def generate_demo_data(
     lines_per_org = np.bincount(l_org, minlength=n).astype(np.float64)
     total_usd = spend * act_days / 365.0
     per_line = np.divide(total_usd, lines_per_org, out=np.zeros(n), where=lines_per_org > 0)
-    noise = np.exp(brng.normal(-0.245, 0.7, NL))
+    jitter = np.exp(brng.normal(-0.245, 0.7, NL))
     l_credit = inv_credit[line_inv]
     credit_mult = np.where(o["net_neg"][l_org], 1.5, 0.6)
-    usd = per_line[l_org] * noise * np.where(l_credit, -credit_mult, 1.0)
+    usd = per_line[l_org] * jitter * np.where(l_credit, -credit_mult, 1.0)
     l_day = inv_day[line_inv]
     l_month = np.searchsorted(month_start, l_day, side="right") - 1
     l_ccy = rec_ccy[inv_rec[line_inv]]
@@ -1229,7 +1239,7 @@ def generate_demo_data(
     cents = np.round(amt * 100).astype(np.int64)
     cents = np.where(l_credit, np.minimum(cents, -100), np.maximum(cents, 100))
     cents = np.clip(cents, -50_000_000_000, 50_000_000_000)  # |amount| < 500M, far from "absurd"
-    del usd, amt, noise
+    del usd, amt, jitter
     l_sys = inv_sys[line_inv]
     say(f"billing: {NL:,} lines in {NI:,} invoices")
 
@@ -1455,6 +1465,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--months", type=int, default=14)
     p.add_argument("--format", dest="file_format", choices=("csv", "parquet"), default="csv")
     p.add_argument("--no-faults", dest="faults", action="store_false")
+    p.add_argument("--noise", type=float, default=1.0, help="variation rate of duplicate records (1.0 = default)")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     summary = generate_demo_data(
@@ -1465,6 +1476,7 @@ def main(argv: list[str] | None = None) -> int:
         months=a.months,
         file_format=a.file_format,
         faults=a.faults,
+        noise=a.noise,
         progress=None if a.quiet else (lambda m: print(m, flush=True)),
     )
     for k, v in summary.items():
