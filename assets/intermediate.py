@@ -38,7 +38,12 @@ def clients_matched(
 ):
     with clear_failures():
         matched, review, report = match_client_records(
-            records, overrides, settings.matcher, settings.match_threshold, settings.review_threshold
+            records,
+            overrides,
+            settings.matcher,
+            settings.match_threshold,
+            settings.review_threshold,
+            context.log.info,
         )
     metadata = {
         key: dg.MetadataValue.json(value) if isinstance(value, dict) else value for key, value in report.items()

@@ -8,7 +8,7 @@
 | ALMS_KEY_SHARE | 0.25 | share of ranked accounts counted down to find the key level |
 | ALMS_REPORTING_CURRENCY | USD | currency of all published amounts; fx_rates convert into it |
 | ALMS_MAX_LINE_AMOUNT | 1000000000 | a billing line with |amount| at or above this is quarantined as absurd_amount |
-| ALMS_MATCHER | deterministic | client deduplication: deterministic, or probabilistic (Fellegi-Sunter, issue 3, in progress) |
+| ALMS_MATCHER | probabilistic | client deduplication: probabilistic (Fellegi-Sunter), or deterministic (rule-based, no overrides) |
 | ALMS_MATCH_THRESHOLD | 0.9 | match probability at which two client records link (names must also agree) |
 | ALMS_REVIEW_THRESHOLD | 0.5 | pairs from here up to the match threshold go to marts.match_review |
 | ALMS_DUCKDB_MEMORY_LIMIT | 4GB | DuckDB memory limit of the pipeline's own connections |
@@ -48,7 +48,7 @@ class AlmsSettings(dg.ConfigurableResource):
     key_share: float = 0.25
     reporting_currency: str = "USD"
     max_line_amount: float = 1_000_000_000.0
-    matcher: str = "deterministic"
+    matcher: str = "probabilistic"
     match_threshold: float = 0.9
     review_threshold: float = 0.5
 
@@ -145,7 +145,7 @@ def settings_from_env(environ: dict | None = None) -> AlmsSettings:
         key_share=_number(env, "ALMS_KEY_SHARE", 0.25),
         reporting_currency=env.get("ALMS_REPORTING_CURRENCY", "USD").strip().upper(),
         max_line_amount=_number(env, "ALMS_MAX_LINE_AMOUNT", 1_000_000_000.0),
-        matcher=env.get("ALMS_MATCHER", "deterministic").strip().lower() or "deterministic",
+        matcher=env.get("ALMS_MATCHER", "probabilistic").strip().lower() or "probabilistic",
         match_threshold=_number(env, "ALMS_MATCH_THRESHOLD", 0.9),
         review_threshold=_number(env, "ALMS_REVIEW_THRESHOLD", 0.5),
     )

@@ -66,5 +66,5 @@ def test_demo_run_through_the_cli(tmp_path):
 
     entities = pl.read_csv(truth / "client_entities.csv", infer_schema=False)
     precision, recall, f1 = pairwise_f1(entities, crosswalk)
-    # Measured on this demo: deterministic (the default) P 1.000 / R 0.924 / F1 0.960; probabilistic 0.991 / 0.992 / 0.991.
-    assert precision >= 0.99 and f1 >= 0.95, (precision, recall, f1)
+    # Measured on this demo: probabilistic (the default) P 0.991 / R 0.992 / F1 0.991; deterministic 1.000 / 0.924 / 0.960.
+    assert precision >= 0.98 and f1 >= 0.98, (precision, recall, f1)

@@ -23,6 +23,8 @@ Pairs near the threshold, and strong pairs held back by the name rule, go to a r
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -38,6 +40,9 @@ from assets.logic.matching import add_match_keys, match_clients
 LEGAL_WORDS = ["incorporated", "corporation", "company", "limited"]
 NAME_LEVELS = {4: "exact", 3: "typo", 2: "similar", 1: "weak", 0: "different"}
 LINKING_NAME_LEVEL = 2
+# Pairs whose names share nothing (level "different") are never reviewed: at 1M records 554k such pairs sat just
+# above the review threshold on a shared building or switchboard alone, a queue no person could work through.
+REVIEW_NAME_LEVEL = 1
 COUNTRIES = {
     "us": "us", "usa": "us", "united states": "us", "united states of america": "us", "u s": "us", "u s a": "us",
     "ca": "ca", "can": "ca", "canada": "ca",
@@ -61,6 +66,22 @@ class ResolutionSettings:
     seed: int = 42
 
 
+class _PhaseClock:
+    """Seconds per phase, for the report, and a progress line per phase for long runs."""
+
+    def __init__(self, progress: Callable[[str], None] | None) -> None:
+        self.progress = progress
+        self.seconds: dict[str, float] = {}
+        self.start = self.last = time.perf_counter()
+
+    def done(self, message: str) -> None:
+        now = time.perf_counter()
+        self.seconds[message.split(":")[0].split(" (")[0]] = round(now - self.last, 2)
+        self.last = now
+        if self.progress:
+            self.progress(f"matcher: {message} ({now - self.start:.1f} s)")
+
+
 @dataclass
 class Resolution:
     crosswalk: pl.DataFrame
@@ -70,7 +91,7 @@ class Resolution:
 
 def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tuple[pl.DataFrame, set[str]]:
     """One row per record with an integer id and every comparison key; and the set of common name tokens."""
-    keyed = add_match_keys(records.sort("source_system", "source_client_id"))
+    keyed = add_match_keys(records.lazy().sort("source_system", "source_client_id"))
     address = (
         pl.col("address")
         .str.normalize("NFKD")
@@ -84,8 +105,8 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         .str.split(" ")
         .list.eval(pl.element().replace(STREET_WORDS).filter(pl.element() != ""))
     )
-    prepared = keyed.with_columns(
-        pl.int_range(0, pl.len(), dtype=pl.Int64).alias("record_id"),
+    prepared = keyed.with_row_index("record_id").with_columns(
+        pl.col("record_id").cast(pl.Int64),
         pl.col("domain_key").str.replace(r"\.[a-z]+$", "").str.replace_all(r"[-.]", "").alias("domain_stem"),
         address.str.extract(r"^\s*([0-9]+)", 1).alias("house_number"),
         street_tokens.list.join(" ").alias("street_key"),
@@ -102,7 +123,7 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         .replace_strict(COUNTRIES, default=None)
         .alias("country_key"),
         pl.col("name_key").str.split(" ").alias("name_tokens"),
-    )
+    ).collect(engine="streaming")
     frequencies = prepared.select(pl.col("name_tokens").list.unique().explode().alias("token")).group_by("token").len()
     cutoff = max(settings.common_token_min, int(settings.common_token_share * prepared.height))
     common = set(frequencies.filter(pl.col("len") >= cutoff)["token"].drop_nulls().to_list())
@@ -472,20 +493,27 @@ def describe_evidence() -> pl.Expr:
 
 
 def resolve_clients(
-    records: pl.DataFrame, settings: ResolutionSettings | None = None, overrides: pl.DataFrame | None = None
+    records: pl.DataFrame,
+    settings: ResolutionSettings | None = None,
+    overrides: pl.DataFrame | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Resolution:
     """Group client records into accounts; see the module docstring. `overrides` has source_system_1,
     source_client_id_1, source_system_2, source_client_id_2, decision (must_link / cannot_link), source_file and
     source_row."""
     settings = settings or ResolutionSettings()
+    clock = _PhaseClock(progress)
     prepared, common = prepare_records(records, settings)
     decided = attach_overrides(prepared, overrides)
+    clock.done(f"prepared {prepared.height:,} records ({len(common):,} common name tokens)")
     pairs, report = candidate_pairs(prepared, settings)
+    clock.done(f"blocked: {report['candidate_pairs']:,} candidate pairs")
     conn = duckdb.connect()
     try:
         levels = compare_pairs(
             conn, prepared, pl.concat([pairs, decided.select("left_id", "right_id")]).unique(), common
         )
+        clock.done(f"compared {levels.height:,} pairs")
         sample = compare_pairs(
             conn, prepared, random_pairs(prepared.height, settings.random_pairs, settings.seed), common
         )
@@ -493,6 +521,7 @@ def resolve_clients(
         conn.close()
     u = level_frequencies(sample)
     m, share, subsets = estimate_m(levels, u, settings)
+    clock.done("estimated u (random pairs) and m (EM)")
     scored = score_pairs(levels, m, u, share).join(decided.select("left_id", "right_id", "decision"),
                                                     on=["left_id", "right_id"], how="left")  # fmt: skip
     is_link = (pl.col("match_probability") >= settings.match_threshold) & (pl.col("name_level") >= LINKING_NAME_LEVEL)
@@ -501,11 +530,12 @@ def resolve_clients(
             "is_link"
         ),
         (pl.col("decision") == "must_link").fill_null(False).alias("is_must_link"),
-        describe_evidence().alias("evidence"),
     )
-    links = scored.filter(pl.col("is_link"))
+    links = scored.filter(pl.col("is_link")).with_columns(describe_evidence().alias("evidence"))
+    clock.done(f"scored: {links.height:,} links")
     labels = cluster(prepared.height, links)
     labels = apply_cannot_links(labels, links, decided.filter(pl.col("decision") == "cannot_link"))
+    clock.done("clustered")
     clustered = prepared.select("record_id", "source_system", "source_client_id").with_columns(
         pl.Series("cluster", labels)
     )
@@ -550,7 +580,9 @@ def resolve_clients(
             pl.col("decision").is_null()
             & (pl.col("match_probability") >= settings.review_threshold)
             & ~pl.col("is_link")
+            & (pl.col("name_level") >= REVIEW_NAME_LEVEL)
         )
+        .with_columns(describe_evidence().alias("evidence"))
         .with_columns(
             pl.when(pl.col("match_probability") >= settings.match_threshold)
             .then(pl.lit("names_disagree"))
@@ -562,7 +594,9 @@ def resolve_clients(
         .filter(pl.col("left_cluster") != pl.col("right_cluster"))
     )  # fmt: skip
     merges = crosswalk.group_by("match_rule").len()
+    clock.done(f"crosswalk and {review.height:,} review pairs")
     report.update(
+        seconds=clock.seconds,
         records_in=prepared.height,
         accounts_out=crosswalk["account_id"].n_unique(),
         links=links.height,
@@ -598,6 +632,7 @@ def match_client_records(
     matcher: str = "probabilistic",
     match_threshold: float = 0.9,
     review_threshold: float = 0.5,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     """The records with account_id, match_rule, match_confidence and match_evidence; the review pairs by record
     keys; and a report for the UI. `matcher` is probabilistic (this module) or deterministic (matching.py)."""
@@ -609,7 +644,7 @@ def match_client_records(
             pl.lit(None, pl.Float64).alias("match_confidence"), pl.col("match_rule").alias("match_evidence")
         )
         return matched, pl.DataFrame(schema=REVIEW_COLUMNS), {"records_by_rule": report["records_by_rule"]}
-    resolution = resolve_clients(records, ResolutionSettings(match_threshold, review_threshold), overrides)
+    resolution = resolve_clients(records, ResolutionSettings(match_threshold, review_threshold), overrides, progress)
     keys = resolution.crosswalk.select("record_id", "source_system", "source_client_id")
     review = (
         resolution.review.join(keys.rename({"record_id": "left_id", "source_system": "source_system_1",
@@ -633,5 +668,6 @@ def match_client_records(
             "review_queue": report["review_pairs"],
             "overrides_applied": report["overrides"],
             "common_name_tokens": report["common_tokens"],
+            "seconds_by_phase": report["seconds"],
         },
     )
