@@ -97,7 +97,7 @@ def speed(work_dir: Path, sizes: list[int]) -> None:
         generate(data_dir, size, 1.0, file_format="parquet")
         completed = subprocess.run(
             [sys.executable, "-m", "pipelines.evaluate_matching", "--speed-child", str(data_dir)],
-            capture_output=True, text=True, check=True,
+            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
         )  # fmt: skip
         r = json.loads(completed.stdout.strip().splitlines()[-1])
         print(f"{r['records']:>10,} {r['pairs']:>10,} {r['seconds']:8.1f} {r['records'] / r['seconds']:>10,.0f} "
