@@ -16,7 +16,18 @@ from assets.common import clear_failures, validate
 from assets.logic import inputs, parsing
 from pipelines.metadata import column_schema_for, table_metadata
 from pipelines.resources import AlmsSettings, Warehouse, write_frame
-from schemas.raw import RawBillingLines, RawClients, RawEngagementEvents, RawFxRates, RawMatchOverrides, RawSellers
+from schemas.raw import (
+    RawAccountOverrides,
+    RawBillingLines,
+    RawClients,
+    RawEngagementEvents,
+    RawFxRates,
+    RawMatchOverrides,
+    RawOpportunities,
+    RawProspects,
+    RawSellerPicks,
+    RawSellers,
+)
 
 BATCH_ROWS = 2_000_000  # files are typed, validated and written in batches of about this many rows
 
@@ -150,4 +161,49 @@ match_overrides = _raw_asset(
     "People's must-link / cannot-link decisions on pairs of client records (match_overrides.csv), with who and why.",
 )
 
-RAW_ASSETS = [billing_lines, clients, engagement_events, sellers, fx_rates, match_overrides]
+opportunities = _raw_asset(
+    "opportunities",
+    inputs.OPPORTUNITIES,
+    parsing.parse_opportunities,
+    RawOpportunities,
+    True,
+    "Every open and closed deal (opportunities/), typed where it parses. Optional input: none gives an empty table "
+    "and the likelihood criterion is missing for every account.",
+)
+prospects = _raw_asset(
+    "prospects",
+    inputs.PROSPECTS,
+    parsing.parse_prospects,
+    RawProspects,
+    False,
+    "Organisations that do not bill yet (prospects.csv or prospects/): the lead candidates.",
+)
+seller_picks = _raw_asset(
+    "seller_picks",
+    inputs.SELLER_PICKS,
+    parsing.parse_seller_picks,
+    RawSellerPicks,
+    False,
+    "Sellers' own targets and leads (seller_picks.csv), checked against the accounts when scoring.",
+)
+account_overrides = _raw_asset(
+    "account_overrides",
+    inputs.ACCOUNT_OVERRIDES,
+    parsing.parse_account_overrides,
+    RawAccountOverrides,
+    False,
+    "Front-line overrides of tier or designation (overrides.csv) with who, why and until when.",
+)
+
+RAW_ASSETS = [
+    billing_lines,
+    clients,
+    engagement_events,
+    sellers,
+    fx_rates,
+    match_overrides,
+    opportunities,
+    prospects,
+    seller_picks,
+    account_overrides,
+]

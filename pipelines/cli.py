@@ -3,6 +3,7 @@
     python -m pipelines.cli run          # what `make run` does: demo data if needed, whole graph, summary
     python -m pipelines.cli generate DIR --clients 4000
     python -m pipelines.cli benchmark    # what `make benchmark` does (see pipelines/benchmark.py)
+    python -m pipelines.cli whatif --config other_scoring.yaml [--key-share 0.3]   # nothing published changes
 
 Every run goes to the project's Dagster instance (DAGSTER_HOME defaults to <repo>/dagster_home), so it shows up in
 the UI that `make dev` opens.
@@ -95,11 +96,17 @@ def summarize(output_dir: Path) -> str:
         quarantine = conn.sql(
             "select input_name, reason, count(*) from marts.quarantine group by all order by 1, 2"
         ).fetchall()
+        tiers = dict(conn.sql("select tier, count(*) from marts.account_scores group by all").fetchall())
+        designations = dict(
+            conn.sql("select designation, count(*) from marts.seller_account_lists group by all").fetchall()
+        )
+        overrides = dict(conn.sql("select status, count(*) from marts.override_status group by all").fetchall())
     currency = level["reporting_currency"]
     lines = [
         f"published: {path}",
         f"           {output_dir / 'parquet'}/<table>.parquet",
-        "tables:    marts.accounts, marts.key_levels, marts.seller_account_lists, marts.client_crosswalk, marts.quarantine",
+        "tables:    marts.accounts, marts.key_levels, marts.account_scores, marts.seller_account_lists,",
+        "           marts.client_crosswalk, marts.match_review, marts.override_status, marts.quarantine",
         f"window:    {level['window_start_date']} .. {level['as_of_date']}",
         f"accounts:  {accounts:,} (from {records:,} client records); {level['ranked_accounts']:,} with positive billing",
         f"key level: {level['key_level']:,} {currency} (k = ceil({level['key_share']} x {level['ranked_accounts']:,})"
@@ -107,6 +114,12 @@ def summarize(output_dir: Path) -> str:
         f"key accounts: {level['key_accounts']:,}, holding {level['key_billing_share']:.1%} of "
         f"{level['total_billing_12m']:,} {currency} billed",
     ]
+    lines.append(
+        f"tiers:     high {tiers.get('high', 0):,}, medium {tiers.get('medium', 0):,}, low {tiers.get('low', 0):,}; "
+        f"targets {designations.get('target', 0):,}, leads {designations.get('lead', 0):,}"
+    )
+    if overrides:
+        lines.append("overrides: " + ", ".join(f"{status} {count}" for status, count in sorted(overrides.items())))
     if quarantine:
         lines.append(
             "quarantine: "
@@ -159,6 +172,26 @@ def command_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_whatif(args: argparse.Namespace) -> int:
+    from assets.logic.inputs import InputError
+    from pipelines.resources import settings_from_env
+    from pipelines.whatif import run_whatif
+
+    try:
+        settings = settings_from_env()
+        result = run_whatif(Path(settings.output_dir), Path(settings.data_dir), args.config, args.key_share, args.name)
+    except (SettingsError, InputError) as error:
+        print(f"alms whatif: {error}", file=sys.stderr)
+        return 2
+    print(f"what-if over {result.accounts:,} accounts: {result.changes.height:,} would change tier or designation")
+    for row in result.per_seller.head(args.show).iter_rows(named=True):
+        print(f"  {row['seller_name'] or row['owner_id'] or '(unassigned)'}: {row['accounts_changing']:,} accounts "
+              f"({row['tier_changes']} tier, {row['designation_changes']} designation; +{row['new_key']} / "
+              f"-{row['no_longer_key']} key)")  # fmt: skip
+    print(f"written: {result.out_dir}/changes.csv, per_seller.csv (published tables untouched)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["benchmark"]:  # its options are its own (see pipelines/benchmark.py)
@@ -177,8 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--format", choices=["csv", "parquet"], default="csv")
     generate.add_argument("--no-faults", action="store_true", help="no deliberately faulty billing lines")
     commands.add_parser("benchmark", help="generate benchmark data and time the full materialization (--help)")
+    whatif = commands.add_parser("whatif", help="score the last run under another config; publishes nothing")
+    whatif.add_argument("--config", type=Path, required=True, help="a scoring.yaml (sections merge over the default)")
+    whatif.add_argument("--key-share", type=float, help="cut the key level again at this share (e.g. 0.3)")
+    whatif.add_argument("--name", default="latest", help="sub-folder of $ALMS_OUTPUT_DIR/whatif for the result")
+    whatif.add_argument("--show", type=int, default=15, help="sellers to print")
     args = parser.parse_args(argv)
-    handlers = {"run": command_run, "generate": command_generate}
+    handlers = {"run": command_run, "generate": command_generate, "whatif": command_whatif}
     return handlers[args.command](args)
 
 

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets import intermediate, marts, publish, raw
+from assets import intermediate, marts, publish, raw, scoring
 from assets.checks import CHECKS
 from pipelines.resources import build_resources
 from pipelines.sql_models import build_sql_assets
@@ -14,6 +14,7 @@ all_assets = [
     *build_sql_assets(),
     intermediate.clients_matched,
     marts.accounts_and_key_levels,
+    scoring.account_scores,
     publish.published_marts,
 ]
 

@@ -2,8 +2,28 @@
 
 import pandera.polars as pa
 
-from schemas.marts import Accounts, ClientCrosswalk, KeyLevels, MatchReview, Quarantine, SellerAccountLists
-from schemas.raw import RawBillingLines, RawClients, RawEngagementEvents, RawFxRates, RawMatchOverrides, RawSellers
+from schemas.marts import (
+    Accounts,
+    AccountScores,
+    ClientCrosswalk,
+    KeyLevels,
+    MatchReview,
+    OverrideStatus,
+    Quarantine,
+    SellerAccountLists,
+)
+from schemas.raw import (
+    RawAccountOverrides,
+    RawBillingLines,
+    RawClients,
+    RawEngagementEvents,
+    RawFxRates,
+    RawMatchOverrides,
+    RawOpportunities,
+    RawProspects,
+    RawSellerPicks,
+    RawSellers,
+)
 
 SCHEMAS_BY_TABLE: dict[tuple[str, str], type[pa.DataFrameModel]] = {
     ("raw", "billing_lines"): RawBillingLines,
@@ -12,12 +32,18 @@ SCHEMAS_BY_TABLE: dict[tuple[str, str], type[pa.DataFrameModel]] = {
     ("raw", "sellers"): RawSellers,
     ("raw", "fx_rates"): RawFxRates,
     ("raw", "match_overrides"): RawMatchOverrides,
+    ("raw", "opportunities"): RawOpportunities,
+    ("raw", "prospects"): RawProspects,
+    ("raw", "seller_picks"): RawSellerPicks,
+    ("raw", "account_overrides"): RawAccountOverrides,
     ("marts", "accounts"): Accounts,
     ("marts", "key_levels"): KeyLevels,
     ("marts", "seller_account_lists"): SellerAccountLists,
     ("marts", "client_crosswalk"): ClientCrosswalk,
     ("marts", "quarantine"): Quarantine,
     ("marts", "match_review"): MatchReview,
+    ("marts", "account_scores"): AccountScores,
+    ("marts", "override_status"): OverrideStatus,
 }
 
 

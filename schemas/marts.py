@@ -68,20 +68,188 @@ class KeyLevels(pa.DataFrameModel):
 
 
 class SellerAccountLists(pa.DataFrameModel):
-    """Per seller, their accounts ordered by 12-month billing with key / secondary."""
+    """Per seller, every account they own (key / target / secondary, by 12-month billing) and then their leads."""
 
     owner_id: str = pa.Field(nullable=True, description="Seller id; null for accounts without an owner.")
     seller_name: str = pa.Field(description="Seller's name; '(unassigned)' or '(unknown seller)' when not in sellers.")
     team: str = pa.Field(nullable=True, description="Sales team.")
     has_known_seller: bool = pa.Field(description="owner_id is in the sellers file.")
-    seller_rank: int = pa.Field(ge=1, description="Position in the seller's list: billing desc, then account_id.")
+    seller_rank: int = pa.Field(ge=1, description="Position in the seller's list: accounts by billing, then leads.")
+    row_type: str = pa.Field(isin=["account", "lead"], description="account (a client) or lead (a prospect).")
+    account_id: str = pa.Field(nullable=True, description="The account (see marts.accounts); null for a lead.")
+    prospect_id: str = pa.Field(nullable=True, description="The prospect of a lead row; null for an account.")
+    name: str = pa.Field(nullable=True, description="Account or prospect name.")
+    billing_12m: MONEY = pa.Field(nullable=True, description=BILLING_12M + " Null for a lead.")
+    billing_rank: int = pa.Field(nullable=True, ge=1, description="Position in the company-wide top-down list.")
+    is_key_account: bool = pa.Field(description="Key account.")
+    priority_score: float = pa.Field(
+        nullable=True, ge=0, le=100, description="Account: priority score; lead: lead score (0-100)."
+    )
+    tier: str = pa.Field(nullable=True, isin=["high", "medium", "low"], description="Priority tier (after overrides).")
+    designation_computed: str = pa.Field(
+        isin=["key", "target", "secondary", "lead", "recommended_lead"], description="Designation before overrides."
+    )
+    designation: str = pa.Field(
+        isin=["key", "target", "secondary", "lead", "recommended_lead"],
+        description="key / target / secondary for accounts, lead for leads; recommended_lead: recommended but the "
+        "seller picked other leads.",
+    )
+    designation_override_by: str = pa.Field(nullable=True, description="Who overrode the designation.")
+    designation_override_reason: str = pa.Field(nullable=True, description="Why.")
+    designation_override_until: pl.Date = pa.Field(nullable=True, description="Until when the override applies.")
+    is_recommended: bool = pa.Field(description="alms recommends it as target (accounts) or lead (prospects).")
+    is_seller_pick: bool = pa.Field(description="The seller picked it (seller_picks).")
+    recommendation_rank: int = pa.Field(nullable=True, ge=1, description="Rank among the seller's recommendations.")
+
+    class Config:
+        strict = True
+
+
+CRITERION_SCORE = "{}: {}; 0-100, null when the account lacks the data."
+CONTRIBUTION = "Points of the priority score that come from {} (contributions add up to the score)."
+CRITERION_HELP = {
+    "current_spend": "12-month billing (percentile among accounts)",
+    "growth": "last 6 months vs the 6 before, 50 = flat",
+    "whitespace": "estimated wallet minus current spend (percentile)",
+    "likelihood": "open pipeline x stage probability (percentile)",
+    "engagement": "recency-weighted engagement (percentile)",
+    "icp_fit": "industry and size against the ideal customer profile",
+    "tenure": "years as a customer, capped",
+    "strategic": "100 for a strategic segment",
+}
+
+
+class AccountScores(pa.DataFrameModel):
+    """One row per account: priority score with every criterion's contribution, tier, status, health and churn risk."""
+
     account_id: str = pa.Field(unique=True, description="The account (see marts.accounts).")
     account_name: str = pa.Field(nullable=True, description="Account name.")
-    segment: str = pa.Field(nullable=True, description="local or national.")
+    owner_id: str = pa.Field(nullable=True, description="Owning seller.")
     billing_12m: MONEY = pa.Field(description=BILLING_12M)
-    billing_rank: int = pa.Field(ge=1, description="Position in the company-wide top-down list.")
-    is_key_account: bool = pa.Field(description="Key account.")
-    designation: str = pa.Field(isin=["key", "secondary"], description="key or secondary.")
+    is_key_account: bool = pa.Field(description="Key account (marts.accounts).")
+    status: str = pa.Field(
+        isin=["active", "pipeline", "inactive"],
+        description="active: positive 12-month billing; pipeline: none but an open deal; inactive: neither.",
+    )
+    priority_score: float = pa.Field(ge=0, le=100, description="Weighted score over the criteria present (0-100).")
+    tier_computed: str = pa.Field(isin=["high", "medium", "low"], description="Tier from the score and thresholds.")
+    tier: str = pa.Field(isin=["high", "medium", "low"], description="Tier after front-line overrides.")
+    tier_override_by: str = pa.Field(nullable=True, description="Who overrode the tier (overrides file).")
+    tier_override_reason: str = pa.Field(nullable=True, description="Why.")
+    tier_override_until: pl.Date = pa.Field(nullable=True, description="Until when.")
+    weight_coverage: float = pa.Field(
+        gt=0, le=1.000001, description="Share of the configured weight whose criteria had data for this account."
+    )
+    missing_criteria: str = pa.Field(description="Criteria without data for this account (re-weighted over the rest).")
+    current_spend_score: float = pa.Field(
+        nullable=True,
+        ge=0,
+        le=100,
+        description=CRITERION_SCORE.format("current_spend", "12-month billing (percentile among accounts)"),
+    )
+    current_spend_contribution: float = pa.Field(
+        nullable=True, ge=0, le=100, description=CONTRIBUTION.format("current_spend")
+    )
+    growth_score: float = pa.Field(
+        nullable=True,
+        ge=0,
+        le=100,
+        description=CRITERION_SCORE.format("growth", "last 6 months vs the 6 before, 50 = flat"),
+    )
+    growth_contribution: float = pa.Field(nullable=True, ge=0, le=100, description=CONTRIBUTION.format("growth"))
+    whitespace_score: float = pa.Field(
+        nullable=True,
+        ge=0,
+        le=100,
+        description=CRITERION_SCORE.format("whitespace", "estimated wallet minus current spend (percentile)"),
+    )
+    whitespace_contribution: float = pa.Field(
+        nullable=True, ge=0, le=100, description=CONTRIBUTION.format("whitespace")
+    )
+    likelihood_score: float = pa.Field(
+        nullable=True,
+        ge=0,
+        le=100,
+        description=CRITERION_SCORE.format("likelihood", "open pipeline x stage probability (percentile)"),
+    )
+    likelihood_contribution: float = pa.Field(
+        nullable=True, ge=0, le=100, description=CONTRIBUTION.format("likelihood")
+    )
+    engagement_score: float = pa.Field(
+        nullable=True,
+        ge=0,
+        le=100,
+        description=CRITERION_SCORE.format("engagement", "recency-weighted engagement (percentile)"),
+    )
+    engagement_contribution: float = pa.Field(
+        nullable=True, ge=0, le=100, description=CONTRIBUTION.format("engagement")
+    )
+    icp_fit_score: float = pa.Field(
+        nullable=True,
+        ge=0,
+        le=100,
+        description=CRITERION_SCORE.format("icp_fit", "industry and size against the ideal customer profile"),
+    )
+    icp_fit_contribution: float = pa.Field(nullable=True, ge=0, le=100, description=CONTRIBUTION.format("icp_fit"))
+    tenure_score: float = pa.Field(
+        nullable=True, ge=0, le=100, description=CRITERION_SCORE.format("tenure", "years as a customer, capped")
+    )
+    tenure_contribution: float = pa.Field(nullable=True, ge=0, le=100, description=CONTRIBUTION.format("tenure"))
+    strategic_score: float = pa.Field(
+        nullable=True, ge=0, le=100, description=CRITERION_SCORE.format("strategic", "100 for a strategic segment")
+    )
+    strategic_contribution: float = pa.Field(nullable=True, ge=0, le=100, description=CONTRIBUTION.format("strategic"))
+    estimated_wallet: float = pa.Field(
+        nullable=True, ge=0, description="Employees x spend per employee of the industry."
+    )
+    open_deals: int = pa.Field(ge=0, description="Open opportunities.")
+    health_score: float = pa.Field(nullable=True, ge=0, le=100, description="Customer-success health (0-100).")
+    health_usage_trend_score: float = pa.Field(
+        nullable=True, ge=0, le=100, description="Usage, last 3 months vs the 3 before; 50 = flat."
+    )
+    health_usage_trend_contribution: float = pa.Field(
+        nullable=True, ge=0, le=100, description="Health points from usage trend."
+    )
+    health_satisfaction_score: float = pa.Field(
+        nullable=True, ge=0, le=100, description="Mean survey score, 1-10 mapped to 0-100."
+    )
+    health_satisfaction_contribution: float = pa.Field(
+        nullable=True, ge=0, le=100, description="Health points from satisfaction."
+    )
+    health_support_load_score: float = pa.Field(
+        nullable=True, ge=0, le=100, description="100 / (1 + support tickets per month)."
+    )
+    health_support_load_contribution: float = pa.Field(
+        nullable=True, ge=0, le=100, description="Health points from support load."
+    )
+    is_churn_risk: bool = pa.Field(description="Active account with low health or a steep usage drop.")
+    churn_risk_reason: str = pa.Field(description="Why it is at risk; empty when not.")
+    is_upsell_candidate: bool = pa.Field(description="Healthy (>= 60) with large whitespace (score >= 70).")
+    config_version: str = pa.Field(description="scoring.yaml version and content digest used.")
+    as_of_date: pl.Date = pa.Field(description="Last day of the 12-month window.")
+
+    class Config:
+        strict = True
+
+
+class OverrideStatus(pa.DataFrameModel):
+    """Every row of the overrides file and what became of it this run."""
+
+    source_file: str = pa.Field(description="Input file.")
+    source_row: int = pa.Field(ge=1, description="Row in that file.")
+    source_system: str = pa.Field(description="Client record named: source system.")
+    source_client_id: str = pa.Field(description="Client record named: client id.")
+    account_id: str = pa.Field(nullable=True, description="Its account; null when the record is unknown.")
+    field: str = pa.Field(isin=["tier", "designation"], description="What is overridden.")
+    value: str = pa.Field(description="The value set.")
+    computed_value: str = pa.Field(nullable=True, description="What alms computed for that field.")
+    set_by: str = pa.Field(description="Who set it.")
+    reason: str = pa.Field(description="Why.")
+    valid_until: pl.Date = pa.Field(description="Last day it applies.")
+    status: str = pa.Field(
+        isin=["applied", "expired", "unknown_record"],
+        description="applied; expired (valid_until before the as-of date, not applied); unknown_record (not applied).",
+    )
 
     class Config:
         strict = True
@@ -115,7 +283,10 @@ class ClientCrosswalk(pa.DataFrameModel):
 class Quarantine(pa.DataFrameModel):
     """Input rows that did not reach the marts as they were, with the reason."""
 
-    input_name: str = pa.Field(isin=["billing", "clients", "engagement"], description="Which input the row belongs to.")
+    input_name: str = pa.Field(
+        isin=["billing", "clients", "engagement", "opportunities", "prospects"],
+        description="Which input the row belongs to.",
+    )
     source_file: str = pa.Field(description="Input file, relative to the input folder.")
     source_row: int = pa.Field(ge=1, description="1-based data row in that file.")
     column_name: str = pa.Field(nullable=True, description="Column(s) at fault.")
@@ -133,6 +304,9 @@ class Quarantine(pa.DataFrameModel):
             "duplicate_line",
             "duplicate_record",
             "future_date",
+            "negative_amount",
+            "invalid_probability",
+            "duplicate_opportunity",
         ],
         description="Why (see the README's quarantine table).",
     )

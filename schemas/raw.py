@@ -125,3 +125,81 @@ class RawMatchOverrides(pa.DataFrameModel):
 
     class Config:
         strict = True
+
+
+class RawOpportunities(pa.DataFrameModel):
+    """Every deal (open and closed) of every CRM file in opportunities/, typed where it parses."""
+
+    source_file: str = pa.Field(description=SOURCE_FILE)
+    source_row: int = pa.Field(ge=1, description=SOURCE_ROW)
+    source_system: str = pa.Field(nullable=True, description="System of the client record the deal belongs to.")
+    opportunity_id: str = pa.Field(nullable=True, description="Deal id in that system.")
+    source_client_id: str = pa.Field(nullable=True, description="Client id in that system.")
+    stage: str = pa.Field(nullable=True, description="Stage, lower case (prospecting ... closed_won, closed_lost).")
+    amount_text: str = pa.Field(nullable=True, description="amount exactly as the file holds it.")
+    amount: Annotated[pl.Decimal, 38, 6] = pa.Field(nullable=True, description="Deal amount in its currency.")
+    currency: str = pa.Field(nullable=True, description="ISO 4217 code of the amount.")
+    expected_close_date_text: str = pa.Field(nullable=True, description="expected_close_date as the file holds it.")
+    expected_close_date: pl.Date = pa.Field(nullable=True, description="Expected (or actual) close date.")
+    probability_text: str = pa.Field(nullable=True, description="probability as the file holds it.")
+    probability: float = pa.Field(nullable=True, description="Win probability in percent; null: use the stage's.")
+    created_date: pl.Date = pa.Field(nullable=True, description="When the deal was opened.")
+
+    class Config:
+        strict = True
+        unique = ["source_file", "source_row"]
+
+
+class RawProspects(pa.DataFrameModel):
+    """Organisations that do not bill yet: lead candidates."""
+
+    source_file: str = pa.Field(description=SOURCE_FILE)
+    source_row: int = pa.Field(ge=1, description=SOURCE_ROW)
+    prospect_id: str = pa.Field(unique=True, description="Prospect id.")
+    name: str = pa.Field(description="Organisation name.")
+    domain: str = pa.Field(nullable=True, description="Web domain.")
+    address: str = pa.Field(nullable=True, description="Street address.")
+    city: str = pa.Field(nullable=True, description="City.")
+    postal_code: str = pa.Field(nullable=True, description="Postal code.")
+    country: str = pa.Field(nullable=True, description="Country.")
+    phone: str = pa.Field(nullable=True, description="Phone.")
+    industry: str = pa.Field(nullable=True, description="Industry.")
+    employee_count: int = pa.Field(nullable=True, ge=0, description="Employees; null when missing or unparseable.")
+    owner_id: str = pa.Field(nullable=True, description="Seller who owns the prospect; null: unassigned.")
+    lead_source: str = pa.Field(nullable=True, description="Where the prospect came from (the file's source column).")
+    created_date: pl.Date = pa.Field(nullable=True, description="When the prospect was recorded.")
+    invalid_fields: str = pa.Field(nullable=True, description="Values that did not parse and were set to null.")
+
+    class Config:
+        strict = True
+
+
+class RawSellerPicks(pa.DataFrameModel):
+    """Sellers' own target and lead picks (checked against accounts and prospects by the scoring step)."""
+
+    source_file: str = pa.Field(description=SOURCE_FILE)
+    source_row: int = pa.Field(ge=1, description=SOURCE_ROW)
+    owner_id: str = pa.Field(nullable=True, description="Seller who picks.")
+    pick_type: str = pa.Field(nullable=True, description="target or lead.")
+    reference: str = pa.Field(nullable=True, description="target: source_system:source_client_id; lead: prospect_id.")
+    note: str = pa.Field(nullable=True, description="Free text.")
+
+    class Config:
+        strict = True
+
+
+class RawAccountOverrides(pa.DataFrameModel):
+    """Front-line overrides of an account's tier or designation, with who, why and until when."""
+
+    source_file: str = pa.Field(description=SOURCE_FILE)
+    source_row: int = pa.Field(ge=1, description=SOURCE_ROW)
+    source_system: str = pa.Field(nullable=True, description="A client record of the account: source system.")
+    source_client_id: str = pa.Field(nullable=True, description="A client record of the account: client id.")
+    field: str = pa.Field(nullable=True, description="tier or designation.")
+    value: str = pa.Field(nullable=True, description="tier: high/medium/low; designation: key/target/secondary.")
+    set_by: str = pa.Field(nullable=True, description="Who set it.")
+    reason: str = pa.Field(nullable=True, description="Why.")
+    valid_until: str = pa.Field(nullable=True, description="Last day it applies (YYYY-MM-DD).")
+
+    class Config:
+        strict = True

@@ -53,12 +53,18 @@ def test_small_inputs_end_to_end(pipeline_env):
         "order by seller_name, seller_rank",
     )
     assert lists == [
-        ("(unassigned)", 1, "loc:L9", "secondary"),
-        ("Alex Account", 1, "nat:N2", "secondary"),
-        ("Alex Account", 2, "loc:L2", "secondary"),
+        ("(unassigned)", 1, "loc:L9", "secondary"),  # no owner: never a target
+        ("Alex Account", 1, "nat:N2", "target"),  # active, not key: recommended (up to 4 per seller)
+        ("Alex Account", 2, "loc:L2", "target"),
         ("Sam Seller", 1, "loc:L1", "key"),  # Acme's primary record is nat:N1 (the bigger biller), owned by S1
-        ("Sam Seller", 2, "nat:N3", "secondary"),
+        ("Sam Seller", 2, "nat:N3", "secondary"),  # net credit, no open deal: inactive, not a target
     ]
+    scores = published(pipeline_env, "select account_id, status, tier, config_version from marts.account_scores")
+    assert len(scores) == 5 and {s[1] for s in scores} == {"active", "inactive"}
+    assert all(s[3].startswith("default-") for s in scores)
+    crm = pl.read_csv(Path(pipeline_env["ALMS_OUTPUT_DIR"]) / "crm" / "alms_crm_import_2026-10-31.csv")
+    assert crm.height == 5 and set(crm["designation"]) == {"key", "target", "secondary"}
+    assert crm.filter(pl.col("alms_id") == "loc:L1")["source_ids"].item() == "loc:L1;nat:N1"
     # a plain select * gives BI readers the published order
     assert [r[0] for r in published(pipeline_env, "select billing_rank from marts.accounts")] == [1, 2, 3, 4, 5]
     output = Path(pipeline_env["ALMS_OUTPUT_DIR"])

@@ -94,7 +94,88 @@ MATCH_OVERRIDES = InputSpec(
     is_required_input=False,
 )
 
-ALL_INPUTS = (CLIENTS, BILLING, ENGAGEMENT, SELLERS, FX_RATES, MATCH_OVERRIDES)
+OPPORTUNITIES = InputSpec(
+    name="opportunities",
+    required=("source_system", "opportunity_id", "source_client_id", "stage", "amount", "currency"),
+    optional=("expected_close_date", "probability", "created_date"),
+    is_required_input=False,
+    descriptions={
+        "source_system": "System of the client record the deal belongs to (as in clients).",
+        "opportunity_id": "Deal id, unique within its system.",
+        "source_client_id": "Client id in that system.",
+        "stage": "prospecting, qualification, proposal, negotiation, closed_won or closed_lost (scoring.yaml stages).",
+        "amount": "Deal amount in its currency, a plain decimal (12500.00).",
+        "currency": "ISO 4217 code (USD, CAD, EUR, ...); converted like billing.",
+        "expected_close_date": "Expected close date (ISO); past for closed deals.",
+        "probability": "Win probability in percent, 0-100; empty: the stage's probability applies.",
+        "created_date": "When the deal was opened (ISO).",
+    },
+)
+PROSPECTS = InputSpec(
+    name="prospects",
+    required=("prospect_id", "name"),
+    optional=(
+        "domain",
+        "address",
+        "city",
+        "postal_code",
+        "country",
+        "phone",
+        "industry",
+        "employee_count",
+        "owner_id",
+        "source",
+        "created_date",
+    ),  # fmt: skip
+    is_required_input=False,
+    descriptions={
+        "prospect_id": "Prospect id, unique.",
+        "name": "Organisation name.",
+        "industry": "Industry (as in clients).",
+        "employee_count": "Employees, a whole number.",
+        "owner_id": "Seller who owns the prospect (sellers.owner_id); empty: unassigned.",
+        "source": "Where the prospect came from (event, referral, ...).",
+    },
+)
+SELLER_PICKS = InputSpec(
+    name="seller_picks",
+    required=("owner_id", "pick_type", "reference"),
+    optional=("note",),
+    is_required_input=False,
+    descriptions={
+        "owner_id": "The seller who picks (sellers.owner_id).",
+        "pick_type": "target or lead.",
+        "reference": "target: a client record as source_system:source_client_id; lead: a prospect_id.",
+        "note": "Free text.",
+    },
+)
+ACCOUNT_OVERRIDES = InputSpec(
+    name="overrides",
+    required=("source_system", "source_client_id", "field", "value", "set_by", "reason", "valid_until"),
+    is_required_input=False,
+    descriptions={
+        "source_system": "A client record of the account: its system.",
+        "source_client_id": "A client record of the account: its id.",
+        "field": "tier or designation.",
+        "value": "tier: high, medium or low; designation: key, target or secondary.",
+        "set_by": "Who set it (name or email).",
+        "reason": "Why.",
+        "valid_until": "Last day it applies (YYYY-MM-DD); after it the override is reported as expired.",
+    },
+)
+
+ALL_INPUTS = (
+    CLIENTS,
+    BILLING,
+    ENGAGEMENT,
+    SELLERS,
+    FX_RATES,
+    MATCH_OVERRIDES,
+    OPPORTUNITIES,
+    PROSPECTS,
+    SELLER_PICKS,
+    ACCOUNT_OVERRIDES,
+)
 
 
 def find_input_files(data_dir: Path, spec: InputSpec) -> list[Path]:

@@ -187,6 +187,76 @@ def parse_match_overrides(text: pl.DataFrame) -> pl.DataFrame:
     return overrides.select("source_file", "source_row", *columns)
 
 
+def parse_opportunities(text: pl.DataFrame) -> pl.DataFrame:
+    """Opportunities (deals): every row kept; values that do not parse are null next to their text and the staging
+    model quarantines the row with the reason. `probability` is a percent (0-100); `stage` is lower case with
+    spaces and hyphens as underscores ("Closed Won" -> closed_won)."""
+    cleaned = text.with_columns(
+        clean_text(c)
+        for c in ("source_system", "opportunity_id", "source_client_id", "stage", "amount", "currency",
+                  "expected_close_date", "probability", "created_date")
+    )  # fmt: skip
+    probability = pl.col("probability").cast(pl.Float64, strict=False)
+    return cleaned.select(
+        "source_file",
+        "source_row",
+        "source_system",
+        "opportunity_id",
+        "source_client_id",
+        pl.col("stage").str.to_lowercase().str.replace_all(r"[ -]+", "_").alias("stage"),
+        pl.col("amount").alias("amount_text"),
+        parse_amount("amount").alias("amount"),
+        pl.col("currency").str.to_uppercase().alias("currency"),
+        pl.col("expected_close_date").alias("expected_close_date_text"),
+        parse_date("expected_close_date").alias("expected_close_date"),
+        pl.col("probability").alias("probability_text"),
+        probability.alias("probability"),
+        parse_date("created_date").alias("created_date"),
+    )
+
+
+def parse_prospects(text: pl.DataFrame) -> pl.DataFrame:
+    """Prospects (lead candidates): a missing prospect_id or name, or a repeated prospect_id, stops the run (a lead
+    must be addressable); an unparseable employee count becomes null and is listed in `invalid_fields`."""
+    columns = [c for c in text.columns if c not in ("source_file", "source_row")]
+    cleaned = text.with_columns(clean_text(c) for c in columns)
+    _fail_on_nulls(cleaned, "prospects", ["prospect_id", "name"])
+    _fail_on_duplicates(cleaned, "prospects", ["prospect_id"])
+    employee_count = parse_integer("employee_count")
+    bad_count = _invalid("employee_count", employee_count) | (employee_count < 0)
+    return cleaned.select(
+        "source_file",
+        "source_row",
+        "prospect_id",
+        "name",
+        "domain",
+        "address",
+        "city",
+        "postal_code",
+        "country",
+        "phone",
+        "industry",
+        pl.when(employee_count >= 0).then(employee_count).alias("employee_count"),
+        "owner_id",
+        pl.col("source").alias("lead_source"),
+        parse_date("created_date").alias("created_date"),
+        pl.when(bad_count).then(pl.lit("employee_count")).alias("invalid_fields"),
+    )
+
+
+def parse_seller_picks(text: pl.DataFrame) -> pl.DataFrame:
+    """Sellers' own targets and leads, as text: the rules (limits, ownership) are checked against the accounts."""
+    return text.with_columns(clean_text(c) for c in ("owner_id", "pick_type", "reference", "note")).select(
+        "source_file", "source_row", "owner_id", pl.col("pick_type").str.to_lowercase(), "reference", "note"
+    )
+
+
+def parse_account_overrides(text: pl.DataFrame) -> pl.DataFrame:
+    """Front-line overrides of tier or designation, as text: checked against the as-of date and the accounts."""
+    columns = ("source_system", "source_client_id", "field", "value", "set_by", "reason", "valid_until")
+    return text.with_columns(clean_text(c) for c in columns).select("source_file", "source_row", *columns)
+
+
 def _fail_where(frame: pl.DataFrame, input_name: str, column: str, condition: pl.Expr, problem: str) -> None:
     bad = frame.filter(condition)
     if bad.height:

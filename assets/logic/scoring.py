@@ -40,7 +40,7 @@ import math
 
 import polars as pl
 
-from assets.logic.scoring_config import CRITERIA, HEALTH_PARTS, ScoringConfig
+from assets.logic.scoring_config import CRITERIA, HEALTH_PARTS, ConfigError, ScoringConfig
 
 DAYS_PER_MONTH = 365.25 / 12
 STATUS = ("active", "pipeline", "inactive")
@@ -112,6 +112,12 @@ def pipeline_signals(pipeline: pl.DataFrame, config: ScoringConfig) -> pl.DataFr
 
     `pipeline` has account_id, stage, open_deals, weighted_amount (amount x own probability, deals that have one) and
     unweighted_amount (deals without a probability, weighted here by their stage's probability)."""
+    unknown = sorted(set(pipeline["stage"].unique().drop_nulls().to_list()) - set(config.stages))
+    if unknown:
+        raise ConfigError(
+            f"opportunities use stage {', '.join(repr(s) for s in unknown)}, which scoring.yaml `stages` does not "
+            f"list (known: {', '.join(config.stages)}); add it with its win probability (0-1)"
+        )
     stage_probability = pl.col("stage").replace_strict(config.stages, default=0.0, return_dtype=pl.Float64)
     return pipeline.group_by("account_id").agg(
         pl.col("open_deals").sum().alias("open_deals"),

@@ -2,7 +2,9 @@
 -- Survivorship: the members of an account are ordered by their own 12-month billing (largest first), then by how
 -- many optional fields they fill (most first), then by source_system and source_client_id; each attribute (name,
 -- owner, segment, industry, country) takes the first non-empty value in that order. The first member is the
--- account's primary record.
+-- account's primary record. employee_count follows the same rule; customer_since is the earliest of the members;
+-- segments lists every segment a member carries. billing_recent_6m is the billing of the window's last 6 months
+-- (invoice dates after as_of_date - 6 months), billing_earlier_6m the rest of the window.
 with matched as (
     select * from intermediate.int_clients_matched
 ),
@@ -15,13 +17,22 @@ events as (
     select * from staging.stg_engagement__events
 ),
 
+reporting_window as (
+    select * from staging.stg_billing__reporting_window
+),
+
 record_billing as (
     select
         source_system,
         source_client_id,
         sum(billing_amount) as billing_12m,
+        sum(case when lines.invoice_date > reporting_window.recent_half_start then billing_amount else 0 end)
+            as billing_recent_6m,
         count(*) as billing_line_count
     from lines
+    cross join (
+        select cast(as_of_date - interval 6 month as date) as recent_half_start from reporting_window
+    ) as reporting_window
     group by source_system, source_client_id
 ),
 
@@ -44,7 +55,10 @@ members as (
         matched.segment,
         matched.industry,
         matched.country,
+        matched.employee_count,
+        matched.customer_since,
         coalesce(record_billing.billing_12m, 0) as billing_12m,
+        coalesce(record_billing.billing_recent_6m, 0) as billing_recent_6m,
         coalesce(record_billing.billing_line_count, 0) as billing_line_count,
         coalesce(record_events.engagement_events_12m, 0) as engagement_events_12m,
         row_number() over (
@@ -73,9 +87,14 @@ accounts as (
         min_by(segment, case when segment is not null then member_order end) as segment,
         min_by(industry, case when industry is not null then member_order end) as industry,
         min_by(country, case when country is not null then member_order end) as country,
+        min_by(employee_count, case when employee_count is not null then member_order end) as employee_count,
+        min(customer_since) as customer_since,
+        list_sort(array_agg(distinct segment) filter (where segment is not null)) as segments,
         count(*) as client_record_count,
         count(distinct source_system) as source_system_count,
         cast(sum(billing_12m) as decimal(38, 2)) as billing_12m,
+        cast(sum(billing_recent_6m) as decimal(38, 2)) as billing_recent_6m,
+        cast(sum(billing_12m) - sum(billing_recent_6m) as decimal(38, 2)) as billing_earlier_6m,
         cast(sum(billing_line_count) as bigint) as billing_line_count,
         cast(sum(engagement_events_12m) as bigint) as engagement_events_12m
     from members

@@ -17,6 +17,18 @@ events as (
     select * from staging.stg_engagement__checked_events
 ),
 
+deals as (
+    select * from staging.stg_opportunities__checked_deals
+),
+
+raw_deals as (
+    select * from raw.opportunities
+),
+
+prospects as (
+    select * from raw.prospects
+),
+
 quarantined_billing as (
     select
         'billing' as input_name,
@@ -69,6 +81,38 @@ quarantined_events as (
             coalesce(event_type, ''), coalesce(quantity_text, '')) as record
     from events
     where quarantine_reason <> ''
+),
+
+quarantined_deals as (
+    select
+        'opportunities' as input_name,
+        deals.source_file,
+        deals.source_row,
+        deals.quarantine_column as column_name,
+        deals.quarantine_reason as reason,
+        'excluded' as action,
+        concat_ws(' | ', coalesce(raw_deals.source_system, ''), coalesce(raw_deals.opportunity_id, ''),
+            coalesce(raw_deals.source_client_id, ''), coalesce(raw_deals.stage, ''),
+            coalesce(raw_deals.amount_text, ''), coalesce(raw_deals.currency, ''),
+            coalesce(raw_deals.expected_close_date_text, ''), coalesce(raw_deals.probability_text, '')) as record
+    from deals
+    inner join raw_deals
+        on raw_deals.source_file = deals.source_file
+        and raw_deals.source_row = deals.source_row
+    where deals.quarantine_reason <> ''
+),
+
+quarantined_prospects as (
+    select
+        'prospects' as input_name,
+        source_file,
+        source_row,
+        invalid_fields as column_name,
+        'unparseable_value' as reason,
+        'kept_with_nulls' as action,
+        concat_ws(' | ', prospect_id, name) as record
+    from prospects
+    where invalid_fields is not null
 )
 
 select * from quarantined_billing
@@ -76,3 +120,7 @@ union all
 select * from quarantined_clients
 union all
 select * from quarantined_events
+union all
+select * from quarantined_deals
+union all
+select * from quarantined_prospects

@@ -7,9 +7,16 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.logic.inputs import BILLING, ENGAGEMENT, FX_RATES
+from assets.logic.inputs import BILLING, ENGAGEMENT, FX_RATES, OPPORTUNITIES, PROSPECTS
 from assets.logic.inputs import CLIENTS as CLIENTS_SPEC
-from assets.logic.parsing import parse_billing_lines, parse_client_records, parse_engagement_events, parse_fx_rates
+from assets.logic.parsing import (
+    parse_billing_lines,
+    parse_client_records,
+    parse_engagement_events,
+    parse_fx_rates,
+    parse_opportunities,
+    parse_prospects,
+)
 from assets.logic.resolution import match_client_records
 from pipelines.resources import LAYERS
 from pipelines.sql_models import in_dependency_order, load_sql_models, run_sql_model
@@ -25,7 +32,9 @@ def text_frame(rows: list[dict], columns: list[str]) -> pl.DataFrame:
     )
 
 
-def warehouse(billing: list[dict], clients: list[dict], fx: list[dict] | None = None, events=None, **parameters):
+def warehouse(
+    billing: list[dict], clients: list[dict], fx: list[dict] | None = None, events=None, deals=None, **parameters
+):
     conn = duckdb.connect()
     for layer in LAYERS:
         conn.execute(f"create schema {layer}")
@@ -58,6 +67,8 @@ def warehouse(billing: list[dict], clients: list[dict], fx: list[dict] | None = 
             )
         ),
         "sellers": pl.DataFrame({"owner_id": ["S1"], "seller_name": ["Sam"], "team": ["East"]}),
+        "opportunities": parse_opportunities(text_frame(deals or [], list(OPPORTUNITIES.columns))),
+        "prospects": parse_prospects(text_frame([], list(PROSPECTS.columns))),
     }
     for name, frame in tables.items():
         conn.register("frame", frame)
@@ -65,9 +76,9 @@ def warehouse(billing: list[dict], clients: list[dict], fx: list[dict] | None = 
         conn.unregister("frame")
     params = {**PARAMETERS, **parameters}
     for model in in_dependency_order(load_sql_models()):
-        if model.layer == "marts" and model.name == "seller_account_lists":
-            continue  # reads marts.accounts, built in polars
-        if model.name == "int_accounts_aggregated":
+        if ("intermediate", "int_clients_matched") in model.reads and not conn.sql(
+            "select * from information_schema.tables where table_name = 'int_clients_matched'"
+        ).fetchall():
             records = conn.sql("select * from staging.stg_clients__records").pl()
             matched, review, _ = match_client_records(records)
             for name, frame in (
