@@ -105,25 +105,29 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         .str.split(" ")
         .list.eval(pl.element().replace(STREET_WORDS).filter(pl.element() != ""))
     )
-    prepared = keyed.with_row_index("record_id").with_columns(
-        pl.col("record_id").cast(pl.Int64),
-        pl.col("domain_key").str.replace(r"\.[a-z]+$", "").str.replace_all(r"[-.]", "").alias("domain_stem"),
-        address.str.extract(r"^\s*([0-9]+)", 1).alias("house_number"),
-        street_tokens.list.join(" ").alias("street_key"),
-        pl.col("city")
-        .str.normalize("NFKD")
-        .str.replace_all(r"\p{M}", "")
-        .str.to_lowercase()
-        .str.replace_all(r"[^a-z]", "")
-        .alias("city_key"),
-        pl.col("country")
-        .str.to_lowercase()
-        .str.replace_all(r"[^a-z ]", " ")
-        .str.strip_chars()
-        .replace_strict(COUNTRIES, default=None)
-        .alias("country_key"),
-        pl.col("name_key").str.split(" ").alias("name_tokens"),
-    ).collect(engine="streaming")
+    prepared = (
+        keyed.with_row_index("record_id")
+        .with_columns(
+            pl.col("record_id").cast(pl.Int64),
+            pl.col("domain_key").str.replace(r"\.[a-z]+$", "").str.replace_all(r"[-.]", "").alias("domain_stem"),
+            address.str.extract(r"^\s*([0-9]+)", 1).alias("house_number"),
+            street_tokens.list.join(" ").alias("street_key"),
+            pl.col("city")
+            .str.normalize("NFKD")
+            .str.replace_all(r"\p{M}", "")
+            .str.to_lowercase()
+            .str.replace_all(r"[^a-z]", "")
+            .alias("city_key"),
+            pl.col("country")
+            .str.to_lowercase()
+            .str.replace_all(r"[^a-z ]", " ")
+            .str.strip_chars()
+            .replace_strict(COUNTRIES, default=None)
+            .alias("country_key"),
+            pl.col("name_key").str.split(" ").alias("name_tokens"),
+        )
+        .collect(engine="streaming")
+    )
     frequencies = prepared.select(pl.col("name_tokens").list.unique().explode().alias("token")).group_by("token").len()
     cutoff = max(settings.common_token_min, int(settings.common_token_share * prepared.height))
     common = set(frequencies.filter(pl.col("len") >= cutoff)["token"].drop_nulls().to_list())
