@@ -73,7 +73,12 @@ def _log_minmax(value: pl.Expr) -> pl.Expr:
 
 
 def normalise(raw: pl.Expr, method: str, config: ScoringConfig) -> pl.Expr:
-    """One criterion's raw value onto 0-100 (see the module docstring); null stays null."""
+    """One criterion's raw value onto 0-100 (see the module docstring); null stays null. Clipped to the scale, so
+    float rounding (100 * 7 / 7 = 100.00000000000001) never leaves it."""
+    return _normalise(raw, method, config).clip(0, 100)
+
+
+def _normalise(raw: pl.Expr, method: str, config: ScoringConfig) -> pl.Expr:
     if method == "percentile":
         return _percentile(raw)
     if method == "log_minmax":
@@ -208,7 +213,7 @@ def score_accounts(values: pl.DataFrame, config: ScoringConfig) -> pl.DataFrame:
         ).alias(f"{c}_contribution")
         for c in CRITERIA
     )
-    score = pl.sum_horizontal(pl.col(f"{c}_contribution") for c in weights)
+    score = pl.sum_horizontal(pl.col(f"{c}_contribution") for c in weights).clip(0, 100)
     missing = pl.concat_list(pl.when(~present[c]).then(pl.lit(c)) for c in weights).list.drop_nulls()
     frame = frame.with_columns(
         pl.when(pl.col("weight_coverage") > 0).then(score).alias("priority_score"),
