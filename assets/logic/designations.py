@@ -54,9 +54,10 @@ def _where(row: dict) -> str:
 def recommend_targets(scores: pl.DataFrame, config: ScoringConfig) -> pl.DataFrame:
     """account_id, owner_id, target_rank (1 = best) for the recommended targets of every seller."""
     rank_by = pl.mean_horizontal(pl.col(f"{c}_score") for c in config.targets.rank_by)
-    candidates = scores.filter(
-        pl.col("owner_id").is_not_null() & ~pl.col("is_key_account") & pl.col("status").is_in(["active", "pipeline"])
-    ).with_columns(rank_by.alias("target_rank_score"))
+    candidates = (
+        scores.select("account_id", "owner_id", "is_key_account", "status", "priority_score", rank_by.alias("target_rank_score"))
+        .filter(pl.col("owner_id").is_not_null() & ~pl.col("is_key_account") & pl.col("status").is_in(["active", "pipeline"]))
+    )  # fmt: skip
     ranked = candidates.sort(["target_rank_score", "priority_score", "account_id"], descending=[True, True, False],
                              nulls_last=True)  # fmt: skip
     return (
@@ -283,8 +284,11 @@ def build_seller_lists(
     )
     pickers = picks.filter(pl.col("pick_type") == "target")["owner_id"].unique()
     rec = recommended_targets.select("account_id", pl.col("target_rank").alias("recommendation_rank"))
+    columns = ["account_id", "owner_id", "account_name", "billing_12m", "billing_rank", "is_key_account", "priority_score",
+               "tier"]  # fmt: skip
     accounts = (
-        scores.join(rec, on="account_id", how="left")
+        scores.select(columns)
+        .join(rec, on="account_id", how="left")
         .join(target_picks, on="account_id", how="left")
         .with_columns(
             pl.col("recommendation_rank").is_not_null().alias("is_recommended"),

@@ -214,10 +214,10 @@ def score_accounts(values: pl.DataFrame, config: ScoringConfig) -> pl.DataFrame:
         for c in CRITERIA
     )
     score = pl.sum_horizontal(pl.col(f"{c}_contribution") for c in weights).clip(0, 100)
-    missing = pl.concat_list(pl.when(~present[c]).then(pl.lit(c)) for c in weights).list.drop_nulls()
+    missing = pl.concat_str([pl.when(~present[c]).then(pl.lit(c)) for c in weights], separator=", ", ignore_nulls=True)
     frame = frame.with_columns(
         pl.when(pl.col("weight_coverage") > 0).then(score).alias("priority_score"),
-        missing.list.join(", ").alias("missing_criteria"),
+        missing.fill_null("").alias("missing_criteria"),
     )
     frame = frame.with_columns(
         pl.when(pl.col("priority_score") >= config.tiers.high)
@@ -266,13 +266,17 @@ def health(frame: pl.DataFrame, config: ScoringConfig) -> pl.DataFrame:
     dropped = (previous > 0) & (recent <= (1 - config.health.usage_drop) * previous)
     low = pl.col("health_score") < config.health.churn_risk_below
     active = pl.col("status") == "active"
-    reason = pl.concat_list(
-        pl.when(active & low).then(pl.lit(f"health below {config.health.churn_risk_below:g}")),
-        pl.when(active & dropped).then(pl.lit(f"usage down {config.health.usage_drop:.0%} or more")),
-    ).list.drop_nulls()
+    reason = pl.concat_str(
+        [
+            pl.when(active & low).then(pl.lit(f"health below {config.health.churn_risk_below:g}")),
+            pl.when(active & dropped).then(pl.lit(f"usage down {config.health.usage_drop:.0%} or more")),
+        ],
+        separator="; ",
+        ignore_nulls=True,
+    )
     return frame.with_columns(
         (active & (low.fill_null(False) | dropped.fill_null(False))).alias("is_churn_risk"),
-        reason.list.join("; ").alias("churn_risk_reason"),
+        reason.fill_null("").alias("churn_risk_reason"),
         (active & (pl.col("health_score") >= 60) & (pl.col("whitespace_score") >= 70))
         .fill_null(False)
         .alias("is_upsell_candidate"),
