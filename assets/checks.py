@@ -1,7 +1,7 @@
 """Business-rule checks on the marts, each an independent SQL query over the warehouse.
 
-All are blocking: when one fails, nothing downstream runs, so nothing is published and BI readers keep the
-previous, consistent tables.
+All but one are blocking: when one fails, nothing downstream runs, so nothing is published and BI readers keep the
+previous, consistent tables. `overrides_all_applied` warns (an expired override is news, not an error).
 """
 
 import math
@@ -150,6 +150,7 @@ def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
             ("billing", "raw.billing_lines", "staging.stg_billing__checked_lines"),
             ("clients", "raw.clients", "staging.stg_clients__checked_records"),
             ("engagement", "raw.engagement_events", "staging.stg_engagement__checked_events"),
+            ("opportunities", "raw.opportunities", "staging.stg_opportunities__checked_deals"),
         ):
             counts[input_name] = _one(
                 conn,
@@ -187,6 +188,79 @@ def reporting_window_is_set(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
+@dg.asset_check(asset=dg.AssetKey(["marts", "account_scores"]), blocking=True)
+def scores_explain_themselves(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """One score per account of marts.accounts; every score is the sum of its criteria's contributions (so "why is
+    this account high?" always has a complete answer) and lies within 0-100."""
+    contributions = " + ".join(
+        f"coalesce({c}_contribution, 0)"
+        for c in ("current_spend", "growth", "whitespace", "likelihood", "engagement", "icp_fit", "tenure", "strategic")
+    )
+    with warehouse.connect() as conn:
+        rows, distinct, accounts, unexplained, out_of_range = _one(
+            conn,
+            f"""
+            select
+                count(*),
+                count(distinct account_id),
+                (select count(*) from marts.accounts),
+                count(*) filter (where abs(({contributions}) - priority_score) > 1e-6),
+                count(*) filter (where priority_score < 0 or priority_score > 100)
+            from marts.account_scores
+            """,
+        )
+    return dg.AssetCheckResult(
+        passed=bool(rows == distinct == accounts and unexplained == 0 and out_of_range == 0),
+        metadata={"scored_accounts": rows, "accounts": accounts, "scores_not_equal_to_contributions": unexplained,
+                  "scores_out_of_range": out_of_range},
+    )  # fmt: skip
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "seller_account_lists"]), blocking=True)
+def seller_list_limits(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """Every account is listed once; no seller has more than 9 targets or 10 leads; key accounts are never targets."""
+    with warehouse.connect() as conn:
+        listed, accounts, max_targets, max_leads, key_targets = _one(
+            conn,
+            """
+            with per_seller as (
+                select
+                    owner_id,
+                    count(*) filter (where designation = 'target') as targets,
+                    count(*) filter (where designation = 'lead') as leads
+                from marts.seller_account_lists
+                group by owner_id
+            )
+            select
+                (select count(distinct account_id) from marts.seller_account_lists where row_type = 'account'),
+                (select count(*) from marts.accounts),
+                (select coalesce(max(targets), 0) from per_seller),
+                (select coalesce(max(leads), 0) from per_seller),
+                (select count(*) from marts.seller_account_lists where designation_computed = 'target' and is_key_account)
+            """,
+        )
+    return dg.AssetCheckResult(
+        passed=bool(listed == accounts and max_targets <= 9 and max_leads <= 10 and key_targets == 0),
+        metadata={"listed_accounts": listed, "accounts": accounts, "most_targets_of_a_seller": max_targets,
+                  "most_leads_of_a_seller": max_leads, "key_accounts_recommended_as_target": key_targets},
+    )  # fmt: skip
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "override_status"]), blocking=False)
+def overrides_all_applied(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """Warns when an override was not applied (expired, or naming an unknown client record): someone should renew
+    or remove it. Which rows: marts.override_status where status <> 'applied'."""
+    with warehouse.connect() as conn:
+        counts = dict(conn.sql("select status, count(*) from marts.override_status group by all").fetchall())
+    not_applied = sum(v for k, v in counts.items() if k != "applied")
+    return dg.AssetCheckResult(
+        passed=not_applied == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=None if not_applied == 0 else f"{not_applied} override(s) not applied; see marts.override_status",
+        metadata={status: count for status, count in sorted(counts.items())} or {"overrides": 0},
+    )
+
+
 CHECKS = [
     one_row_per_account,
     key_count_rule,
@@ -194,4 +268,7 @@ CHECKS = [
     every_client_record_once,
     no_row_dropped_silently,
     reporting_window_is_set,
+    scores_explain_themselves,
+    seller_list_limits,
+    overrides_all_applied,
 ]

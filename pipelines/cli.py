@@ -74,7 +74,7 @@ def describe_failures(result) -> list[str]:
             errors.append(f"step {event.step_key} failed: {message}")
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
-            if not evaluation.passed:
+            if not evaluation.passed and evaluation.severity.value != "WARN":  # warnings are in the log and the UI
                 detail = evaluation.description or ", ".join(
                     f"{k}={getattr(v, 'value', v)}" for k, v in evaluation.metadata.items()
                 )
