@@ -63,13 +63,14 @@ FEATURE_COLUMNS = {
 def _percentile(value: pl.Expr) -> pl.Expr:
     smaller = value.rank("min") - 1
     present = value.count()
-    return pl.when(present > 1).then(100.0 * smaller / (present - 1)).otherwise(100.0)
+    return pl.when(value.is_null()).then(None).when(present > 1).then(100.0 * smaller / (present - 1)).otherwise(100.0)
 
 
 def _log_minmax(value: pl.Expr) -> pl.Expr:
     low, high = value.min(), value.max()
     span = (high - low).cast(pl.Float64)
-    return pl.when(span > 0).then(100.0 * (1 + value - low).log() / (1 + span).log()).otherwise(100.0)
+    scaled = 100.0 * (1 + value - low).log() / (1 + span).log()
+    return pl.when(value.is_null()).then(None).when(span > 0).then(scaled).otherwise(100.0)
 
 
 def normalise(raw: pl.Expr, method: str, config: ScoringConfig) -> pl.Expr:
