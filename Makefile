@@ -6,7 +6,7 @@ export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 # the project runs from its checkout (no install step that could go stale): its packages are found from here
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: install run test dev benchmark lint format clean lock
+.PHONY: install run test dev benchmark benchmark-scoring benchmark-matching lint format clean lock
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ dev: install  ## the Dagster UI on http://127.0.0.1:3000
 
 benchmark: install  ## 10M billing lines / 1M clients / 5M events, timed (see README)
 	$(BIN)/python -m pipelines.cli benchmark $(ARGS)
+
+benchmark-scoring: install  ## scoring 1M accounts with their engagement and deals, timed
+	$(BIN)/python -m pipelines.benchmark_scoring $(ARGS)
+
+benchmark-matching: install  ## deduplication quality at several noise levels and speed at 100k / 300k / 1M records
+	$(BIN)/python -m pipelines.evaluate_matching $(ARGS)
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
