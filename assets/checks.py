@@ -33,15 +33,18 @@ def one_row_per_account(warehouse: Warehouse) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=dg.AssetKey(["marts", "accounts"]), blocking=True)
 def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetCheckResult:
-    """Recomputes the cut-off independently: n positive billers, k = ceil(share * n), the k-th billing is the level,
-    key accounts are exactly those with positive billing >= level, and marts.key_levels says the same."""
+    """Recomputes the cut-off independently: n positive billers, k = ceil(share * n), the k-th billing is today's
+    level, and would_be_key_at_next_review is exactly billing >= that level. Key accounts are exactly those with
+    positive billing >= the frozen level of the current review period in marts.key_levels; when that level was computed
+    from this run's data, it is the k-th billing and the key count matches the recorded one."""
     with warehouse.connect() as conn:
-        n, level_applied, key_count, wrong_flags, above = _one(
+        n, level_applied, as_of, key_count, wrong_flags, above = _one(
             conn,
             """
             select
                 count(*) filter (where billing_12m > 0),
                 max(key_level),
+                max(as_of_date),
                 count(*) filter (where is_key_account),
                 count(*) filter (where is_key_account <> (billing_12m > 0 and billing_12m >= key_level)),
                 count(*) filter (where billing_12m > key_level)
@@ -54,18 +57,21 @@ def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetChec
             "order by billing_12m desc, account_id limit 1 offset ?",
             [k - 1],
         ).fetchall()
-        level_published, k_published, key_published = _one(
-            conn, "select key_level, key_count_rule, key_accounts from marts.key_levels"
+        kth_billing = kth[0][0] if kth else None
+        wrong_next = conn.execute(
+            "select count(*) filter (where would_be_key_at_next_review <> (billing_12m > 0 and billing_12m >= ?)) "
+            "from marts.accounts",
+            [kth_billing],
+        ).fetchall()[0][0] if kth_billing is not None else None  # fmt: skip
+        current = conn.sql(
+            "select key_level, as_of_date, key_count_rule, key_accounts from marts.key_levels where is_current"
+        ).fetchall()
+    level_recorded, level_as_of, k_recorded, key_recorded = current[0] if len(current) == 1 else (None,) * 4
+    passed = kth_billing is not None and wrong_next == 0 and wrong_flags == 0 and level_applied == level_recorded
+    if passed and level_as_of == as_of:  # the level was computed from this very data: the whole rule holds
+        passed = (
+            kth_billing == level_applied and above < k <= key_count and k == k_recorded and key_count == key_recorded
         )
-    kth_billing = kth[0][0] if kth else None
-    passed = (
-        kth_billing is not None
-        and kth_billing == level_applied == level_published
-        and wrong_flags == 0
-        and above < k <= key_count
-        and k == k_published
-        and key_count == key_published
-    )
     return dg.AssetCheckResult(
         passed=bool(passed),
         metadata={
@@ -73,9 +79,12 @@ def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetChec
             "k": k,
             "kth_billing": str(kth_billing),
             "key_level_applied": str(level_applied),
+            "key_level_recorded_for_period": str(level_recorded),
+            "level_computed_from_as_of": str(level_as_of),
             "key_accounts": key_count,
             "accounts_with_wrong_flag": wrong_flags,
-            "accounts_strictly_above_level": above,
+            "accounts_with_wrong_next_review_flag": wrong_next,
+            "current_periods_recorded": len(current),
         },
     )
 

@@ -1,18 +1,19 @@
-"""marts: the ranked, key-cut account list and its key level (polars), validated before anything is saved.
+"""marts: the ranked, key-cut account list and the key level of each review period (polars), validated.
 
-The other published tables (client_crosswalk, seller_account_lists, quarantine) are SQL models in sql/marts/.
+The key level is frozen per review period (`assets/logic/reviews.py`): this asset reads the levels recorded by earlier
+runs from the warehouse, applies the period's level or records a new review, and writes the whole history back.
+Scores, tiers and seller lists are in assets/scoring.py; the other published tables are SQL models in sql/marts/.
 """
-
-import datetime as dt
 
 import dagster as dg
 import polars as pl
 
 from assets.common import clear_failures, validate
 from assets.logic.key_accounts import designate_key_accounts
+from assets.logic.reviews import AUDIT_SCHEMA, LEVEL_SCHEMA, decide_level, review_period
 from pipelines.metadata import column_schema_for
-from pipelines.resources import AlmsSettings
-from schemas.marts import Accounts, KeyLevels
+from pipelines.resources import AlmsSettings, Warehouse
+from schemas.marts import Accounts, KeyLevelAudit, KeyLevels
 
 
 @dg.multi_asset(
@@ -28,8 +29,16 @@ from schemas.marts import Accounts, KeyLevels
             key=["marts", "key_levels"],
             group_name="marts",
             kinds={"polars", "duckdb"},
-            description="The key level of the as-of date: n, k = ceil(share * n), the level and the key share of billing.",
+            description="The key level of every review period: the frozen dollar level, how it was computed (n, k, "
+            "share) and from which as-of date; is_current marks the period of the latest run.",
             metadata=column_schema_for("marts", "key_levels"),
+        ),
+        "key_level_audit": dg.AssetOut(
+            key=["marts", "key_level_audit"],
+            group_name="marts",
+            kinds={"polars", "duckdb"},
+            description="Every re-run of a review: old and new level, when and why (ALMS_REVIEW_REASON).",
+            metadata=column_schema_for("marts", "key_level_audit"),
         ),
     },
     ins={
@@ -38,45 +47,63 @@ from schemas.marts import Accounts, KeyLevels
     },
 )
 def accounts_and_key_levels(
-    context: dg.AssetExecutionContext, settings: AlmsSettings, aggregated: pl.DataFrame, reporting_window: pl.DataFrame
+    context: dg.AssetExecutionContext,
+    settings: AlmsSettings,
+    warehouse: Warehouse,
+    aggregated: pl.DataFrame,
+    reporting_window: pl.DataFrame,
 ):
     window = reporting_window.row(0, named=True)
+    as_of = window["as_of_date"]
     with clear_failures():
         ranked, cut = designate_key_accounts(aggregated, settings.key_share)
-    accounts = ranked.with_columns(pl.lit(window["as_of_date"]).alias("as_of_date"))
-    accounts = validate(Accounts, accounts.select(list(Accounts.to_schema().columns)))
-    key_levels = validate(
-        KeyLevels,
-        pl.DataFrame(
-            {
-                "as_of_date": [window["as_of_date"]],
-                "window_start_date": [window["window_start_date"]],
-                "reporting_currency": [settings.reporting_currency],
-                "key_share": [cut.key_share],
-                "ranked_accounts": [cut.ranked_accounts],
-                "key_count_rule": [cut.key_count_rule],
-                "key_accounts": [cut.key_accounts],
-                "key_level": [cut.key_level],
-                "total_billing_12m": [cut.total_billing],
-                "key_billing_12m": [cut.key_billing],
-                "key_billing_share": [cut.key_billing_share],
-                "computed_at": [dt.datetime.now(dt.UTC)],
-            }
-        ).with_columns(
-            pl.col("key_level", "total_billing_12m", "key_billing_12m").cast(pl.Decimal(38, 2)),
-            pl.col("computed_at").dt.cast_time_unit("us"),
-        ),
+    period = review_period(as_of, settings.review_months, settings.review_start_month)
+    previous, previous_audit = _recorded_levels(context, warehouse)
+    decision = decide_level(previous, previous_audit, period, cut, as_of, window["window_start_date"],
+                            settings.reporting_currency, settings.review_reason or None, context.run.run_id)  # fmt: skip
+    level = pl.lit(decision.applied_level, dtype=ranked.schema["billing_12m"])
+    accounts = ranked.rename({"is_key_account": "would_be_key_at_next_review"}).with_columns(
+        ((pl.col("billing_12m") > 0) & (pl.col("billing_12m") >= level)).fill_null(False).alias("is_key_account"),
+        level.alias("key_level"),
+        pl.lit(period.start).alias("review_period_start"),
+        pl.lit(as_of).alias("as_of_date"),
     )
+    accounts = validate(Accounts, accounts.select(list(Accounts.to_schema().columns)))
+    key_levels = validate(KeyLevels, decision.levels)
+    audit = validate(KeyLevelAudit, decision.audit)
+    key_count = int(accounts["is_key_account"].sum())
+    crossing = int((accounts["is_key_account"] != accounts["would_be_key_at_next_review"]).sum())
+    verb = {"frozen": "frozen since the review of", "bootstrap": "bootstrapped for", "review": "new review for",
+            "rerun": "review re-run for"}[decision.kind]  # fmt: skip
     context.log.info(
-        f"key level {cut.key_level} {settings.reporting_currency}: {cut.key_accounts:,} key accounts of "
-        f"{cut.ranked_accounts:,} ranked, holding {cut.key_billing_share:.1%} of billing"
+        f"key level {decision.applied_level} {settings.reporting_currency} ({verb} the period from {period.start}): "
+        f"{key_count:,} key accounts of {cut.ranked_accounts:,} ranked; {crossing:,} would change at a review today"
     )
     summary = {
-        "as_of_date": str(window["as_of_date"]),
-        "key_level": float(cut.key_level),
-        "key_accounts": cut.key_accounts,
+        "as_of_date": str(as_of),
+        "review_period_start": str(period.start),
+        "review": decision.kind,
+        "key_level": float(decision.applied_level),
+        "key_accounts": key_count,
         "ranked_accounts": cut.ranked_accounts,
-        "key_billing_share": cut.key_billing_share,
+        "level_if_reviewed_today": float(cut.key_level),
+        "accounts_crossing_frozen_level": crossing,
     }
     yield dg.Output(accounts, output_name="accounts", metadata=summary)
     yield dg.Output(key_levels, output_name="key_levels", metadata=summary)
+    yield dg.Output(audit, output_name="key_level_audit", metadata={"reruns": audit.height})
+
+
+def _recorded_levels(context, warehouse: Warehouse) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
+    """The levels and audit rows earlier runs recorded (None when there are none or they predate review periods)."""
+    found = []
+    with warehouse.connect() as conn:
+        for table, schema in (("key_levels", LEVEL_SCHEMA), ("key_level_audit", AUDIT_SCHEMA)):
+            columns = {row[0] for row in conn.execute(
+                "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?",
+                [table]).fetchall()}  # fmt: skip
+            if columns and not set(schema) <= columns:
+                context.log.warning(f"marts.{table} predates review periods; its rows are not carried over")
+                columns = set()
+            found.append(conn.sql(f"select * from marts.{table}").pl() if columns else None)
+    return found[0], found[1]

@@ -12,7 +12,8 @@ from pipelines.resources import AlmsSettings, Warehouse
 # Published tables and the row order BI readers get from a plain `select *` (the working tables have none).
 PUBLISHED_TABLES = {
     ("marts", "accounts"): "billing_rank",
-    ("marts", "key_levels"): "as_of_date",
+    ("marts", "key_levels"): "review_period_start",
+    ("marts", "key_level_audit"): "rerun_at",
     ("marts", "seller_account_lists"): "owner_id nulls last, seller_rank",
     ("marts", "client_crosswalk"): "account_id, source_system, source_client_id",
     ("marts", "quarantine"): "input_name, source_file, source_row",
@@ -31,7 +32,7 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: Warehouse, set
     """`$ALMS_OUTPUT_DIR/alms.duckdb` (schema marts) and `parquet/<table>.parquet`: what BI tools read. Built as a new
     file and swapped in atomically, only after every blocking check upstream passed."""
     with warehouse.connect() as conn:
-        as_of, key_level = conn.sql("select as_of_date, key_level from marts.key_levels").fetchall()[0]
+        as_of, key_level = conn.sql("select max(as_of_date), max(key_level) from marts.accounts").fetchall()[0]
         manifest = publish_tables(
             conn,
             settings.output_dir,

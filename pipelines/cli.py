@@ -90,7 +90,15 @@ def summarize(output_dir: Path) -> str:
 
     path = output_dir / PUBLISHED_FILE
     with duckdb.connect(str(path), read_only=True) as conn:
-        level = conn.sql("select * from marts.key_levels").pl().row(0, named=True)
+        level = conn.sql("select * from marts.key_levels where is_current").pl().row(0, named=True)
+        key_now, crossing, positive, total, key_total, as_of, window_start = conn.sql(
+            "select count(*) filter (where is_key_account), "
+            "count(*) filter (where is_key_account <> would_be_key_at_next_review), "
+            "count(*) filter (where billing_12m > 0), sum(billing_12m) filter (where billing_12m > 0), "
+            "sum(billing_12m) filter (where is_key_account), max(as_of_date), "
+            "cast(max(as_of_date) - interval 12 month + interval 1 day as date) from marts.accounts"
+        ).fetchall()[0]
+        key_share = float(key_total / total) if total else 0.0
         accounts = conn.sql("select count(*) from marts.accounts").fetchall()[0][0]
         records = conn.sql("select count(*) from marts.client_crosswalk").fetchall()[0][0]
         quarantine = conn.sql(
@@ -105,14 +113,16 @@ def summarize(output_dir: Path) -> str:
     lines = [
         f"published: {path}",
         f"           {output_dir / 'parquet'}/<table>.parquet",
-        "tables:    marts.accounts, marts.key_levels, marts.account_scores, marts.seller_account_lists,",
+        "tables:    marts.accounts, marts.key_levels, marts.key_level_audit, marts.account_scores,",
+        "           marts.seller_account_lists, marts.account_history, marts.account_changes,",
         "           marts.client_crosswalk, marts.match_review, marts.override_status, marts.quarantine",
-        f"window:    {level['window_start_date']} .. {level['as_of_date']}",
-        f"accounts:  {accounts:,} (from {records:,} client records); {level['ranked_accounts']:,} with positive billing",
-        f"key level: {level['key_level']:,} {currency} (k = ceil({level['key_share']} x {level['ranked_accounts']:,})"
-        f" = {level['key_count_rule']:,})",
-        f"key accounts: {level['key_accounts']:,}, holding {level['key_billing_share']:.1%} of "
-        f"{level['total_billing_12m']:,} {currency} billed",
+        f"window:    {window_start} .. {as_of}",
+        f"accounts:  {accounts:,} (from {records:,} client records); {positive:,} with positive billing",
+        f"key level: {level['key_level']:,} {currency}, frozen for the review period {level['review_period_start']} .."
+        f" {level['review_period_end']} (reviewed on data as of {level['as_of_date']}: k = ceil({level['key_share']} x "
+        f"{level['ranked_accounts']:,}) = {level['key_count_rule']:,})",
+        f"key accounts: {key_now:,}, holding {key_share:.1%} of {total:,} {currency} billed; {crossing:,} would change "
+        "at a review today",
     ]
     lines.append(
         f"tiers:     high {tiers.get('high', 0):,}, medium {tiers.get('medium', 0):,}, low {tiers.get('low', 0):,}; "

@@ -11,6 +11,9 @@
 | ALMS_MATCHER | probabilistic | client deduplication: probabilistic (Fellegi-Sunter), or deterministic (rule-based, no overrides) |
 | ALMS_MATCH_THRESHOLD | 0.9 | match probability at which two client records link (names must also agree) |
 | ALMS_REVIEW_THRESHOLD | 0.5 | pairs from here up to the match threshold go to marts.match_review |
+| ALMS_REVIEW_MONTHS | 12 | review cadence: the key level is frozen for 6 or 12 months |
+| ALMS_REVIEW_START_MONTH | 1 | month (1-12) in which review periods start (1 with 6: January and July) |
+| ALMS_REVIEW_REASON | (unset) | set to re-run the current period's review with this run's data; the reason is audited |
 | ALMS_DUCKDB_MEMORY_LIMIT | 4GB | DuckDB memory limit of the pipeline's own connections |
 | ALMS_DUCKDB_THREADS | (all cores) | DuckDB threads |
 
@@ -51,6 +54,9 @@ class AlmsSettings(dg.ConfigurableResource):
     matcher: str = "probabilistic"
     match_threshold: float = 0.9
     review_threshold: float = 0.5
+    review_months: int = 12
+    review_start_month: int = 1
+    review_reason: str = ""
 
     @property
     def as_of_date(self) -> dt.date | None:
@@ -148,6 +154,9 @@ def settings_from_env(environ: dict | None = None) -> AlmsSettings:
         matcher=env.get("ALMS_MATCHER", "probabilistic").strip().lower() or "probabilistic",
         match_threshold=_number(env, "ALMS_MATCH_THRESHOLD", 0.9),
         review_threshold=_number(env, "ALMS_REVIEW_THRESHOLD", 0.5),
+        review_months=int(_number(env, "ALMS_REVIEW_MONTHS", 12)),
+        review_start_month=int(_number(env, "ALMS_REVIEW_START_MONTH", 1)),
+        review_reason=env.get("ALMS_REVIEW_REASON", "").strip(),
     )
     check_settings(settings)
     return settings
@@ -168,6 +177,10 @@ def check_settings(settings: AlmsSettings) -> None:
             "ALMS_REVIEW_THRESHOLD and ALMS_MATCH_THRESHOLD must satisfy 0 < review <= match < 1; got "
             f"{settings.review_threshold} and {settings.match_threshold}"
         )
+    if settings.review_months not in (6, 12):
+        raise SettingsError(f"ALMS_REVIEW_MONTHS must be 6 or 12; got {settings.review_months}")
+    if not 1 <= settings.review_start_month <= 12:
+        raise SettingsError(f"ALMS_REVIEW_START_MONTH must be a month number 1-12; got {settings.review_start_month}")
     if settings.max_line_amount <= 0:
         raise SettingsError(f"ALMS_MAX_LINE_AMOUNT must be positive; got {settings.max_line_amount}")
 

@@ -35,8 +35,15 @@ class Accounts(pa.DataFrameModel):
         le=1.000001,
         description="Share of all positive billing held by this account and those above it; null for zero or negative billing.",
     )
-    is_key_account: bool = pa.Field(description="Billing >= key level (and positive): a key account; else secondary.")
-    key_level: MONEY = pa.Field(gt=0, description="The key level applied (reporting currency).")
+    is_key_account: bool = pa.Field(
+        description="Billing >= the frozen key level of the review period (and positive): a key account; else secondary."
+    )
+    would_be_key_at_next_review: bool = pa.Field(
+        description="Key under a level recomputed from today's data: differs from is_key_account for accounts that "
+        "crossed the frozen level either way since the review."
+    )
+    key_level: MONEY = pa.Field(gt=0, description="The key level applied: the frozen level of the review period.")
+    review_period_start: pl.Date = pa.Field(description="First day of the review period the level belongs to.")
     as_of_date: pl.Date = pa.Field(description="Last day of the 12-month window.")
 
     class Config:
@@ -44,24 +51,50 @@ class Accounts(pa.DataFrameModel):
 
 
 class KeyLevels(pa.DataFrameModel):
-    """The key level of the as-of date: how it was computed and what it gives."""
+    """The key level of every review period, frozen until the next review, and how it was computed."""
 
-    as_of_date: pl.Date = pa.Field(unique=True, description="Last day of the 12-month window.")
-    window_start_date: pl.Date = pa.Field(description="First day of the 12-month window.")
+    review_period_start: pl.Date = pa.Field(unique=True, description="First day of the review period.")
+    review_period_end: pl.Date = pa.Field(description="Last day of the review period.")
+    review_kind: str = pa.Field(
+        isin=["bootstrap", "review", "rerun"],
+        description="bootstrap: the first level of this data set; review: a new period; rerun: computed again "
+        "(see marts.key_level_audit).",
+    )
+    as_of_date: pl.Date = pa.Field(description="As-of date of the data the level was computed from.")
+    window_start_date: pl.Date = pa.Field(description="First day of that 12-month window.")
     reporting_currency: str = pa.Field(str_matches=r"^[A-Z]{3}$", description="Currency of all amounts.")
     key_share: float = pa.Field(
         gt=0, le=1, description="Share of ranked accounts counted down to find the level (0.25)."
     )
-    ranked_accounts: int = pa.Field(ge=1, description="n: accounts with positive 12-month billing.")
+    ranked_accounts: int = pa.Field(ge=1, description="n: accounts with positive 12-month billing at the review.")
     key_count_rule: int = pa.Field(ge=1, description="k = ceil(key_share * n).")
     key_accounts: int = pa.Field(
-        ge=1, description="Accounts at or above the key level (>= k when several tie at the level)."
+        ge=1, description="Accounts at or above the level at the review (>= k when several tie at the level)."
     )
-    key_level: MONEY = pa.Field(gt=0, description="12-month billing of the k-th account: the key level.")
-    total_billing_12m: MONEY = pa.Field(gt=0, description="Sum of positive 12-month billing over ranked accounts.")
-    key_billing_12m: MONEY = pa.Field(gt=0, description="12-month billing of the key accounts.")
+    key_level: MONEY = pa.Field(gt=0, description="12-month billing of the k-th account at the review: the key level.")
+    total_billing_12m: MONEY = pa.Field(gt=0, description="Positive 12-month billing of ranked accounts at the review.")
+    key_billing_12m: MONEY = pa.Field(gt=0, description="12-month billing of the key accounts at the review.")
     key_billing_share: float = pa.Field(gt=0, le=1, description="key_billing_12m / total_billing_12m.")
     computed_at: pl.Datetime("us", "UTC") = pa.Field(description="When this level was computed (UTC).")
+    run_id: str = pa.Field(description="Dagster run that computed it.")
+    is_current: bool = pa.Field(description="The period of the latest run: the level accounts are classified by.")
+
+    class Config:
+        strict = True
+
+
+class KeyLevelAudit(pa.DataFrameModel):
+    """Re-runs of reviews: what the level was, what it became, when and why."""
+
+    review_period_start: pl.Date = pa.Field(description="The review period re-run.")
+    old_key_level: MONEY = pa.Field(description="Level before the re-run.")
+    new_key_level: MONEY = pa.Field(description="Level after the re-run.")
+    old_as_of_date: pl.Date = pa.Field(description="As-of date of the data behind the old level.")
+    new_as_of_date: pl.Date = pa.Field(description="As-of date of the data behind the new level.")
+    changed: bool = pa.Field(description="The level or its data changed (false: same data, same level).")
+    reason: str = pa.Field(description="Why it was re-run (ALMS_REVIEW_REASON).")
+    rerun_at: pl.Datetime("us", "UTC") = pa.Field(description="When (UTC).")
+    run_id: str = pa.Field(description="Dagster run that re-ran it.")
 
     class Config:
         strict = True

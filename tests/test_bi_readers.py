@@ -25,9 +25,9 @@ errors, versions, queries = [], set(), 0
 CONSISTENCY = '''
     select
         (select count(*) from marts.accounts where is_key_account),
-        (select key_accounts from marts.key_levels),
+        (select count(*) from marts.accounts where is_key_account and key_level = (select key_level from marts.key_levels where is_current)),
         (select count(*) from marts.seller_account_lists where designation = 'key'),
-        (select cast(computed_at as varchar) from marts.key_levels)
+        (select cast(max(computed_at) as varchar) from marts.key_levels)
 '''
 print("ready", flush=True)
 while not os.path.exists(stop_file):
@@ -68,6 +68,7 @@ def test_runs_publish_while_a_reader_holds_a_read_only_connection(pipeline_env, 
         outcomes = []
         for share in ("0.5", "0.75", "1"):  # each run publishes different key counts
             monkeypatch.setenv("ALMS_KEY_SHARE", share)
+            monkeypatch.setenv("ALMS_REVIEW_REASON", f"key share changed to {share}")  # re-run the review
             outcomes.append(run_pipeline(quiet=True, log_level="WARNING"))
             time.sleep(0.3)
     finally:
@@ -85,4 +86,5 @@ def test_runs_publish_while_a_reader_holds_a_read_only_connection(pipeline_env, 
     assert len(fresh["versions"]) >= 3  # new connections see each new publication
     with duckdb.connect(str(published), read_only=True) as conn:
         assert conn.sql("select key_share from marts.key_levels").fetchall() == [(1.0,)]
+        assert conn.sql("select count(*) from marts.key_level_audit").fetchall() == [(3,)]
     assert not os.path.exists(f"{published}.wal")
