@@ -20,6 +20,8 @@ PUBLISHED_TABLES = {
     ("marts", "match_review"): "match_probability desc, source_system_1, source_client_id_1",
     ("marts", "account_scores"): "priority_score desc, account_id",
     ("marts", "override_status"): "source_file, source_row",
+    ("marts", "account_history"): "as_of_date, account_id",
+    ("marts", "account_changes"): "to_as_of_date, account_id, field",
 }
 
 

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets import intermediate, marts, publish, raw, scoring
+from assets import history, intermediate, marts, publish, raw, scoring
 from assets.checks import CHECKS
 from pipelines.resources import build_resources
 from pipelines.sql_models import build_sql_assets
@@ -15,6 +15,7 @@ all_assets = [
     intermediate.clients_matched,
     marts.accounts_and_key_levels,
     scoring.account_scores,
+    history.account_history,
     publish.published_marts,
 ]
 

@@ -3,6 +3,8 @@
 import pandera.polars as pa
 
 from schemas.marts import (
+    AccountChanges,
+    AccountHistory,
     Accounts,
     AccountScores,
     ClientCrosswalk,
@@ -46,6 +48,8 @@ SCHEMAS_BY_TABLE: dict[tuple[str, str], type[pa.DataFrameModel]] = {
     ("marts", "match_review"): MatchReview,
     ("marts", "account_scores"): AccountScores,
     ("marts", "override_status"): OverrideStatus,
+    ("marts", "account_history"): AccountHistory,
+    ("marts", "account_changes"): AccountChanges,
 }
 
 

@@ -374,3 +374,63 @@ class MatchReview(pa.DataFrameModel):
 
     class Config:
         strict = True
+
+
+class AccountHistory(pa.DataFrameModel):
+    """One snapshot per as-of date of every account (re-running a date replaces its snapshot)."""
+
+    as_of_date: pl.Date = pa.Field(description="As-of date of the run that took the snapshot.")
+    account_id: str = pa.Field(description="The account.")
+    account_name: str = pa.Field(nullable=True, description="Name then.")
+    owner_id: str = pa.Field(nullable=True, description="Owner then.")
+    billing_12m: MONEY = pa.Field(description=BILLING_12M)
+    is_key_account: bool = pa.Field(description="Key then (against the level of its review period).")
+    key_level: MONEY = pa.Field(description="The key level applied then.")
+    review_period_start: pl.Date = pa.Field(description="Review period of that level.")
+    priority_score: float = pa.Field(nullable=True, description="Priority score then.")
+    tier: str = pa.Field(nullable=True, description="Tier then (after overrides).")
+    is_tier_overridden: bool = pa.Field(nullable=True, description="The tier came from an override.")
+    designation: str = pa.Field(nullable=True, description="key / target / secondary then (after overrides).")
+    is_designation_overridden: bool = pa.Field(nullable=True, description="The designation came from an override.")
+    is_seller_pick: bool = pa.Field(nullable=True, description="The seller had picked it as a target.")
+    config_version: str = pa.Field(nullable=True, description="Scoring config then.")
+    member_records: str = pa.Field(nullable=True, description="Its client records then, 'system:id' joined by ';'.")
+
+    class Config:
+        strict = True
+        unique = ["as_of_date", "account_id"]
+
+
+class AccountChanges(pa.DataFrameModel):
+    """What changed between consecutive snapshots, and why (README, "History")."""
+
+    from_as_of_date: pl.Date = pa.Field(description="Earlier snapshot.")
+    to_as_of_date: pl.Date = pa.Field(description="Later snapshot.")
+    account_id: str = pa.Field(description="The account.")
+    owner_id: str = pa.Field(nullable=True, description="Owner in the later snapshot (or the earlier, if gone).")
+    field: str = pa.Field(
+        isin=["is_key_account", "tier", "designation", "owner_id", "account"], description="What changed."
+    )
+    old_value: str = pa.Field(nullable=True, description="Value in the earlier snapshot.")
+    new_value: str = pa.Field(nullable=True, description="Value in the later snapshot.")
+    reason: str = pa.Field(
+        isin=[
+            "billing_crossed_level",
+            "new_review_level",
+            "score_crossed_threshold",
+            "config_changed",
+            "override_applied",
+            "override_expired",
+            "seller_pick",
+            "targets_reselected",
+            "owner_changed",
+            "account_merged",
+            "account_split",
+            "new_account",
+            "account_removed",
+        ],
+        description="Why (first match wins): see the README's reason codes.",
+    )
+
+    class Config:
+        strict = True

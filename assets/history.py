@@ -1,0 +1,82 @@
+"""marts: account history (a snapshot per as-of date) and the change log between snapshots, with reasons.
+
+Both tables carry their past: this asset reads what earlier runs recorded from the warehouse, replaces the snapshot of
+this run's as-of date and recomputes the changes around it (`assets/logic/history.py`).
+"""
+
+import dagster as dg
+import polars as pl
+
+from assets.common import validate
+from assets.logic.history import CHANGE_SCHEMA, SNAPSHOT_SCHEMA, merge_snapshot, snapshot, update_changes
+from pipelines.metadata import column_schema_for
+from pipelines.resources import Warehouse
+from schemas.marts import AccountChanges, AccountHistory
+
+
+def _recorded(context, warehouse: Warehouse, table: str, schema: dict) -> pl.DataFrame | None:
+    with warehouse.connect() as conn:
+        columns = {row[0] for row in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?",
+            [table]).fetchall()}  # fmt: skip
+        if not columns:
+            return None
+        if not set(schema) <= columns:
+            context.log.warning(f"marts.{table} was written by an older version; its rows are not carried over")
+            return None
+        return conn.sql(f"select * from marts.{table}").pl()
+
+
+@dg.multi_asset(
+    outs={
+        "history": dg.AssetOut(
+            key=["marts", "account_history"],
+            group_name="marts",
+            kinds={"polars", "duckdb"},
+            description="One snapshot per as-of date of every account: key flag, tier, designation, owner, score and "
+            "its client records. Re-running an as-of date replaces its snapshot.",
+            metadata=column_schema_for("marts", "account_history"),
+        ),
+        "changes": dg.AssetOut(
+            key=["marts", "account_changes"],
+            group_name="marts",
+            kinds={"polars", "duckdb"},
+            description="Accounts whose key flag, tier, designation or owner changed between consecutive snapshots, "
+            "or that appeared, merged or split, each with a reason code.",
+            metadata=column_schema_for("marts", "account_changes"),
+        ),
+    },
+    ins={
+        "accounts": dg.AssetIn(key=["marts", "accounts"]),
+        "scores": dg.AssetIn(key=["marts", "account_scores"]),
+        "lists": dg.AssetIn(key=["marts", "seller_account_lists"]),
+        "crosswalk": dg.AssetIn(key=["marts", "client_crosswalk"]),
+    },
+)
+def account_history(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    accounts: pl.DataFrame,
+    scores: pl.DataFrame,
+    lists: pl.DataFrame,
+    crosswalk: pl.DataFrame,
+):
+    current = snapshot(accounts, scores, lists, crosswalk)
+    as_of = current["as_of_date"][0]
+    history = merge_snapshot(_recorded(context, warehouse, "account_history", SNAPSHOT_SCHEMA), current)
+    changes = update_changes(history, _recorded(context, warehouse, "account_changes", CHANGE_SCHEMA), as_of)
+    latest = changes.filter(pl.col("to_as_of_date") == as_of)
+    reasons = dict(latest.group_by("reason").len().sort("reason").iter_rows())
+    snapshots = history["as_of_date"].n_unique()
+    context.log.info(f"snapshot {as_of}: {current.height:,} accounts; {latest.height:,} changes since the previous "
+                     f"snapshot ({snapshots} snapshots kept)")  # fmt: skip
+    yield dg.Output(
+        validate(AccountHistory, history),
+        output_name="history",
+        metadata={"snapshots": snapshots, "as_of_date": str(as_of), "accounts_in_snapshot": current.height},
+    )
+    yield dg.Output(
+        validate(AccountChanges, changes),
+        output_name="changes",
+        metadata={"changes_since_last_run": latest.height, "changes_by_reason": dg.MetadataValue.json(reasons)},
+    )
