@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,3 +33,8 @@ def validate(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.DataFram
             description=f"{model.__name__}: the data breaks its schema; every problem found:\n{errors}",
             allow_retries=False,
         ) from None
+
+
+# The marts people act on are refreshed monthly (the monthly_refresh schedule): a run older than a month and a few days
+# means a refresh was missed. Shown on each asset's page and in the UI's freshness view.
+MONTHLY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=35), warn_window=dt.timedelta(days=32))

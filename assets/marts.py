@@ -8,7 +8,7 @@ Scores, tiers and seller lists are in assets/scoring.py; the other published tab
 import dagster as dg
 import polars as pl
 
-from assets.common import clear_failures, validate
+from assets.common import MONTHLY_FRESHNESS, clear_failures, validate
 from assets.logic.key_accounts import designate_key_accounts
 from assets.logic.reviews import AUDIT_SCHEMA, LEVEL_SCHEMA, decide_level, review_period
 from pipelines.metadata import column_schema_for
@@ -23,6 +23,7 @@ from schemas.marts import Accounts, KeyLevelAudit, KeyLevels
             group_name="marts",
             kinds={"polars", "duckdb"},
             description="One row per deduplicated account with its 12-month billing, top-down rank and key flag.",
+            freshness_policy=MONTHLY_FRESHNESS,
             metadata=column_schema_for("marts", "accounts"),
         ),
         "key_levels": dg.AssetOut(
@@ -31,6 +32,7 @@ from schemas.marts import Accounts, KeyLevelAudit, KeyLevels
             kinds={"polars", "duckdb"},
             description="The key level of every review period: the frozen dollar level, how it was computed (n, k, "
             "share) and from which as-of date; is_current marks the period of the latest run.",
+            freshness_policy=MONTHLY_FRESHNESS,
             metadata=column_schema_for("marts", "key_levels"),
         ),
         "key_level_audit": dg.AssetOut(

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from assets.common import MONTHLY_FRESHNESS
 from assets.logic.publish import publish_tables
 from pipelines.resources import AlmsSettings, Warehouse
 
@@ -29,6 +30,7 @@ PUBLISHED_TABLES = {
     group_name="publish",
     kinds={"duckdb", "parquet"},
     deps=[dg.AssetKey(list(table)) for table in PUBLISHED_TABLES],
+    freshness_policy=MONTHLY_FRESHNESS,
 )
 def published_marts(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: AlmsSettings):
     """`$ALMS_OUTPUT_DIR/alms.duckdb` (schema marts) and `parquet/<table>.parquet`: what BI tools read. Built as a new

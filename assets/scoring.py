@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
-from assets.common import clear_failures, validate
+from assets.common import MONTHLY_FRESHNESS, clear_failures, validate
 from assets.logic import designations, scoring
 from assets.logic.scoring_config import ScoringConfig, load_scoring_config
 from pipelines.metadata import column_schema_for
@@ -116,6 +116,7 @@ def _with_sellers(lists: pl.DataFrame, sellers: pl.DataFrame) -> pl.DataFrame:
             kinds={"polars", "duckdb"},
             description="One row per account: priority score, every criterion's score and contribution (why it is "
             "high), tier (computed and after overrides), active / pipeline / inactive, health and churn risk.",
+            freshness_policy=MONTHLY_FRESHNESS,
             metadata=column_schema_for("marts", "account_scores"),
         ),
         "lists": dg.AssetOut(
@@ -124,6 +125,7 @@ def _with_sellers(lists: pl.DataFrame, sellers: pl.DataFrame) -> pl.DataFrame:
             kinds={"polars", "duckdb"},
             description="Per seller: their accounts by 12-month billing, each key / target / secondary, then their "
             "leads; recommendations and the seller's own picks side by side.",
+            freshness_policy=MONTHLY_FRESHNESS,
             metadata=column_schema_for("marts", "seller_account_lists"),
         ),
         "override_status": dg.AssetOut(

@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets import history, intermediate, marts, publish, raw, scoring
 from assets.checks import CHECKS
+from pipelines.automation import build_automation
 from pipelines.resources import build_resources
 from pipelines.sql_models import build_sql_assets
 
@@ -27,11 +28,15 @@ alms_job = dg.define_asset_job(
 
 
 def build_definitions(environ: dict | None = None) -> dg.Definitions:
+    resources = build_resources(environ)
+    schedules, sensors = build_automation(alms_job, resources["settings"])
     return dg.Definitions(
         assets=all_assets,
         asset_checks=CHECKS,
         jobs=[alms_job],
-        resources=build_resources(environ),
+        schedules=schedules,
+        sensors=sensors,
+        resources=resources,
         executor=dg.in_process_executor,
     )
 

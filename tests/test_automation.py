@@ -1,0 +1,69 @@
+"""Schedules with the intended cron, and the sensor that starts one run per new or changed input file."""
+
+import json
+import os
+
+import dagster as dg
+import pytest
+from conftest import BILLING_COLUMNS, line, write_csv
+
+from pipelines.automation import review_cron
+from pipelines.definitions import build_definitions
+
+
+@pytest.mark.parametrize(
+    ("months", "start", "cron"),
+    [
+        (12, 1, "0 5 2 1 *"),
+        (6, 1, "0 5 2 1,7 *"),
+        (6, 4, "0 5 2 4,10 *"),
+        (12, 10, "0 5 2 10 *"),
+        (6, 9, "0 5 2 3,9 *"),
+    ],
+)
+def test_review_cron_follows_the_cadence(months, start, cron):
+    assert review_cron(months, start) == cron
+
+
+def test_schedules_are_defined_with_the_intended_cron(pipeline_env, monkeypatch):
+    monkeypatch.setenv("ALMS_REVIEW_MONTHS", "6")
+    monkeypatch.setenv("ALMS_REVIEW_START_MONTH", "4")
+    defs = build_definitions()
+    monthly = defs.resolve_schedule_def("monthly_refresh")
+    review = defs.resolve_schedule_def("review_schedule")
+    assert monthly.cron_schedule == "0 6 2 * *" and monthly.job_name == "alms"
+    assert review.cron_schedule == "0 5 2 4,10 *" and review.execution_timezone == "UTC"
+
+
+def evaluate(sensor, cursor, instance):
+    context = dg.build_sensor_context(cursor=cursor, instance=instance)
+    result = sensor.evaluate_tick(context)
+    return result.run_requests, result.skip_message, result.cursor
+
+
+def test_sensor_starts_one_run_per_new_or_changed_file(pipeline_env, inputs_dir):
+    sensor = build_definitions().resolve_sensor_def("new_input_files")
+    with dg.instance_for_test() as instance:
+        requests, _, cursor = evaluate(sensor, None, instance)
+        assert len(requests) == 1  # first tick: every file is new
+        assert set(json.loads(cursor)) == {"billing/loc.csv", "billing/nat.csv", "clients/loc.csv", "clients/nat.csv",
+                                           "engagement/events.csv", "fx_rates.csv", "sellers.csv"}  # fmt: skip
+        requests, skip, cursor_again = evaluate(sensor, cursor, instance)
+        assert requests == [] and "no new or changed files" in skip and cursor_again in (None, cursor)
+        write_csv(
+            inputs_dir / "billing" / "nat_2026-12.csv",
+            BILLING_COLUMNS,
+            [line("nat", "Z1", 1, "N1", "2026-12-01", "5.00")],
+        )
+        (inputs_dir / "notes.txt").write_text("not an input")  # ignored: not part of the contract
+        (inputs_dir / "billing" / ".~lock.nat.csv#").write_text("")  # editor droppings are ignored
+        requests, _, cursor = evaluate(sensor, cursor, instance)
+        assert len(requests) == 1 and requests[0].tags["alms/new_files"] == "billing/nat_2026-12.csv"
+        run_key = requests[0].run_key
+        requests, _, _ = evaluate(sensor, cursor, instance)
+        assert requests == []  # processed once
+        path = inputs_dir / "billing" / "nat_2026-12.csv"
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the same file delivered again, changed
+        requests, _, _ = evaluate(sensor, cursor, instance)
+        assert len(requests) == 1 and requests[0].run_key != run_key
