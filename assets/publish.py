@@ -45,6 +45,12 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: Warehouse, set
             extra_manifest={"as_of_date": str(as_of), "key_level": str(key_level)},
         )
         crm_file, crm_rows = write_crm_import(conn, Path(settings.output_dir), str(as_of))
+        key_accounts, quarantined, changes = conn.sql(
+            "select (select count(*) from marts.accounts where is_key_account), "
+            "(select count(*) from marts.quarantine), "
+            "(select count(*) from marts.account_changes where to_as_of_date = "
+            "(select max(to_as_of_date) from marts.account_changes))"
+        ).fetchall()[0]
     context.log.info(f"published {len(PUBLISHED_TABLES)} tables to {manifest['duckdb_file']}")
     context.log.info(f"CRM import file: {crm_file} ({crm_rows:,} rows)")
     return dg.MaterializeResult(
@@ -53,6 +59,10 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: Warehouse, set
             "parquet_dir": dg.MetadataValue.path(manifest["parquet_dir"]),
             "tables": dg.MetadataValue.json(manifest["tables"]),
             "as_of_date": str(as_of),
+            "key_level": float(key_level),
+            "key_accounts": key_accounts,
+            "quarantined_rows": quarantined,
+            "changes_since_previous_snapshot": changes,
             "crm_import_file": dg.MetadataValue.path(str(crm_file)),
             "crm_import_rows": crm_rows,
         }
