@@ -6,7 +6,7 @@ export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 # the project runs from its checkout (no install step that could go stale): its packages are found from here
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: install run test dev benchmark benchmark-scoring benchmark-matching lint format clean lock
+.PHONY: install browser run test dev benchmark benchmark-scoring benchmark-matching lint format clean lock
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,14 @@ install: $(VENV)/.installed
 run: install  ## run the whole pipeline on the demo data (or on ALMS_DATA_DIR)
 	$(BIN)/python -m pipelines.cli run
 
-test: install  ## the whole test suite
+test: install browser  ## the whole test suite
 	$(BIN)/python -m pytest -q
+
+browser:  ## Debian's chromium for the UI test (tests/test_ui.py drives it with Playwright)
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		echo "installing Debian's chromium for the browser test ..."; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 dev: install  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

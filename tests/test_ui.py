@@ -1,0 +1,119 @@
+"""The Dagster UI in a real browser: the asset graph shows the layers and the marts, a mart's page its column
+descriptions. Headless Chromium (Debian's package) driven by Playwright; screenshots go to test-artifacts/ui/.
+
+The web server is started on 127.0.0.1 with default signal handlers restored in the child (a server started from a
+non-interactive shell ignores SIGINT/SIGTERM otherwise) and stopped by its own pid.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from assets.publish import PUBLISHED_TABLES
+from pipelines.resources import REPO_ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(os.environ.get("ALMS_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts")) / "ui"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _default_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.fixture
+def webserver(pipeline_env, tmp_path):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium); CI installs it")
+    port = _free_port()
+    log = (tmp_path / "webserver.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dagster_webserver", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", "127.0.0.1",
+         "-p", str(port)],
+        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stdout=log, stderr=subprocess.STDOUT,
+        preexec_fn=_default_signals, start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/server_info", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    "the Dagster web server did not start:\n" + (tmp_path / "webserver.log").read_text()[-3000:]
+                )
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.kill(process.pid, signal.SIGTERM)  # its own pid, not a process-name match
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        log.close()
+
+
+def test_asset_graph_shows_layers_and_marts_and_a_mart_page_its_columns(webserver):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        try:
+            page.goto(f"{webserver}/asset-groups", wait_until="domcontentloaded")
+            for group in ("raw", "staging", "intermediate", "marts", "publish"):
+                page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "asset_graph.png"), full_page=True)
+            # the marts layer opened: its tables are nodes of the graph (the graph draws the nodes in view) ...
+            page.goto(f"{webserver}/locations/alms/asset-groups/marts", wait_until="domcontentloaded")
+            for mart in ("seller_account_lists", "account_history", "account_changes", "override_status"):
+                page.get_by_text(mart, exact=True).first.wait_for(state="attached", timeout=60_000)
+            skip = page.get_by_role("button", name="Skip")  # the UI's one-time community dialog
+            if skip.count():
+                skip.first.click()
+            page.screenshot(path=str(ARTIFACTS / "marts_graph.png"), full_page=True)
+            # ... and the layer's list names every published mart
+            page.goto(f"{webserver}/locations/alms/asset-groups/marts/list", wait_until="domcontentloaded")
+            page.get_by_text("marts / accounts", exact=True).first.wait_for(timeout=60_000)
+            listed = page.inner_text("body")
+            for mart in PUBLISHED_TABLES:
+                assert f"marts / {mart[1]}" in listed, f"{mart[1]} is not in the marts layer"
+            page.goto(f"{webserver}/assets/marts/account_scores", wait_until="domcontentloaded")
+            description = "Weighted score over the criteria present (0-100)."
+            page.get_by_text(description).first.wait_for(timeout=60_000)
+            page.get_by_text("priority_score").first.wait_for(timeout=10_000)
+            page.screenshot(path=str(ARTIFACTS / "account_scores.png"), full_page=True)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    assert (ARTIFACTS / "asset_graph.png").stat().st_size > 10_000
+    assert (ARTIFACTS / "account_scores.png").stat().st_size > 10_000
