@@ -107,7 +107,11 @@ def test_too_many_targets_for_one_seller_is_an_error(pipeline_env, inputs_dir):
               [{"prospect_id": f"P{i}", "name": f"Prospect {i}", "owner_id": "S2"} for i in range(1, 12)])  # fmt: skip
     write_csv(inputs_dir / "seller_picks.csv", list(SELLER_PICKS.columns), rows)
     success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
-    assert not success and "seller S2: 11 leads picked; at most 10 are allowed" in "\n".join(errors)
+    assert (
+        not success
+        and "seller S2: 11 leads picked (rows 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11); at most 10 are allowed"
+        in "\n".join(errors)
+    )
 
 
 def test_overrides_apply_until_they_expire_and_unknown_ones_are_reported(pipeline_env, inputs_dir):

@@ -154,6 +154,9 @@ def check_picks(
             if account is None:
                 problems.append(f"{where}: unknown client record {reference!r} (write source_system:source_client_id)")
                 continue
+            if account not in account_owner:
+                problems.append(f"{where}: {reference!r} belongs to account {account}, which was not scored")
+                continue
             owner, is_key = account_owner[account]
             if owner != seller:
                 problems.append(
@@ -192,7 +195,10 @@ def check_picks(
     for seller, kind, count in counts.sort("owner_id", "pick_type").iter_rows():
         limit = MAX_TARGETS if kind == "target" else MAX_LEADS
         if count > limit:
-            problems.append(f"seller {seller}: {count} {kind}s picked; at most {limit} are allowed")
+            rows = picks.filter((pl.col("owner_id").str.strip_chars() == seller)
+                                & (pl.col("pick_type").str.strip_chars().str.to_lowercase() == kind))  # fmt: skip
+            where = ", ".join(str(r) for r in rows["source_row"].to_list())
+            problems.append(f"seller {seller}: {count} {kind}s picked (rows {where}); at most {limit} are allowed")
     if problems:
         _raise(PickError, f"{picks['source_file'][0]}: sellers' picks rejected", problems)
     return checked
@@ -202,6 +208,7 @@ def check_overrides(overrides: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     """The override rows with valid_until parsed and `is_active`; a malformed row is an OverrideFileError."""
     problems = []
     parsed = overrides.with_columns(
+        pl.col("source_system", "source_client_id").str.strip_chars(),
         pl.col("field").str.strip_chars().str.to_lowercase(),
         pl.col("value").str.strip_chars().str.to_lowercase(),
         pl.col("valid_until").str.strip_chars().str.to_date("%Y-%m-%d", strict=False).alias("valid_until_date"),

@@ -30,8 +30,13 @@ present. Tier: high >= tiers.high, medium >= tiers.medium, else low.
 
 Health (customer-success lens, same re-weighting): usage_trend 50 * (1 + r) with r the product-usage ratio of the last
 3 months against the 3 before; satisfaction 100 * (mean survey score - 1) / 9; support_load 100 / (1 + tickets per
-month over the last 6 months). Churn risk: an active account whose health is below `health.churn_risk_below`, or
-whose usage fell by `health.usage_drop` or more.
+month over the last 6 months). An account without any event has no support load (not a
+perfect one). Churn risk: an active account whose health is below `health.churn_risk_below`, or whose usage fell by
+`health.usage_drop` or more. Upsell candidate: health at least `health.upsell_min_health` and whitespace score at
+least `health.upsell_min_whitespace`.
+
+Sums of floats are rounded (engagement to 1e-9, pipeline to 1e-6) before ranking, so equal activity ties whatever the
+order of the rows; thresholds (tiers, usage drop, the ICP band) compare with a 1e-9 slack.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import polars as pl
 from assets.logic.scoring_config import CRITERIA, HEALTH_PARTS, ConfigError, ScoringConfig
 
 DAYS_PER_MONTH = 365.25 / 12
+TOLERANCE = 1e-9  # a score of 60 computed as 59.99999999999999 is 60: thresholds compare with this slack
 STATUS = ("active", "pipeline", "inactive")
 TIERS = ("high", "medium", "low")
 
@@ -110,6 +116,7 @@ def engagement_signals(engagement_monthly: pl.DataFrame, config: ScoringConfig) 
         pl.col("quantity").filter(survey).sum().alias("survey_score_sum"),
         pl.col("events").filter(survey).sum().alias("survey_count"),
         pl.col("events").filter(tickets & (pl.col("months_ago") < 6)).sum().alias("support_tickets_6m"),
+        (pl.col("events").sum() > 0).alias("has_events"),
     )
 
 
@@ -125,6 +132,7 @@ def pipeline_signals(pipeline: pl.DataFrame, config: ScoringConfig) -> pl.DataFr
             f"list (known: {', '.join(config.stages)}); add it with its win probability (0-1)"
         )
     stage_probability = pl.col("stage").replace_strict(config.stages, default=0.0, return_dtype=pl.Float64)
+    pipeline = pipeline.filter(~pl.col("stage").str.starts_with("closed"))  # closed deals are not pipeline
     return pipeline.group_by("account_id").agg(
         pl.col("open_deals").sum().alias("open_deals"),
         (pl.col("weighted_amount") + pl.col("unweighted_amount") * stage_probability).sum().alias("likelihood_raw"),
@@ -136,7 +144,8 @@ def _size_fit(employees: pl.Expr, config: ScoringConfig) -> pl.Expr:
     x = employees.cast(pl.Float64).clip(1, None).log10()
     below = (100.0 * (1 - (low - x))).clip(0, 100)
     above = (100.0 * (1 - (x - high))).clip(0, 100)
-    return pl.when(x < low).then(below).when(x > high).then(above).otherwise(100.0)
+    edge = 1e-9  # Python's and polars' log10 differ in the last bit: 50 employees is inside a band that starts at 50
+    return pl.when(x < low - edge).then(below).when(x > high + edge).then(above).otherwise(100.0)
 
 
 def criteria_values(
@@ -150,20 +159,23 @@ def criteria_values(
     frame = features
     if engagement is not None:
         frame = frame.join(engagement_signals(engagement, config), on="account_id", how="left").with_columns(
-            pl.col("engagement_raw").fill_null(0.0),
+            # a float sum depends on the order of its terms in the last bit: rounded, equal activity ties
+            pl.col("engagement_raw").fill_null(0.0).round(9),
             pl.col("usage_recent_3m", "usage_previous_3m", "survey_score_sum", "survey_count", "support_tickets_6m")
             .fill_null(0)
             .cast(pl.Int64),
+            pl.col("has_events").fill_null(False),
         )
     else:
         frame = frame.with_columns(
             pl.lit(None, pl.Float64).alias("engagement_raw"),
             *(pl.lit(None, pl.Int64).alias(c) for c in ("usage_recent_3m", "usage_previous_3m", "survey_score_sum",
                                                        "survey_count", "support_tickets_6m")),
+            pl.lit(False).alias("has_events"),
         )  # fmt: skip
     if pipeline is not None:
         frame = frame.join(pipeline_signals(pipeline, config), on="account_id", how="left").with_columns(
-            pl.col("open_deals").fill_null(0).cast(pl.Int64), pl.col("likelihood_raw").fill_null(0.0)
+            pl.col("open_deals").fill_null(0).cast(pl.Int64), pl.col("likelihood_raw").fill_null(0.0).round(6)
         )
     else:
         frame = frame.with_columns(
@@ -221,9 +233,9 @@ def score_accounts(values: pl.DataFrame, config: ScoringConfig) -> pl.DataFrame:
         missing.fill_null("").alias("missing_criteria"),
     )
     frame = frame.with_columns(
-        pl.when(pl.col("priority_score") >= config.tiers.high)
+        pl.when(pl.col("priority_score") >= config.tiers.high - TOLERANCE)
         .then(pl.lit("high"))
-        .when(pl.col("priority_score") >= config.tiers.medium)
+        .when(pl.col("priority_score") >= config.tiers.medium - TOLERANCE)
         .then(pl.lit("medium"))
         .otherwise(pl.lit("low"))
         .alias("tier"),
@@ -245,7 +257,10 @@ def health(frame: pl.DataFrame, config: ScoringConfig) -> pl.DataFrame:
         "satisfaction": pl.when(pl.col("survey_count") > 0).then(
             100.0 * (pl.col("survey_score_sum") / pl.col("survey_count") - 1) / 9
         ),
-        "support_load": 100.0 / (1 + pl.col("support_tickets_6m").cast(pl.Float64) / 6),
+        # an account without any event says nothing about its support load (it is not "perfectly healthy")
+        "support_load": pl.when(pl.col("has_events")).then(
+            100.0 / (1 + pl.col("support_tickets_6m").cast(pl.Float64) / 6)
+        ),
     }
     frame = frame.with_columns(parts[p].clip(0, 100).alias(f"health_{p}_score") for p in HEALTH_PARTS)
     used = {p: w for p, w in weights.items() if w > 0}
@@ -264,7 +279,7 @@ def health(frame: pl.DataFrame, config: ScoringConfig) -> pl.DataFrame:
         .then(pl.sum_horizontal(pl.col(f"health_{p}_contribution") for p in used))
         .alias("health_score")
     )
-    dropped = (previous > 0) & (recent <= (1 - config.health.usage_drop) * previous)
+    dropped = (previous > 0) & (recent <= (1 - config.health.usage_drop) * previous + TOLERANCE * previous)
     low = pl.col("health_score") < config.health.churn_risk_below
     active = pl.col("status") == "active"
     reason = pl.concat_str(
@@ -278,7 +293,11 @@ def health(frame: pl.DataFrame, config: ScoringConfig) -> pl.DataFrame:
     return frame.with_columns(
         (active & (low.fill_null(False) | dropped.fill_null(False))).alias("is_churn_risk"),
         reason.fill_null("").alias("churn_risk_reason"),
-        (active & (pl.col("health_score") >= 60) & (pl.col("whitespace_score") >= 70))
+        (
+            active
+            & (pl.col("health_score") >= config.health.upsell_min_health)
+            & (pl.col("whitespace_score") >= config.health.upsell_min_whitespace)
+        )
         .fill_null(False)
         .alias("is_upsell_candidate"),
     ).drop("_health_coverage")

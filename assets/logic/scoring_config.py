@@ -124,6 +124,8 @@ class Health(_Strict):
     weights: dict[str, float]
     churn_risk_below: float = Field(ge=0, le=100)
     usage_drop: float = Field(gt=0, le=1)
+    upsell_min_health: float = Field(default=60, ge=0, le=100)
+    upsell_min_whitespace: float = Field(default=70, ge=0, le=100)
 
     @field_validator("weights")
     @classmethod
