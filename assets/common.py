@@ -38,3 +38,8 @@ def validate(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.DataFram
 # The marts people act on are refreshed monthly (the monthly_refresh schedule): a run older than a month and a few days
 # means a refresh was missed. Shown on each asset's page and in the UI's freshness view.
 MONTHLY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=35), warn_window=dt.timedelta(days=32))
+
+
+# Billing and engagement arrive as monthly files; their raw ingest is partitioned by that month (key YYYY-MM). The
+# range starts early enough for any history a customer brings and ends with the current month.
+MONTHLY = dg.MonthlyPartitionsDefinition(start_date="2015-01", fmt="%Y-%m", end_offset=1)

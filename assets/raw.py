@@ -6,13 +6,14 @@ passed, so memory holds one batch and a failed ingest leaves the previous table 
 checked as a whole (a key repeated across two files is an error).
 """
 
+import warnings
 from collections.abc import Callable, Iterator
 
 import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
-from assets.common import clear_failures, validate
+from assets.common import MONTHLY, clear_failures, validate
 from assets.logic import inputs, parsing
 from pipelines.metadata import column_schema_for, table_metadata
 from pipelines.resources import AlmsSettings, Warehouse, write_frame
@@ -55,15 +56,25 @@ def _ingest(
     parse: Callable[[pl.DataFrame], pl.DataFrame],
     model: type[pa.DataFrameModel],
     per_file: bool,
+    months: set[str] | None = None,
 ) -> dg.MaterializeResult:
+    """Read, type, validate and store one input. `months` (a monthly-partitioned input): only files whose path names
+    one of those months are read again, plus files that name no month (they cannot be placed, so every run reads
+    them); their old rows, and the rows of files no longer in the folder, are replaced in one transaction."""
     report = inputs.new_report()
     loading = f"raw.{name}__loading"
     rows = 0
     schema = None
     with clear_failures(), warehouse.connect() as conn:
+        existing = _existing_files(conn, name) if months is not None else None
+        if existing is None:
+            months = None  # first ingest, or a table from an older layout: read everything
+        only = None if months is None else _selector(months)
         conn.execute(f"drop table if exists {loading}")
         if per_file:
-            files = (frame for _, frame in inputs.iter_input_files(settings.data_dir, spec, report, context.log.info))
+            files = (
+                frame for _, frame in inputs.iter_input_files(settings.data_dir, spec, report, context.log.info, only)
+            )
             chunks = _batched(files, BATCH_ROWS)
         else:
             whole, report = inputs.read_input(settings.data_dir, spec, context.log.info)
@@ -79,36 +90,84 @@ def _ingest(
             frame = validate(model, parse(inputs.empty_text_frame(spec)))
             write_frame(conn, loading, frame)
             schema = frame.schema
-        conn.execute(f"drop table if exists raw.{name}")
-        conn.execute(f"alter table {loading} rename to {name}")
+        if months is None:
+            conn.execute(f"drop table if exists raw.{name}")
+            conn.execute(f"alter table {loading} rename to {name}")
+            replaced, gone = sorted(report["files"]), []
+        else:
+            on_disk = {
+                p.relative_to(settings.data_dir).as_posix() for p in inputs.find_input_files(settings.data_dir, spec)
+            }
+            replaced = sorted(report["files"])
+            gone = sorted(existing - on_disk)
+            conn.execute("begin transaction")
+            conn.execute(
+                f"delete from raw.{name} where source_file in (select unnest(?::varchar[]))", [replaced + gone]
+            )
+            conn.execute(f"insert into raw.{name} select * from {loading}")
+            conn.execute("commit")
+            conn.execute(f"drop table {loading}")
+            rows = conn.sql(f"select count(*) from raw.{name}").fetchall()[0][0]
     for relative, columns in report["ignored_columns"].items():
         context.log.warning(f"{relative}: columns not in the contract were ignored: {', '.join(columns)}")
     for relative in report["files_without_rows"]:
         context.log.warning(f"{relative}: header only, no data rows")
+    if months is not None:
+        context.log.info(f"{name}: months {', '.join(sorted(months)) or '-'}: {len(replaced)} files read again, "
+                         f"{len(gone)} gone; {rows:,} rows in raw.{name}")  # fmt: skip
     return dg.MaterializeResult(
         metadata={
             **table_metadata("raw", name, schema, rows),
             "files": dg.MetadataValue.json(report["files"]),
             "file_count": len(report["files"]),
+            "files_removed": dg.MetadataValue.json(gone),
+            "ingest": "full" if months is None else "months " + ", ".join(sorted(months)),
             "ignored_columns": dg.MetadataValue.json(report["ignored_columns"]),
             "files_without_rows": dg.MetadataValue.json(report["files_without_rows"]),
         },
     )
 
 
-def _raw_asset(name: str, spec: inputs.InputSpec, parse, model, per_file: bool, description: str):
-    @dg.asset(
-        name=name,
-        key_prefix="raw",
-        group_name="raw",
-        kinds={"polars", "duckdb"},
-        description=description,
-        metadata=column_schema_for("raw", name),
-    )
-    def _asset(context: dg.AssetExecutionContext, settings: AlmsSettings, warehouse: Warehouse):
-        return _ingest(context, settings, warehouse, name, spec, parse, model, per_file)
+def _selector(months: set[str]) -> Callable[[str], bool]:
+    """Files a run of `months` reads: those naming one of the months, and those naming no month of the partitions
+    (no month at all, or one outside 2015 .. next month), which no partition owns and every run therefore reads."""
+    known = set(MONTHLY.get_partition_keys())
 
-    return _asset
+    def only(relative: str) -> bool:
+        month = inputs.file_month(relative)
+        return month in months or month not in known
+
+    return only
+
+
+def _existing_files(conn, name: str) -> set[str] | None:
+    """Files whose rows raw.<name> holds now; None when there is no table yet."""
+    found = conn.execute(
+        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = ?", [name]
+    ).fetchall()[0][0]
+    if not found:
+        return None
+    return {row[0] for row in conn.sql(f"select distinct source_file from raw.{name}").fetchall()}
+
+
+def _raw_asset(name: str, spec: inputs.InputSpec, parse, model, per_file: bool, description: str, monthly=False):
+    def _asset(context: dg.AssetExecutionContext, settings: AlmsSettings, warehouse: Warehouse):
+        months = set(context.partition_keys) if monthly else None
+        return _ingest(context, settings, warehouse, name, spec, parse, model, per_file, months)
+
+    _asset.__name__ = name
+    with warnings.catch_warnings():  # backfill_policy is marked beta; a single-run backfill is what 12+ months need
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.asset(
+            name=name,
+            key_prefix="raw",
+            group_name="raw",
+            kinds={"polars", "duckdb"},
+            description=description,
+            metadata=column_schema_for("raw", name),
+            partitions_def=MONTHLY if monthly else None,
+            backfill_policy=dg.BackfillPolicy.single_run() if monthly else None,
+        )(_asset)
 
 
 billing_lines = _raw_asset(
@@ -117,7 +176,10 @@ billing_lines = _raw_asset(
     parsing.parse_billing_lines,
     RawBillingLines,
     True,
-    "Every invoice line of every file in billing/, as text and typed (null where a value does not parse).",
+    "Every invoice line of every file in billing/, as text and typed (null where a value does not parse). "
+    "Monthly partitions: a month's run reads again the files named with that month (billing/<system>_YYYY-MM.csv) "
+    "and files that name no month.",
+    monthly=True,
 )
 clients = _raw_asset(
     "clients",
@@ -133,7 +195,9 @@ engagement_events = _raw_asset(
     parsing.parse_engagement_events,
     RawEngagementEvents,
     True,
-    "Every engagement event (engagement/), typed where it parses. Optional input: none gives an empty table.",
+    "Every engagement event (engagement/), typed where it parses. Optional input: none gives an empty table. "
+    "Monthly partitions, as for billing lines.",
+    monthly=True,
 )
 sellers = _raw_asset(
     "sellers",

@@ -1,22 +1,27 @@
 """When runs happen: a monthly refresh, a review at the start of every review period, and a sensor for new files.
 
-- `monthly_refresh` (cron `0 6 2 * *`: 06:00 UTC on the 2nd, after month-end extracts land) runs the whole job.
+- `monthly_refresh` (cron `0 6 2 * *`: 06:00 UTC on the 2nd, after month-end extracts land) runs the job for the month
+  just closed: its billing and engagement files (and files naming no month) are read again, the rest is recomputed.
 - `review_schedule` runs the job at 05:00 UTC on the 2nd of each month that opens a review period
   (ALMS_REVIEW_MONTHS / ALMS_REVIEW_START_MONTH: `0 5 2 1,7 *` for 6 months from January, `0 5 2 1 *` for 12).
-  The first run of a new period records its review, so this run *is* the review; re-running it is idempotent.
+  The first run of a new period records its review, so this run *is* the review; re-running it is idempotent. It
+  reads every input file again (a full refresh).
 - `new_input_files` (every 60 s) starts a run when files in the input folder are new or changed since the last run it
   requested; its cursor keeps path, size and modification time of every file it has handed over, so each file version
-  starts exactly one run (the run key is a digest of the new files, so a repeated tick cannot start it twice).
+  starts exactly one run (the run key is a digest of the new files, so a repeated tick cannot start it twice), over
+  the months the new billing and engagement files name.
 Schedules and the sensor are off by default; turn them on in the UI (Automation) or with `dagster schedule start`.
 """
 
+import datetime as dt
 import hashlib
 import json
 from pathlib import Path
 
 import dagster as dg
 
-from assets.logic.inputs import ALL_INPUTS, SUPPORTED_SUFFIXES
+from assets.common import MONTHLY
+from assets.logic.inputs import ALL_INPUTS, BILLING, ENGAGEMENT, SUPPORTED_SUFFIXES, file_month
 from pipelines.resources import AlmsSettings
 
 MONTHLY_CRON = "0 6 2 * *"
@@ -43,29 +48,61 @@ def input_files(data_dir: Path) -> dict[str, list[int]]:
     return found
 
 
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def months_of(paths: list[str]) -> list[str]:
+    """The partition months that billing and engagement files name (files naming no known month: none)."""
+    known = set(MONTHLY.get_partition_keys())
+    monthly = (f"{BILLING.name}/", f"{ENGAGEMENT.name}/")
+    return sorted({m for p in paths if p.startswith(monthly) and (m := file_month(p)) in known})
+
+
+def range_tags(months: list[str]) -> dict[str, str]:
+    """Tags of one run over the months min .. max (a single run, whatever the number of months); with no month, the
+    latest partition (files naming no month are read by every run anyway)."""
+    last = MONTHLY.get_last_partition_key()
+    start, end = (months[0], months[-1]) if months else (last, last)
+    return {RANGE_START: start, RANGE_END: end}
+
+
+def full_refresh_tags(data_dir: Path) -> dict[str, str]:
+    """A run that reads every input file again: the range over every month the billing and engagement files name."""
+    return range_tags(months_of(list(input_files(Path(data_dir))))) if Path(data_dir).is_dir() else range_tags([])
+
+
 def new_files(seen: dict, current: dict) -> list[str]:
     return sorted(path for path, version in current.items() if seen.get(path) != version)
 
 
 def build_automation(job, settings: AlmsSettings) -> tuple[list, list]:
-    monthly = dg.ScheduleDefinition(
+    @dg.schedule(
         name="monthly_refresh",
         job=job,
         cron_schedule=MONTHLY_CRON,
         execution_timezone="UTC",
-        description="Refresh everything on the 2nd of each month: new billing, engagement and CRM files are read, "
-        "accounts re-scored and re-classified against the frozen key level.",
-        tags={"alms/trigger": "monthly_refresh"},
+        description="On the 2nd of each month: read the month just closed (its billing and engagement files) and "
+        "everything that depends on it; accounts are re-scored and re-classified against the frozen key level.",
     )
-    review = dg.ScheduleDefinition(
+    def monthly(context: dg.ScheduleEvaluationContext):
+        tick = context.scheduled_execution_time
+        closed = (tick.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+        return dg.RunRequest(
+            run_key=f"monthly-{closed}", tags={**range_tags([closed]), "alms/trigger": "monthly_refresh"}
+        )
+
+    @dg.schedule(
         name="review_schedule",
         job=job,
         cron_schedule=review_cron(settings.review_months, settings.review_start_month),
         execution_timezone="UTC",
         description=f"Open each {settings.review_months}-month review period (starting in month "
-        f"{settings.review_start_month}): the first run of a period computes and records its key level.",
-        tags={"alms/trigger": "review"},
+        f"{settings.review_start_month}): a full refresh whose run records the new period's key level.",
     )
+    def review(context: dg.ScheduleEvaluationContext):
+        tags = full_refresh_tags(Path(settings.data_dir))
+        return dg.RunRequest(run_key=f"review-{context.scheduled_execution_time:%Y-%m}",
+                             tags={**tags, "alms/trigger": "review"})  # fmt: skip
 
     @dg.sensor(
         name="new_input_files",
@@ -87,7 +124,7 @@ def build_automation(job, settings: AlmsSettings) -> tuple[list, list]:
         shown = ", ".join(fresh[:5]) + (f" and {len(fresh) - 5} more" if len(fresh) > 5 else "")
         return dg.RunRequest(
             run_key=f"files-{digest}",
-            tags={"alms/trigger": "new_input_files", "alms/new_files": shown[:250]},
+            tags={**range_tags(months_of(fresh)), "alms/trigger": "new_input_files", "alms/new_files": shown[:250]},
         )
 
     return [monthly, review], [new_input_files]

@@ -32,6 +32,7 @@ def run_once(data_dir: str, output_dir: str) -> dict:
     os.environ["ALMS_OUTPUT_DIR"] = output_dir
     import dagster as dg
 
+    from pipelines.automation import full_refresh_tags
     from pipelines.definitions import ALMS_JOB, build_definitions
 
     started = time.perf_counter()
@@ -41,6 +42,7 @@ def run_once(data_dir: str, output_dir: str) -> dict:
             instance=instance,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            tags=full_refresh_tags(Path(data_dir)),
         )
         wall = time.perf_counter() - started
         starts, steps = {}, {}

@@ -44,16 +44,20 @@ def run_pipeline(environ: dict | None = None, quiet: bool = False, log_level: st
     """Materialize the whole asset graph in-process on the project instance. Returns (success, error messages)."""
     import dagster as dg
 
+    from pipelines.automation import full_refresh_tags
     from pipelines.definitions import ALMS_JOB, build_definitions
+    from pipelines.resources import settings_from_env
 
     use_project_instance()
     definitions = build_definitions(environ)
     job = definitions.resolve_job_def(ALMS_JOB)
+    tags = {**full_refresh_tags(Path(settings_from_env(environ).data_dir)), "alms/trigger": "cli"}
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            tags=tags,
         )
         errors = describe_failures(result)
         if not quiet:

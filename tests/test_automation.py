@@ -1,5 +1,6 @@
 """Schedules with the intended cron, and the sensor that starts one run per new or changed input file."""
 
+import datetime as dt
 import json
 import os
 
@@ -7,7 +8,7 @@ import dagster as dg
 import pytest
 from conftest import BILLING_COLUMNS, line, write_csv
 
-from pipelines.automation import review_cron
+from pipelines.automation import RANGE_END, RANGE_START, review_cron
 from pipelines.definitions import build_definitions
 
 
@@ -23,6 +24,16 @@ from pipelines.definitions import build_definitions
 )
 def test_review_cron_follows_the_cadence(months, start, cron):
     assert review_cron(months, start) == cron
+
+
+def test_monthly_refresh_reads_the_month_just_closed(pipeline_env):
+    schedule = build_definitions().resolve_schedule_def("monthly_refresh")
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=dt.datetime(2026, 12, 2, 6, tzinfo=dt.UTC)
+        )
+        (request,) = schedule.evaluate_tick(context).run_requests
+    assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-11", "2026-11")
 
 
 def test_schedules_are_defined_with_the_intended_cron(pipeline_env, monkeypatch):
@@ -51,18 +62,20 @@ def test_sensor_starts_one_run_per_new_or_changed_file(pipeline_env, inputs_dir)
         requests, skip, cursor_again = evaluate(sensor, cursor, instance)
         assert requests == [] and "no new or changed files" in skip and cursor_again in (None, cursor)
         write_csv(
-            inputs_dir / "billing" / "nat_2026-12.csv",
+            inputs_dir / "billing" / "nat_2026-09.csv",
             BILLING_COLUMNS,
-            [line("nat", "Z1", 1, "N1", "2026-12-01", "5.00")],
+            [line("nat", "Z1", 1, "N1", "2026-09-01", "5.00")],
         )
         (inputs_dir / "notes.txt").write_text("not an input")  # ignored: not part of the contract
         (inputs_dir / "billing" / ".~lock.nat.csv#").write_text("")  # editor droppings are ignored
         requests, _, cursor = evaluate(sensor, cursor, instance)
-        assert len(requests) == 1 and requests[0].tags["alms/new_files"] == "billing/nat_2026-12.csv"
+        assert len(requests) == 1 and requests[0].tags["alms/new_files"] == "billing/nat_2026-09.csv"
+        # only that month's partition is ingested again
+        assert (requests[0].tags[RANGE_START], requests[0].tags[RANGE_END]) == ("2026-09", "2026-09")
         run_key = requests[0].run_key
         requests, _, _ = evaluate(sensor, cursor, instance)
         assert requests == []  # processed once
-        path = inputs_dir / "billing" / "nat_2026-12.csv"
+        path = inputs_dir / "billing" / "nat_2026-09.csv"
         stat = path.stat()
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the same file delivered again, changed
         requests, _, _ = evaluate(sensor, cursor, instance)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,10 +132,17 @@ PROSPECTS = InputSpec(
     descriptions={
         "prospect_id": "Prospect id, unique.",
         "name": "Organisation name.",
+        "domain": "Web domain (as in clients).",
+        "address": "Street address.",
+        "city": "City.",
+        "postal_code": "ZIP or postal code.",
+        "country": "Country (US, CA, ...).",
+        "phone": "Main phone number, any format.",
         "industry": "Industry (as in clients).",
         "employee_count": "Employees, a whole number.",
         "owner_id": "Seller who owns the prospect (sellers.owner_id); empty: unassigned.",
         "source": "Where the prospect came from (event, referral, ...).",
+        "created_date": "When the prospect was recorded (ISO).",
     },
 )
 SELLER_PICKS = InputSpec(
@@ -163,6 +171,15 @@ ACCOUNT_OVERRIDES = InputSpec(
         "valid_until": "Last day it applies (YYYY-MM-DD); after it the override is reported as expired.",
     },
 )
+
+FILE_MONTH = re.compile(r"(?<![0-9])([0-9]{4})-(0[1-9]|1[0-2])(?![0-9])")
+
+
+def file_month(relative: str) -> str | None:
+    """The month a file's path names (`billing/nat_erp_2026-03.csv`, `billing/2026-03/x.csv`: 2026-03), or None."""
+    found = FILE_MONTH.findall(relative)
+    return f"{found[-1][0]}-{found[-1][1]}" if found else None
+
 
 ALL_INPUTS = (
     CLIENTS,
@@ -238,12 +255,19 @@ def empty_text_frame(spec: InputSpec) -> pl.DataFrame:
 
 
 def iter_input_files(
-    data_dir: Path, spec: InputSpec, report: dict, progress: Callable[[str], None] | None = None
+    data_dir: Path,
+    spec: InputSpec,
+    report: dict,
+    progress: Callable[[str], None] | None = None,
+    only: Callable[[str], bool] | None = None,
 ) -> Iterator[tuple[str, pl.DataFrame]]:
-    """Each file of one input as (relative path, text frame), one at a time, so memory holds one file, not all."""
+    """Each file of one input as (relative path, text frame), one at a time, so memory holds one file, not all.
+    `only` picks files by their relative path (a monthly partition reads its month's files)."""
     data_dir = Path(data_dir)
     for path in find_input_files(data_dir, spec):
         relative = path.relative_to(data_dir).as_posix()
+        if only is not None and not only(relative):
+            continue
         frame = read_text_table(path, relative)
         frame = _conform_columns(frame, spec, relative, report)
         if frame.height == 0:
