@@ -1,4 +1,4 @@
-"""The demo / benchmark data generator: determinism, the input contract, realism and the fault truth file."""
+"""The demo / benchmark data generator: determinism, the input contract, realism and the truth files."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ import polars as pl
 import pytest
 
 from assets.logic.demo_data import FAULT_REASONS, SYSTEMS, generate_demo_data, main
-from assets.logic.inputs import BILLING, ENGAGEMENT
+from assets.logic.inputs import ACCOUNT_OVERRIDES, BILLING, ENGAGEMENT, OPPORTUNITIES, PROSPECTS, SELLER_PICKS
 from assets.logic.inputs import CLIENTS as CLIENTS_SPEC
 
 CLIENTS = 2000
 CLIENT_COLUMNS = list(CLIENTS_SPEC.columns)
 BILLING_COLUMNS = list(BILLING.columns)
 ENGAGEMENT_COLUMNS = list(ENGAGEMENT.columns)
+OPEN_STAGES = ["prospecting", "qualification", "proposal", "negotiation"]
+STAGE_PERCENT = {"prospecting": (5, 15), "qualification": (15, 30), "proposal": (35, 65), "negotiation": (60, 90),
+                 "closed_won": (100, 100), "closed_lost": (0, 0)}  # fmt: skip
+AS_OF, EXTRACT_END = "2026-10-31", "2026-11-10"  # the default window: end_month 2026-10, extract to 10 November
 KNOWN_CURRENCIES = {"USD", "CAD", "EUR"}
 AMOUNT_RE = re.compile(r"^-?[0-9]+\.[0-9]{2}$")
 ID_RE = {
@@ -77,6 +81,11 @@ def tables(demo) -> dict[str, pl.DataFrame]:
         "faults": read(out / "_truth" / "faults.csv"),
         "fx": read(out / "fx_rates.csv"),
         "sellers": read(out / "sellers.csv"),
+        "opportunities": read_dir(out / "opportunities", "*.csv"),
+        "prospects": read(out / "prospects" / "prospects.csv"),
+        "prospect_truth": read(out / "_truth" / "prospect_entities.csv"),
+        "picks": read(out / "seller_picks.csv"),
+        "overrides": read(out / "overrides.csv"),
     }
 
 
@@ -111,14 +120,21 @@ def test_layout_and_column_contract(demo):
     expected_billing = {f"{s}_{m}.csv" for s in SYSTEMS for m in months}
     assert {p.name for p in (out / "billing").iterdir()} == expected_billing
     assert {p.name for p in (out / "engagement").iterdir()} == expected_billing
+    assert sorted(p.name for p in (out / "opportunities").iterdir()) == sorted(f"{s}.csv" for s in SYSTEMS)
+    assert [p.name for p in (out / "prospects").iterdir()] == ["prospects.csv"]
     headers = {
         "clients/*.csv": CLIENT_COLUMNS,
         "billing/*.csv": BILLING_COLUMNS,
         "engagement/*.csv": ENGAGEMENT_COLUMNS,
+        "opportunities/*.csv": list(OPPORTUNITIES.columns),
+        "prospects/*.csv": list(PROSPECTS.columns),
+        "seller_picks.csv": list(SELLER_PICKS.columns),
+        "overrides.csv": list(ACCOUNT_OVERRIDES.columns),
         "sellers.csv": ["owner_id", "seller_name", "team"],
         "fx_rates.csv": ["currency", "month", "rate_to_reporting"],
         "_truth/client_entities.csv": ["source_system", "source_client_id", "entity_id"],
         "_truth/faults.csv": ["input", "source_file", "source_row", "expected_reason"],
+        "_truth/prospect_entities.csv": ["prospect_id", "entity_id"],
     }
     written = 0
     for pattern, columns in headers.items():
@@ -265,11 +281,190 @@ def test_currencies_and_fx_rates(tables):
 def test_engagement_events(tables):
     events = tables["engagement"]
     assert 4 * CLIENTS <= events.height <= 6 * CLIENTS
-    assert set(events["event_type"]) == {"meeting", "email", "product_usage", "support_ticket", "web_visit"}
+    assert set(events["event_type"]) == {"meeting", "email", "product_usage", "support_ticket", "web_visit", "survey"}
     assert events["quantity"].str.contains(r"^[1-9][0-9]*$").all()
     assert events["event_date"].map_elements(iso_date, return_dtype=pl.Boolean).all()
     known = tables["clients"].select("source_system", "source_client_id")
     assert events.join(known, on=["source_system", "source_client_id"], how="anti").height == 0
+
+
+def entity_billing_usd(tables) -> pl.DataFrame:
+    """12-month billing in USD per organisation (entity_id) from the clean lines up to the as-of date."""
+    fx = tables["fx"].with_columns(pl.col("rate_to_reporting").cast(pl.Float64))
+    return (
+        clean_lines(tables)
+        .filter(pl.col("invoice_date").is_between(pl.lit("2025-11-01"), pl.lit(AS_OF)))
+        .join(tables["truth"], on=["source_system", "source_client_id"])
+        .with_columns(month=pl.col("invoice_date").str.slice(0, 7))
+        .join(fx, on=["currency", "month"], how="left")
+        .group_by("entity_id")
+        .agg(billing=(pl.col("value") * pl.col("rate_to_reporting").fill_null(1.0)).sum())
+    )
+
+
+def test_opportunities_reference_client_records_and_follow_their_stage(tables):
+    deals, clients = tables["opportunities"], tables["clients"]
+    assert 0.3 * CLIENTS <= deals.height <= 0.5 * CLIENTS
+    key = ["source_system", "source_client_id"]
+    assert deals.join(clients, on=key, how="anti").height == 0
+    assert deals.select(pl.struct("source_system", "opportunity_id").is_unique().all()).item()
+    assert deals.select(pl.col(c).is_not_null().all() for c in OPPORTUNITIES.required).row(0) == (True,) * 6
+    assert set(deals["stage"]) == set(STAGE_PERCENT)
+    assert 0.5 <= deals["stage"].is_in(OPEN_STAGES).mean() <= 0.7
+    assert deals["amount"].str.contains(AMOUNT_RE.pattern).all() and deals["amount"].cast(pl.Float64).min() > 0
+    # the record's billing currency
+    assert set(deals.filter(pl.col("source_system") == "nat_erp")["currency"]) == {"USD"}
+    assert set(deals.filter(pl.col("source_system") == "loc_billing")["currency"]) == {"CAD", "USD"}
+    assert set(deals.filter(pl.col("source_system") == "crm_legacy")["currency"]) == {"EUR"}
+    billed = clean_lines(tables).select(*key, billed_currency="currency").unique()
+    assert deals.join(billed, on=key).filter(pl.col("currency") != pl.col("billed_currency")).height == 0
+    # probability: a percent on ~70% of rows, inside the stage's range
+    with_probability = deals.filter(pl.col("probability").is_not_null())
+    assert 0.6 <= with_probability.height / deals.height <= 0.8
+    assert with_probability["probability"].str.contains(r"^[0-9]+$").all()
+    for stage, percent in with_probability.select("stage", pl.col("probability").cast(pl.Int64)).iter_rows():
+        low, high = STAGE_PERCENT[stage]
+        assert low <= percent <= high, (stage, percent)
+    # dates: open deals close after the extract, closed ones closed by the as-of date, never before they opened
+    assert all(iso_date(d) for d in deals["expected_close_date"]) and all(iso_date(d) for d in deals["created_date"])
+    open_deals = deals.filter(pl.col("stage").is_in(OPEN_STAGES))
+    assert (
+        open_deals["expected_close_date"].min() > EXTRACT_END
+        and open_deals["expected_close_date"].max() <= "2027-08-31"
+    )
+    assert deals.filter(~pl.col("stage").is_in(OPEN_STAGES))["expected_close_date"].max() <= AS_OF
+    assert deals["created_date"].max() <= AS_OF
+    assert (deals["created_date"] <= deals["expected_close_date"]).all()
+
+
+def test_opportunities_favour_large_national_organisations_and_include_pipeline_accounts(tables):
+    deals = tables["opportunities"].join(tables["truth"], on=["source_system", "source_client_id"])
+    segment = (
+        tables["clients"]
+        .join(tables["truth"], on=["source_system", "source_client_id"])
+        .group_by("entity_id")
+        .agg(national=(pl.col("segment") == "national").any())
+    )
+    per_entity = segment.join(
+        deals.group_by("entity_id").agg(deals=pl.len(), amount=pl.col("amount").cast(pl.Float64).median()),
+        on="entity_id",
+        how="left",
+    ).with_columns(pl.col("deals").fill_null(0))
+    national, local = per_entity.filter(pl.col("national")), per_entity.filter(~pl.col("national"))
+    assert national["deals"].mean() > 2 * local["deals"].mean()
+    assert national["amount"].median() > 2 * local["amount"].median()
+    # pipeline accounts: organisations with an open deal and no billing at all in the window
+    billed = clean_lines(tables).join(tables["truth"], on=["source_system", "source_client_id"])["entity_id"].unique()
+    pipeline = deals.filter(pl.col("stage").is_in(OPEN_STAGES) & ~pl.col("entity_id").is_in(billed.implode()))
+    assert 1 <= pipeline["entity_id"].n_unique() <= 0.02 * segment.height
+
+
+def test_prospects_are_new_organisations_except_a_few_clients(tables):
+    prospects, truth, clients = tables["prospects"], tables["prospect_truth"], tables["clients"]
+    assert prospects.height == round(0.15 * CLIENTS)
+    assert prospects["prospect_id"].is_unique().all() and prospects["prospect_id"].str.contains(r"^P[0-9]{6}$").all()
+    assert not prospects["prospect_id"].is_in(clients["source_client_id"].implode()).any()
+    assert prospects["name"].is_not_null().all()
+    owned = prospects["owner_id"].drop_nulls()
+    assert owned.is_in(tables["sellers"]["owner_id"].implode()).all()
+    assert 0.05 <= prospects["owner_id"].is_null().mean() <= 0.15
+    assert prospects["industry"].drop_nulls().is_in(clients["industry"].drop_nulls().unique().implode()).all()
+    assert prospects["employee_count"].drop_nulls().str.contains(r"^[1-9][0-9]*$").all()
+    assert set(prospects["country"]) <= {"US", "USA", "United States", "CA", "Canada"}
+    assert all(iso_date(d) for d in prospects["created_date"]) and prospects["created_date"].max() <= EXTRACT_END
+    # the truth: every prospect once; ~3% are existing clients (an entity of the client truth), the rest are not
+    assert truth["prospect_id"].sort().equals(prospects["prospect_id"].sort())
+    known = truth.filter(pl.col("entity_id").is_not_null())
+    assert 0.02 <= known.height / truth.height <= 0.04
+    assert known["entity_id"].is_in(tables["truth"]["entity_id"].implode()).all()
+
+    def name_key(column: str) -> pl.Expr:
+        return pl.col(column).str.to_lowercase().str.replace_all(r"^the |[^a-z0-9]", "")
+
+    client_names = clients.select(key=name_key("name"))["key"].unique()
+    new = prospects.join(known, on="prospect_id", how="anti").select(key=name_key("name"))
+    assert not new["key"].is_in(client_names.implode()).any()
+
+    # a client prospect has its organisation's postal code (and domain), so a pipeline can recognise it
+    def postal(column: str) -> pl.Expr:
+        return pl.col(column).str.to_uppercase().str.replace_all(r"\s|-[0-9]{4}$", "")
+
+    records = tables["truth"].join(clients, on=["source_system", "source_client_id"])
+    same = known.join(prospects, on="prospect_id").join(records, on="entity_id", suffix="_client")
+    assert same.filter(postal("postal_code") == postal("postal_code_client"))["prospect_id"].n_unique() == known.height
+    assert same["domain"].is_not_null().all()
+
+
+def test_surveys_and_at_risk_signals(tables):
+    events = tables["engagement"].with_columns(pl.col("quantity").cast(pl.Int64))
+    surveys = events.filter(pl.col("event_type") == "survey")
+    assert 0.01 <= surveys.height / events.height <= 0.06
+    assert surveys["quantity"].is_between(1, 10).all() and surveys["quantity"].n_unique() >= 8
+    # organisations loaded with support tickets in the last 6 months answer surveys with lower scores
+    per_entity = (
+        events.join(tables["truth"], on=["source_system", "source_client_id"])
+        .group_by("entity_id")
+        .agg(
+            recent=(pl.col("event_date") >= "2026-05-01").sum(),
+            tickets=((pl.col("event_type") == "support_ticket") & (pl.col("event_date") >= "2026-05-01")).sum(),
+            survey=pl.col("quantity").filter(pl.col("event_type") == "survey").mean(),
+        )
+        .filter((pl.col("recent") >= 5) & pl.col("survey").is_not_null())
+        .with_columns(loaded=pl.col("tickets") / pl.col("recent") >= 0.2)
+    )
+    loaded, calm = per_entity.filter(pl.col("loaded")), per_entity.filter(~pl.col("loaded"))
+    assert loaded.height >= 10 and loaded["survey"].mean() < calm["survey"].mean() - 1
+
+
+def test_seller_picks_reference_what_the_seller_owns_within_the_limits(tables):
+    picks, clients, truth, prospects = tables["picks"], tables["clients"], tables["truth"], tables["prospects"]
+    assert set(picks["pick_type"]) == {"target", "lead"}
+    assert picks["owner_id"].is_in(tables["sellers"]["owner_id"].implode()).all()
+    assert 2 <= picks["owner_id"].n_unique() <= 3
+    assert picks.select(pl.struct("owner_id", "pick_type", "reference").is_unique().all()).item()
+    counts = picks.group_by("owner_id", "pick_type").len()
+    assert counts.filter(pl.col("pick_type") == "target")["len"].is_between(2, 4).all()  # limit 9
+    assert counts.filter(pl.col("pick_type") == "lead")["len"].is_between(1, 3).all()  # limit 10
+    # targets: a client record of an organisation every record of which the seller owns, far below the key level
+    targets = (
+        picks.filter(pl.col("pick_type") == "target")
+        .with_columns(
+            pl.col("reference").str.split_exact(":", 1).struct.rename_fields(["source_system", "source_client_id"])
+        )
+        .unnest("reference")
+    )
+    records = clients.join(truth, on=["source_system", "source_client_id"])
+    found = targets.join(records.select("source_system", "source_client_id", "entity_id"),
+                         on=["source_system", "source_client_id"])  # fmt: skip
+    assert found.height == targets.height
+    owners = found.join(records.select("entity_id", pl.col("owner_id").alias("record_owner")), on="entity_id")
+    assert (owners["record_owner"] == owners["owner_id"]).all()
+    billing = entity_billing_usd(tables).filter(pl.col("billing") > 0).sort("billing", descending=True)
+    key_level = billing["billing"][-(-billing.height // 4) - 1]  # entity ~ account: the top quarter by count
+    assert found.join(billing, on="entity_id")["billing"].max() < key_level
+    # leads: prospects the seller owns that are not clients
+    leads = picks.filter(pl.col("pick_type") == "lead").join(
+        prospects.select(pl.col("prospect_id").alias("reference"), pl.col("owner_id").alias("prospect_owner")),
+        on="reference",
+    )
+    assert leads.height == picks.filter(pl.col("pick_type") == "lead").height
+    assert (leads["prospect_owner"] == leads["owner_id"]).all()
+    clients_as_prospects = tables["prospect_truth"].filter(pl.col("entity_id").is_not_null())["prospect_id"]
+    assert not leads["reference"].is_in(clients_as_prospects.implode()).any()
+
+
+def test_overrides_are_valid_and_one_has_expired(tables):
+    overrides = tables["overrides"]
+    assert overrides.height == 5 and overrides.select(pl.all().is_not_null().all()).row(0) == (True,) * 7
+    allowed = {"tier": {"high", "medium", "low"}, "designation": {"key", "target", "secondary"}}
+    assert all(value in allowed[field] for field, value in overrides.select("field", "value").iter_rows())
+    assert set(overrides["field"]) == {"tier", "designation"}
+    assert all(iso_date(d) for d in overrides["valid_until"])
+    assert (overrides["valid_until"] < AS_OF).sum() == 1 and (overrides["valid_until"] > EXTRACT_END).sum() == 4
+    # each on a different organisation (two active overrides of one field of one account stop a run)
+    entities = overrides.join(tables["truth"], on=["source_system", "source_client_id"])
+    assert entities.height == 5 and entities["entity_id"].is_unique().all()
+    assert overrides["set_by"].str.contains(r"^([A-Z][^ ]* [A-Z].*|[a-z.-]+@example\.com)$").all()
 
 
 def line_faults(row: dict, client_ids: set[tuple[str, str]], seen: set[tuple]) -> set[str]:
@@ -335,6 +530,8 @@ def test_scale_parameter_scales_lines_and_events(tmp_path):
         assert summary["client_records"] == clients
         assert 9 <= summary["billing_lines"] / clients <= 11
         assert 4.5 <= summary["engagement_events"] / clients <= 5.5
+        assert 0.3 <= summary["opportunities"] / clients <= 0.5
+        assert summary["prospects"] == max(30, round(0.15 * clients))
     assert 4.5 <= large["billing_lines"] / small["billing_lines"] <= 5.5
     assert large["organisations"] > small["organisations"]
 
@@ -351,6 +548,13 @@ def test_parquet_output(tmp_path):
     assert billing.columns == BILLING_COLUMNS and all(t == pl.String for t in billing.schema.values())
     events = pl.read_parquet(tmp_path / "engagement" / "nat_erp_2026-03.parquet")
     assert events.columns == ENGAGEMENT_COLUMNS
+    deals = pl.read_parquet(tmp_path / "opportunities" / "loc_billing.parquet")
+    assert deals.columns == list(OPPORTUNITIES.columns) and deals.schema["amount"] == pl.String
+    assert deals.schema["expected_close_date"] == pl.Date and deals.schema["probability"] == pl.Int64
+    prospects = pl.read_parquet(tmp_path / "prospects" / "prospects.parquet")
+    assert prospects.columns == list(PROSPECTS.columns) and prospects.height == summary["prospects"]
+    for small in ("seller_picks.csv", "overrides.csv", "_truth/prospect_entities.csv"):  # always CSV
+        assert (tmp_path / small).is_file()
     faults = read(tmp_path / "_truth" / "faults.csv")
     assert faults.height == summary["fault_lines"] > 0
     for source_file, source_row, reason in faults.select("source_file", "source_row", "expected_reason").iter_rows():

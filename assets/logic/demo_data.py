@@ -5,14 +5,22 @@
     clients/<source_system>.<ext>                  one file per source system
     billing/<source_system>_<YYYY-MM>.<ext>        invoice lines, one file per system per month
     engagement/<source_system>_<YYYY-MM>.<ext>     engagement events, one file per system per month
+    opportunities/<source_system>.<ext>            deals on client records, one file per system
+    prospects/prospects.<ext>                      organisations not billing yet (lead candidates)
     sellers.<ext>, fx_rates.<ext>
+    seller_picks.csv                               a few sellers' own targets and leads (all valid)
+    overrides.csv                                  front-line tier / designation overrides (one expired)
     _truth/client_entities.csv                     true organisation behind every client record
     _truth/faults.csv                              every deliberately faulty billing line
+    _truth/prospect_entities.csv                   the organisation of each prospect that is a client
 
-``ext`` is ``csv`` or ``parquet``; the ``_truth`` files are always CSV.  ``clients`` (the number
-of client records over all source systems) is the single scale knob: billing lines are about
-10x and engagement events about 5x that number.  Everything is vectorised (numpy + polars) and a
-pure function of the arguments: the same arguments give the same bytes.
+``ext`` is ``csv`` or ``parquet``; ``seller_picks``, ``overrides`` and the ``_truth`` files are
+always CSV.  ``clients`` (the number of client records over all source systems) is the single
+scale knob: billing lines are about 10x, engagement events about 5x, deals 0.4x and prospects
+0.15x (at least 30) that number.  Everything is vectorised (numpy + polars) and a pure function
+of the arguments: the same arguments give the same bytes.  Each part draws from its own random
+stream, so the scoring inputs (deals, prospects, picks, overrides, the survey and health signals
+in the engagement) never move the clients, billing, sellers or fx rates.
 
 Data model: organisations are the truth.  Each organisation has a primary record in one source
 system (``nat_erp`` for national accounts, ``loc_billing`` for local ones, a few in the small
@@ -22,6 +30,12 @@ case, punctuation, abbreviations, "The", accents, 1-character typos, different a
 formats).  Hard cases are included: branches that share a head-office address, switchboard phone
 and domain ("Acme Holdings East" / "Acme Holdings West"), and distinct organisations with similar
 common-word names.
+
+Scoring signals: deals are more frequent and larger for large, national and growing (new)
+organisations, ~60% open; about a tenth of the steady organisations and every churning one are
+"at risk" (product usage fading, support tickets piling up, low survey scores), a sixth plus the
+new ones are growing (usage rising).  A few organisations without billing have an open deal
+(pipeline accounts).  ~3% of the prospects are existing clients under a variant name.
 
 This module is Dagster-free: only numpy, polars and the standard library.
 """
@@ -63,7 +77,12 @@ BILLING_COLUMNS = list(inputs.BILLING.columns)
 ENGAGEMENT_COLUMNS = list(inputs.ENGAGEMENT.columns)
 SELLER_COLUMNS = list(inputs.SELLERS.columns)
 FX_COLUMNS = list(inputs.FX_RATES.columns)
+OPPORTUNITY_COLUMNS = list(inputs.OPPORTUNITIES.columns)
+PROSPECT_COLUMNS = list(inputs.PROSPECTS.columns)
+PICK_COLUMNS = list(inputs.SELLER_PICKS.columns)
+OVERRIDE_COLUMNS = list(inputs.ACCOUNT_OVERRIDES.columns)
 TRUTH_CLIENT_COLUMNS = ["source_system", "source_client_id", "entity_id"]
+TRUTH_PROSPECT_COLUMNS = ["prospect_id", "entity_id"]
 TRUTH_FAULT_COLUMNS = ["input", "source_file", "source_row", "expected_reason"]
 
 # Shares of the organisation population / records (tuned so records = clients exactly).
@@ -434,8 +453,35 @@ FIRST_NAMES = _words(
 TEAMS = ("National East", "National West", "Local US", "Local Canada", "Inside Sales")
 TEAM_P = (0.17, 0.17, 0.36, 0.18, 0.12)
 
-EVENT_TYPES = ("email", "web_visit", "product_usage", "meeting", "support_ticket")
-EVENT_P = (0.32, 0.26, 0.22, 0.10, 0.10)
+EVENT_TYPES = ("email", "web_visit", "product_usage", "meeting", "support_ticket", "survey")
+EMAIL, WEB_VISIT, PRODUCT_USAGE, MEETING, SUPPORT_TICKET, SURVEY = range(6)
+EVENT_P = (0.32, 0.26, 0.22, 0.10, 0.10)  # drawn types; surveys replace some emails and web visits
+SURVEY_P = 0.05  # share of email / web-visit events that are survey answers instead (~3% of all events)
+
+# Scoring inputs
+OPPORTUNITIES_PER_CLIENT = 0.4
+PROSPECTS_PER_CLIENT = 0.15
+MIN_PROSPECTS = 30
+PROSPECT_CLIENT_SHARE = 0.03  # prospects that are in fact existing clients under a variant name
+STAGES = ("prospecting", "qualification", "proposal", "negotiation", "closed_won", "closed_lost")
+OPEN_STAGE_P = (0.30, 0.27, 0.25, 0.18)
+STAGE_PROBABILITY = ((5, 15), (15, 30), (35, 65), (60, 90), (100, 100), (0, 0))  # percent range per stage
+OPPORTUNITY_PREFIX = ("OPP-", "Q-", "CRMO-")
+PROSPECT_SOURCES = ("event", "referral", "website", "webinar", "partner", "purchased_list", "outbound")
+PROSPECT_SOURCE_P = (0.18, 0.20, 0.24, 0.10, 0.08, 0.08, 0.12)
+TARGET_NOTES = (
+    "Room to grow: buys one product line of three",
+    "New budget holder since the reorganisation",
+    "Champion asked for a proposal on the second site",
+    "Contract renewal coming up, good time to expand",
+    None,
+)
+LEAD_NOTES = (
+    "Met at the regional trade show",
+    "Referred by an existing client",
+    "Asked for pricing on the website",
+    None,
+)
 
 LINES_PER_INVOICE_P = (0.35, 0.25, 0.18, 0.12, 0.10)  # 1..5 lines
 CREDIT_INVOICE_P = 0.025
@@ -509,6 +555,16 @@ def _unique_ints(rng: np.random.Generator, low: int, high: int, size: int) -> np
 # --------------------------------------------------------------------------------------------
 
 
+def _city_weights() -> tuple[np.ndarray, np.ndarray]:
+    """Whether each city is Canadian, and its weight (Zipf-like within each country)."""
+    is_ca_city = np.array([c[1] == "CA" for c in CITIES])
+    cw = np.zeros(len(CITIES))
+    for mask, share in ((~is_ca_city, 1 - CA_SHARE), (is_ca_city, CA_SHARE)):
+        r = np.arange(1, mask.sum() + 1, dtype=np.float64) ** -0.7
+        cw[mask] = share * r / r.sum()
+    return is_ca_city, cw
+
+
 def _base_names(rng: np.random.Generator, n: int) -> tuple[pl.Series, np.ndarray]:
     """Unique base names (no legal suffix) and their noun index, sampled without replacement."""
     sizes, weights = [], []
@@ -565,11 +621,7 @@ def _make_orgs(seed: int, n: int, win_start: int, win_end: int, n_sellers: int, 
     o["industry"] = NOUN_INDUSTRY[noun]
 
     # geography
-    is_ca_city = np.array([c[1] == "CA" for c in CITIES])
-    cw = np.zeros(len(CITIES))
-    for mask, share in ((~is_ca_city, 1 - CA_SHARE), (is_ca_city, CA_SHARE)):
-        r = np.arange(1, mask.sum() + 1, dtype=np.float64) ** -0.7
-        cw[mask] = share * r / r.sum()
+    is_ca_city, cw = _city_weights()
     city = _pick(rng, cw, n)
     ca = is_ca_city[city]
     o["city"], o["ca"] = city, ca
@@ -1007,6 +1059,449 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
 
 
 # --------------------------------------------------------------------------------------------
+# Scoring inputs: account signals, opportunities, prospects, sellers' picks, overrides
+# (each on its own random stream, so the clients, billing, sellers and fx rates never move)
+# --------------------------------------------------------------------------------------------
+
+
+def _org_signals(seed: int, o: dict, n_days: int) -> dict:
+    """Per organisation: at risk (usage fades, support tickets pile up; every churning one) or growing (every new one)."""
+    rng = _rng(seed, 7)
+    n = o["n"]
+    active = ~o["dormant"]
+    new = o["act_start"] > 0
+    churned = active & ~new & (o["act_end"] < n_days - 1)
+    u = rng.random(n)
+    at_risk = churned | (active & ~new & (u < 0.10))
+    growing = active & ~at_risk & (new | (u > 0.85))
+    decline_day = np.where(churned, o["act_end"] - rng.integers(60, 150, n), rng.uniform(0.35, 0.8, n) * n_days)
+    return {
+        "at_risk": at_risk,
+        "growing": growing,
+        "decline_day": decline_day.astype(np.int64),  # day of the window from which usage declines
+        "half_days": rng.uniform(30, 90, n),  # ... halving every 1-3 months
+        "growth": rng.uniform(0.04, 0.12, n),  # growing usage: +4-12% a month
+        "satisfaction": np.where(at_risk, 4.5, np.where(growing, 8.3, 7.6)) + rng.normal(0, 0.8, n),
+    }
+
+
+def _shape_engagement(
+    seed: int,
+    sig: dict,
+    ev_org: np.ndarray,
+    rel_day: np.ndarray,
+    ev_type: np.ndarray,
+    usage_raw: np.ndarray,
+    n_days: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Event types, product-usage quantities and survey scores (1-10) that carry the organisations' signals."""
+    rng = _rng(seed, 8)
+    ne = len(ev_org)
+    at_risk, growing = sig["at_risk"][ev_org], sig["growing"][ev_org]
+    since_decline = rel_day - sig["decline_day"][ev_org]
+    declining = at_risk & (since_decline >= 0)
+    fade = np.where(declining, 0.5 ** (np.maximum(since_decline, 0) / sig["half_days"][ev_org]), 1.0)
+    grow = np.where(growing, np.exp(sig["growth"][ev_org] * (rel_day - n_days / 2) / 30.0), 1.0)
+    usage = np.maximum(np.ceil(usage_raw * fade * grow), 1).astype(np.int64)
+    chatter = (ev_type == EMAIL) | (ev_type == WEB_VISIT) | (ev_type == MEETING)
+    u = rng.random(ne)
+    to_ticket = chatter & ((declining & (u < 0.35)) | (at_risk & (u < 0.05)))
+    calm = (ev_type == SUPPORT_TICKET) & growing & (rng.random(ne) < 0.5)
+    kind = np.where(to_ticket, SUPPORT_TICKET, np.where(calm, EMAIL, ev_type))
+    kind = np.where(((kind == EMAIL) | (kind == WEB_VISIT)) & (rng.random(ne) < SURVEY_P), SURVEY, kind)
+    mood = sig["satisfaction"][ev_org] - np.where(declining, 1.5, 0.0)
+    score = np.clip(np.round(rng.normal(mood, 1.6)), 1, 10).astype(np.int64)
+    return kind, usage, score
+
+
+def _make_opportunities(
+    seed: int,
+    o: dict,
+    rec: dict,
+    sig: dict,
+    records_of: tuple[np.ndarray, np.ndarray, np.ndarray],
+    rec_ids: pl.Series,
+    rec_ccy: np.ndarray,
+    fx_now: np.ndarray,
+    as_of_day: int,
+    clients: int,
+) -> pl.DataFrame:
+    """Deals (contract columns plus `_sys`, `_org`, `_open`): ~0.4 per client record, more and larger for large,
+    national and growing organisations; ~60% open, closing in the coming 1-9 months; closed ones closed in the past."""
+    rng = _rng(seed, 9)
+    n = o["n"]
+    prim_rec, cross_rec, dup_rec = records_of
+    emp = o["emp"].astype(np.float64)
+    w = emp**0.4 * np.where(o["national"], 2.0, 1.0)
+    w = w * np.where(sig["growing"], 1.8, np.where(sig["at_risk"], 0.5, 1.0)) * np.where(o["dormant"], 0.12, 1.0)
+    expected = w / w.sum() * OPPORTUNITIES_PER_CLIENT * clients
+    count = np.floor(expected).astype(np.int64) + (rng.random(n) < expected % 1).astype(np.int64)
+    d_org = np.repeat(np.arange(n), count)
+    nd = len(d_org)
+    u = rng.random(nd)
+    d_rec = np.where(
+        (cross_rec[d_org] >= 0) & (u < 0.3),
+        cross_rec[d_org],
+        np.where((dup_rec[d_org] >= 0) & (u > 0.9), dup_rec[d_org], prim_rec[d_org]),
+    )
+    dormant, growing, at_risk = o["dormant"][d_org], sig["growing"][d_org], sig["at_risk"][d_org]
+    is_open = rng.random(nd) < np.where(dormant, 0.85, np.where(growing, 0.68, np.where(at_risk, 0.4, 0.6)))
+    won = rng.random(nd) < np.where(dormant, 0.1, np.where(growing, 0.6, np.where(at_risk, 0.25, 0.45)))
+    stage = np.where(is_open, _pick(rng, OPEN_STAGE_P, nd), np.where(won, 4, 5))
+    # size: a share of the annual spend (or of what an organisation of that size usually spends)
+    typical = np.exp(np.log(1500) + 0.6 * np.log(emp))
+    base = np.where(o["spend"] > 0, o["spend"], typical)[d_org]
+    usd = np.clip(base * np.exp(rng.normal(np.log(0.3), 0.9, nd)) * np.where(growing, 1.3, 1.0), 500, 5e7)
+    ccy = rec_ccy[d_rec]
+    amount = usd / fx_now[ccy]
+    round_hundreds = rng.random(nd) < 0.65
+    cents = np.where(round_hundreds, np.maximum(np.round(amount / 100), 1) * 10_000, np.round(amount * 100))
+    created = as_of_day - np.where(is_open, rng.integers(0, 330, nd), rng.integers(30, 540, nd))
+    close = np.where(
+        is_open, as_of_day + rng.integers(20, 275, nd), np.minimum(created + rng.integers(14, 240, nd), as_of_day)
+    )
+    lo, hi = (np.array(bound) for bound in zip(*STAGE_PROBABILITY, strict=True))
+    probability = (np.round((lo[stage] + rng.random(nd) * (hi[stage] - lo[stage])) / 5) * 5).astype(np.int64)
+    has_probability = rng.random(nd) < 0.7
+    d_sys = rec["sys"][d_rec]
+    order = np.lexsort((rng.random(nd), created, d_sys))
+    d_org, d_rec, d_sys, stage, cents, ccy, created, close, probability, has_probability, is_open = (
+        x[order]
+        for x in (d_org, d_rec, d_sys, stage, cents, ccy, created, close, probability, has_probability, is_open)
+    )
+    number = np.arange(nd) - np.searchsorted(d_sys, np.arange(3))[d_sys] + 1
+    width = max(6, len(str(nd)))
+    return pl.DataFrame(
+        {
+            "source_system": _s(SYSTEMS).gather(d_sys),
+            "opportunity_id": _s(OPPORTUNITY_PREFIX).gather(d_sys) + pl.Series(number).cast(pl.String).str.zfill(width),
+            "source_client_id": rec_ids.gather(d_rec),
+            "stage": _s(STAGES).gather(stage),
+            "cents": cents.astype(np.int64),
+            "currency": _s(CURRENCIES).gather(ccy),
+            "expected_close_date": pl.Series(close.astype(np.int32)).cast(pl.Date),
+            "probability": probability,
+            "created_date": pl.Series(created.astype(np.int32)).cast(pl.Date),
+            "_sys": d_sys,
+            "_org": d_org,
+            "_open": is_open,
+        }
+    ).select(
+        *OPPORTUNITY_COLUMNS[:4],
+        _amount_expr(pl.col("cents")).alias("amount"),
+        "currency",
+        "expected_close_date",
+        _where(has_probability, pl.col("probability"), pl.lit(None, pl.Int64)).alias("probability"),
+        "created_date",
+        "_sys",
+        "_org",
+        "_open",
+    )
+
+
+def _new_names(rng: np.random.Generator, count: int, taken: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """`count` base names from the organisations' vocabulary that are not in `taken`, and their noun index."""
+    names, nouns, have = [], [], 0
+    taken = taken.unique()
+    while have < count:
+        batch, noun = _base_names(rng, int((count - have) * 1.5) + 20)
+        fresh = ~batch.is_in(taken.implode()).to_numpy()
+        batch, noun = batch.filter(pl.Series(fresh)), noun[fresh]
+        names.append(batch)
+        nouns.append(noun)
+        taken = pl.concat([taken, batch])
+        have += batch.len()
+    return pl.concat(names).head(count), np.concatenate(nouns)[:count]
+
+
+def _concat(a, b):
+    return pl.concat([a, b]) if isinstance(a, pl.Series) else np.concatenate([a, b])
+
+
+def _make_prospects(
+    seed: int,
+    o: dict,
+    count: int,
+    owner_ids: pl.Series,
+    seller_team: np.ndarray,
+    win_end: int,
+    entity_width: int,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Prospects (contract columns plus `_org`: the organisation when it is in fact a client, else -1; `_owner`: the
+    seller's index or -1) and their truth (prospect_id, entity_id). ~3% are existing clients under a variant name."""
+    rng = _rng(seed, 10)
+    k_client = min(o["n"], int(round(PROSPECT_CLIENT_SHARE * count)))
+    k_new = count - k_client
+    is_ca_city, cw = _city_weights()
+
+    # organisations that are not clients: fresh names from the same vocabulary, their own address, size, industry
+    base, noun = _new_names(rng, k_new, o["base"])
+    city = _pick(rng, cw, k_new)
+    ca = is_ca_city[city]
+    big = rng.random(k_new) < 0.2
+    emp = np.clip(np.round(np.exp(np.where(big, np.log(350), np.log(14)) + rng.normal(0, 1.25, k_new))), 1, 250_000)
+    sfx = np.where(ca, _pick(rng, SUFFIX_P_CA, k_new), _pick(rng, SUFFIX_P_US, k_new))
+    prefixes = [c[3] for c in CITIES]
+    areas = [c[2] for c in CITIES]
+    letters = _s(CA_LETTERS)
+    parts = pl.DataFrame(
+        {
+            "base": base,
+            "pre": _s([p[k % len(p)] for p in prefixes for k in range(3)]).gather(city * 3 + rng.integers(0, 3, k_new)),
+            "ca": ca,
+            "ca_tld": ca & (rng.random(k_new) < 0.55),
+            "z2": pl.Series(rng.integers(0, 100, k_new)).cast(pl.String).str.zfill(2),
+            "a": letters.gather(rng.integers(0, len(CA_LETTERS), k_new)),
+            "b": letters.gather(rng.integers(0, len(CA_LETTERS), k_new)),
+            **{f"d{i}": pl.Series(rng.integers(0, 10, k_new)).cast(pl.String) for i in range(3)},
+        }
+    ).select(
+        postal=pl.when(pl.col("ca"))
+        .then(pl.concat_str(["pre", "d0", "a", pl.lit(" "), "d1", "b", "d2"]))
+        .otherwise(pl.col("pre") + pl.col("z2")),
+        domain=_strip_accents(pl.col("base").str.to_lowercase()).str.replace_all(r"[^a-z0-9]", "")
+        + pl.when(pl.col("ca_tld")).then(pl.lit(".ca")).otherwise(pl.lit(".com")),
+    )
+    new = {
+        "base": base,
+        "form": _s([forms[0] for forms in SUFFIX_FORMS]).gather(sfx),
+        "industry": NOUN_INDUSTRY[noun],
+        "city": city,
+        "ca": ca,
+        "big": big,
+        "emp": emp.astype(np.int64),
+        "num": np.exp(rng.uniform(0, np.log(9999), k_new)).astype(np.int64),
+        "street": rng.integers(0, np.where(ca, len(STREETS), N_US_STREETS)),
+        "stype": _pick(rng, STREET_TYPE_P, k_new),
+        "postal": parts["postal"],
+        "area": _s([a[k % len(a)] for a in areas for k in range(3)]).gather(city * 3 + rng.integers(0, 3, k_new)),
+        "exch": rng.integers(200, 1000, k_new),
+        "line": rng.integers(0, 10000, k_new),
+        "domain": parts["domain"],
+        "org": np.full(k_new, -1, np.int64),
+    }
+    # existing clients under a variant name (another legal form, case, "The"), with their domain, phone and address
+    orgs = np.sort(rng.choice(o["n"], size=k_client, replace=False)).astype(np.int64)
+    n_forms = np.array([len(f) for f in SUFFIX_FORMS])
+    first_form = np.concatenate([[0], np.cumsum(n_forms)[:-1]])
+    form = first_form[o["sfx"][orgs]] + rng.integers(0, n_forms[o["sfx"][orgs]])
+    old = {
+        "base": o["base"].gather(orgs),
+        "form": _s([f for forms in SUFFIX_FORMS for f in forms]).gather(form),
+        "industry": o["industry"][orgs],
+        "city": o["city"][orgs],
+        "ca": o["ca"][orgs],
+        "big": o["national"][orgs],
+        "emp": np.maximum(1, np.round(o["emp"][orgs] * rng.uniform(0.8, 1.2, k_client))).astype(np.int64),
+        "num": o["num"][orgs],
+        "street": o["street"][orgs],
+        "stype": o["stype"][orgs],
+        "postal": o["postal"].gather(orgs),
+        "area": o["area"].gather(orgs),
+        "exch": o["exch"][orgs],
+        "line": o["line"][orgs],
+        "domain": o["domain"].gather(orgs),
+        "org": orgs,
+    }
+    perm = rng.permutation(count)
+    p = {key: _concat(new[key], old[key]) for key in new}
+    p = {key: value.gather(perm) if isinstance(value, pl.Series) else value[perm] for key, value in p.items()}
+    is_client, ca, big = p["org"] >= 0, p["ca"], p["big"]
+    r = {k: rng.random(count) for k in ("upper", "the", "dom", "www", "abbr", "long", "phone", "ind", "emp", "src")}
+
+    # owner: a seller of the team matching size and country (as for clients), ~10% unassigned
+    team_key = np.where(
+        big, np.where(ca, 0, rng.integers(0, 2, count)), np.where(ca, 3, np.where(rng.random(count) < 0.8, 2, 4))
+    )
+    owner = np.zeros(count, dtype=np.int64)
+    for t in range(len(TEAMS)):
+        pool = np.flatnonzero(seller_team == t)
+        m = team_key == t
+        owner[m] = (
+            pool[rng.integers(0, len(pool), int(m.sum()))]
+            if len(pool)
+            else rng.integers(0, len(owner_ids), int(m.sum()))
+        )
+    owner = np.where(rng.random(count) < 0.10, -1, owner)
+    created = win_end - 1 - rng.integers(0, 730, count)
+
+    flat_types = _s([t for pair in STREET_TYPES for t in pair])
+    frame = pl.DataFrame(
+        {
+            "i": np.arange(1, count + 1),
+            "name": p["base"] + p["form"],
+            "upper": is_client & (r["upper"] < 0.3),
+            "the": is_client & (r["the"] < 0.1),
+            "domain": p["domain"],
+            "has_domain": is_client | (r["dom"] < 0.5),
+            "www": r["www"] < 0.4,
+            "num": p["num"],
+            "street": _s(STREETS).gather(p["street"]),
+            "type": flat_types.gather(p["stype"] * 2 + (r["abbr"] < 0.5)),
+            "city": _s([c[0] for c in CITIES]).gather(p["city"]),
+            "postal": p["postal"],
+            "ca": ca,
+            "long": r["long"] < 0.2,
+            "area": p["area"],
+            "exch": p["exch"],
+            "line": p["line"],
+            "has_phone": is_client | (r["phone"] < 0.6),
+            "industry": _s(INDUSTRY_LABELS).gather(p["industry"]),
+            "has_industry": r["ind"] >= 0.10,
+            "employee_count": p["emp"],
+            "has_emp": r["emp"] >= 0.12,
+            "owner": owner_ids.gather(np.maximum(owner, 0)),
+            "has_owner": owner >= 0,
+            "source": _s(PROSPECT_SOURCES).gather(_pick(rng, PROSPECT_SOURCE_P, count)),
+            "has_source": r["src"] >= 0.05,
+            "created": pl.Series(created.astype(np.int32)).cast(pl.Date),
+            "_org": p["org"],
+            "_owner": owner,
+        }
+    )
+    name = pl.when(pl.col("the")).then(pl.lit("The ") + pl.col("name")).otherwise(pl.col("name"))
+    width = max(6, len(str(count)))
+    prospects = frame.select(
+        prospect_id=pl.lit("P") + _zfill(pl.col("i"), width),
+        name=pl.when(pl.col("upper")).then(name.str.to_uppercase()).otherwise(name),
+        domain=pl.when(pl.col("has_domain")).then(
+            pl.when(pl.col("www")).then(pl.lit("www.") + pl.col("domain")).otherwise(pl.col("domain"))
+        ),
+        address=pl.concat_str([pl.col("num").cast(pl.String), pl.col("street"), pl.col("type")], separator=" "),
+        city=pl.col("city"),
+        postal_code=pl.col("postal"),
+        country=pl.when(pl.col("ca"))
+        .then(pl.when(pl.col("long")).then(pl.lit("Canada")).otherwise(pl.lit("CA")))
+        .otherwise(pl.when(pl.col("long")).then(pl.lit("United States")).otherwise(pl.lit("US"))),
+        phone=pl.when(pl.col("has_phone")).then(
+            pl.concat_str(
+                [
+                    pl.lit("("),
+                    pl.col("area"),
+                    pl.lit(") "),
+                    pl.col("exch").cast(pl.String),
+                    pl.lit("-"),
+                    _zfill(pl.col("line"), 4),
+                ]
+            )
+        ),
+        industry=pl.when(pl.col("has_industry")).then(pl.col("industry")),
+        employee_count=pl.when(pl.col("has_emp")).then(pl.col("employee_count")),
+        owner_id=pl.when(pl.col("has_owner")).then(pl.col("owner")),
+        source=pl.when(pl.col("has_source")).then(pl.col("source")),
+        created_date=pl.col("created"),
+        _org=pl.col("_org"),
+        _owner=pl.col("_owner"),
+    )
+    truth = prospects.select(
+        "prospect_id",
+        entity_id=pl.when(pl.col("_org") >= 0).then(pl.lit("ORG-") + _zfill(pl.col("_org") + 1, entity_width)),
+    )
+    return prospects, truth
+
+
+def _last_day(month: np.datetime64, months_later: int) -> np.datetime64:
+    return (month + np.timedelta64(months_later + 1, "M")).astype("datetime64[D]") - np.timedelta64(1, "D")
+
+
+def _email(name: str) -> str:
+    ascii_name = "".join(ACCENTS.get(ch, ch) for ch in name).lower()
+    return (
+        ".".join("".join(ch for ch in part if ch.isalnum() or ch == "-") for part in ascii_name.split())
+        + "@example.com"
+    )
+
+
+def _make_picks_and_overrides(
+    seed: int,
+    o: dict,
+    rec: dict,
+    sig: dict,
+    records_of: tuple[np.ndarray, np.ndarray, np.ndarray],
+    rec_ids: pl.Series,
+    sellers: pl.DataFrame,
+    prospects: pl.DataFrame,
+    end_month: np.datetime64,
+    n_days: int,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A few valid sellers' picks and front-line overrides.
+
+    Only accounts nobody could get wrong are used: one client record (no second or duplicate record, no branch), an
+    owner on that record, a domain and phone no other organisation has, billing over the whole window. Targets are
+    small accounts (the bottom 30% by spend), never near the key level; leads are prospects that are not clients."""
+    rng = _rng(seed, 11)
+    n = o["n"]
+    _, cross_rec, dup_rec = records_of
+    phone_key = pl.DataFrame({"a": o["area"], "e": o["exch"], "l": o["line"]}).select(
+        pl.struct("a", "e", "l").is_duplicated()
+    )
+    steady = ~o["dormant"] & ~o["net_neg"] & (o["act_start"] == 0) & (o["act_end"] == n_days - 1)
+    safe = (
+        (cross_rec < 0)
+        & (dup_rec < 0)
+        & (o["group"] < 0)
+        & steady
+        & ~rec["owner_miss"][:n]  # records 0..n-1 are the organisations' primary records
+        & ~o["domain"].is_duplicated().to_numpy()
+        & ~phone_key.to_series().to_numpy()
+    )
+    small = o["spend"] <= (np.quantile(o["spend"][steady], 0.3) if steady.any() else 0)
+    owner = o["owner"]
+    reference = _s(SYSTEMS).gather(rec["sys"][:n]) + ":" + rec_ids.head(n)
+
+    # picks: 2-3 sellers with enough small accounts and free prospects, 2-4 targets and 1-3 leads each
+    target_pool = safe & small
+    n_sellers = sellers.height
+    targets_of = np.bincount(owner[target_pool], minlength=n_sellers)
+    free = prospects.filter((pl.col("_org") < 0) & (pl.col("_owner") >= 0))
+    leads_of = np.bincount(free["_owner"].to_numpy(), minlength=n_sellers)
+    able = np.flatnonzero((targets_of >= 2) & (leads_of >= 1))
+    pickers = np.sort(rng.choice(able, size=min(3, len(able)), replace=False)) if len(able) else able
+    rows = []
+    for s in pickers.tolist():
+        n_t = min(int(targets_of[s]), int(rng.integers(2, 5)))
+        for i in np.sort(rng.choice(np.flatnonzero(target_pool & (owner == s)), size=n_t, replace=False)).tolist():
+            rows.append((s, "target", reference[i], TARGET_NOTES[int(rng.integers(0, len(TARGET_NOTES)))]))
+        mine = free.filter(pl.col("_owner") == s)["prospect_id"]
+        n_l = min(mine.len(), int(rng.integers(1, 4)))
+        for j in np.sort(rng.choice(mine.len(), size=n_l, replace=False)).tolist():
+            rows.append((s, "lead", mine[j], LEAD_NOTES[int(rng.integers(0, len(LEAD_NOTES)))]))
+    owner_ids = sellers["owner_id"]
+    picks = pl.DataFrame(
+        [(owner_ids[s], kind, ref, note) for s, kind, ref, note in rows],
+        schema={c: pl.String for c in PICK_COLUMNS},
+        orient="row",
+    )
+
+    # overrides: tier and designation, one of them expired before the end of the window
+    specs = (  # field, value, preferred accounts, months valid after end_month (negative: expired), set_by, reason
+        ("tier", "high", sig["growing"], 6, "name", "Framework agreement signed; volumes ramp up from next quarter"),
+        ("tier", "low", sig["at_risk"], 3, "email", "Consolidating suppliers after an acquisition; budget frozen"),
+        ("designation", "key", o["national"], 12, "manager", "Regional flagship logo with an executive sponsor"),
+        ("designation", "target", sig["growing"], 9, "name", "Champion confirmed a second site opening this year"),
+        ("designation", "secondary", np.ones(n, bool), -2, "email", "Project paused during their ERP migration"),
+    )
+    names = sellers["seller_name"]
+    picked = pl.Series([ref for _, kind, ref, _ in rows if kind == "target"], dtype=pl.String)
+    taken = reference.is_in(picked.implode()).to_numpy()
+    out = []
+    for field, value, preferred, months, who, reason in specs:
+        candidates = np.flatnonzero(safe & ~taken & preferred)
+        if len(candidates) == 0:
+            candidates = np.flatnonzero(safe & ~taken)
+        if len(candidates) == 0:
+            continue
+        i = int(rng.choice(candidates))
+        taken[i] = True
+        seller = names[int(owner[i])]
+        set_by = {"name": seller, "email": _email(seller), "manager": "sales.manager@example.com"}[who]
+        system, client_id = reference[i].split(":", 1)
+        out.append((system, client_id, field, value, set_by, reason, str(_last_day(end_month, months))))
+    overrides = pl.DataFrame(out, schema={c: pl.String for c in OVERRIDE_COLUMNS}, orient="row")
+    return picks, overrides
+
+
+# --------------------------------------------------------------------------------------------
 # Main entry point
 # --------------------------------------------------------------------------------------------
 
@@ -1032,7 +1527,8 @@ def generate_demo_data(
     """Write a complete alms input folder under ``out_dir`` and return a summary of counts.
 
     ``clients`` is the number of client records over all source systems (the scale knob):
-    billing lines ~= 10x, engagement events ~= 5x.  Output is a pure function of the arguments.
+    billing lines ~= 10x, engagement events ~= 5x, deals ~= 0.4x, prospects 0.15x (at least 30).
+    Output is a pure function of the arguments.
     ``noise`` scales how often a duplicate record differs from its organisation's primary record
     (abbreviations, accents, typos, case, punctuation, new phone line, moved address, size): 1.0 is
     the default mix, 0.5 half of it, 2.0 twice (rates capped at 1).
@@ -1049,7 +1545,7 @@ def generate_demo_data(
     say = progress or (lambda _msg: None)
     out = Path(out_dir)
     ext = file_format
-    for sub in ("clients", "billing", "engagement", "_truth"):
+    for sub in ("clients", "billing", "engagement", "opportunities", "prospects", "_truth"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     written: list[str] = []
 
@@ -1381,7 +1877,8 @@ def generate_demo_data(
     ).sort(["source_file", "source_row"])
     write(faults_df, "_truth/faults.csv", force_csv=True)
 
-    # ---- engagement events
+    # ---- engagement events (at-risk organisations: usage fading, tickets piling up; growing ones: usage rising)
+    signals = _org_signals(seed, o, n_days)
     ergn = _rng(seed, 6)
     ew_ = np.sqrt(o["emp"].astype(np.float64)) * np.where(o["dormant"], 0.25, 1.0) * (ergn.random(n) >= 0.08)
     exp_ev = ew_ / ew_.sum() * EVENTS_PER_CLIENT * clients if ew_.sum() > 0 else ew_
@@ -1399,16 +1896,21 @@ def generate_demo_data(
     a1 = np.where(o["dormant"][ev_org], n_days - 1, np.minimum(o["act_end"][ev_org] + 30, n_days - 1))
     ev_day = win_start + a0 + np.floor(ergn.random(NE) * (a1 - a0 + 1)).astype(np.int64)
     ev_type = _pick(ergn, EVENT_P, NE)
+    q_email = 1 + ergn.poisson(1.5, NE)
+    q_web = 1 + ergn.poisson(3.0, NE)
+    usage_raw = np.exp(ergn.normal(3.0, 1.2, NE))
+    q_meeting = 1 + (ergn.random(NE) < 0.1)
+    q_ticket = 1 + ergn.poisson(0.3, NE)
+    ev_type, q_usage, q_survey = _shape_engagement(
+        seed, signals, ev_org, ev_day - win_start, ev_type, usage_raw, n_days
+    )
     qty = np.select(
-        [ev_type == 0, ev_type == 1, ev_type == 2, ev_type == 3],
-        [
-            1 + ergn.poisson(1.5, NE),
-            1 + ergn.poisson(3.0, NE),
-            np.ceil(np.exp(ergn.normal(3.0, 1.2, NE))).astype(np.int64),
-            1 + (ergn.random(NE) < 0.1),
-        ],
-        1 + ergn.poisson(0.3, NE),
+        [ev_type == EMAIL, ev_type == WEB_VISIT, ev_type == PRODUCT_USAGE, ev_type == MEETING, ev_type == SURVEY],
+        [q_email, q_web, q_usage, q_meeting, q_survey],
+        q_ticket,
     ).astype(np.int64)
+    del q_email, q_web, usage_raw, q_meeting, q_ticket, q_usage, q_survey
+    n_survey = int(np.sum(ev_type == SURVEY))
     order = np.lexsort((ergn.random(NE), ev_day, ev_sys))
     ev_rec, ev_sys, ev_day, ev_type, qty = (x[order] for x in (ev_rec, ev_sys, ev_day, ev_type, qty))
     del ev_org, order
@@ -1432,6 +1934,31 @@ def generate_demo_data(
             )
             write(df, f"engagement/{SYSTEMS[s]}_{mname}.{ext}")
     say(f"engagement: {NE:,} events")
+    del ev_rec, ev_sys, ev_day, ev_type, qty
+
+    # ---- opportunities, one file per system
+    records_of = (prim_rec, cross_rec, dup_rec)
+    as_of_day = int(month_start[-2]) - 1  # last day of end_month
+    deals = _make_opportunities(
+        seed, o, rec, signals, records_of, rec_ids, rec_ccy, fx_mat[:, months - 1], as_of_day, clients
+    )
+    for s, name in enumerate(SYSTEMS):
+        write(deals.filter(pl.col("_sys") == s).select(OPPORTUNITY_COLUMNS), f"opportunities/{name}.{ext}")
+    n_open = int(deals["_open"].sum())
+    pipeline_orgs = deals.filter(pl.col("_open") & pl.Series(o["dormant"]).gather(deals["_org"]))["_org"].n_unique()
+    say(f"opportunities: {deals.height:,} deals ({n_open:,} open)")
+
+    # ---- prospects, sellers' picks, overrides
+    n_prospects = max(MIN_PROSPECTS, int(round(PROSPECTS_PER_CLIENT * clients)))
+    prospects, prospect_truth = _make_prospects(seed, o, n_prospects, owner_ids, team, win_end, ew)
+    write(prospects.select(PROSPECT_COLUMNS), f"prospects/prospects.{ext}")
+    write(prospect_truth, "_truth/prospect_entities.csv", force_csv=True)
+    picks, overrides = _make_picks_and_overrides(
+        seed, o, rec, signals, records_of, rec_ids, sellers, prospects, last, n_days
+    )
+    write(picks, "seller_picks.csv", force_csv=True)
+    write(overrides, "overrides.csv", force_csv=True)
+    say(f"prospects: {n_prospects:,}; seller picks: {picks.height}; overrides: {overrides.height}")
 
     summary = {
         "out_dir": str(out),
@@ -1447,6 +1974,16 @@ def generate_demo_data(
         "fault_lines": n_fault,
         "billing_lines_written": NL + n_fault,
         "engagement_events": NE,
+        "survey_events": n_survey,
+        "at_risk_organisations": int(signals["at_risk"].sum()),
+        "growing_organisations": int(signals["growing"].sum()),
+        "opportunities": deals.height,
+        "open_opportunities": n_open,
+        "pipeline_organisations": pipeline_orgs,
+        "prospects": n_prospects,
+        "prospects_already_clients": int(prospect_truth["entity_id"].is_not_null().sum()),
+        "seller_picks": picks.height,
+        "overrides": overrides.height,
         "currencies": list(CURRENCIES),
         "months": month_names,
         "files_written": len(written),
