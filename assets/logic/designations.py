@@ -26,7 +26,13 @@ import datetime as dt
 import polars as pl
 
 from assets.logic.inputs import InputError
-from assets.logic.matching import add_match_keys
+from assets.logic.matching import (
+    add_match_keys,
+    normalise_domain,
+    normalise_name,
+    normalise_phone,
+    normalise_postal_code,
+)
 from assets.logic.scoring_config import MAX_LEADS, MAX_TARGETS, ScoringConfig
 
 OVERRIDE_VALUES = {"tier": ("high", "medium", "low"), "designation": ("key", "target", "secondary")}
@@ -74,7 +80,20 @@ def score_prospects(prospects: pl.DataFrame, client_records: pl.DataFrame, confi
     `client_records`: source_system, source_client_id, account_id, name, domain, phone, postal_code."""
     keys = ["name_key", "domain_key", "phone_key", "postal_code_key"]
     own = add_match_keys(prospects.select("prospect_id", "name", "domain", "phone", "postal_code"))
-    clients = add_match_keys(client_records.select("account_id", "name", "domain", "phone", "postal_code"))
+    # names are normalised only for client records that share a domain, phone or postal code with a prospect (the
+    # rule needs one of them), not for every client record
+    shared = [normalise(pl.col(c)).alias(k) for c, k, normalise in
+              (("domain", "domain_key", normalise_domain), ("phone", "phone_key", normalise_phone),
+               ("postal_code", "postal_code_key", normalise_postal_code))]  # fmt: skip
+    candidates = client_records.lazy().select("account_id", "name", "domain", "phone", "postal_code", *shared)
+    near = pl.any_horizontal(
+        pl.col(k).is_in(own[k].drop_nulls().unique().implode()) for k in ("domain_key", "phone_key", "postal_code_key")
+    )
+    clients = (
+        candidates.filter(near.fill_null(False))
+        .with_columns(normalise_name(pl.col("name")).alias("name_key"))
+        .collect(engine="streaming")  # lazy: each key's sub-expressions once, on both cores
+    )
     same = (
         own.select("prospect_id", *keys)
         .join(clients.select("account_id", *keys).drop_nulls("name_key"), on="name_key", suffix="_client")
@@ -132,10 +151,16 @@ def check_picks(
                                  "prospect_id": pl.String, "note": pl.String})  # fmt: skip
     if picks.height == 0:
         return empty
+    # only the rows the picks name are turned into lookups (the picks are few; the accounts may be a million)
+    references = picks["reference"].drop_nulls().str.strip_chars().unique().implode()
     record = pl.col("source_system") + ":" + pl.col("source_client_id")
-    record_account = dict(crosswalk.select(record.alias("reference"), "account_id").iter_rows())
-    account_owner = {a: (o, k) for a, o, k in accounts.select("account_id", "owner_id", "is_key_account").iter_rows()}
-    prospect_owner = dict(prospects.select("prospect_id", "owner_id").iter_rows())
+    named = crosswalk.select(record.alias("reference"), "account_id").filter(pl.col("reference").is_in(references))
+    record_account = dict(named.iter_rows())
+    wanted = accounts.filter(pl.col("account_id").is_in(named["account_id"].implode()))
+    account_owner = {a: (o, k) for a, o, k in wanted.select("account_id", "owner_id", "is_key_account").iter_rows()}
+    prospect_owner = dict(
+        prospects.filter(pl.col("prospect_id").is_in(references)).select("prospect_id", "owner_id").iter_rows()
+    )
     known_sellers = set(sellers["owner_id"].to_list())
     problems, rows, seen = [], [], set()
     # The picks file is small reference data (a few rows per seller): checked row by row for exact messages.
