@@ -90,16 +90,18 @@ def _ingest(
             frame = validate(model, parse(inputs.empty_text_frame(spec)))
             write_frame(conn, loading, frame)
             schema = frame.schema
-        if months is None:
-            conn.execute(f"drop table if exists raw.{name}")
-            conn.execute(f"alter table {loading} rename to {name}")
-            replaced, gone = sorted(report["files"]), []
-        else:
+        replaced, gone = sorted(report["files"]), []
+        if months is not None:
             on_disk = {
                 p.relative_to(settings.data_dir).as_posix() for p in inputs.find_input_files(settings.data_dir, spec)
             }
-            replaced = sorted(report["files"])
             gone = sorted(existing - on_disk)
+            if existing <= set(replaced) | set(gone):
+                months = None  # every file the table held was read again: swapping it is faster than replacing rows
+        if months is None:
+            conn.execute(f"drop table if exists raw.{name}")
+            conn.execute(f"alter table {loading} rename to {name}")
+        else:
             conn.execute("begin transaction")
             conn.execute(
                 f"delete from raw.{name} where source_file in (select unnest(?::varchar[]))", [replaced + gone]
