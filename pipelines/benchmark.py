@@ -5,8 +5,9 @@
     python -m pipelines.cli benchmark --format csv          # CSV inputs instead of Parquet
 
 Prints seconds per asset, total wall time, rows per second and peak memory (RSS of the run's process, DuckDB's
-native memory included). Generation runs in its own process and is timed apart. Target on a 2-core machine at
-the default size: under 60 s end to end and under 6 GB peak.
+native memory included). Generation runs in its own process and is timed apart. Measured on a 2-core machine at
+the default size: 95 s end to end and 4.5 GB peak (README, "Benchmark"); the deduplication and the scoring have their
+own benchmarks (pipelines/evaluate_matching.py, pipelines/benchmark_scoring.py).
 """
 
 from __future__ import annotations
