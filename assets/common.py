@@ -43,3 +43,18 @@ MONTHLY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days
 # Billing and engagement arrive as monthly files; their raw ingest is partitioned by that month (key YYYY-MM). The
 # range starts early enough for any history a customer brings and ends with the current month.
 MONTHLY = dg.MonthlyPartitionsDefinition(start_date="2015-01", fmt="%Y-%m", end_offset=1)
+
+
+def recorded_table(context, warehouse, table: str, columns) -> pl.DataFrame | None:
+    """What earlier runs recorded in `marts.<table>` (tables that carry their past: key levels, history): None when
+    there is none yet, or when it predates the columns this version needs (then it is not carried over, and said)."""
+    with warehouse.connect() as conn:
+        found = {row[0] for row in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?",
+            [table]).fetchall()}  # fmt: skip
+        if not found:
+            return None
+        if not set(columns) <= found:
+            context.log.warning(f"marts.{table} was written by an older version; its rows are not carried over")
+            return None
+        return conn.sql(f"select * from marts.{table}").pl()

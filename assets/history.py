@@ -7,24 +7,11 @@ this run's as-of date and recomputes the changes around it (`assets/logic/histor
 import dagster as dg
 import polars as pl
 
-from assets.common import validate
+from assets.common import recorded_table, validate
 from assets.logic.history import CHANGE_SCHEMA, SNAPSHOT_SCHEMA, merge_snapshot, snapshot, update_changes
 from pipelines.metadata import column_schema_for
 from pipelines.resources import Warehouse
 from schemas.marts import AccountChanges, AccountHistory
-
-
-def _recorded(context, warehouse: Warehouse, table: str, schema: dict) -> pl.DataFrame | None:
-    with warehouse.connect() as conn:
-        columns = {row[0] for row in conn.execute(
-            "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?",
-            [table]).fetchall()}  # fmt: skip
-        if not columns:
-            return None
-        if not set(schema) <= columns:
-            context.log.warning(f"marts.{table} was written by an older version; its rows are not carried over")
-            return None
-        return conn.sql(f"select * from marts.{table}").pl()
 
 
 @dg.multi_asset(
@@ -63,8 +50,8 @@ def account_history(
 ):
     current = snapshot(accounts, scores, lists, crosswalk)
     as_of = current["as_of_date"][0]
-    history = merge_snapshot(_recorded(context, warehouse, "account_history", SNAPSHOT_SCHEMA), current)
-    changes = update_changes(history, _recorded(context, warehouse, "account_changes", CHANGE_SCHEMA), as_of)
+    history = merge_snapshot(recorded_table(context, warehouse, "account_history", SNAPSHOT_SCHEMA), current)
+    changes = update_changes(history, recorded_table(context, warehouse, "account_changes", CHANGE_SCHEMA), as_of)
     latest = changes.filter(pl.col("to_as_of_date") == as_of)
     reasons = dict(latest.group_by("reason").len().sort("reason").iter_rows())
     snapshots = history["as_of_date"].n_unique()

@@ -8,7 +8,7 @@ Scores, tiers and seller lists are in assets/scoring.py; the other published tab
 import dagster as dg
 import polars as pl
 
-from assets.common import MONTHLY_FRESHNESS, clear_failures, validate
+from assets.common import MONTHLY_FRESHNESS, clear_failures, recorded_table, validate
 from assets.logic.key_accounts import designate_key_accounts
 from assets.logic.reviews import AUDIT_SCHEMA, LEVEL_SCHEMA, decide_level, review_period
 from pipelines.metadata import column_schema_for
@@ -60,7 +60,8 @@ def accounts_and_key_levels(
     with clear_failures():
         ranked, cut = designate_key_accounts(aggregated, settings.key_share)
     period = review_period(as_of, settings.review_months, settings.review_start_month)
-    previous, previous_audit = _recorded_levels(context, warehouse)
+    previous = recorded_table(context, warehouse, "key_levels", LEVEL_SCHEMA)
+    previous_audit = recorded_table(context, warehouse, "key_level_audit", AUDIT_SCHEMA)
     decision = decide_level(previous, previous_audit, period, cut, as_of, window["window_start_date"],
                             settings.reporting_currency, settings.review_reason or None, context.run.run_id)  # fmt: skip
     level = pl.lit(decision.applied_level, dtype=ranked.schema["billing_12m"])
@@ -94,18 +95,3 @@ def accounts_and_key_levels(
     yield dg.Output(accounts, output_name="accounts", metadata=summary)
     yield dg.Output(key_levels, output_name="key_levels", metadata=summary)
     yield dg.Output(audit, output_name="key_level_audit", metadata={"reruns": audit.height})
-
-
-def _recorded_levels(context, warehouse: Warehouse) -> tuple[pl.DataFrame | None, pl.DataFrame | None]:
-    """The levels and audit rows earlier runs recorded (None when there are none or they predate review periods)."""
-    found = []
-    with warehouse.connect() as conn:
-        for table, schema in (("key_levels", LEVEL_SCHEMA), ("key_level_audit", AUDIT_SCHEMA)):
-            columns = {row[0] for row in conn.execute(
-                "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?",
-                [table]).fetchall()}  # fmt: skip
-            if columns and not set(schema) <= columns:
-                context.log.warning(f"marts.{table} predates review periods; its rows are not carried over")
-                columns = set()
-            found.append(conn.sql(f"select * from marts.{table}").pl() if columns else None)
-    return found[0], found[1]
