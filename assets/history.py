@@ -34,11 +34,35 @@ from schemas.marts import AccountChanges, AccountHistory
         ),
     },
     ins={
-        "accounts": dg.AssetIn(key=["marts", "accounts"]),
-        "scores": dg.AssetIn(key=["marts", "account_scores"]),
-        "lists": dg.AssetIn(key=["marts", "seller_account_lists"]),
-        "crosswalk": dg.AssetIn(key=["marts", "client_crosswalk"]),
-    },
+        "accounts": dg.AssetIn(
+            key=["marts", "accounts"],
+            metadata={
+                "columns": [
+                    "as_of_date",
+                    "account_id",
+                    "account_name",
+                    "owner_id",
+                    "billing_12m",
+                    "is_key_account",
+                    "key_level",
+                    "review_period_start",
+                ]
+            },
+        ),
+        "scores": dg.AssetIn(
+            key=["marts", "account_scores"],
+            metadata={"columns": ["account_id", "priority_score", "tier", "tier_override_by", "config_version"]},
+        ),
+        "lists": dg.AssetIn(
+            key=["marts", "seller_account_lists"],
+            metadata={
+                "columns": ["row_type", "account_id", "designation", "designation_override_by", "is_seller_pick"]
+            },
+        ),
+        "crosswalk": dg.AssetIn(
+            key=["marts", "client_crosswalk"], metadata={"columns": ["account_id", "source_system", "source_client_id"]}
+        ),
+    },  # fmt: skip
 )
 def account_history(
     context: dg.AssetExecutionContext,

@@ -139,11 +139,28 @@ def _with_sellers(lists: pl.DataFrame, sellers: pl.DataFrame) -> pl.DataFrame:
     },
     ins={
         "accounts": dg.AssetIn(key=["marts", "accounts"]),
-        "aggregated": dg.AssetIn(key=["intermediate", "int_accounts_aggregated"]),
+        "aggregated": dg.AssetIn(
+            key=["intermediate", "int_accounts_aggregated"],
+            metadata={
+                "columns": [
+                    "account_id",
+                    "employee_count",
+                    "customer_since",
+                    "segments",
+                    "billing_recent_6m",
+                    "billing_earlier_6m",
+                ]
+            },
+        ),  # fmt: skip
         "engagement": dg.AssetIn(key=["intermediate", "int_account_engagement_monthly"]),
         "pipeline": dg.AssetIn(key=["intermediate", "int_account_pipeline"]),
-        "opportunities": dg.AssetIn(key=["raw", "opportunities"]),
-        "records": dg.AssetIn(key=["intermediate", "int_clients_matched"]),
+        "opportunities": dg.AssetIn(key=["raw", "opportunities"], metadata={"columns": ["source_row"]}),
+        "records": dg.AssetIn(
+            key=["intermediate", "int_clients_matched"],
+            metadata={
+                "columns": ["source_system", "source_client_id", "account_id", "name", "domain", "phone", "postal_code"]
+            },
+        ),  # fmt: skip
         "prospects": dg.AssetIn(key=["raw", "prospects"]),
         "sellers": dg.AssetIn(key=["raw", "sellers"]),
         "picks": dg.AssetIn(key=["raw", "seller_picks"]),

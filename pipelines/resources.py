@@ -108,9 +108,12 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata(table_metadata(layer, name, obj.schema, obj.height))
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        """The table as a polars frame; an input declared with `metadata={"columns": [...]}` loads only those."""
         layer, name = _table_of(context.asset_key)
+        columns = (context.definition_metadata or {}).get("columns")
+        selected = ", ".join(f'"{c}"' for c in columns) if columns else "*"
         with self.warehouse.connect() as conn:
-            return conn.sql(f"select * from {layer}.{name}").pl()
+            return conn.sql(f"select {selected} from {layer}.{name}").pl()
 
 
 def write_frame(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, append: bool = False) -> None:
