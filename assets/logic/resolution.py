@@ -87,6 +87,8 @@ class Resolution:
     crosswalk: pl.DataFrame
     review: pl.DataFrame
     report: dict = field(default_factory=dict)
+    # every compared pair (left_id, right_id, match_probability, match_weight, is_link): for evaluations
+    pairs: pl.DataFrame | None = None
 
 
 def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tuple[pl.DataFrame, set[str]]:
@@ -614,7 +616,8 @@ def resolve_clients(
         overrides={"must_link": decided.filter(pl.col("decision") == "must_link").height,
                    "cannot_link": decided.filter(pl.col("decision") == "cannot_link").height},
     )  # fmt: skip
-    return Resolution(crosswalk=crosswalk, review=review, report=report)
+    pairs = scored.select("left_id", "right_id", "match_probability", "match_weight", "is_link")
+    return Resolution(crosswalk=crosswalk, review=review, report=report, pairs=pairs)
 
 
 REVIEW_COLUMNS = {
