@@ -1,23 +1,34 @@
-"""Probabilistic client deduplication (Fellegi-Sunter), with blocking, explainable evidence and overrides.
+"""Probabilistic client deduplication (Fellegi-Sunter), calibrated, with graded name evidence and learning from labels.
 
-1. Prepare: the normalised keys of `assets.logic.matching` (name, domain, phone, postal code) plus the domain stem
-   (no TLD, hyphens or dots), house number and street, city and country, and each name's tokens. Tokens carried by
-   many records ("group", "services") are *common*; the others are *rare* and decide whether two names agree.
-2. Block: candidate pairs are records sharing at least one blocking key (name key; domain stem; phone; postal code +
-   house number; postal code + first rare token; postal code + first 4 letters of the name key). City + name prefix
-   was measured too: at 1M records it made 15.5M pairs for no gain in recall (0.9766 vs 0.9759 at 100k). A block larger than
-   `max_block_size` is skipped and reported (a switchboard number shared by hundreds of records is no evidence).
-3. Compare (DuckDB SQL, vectorised): each field gets an agreement level; missing on either side is "no evidence".
-4. Weigh: u-probabilities from random record pairs, m-probabilities by expectation-maximisation over the candidate
-   pairs' agreement patterns; a pair's match probability is the posterior from those weights.
-5. Link: a pair links when its probability reaches `match_threshold` AND its names agree (level `similar` or
-   better). Names must agree, so branches or subsidiaries sharing an address, phone or domain under different names
-   never join, and a chain of shared attributes cannot glue different organisations together.
-6. Cluster: connected components of the links (scipy), after overrides: must-link pairs are added as links,
-   cannot-link pairs split their component again by linking strongest-first and refusing any link that would join
-   a cannot-link pair.
+1. Prepare: the normalised keys of `assets.logic.matching` (name, domain, phone, postal code) plus the domain stem,
+   house number and street, city and country, and each name's words (stop words and misspelt legal forms removed).
+   Each word gets a rarity weight, log(distinct names / distinct names holding the word): counted over distinct
+   names, not records, so the words of an organisation with many records stay distinctive.
+2. Block: candidate pairs share at least one blocking key (BLOCKING_RULES): exact name, the same words in any order,
+   domain stem, the last 7 phone digits, house number with postal code or with street, the rarest word with postal
+   code, city or house number, the two rarest words, and acronyms within a city. Rules without postal codes keep
+   pairs comparable when a source leaves them empty. A block larger than `max_block_size` is skipped and reported.
+3. Compare (DuckDB SQL): four fields, each with graded levels; missing on either side is no evidence.
+   - name: exact / same words (any order, typos, abbreviations) / contained (one name adds words to the other) /
+     acronym / partial (both add words) / weak / conflicting qualifiers (East vs West, No. 2 vs No. 3) / different.
+   - location: house number, street, postal code, city and country together (they are not independent: a shared
+     address implies a shared postal code, and counting both would count one fact twice).
+   - phone: full number / the same last 7 digits where one side is a local number / different.
+   - domain: same domain / same stem / different.
+4. Weigh: u (how often a level occurs between two *random* records) from random pairs; an exact name's u is the
+   share of sites with that name (term frequency: a chain's name is weak evidence, a rare name strong). m and the
+   prior, the probability that two random records match (over all n(n-1)/2 pairs, so the blocking is not counted
+   a second time), by expectation-maximisation over the candidate pairs. A pair's probability is the posterior.
+5. Learn from people: labelled pairs (`match_overrides.csv`) are applied, and they teach the model: every pair with
+   the same comparison pattern moves towards what the labels of that pattern say (a Beta-binomial update of the
+   pattern's probability), so one decision settles the similar pairs elsewhere.
+6. Link and cluster: a pair links at `match_threshold`. Names that share nothing, or that differ by conflicting
+   qualifiers, never link on place evidence alone unless labels of their pattern say so. Containment guard: a record
+   whose name is contained in the names of two partners that are not themselves one organisation ("Acme" beside
+   "Acme Financial" and "Acme Insurance") is not merged on containment alone. Connected components of the links
+   (scipy); cannot-link pairs (people's, and conflicting qualifiers) split a component again, strongest links first.
 
-Pairs near the threshold, and strong pairs held back by the name rule, go to a review table.
+The review queue ranks the pairs a person should look at by how much a decision would teach (see `review_queue`).
 """
 
 from __future__ import annotations
@@ -38,14 +49,38 @@ from assets.logic.matching import add_match_keys, match_clients
 
 # Long legal forms, for spotting them misspelt (the exact forms are already gone from the name key).
 LEGAL_WORDS = ["incorporated", "corporation", "company", "limited"]
-NAME_LEVELS = {4: "exact", 3: "typo", 2: "similar", 1: "weak", 0: "different"}
-LINKING_NAME_LEVEL = 2
-# Pairs whose names share nothing (level "different") are never reviewed: at 1M records 554k such pairs sat just
-# above the review threshold on a shared building or switchboard alone, a queue no person could work through.
-REVIEW_NAME_LEVEL = 1
+# Words that carry no identity in a name ("Dining Room at the Ritz" = "Ritz Dining Room").
+STOP_WORDS = ["the", "of", "at", "and", "an", "on", "in", "for", "de", "la", "le", "du", "des", "et", "y"]
+# Words that tell sites of one organisation apart: two names that differ by these name different sites.
+DISCRIMINATORS = [
+    "north", "south", "east", "west", "n", "s", "e", "w", "ne", "nw", "se", "sw", "northeast", "northwest",
+    "southeast", "southwest", "central", "upper", "lower", "uptown", "downtown", "midtown", "i", "ii", "iii", "iv",
+    "v", "vi", "first", "second", "third", "1st", "2nd", "3rd", "4th", "5th", "inner", "outer", "northern",
+    "southern", "eastern", "western", "midwest", "midwestern", "pacific", "atlantic", "mountain", "gulf", "coastal",
+    "metro", "region", "regional", "division", "branch", "campus", "annex", "depot", "store", "unit",
+]  # fmt: skip
+NAME_LEVELS = {7: "exact", 6: "same_words", 5: "contained", 4: "acronym", 3: "partial", 2: "weak",
+               1: "conflicting_qualifiers", 0: "different"}  # fmt: skip
+LOCATION_LEVELS = {5: "same_address", 4: "same_address_other_postal", 3: "same_postal", 2: "same_area",
+                   1: "same_city", 0: "different"}  # fmt: skip
+PHONE_LEVELS = {2: "same", 1: "same_local_number", 0: "different"}
+DOMAIN_LEVELS = {2: "same", 1: "same_stem", 0: "different"}
+FIELD_LEVELS = {"name_level": NAME_LEVELS, "location_level": LOCATION_LEVELS, "phone_level": PHONE_LEVELS,
+                "domain_level": DOMAIN_LEVELS}  # fmt: skip
+FIELDS = tuple(FIELD_LEVELS)
+LEVELS = {column: tuple(sorted(levels)) for column, levels in FIELD_LEVELS.items()}
+EXACT_NAME = 7
+# Name levels that never link on place evidence alone (unless labels of their pattern say they match).
+NEVER_LINKING_NAME_LEVELS = (0, 1)
+CONTAINED_NAME = 5
+# Conflicting qualifiers are known to mean different sites: their m is fixed, not learnt (branches of one head office
+# share every place field, so unsupervised estimation would take them for duplicates).
+FIXED_M = {"name_level": {1: 1e-4}}
+M_PRIOR_PAIRS = 2.0
 COUNTRIES = {
     "us": "us", "usa": "us", "united states": "us", "united states of america": "us", "u s": "us", "u s a": "us",
-    "ca": "ca", "can": "ca", "canada": "ca",
+    "ca": "ca", "can": "ca", "canada": "ca", "au": "au", "aus": "au", "australia": "au",
+    "uk": "gb", "gb": "gb", "united kingdom": "gb", "great britain": "gb",
 }  # fmt: skip
 STREET_WORDS = {
     "street": "st", "avenue": "ave", "av": "ave", "road": "rd", "drive": "dr", "boulevard": "blvd", "lane": "ln",
@@ -57,12 +92,14 @@ STREET_WORDS = {
 @dataclass(frozen=True)
 class ResolutionSettings:
     match_threshold: float = 0.9
-    review_threshold: float = 0.5
+    review_threshold: float = 0.05
     max_block_size: int = 100
     random_pairs: int = 500_000
-    em_iterations: int = 30
+    em_iterations: int = 60
     common_token_share: float = 0.0005
     common_token_min: int = 20
+    label_prior_strength: float = 1.0  # how many labels a pattern's model probability is worth
+    review_limit: int = 20_000
     seed: int = 42
 
 
@@ -87,18 +124,19 @@ class Resolution:
     crosswalk: pl.DataFrame
     review: pl.DataFrame
     report: dict = field(default_factory=dict)
-    # every compared pair (left_id, right_id, match_probability, match_weight, is_link): for evaluations
+    # every compared pair (left_id, right_id, levels, match_probability, match_weight, is_link): for evaluations
     pairs: pl.DataFrame | None = None
 
 
+def _ascii_lower(expr: pl.Expr) -> pl.Expr:
+    return expr.str.normalize("NFKD").str.replace_all(r"\p{M}", "").str.to_lowercase()
+
+
 def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tuple[pl.DataFrame, set[str]]:
-    """One row per record with an integer id and every comparison key; and the set of common name tokens."""
+    """One row per record with an integer id and every comparison key; and the set of common name words."""
     keyed = add_match_keys(records.lazy().sort("source_system", "source_client_id"))
     address = (
-        pl.col("address")
-        .str.normalize("NFKD")
-        .str.replace_all(r"\p{M}", "")
-        .str.to_lowercase()
+        _ascii_lower(pl.col("address"))
         .str.replace(r",?\s*(unit|ste|suite|apt|#|floor|fl)\b.*$", "")
         .str.replace_all(r"[^a-z0-9 ]", " ")
     )
@@ -107,6 +145,7 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         .str.split(" ")
         .list.eval(pl.element().replace(STREET_WORDS).filter(pl.element() != ""))
     )
+    words = pl.col("name_key").str.split(" ").list.eval(pl.element().filter(~pl.element().is_in(STOP_WORDS)))
     prepared = (
         keyed.with_row_index("record_id")
         .with_columns(
@@ -114,37 +153,96 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
             pl.col("domain_key").str.replace(r"\.[a-z]+$", "").str.replace_all(r"[-.]", "").alias("domain_stem"),
             address.str.extract(r"^\s*([0-9]+)", 1).alias("house_number"),
             street_tokens.list.join(" ").alias("street_key"),
-            pl.col("city")
-            .str.normalize("NFKD")
-            .str.replace_all(r"\p{M}", "")
-            .str.to_lowercase()
-            .str.replace_all(r"[^a-z]", "")
-            .alias("city_key"),
+            _ascii_lower(pl.col("city")).str.replace_all(r"[^a-z]", "").alias("city_key"),
             pl.col("country")
             .str.to_lowercase()
             .str.replace_all(r"[^a-z ]", " ")
             .str.strip_chars()
             .replace_strict(COUNTRIES, default=None)
             .alias("country_key"),
-            pl.col("name_key").str.split(" ").alias("name_tokens"),
+            pl.col("phone_key").str.slice(-7).alias("phone7"),
+            pl.col("name_key").str.replace_all(" ", "").alias("name_compact"),
+            words.alias("name_tokens"),
         )
+        .with_columns(pl.when(pl.col("street_key") != "").then(pl.col("street_key")).alias("street_key"))
         .collect(engine="streaming")
     )
-    frequencies = prepared.select(pl.col("name_tokens").list.unique().explode().alias("token")).group_by("token").len()
-    cutoff = max(settings.common_token_min, int(settings.common_token_share * prepared.height))
-    common = set(frequencies.filter(pl.col("len") >= cutoff)["token"].drop_nulls().to_list())
-    prepared = prepared.with_columns(
-        pl.col("name_tokens").list.eval(pl.element().filter(~pl.element().is_in(list(common)))).alias("rare_tokens")
-    ).with_columns(pl.col("rare_tokens").list.first().alias("first_rare_token"))
+    prepared = _drop_misspelt_legal_forms(prepared)
+    # word rarity over distinct names (an organisation with many records counts once)
+    names = prepared.select(pl.col("name_key"), pl.col("name_tokens")).drop_nulls("name_key").unique("name_key")
+    n_names = max(names.height, 1)
+    frequencies = names.select(pl.col("name_tokens").list.unique().explode().alias("token")).drop_nulls()
+    frequencies = frequencies.group_by("token").len("names").with_columns(
+        (pl.lit(n_names + 1.0) / pl.col("names")).log().alias("weight")
+    )
+    cutoff = max(settings.common_token_min, int(settings.common_token_share * n_names))
+    common = set(frequencies.filter(pl.col("names") >= cutoff)["token"].to_list())
+    # per record: the words with their weights (in name order), the two rarest words, a sorted word key, initials
+    exploded = (
+        prepared.select("record_id", pl.col("name_tokens").alias("token"))
+        .explode("token")
+        .drop_nulls("token")
+        .with_row_index("position")
+        .join(frequencies, on="token", how="left")
+    )
+    per_record = (
+        exploded.sort("position")
+        .group_by("record_id")
+        .agg(
+            pl.col("token").alias("tokens"),
+            pl.col("weight").alias("token_weights"),
+            pl.col("token").is_in(list(common)).alias("token_common"),
+            pl.col("token").sort_by("names", "token").first().alias("rarest_token"),
+            pl.col("token").sort_by("names", "token").get(1, null_on_oob=True).alias("second_rarest_token"),
+            pl.col("token").sort().str.join(" ").alias("name_sorted"),
+            pl.col("token").str.slice(0, 1).str.join("").alias("initials"),
+            pl.len().alias("token_count"),
+        )
+    )
+    site = pl.struct("name_key", "city_key")
+    prepared = (
+        prepared.join(per_record, on="record_id", how="left")
+        .with_columns(
+            pl.when(pl.col("token_count") >= 2).then(pl.col("initials")).alias("initials"),
+            pl.when((pl.col("token_count") == 1) & pl.col("tokens").list.first().str.contains(r"^[a-z]{2,6}$"))
+            .then(pl.col("tokens").list.first())
+            .alias("acronym_token"),
+            # term frequency of an exact name: the share of distinct sites (name, city) that carry it
+            (site.n_unique().over("name_key") / site.n_unique()).alias("name_tf"),
+        )
+        .sort("record_id")
+    )
     return prepared, common
+
+
+def _drop_misspelt_legal_forms(prepared: pl.DataFrame) -> pl.DataFrame:
+    """Words within Jaro-Winkler 0.9 of a long legal form ("incorported", "compnay") are no part of the name."""
+    tokens = prepared.select(pl.col("name_tokens").explode().alias("token")).drop_nulls().unique()
+    with duckdb.connect() as conn:
+        conn.register("tokens", tokens)
+        legal = conn.sql(
+            "select token from tokens where length(token) >= 4 and list_bool_or(list_transform($legal, "
+            "lambda f: jaro_winkler_similarity(token, f) >= 0.9))",
+            params={"legal": LEGAL_WORDS},
+        ).pl()["token"]
+    if legal.len() == 0:
+        return prepared
+    return prepared.with_columns(
+        pl.col("name_tokens").list.eval(pl.element().filter(~pl.element().is_in(legal.to_list())))
+    )
 
 
 BLOCKING_RULES: dict[str, list[str]] = {
     "name": ["name_key"],
+    "same_words": ["name_sorted"],
     "domain": ["domain_stem"],
-    "phone": ["phone_key"],
+    "phone": ["phone7"],
     "postal+house": ["postal_code_key", "house_number"],
-    "postal+rare_token": ["postal_code_key", "first_rare_token"],
+    "house+street": ["house_number", "street_key"],
+    "postal+rarest_word": ["postal_code_key", "rarest_token"],
+    "city+rarest_word": ["city_key", "rarest_token"],
+    "house+rarest_word": ["house_number", "rarest_token"],
+    "two_rarest_words": ["rarest_token", "second_rarest_token"],
     "postal+name_prefix": ["postal_code_key", "name_prefix"],
 }
 
@@ -155,131 +253,182 @@ def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tup
         "record_id",
         *{column for columns in BLOCKING_RULES.values() for column in columns if column != "name_prefix"},
         pl.col("name_key").str.slice(0, 4).alias("name_prefix"),
+        "initials",
+        "acronym_token",
     )
     pairs = []
     report = {"pairs_by_rule": {}, "blocks_skipped": {}}
     for rule, keys in BLOCKING_RULES.items():
-        blocks = frame.drop_nulls(keys).with_columns(pl.len().over(keys).alias("_block_size"))
+        blocks = frame.select("record_id", *keys).drop_nulls(keys).with_columns(pl.len().over(keys).alias("_size"))
         report["blocks_skipped"][rule] = int(
-            blocks.filter(pl.col("_block_size") > settings.max_block_size).select(pl.struct(keys).n_unique()).item()
+            blocks.filter(pl.col("_size") > settings.max_block_size).select(pl.struct(keys).n_unique()).item()
         )
-        blocks = blocks.filter((pl.col("_block_size") > 1) & (pl.col("_block_size") <= settings.max_block_size))
+        blocks = blocks.filter((pl.col("_size") > 1) & (pl.col("_size") <= settings.max_block_size)).drop("_size")
         joined = (
-            blocks.select("record_id", *keys)
-            .join(blocks.select("record_id", *keys), on=keys, suffix="_right")
+            blocks.join(blocks, on=keys, suffix="_right")
             .filter(pl.col("record_id") < pl.col("record_id_right"))
             .select(pl.col("record_id").alias("left_id"), pl.col("record_id_right").alias("right_id"))
         )
         report["pairs_by_rule"][rule] = joined.height
         pairs.append(joined)
+    # acronyms: a one-word name equal to the initials of another name in the same city
+    short = frame.select("record_id", pl.col("acronym_token").alias("acronym"), "city_key").drop_nulls()
+    long = frame.select("record_id", pl.col("initials").alias("acronym"), "city_key").drop_nulls()
+    acronyms = (
+        short.join(long, on=["acronym", "city_key"], suffix="_right")
+        .filter(pl.col("record_id") != pl.col("record_id_right"))
+        .select(
+            pl.min_horizontal("record_id", "record_id_right").alias("left_id"),
+            pl.max_horizontal("record_id", "record_id_right").alias("right_id"),
+        )
+    )
+    report["pairs_by_rule"]["acronym+city"] = acronyms.height
+    pairs.append(acronyms)
     unique = pl.concat(pairs).unique()
     report["candidate_pairs"] = unique.height
     return unique, report
 
 
-COMPARISONS_SQL = """
+def _token_equal(t: str, s: str) -> str:
+    """SQL: two name words are the same word: equal, a typo (Jaro-Winkler 0.88, 4+ letters, not numbers), an
+    abbreviation (one starts with the other, 3+ letters: deli / delicatessen), or an initial (j / john)."""
+    return (
+        f"({t} = {s} or (length({t}) >= 4 and length({s}) >= 4 and not regexp_matches({t} || {s}, '[0-9]') "
+        f"and jaro_winkler_similarity({t}, {s}) >= 0.88) "
+        f"or (length({t}) >= 3 and length({s}) > length({t}) and starts_with({s}, {t})) "
+        f"or (length({s}) >= 3 and length({t}) > length({s}) and starts_with({t}, {s})) "
+        f"or (length({t}) = 1 and length({s}) > 1 and starts_with({s}, {t})) "
+        f"or (length({s}) = 1 and length({t}) > 1 and starts_with({t}, {s})))"
+    )
+
+
+COMPARISONS_SQL = f"""
 with pairs as (select * from pair_ids),
 records as (select * from prepared),
 joined as (
     select
         pairs.left_id, pairs.right_id,
-        l.name_key as l_name, r.name_key as r_name, l.name_tokens as l_tokens, r.name_tokens as r_tokens,
+        l.name_key as l_name, r.name_key as r_name, l.name_compact as l_compact, r.name_compact as r_compact,
+        l.tokens as l_tokens, r.tokens as r_tokens, l.token_weights as l_weights, r.token_weights as r_weights,
+        l.token_common as l_common, r.token_common as r_common, l.initials as l_initials, r.initials as r_initials,
+        l.acronym_token as l_acronym, r.acronym_token as r_acronym, l.name_tf,
         l.domain_key as l_domain, r.domain_key as r_domain, l.domain_stem as l_stem, r.domain_stem as r_stem,
         l.phone_key as l_phone, r.phone_key as r_phone,
         l.postal_code_key as l_postal, r.postal_code_key as r_postal,
         l.house_number as l_house, r.house_number as r_house, l.street_key as l_street, r.street_key as r_street,
         l.city_key as l_city, r.city_key as r_city, l.country_key as l_country, r.country_key as r_country
     from pairs
-    join records l on l.record_id = pairs.left_id
-    join records r on r.record_id = pairs.right_id
+    join records as l on l.record_id = pairs.left_id
+    join records as r on r.record_id = pairs.right_id
 ),
-raw_differences as (
+word_hits as (
     select
         *,
-        list_filter(l_tokens, lambda t: not list_contains(r_tokens, t)) as l_diff,
-        list_filter(r_tokens, lambda t: not list_contains(l_tokens, t)) as r_diff
+        list_transform(l_tokens, lambda t: list_bool_or(list_transform(r_tokens, lambda s: {_token_equal("t", "s")})))
+            as l_hit,
+        list_transform(r_tokens, lambda s: list_bool_or(list_transform(l_tokens, lambda t: {_token_equal("t", "s")})))
+            as r_hit
     from joined
 ),
-token_differences as (
-    -- a leftover token that is a misspelt legal form ("incorported", "compnay") is no difference
+word_sums as (
     select
         *,
-        list_filter(l_diff, lambda t: not list_bool_or(list_transform($legal_words,
-            lambda f: length(t) >= 4 and jaro_winkler_similarity(t, f) >= 0.9))) as l_only,
-        list_filter(r_diff, lambda t: not list_bool_or(list_transform($legal_words,
-            lambda f: length(t) >= 4 and jaro_winkler_similarity(t, f) >= 0.9))) as r_only
-    from raw_differences
+        len(list_filter(l_hit, lambda h: not h)) as l_unmatched,
+        len(list_filter(r_hit, lambda h: not h)) as r_unmatched,
+        list_sum(list_transform(l_weights, lambda w, i: case when l_hit[i] then w else 0 end)) as l_shared_weight,
+        list_sum(list_transform(r_weights, lambda w, i: case when r_hit[i] then w else 0 end)) as r_shared_weight,
+        list_sum(l_weights) as l_weight,
+        list_sum(r_weights) as r_weight,
+        list_bool_or(list_transform(l_hit, lambda h, i: h and not l_common[i])) as l_rare_hit,
+        list_bool_or(list_transform(r_hit, lambda h, i: h and not r_common[i])) as r_rare_hit,
+        list_bool_or(list_transform(l_tokens, lambda t, i: not l_hit[i]
+            and (list_contains($discriminators, t) or regexp_matches(t, '^[0-9]+$')))) as l_discriminator,
+        list_bool_or(list_transform(r_tokens, lambda t, i: not r_hit[i]
+            and (list_contains($discriminators, t) or regexp_matches(t, '^[0-9]+$')))) as r_discriminator
+    from word_hits
+),
+address_parts as (
+    select
+        *,
+        case
+            when l_house is null or r_house is null or l_street is null or r_street is null then null
+            when l_house = r_house and (l_street = r_street or jaro_winkler_similarity(l_street, r_street) >= 0.88)
+                then true
+            else false
+        end as same_address,
+        case when l_postal is null or r_postal is null then null else l_postal = r_postal end as same_postal,
+        case
+            when l_city is null or r_city is null then null
+            else l_city = r_city or (length(l_city) >= 5 and jaro_winkler_similarity(l_city, r_city) >= 0.92)
+        end as same_city,
+        case when l_country is null or r_country is null then null else l_country = r_country end as same_country
+    from word_sums
 )
 select
     left_id,
     right_id,
     case
         when l_name is null or r_name is null then null
-        when l_name = r_name or replace(l_name, ' ', '') = replace(r_name, ' ', '') then 4
-        when len(l_only) = 0 and len(r_only) = 0 then 3
-        when len(l_only) = len(r_only) and len(l_only) <= 2
-            and list_bool_and(list_transform(range(1, len(l_only) + 1), lambda i:
-                least(length(l_only[i]), length(r_only[i])) >= 3
-                and jaro_winkler_similarity(l_only[i], r_only[i]) >= 0.88)) then 3
-        when len(l_only) + len(r_only) > 0
-            and list_bool_and(list_transform(list_concat(l_only, r_only), lambda t: list_contains($common, t)))
-            and len(list_filter(l_tokens, lambda t: not list_contains($common, t))) > 0 then 2
-        when jaro_winkler_similarity(l_name, r_name) >= 0.85 then 1
+        when l_name = r_name or l_compact = r_compact then 7
+        when l_unmatched = 0 and r_unmatched = 0 then 6
+        when (l_unmatched = 0 or r_unmatched = 0) and (l_rare_hit or r_rare_hit) then 5
+        when (l_acronym is not null and l_acronym = r_initials) or (r_acronym is not null and r_acronym = l_initials)
+            then 4
+        when l_unmatched > 0 and r_unmatched > 0 and l_discriminator and r_discriminator then 1
+        when l_unmatched > 0 and r_unmatched > 0 and (l_rare_hit or r_rare_hit)
+            and least(l_shared_weight / nullif(l_weight, 0), r_shared_weight / nullif(r_weight, 0)) >= 0.5 then 3
+        when l_rare_hit or r_rare_hit or jaro_winkler_similarity(l_name, r_name) >= 0.85 then 2
         else 0
     end as name_level,
+    case
+        when same_country = false then 0
+        when same_address is null and same_postal is null and same_city is null then null
+        when same_address and coalesce(same_postal, true) and coalesce(same_city, true) then 5
+        when same_address then 4
+        when same_address is null and same_postal then 3
+        when same_postal or (same_address is null and same_postal is null and same_city) then 2
+        when same_city then 1
+        else 0
+    end as location_level,
+    case
+        when l_phone is null or r_phone is null then null
+        when l_phone = r_phone then 2
+        when (length(l_phone) = 7 or length(r_phone) = 7) and right(l_phone, 7) = right(r_phone, 7) then 1
+        else 0
+    end as phone_level,
     case
         when l_stem is null or r_stem is null then null
         when l_domain = r_domain then 2
         when l_stem = r_stem then 1
         else 0
     end as domain_level,
-    case when l_phone is null or r_phone is null then null when l_phone = r_phone then 1 else 0 end as phone_level,
-    case when l_postal is null or r_postal is null then null when l_postal = r_postal then 1 else 0 end as postal_level,
-    case
-        when l_house is null or r_house is null or l_street is null or r_street is null then null
-        when l_house = r_house and l_street = r_street then 2
-        when l_house = r_house and jaro_winkler_similarity(l_street, r_street) >= 0.85 then 1
-        else 0
-    end as address_level,
-    case when l_city is null or r_city is null then null when l_city = r_city then 1 else 0 end as city_level,
-    case
-        when l_country is null or r_country is null then null when l_country = r_country then 1 else 0
-    end as country_level
-from token_differences
+    name_tf,
+    -- the record whose words all lie within the other name (for the containment guard)
+    case when l_unmatched = 0 then left_id else right_id end as contained_id
+from address_parts
 """
-FIELDS = ("name_level", "domain_level", "phone_level", "postal_level", "address_level", "city_level", "country_level")
-LEVELS = {
-    "name_level": (0, 1, 2, 3, 4),
-    "domain_level": (0, 1, 2),
-    "phone_level": (0, 1),
-    "postal_level": (0, 1),
-    "address_level": (0, 1, 2),
-    "city_level": (0, 1),
-    "country_level": (0, 1),
-}
-# Training subsets for m (Splink's way around blocking bias): among pairs whose names are identical, estimate every
-# other field; among pairs sharing a phone or a domain, estimate the name. A field that defines the subset says
-# nothing there and is left out of that estimation.
-TRAINING = {
-    "same name": (pl.col("name_level") == 4, ("name_level",)),
-    "same phone or domain": (
-        (pl.col("phone_level") == 1) | (pl.col("domain_level") == 2),
-        ("phone_level", "domain_level"),
-    ),
-}
 
 
-def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs: pl.DataFrame, common: set[str]):
-    conn.register("prepared", prepared.drop("rare_tokens"))
-    conn.register("pair_ids", pairs)
+def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """The comparison levels of each pair (and the exact name's term frequency)."""
+    columns = ["record_id", "name_key", "name_compact", "tokens", "token_weights", "token_common", "initials",
+               "acronym_token", "name_tf", "domain_key", "domain_stem", "phone_key", "postal_code_key",
+               "house_number", "street_key", "city_key", "country_key"]  # fmt: skip
+    conn.register("prepared", prepared.select(columns))
+    conn.register("pair_ids", pairs.select("left_id", "right_id"))
     try:
-        return conn.sql(COMPARISONS_SQL, params={"common": sorted(common), "legal_words": LEGAL_WORDS}).pl()
+        return conn.sql(COMPARISONS_SQL, params={"discriminators": DISCRIMINATORS}).pl()
     finally:
         for name in ("prepared", "pair_ids"):
             conn.unregister(name)
 
 
 def random_pairs(n_records: int, count: int, seed: int) -> pl.DataFrame:
+    """Random pairs of distinct records (every pair when there are fewer than `count`)."""
+    if n_records * (n_records - 1) // 2 <= count:
+        ids = pl.int_range(0, n_records, eager=True, dtype=pl.Int64)
+        grid = pl.DataFrame({"left_id": ids}).join(pl.DataFrame({"right_id": ids}), how="cross")
+        return grid.filter(pl.col("left_id") < pl.col("right_id"))
     rng = np.random.default_rng(seed)
     left = rng.integers(0, n_records, count)
     right = rng.integers(0, n_records, count)
@@ -299,92 +448,141 @@ def level_frequencies(levels: pl.DataFrame) -> dict[str, dict[int, float]]:
     return shares
 
 
-def _expectation_maximisation(
-    patterns: pl.DataFrame, m: dict, u: dict, share: float, fields: tuple[str, ...], update_m: bool, iterations: int
+def _log_bayes_factors(patterns: pl.DataFrame, m: dict, u: dict) -> np.ndarray:
+    """Natural-log Bayes factor of each pattern: sum over fields of log(m / u), an exact name with its own u."""
+    total = np.zeros(patterns.height)
+    for column in FIELDS:
+        values = patterns[column].to_numpy()
+        present = ~np.isnan(values) if values.dtype.kind == "f" else np.ones(len(values), bool)
+        levels = np.nan_to_num(values.astype(float), nan=-1).astype(int)
+        for level in LEVELS[column]:
+            mask = present & (levels == level)
+            if not mask.any():
+                continue
+            if column == "name_level" and level == EXACT_NAME:
+                tf = patterns["name_tf"].to_numpy()[mask]
+                total[mask] += np.log(m[column][level] / np.maximum(tf, u[column][level] * 1e-3))
+            else:
+                total[mask] += math.log(m[column][level] / u[column][level])
+    return total
+
+
+def _patterns(levels: pl.DataFrame) -> pl.DataFrame:
+    """Distinct comparison patterns with their pair counts (an exact name's term frequency is part of it)."""
+    tf = pl.when(pl.col("name_level") == EXACT_NAME).then((pl.lit(2.0) ** pl.col("name_tf").log(2).round(1)))
+    return levels.with_columns(tf.alias("name_tf")).group_by(*FIELDS, "name_tf").len()
+
+
+def estimate_parameters(
+    levels: pl.DataFrame, u: dict, n_records: int, settings: ResolutionSettings, labels: pl.DataFrame | None = None
 ) -> tuple[dict, float]:
+    """m-probabilities and the prior (probability that two random records match) by EM over the candidate pairs.
+
+    Every pair outside the candidates counts as a non-match; the E-step uses the prior over all n(n-1)/2 pairs, so
+    the evidence that made a pair a candidate is counted once, through its agreement levels. Labelled pairs enter
+    with their label as the posterior."""
+    all_pairs = max(n_records * (n_records - 1) / 2, 1.0)
+    patterns = _patterns(levels)
     counts = patterns["len"].to_numpy().astype(float)
-    if counts.sum() == 0:
-        return m, share
-    columns = {column: patterns[column].to_list() for column in fields}
-    m = {column: dict(levels) for column, levels in m.items()}
-    for _ in range(iterations):
-        log_ratio = np.full(len(counts), math.log(share / (1 - share)))
-        for column in fields:
-            for i, level in enumerate(columns[column]):
-                if level is not None:
-                    log_ratio[i] += math.log(m[column][level] / u[column][level])
-        posterior = 1 / (1 + np.exp(-np.clip(log_ratio, -50, 50)))
-        weight = counts * posterior
-        share = float(min(max(weight.sum() / counts.sum(), 1e-6), 1 - 1e-6))
-        if not update_m:
-            continue
-        for column in fields:
-            totals = dict.fromkeys(LEVELS[column], 0.0)
-            for i, level in enumerate(columns[column]):
-                if level is not None:
-                    totals[level] += weight[i]
-            grand = sum(totals.values())
-            if grand > 0:
-                m[column] = {level: max(totals[level] / grand, 1e-6) for level in LEVELS[column]}
-    return m, share
-
-
-def estimate_m(levels: pl.DataFrame, u: dict, settings: ResolutionSettings) -> tuple[dict, float, dict]:
-    """m-probabilities by EM on training subsets, then the match share of all candidate pairs with m fixed."""
-    initial = {
-        column: {
-            level: (0.9 if level == max(LEVELS[column]) else 0.1 / (len(LEVELS[column]) - 1))
-            for level in LEVELS[column]
-        }
-        for column in FIELDS
-    }
-    estimates: dict[str, list[dict]] = {column: [] for column in FIELDS}
-    subsets = {}
-    for name, (condition, fixed) in TRAINING.items():
-        fields = tuple(c for c in FIELDS if c not in fixed)
-        subset = levels.filter(condition)
-        subsets[name] = subset.height
-        patterns = subset.group_by(list(fields)).len()
-        trained, _ = _expectation_maximisation(patterns, initial, u, 0.5, fields, True, settings.em_iterations)
-        for column in fields:
-            estimates[column].append(trained[column])
     m = {
-        column: {
-            level: sum(e[level] for e in estimates[column]) / len(estimates[column])
-            if estimates[column]
-            else initial[column][level]
-            for level in LEVELS[column]
-        }
-        for column in FIELDS
+        "name_level": {7: 0.55, 6: 0.15, 5: 0.1, 4: 0.02, 3: 0.05, 2: 0.08, 1: 1e-4, 0: 0.05},
+        "location_level": {5: 0.6, 4: 0.1, 3: 0.1, 2: 0.05, 1: 0.1, 0: 0.05},
+        "phone_level": {2: 0.75, 1: 0.05, 0: 0.2},
+        "domain_level": {2: 0.75, 1: 0.1, 0: 0.15},
     }
-    patterns = levels.group_by(list(FIELDS)).len()
-    _, share = _expectation_maximisation(patterns, m, u, 0.1, FIELDS, False, settings.em_iterations)
-    return m, share, subsets
+    start = {column: dict(levels_) for column, levels_ in m.items()}
+    prior = min(0.5, max(0.1 * counts.sum() / all_pairs, 1e-12))
+    label_patterns = _patterns(labels.filter(pl.col("is_match"))) if labels is not None and labels.height else None
+    columns = {c: patterns[c].to_numpy() for c in FIELDS}
+    for _ in range(settings.em_iterations):
+        log_odds = math.log(prior / (1 - prior)) + _log_bayes_factors(patterns, m, u)
+        weight = counts / (1 + np.exp(-np.clip(log_odds, -60, 60)))
+        prior = float(min(max(weight.sum() / all_pairs, 1e-12), 0.5))
+        for column in FIELDS:
+            values = columns[column]
+            totals = {}
+            for level in LEVELS[column]:
+                mask = values == level
+                totals[level] = float(weight[mask].sum())
+                if label_patterns is not None:
+                    totals[level] += float(label_patterns.filter(pl.col(column) == level)["len"].sum())
+            grand = sum(totals.values())
+            if grand <= 0:
+                continue
+            fixed = FIXED_M.get(column, {})
+            free = 1 - sum(fixed.values())
+            # a Dirichlet prior worth a few pairs (the starting m): a level never seen among matches is rare, not
+            # impossible, so one disagreeing field never outweighs everything else on a small data set
+            smoothed = {level: totals[level] + M_PRIOR_PAIRS * start[column][level] for level in totals}
+            free_total = sum(v for level, v in smoothed.items() if level not in fixed)
+            m[column] = {
+                level: fixed[level] if level in fixed else free * smoothed[level] / free_total
+                for level in LEVELS[column]
+            }
+    return m, prior
 
 
-def score_pairs(levels: pl.DataFrame, m: dict, u: dict, share: float) -> pl.DataFrame:
-    weight = pl.lit(math.log2(share / (1 - share)))
+def score_pairs(levels: pl.DataFrame, m: dict, u: dict, prior: float) -> pl.DataFrame:
+    """match_weight (log2 odds, the prior included) and match_probability of each pair."""
+    weight = pl.lit(math.log2(prior / (1 - prior)))
     for column in FIELDS:
         mapping = {level: math.log2(m[column][level] / u[column][level]) for level in LEVELS[column]}
-        weight = weight + pl.col(column).replace_strict(mapping, default=0.0, return_dtype=pl.Float64).fill_null(0.0)
-    return levels.with_columns(weight.alias("match_weight")).with_columns(
-        (1 / (1 + (2 ** -pl.col("match_weight")))).alias("match_probability")
+        contribution = pl.col(column).replace_strict(mapping, default=0.0, return_dtype=pl.Float64).fill_null(0.0)
+        if column == "name_level":
+            floor = u[column][EXACT_NAME] * 1e-3
+            exact = (pl.lit(m[column][EXACT_NAME]) / pl.max_horizontal(pl.col("name_tf"), pl.lit(floor))).log(2)
+            contribution = pl.when(pl.col(column) == EXACT_NAME).then(exact).otherwise(contribution)
+        weight = weight + contribution
+    return levels.with_columns(weight.alias("match_weight")).with_columns(_probability(pl.col("match_weight")))
+
+
+def _probability(weight: pl.Expr) -> pl.Expr:
+    return (1 / (1 + (2 ** -weight.clip(-200, 200)))).alias("match_probability")
+
+
+def learn_from_labels(scored: pl.DataFrame, strength: float) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Move every pair towards what people's labels of its comparison pattern say.
+
+    For each pattern (the four levels) with labelled pairs: the model's mean probability of those pairs, p, is a
+    prior worth `strength` labels; with k matches among n labels the pattern's probability becomes
+    (strength * p + k) / (strength + n), and every pair of the pattern has its log-odds shifted by the same amount.
+    Returns the pairs with `label_shift` (log2) applied, and the per-pattern table for the report."""
+    labelled = scored.filter(pl.col("decision").is_not_null())
+    if labelled.height == 0:
+        return scored.with_columns(pl.lit(0.0).alias("label_shift"), pl.lit(False).alias("is_taught_match")), None
+    table = (
+        labelled.group_by(FIELDS)
+        .agg(
+            pl.len().alias("labels"),
+            (pl.col("decision") == "must_link").sum().alias("matches"),
+            pl.col("match_probability").mean().clip(1e-9, 1 - 1e-9).alias("model_probability"),
+        )
+        .with_columns(
+            ((strength * pl.col("model_probability") + pl.col("matches")) / (strength + pl.col("labels")))
+            .clip(1e-9, 1 - 1e-9)
+            .alias("taught_probability")
+        )
+        .with_columns(
+            (_logit2(pl.col("taught_probability")) - _logit2(pl.col("model_probability"))).alias("label_shift"),
+            (pl.col("matches") * 2 > pl.col("labels")).alias("is_taught_match"),
+        )
     )
+    shifted = (
+        scored.join(table.select(*FIELDS, "label_shift", "is_taught_match"), on=list(FIELDS), how="left",
+                    nulls_equal=True)
+        .with_columns(pl.col("label_shift").fill_null(0.0), pl.col("is_taught_match").fill_null(False))
+        .with_columns((pl.col("match_weight") + pl.col("label_shift")).alias("match_weight"))
+        .with_columns(_probability(pl.col("match_weight")))
+    )  # fmt: skip
+    return shifted, table
+
+
+def _logit2(p: pl.Expr) -> pl.Expr:
+    return (p / (1 - p)).log(2)
 
 
 class OverrideError(InputError):
     """A match override names an unknown record, contradicts another override, or cannot be honoured."""
-
-
-EVIDENCE_NAMES = {
-    "name_level": "name",
-    "domain_level": "domain",
-    "phone_level": "phone",
-    "postal_level": "postal_code",
-    "address_level": "address",
-    "city_level": "city",
-    "country_level": "country",
-}
 
 
 def cluster(n_records: int, links: pl.DataFrame) -> np.ndarray:
@@ -436,20 +634,61 @@ def attach_overrides(prepared: pl.DataFrame, overrides: pl.DataFrame | None) -> 
             f"{r['source_file']} row {r['source_row']} ({r['decision']})" for r in rows.iter_rows(named=True)
         )
         raise OverrideError(f"match overrides contradict each other for one pair: {where}")
-    return resolved.select(list(columns)).unique(["left_id", "right_id"])
+    return resolved.select(list(columns)).unique(["left_id", "right_id"]).sort("left_id", "right_id")
 
 
-def apply_cannot_links(labels: np.ndarray, links: pl.DataFrame, cannot: pl.DataFrame) -> np.ndarray:
+def guard_containment(n_records: int, links: pl.DataFrame) -> pl.DataFrame:
+    """Drop the containment links of a record whose name lies within the names of partners that are not one
+    organisation themselves ("Acme" beside "Acme Financial" and "Acme Insurance", or a head office beside two
+    branches): such a record is not merged on containment alone. Partners count as one organisation when the other
+    links (and the containment links of unambiguous records) put them in one cluster."""
+    is_contained = (pl.col("name_level") == CONTAINED_NAME) & ~pl.col("is_must_link")
+    contained = links.filter(is_contained).with_columns(
+        pl.when(pl.col("contained_id") == pl.col("left_id"))
+        .then(pl.col("right_id"))
+        .otherwise(pl.col("left_id"))
+        .alias("partner_id")
+    )
+    if contained.height == 0:
+        return links
+    core = links.filter(~is_contained)
+
+    def ambiguous(labels: np.ndarray, candidates: pl.DataFrame) -> pl.Series:
+        partner_cluster = pl.Series(labels).gather(candidates["partner_id"])
+        return (
+            candidates.with_columns(partner_cluster.alias("partner_cluster"))
+            .group_by("contained_id")
+            .agg(pl.col("partner_cluster").n_unique().alias("clusters"))
+            .filter(pl.col("clusters") > 1)["contained_id"]
+        )
+
+    first = ambiguous(cluster(n_records, core), contained)
+    settled = contained.filter(~pl.col("contained_id").is_in(first.implode()))
+    second = ambiguous(cluster(n_records, pl.concat([core, settled], how="diagonal_relaxed")),
+                       contained.filter(pl.col("contained_id").is_in(first.implode())))  # fmt: skip
+    dropped = contained.filter(pl.col("contained_id").is_in(second.implode())).select("left_id", "right_id")
+    return links.join(dropped, on=["left_id", "right_id"], how="anti")
+
+
+def apply_cannot_links(
+    labels: np.ndarray, links: pl.DataFrame, cannot: pl.DataFrame, implied: pl.DataFrame | None = None
+) -> np.ndarray:
     """Split components that hold a cannot-link pair: re-link them strongest first (must-links before all), refusing
-    any union that would put a cannot-link pair in one account. Runs only on the few affected components."""
-    if cannot.height == 0:
+    any union that would put a cannot-link pair in one account. `cannot` are people's decisions (a must-link that
+    needs one broken is an error); `implied` are the matcher's own (conflicting qualifiers), which must-links
+    override. Runs only on the few affected components."""
+    pairs = [(cannot, True)] + ([(implied, False)] if implied is not None else [])
+    pairs = [(frame, hard) for frame, hard in pairs if frame.height]
+    if not pairs:
         return labels
-    left, right = cannot["left_id"].to_numpy(), cannot["right_id"].to_numpy()
-    affected = np.unique(labels[left][labels[left] == labels[right]])
-    if affected.size == 0:
+    affected = set()
+    for frame, _ in pairs:
+        left, right = frame["left_id"].to_numpy(), frame["right_id"].to_numpy()
+        affected |= set(np.unique(labels[left][labels[left] == labels[right]]).tolist())
+    if not affected:
         return labels
     labels = labels.copy()
-    members = np.flatnonzero(np.isin(labels, affected))
+    members = np.flatnonzero(np.isin(labels, list(affected)))
     parent = {int(node): int(node) for node in members}
 
     def find(node: int) -> int:
@@ -458,26 +697,28 @@ def apply_cannot_links(labels: np.ndarray, links: pl.DataFrame, cannot: pl.DataF
             node = parent[node]
         return node
 
-    forbidden: dict[int, set[int]] = {}
-    for a, b in zip(left.tolist(), right.tolist(), strict=True):
-        if a in parent and b in parent:
-            forbidden.setdefault(a, set()).add(b)
-            forbidden.setdefault(b, set()).add(a)
+    forbidden: dict[int, dict[int, bool]] = {}
+    for frame, hard in pairs:
+        for a, b in zip(frame["left_id"].to_list(), frame["right_id"].to_list(), strict=True):
+            if a in parent and b in parent:
+                forbidden.setdefault(a, {})[b] = forbidden.get(a, {}).get(b, False) or hard
+                forbidden.setdefault(b, {})[a] = forbidden.get(b, {}).get(a, False) or hard
     groups = {node: {node} for node in parent}
     candidates = links.filter(pl.col("left_id").is_in(members) & pl.col("right_id").is_in(members)).sort(
-        ["is_must_link", "match_probability"], descending=True
+        ["is_must_link", "match_probability", "left_id", "right_id"], descending=[True, True, False, False]
     )
     for a, b, must in candidates.select("left_id", "right_id", "is_must_link").iter_rows():
         root_a, root_b = find(a), find(b)
         if root_a == root_b:
             continue
-        clash = any(forbidden.get(node, set()) & groups[root_b] for node in groups[root_a])
-        if clash:
-            if must:
-                raise OverrideError(
-                    "match overrides cannot all hold: must-link pairs join two records that a cannot-link "
-                    f"override keeps apart (records {sorted(groups[root_a])[:3]} and {sorted(groups[root_b])[:3]})"
-                )
+        clashes = [hard for node in groups[root_a] for other, hard in forbidden.get(node, {}).items()
+                   if other in groups[root_b]]  # fmt: skip
+        if clashes and must and any(clashes):
+            raise OverrideError(
+                "match overrides cannot all hold: must-link pairs join two records that a cannot-link "
+                f"override keeps apart (records {sorted(groups[root_a])[:3]} and {sorted(groups[root_b])[:3]})"
+            )
+        if clashes and not must:
             continue
         parent[root_b] = root_a
         groups[root_a] |= groups.pop(root_b)
@@ -488,14 +729,79 @@ def apply_cannot_links(labels: np.ndarray, links: pl.DataFrame, cannot: pl.DataF
     return labels
 
 
+EVIDENCE_FIELDS = {"name_level": "name", "location_level": "location", "phone_level": "phone",
+                   "domain_level": "domain"}  # fmt: skip
+
+
 def describe_evidence() -> pl.Expr:
-    """'name=exact, domain, phone': the fields that agreed on a pair (the name with its level)."""
-    name_level = pl.col("name_level").replace_strict(NAME_LEVELS, default="missing", return_dtype=pl.String)
-    parts = [pl.concat_str(pl.lit("name="), name_level)]
-    for column, name in EVIDENCE_NAMES.items():
-        if column != "name_level":
-            parts.append(pl.when(pl.col(column) == max(LEVELS[column])).then(pl.lit(name)))
+    """'name=exact, location=same_address, phone=same': each field that was compared, with its level."""
+    parts = [
+        pl.when(pl.col(column).is_not_null()).then(
+            pl.concat_str(pl.lit(f"{name}="), pl.col(column).replace_strict(FIELD_LEVELS[column], return_dtype=pl.String))
+        )
+        for column, name in EVIDENCE_FIELDS.items()
+    ]
     return pl.concat_list(parts).list.drop_nulls().list.join(", ")
+
+
+def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionSettings) -> pl.DataFrame:
+    """Pairs a person should decide, ranked by how much a decision would teach.
+
+    In the queue: undecided pairs in different accounts that are uncertain (probability from `review_threshold`
+    up, not linked), held back by a name rule although the evidence is strong, or whose names share nothing while
+    they share an address and a phone or domain. A label moves every pair of its comparison pattern, so the value
+    of a pattern is the uncertainty it holds, sum of p(1 - p) over its undecided pairs, plus the strong pairs a
+    name rule holds back; pairs that would join larger accounts weigh more. The queue shows the most valuable
+    pattern's most uncertain pair first, then one pair of each other pattern, then the second pairs, and so on."""
+    cluster_of = pl.Series("cluster", labels)
+    sizes = pl.DataFrame({"cluster": labels}).group_by("cluster").len("cluster_size")
+    undecided = scored.filter(pl.col("decision").is_null())
+    strong_place = (pl.col("location_level") >= 4) & ((pl.col("phone_level") == 2) | (pl.col("domain_level") == 2))
+    held_back = (pl.col("match_probability") >= settings.match_threshold) & ~pl.col("is_link")
+    pattern_value = (
+        undecided.group_by(FIELDS)
+        .agg(
+            (pl.col("match_probability") * (1 - pl.col("match_probability"))).sum().alias("uncertainty"),
+            held_back.sum().alias("held_back"),
+        )
+        .with_columns((pl.col("uncertainty") + 0.25 * pl.col("held_back")).alias("pattern_value"))
+    )
+    queue = (
+        undecided.with_columns(
+            pl.lit(cluster_of).gather(pl.col("left_id")).alias("left_cluster"),
+            pl.lit(cluster_of).gather(pl.col("right_id")).alias("right_cluster"),
+        )
+        .filter(pl.col("left_cluster") != pl.col("right_cluster"))
+        .filter(
+            ((pl.col("match_probability") >= settings.review_threshold) & ~pl.col("is_link"))
+            | ((pl.col("name_level") >= 2) & strong_place)
+            | ((pl.col("name_level") < 2) & strong_place & (pl.col("location_level") == 5))
+        )
+        .join(sizes.rename({"cluster": "left_cluster", "cluster_size": "left_size"}), on="left_cluster")
+        .join(sizes.rename({"cluster": "right_cluster", "cluster_size": "right_size"}), on="right_cluster")
+        .join(pattern_value, on=list(FIELDS), how="left", nulls_equal=True)
+        .with_columns(
+            (pl.col("pattern_value") * (1 + (pl.col("left_size") + pl.col("right_size")).log(2) / 4)).alias(
+                "teaching_value"
+            ),
+            (pl.col("match_probability") - 0.5).abs().alias("_distance"),
+        )
+        .with_columns(
+            pl.col("_distance").rank("ordinal").over(*FIELDS).alias("_rank_in_pattern"),
+            pl.when(held_back)
+            .then(pl.lit("names_disagree"))
+            .when(pl.col("name_level") < 2)
+            .then(pl.lit("same_place_other_name"))
+            .otherwise(pl.lit("uncertain"))
+            .alias("review_reason"),
+        )
+        .sort(["_rank_in_pattern", "teaching_value", "_distance", "left_id", "right_id"],
+              descending=[False, True, False, False, False])  # fmt: skip
+        .head(settings.review_limit)
+        .with_row_index("review_rank", offset=1)
+        .with_columns(describe_evidence().alias("evidence"))
+    )
+    return queue.drop("_distance", "_rank_in_pattern", "left_cluster", "right_cluster")
 
 
 def resolve_clients(
@@ -511,51 +817,51 @@ def resolve_clients(
     clock = _PhaseClock(progress)
     prepared, common = prepare_records(records, settings)
     decided = attach_overrides(prepared, overrides)
-    clock.done(f"prepared {prepared.height:,} records ({len(common):,} common name tokens)")
+    clock.done(f"prepared {prepared.height:,} records ({len(common):,} common name words)")
     pairs, report = candidate_pairs(prepared, settings)
     clock.done(f"blocked: {report['candidate_pairs']:,} candidate pairs")
-    conn = duckdb.connect()
-    try:
-        levels = compare_pairs(
-            conn, prepared, pl.concat([pairs, decided.select("left_id", "right_id")]).unique(), common
-        )
+    with duckdb.connect() as conn:
+        levels = compare_pairs(conn, prepared, pl.concat([pairs, decided.select("left_id", "right_id")]).unique())
         clock.done(f"compared {levels.height:,} pairs")
-        sample = compare_pairs(
-            conn, prepared, random_pairs(prepared.height, settings.random_pairs, settings.seed), common
-        )
-    finally:
-        conn.close()
+        sample = compare_pairs(conn, prepared, random_pairs(prepared.height, settings.random_pairs, settings.seed))
     u = level_frequencies(sample)
-    m, share, subsets = estimate_m(levels, u, settings)
-    clock.done("estimated u (random pairs) and m (EM)")
-    scored = score_pairs(levels, m, u, share).join(decided.select("left_id", "right_id", "decision"),
-                                                    on=["left_id", "right_id"], how="left")  # fmt: skip
-    is_link = (pl.col("match_probability") >= settings.match_threshold) & (pl.col("name_level") >= LINKING_NAME_LEVEL)
-    scored = scored.with_columns(
-        ((is_link & pl.col("decision").is_null()) | (pl.col("decision") == "must_link").fill_null(False)).alias(
-            "is_link"
-        ),
-        (pl.col("decision") == "must_link").fill_null(False).alias("is_must_link"),
+    levels = levels.join(decided.select("left_id", "right_id", "decision"), on=["left_id", "right_id"], how="left")
+    labels = levels.filter(pl.col("decision").is_not_null()).with_columns(
+        (pl.col("decision") == "must_link").alias("is_match")
     )
-    links = scored.filter(pl.col("is_link")).with_columns(describe_evidence().alias("evidence"))
+    m, prior = estimate_parameters(levels.filter(pl.col("decision").is_null()), u, prepared.height, settings, labels)
+    clock.done("estimated u (random pairs), m and the prior (EM)")
+    scored, taught = learn_from_labels(score_pairs(levels, m, u, prior), settings.label_prior_strength)
+    name_allows = ~pl.col("name_level").is_in(NEVER_LINKING_NAME_LEVELS).fill_null(False) | pl.col("is_taught_match")
+    is_must = (pl.col("decision") == "must_link").fill_null(False)
+    scored = scored.with_columns(
+        (is_must | (pl.col("decision").is_null() & (pl.col("match_probability") >= settings.match_threshold)
+                    & name_allows)).alias("is_link"),
+        is_must.alias("is_must_link"),
+    )  # fmt: skip
+    links = guard_containment(prepared.height, scored.filter(pl.col("is_link")))
     clock.done(f"scored: {links.height:,} links")
-    labels = cluster(prepared.height, links)
-    labels = apply_cannot_links(labels, links, decided.filter(pl.col("decision") == "cannot_link"))
+    labels_ = cluster(prepared.height, links)
+    implied = scored.filter((pl.col("name_level") == 1) & ~pl.col("is_taught_match") & ~pl.col("is_must_link"))
+    labels_ = apply_cannot_links(labels_, links, decided.filter(pl.col("decision") == "cannot_link"), implied)
     clock.done("clustered")
     clustered = prepared.select("record_id", "source_system", "source_client_id").with_columns(
-        pl.Series("cluster", labels)
+        pl.Series("cluster", labels_)
     )
     cluster_of = clustered.select("record_id", "cluster")
     kept = (
         links.join(cluster_of.rename({"record_id": "left_id", "cluster": "left_cluster"}), on="left_id")
         .join(cluster_of.rename({"record_id": "right_id", "cluster": "right_cluster"}), on="right_id")
         .filter(pl.col("left_cluster") == pl.col("right_cluster"))
+        .with_columns(describe_evidence().alias("evidence"))
     )
     ends = pl.concat(
         [kept.select(pl.col(side).alias("record_id"), "match_probability", "evidence", "is_must_link")
          for side in ("left_id", "right_id")]
     )  # fmt: skip
-    best = ends.sort(["is_must_link", "match_probability"], descending=True).unique("record_id", keep="first")
+    best = ends.sort(["is_must_link", "match_probability", "evidence"], descending=True).unique(
+        "record_id", keep="first", maintain_order=True
+    )
     account = (pl.col("source_system") + ":" + pl.col("source_client_id")).min().over("cluster")
     crosswalk = (
         clustered.with_columns(account.alias("account_id"))
@@ -569,64 +875,43 @@ def resolve_clients(
             .alias("match_rule"),
             pl.col("match_probability").alias("match_confidence"),
             pl.col("evidence").alias("match_evidence"),
-        )  # fmt: skip
-        .select(
-            "record_id",
-            "source_system",
-            "source_client_id",
-            "account_id",
-            "match_rule",
-            "match_confidence",
-            "match_evidence",
-        )  # fmt: skip
+        )
+        .select("record_id", "source_system", "source_client_id", "account_id", "match_rule", "match_confidence",
+                "match_evidence")
         .sort("record_id")
-    )
-    review = (
-        scored.filter(
-            pl.col("decision").is_null()
-            & (pl.col("match_probability") >= settings.review_threshold)
-            & ~pl.col("is_link")
-            & (pl.col("name_level") >= REVIEW_NAME_LEVEL)
-        )
-        .with_columns(describe_evidence().alias("evidence"))
-        .with_columns(
-            pl.when(pl.col("match_probability") >= settings.match_threshold)
-            .then(pl.lit("names_disagree"))
-            .otherwise(pl.lit("near_threshold"))
-            .alias("review_reason")
-        )
-        .join(clustered.select(pl.col("record_id").alias("left_id"), pl.col("cluster").alias("left_cluster")), on="left_id")
-        .join(clustered.select(pl.col("record_id").alias("right_id"), pl.col("cluster").alias("right_cluster")), on="right_id")
-        .filter(pl.col("left_cluster") != pl.col("right_cluster"))
     )  # fmt: skip
-    merges = crosswalk.group_by("match_rule").len()
+    review = review_queue(scored, labels_, settings)
     clock.done(f"crosswalk and {review.height:,} review pairs")
+    undecided = scored.filter(pl.col("decision").is_null())
     report.update(
         seconds=clock.seconds,
         records_in=prepared.height,
         accounts_out=crosswalk["account_id"].n_unique(),
         links=links.height,
-        match_share=share,
+        prior_two_random_records_match=prior,
+        uncertain_pair_share=float(undecided["match_probability"].is_between(0.05, 0.95).mean() or 0.0),
         m=m,
         u=u,
         common_tokens=len(common),
-        training_pairs=subsets,
-        records_by_rule=dict(merges.iter_rows()),
+        records_by_rule=dict(crosswalk.group_by("match_rule").len().iter_rows()),
         review_pairs=review.height,
         overrides={"must_link": decided.filter(pl.col("decision") == "must_link").height,
                    "cannot_link": decided.filter(pl.col("decision") == "cannot_link").height},
+        patterns_taught=0 if taught is None else taught.height,
     )  # fmt: skip
-    pairs = scored.select("left_id", "right_id", "match_probability", "match_weight", "is_link")
-    return Resolution(crosswalk=crosswalk, review=review, report=report, pairs=pairs)
+    pairs_out = scored.select("left_id", "right_id", *FIELDS, "match_probability", "match_weight", "is_link")
+    return Resolution(crosswalk=crosswalk, review=review, report=report, pairs=pairs_out)
 
 
 REVIEW_COLUMNS = {
+    "review_rank": pl.Int64,
     "source_system_1": pl.String,
     "source_client_id_1": pl.String,
     "source_system_2": pl.String,
     "source_client_id_2": pl.String,
     "match_probability": pl.Float64,
     "match_weight": pl.Float64,
+    "teaching_value": pl.Float64,
     "review_reason": pl.String,
     "evidence": pl.String,
     "name_level": pl.String,
@@ -638,7 +923,7 @@ def match_client_records(
     overrides: pl.DataFrame | None = None,
     matcher: str = "probabilistic",
     match_threshold: float = 0.9,
-    review_threshold: float = 0.5,
+    review_threshold: float = 0.05,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     """The records with account_id, match_rule, match_confidence and match_evidence; the review pairs by record
@@ -651,7 +936,8 @@ def match_client_records(
             pl.lit(None, pl.Float64).alias("match_confidence"), pl.col("match_rule").alias("match_evidence")
         )
         return matched, pl.DataFrame(schema=REVIEW_COLUMNS), {"records_by_rule": report["records_by_rule"]}
-    resolution = resolve_clients(records, ResolutionSettings(match_threshold, review_threshold), overrides, progress)
+    settings = ResolutionSettings(match_threshold=match_threshold, review_threshold=review_threshold)
+    resolution = resolve_clients(records, settings, overrides, progress)
     keys = resolution.crosswalk.select("record_id", "source_system", "source_client_id")
     review = (
         resolution.review.join(keys.rename({"record_id": "left_id", "source_system": "source_system_1",
@@ -660,6 +946,7 @@ def match_client_records(
                            "source_client_id": "source_client_id_2"}), on="right_id")
         .with_columns(pl.col("name_level").replace_strict(NAME_LEVELS, default="missing", return_dtype=pl.String))
         .select(list(REVIEW_COLUMNS))
+        .sort("review_rank")
     )  # fmt: skip
     matched = records.join(resolution.crosswalk.drop("record_id"), on=["source_system", "source_client_id"], how="left")
     report = resolution.report
@@ -674,7 +961,10 @@ def match_client_records(
             "records_by_rule": report["records_by_rule"],
             "review_queue": report["review_pairs"],
             "overrides_applied": report["overrides"],
-            "common_name_tokens": report["common_tokens"],
+            "patterns_taught_by_labels": report["patterns_taught"],
+            "prior_two_random_records_match": report["prior_two_random_records_match"],
+            "uncertain_pair_share": report["uncertain_pair_share"],
+            "common_name_words": report["common_tokens"],
             "seconds_by_phase": report["seconds"],
         },
     )
