@@ -59,20 +59,21 @@ DISCRIMINATORS = [
     "southern", "eastern", "western", "midwest", "midwestern", "pacific", "atlantic", "mountain", "gulf", "coastal",
     "metro", "region", "regional", "division", "branch", "campus", "annex", "depot", "store", "unit",
 ]  # fmt: skip
-NAME_LEVELS = {7: "exact", 6: "same_words", 5: "contained", 4: "acronym", 3: "partial", 2: "weak",
-               1: "conflicting_qualifiers", 0: "different"}  # fmt: skip
-LOCATION_LEVELS = {5: "same_address", 4: "same_address_other_postal", 3: "same_postal", 2: "same_area",
-                   1: "same_city", 0: "different"}  # fmt: skip
+NAME_LEVELS = {9: "exact", 8: "same_words", 7: "contained", 6: "contained_common_words", 5: "acronym", 4: "partial",
+               3: "shares_rare_word", 2: "shares_common_word_or_spelling", 1: "conflicting_qualifiers",
+               0: "different"}  # fmt: skip
+LOCATION_LEVELS = {6: "same_address", 5: "same_address_other_postal", 4: "same_street", 3: "same_postal",
+                   2: "same_city_no_postal", 1: "same_city", 0: "different"}  # fmt: skip
 PHONE_LEVELS = {2: "same", 1: "same_local_number", 0: "different"}
 DOMAIN_LEVELS = {2: "same", 1: "same_stem", 0: "different"}
 FIELD_LEVELS = {"name_level": NAME_LEVELS, "location_level": LOCATION_LEVELS, "phone_level": PHONE_LEVELS,
                 "domain_level": DOMAIN_LEVELS}  # fmt: skip
 FIELDS = tuple(FIELD_LEVELS)
 LEVELS = {column: tuple(sorted(levels)) for column, levels in FIELD_LEVELS.items()}
-EXACT_NAME = 7
+EXACT_NAME = 9
 # Name levels that never link on place evidence alone (unless labels of their pattern say they match).
 NEVER_LINKING_NAME_LEVELS = (0, 1)
-CONTAINED_NAME = 5
+CONTAINED_NAMES = (6, 7)
 # Conflicting qualifiers are known to mean different sites: their m is fixed, not learnt (branches of one head office
 # share every place field, so unsupervised estimation would take them for duplicates).
 FIXED_M = {"name_level": {1: 1e-4}}
@@ -91,9 +92,12 @@ STREET_WORDS = {
 
 @dataclass(frozen=True)
 class ResolutionSettings:
-    match_threshold: float = 0.9
+    match_threshold: float = 0.5
     review_threshold: float = 0.05
     max_block_size: int = 100
+    # blocks on one word of the name (with a city, postal code or house number) are kept only where the word is rare
+    # there: a word shared by more records in one place is no reason to compare them all
+    max_word_block_size: int = 10
     random_pairs: int = 500_000
     em_iterations: int = 60
     common_token_share: float = 0.0005
@@ -192,6 +196,7 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
             pl.col("token").alias("tokens"),
             pl.col("weight").alias("token_weights"),
             pl.col("token").is_in(list(common)).alias("token_common"),
+            pl.col("token").filter(~pl.col("token").is_in(list(common))).alias("rare_tokens"),
             pl.col("token").sort_by("names", "token").first().alias("rarest_token"),
             pl.col("token").sort_by("names", "token").get(1, null_on_oob=True).alias("second_rarest_token"),
             pl.col("token").sort().str.join(" ").alias("name_sorted"),
@@ -239,9 +244,10 @@ BLOCKING_RULES: dict[str, list[str]] = {
     "phone": ["phone7"],
     "postal+house": ["postal_code_key", "house_number"],
     "house+street": ["house_number", "street_key"],
-    "postal+rarest_word": ["postal_code_key", "rarest_token"],
-    "city+rarest_word": ["city_key", "rarest_token"],
-    "house+rarest_word": ["house_number", "rarest_token"],
+    "postal+street": ["postal_code_key", "street_key"],
+    "postal+word": ["postal_code_key", "word"],
+    "city+word_start": ["city_key", "word_start"],
+    "house+word": ["house_number", "word"],
     "two_rarest_words": ["rarest_token", "second_rarest_token"],
     "postal+name_prefix": ["postal_code_key", "name_prefix"],
 }
@@ -249,25 +255,44 @@ BLOCKING_RULES: dict[str, list[str]] = {
 
 def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tuple[pl.DataFrame, dict]:
     """(left_id, right_id) pairs, left < right, sharing at least one blocking key; and counts per rule."""
+    derived = {"name_prefix", "word", "word_start"}
     frame = prepared.select(
         "record_id",
-        *{column for columns in BLOCKING_RULES.values() for column in columns if column != "name_prefix"},
+        *{column for columns in BLOCKING_RULES.values() for column in columns if column not in derived} - {"city_key"},
         pl.col("name_key").str.slice(0, 4).alias("name_prefix"),
+        # the rare words of the name (3+ letters): a typo in one word leaves the others to meet on
+        pl.concat_list("rarest_token", "second_rarest_token")
+        .list.drop_nulls()
+        .list.filter(pl.element().str.len_chars() >= 3)
+        .alias("word"),
+        # the first three letters of the two rarest words: a typo later in a word leaves its start
+        pl.concat_list("rarest_token", "second_rarest_token")
+        .list.drop_nulls()
+        .list.eval(pl.element().str.slice(0, 3))
+        .list.filter(pl.element().str.len_chars() >= 3)
+        .alias("word_start"),
         "initials",
         "acronym_token",
+        "city_key",
     )
     pairs = []
     report = {"pairs_by_rule": {}, "blocks_skipped": {}}
     for rule, keys in BLOCKING_RULES.items():
-        blocks = frame.select("record_id", *keys).drop_nulls(keys).with_columns(pl.len().over(keys).alias("_size"))
+        blocks = frame.select("record_id", *keys)
+        word = next((key for key in keys if key.startswith("word")), None)
+        if word:  # one row per word of the name, so a typo in one word leaves the others
+            blocks = blocks.explode(word).unique()
+        limit = settings.max_word_block_size if word else settings.max_block_size
+        blocks = blocks.drop_nulls(keys).with_columns(pl.len().over(keys).alias("_size"))
         report["blocks_skipped"][rule] = int(
-            blocks.filter(pl.col("_size") > settings.max_block_size).select(pl.struct(keys).n_unique()).item()
+            blocks.filter(pl.col("_size") > limit).select(pl.struct(keys).n_unique()).item()
         )
-        blocks = blocks.filter((pl.col("_size") > 1) & (pl.col("_size") <= settings.max_block_size)).drop("_size")
+        blocks = blocks.filter((pl.col("_size") > 1) & (pl.col("_size") <= limit)).drop("_size")
         joined = (
             blocks.join(blocks, on=keys, suffix="_right")
             .filter(pl.col("record_id") < pl.col("record_id_right"))
             .select(pl.col("record_id").alias("left_id"), pl.col("record_id_right").alias("right_id"))
+            .unique()
         )
         report["pairs_by_rule"][rule] = joined.height
         pairs.append(joined)
@@ -351,6 +376,11 @@ address_parts as (
     select
         *,
         case
+            when l_street is null or r_street is null then null
+            else l_street = r_street or jaro_winkler_similarity(replace(l_street, ' ', ''), replace(r_street, ' ', ''))
+                >= 0.9
+        end as same_street,
+        case
             when l_house is null or r_house is null or l_street is null or r_street is null then null
             when l_house = r_house and (l_street = r_street or jaro_winkler_similarity(l_street, r_street) >= 0.88)
                 then true
@@ -369,24 +399,28 @@ select
     right_id,
     case
         when l_name is null or r_name is null then null
-        when l_name = r_name or l_compact = r_compact then 7
-        when l_unmatched = 0 and r_unmatched = 0 then 6
-        when (l_unmatched = 0 or r_unmatched = 0) and (l_rare_hit or r_rare_hit) then 5
+        when l_name = r_name or l_compact = r_compact then 9
+        when l_unmatched = 0 and r_unmatched = 0 then 8
+        when (l_unmatched = 0 or r_unmatched = 0) and (l_rare_hit or r_rare_hit) then 7
+        when l_unmatched = 0 or r_unmatched = 0 then 6
         when (l_acronym is not null and l_acronym = r_initials) or (r_acronym is not null and r_acronym = l_initials)
-            then 4
-        when l_unmatched > 0 and r_unmatched > 0 and l_discriminator and r_discriminator then 1
-        when l_unmatched > 0 and r_unmatched > 0 and (l_rare_hit or r_rare_hit)
-            and least(l_shared_weight / nullif(l_weight, 0), r_shared_weight / nullif(r_weight, 0)) >= 0.5 then 3
-        when l_rare_hit or r_rare_hit or jaro_winkler_similarity(l_name, r_name) >= 0.85 then 2
+            then 5
+        when l_discriminator and r_discriminator then 1
+        when (l_rare_hit or r_rare_hit)
+            and least(l_shared_weight / nullif(l_weight, 0), r_shared_weight / nullif(r_weight, 0)) >= 0.5 then 4
+        when l_rare_hit or r_rare_hit then 3
+        when l_shared_weight > 0 or jaro_winkler_similarity(l_name, r_name) >= 0.85 then 2
         else 0
     end as name_level,
     case
         when same_country = false then 0
         when same_address is null and same_postal is null and same_city is null then null
-        when same_address and coalesce(same_postal, true) and coalesce(same_city, true) then 5
-        when same_address then 4
-        when same_address is null and same_postal then 3
-        when same_postal or (same_address is null and same_postal is null and same_city) then 2
+        when same_address and coalesce(same_postal, true) and coalesce(same_city, true) then 6
+        when same_address then 5
+        when same_street and coalesce(same_postal, true) and coalesce(same_city, true)
+            and (same_postal or same_city) then 4
+        when same_postal then 3
+        when same_postal is null and same_city then 2
         when same_city then 1
         else 0
     end as location_level,
@@ -469,7 +503,7 @@ def _log_bayes_factors(patterns: pl.DataFrame, m: dict, u: dict) -> np.ndarray:
 
 def _patterns(levels: pl.DataFrame) -> pl.DataFrame:
     """Distinct comparison patterns with their pair counts (an exact name's term frequency is part of it)."""
-    tf = pl.when(pl.col("name_level") == EXACT_NAME).then((pl.lit(2.0) ** pl.col("name_tf").log(2).round(1)))
+    tf = pl.when(pl.col("name_level") == EXACT_NAME).then(pl.lit(2.0) ** pl.col("name_tf").log(2).round(1))
     return levels.with_columns(tf.alias("name_tf")).group_by(*FIELDS, "name_tf").len()
 
 
@@ -485,8 +519,8 @@ def estimate_parameters(
     patterns = _patterns(levels)
     counts = patterns["len"].to_numpy().astype(float)
     m = {
-        "name_level": {7: 0.55, 6: 0.15, 5: 0.1, 4: 0.02, 3: 0.05, 2: 0.08, 1: 1e-4, 0: 0.05},
-        "location_level": {5: 0.6, 4: 0.1, 3: 0.1, 2: 0.05, 1: 0.1, 0: 0.05},
+        "name_level": {9: 0.5, 8: 0.15, 7: 0.08, 6: 0.02, 5: 0.02, 4: 0.05, 3: 0.05, 2: 0.05, 1: 1e-4, 0: 0.05},
+        "location_level": {6: 0.55, 5: 0.1, 4: 0.05, 3: 0.1, 2: 0.05, 1: 0.1, 0: 0.05},
         "phone_level": {2: 0.75, 1: 0.05, 0: 0.2},
         "domain_level": {2: 0.75, 1: 0.1, 0: 0.15},
     }
@@ -523,8 +557,9 @@ def estimate_parameters(
 
 
 def score_pairs(levels: pl.DataFrame, m: dict, u: dict, prior: float) -> pl.DataFrame:
-    """match_weight (log2 odds, the prior included) and match_probability of each pair."""
-    weight = pl.lit(math.log2(prior / (1 - prior)))
+    """match_weight (log2 odds, the prior included) and match_probability of each pair, with the name's and the
+    place fields' (location, phone, domain) parts of the weight."""
+    contributions = {}
     for column in FIELDS:
         mapping = {level: math.log2(m[column][level] / u[column][level]) for level in LEVELS[column]}
         contribution = pl.col(column).replace_strict(mapping, default=0.0, return_dtype=pl.Float64).fill_null(0.0)
@@ -532,8 +567,13 @@ def score_pairs(levels: pl.DataFrame, m: dict, u: dict, prior: float) -> pl.Data
             floor = u[column][EXACT_NAME] * 1e-3
             exact = (pl.lit(m[column][EXACT_NAME]) / pl.max_horizontal(pl.col("name_tf"), pl.lit(floor))).log(2)
             contribution = pl.when(pl.col(column) == EXACT_NAME).then(exact).otherwise(contribution)
-        weight = weight + contribution
-    return levels.with_columns(weight.alias("match_weight")).with_columns(_probability(pl.col("match_weight")))
+        contributions[column] = contribution
+    place = [contributions[c] for c in FIELDS if c != "name_level"]
+    return levels.with_columns(
+        contributions["name_level"].alias("name_weight"), pl.sum_horizontal(place).alias("place_weight")
+    ).with_columns(
+        (math.log2(prior / (1 - prior)) + pl.col("name_weight") + pl.col("place_weight")).alias("match_weight")
+    ).with_columns(_probability(pl.col("match_weight")))
 
 
 def _probability(weight: pl.Expr) -> pl.Expr:
@@ -642,7 +682,7 @@ def guard_containment(n_records: int, links: pl.DataFrame) -> pl.DataFrame:
     organisation themselves ("Acme" beside "Acme Financial" and "Acme Insurance", or a head office beside two
     branches): such a record is not merged on containment alone. Partners count as one organisation when the other
     links (and the containment links of unambiguous records) put them in one cluster."""
-    is_contained = (pl.col("name_level") == CONTAINED_NAME) & ~pl.col("is_must_link")
+    is_contained = pl.col("name_level").is_in(CONTAINED_NAMES) & ~pl.col("is_must_link")
     contained = links.filter(is_contained).with_columns(
         pl.when(pl.col("contained_id") == pl.col("left_id"))
         .then(pl.col("right_id"))
@@ -747,36 +787,40 @@ def describe_evidence() -> pl.Expr:
 def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionSettings) -> pl.DataFrame:
     """Pairs a person should decide, ranked by how much a decision would teach.
 
-    In the queue: undecided pairs in different accounts that are uncertain (probability from `review_threshold`
-    up, not linked), held back by a name rule although the evidence is strong, or whose names share nothing while
-    they share an address and a phone or domain. A label moves every pair of its comparison pattern, so the value
-    of a pattern is the uncertainty it holds, sum of p(1 - p) over its undecided pairs, plus the strong pairs a
-    name rule holds back; pairs that would join larger accounts weigh more. The queue shows the most valuable
-    pattern's most uncertain pair first, then one pair of each other pattern, then the second pairs, and so on."""
+    In the queue: undecided pairs in different accounts with some reason to look: a probability from
+    `review_threshold` up, names that agree at least by containment, or a shared address, phone or domain. A label
+    moves every pair of its comparison pattern, so a pattern is worth the uncertainty it holds, the sum of p(1 - p)
+    over its undecided pairs, plus a quarter for each pair whose evidence argues both ways (names strongly against,
+    place strongly for, or the reverse) or that a name rule holds back although its probability is high; pairs that
+    would join larger accounts weigh more. The queue shows the most valuable pattern's most uncertain pair first,
+    then one pair of each other pattern in order of value, then the second pairs, and so on."""
     cluster_of = pl.Series("cluster", labels)
     sizes = pl.DataFrame({"cluster": labels}).group_by("cluster").len("cluster_size")
     undecided = scored.filter(pl.col("decision").is_null())
-    strong_place = (pl.col("location_level") >= 4) & ((pl.col("phone_level") == 2) | (pl.col("domain_level") == 2))
     held_back = (pl.col("match_probability") >= settings.match_threshold) & ~pl.col("is_link")
+    torn = ((pl.col("name_weight") <= -4) & (pl.col("place_weight") >= 8)) | (
+        (pl.col("name_weight") >= 8) & (pl.col("place_weight") <= -4)
+    )
     pattern_value = (
         undecided.group_by(FIELDS)
         .agg(
-            (pl.col("match_probability") * (1 - pl.col("match_probability"))).sum().alias("uncertainty"),
-            held_back.sum().alias("held_back"),
+            ((pl.col("match_probability") * (1 - pl.col("match_probability"))).sum()
+             + 0.25 * (held_back | torn).sum()).alias("pattern_value"),
         )
-        .with_columns((pl.col("uncertainty") + 0.25 * pl.col("held_back")).alias("pattern_value"))
+    )  # fmt: skip
+    worth_a_look = (
+        (pl.col("match_probability") >= settings.review_threshold)
+        | (pl.col("name_level") >= 2)
+        | (pl.col("location_level") >= 5)
+        | (pl.col("phone_level") == 2)
+        | (pl.col("domain_level") == 2)
     )
     queue = (
         undecided.with_columns(
             pl.lit(cluster_of).gather(pl.col("left_id")).alias("left_cluster"),
             pl.lit(cluster_of).gather(pl.col("right_id")).alias("right_cluster"),
         )
-        .filter(pl.col("left_cluster") != pl.col("right_cluster"))
-        .filter(
-            ((pl.col("match_probability") >= settings.review_threshold) & ~pl.col("is_link"))
-            | ((pl.col("name_level") >= 2) & strong_place)
-            | ((pl.col("name_level") < 2) & strong_place & (pl.col("location_level") == 5))
-        )
+        .filter((pl.col("left_cluster") != pl.col("right_cluster")) & worth_a_look.fill_null(False))
         .join(sizes.rename({"cluster": "left_cluster", "cluster_size": "left_size"}), on="left_cluster")
         .join(sizes.rename({"cluster": "right_cluster", "cluster_size": "right_size"}), on="right_cluster")
         .join(pattern_value, on=list(FIELDS), how="left", nulls_equal=True)
@@ -787,19 +831,21 @@ def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionS
             (pl.col("match_probability") - 0.5).abs().alias("_distance"),
         )
         .with_columns(
-            pl.col("_distance").rank("ordinal").over(*FIELDS).alias("_rank_in_pattern"),
+            pl.struct("_distance", "left_id", "right_id").rank("ordinal").over(*FIELDS).alias("_rank_in_pattern"),
             pl.when(held_back)
             .then(pl.lit("names_disagree"))
-            .when(pl.col("name_level") < 2)
-            .then(pl.lit("same_place_other_name"))
-            .otherwise(pl.lit("uncertain"))
+            .when(torn)
+            .then(pl.lit("evidence_disagrees"))
+            .when(pl.col("match_probability") >= settings.review_threshold)
+            .then(pl.lit("uncertain"))
+            .otherwise(pl.lit("shared_evidence"))
             .alias("review_reason"),
         )
         .sort(["_rank_in_pattern", "teaching_value", "_distance", "left_id", "right_id"],
               descending=[False, True, False, False, False])  # fmt: skip
         .head(settings.review_limit)
         .with_row_index("review_rank", offset=1)
-        .with_columns(describe_evidence().alias("evidence"))
+        .with_columns(pl.col("review_rank").cast(pl.Int64), describe_evidence().alias("evidence"))
     )
     return queue.drop("_distance", "_rank_in_pattern", "left_cluster", "right_cluster")
 
@@ -922,7 +968,7 @@ def match_client_records(
     records: pl.DataFrame,
     overrides: pl.DataFrame | None = None,
     matcher: str = "probabilistic",
-    match_threshold: float = 0.9,
+    match_threshold: float = 0.5,
     review_threshold: float = 0.05,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
