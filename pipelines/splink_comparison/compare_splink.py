@@ -90,7 +90,8 @@ def splink_unsupervised(records: pl.DataFrame, threshold: float = MATCH_THRESHOL
     started = time.perf_counter()
     cleaned = clean_records(records)
     usable = {c for c in COLUMNS if cleaned[c].drop_nulls().n_unique() >= 2}
-    notes = [f"left out (empty or constant): {', '.join(c for c in COLUMNS if c not in usable)}"]
+    left_out = [c for c in COLUMNS if c not in usable]
+    notes = [f"left out (empty or constant): {', '.join(left_out)}"] if left_out else []
     comparisons = {
         "name": cl.JaroWinklerAtThresholds("name", [0.95, 0.88, 0.7]).configure(term_frequency_adjustments=True),
         "address": cl.JaroWinklerAtThresholds("address", [0.95, 0.88]),
