@@ -6,7 +6,7 @@ export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 # the project runs from its checkout (no install step that could go stale): its packages are found from here
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: install browser run test dev benchmark benchmark-scoring benchmark-matching lint format clean lock
+.PHONY: install install-evaluation browser run test dev benchmark benchmark-scoring benchmark-matching lint format clean lock
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,20 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 install: $(VENV)/.installed
 
+# Labelled data sets and Splink for the matching evaluation (requirements-evaluation.lock): pinned, --no-deps, in their
+# own folder that the pipeline never imports (pipelines/evaluation_sets.py reads and imports them from there).
+EVALUATION := $(VENV)/evaluation
+$(EVALUATION)/.installed: requirements-evaluation.lock $(VENV)/.installed
+	rm -rf $(EVALUATION)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target $(EVALUATION) -r requirements-evaluation.lock
+	touch $@
+
+install-evaluation: $(EVALUATION)/.installed
+
 run: install  ## run the whole pipeline on the demo data (or on ALMS_DATA_DIR)
 	$(BIN)/python -m pipelines.cli run
 
-test: install browser  ## the whole test suite
+test: install install-evaluation browser  ## the whole test suite
 	$(BIN)/python -m pytest -q
 
 browser:  ## Debian's chromium for the UI test (tests/test_ui.py drives it with Playwright)
@@ -36,7 +46,7 @@ benchmark: install  ## 10M billing lines / 1M clients / 5M events, timed (see RE
 benchmark-scoring: install  ## scoring 1M accounts with their engagement and deals, timed
 	$(BIN)/python -m pipelines.benchmark_scoring $(ARGS)
 
-benchmark-matching: install  ## deduplication quality at several noise levels and speed at 100k / 300k / 1M records
+benchmark-matching: install install-evaluation  ## matching quality on labelled sets beside Splink, then speed at 100k / 300k / 1M
 	$(BIN)/python -m pipelines.evaluate_matching $(ARGS)
 
 lint: install
