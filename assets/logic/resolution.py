@@ -63,7 +63,7 @@ NAME_LEVELS = {9: "exact", 8: "same_words", 7: "contained", 6: "contained_common
                3: "shares_rare_word", 2: "shares_common_word_or_spelling", 1: "conflicting_qualifiers",
                0: "different"}  # fmt: skip
 LOCATION_LEVELS = {6: "same_address", 5: "same_address_other_postal", 4: "same_street", 3: "same_postal",
-                   2: "same_city_no_postal", 1: "same_city", 0: "different"}  # fmt: skip
+                   2: "same_city_no_postal", 1: "same_city_or_postal_only", 0: "different"}  # fmt: skip
 PHONE_LEVELS = {2: "same", 1: "same_local_number", 0: "different"}
 DOMAIN_LEVELS = {2: "same", 1: "same_stem", 0: "different"}
 FIELD_LEVELS = {"name_level": NAME_LEVELS, "location_level": LOCATION_LEVELS, "phone_level": PHONE_LEVELS,
@@ -71,8 +71,11 @@ FIELD_LEVELS = {"name_level": NAME_LEVELS, "location_level": LOCATION_LEVELS, "p
 FIELDS = tuple(FIELD_LEVELS)
 LEVELS = {column: tuple(sorted(levels)) for column, levels in FIELD_LEVELS.items()}
 EXACT_NAME = 9
-# Name levels that never link on place evidence alone (unless labels of their pattern say they match).
-NEVER_LINKING_NAME_LEVELS = (0, 1)
+# Names that differ by conflicting qualifiers never link (unless labels of their pattern say they match); names that
+# share nothing link only with identity evidence, the same web domain: organisations in one building share an
+# address and often a switchboard, not a domain.
+CONFLICTING_QUALIFIERS = 1
+DIFFERENT_NAMES = 0
 CONTAINED_NAMES = (6, 7)
 # Conflicting qualifiers are known to mean different sites: their m is fixed, not learnt (branches of one head office
 # share every place field, so unsupervised estimation would take them for duplicates).
@@ -419,9 +422,9 @@ select
         when same_address then 5
         when same_street and coalesce(same_postal, true) and coalesce(same_city, true)
             and (same_postal or same_city) then 4
-        when same_postal then 3
+        when same_postal and coalesce(same_city, true) then 3
         when same_postal is null and same_city then 2
-        when same_city then 1
+        when same_city or same_postal then 1
         else 0
     end as location_level,
     case
@@ -878,7 +881,13 @@ def resolve_clients(
     m, prior = estimate_parameters(levels.filter(pl.col("decision").is_null()), u, prepared.height, settings, labels)
     clock.done("estimated u (random pairs), m and the prior (EM)")
     scored, taught = learn_from_labels(score_pairs(levels, m, u, prior), settings.label_prior_strength)
-    name_allows = ~pl.col("name_level").is_in(NEVER_LINKING_NAME_LEVELS).fill_null(False) | pl.col("is_taught_match")
+    name_allows = (
+        pl.when(pl.col("name_level") == CONFLICTING_QUALIFIERS)
+        .then(False)
+        .when(pl.col("name_level") == DIFFERENT_NAMES)
+        .then((pl.col("domain_level") == 2).fill_null(False))
+        .otherwise(True)
+    ) | pl.col("is_taught_match")
     is_must = (pl.col("decision") == "must_link").fill_null(False)
     scored = scored.with_columns(
         (is_must | (pl.col("decision").is_null() & (pl.col("match_probability") >= settings.match_threshold)
