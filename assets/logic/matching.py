@@ -99,16 +99,36 @@ MATCH_RULES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Text damaged on its way between systems: UTF-8 read as Latin-1 ("CafÃ©"), letters from other scripts that look
+# Latin (Cyrillic "С", Greek "Ρ"), invisible format characters (zero-width spaces, byte-order marks).
+MOJIBAKE = {"Ã" + chr(byte - 0x40): chr(byte) for byte in range(0xC0, 0x100) if byte not in (0xC0, 0xC1, 0xCD, 0xCF)}
+MOJIBAKE |= {"â€™": "'", "â€˜": "'", "â€œ": '"', "â€“": "-", "â€”": "-"}
+HOMOGLYPHS = dict(zip("АВЕКМНОРСТХаеорсухіІЈјΑΒΕΖΗΙΚΜΝΟΡΤΥΧοϲ", "ABEKMHOPCTXaeopcyxiIJjABEZHIKMNOPTYXoc", strict=True))
+
+
+def repair_text(text: pl.Expr) -> pl.Expr:
+    """Undo common damage: mojibake, look-alike letters from other scripts, invisible format characters, and a `?`
+    standing for a lost apostrophe between letters ("Children?s")."""
+    return (
+        text.str.replace_many(list(MOJIBAKE), list(MOJIBAKE.values()))
+        .str.replace_all(r"\p{Cf}", "")
+        .str.replace_many(list(HOMOGLYPHS), list(HOMOGLYPHS.values()))
+        .str.replace_all(r"(\p{L})\?(\p{L})", "$1$2")
+    )
+
+
 def normalise_name(name: pl.Expr) -> pl.Expr:
     text = (
-        name.str.normalize("NFKD")
+        repair_text(name)
+        .str.normalize("NFKD")
         .str.replace_all(r"\p{M}", "")
         .str.to_lowercase()
         .str.replace_all("&", " and ")
-        .str.replace_all(r"[.']", "")
+        .str.replace_all(r"[.'’`]", "")
         .str.replace_all(r"[^a-z0-9]+", " ")
         .str.strip_chars()
         .str.replace(r"^the ", "")
+        .str.replace(r" the$", "")
     )
     tokens = text.str.split(" ").list.eval(
         pl.element().replace(ABBREVIATIONS).filter(~pl.element().is_in(LEGAL_FORMS) & (pl.element() != ""))

@@ -45,7 +45,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from assets.logic.inputs import InputError
-from assets.logic.matching import add_match_keys, match_clients
+from assets.logic.matching import add_match_keys, match_clients, repair_text
 
 # Long legal forms, for spotting them misspelt (the exact forms are already gone from the name key).
 LEGAL_WORDS = ["incorporated", "corporation", "company", "limited"]
@@ -136,7 +136,7 @@ class Resolution:
 
 
 def _ascii_lower(expr: pl.Expr) -> pl.Expr:
-    return expr.str.normalize("NFKD").str.replace_all(r"\p{M}", "").str.to_lowercase()
+    return repair_text(expr).str.normalize("NFKD").str.replace_all(r"\p{M}", "").str.to_lowercase()
 
 
 def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tuple[pl.DataFrame, set[str]]:
