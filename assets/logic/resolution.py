@@ -184,6 +184,11 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
     )
     cutoff = max(settings.common_token_min, int(settings.common_token_share * n_names))
     common = set(frequencies.filter(pl.col("names") >= cutoff)["token"].to_list())
+    # words that name a site: compass points, numbers, and the places (one-word cities) the records are in
+    places = prepared.select(pl.col("city_key").drop_nulls().unique())["city_key"]
+    qualifiers = pl.concat([pl.Series(DISCRIMINATORS), places.filter(places.str.len_chars() >= 4)]).unique()
+    numbers = frequencies.filter(pl.col("token").str.contains(r"^[0-9]+$"))["token"]
+    qualifiers = pl.concat([qualifiers, numbers]).unique().implode()
     # per record: the words with their weights (in name order), the two rarest words, a sorted word key, initials
     exploded = (
         prepared.select("record_id", pl.col("name_tokens").alias("token"))
@@ -199,6 +204,7 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
             pl.col("token").alias("tokens"),
             pl.col("weight").alias("token_weights"),
             pl.col("token").is_in(list(common)).alias("token_common"),
+            pl.col("token").is_in(qualifiers).alias("token_qualifier"),
             pl.col("token").filter(~pl.col("token").is_in(list(common))).alias("rare_tokens"),
             pl.col("token").sort_by("names", "token").first().alias("rarest_token"),
             pl.col("token").sort_by("names", "token").get(1, null_on_oob=True).alias("second_rarest_token"),
@@ -338,7 +344,8 @@ joined as (
         pairs.left_id, pairs.right_id,
         l.name_key as l_name, r.name_key as r_name, l.name_compact as l_compact, r.name_compact as r_compact,
         l.tokens as l_tokens, r.tokens as r_tokens, l.token_weights as l_weights, r.token_weights as r_weights,
-        l.token_common as l_common, r.token_common as r_common, l.initials as l_initials, r.initials as r_initials,
+        l.token_common as l_common, r.token_common as r_common, l.token_qualifier as l_qualifier,
+        r.token_qualifier as r_qualifier, l.initials as l_initials, r.initials as r_initials,
         l.acronym_token as l_acronym, r.acronym_token as r_acronym, l.name_tf,
         l.domain_key as l_domain, r.domain_key as r_domain, l.domain_stem as l_stem, r.domain_stem as r_stem,
         l.phone_key as l_phone, r.phone_key as r_phone,
@@ -369,10 +376,8 @@ word_sums as (
         list_sum(r_weights) as r_weight,
         list_bool_or(list_transform(l_hit, lambda h, i: h and not l_common[i])) as l_rare_hit,
         list_bool_or(list_transform(r_hit, lambda h, i: h and not r_common[i])) as r_rare_hit,
-        list_bool_or(list_transform(l_tokens, lambda t, i: not l_hit[i]
-            and (list_contains($discriminators, t) or regexp_matches(t, '^[0-9]+$')))) as l_discriminator,
-        list_bool_or(list_transform(r_tokens, lambda t, i: not r_hit[i]
-            and (list_contains($discriminators, t) or regexp_matches(t, '^[0-9]+$')))) as r_discriminator
+        list_bool_or(list_transform(l_qualifier, lambda q, i: q and not l_hit[i])) as l_discriminator,
+        list_bool_or(list_transform(r_qualifier, lambda q, i: q and not r_hit[i])) as r_discriminator
     from word_hits
 ),
 address_parts as (
@@ -448,13 +453,14 @@ from address_parts
 
 def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     """The comparison levels of each pair (and the exact name's term frequency)."""
-    columns = ["record_id", "name_key", "name_compact", "tokens", "token_weights", "token_common", "initials",
+    columns = ["record_id", "name_key", "name_compact", "tokens", "token_weights", "token_common", "token_qualifier",
+               "initials",
                "acronym_token", "name_tf", "domain_key", "domain_stem", "phone_key", "postal_code_key",
                "house_number", "street_key", "city_key", "country_key"]  # fmt: skip
     conn.register("prepared", prepared.select(columns))
     conn.register("pair_ids", pairs.select("left_id", "right_id"))
     try:
-        return conn.sql(COMPARISONS_SQL, params={"discriminators": DISCRIMINATORS}).pl()
+        return conn.sql(COMPARISONS_SQL).pl()
     finally:
         for name in ("prepared", "pair_ids"):
             conn.unregister(name)
