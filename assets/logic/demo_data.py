@@ -47,11 +47,15 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from assets.logic import inputs
+
+if TYPE_CHECKING:
+    from assets.logic.demo_data_hard import HardProfile
 
 __all__ = ["generate_demo_data", "main", "SYSTEMS", "FAULT_REASONS", "REPORTING_CURRENCY"]
 
@@ -555,6 +559,27 @@ def _unique_ints(rng: np.random.Generator, low: int, high: int, size: int) -> np
 # --------------------------------------------------------------------------------------------
 
 
+def _domains(rng: np.random.Generator, base: pl.Series, ca: np.ndarray) -> pl.Series:
+    """Web domains derived from organisation names (`northwindbay.com`, 12% hyphenated `northwind-bay.ca`)."""
+    n = len(ca)
+    hyphen = rng.random(n) < 0.12
+    tld_us = _s([".com", ".net", ".co", ".us"]).gather(_pick(rng, (0.8, 0.1, 0.05, 0.05), n))
+    tld_ca = _s([".ca", ".com", ".net"]).gather(_pick(rng, (0.55, 0.4, 0.05), n))
+    ddf = pl.DataFrame({"b": base, "h": hyphen, "tu": tld_us, "tc": tld_ca, "ca": ca})
+    lower = _strip_accents(pl.col("b").str.to_lowercase())
+    return ddf.select(
+        d=pl.when(pl.col("h"))
+        .then(
+            lower.str.replace_all(r"\s*&\s*", " ")
+            .str.replace_all(r"[^a-z0-9 ]", "")
+            .str.strip_chars()
+            .str.replace_all(" +", "-")
+        )
+        .otherwise(lower.str.replace_all(r"[^a-z0-9]", ""))
+        + pl.when(pl.col("ca")).then(pl.col("tc")).otherwise(pl.col("tu"))
+    )["d"]
+
+
 def _city_weights() -> tuple[np.ndarray, np.ndarray]:
     """Whether each city is Canadian, and its weight (Zipf-like within each country)."""
     is_ca_city = np.array([c[1] == "CA" for c in CITIES])
@@ -694,22 +719,7 @@ def _make_orgs(seed: int, n: int, win_start: int, win_end: int, n_sellers: int, 
     o["line"] = rng.integers(0, 10000, n)
 
     # domain (derived from the name; branch members below take their head office's)
-    hyphen = rng.random(n) < 0.12
-    tld_us = _s([".com", ".net", ".co", ".us"]).gather(_pick(rng, (0.8, 0.1, 0.05, 0.05), n))
-    tld_ca = _s([".ca", ".com", ".net"]).gather(_pick(rng, (0.55, 0.4, 0.05), n))
-    ddf = pl.DataFrame({"b": base, "h": hyphen, "tu": tld_us, "tc": tld_ca, "ca": ca})
-    lower = _strip_accents(pl.col("b").str.to_lowercase())
-    o["domain"] = ddf.select(
-        d=pl.when(pl.col("h"))
-        .then(
-            lower.str.replace_all(r"\s*&\s*", " ")
-            .str.replace_all(r"[^a-z0-9 ]", "")
-            .str.strip_chars()
-            .str.replace_all(" +", "-")
-        )
-        .otherwise(lower.str.replace_all(r"[^a-z0-9]", ""))
-        + pl.when(pl.col("ca")).then(pl.col("tc")).otherwise(pl.col("tu"))
-    )["d"]
+    o["domain"] = _domains(rng, base, ca)
 
     # branches / subsidiaries: distinct organisations sharing the head office's address,
     # switchboard phone and domain, named "<head office name> East|West|..."
@@ -779,14 +789,19 @@ def _make_orgs(seed: int, n: int, win_start: int, win_end: int, n_sellers: int, 
 # --------------------------------------------------------------------------------------------
 
 
-def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float = 1.0) -> dict:
+def _make_records(
+    seed: int, o: dict, clients: int, win_end: int, noise: float = 1.0, hard: HardProfile | None = None
+) -> dict:
+    """Client records of the organisations. With `hard` (the hard profile) its hooks add large clusters, name and
+    field variations on their own random streams, and every record's variation kinds (`variations`)."""
     rng = _rng(seed, 2)
 
     def p(rate: float) -> float:  # a variation rate scaled by the noise level
         return min(1.0, rate * noise)
 
     n = o["n"]
-    n_extra = clients - n
+    n_large = 0 if hard is None else len(hard.extra_org)
+    n_extra = clients - n - n_large
     n_cross = int(round(n_extra * CROSS_SHARE / (CROSS_SHARE + DUP_SHARE)))
     n_cross = min(n_cross, n)
     n_dup = min(n_extra - n_cross, n)
@@ -804,6 +819,10 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
     rec_org = np.concatenate([np.arange(n), cross_org, dup_org]).astype(np.int64)
     rec_sys = np.concatenate([prim, cross_sys, prim[dup_org]]).astype(np.int64)
     rec_kind = np.concatenate([np.zeros(n, np.int64), np.ones(n_cross, np.int64), np.full(n_dup, 2, np.int64)])
+    if hard is not None:  # large clusters: 9-17 more records of a few organisations, in any system
+        rec_org = np.concatenate([rec_org, hard.extra_org])
+        rec_sys = np.concatenate([rec_sys, hard.extra_sys])
+        rec_kind = np.concatenate([rec_kind, np.where(hard.extra_sys == prim[hard.extra_org], 2, 1)])
     nr = len(rec_org)
     assert nr == clients, (nr, clients)
 
@@ -870,9 +889,20 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
     form = np.where(variant | (r["form"] < 0.25), form_any, 0)
     flat_forms = _s([f for forms in SUFFIX_FORMS for f in forms])
 
+    base = o["base"].gather(rec_org)
+    kinds: dict[str, np.ndarray] = {}  # hard profile: variation kind -> records it changed
+
+    def note(kind: str, before: pl.Series, after: pl.Series) -> None:
+        if hard is not None:
+            kinds[kind] = kinds.get(kind, np.zeros(nr, bool)) | (before != after).fill_null(True).to_numpy()
+
+    if hard is not None:
+        base, hard_kinds = hard.vary_names(base, rec_org, rec_sys, rec_kind)
+        kinds.update(hard_kinds)
+        kinds["legal_form"] = form != 0  # another surface form of the legal suffix ("Inc." for "Inc")
     df = pl.DataFrame(
         {
-            "base": o["base"].gather(rec_org),
+            "base": base,
             "form": flat_forms.gather(offs[sfx] + form),
         }
     )
@@ -887,16 +917,26 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
     m_upper = (variant & (r["upper"] < p(0.08))) | (crm & (r["upper"] < 0.40))
     m_lower = variant & ~m_upper & (r["lower"] < p(0.02))
     df = df.select(name=name)
-    df = df.select(
-        name=_where(
-            m_abbr, pl.col("name").str.replace_many(list(ABBREVIATIONS), list(ABBREVIATIONS.values())), pl.col("name")
-        )
-    )
-    df = df.select(name=_where(m_amp, pl.col("name").str.replace_all(" & ", " and ", literal=True), pl.col("name")))
-    df = df.select(name=_where(m_the, pl.lit("The ") + pl.col("name"), pl.col("name")))
-    df = df.select(name=_where(m_punct, pl.col("name").str.replace_all(r"[.,]", ""), pl.col("name")))
-    df = df.select(name=_where(m_acc, _strip_accents(pl.col("name")), pl.col("name")))
-    df = df.select(name=_where(m_acc_add, pl.col("name").str.replace("e", "é", literal=True, n=1), pl.col("name")))
+    nm = pl.col("name")
+    if hard is not None:  # a name that already starts with "The" does not get a second one
+        m_the = m_the & ~df["name"].str.starts_with("The ").to_numpy()
+
+    def apply(kind: str, mask: np.ndarray, changed: pl.Expr) -> None:
+        nonlocal df
+        before = df["name"]
+        df = df.select(name=_where(mask, changed, pl.col("name")))
+        note(kind, before, df["name"])
+
+    apply("abbreviation", m_abbr, nm.str.replace_many(list(ABBREVIATIONS), list(ABBREVIATIONS.values())))
+    apply("ampersand", m_amp, nm.str.replace_all(" & ", " and ", literal=True))
+    apply("the_prefix", m_the, pl.lit("The ") + nm)
+    apply("punctuation", m_punct, nm.str.replace_all(r"[.,]", ""))
+    if hard is not None:  # damaged encoding (`CafÃ©`, `Children?s`); such a name is not also stripped of accents
+        damaged, kinds["encoding_damage"] = hard.damage_names(df["name"], rec_sys, rec_kind)
+        df = pl.DataFrame({"name": damaged})
+        m_acc = m_acc & ~kinds["encoding_damage"]
+    apply("accents", m_acc, _strip_accents(nm))
+    apply("accents", m_acc_add, nm.str.replace("e", "é", literal=True, n=1))
     # one-character typo: substitution, deletion, transposition or doubling (never the 1st char)
     df = df.with_columns(
         u=pl.Series(rng.random(nr)),
@@ -905,7 +945,7 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
     ).with_columns(
         pos=(pl.col("u") * (pl.col("name").str.len_chars().cast(pl.Int64) - 2).clip(1, None)).floor().cast(pl.Int64) + 1
     )
-    nm, pos = pl.col("name"), pl.col("pos")
+    pos = pl.col("pos")
     typo = (
         pl.when(pl.col("kind") == 0)
         .then(nm.str.slice(0, pos) + pl.col("ch") + nm.str.slice(pos + 1))
@@ -915,15 +955,20 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
         .then(nm.str.slice(0, pos) + nm.str.slice(pos + 1, 1) + nm.str.slice(pos, 1) + nm.str.slice(pos + 2))
         .otherwise(nm.str.slice(0, pos + 1) + nm.str.slice(pos))
     )
+    before = df["name"]
     df = df.select(name=_where(m_typo, typo, nm))
+    note("typo", before, df["name"])
+    before = df["name"]
     df = df.select(name=_where(m_upper, nm.str.to_uppercase(), _where(m_lower, nm.str.to_lowercase(), nm)))
+    note("case", before, df["name"])
     names = df["name"]
 
     # domain (~60% present, varying formats)
     dom_fmt = _pick(rng, (0.5, 0.25, 0.1, 0.1, 0.05), nr)
     ddf = pl.DataFrame({"d": o["domain"].gather(rec_org), "f": dom_fmt})
+    has_domain = r["dom"] < 0.60 if hard is None else hard.domain_present(rec_sys)
     domain = ddf.select(
-        d=pl.when(pl.lit(pl.Series(r["dom"] < 0.60)))
+        d=pl.when(pl.lit(pl.Series(has_domain)))
         .then(
             pl.concat_str(
                 [
@@ -965,6 +1010,8 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
 
     # address / city / postal / country
     moved = variant & (r["addr_new"] < p(0.08))
+    if hard is not None:  # the many records of a large cluster are often other sites of the organisation
+        moved = moved | hard.large_cluster_moves(rec_org, rec_kind)
     num = np.where(moved, np.exp(rng.uniform(0, np.log(9999), nr)).astype(np.int64), o["num"][rec_org])
     street = np.where(
         moved, rng.integers(0, np.where(o["ca"][rec_org], len(STREETS), N_US_STREETS)), o["street"][rec_org]
@@ -1030,6 +1077,17 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
         country=country,
     )
 
+    if hard is not None:
+        geo, domain, phone, field_kinds = hard.vary_fields(geo, domain, phone, rec_org, rec_sys, rec_kind, exch, line)
+        kinds.update(field_kinds)
+        kinds["phone_changed"] = (line != o["line"][rec_org]) & phone.is_not_null().to_numpy()
+        kinds["address_moved"] = moved & (
+            (num != o["num"][rec_org])
+            | (street != o["street"][rec_org])
+            | (stype != o["stype"][rec_org])
+            | (suite != o["suite"][rec_org])
+        )
+
     # industry / employees / owner / segment
     industry = _s(INDUSTRY_LABELS).gather(o["industry"][rec_org])
     emp = o["emp"][rec_org].astype(np.float64)
@@ -1055,6 +1113,7 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
         "owner": owner,
         "owner_miss": r["owner_miss"] < 0.05,
         "seg_nat": seg_nat,
+        "variations": None if hard is None else hard.describe(kinds, rec_org),
     }
 
 
