@@ -57,11 +57,12 @@ from assets.logic import inputs
 if TYPE_CHECKING:
     from assets.logic.demo_data_hard import HardProfile
 
-__all__ = ["generate_demo_data", "main", "SYSTEMS", "FAULT_REASONS", "REPORTING_CURRENCY"]
+__all__ = ["generate_demo_data", "main", "SYSTEMS", "FAULT_REASONS", "REPORTING_CURRENCY", "PROFILES"]
 
 SYSTEMS = ("nat_erp", "loc_billing", "crm_legacy")
 NAT, LOC, CRM = 0, 1, 2
 REPORTING_CURRENCY = "USD"
+PROFILES = ("demo", "hard")
 CURRENCIES = ("USD", "CAD", "EUR")
 USD, CAD, EUR = 0, 1, 2
 FX_BASE = {"CAD": 0.73, "EUR": 1.08}
@@ -1582,6 +1583,7 @@ def generate_demo_data(
     faults: bool = True,
     progress: Callable[[str], None] | None = None,
     noise: float = 1.0,
+    profile: str = "demo",
 ) -> dict:
     """Write a complete alms input folder under ``out_dir`` and return a summary of counts.
 
@@ -1591,6 +1593,9 @@ def generate_demo_data(
     ``noise`` scales how often a duplicate record differs from its organisation's primary record
     (abbreviations, accents, typos, case, punctuation, new phone line, moved address, size): 1.0 is
     the default mix, 0.5 half of it, 2.0 twice (rates capped at 1).
+    ``profile`` is ``demo`` (the default: an easy data set whose files never change for the same arguments) or
+    ``hard`` (`assets.logic.demo_data_hard`: the variations, large clusters and hard negatives real records have,
+    plus ``_truth/record_variations.csv`` and ``_truth/hard_negatives.csv``; see docs/generator.md).
     """
     t0 = time.perf_counter()
     if clients < 1:
@@ -1601,6 +1606,8 @@ def generate_demo_data(
         raise ValueError("noise must be between 0 and 10")
     if file_format not in ("csv", "parquet"):
         raise ValueError("file_format must be 'csv' or 'parquet'")
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     say = progress or (lambda _msg: None)
     out = Path(out_dir)
     ext = file_format
@@ -1626,7 +1633,13 @@ def generate_demo_data(
     n_days = win_end - win_start
 
     # ---- sizes
-    n_orgs = max(1, int(round(clients / (1 + CROSS_SHARE + DUP_SHARE))))
+    if profile == "hard":
+        from assets.logic import demo_data_hard as hard_profile  # it builds on this module's vocabulary
+
+        per_org = 1 + CROSS_SHARE + DUP_SHARE + hard_profile.extra_records_per_organisation()
+    else:
+        per_org = 1 + CROSS_SHARE + DUP_SHARE
+    n_orgs = max(1, int(round(clients / per_org)))
     n_sellers = max(5, int(round(n_orgs / 150)))
 
     # ---- sellers
@@ -1651,7 +1664,8 @@ def generate_demo_data(
     # ---- organisations and client records
     orgs = _make_orgs(seed, n_orgs, win_start, win_end, n_sellers, team)
     say(f"organisations: {n_orgs:,}")
-    rec = _make_records(seed, orgs, clients, win_end, noise)
+    hard = hard_profile.harden_organisations(seed, orgs, noise, clients - n_orgs) if profile == "hard" else None
+    rec = _make_records(seed, orgs, clients, win_end, noise, hard)
     nr = clients
     sys_names = _s(SYSTEMS)
     prefix_s = _s(rec["prefix"])
@@ -1691,6 +1705,7 @@ def generate_demo_data(
                 "_sys": rec["sys"],
                 "_num": rec["num"],
                 "_org": rec["org"],
+                **({} if hard is None else {"_variations": rec["variations"]}),
             }
         )
         .with_columns(
@@ -1709,9 +1724,12 @@ def generate_demo_data(
         part = clients_df.filter(pl.col("_sys") == s).select(CLIENT_COLUMNS)
         by_sys[name] = part.height
         write(part, f"clients/{name}.{ext}")
-    del clients_df
     write(truth, "_truth/client_entities.csv", force_csv=True)
-    del truth
+    if hard is not None:
+        write(truth.with_columns(variations=clients_df["_variations"]), "_truth/record_variations.csv", force_csv=True)
+        hard_negatives = hard.hard_negatives(ew)
+        write(hard_negatives, "_truth/hard_negatives.csv", force_csv=True)
+    del clients_df, truth
     say(f"clients: {nr:,} records")
 
     # ---- fx rates: slowly drifting monthly averages, USD per unit
@@ -2022,6 +2040,7 @@ def generate_demo_data(
     summary = {
         "out_dir": str(out),
         "seed": seed,
+        "profile": profile,
         "file_format": file_format,
         "organisations": n_orgs,
         "client_records": nr,
@@ -2043,6 +2062,14 @@ def generate_demo_data(
         "prospects_already_clients": int(prospect_truth["entity_id"].is_not_null().sum()),
         "seller_picks": picks.height,
         "overrides": overrides.height,
+        **(
+            {}
+            if hard is None
+            else {
+                "large_clusters": int(hard.large.sum()),
+                "hard_negative_groups": dict(hard_negatives.group_by("kind").len().sort("kind").iter_rows()),
+            }
+        ),
         "currencies": list(CURRENCIES),
         "months": month_names,
         "files_written": len(written),
@@ -2062,6 +2089,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", dest="file_format", choices=("csv", "parquet"), default="csv")
     p.add_argument("--no-faults", dest="faults", action="store_false")
     p.add_argument("--noise", type=float, default=1.0, help="variation rate of duplicate records (1.0 = default)")
+    p.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="demo",
+        help="demo: the easy, stable demo data; hard: real-world variations, large clusters, hard negatives",
+    )
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     summary = generate_demo_data(
@@ -2073,6 +2106,7 @@ def main(argv: list[str] | None = None) -> int:
         file_format=a.file_format,
         faults=a.faults,
         noise=a.noise,
+        profile=a.profile,
         progress=None if a.quiet else (lambda m: print(m, flush=True)),
     )
     for k, v in summary.items():
