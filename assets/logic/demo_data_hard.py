@@ -48,6 +48,7 @@ from assets.logic.demo_data import (
     _pick,
     _rng,
     _s,
+    _strip_accents,
 )
 
 __all__ = [
@@ -429,6 +430,11 @@ def _put(series: pl.Series, idx: np.ndarray, values) -> pl.Series:
     return series.scatter(idx, values) if len(idx) else series
 
 
+def _name_key(names: pl.Series) -> pl.Series:
+    """What makes two names the same name: case, accents, a leading "The" and punctuation aside."""
+    return _strip_accents(names.str.to_lowercase()).str.replace(r"^the ", "").str.replace_all(r"[^a-z0-9]", "")
+
+
 def _frame(**columns) -> pl.DataFrame:
     return pl.DataFrame(columns)
 
@@ -796,7 +802,9 @@ def harden_organisations(seed: int, o: dict, noise: float, max_extra_records: in
     frames = []
 
     def add_groups(kind: str, members: np.ndarray, group: np.ndarray) -> None:
-        offset = sum(f["group"].max() + 1 for f in frames) if frames else 0
+        if len(members) == 0:
+            return
+        offset = int(frames[-1]["group"].max()) + 1 if frames else 0
         frames.append(pl.DataFrame({"group": group + offset, "kind": kind, "org": members}, strict=False))
         grouped[members] = True
 
@@ -842,7 +850,7 @@ def harden_organisations(seed: int, o: dict, noise: float, max_extra_records: in
     )
     candidate = _put(candidate, i, prefix + " " + _s([s for s, _ in SPECIAL_NOUNS]).gather(special_noun[i]))
     renamed = sole | article | special
-    keep = renamed & ~candidate.is_duplicated().to_numpy()  # a name that would be shared keeps its old one
+    keep = renamed & ~_name_key(candidate).is_duplicated().to_numpy()  # one that would be shared stays as it was
     sole, article, special = sole & keep, article & keep, special & keep
     i = np.flatnonzero(keep)
     base = _put(base, i, candidate.gather(i))
@@ -918,12 +926,7 @@ def harden_organisations(seed: int, o: dict, noise: float, max_extra_records: in
     no_site = rng.random(len(members)) < 0.5
     domain = _put(domain, members, own_domains(members, names))
     domain = _put(domain, members[no_site], None)
-    # every organisation carrying a generic name belongs to its group (an original name can be one too)
-    generic = base.is_in(pl.Series([name for name, _ in GENERIC_NAMES]).implode()).to_numpy()
-    members = np.flatnonzero(generic)
-    which = np.unique(base.gather(members).to_numpy(), return_inverse=True)[1].astype(np.int64)
-    order = np.argsort(which, kind="stable")
-    add_groups("generic_name", members[order], which[order])
+    # (their groups are formed below, with every other name that different organisations share)
 
     # tenants of one building: one address, a suite each; 40% of buildings share a switchboard phone
     members, group = _groups(rng, segment["same_building"], (0.4, 0.3, 0.15, 0.1, 0.05))
@@ -964,6 +967,20 @@ def harden_organisations(seed: int, o: dict, noise: float, max_extra_records: in
     branch_leaders, _ = _leaders(branch_members[order], branch_group[order])
     address_members = np.concatenate([building_members, members, branch_members[order]])
     address_leaders = np.concatenate([building_leaders, leader, branch_leaders])
+
+    # a name shared by organisations that are not one chain or franchise (every generic name; also two name
+    # patterns meeting, "Riverside" the word and "Riverside" the place): one generic_name group per name
+    alone = n + np.arange(n)  # an organisation outside chains and franchises is its own key
+    for frame in frames:
+        if frame["kind"][0] in ("chain_other_city", "franchise"):
+            alone[frame["org"].to_numpy()] = frame["group"].to_numpy()
+    shared = (
+        pl.DataFrame({"org": np.arange(n), "name": _name_key(base), "key": alone})
+        .filter(pl.col("key").n_unique().over("name") >= 2)
+        .sort("name", "org")
+        .with_columns(which=pl.col("name").rank("dense").cast(pl.Int64) - 1)
+    )
+    add_groups("generic_name", shared["org"].to_numpy(), shared["which"].to_numpy())
 
     # ---- large clusters: national organisations first, outside every group
     candidates = np.flatnonzero(~grouped & ~sole)
