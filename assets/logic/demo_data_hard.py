@@ -569,7 +569,11 @@ class HardProfile:
                 _frame(v=v, drop=form[idx] < 0.5, where=where[idx], add=added, other=other)
                 .select(
                     pl.when(pl.col("drop") & (n - first >= 3))
-                    .then(pl.concat_list(words.list.slice(0, at), words.list.slice(at + 1)).list.join(" "))
+                    .then(
+                        pl.concat_list(words.list.slice(0, at), words.list.slice(at + 1))
+                        .list.join(" ")
+                        .str.replace(r" &$", "")  # "Moving & Storage" without "Storage" is "Moving"
+                    )
                     .when(pl.col("v").str.ends_with(pl.col("add")))
                     .then(pl.col("v") + " " + pl.col("other"))
                     .otherwise(pl.col("v") + " " + pl.col("add"))
