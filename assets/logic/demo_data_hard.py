@@ -167,47 +167,12 @@ SAINTS = [
     "Patrick's",
     "Gabriel's",
 ]
-GENERIC_NAMES = (
-    ("City Dental", "Healthcare"),
-    ("Family Dental Care", "Healthcare"),
-    ("Main Street Pharmacy", "Healthcare"),
-    ("Community Health Clinic", "Healthcare"),
-    ("Quality Auto Repair", "Automotive"),
-    ("A1 Auto Body", "Automotive"),
-    ("Discount Tire", "Automotive"),
-    ("City Car Wash", "Automotive"),
-    ("ABC Plumbing", "Construction"),
-    ("Superior Roofing", "Construction"),
-    ("General Contracting", "Construction"),
-    ("Quality Builders", "Construction"),
-    ("Golden Dragon Restaurant", "Hospitality"),
-    ("Royal Pizza", "Hospitality"),
-    ("Main Street Deli", "Hospitality"),
-    ("China Garden", "Hospitality"),
-    ("Corner Café", "Hospitality"),
-    ("New York Bagels", "Hospitality"),
-    ("First Choice Realty", "Real Estate"),
-    ("Premier Properties", "Real Estate"),
-    ("City Property Management", "Real Estate"),
-    ("Elite Cleaning Services", "Professional Services"),
-    ("Professional Accounting Services", "Professional Services"),
-    ("Smith & Associates", "Professional Services"),
-    ("Express Logistics", "Transportation & Logistics"),
-    ("United Transport", "Transportation & Logistics"),
-    ("City Courier", "Transportation & Logistics"),
-    ("Precision Machine Works", "Manufacturing"),
-    ("American Manufacturing", "Manufacturing"),
-    ("Tech Solutions", "Technology"),
-    ("Computer Services", "Technology"),
-    ("Data Systems", "Technology"),
-    ("First National Insurance", "Financial Services"),
-    ("Capital Investments", "Financial Services"),
-    ("Little Learners Academy", "Education"),
-    ("Bright Futures Learning Center", "Education"),
-    ("Hometown Hardware", "Retail"),
-    ("Dollar Plus", "Retail"),
-    ("Main Street Market", "Retail"),
-)
+GENERIC_WORDS = (  # most common first
+    "City", "Quality", "Main Street", "Family", "A1", "American", "Premier", "First Choice", "ABC", "Metro",
+    "Central", "United", "Professional", "Superior", "Advanced", "Elite", "Express", "Golden", "Royal", "Hometown",
+    "Discount", "Best", "National", "Downtown", "Community", "All Star", "Reliable", "Precision", "General", "Pro",
+)  # fmt: skip
+NOUNS_PER_INDUSTRY = len(NOUNS) // len(INDUSTRY_LABELS)
 PARENT_WORDS = (
     "Health",
     "Group",
@@ -920,13 +885,17 @@ def harden_organisations(seed: int, o: dict, noise: float, max_extra_records: in
     domain = _put(domain, members[mine], own_domains(members[mine], brand.filter(pl.Series(mine))))
     add_groups("franchise", members, group)
 
-    # common generic names, a few very common (Zipf); half without a website, the others a local domain
-    members = segment["generic_name"]
-    weights = np.arange(1, len(GENERIC_NAMES) + 1, dtype=np.float64) ** -0.8
-    which = _pick(rng, weights, len(members))
-    names = _s([name for name, _ in GENERIC_NAMES]).gather(which)
+    # common generic names ("Quality Auto Repair": a generic word, Zipf-distributed, and a noun of the industry),
+    # each given to a group of 2-6 organisations anywhere (two in one city too); groups that draw the same name
+    # become one; half without a website, the others a local domain
+    members, group = _groups(rng, segment["generic_name"], (0.4, 0.25, 0.15, 0.1, 0.1))
+    leader, _ = _leaders(members, group)
+    n_groups = int(group.max()) + 1 if len(group) else 0
+    word = _pick(rng, np.arange(1, len(GENERIC_WORDS) + 1, dtype=np.float64) ** -1.0, n_groups)
+    noun = industry[leader] * NOUNS_PER_INDUSTRY + rng.integers(0, NOUNS_PER_INDUSTRY, n_groups)[group]
+    names = _s(GENERIC_WORDS).gather(word[group]) + " " + _s(NOUNS).gather(noun)
     base = _put(base, members, names)
-    industry[members] = np.array([INDUSTRY_OF[label] for _, label in GENERIC_NAMES])[which]
+    industry[members] = industry[leader]
     no_site = rng.random(len(members)) < 0.5
     domain = _put(domain, members, own_domains(members, names))
     domain = _put(domain, members[no_site], None)
