@@ -13,6 +13,8 @@
     _truth/client_entities.csv                     true organisation behind every client record
     _truth/faults.csv                              every deliberately faulty billing line
     _truth/prospect_entities.csv                   the organisation of each prospect that is a client
+    _truth/record_variations.csv                   profile "hard" only: the variation kinds of every record
+    _truth/hard_negatives.csv                      profile "hard" only: groups of confusable organisations
 
 ``ext`` is ``csv`` or ``parquet``; ``seller_picks``, ``overrides`` and the ``_truth`` files are
 always CSV.  ``clients`` (the number of client records over all source systems) is the single
@@ -36,6 +38,10 @@ organisations, ~60% open; about a tenth of the steady organisations and every ch
 "at risk" (product usage fading, support tickets piling up, low survey scores), a sixth plus the
 new ones are growing (usage rising).  A few organisations without billing have an open deal
 (pipeline accounts).  ~3% of the prospects are existing clients under a variant name.
+
+Profiles: ``demo`` (the default, described above) and ``hard`` (``assets/logic/demo_data_hard.py``, built on the
+same organisations: the name and field variations, large clusters and hard negatives real records have; see
+docs/generator.md).
 
 This module is Dagster-free: only numpy, polars and the standard library.
 """

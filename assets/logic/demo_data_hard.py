@@ -9,7 +9,7 @@ each part on its own random stream (the demo profile's files never move):
   universities and associations ("St. Mary's Hospital", "Miller's Delicatessen"), local businesses without a website;
 - large clusters: a few organisations (0.3%) with 10-20 records within and across systems, many at other sites;
 - hard negatives (distinct organisations in the truth, `HARD_NEGATIVE_KINDS`): the same name in another city
-  (chains), franchisees (the brand's name and usually its domain), common generic names ("City Dental"), tenants of
+  (chains), franchisees (the brand's name and usually its domain), common generic names ("Quality Auto Repair"), tenants of
   one building (one address, sometimes one switchboard), a parent and its subsidiaries at one address with one
   domain ("Acme" / "Acme Financial Services"), and the demo's "<Base> East/West" branches;
 - name variations of true duplicates (`NAME_KINDS`, rates in `NAME_RATES`) and field variations (`FIELD_KINDS`:
