@@ -4,9 +4,9 @@
     python -m pipelines.evaluate_matching --sets febrl3 generator --labels 0 10 25 50 --no-splink --quality-only
     python -m pipelines.evaluate_matching --sizes 100000      # speed at one size only
 
-Sets (`--sets` takes set names or groups: generator, febrl, stoxx50, dupehell; see pipelines/evaluation_sets.py):
-the demo generator at noise 1 / 2 / 3 (and its `hard` profile where the generator has one), febrl1-4, stoxx50 and
-dupehell's CRM accounts. For each set:
+Sets (`--sets` takes set names, groups or name prefixes: generator, generator-hard, febrl, stoxx50, dupehell; see
+pipelines/evaluation_sets.py): the demo generator at noise 1 / 2 / 3 in its demo and its hard profile
+(docs/generator.md), febrl1-4, stoxx50 and dupehell's CRM accounts. For each set:
 
 - quality: records, true pairs; for alms's probabilistic matcher, the deterministic one and Splink (unsupervised,
   pipelines/splink_comparison/), pairwise precision / recall / F1 over the final clusters and, for alms and Splink,
@@ -16,7 +16,8 @@ dupehell's CRM accounts. For each set:
   uncertain (0.05 < p < 0.95);
 - a simulated reviewer: rounds of the top 5 unlabelled pairs of the review queue (by `review_rank` when the queue
   has one, else by match probability), labelled from the truth as must_link / cannot_link overrides, the matcher
-  re-run with every label so far; F1 and the queue's size after 0 / 10 / 25 / 50 labels.
+  re-run with every label so far; F1 and the queue's size after 0 / 10 / 25 / 50 labels;
+- on the hard generator's sets: recall per variation kind and falsely merged pairs per hard-negative kind.
 
 Speed: seconds and peak memory of `resolve_clients` alone, each size in its own process so the peak is its own.
 """
@@ -227,9 +228,68 @@ class SetResult:
     calibration: Calibration | None = None
     reviewer: ReviewerRun | None = None
     notes: list[str] = field(default_factory=list)
+    kinds: list = field(default_factory=list)  # hard generator: (set, matcher, recall per kind, false merges)
 
 
-def evaluate_set(name: str, records: pl.DataFrame, truth: pl.DataFrame, splink: bool, labels: list[int]) -> SetResult:
+def recall_by_variation(truth: pl.DataFrame, variations: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.DataFrame:
+    """Per variation kind: true pairs (records of one organisation) in which either record carries the kind, and
+    how many of them the matcher put in one account. Pairs whose records carry no kind count as `none`; `all` is
+    every true pair, `outside_large_clusters` every pair of an organisation with fewer than 10 records."""
+    records = (
+        truth.join(crosswalk.select(*KEYS, "account_id"), on=KEYS)
+        .join(variations.select(*KEYS, "variations"), on=KEYS, how="left")
+        .with_columns(kinds=pl.col("variations").str.split(";").fill_null([]).list.eval(pl.element().filter(pl.element() != "")))
+        .with_row_index("record")
+        .select("record", "entity_id", "account_id", "kinds")
+    )  # fmt: skip
+    pairs = records.join(records, on="entity_id", suffix="_other").filter(pl.col("record") < pl.col("record_other"))
+    kinds = pl.concat_list("kinds", "kinds_other").list.unique()
+    outside = pl.when(~kinds.list.contains("large_cluster")).then(pl.lit(["outside_large_clusters"]))
+    return (
+        pairs.select(
+            kind=pl.concat_list(
+                pl.when(kinds.list.len() > 0).then(kinds).otherwise(pl.lit(["none"])),
+                pl.lit(["all"]),
+                outside.otherwise(pl.lit([], pl.List(pl.String))),
+            ),
+            found=pl.col("account_id") == pl.col("account_id_other"),
+        )
+        .explode("kind")
+        .group_by("kind")
+        .agg(true_pairs=pl.len(), found_pairs=pl.col("found").sum())
+        .with_columns(recall=pl.col("found_pairs") / pl.col("true_pairs"))
+        .sort("kind")
+    )
+
+
+def false_merges_by_kind(truth: pl.DataFrame, hard_negatives: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.DataFrame:
+    """Per hard-negative kind: groups, pairs of records of different organisations of one group, and how many of
+    those pairs (and of the organisation pairs) the matcher put in one account."""
+    members = hard_negatives.with_columns(entity_id=pl.col("entity_ids").str.split(";")).explode("entity_id")
+    records = members.select("group_id", "kind", "entity_id").join(
+        truth.join(crosswalk.select(*KEYS, "account_id"), on=KEYS), on="entity_id"
+    )
+    pairs = records.join(records.drop("kind"), on="group_id", suffix="_other").filter(
+        pl.col("entity_id") < pl.col("entity_id_other")
+    )
+    merged = pl.col("account_id") == pl.col("account_id_other")
+    organisation_pairs = pairs.group_by("kind", "group_id", "entity_id", "entity_id_other").agg(merged=merged.any())
+    return (
+        pairs.group_by("kind")
+        .agg(groups=pl.col("group_id").n_unique(), record_pairs=pl.len(), merged_pairs=merged.sum())
+        .join(
+            organisation_pairs.group_by("kind").agg(
+                organisation_pairs=pl.len(), merged_organisation_pairs=pl.col("merged").sum()
+            ),
+            on="kind",
+        )
+        .sort("kind")
+    )
+
+
+def evaluate_set(
+    name: str, records: pl.DataFrame, truth: pl.DataFrame, splink: bool, labels: list[int], details=None
+) -> SetResult:
     from assets.logic.matching import match_clients
     from assets.logic.resolution import resolve_clients
 
@@ -247,6 +307,11 @@ def evaluate_set(name: str, records: pl.DataFrame, truth: pl.DataFrame, splink: 
     started = time.perf_counter()
     deterministic = match_clients(records)[0]
     result.scores["deterministic"] = pairwise_scores(truth, deterministic) | {"seconds": time.perf_counter() - started}
+    if details is not None:  # the hard generator's truth: variation kinds and hard negatives
+        variations, hard_negatives = details()
+        for matcher, crosswalk in (("prob", resolution.crosswalk), ("det", deterministic)):
+            result.kinds.append((name, matcher, recall_by_variation(truth, variations, crosswalk),
+                                 false_merges_by_kind(truth, hard_negatives, crosswalk)))  # fmt: skip
     if splink:
         from pipelines.splink_comparison.compare_splink import splink_unsupervised
 
@@ -352,8 +417,6 @@ def print_reviewer(results: list[SetResult], checkpoints: list[int]) -> None:
 
 def quality(work_dir: Path, clients: int, noises: list[float], selected: list[str] | None, splink: bool,
             labels: list[int]) -> list[SetResult]:  # fmt: skip
-    from pipelines.evaluation_sets import generator_has_profile
-
     if splink:
         try:
             from pipelines.evaluation_sets import import_evaluation_packages
@@ -364,13 +427,12 @@ def quality(work_dir: Path, clients: int, noises: list[float], selected: list[st
             splink = False
     sets = labelled_sets(work_dir, clients, noises)
     if selected:
-        unknown = set(selected) - {s.name for s in sets} - {s.group for s in sets} - {"generator-hard"}
+        unknown = set(selected) - {s.name for s in sets} - {s.group for s in sets}
         if unknown:
             raise SystemExit(f"unknown set(s): {', '.join(sorted(unknown))}; known: "
                              f"{', '.join(dict.fromkeys([s.group for s in sets] + [s.name for s in sets]))}")  # fmt: skip
-        sets = [s for s in sets if s.name in selected or s.group in selected]
-    if not generator_has_profile() and (not selected or {"generator", "generator-hard"} & set(selected)):
-        print("generator-hard skipped: this checkout's demo generator has no `profile` argument")
+        sets = [s for s in sets if s.name in selected or s.group in selected
+                or any(s.name.startswith(f"{chosen}-") for chosen in selected)]  # fmt: skip
     results = []
     for labelled in sets:
         try:
@@ -379,13 +441,44 @@ def quality(work_dir: Path, clients: int, noises: list[float], selected: list[st
             print(f"{labelled.name} skipped: {error}")
             continue
         started = time.perf_counter()
-        results.append(evaluate_set(labelled.name, records, truth, splink, labels))
+        results.append(evaluate_set(labelled.name, records, truth, splink, labels, labelled.details))
         print(f"measured {labelled.name} ({records.height:,} records) in {time.perf_counter() - started:.1f} s",
               flush=True)  # fmt: skip
     print_quality(results)
+    kinds = [kind for result in results for kind in result.kinds]
+    if kinds:
+        print_kind_tables(kinds)
     print_calibration(results)
     print_reviewer(results, labels)
     return results
+
+
+def print_kind_tables(kinds: list) -> None:
+    """Two small tables for the hard generator's sets: recall per variation kind and falsely merged record pairs per
+    hard-negative kind (columns: `pairs@noise1` the pairs of that set, `prob@noise1` / `det@noise1` the
+    probabilistic and the deterministic matcher on it)."""
+    from assets.logic.demo_data_hard import HARD_NEGATIVE_KINDS, VARIATION_KINDS
+
+    def table(title: str, rows: list[str], position: int, count: str, value: str, fmt: str) -> None:
+        columns, cells = [], {}
+        for set_name, matcher, *frames in kinds:
+            short = set_name.removeprefix("generator-hard-")
+            if f"pairs@{short}" not in columns:
+                columns.append(f"pairs@{short}")
+            columns.append(f"{matcher}@{short}")
+            for row in frames[position].iter_rows(named=True):
+                cells[(row["kind"], f"pairs@{short}")] = f"{row[count]:,}"
+                cells[(row["kind"], f"{matcher}@{short}")] = format(row[value], fmt)
+        print(f"\n{title}")
+        print(f"{'kind':22}" + "".join(f"{c:>{max(9, len(c) + 1)}}" for c in columns))
+        for kind in rows:
+            if any((kind, c) in cells for c in columns):
+                print(f"{kind:22}" + "".join(f"{cells.get((kind, c), '-'):>{max(9, len(c) + 1)}}" for c in columns))
+
+    table("recall per variation kind (true pairs in which either record carries the kind)",
+          [*VARIATION_KINDS, "none", "outside_large_clusters", "all"], 0, "true_pairs", "recall", ".3f")  # fmt: skip
+    table("falsely merged record pairs per hard-negative kind (records of different organisations of one group)",
+          list(HARD_NEGATIVE_KINDS), 1, "record_pairs", "merged_pairs", ",")  # fmt: skip
 
 
 def speed_child(data_dir: str) -> None:
@@ -403,18 +496,20 @@ def speed_child(data_dir: str) -> None:
     }))  # fmt: skip
 
 
-def generate(data_dir: Path, clients: int, noise: float, file_format: str = "csv") -> None:
+def generate(data_dir: Path, clients: int, noise: float, file_format: str = "csv", profile: str = "hard") -> None:
     from assets.logic.demo_data import generate_demo_data
 
     if not (data_dir / "_truth" / "client_entities.csv").exists():
-        generate_demo_data(data_dir, clients=clients, noise=noise, faults=False, file_format=file_format)
+        generate_demo_data(data_dir, clients=clients, noise=noise, faults=False, file_format=file_format,
+                           profile=profile)  # fmt: skip
 
 
 def speed(work_dir: Path, sizes: list[int]) -> None:
-    print("\nspeed of resolve_clients (records already in memory; peak RSS includes loading them)")
+    print("\nspeed of resolve_clients on the hard generator at noise 1 (records already in memory; peak RSS includes "
+          "loading them)")  # fmt: skip
     print(f"{'records':>10} {'pairs':>10} {'seconds':>8} {'records/s':>10} {'peak MB':>8} {'F1':>6} {'review':>7}")
     for size in sizes:
-        data_dir = work_dir / f"speed-{size}"
+        data_dir = work_dir / f"speed-hard-{size}"
         generate(data_dir, size, 1.0, file_format="parquet")
         completed = subprocess.run(
             [sys.executable, "-m", "pipelines.evaluate_matching", "--speed-child", str(data_dir)],

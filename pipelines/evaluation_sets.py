@@ -25,7 +25,6 @@ set merged from nine source lists: they are held out to keep measuring the match
 
 from __future__ import annotations
 
-import inspect
 import re
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -201,17 +200,21 @@ def load_dupehell(
     return records, truth
 
 
-def generator_has_profile() -> bool:
-    from assets.logic.demo_data import generate_demo_data
+def generated_dir(work_dir: Path, clients: int, noise: float, profile: str | None) -> Path:
+    return work_dir / (f"generator-{clients}-noise{noise:g}" + (f"-{profile}" if profile else ""))
 
-    return "profile" in inspect.signature(generate_demo_data).parameters
+
+def load_hard_truth(work_dir: Path, clients: int, noise: float) -> tuple[pl.DataFrame, pl.DataFrame]:
+    truth = generated_dir(work_dir, clients, noise, "hard") / "_truth"
+    return (pl.read_csv(truth / "record_variations.csv", infer_schema=False),
+            pl.read_csv(truth / "hard_negatives.csv", infer_schema=False))  # fmt: skip
 
 
 def load_generated(work_dir: Path, clients: int, noise: float, profile: str | None = None):
     """The demo generator's client records and its true organisations (`_truth/client_entities.csv`)."""
     from assets.logic.demo_data import generate_demo_data
 
-    data_dir = work_dir / (f"generator-{clients}-noise{noise:g}" + (f"-{profile}" if profile else ""))
+    data_dir = generated_dir(work_dir, clients, noise, profile)
     if not (data_dir / "_truth" / "client_entities.csv").exists():
         extra = {"profile": profile} if profile else {}
         generate_demo_data(data_dir, clients=clients, noise=noise, faults=False, **extra)
@@ -226,6 +229,8 @@ class LabelledSet:
     group: str
     load: Callable[[], tuple[pl.DataFrame, pl.DataFrame]]
     note: str = ""
+    # the hard generator's extra truth: each record's variation kinds, and the groups of hard negatives
+    details: Callable[[], tuple[pl.DataFrame, pl.DataFrame]] | None = None
 
 
 def labelled_sets(work_dir: Path, clients: int, noises: list[float]) -> list[LabelledSet]:
@@ -234,8 +239,12 @@ def labelled_sets(work_dir: Path, clients: int, noises: list[float]) -> list[Lab
         LabelledSet(f"generator-noise{noise:g}", "generator", lambda n=noise: load_generated(work_dir, clients, n))
         for noise in noises
     ]
-    if generator_has_profile():
-        sets.append(LabelledSet("generator-hard", "generator", lambda: load_generated(work_dir, clients, 1.0, "hard")))
+    sets += [
+        LabelledSet(f"generator-hard-noise{noise:g}", "generator-hard",
+                    lambda n=noise: load_generated(work_dir, clients, n, "hard"),
+                    details=lambda n=noise: load_hard_truth(work_dir, clients, n))
+        for noise in noises
+    ]  # fmt: skip
     sets += [LabelledSet(name, "febrl", lambda n=name: load_febrl(n)) for name in FEBRL_FILES]
     sets.append(LabelledSet("stoxx50", "stoxx50", load_stoxx50))
     sets += [

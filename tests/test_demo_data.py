@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from pathlib import Path
 
@@ -110,6 +111,21 @@ def test_same_seed_gives_identical_files(tmp_path, demo):
     other = tmp_path / "other"
     generate_demo_data(other, clients=CLIENTS, seed=12)
     assert (other / "clients" / "nat_erp.csv").read_bytes() != (out / "clients" / "nat_erp.csv").read_bytes()
+
+
+def test_demo_profile_files_are_unchanged(tmp_path):
+    """The demo profile's bytes, as the generator wrote them before the hard profile existed (tests and the README
+    quote its figures). A deliberate change to the demo data updates this digest."""
+    digest = hashlib.sha256()
+    generate_demo_data(tmp_path / "default", clients=500, seed=3)
+    generate_demo_data(tmp_path / "demo", clients=500, seed=3, profile="demo")
+    files = tree_bytes(tmp_path / "default")
+    assert files == tree_bytes(tmp_path / "demo")
+    for name, content in files.items():
+        digest.update(name.encode())
+        digest.update(hashlib.sha256(content).hexdigest().encode())
+    assert digest.hexdigest() == "4d20fbd00c69e89a991af5ada158fd8b899b7c6efb51372d01dca3904b3b0d6d"
+    assert not (tmp_path / "demo" / "_truth" / "record_variations.csv").exists()
 
 
 def test_layout_and_column_contract(demo):

@@ -13,6 +13,8 @@
     _truth/client_entities.csv                     true organisation behind every client record
     _truth/faults.csv                              every deliberately faulty billing line
     _truth/prospect_entities.csv                   the organisation of each prospect that is a client
+    _truth/record_variations.csv                   profile "hard" only: the variation kinds of every record
+    _truth/hard_negatives.csv                      profile "hard" only: groups of confusable organisations
 
 ``ext`` is ``csv`` or ``parquet``; ``seller_picks``, ``overrides`` and the ``_truth`` files are
 always CSV.  ``clients`` (the number of client records over all source systems) is the single
@@ -37,6 +39,10 @@ organisations, ~60% open; about a tenth of the steady organisations and every ch
 new ones are growing (usage rising).  A few organisations without billing have an open deal
 (pipeline accounts).  ~3% of the prospects are existing clients under a variant name.
 
+Profiles: ``demo`` (the default, described above) and ``hard`` (``assets/logic/demo_data_hard.py``, built on the
+same organisations: the name and field variations, large clusters and hard negatives real records have; see
+docs/generator.md).
+
 This module is Dagster-free: only numpy, polars and the standard library.
 """
 
@@ -47,17 +53,22 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from assets.logic import inputs
 
-__all__ = ["generate_demo_data", "main", "SYSTEMS", "FAULT_REASONS", "REPORTING_CURRENCY"]
+if TYPE_CHECKING:
+    from assets.logic.demo_data_hard import HardProfile
+
+__all__ = ["generate_demo_data", "main", "SYSTEMS", "FAULT_REASONS", "REPORTING_CURRENCY", "PROFILES"]
 
 SYSTEMS = ("nat_erp", "loc_billing", "crm_legacy")
 NAT, LOC, CRM = 0, 1, 2
 REPORTING_CURRENCY = "USD"
+PROFILES = ("demo", "hard")
 CURRENCIES = ("USD", "CAD", "EUR")
 USD, CAD, EUR = 0, 1, 2
 FX_BASE = {"CAD": 0.73, "EUR": 1.08}
@@ -555,6 +566,27 @@ def _unique_ints(rng: np.random.Generator, low: int, high: int, size: int) -> np
 # --------------------------------------------------------------------------------------------
 
 
+def _domains(rng: np.random.Generator, base: pl.Series, ca: np.ndarray) -> pl.Series:
+    """Web domains derived from organisation names (`northwindbay.com`, 12% hyphenated `northwind-bay.ca`)."""
+    n = len(ca)
+    hyphen = rng.random(n) < 0.12
+    tld_us = _s([".com", ".net", ".co", ".us"]).gather(_pick(rng, (0.8, 0.1, 0.05, 0.05), n))
+    tld_ca = _s([".ca", ".com", ".net"]).gather(_pick(rng, (0.55, 0.4, 0.05), n))
+    ddf = pl.DataFrame({"b": base, "h": hyphen, "tu": tld_us, "tc": tld_ca, "ca": ca})
+    lower = _strip_accents(pl.col("b").str.to_lowercase())
+    return ddf.select(
+        d=pl.when(pl.col("h"))
+        .then(
+            lower.str.replace_all(r"\s*&\s*", " ")
+            .str.replace_all(r"[^a-z0-9 ]", "")
+            .str.strip_chars()
+            .str.replace_all(" +", "-")
+        )
+        .otherwise(lower.str.replace_all(r"[^a-z0-9]", ""))
+        + pl.when(pl.col("ca")).then(pl.col("tc")).otherwise(pl.col("tu"))
+    )["d"]
+
+
 def _city_weights() -> tuple[np.ndarray, np.ndarray]:
     """Whether each city is Canadian, and its weight (Zipf-like within each country)."""
     is_ca_city = np.array([c[1] == "CA" for c in CITIES])
@@ -694,22 +726,7 @@ def _make_orgs(seed: int, n: int, win_start: int, win_end: int, n_sellers: int, 
     o["line"] = rng.integers(0, 10000, n)
 
     # domain (derived from the name; branch members below take their head office's)
-    hyphen = rng.random(n) < 0.12
-    tld_us = _s([".com", ".net", ".co", ".us"]).gather(_pick(rng, (0.8, 0.1, 0.05, 0.05), n))
-    tld_ca = _s([".ca", ".com", ".net"]).gather(_pick(rng, (0.55, 0.4, 0.05), n))
-    ddf = pl.DataFrame({"b": base, "h": hyphen, "tu": tld_us, "tc": tld_ca, "ca": ca})
-    lower = _strip_accents(pl.col("b").str.to_lowercase())
-    o["domain"] = ddf.select(
-        d=pl.when(pl.col("h"))
-        .then(
-            lower.str.replace_all(r"\s*&\s*", " ")
-            .str.replace_all(r"[^a-z0-9 ]", "")
-            .str.strip_chars()
-            .str.replace_all(" +", "-")
-        )
-        .otherwise(lower.str.replace_all(r"[^a-z0-9]", ""))
-        + pl.when(pl.col("ca")).then(pl.col("tc")).otherwise(pl.col("tu"))
-    )["d"]
+    o["domain"] = _domains(rng, base, ca)
 
     # branches / subsidiaries: distinct organisations sharing the head office's address,
     # switchboard phone and domain, named "<head office name> East|West|..."
@@ -779,14 +796,19 @@ def _make_orgs(seed: int, n: int, win_start: int, win_end: int, n_sellers: int, 
 # --------------------------------------------------------------------------------------------
 
 
-def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float = 1.0) -> dict:
+def _make_records(
+    seed: int, o: dict, clients: int, win_end: int, noise: float = 1.0, hard: HardProfile | None = None
+) -> dict:
+    """Client records of the organisations. With `hard` (the hard profile) its hooks add large clusters, name and
+    field variations on their own random streams, and every record's variation kinds (`variations`)."""
     rng = _rng(seed, 2)
 
     def p(rate: float) -> float:  # a variation rate scaled by the noise level
         return min(1.0, rate * noise)
 
     n = o["n"]
-    n_extra = clients - n
+    n_large = 0 if hard is None else len(hard.extra_org)
+    n_extra = clients - n - n_large
     n_cross = int(round(n_extra * CROSS_SHARE / (CROSS_SHARE + DUP_SHARE)))
     n_cross = min(n_cross, n)
     n_dup = min(n_extra - n_cross, n)
@@ -804,6 +826,10 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
     rec_org = np.concatenate([np.arange(n), cross_org, dup_org]).astype(np.int64)
     rec_sys = np.concatenate([prim, cross_sys, prim[dup_org]]).astype(np.int64)
     rec_kind = np.concatenate([np.zeros(n, np.int64), np.ones(n_cross, np.int64), np.full(n_dup, 2, np.int64)])
+    if hard is not None:  # large clusters: 9-17 more records of a few organisations, in any system
+        rec_org = np.concatenate([rec_org, hard.extra_org])
+        rec_sys = np.concatenate([rec_sys, hard.extra_sys])
+        rec_kind = np.concatenate([rec_kind, np.where(hard.extra_sys == prim[hard.extra_org], 2, 1)])
     nr = len(rec_org)
     assert nr == clients, (nr, clients)
 
@@ -870,9 +896,20 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
     form = np.where(variant | (r["form"] < 0.25), form_any, 0)
     flat_forms = _s([f for forms in SUFFIX_FORMS for f in forms])
 
+    base = o["base"].gather(rec_org)
+    kinds: dict[str, np.ndarray] = {}  # hard profile: variation kind -> records it changed
+
+    def note(kind: str, before: pl.Series, after: pl.Series) -> None:
+        if hard is not None:
+            kinds[kind] = kinds.get(kind, np.zeros(nr, bool)) | (before != after).fill_null(True).to_numpy()
+
+    if hard is not None:
+        base, hard_kinds = hard.vary_names(base, rec_org, rec_sys, rec_kind)
+        kinds.update(hard_kinds)
+        kinds["legal_form"] = form != 0  # another surface form of the legal suffix ("Inc." for "Inc")
     df = pl.DataFrame(
         {
-            "base": o["base"].gather(rec_org),
+            "base": base,
             "form": flat_forms.gather(offs[sfx] + form),
         }
     )
@@ -887,16 +924,26 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
     m_upper = (variant & (r["upper"] < p(0.08))) | (crm & (r["upper"] < 0.40))
     m_lower = variant & ~m_upper & (r["lower"] < p(0.02))
     df = df.select(name=name)
-    df = df.select(
-        name=_where(
-            m_abbr, pl.col("name").str.replace_many(list(ABBREVIATIONS), list(ABBREVIATIONS.values())), pl.col("name")
-        )
-    )
-    df = df.select(name=_where(m_amp, pl.col("name").str.replace_all(" & ", " and ", literal=True), pl.col("name")))
-    df = df.select(name=_where(m_the, pl.lit("The ") + pl.col("name"), pl.col("name")))
-    df = df.select(name=_where(m_punct, pl.col("name").str.replace_all(r"[.,]", ""), pl.col("name")))
-    df = df.select(name=_where(m_acc, _strip_accents(pl.col("name")), pl.col("name")))
-    df = df.select(name=_where(m_acc_add, pl.col("name").str.replace("e", "é", literal=True, n=1), pl.col("name")))
+    nm = pl.col("name")
+    if hard is not None:  # a name that already starts with "The" does not get a second one
+        m_the = m_the & ~df["name"].str.starts_with("The ").to_numpy()
+
+    def apply(kind: str, mask: np.ndarray, changed: pl.Expr) -> None:
+        nonlocal df
+        before = df["name"]
+        df = df.select(name=_where(mask, changed, pl.col("name")))
+        note(kind, before, df["name"])
+
+    apply("abbreviation", m_abbr, nm.str.replace_many(list(ABBREVIATIONS), list(ABBREVIATIONS.values())))
+    apply("ampersand", m_amp, nm.str.replace_all(" & ", " and ", literal=True))
+    apply("the_prefix", m_the, pl.lit("The ") + nm)
+    apply("punctuation", m_punct, nm.str.replace_all(r"[.,]", ""))
+    if hard is not None:  # damaged encoding (`CafÃ©`, `Children?s`); such a name is not also stripped of accents
+        damaged, kinds["encoding_damage"] = hard.damage_names(df["name"], rec_sys, rec_kind)
+        df = pl.DataFrame({"name": damaged})
+        m_acc = m_acc & ~kinds["encoding_damage"]
+    apply("accents", m_acc, _strip_accents(nm))
+    apply("accents", m_acc_add, nm.str.replace("e", "é", literal=True, n=1))
     # one-character typo: substitution, deletion, transposition or doubling (never the 1st char)
     df = df.with_columns(
         u=pl.Series(rng.random(nr)),
@@ -905,7 +952,7 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
     ).with_columns(
         pos=(pl.col("u") * (pl.col("name").str.len_chars().cast(pl.Int64) - 2).clip(1, None)).floor().cast(pl.Int64) + 1
     )
-    nm, pos = pl.col("name"), pl.col("pos")
+    pos = pl.col("pos")
     typo = (
         pl.when(pl.col("kind") == 0)
         .then(nm.str.slice(0, pos) + pl.col("ch") + nm.str.slice(pos + 1))
@@ -915,15 +962,20 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
         .then(nm.str.slice(0, pos) + nm.str.slice(pos + 1, 1) + nm.str.slice(pos, 1) + nm.str.slice(pos + 2))
         .otherwise(nm.str.slice(0, pos + 1) + nm.str.slice(pos))
     )
+    before = df["name"]
     df = df.select(name=_where(m_typo, typo, nm))
+    note("typo", before, df["name"])
+    before = df["name"]
     df = df.select(name=_where(m_upper, nm.str.to_uppercase(), _where(m_lower, nm.str.to_lowercase(), nm)))
+    note("case", before, df["name"])
     names = df["name"]
 
     # domain (~60% present, varying formats)
     dom_fmt = _pick(rng, (0.5, 0.25, 0.1, 0.1, 0.05), nr)
     ddf = pl.DataFrame({"d": o["domain"].gather(rec_org), "f": dom_fmt})
+    has_domain = r["dom"] < 0.60 if hard is None else hard.domain_present(rec_sys)
     domain = ddf.select(
-        d=pl.when(pl.lit(pl.Series(r["dom"] < 0.60)))
+        d=pl.when(pl.lit(pl.Series(has_domain)))
         .then(
             pl.concat_str(
                 [
@@ -965,6 +1017,8 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
 
     # address / city / postal / country
     moved = variant & (r["addr_new"] < p(0.08))
+    if hard is not None:  # the many records of a large cluster are often other sites of the organisation
+        moved = moved | hard.large_cluster_moves(rec_org, rec_kind)
     num = np.where(moved, np.exp(rng.uniform(0, np.log(9999), nr)).astype(np.int64), o["num"][rec_org])
     street = np.where(
         moved, rng.integers(0, np.where(o["ca"][rec_org], len(STREETS), N_US_STREETS)), o["street"][rec_org]
@@ -1030,6 +1084,17 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
         country=country,
     )
 
+    if hard is not None:
+        geo, domain, phone, field_kinds = hard.vary_fields(geo, domain, phone, rec_org, rec_sys, rec_kind, exch, line)
+        kinds.update(field_kinds)
+        kinds["phone_changed"] = (line != o["line"][rec_org]) & phone.is_not_null().to_numpy()
+        kinds["address_moved"] = moved & (
+            (num != o["num"][rec_org])
+            | (street != o["street"][rec_org])
+            | (stype != o["stype"][rec_org])
+            | (suite != o["suite"][rec_org])
+        )
+
     # industry / employees / owner / segment
     industry = _s(INDUSTRY_LABELS).gather(o["industry"][rec_org])
     emp = o["emp"][rec_org].astype(np.float64)
@@ -1055,6 +1120,7 @@ def _make_records(seed: int, o: dict, clients: int, win_end: int, noise: float =
         "owner": owner,
         "owner_miss": r["owner_miss"] < 0.05,
         "seg_nat": seg_nat,
+        "variations": None if hard is None else hard.describe(kinds, rec_org),
     }
 
 
@@ -1523,6 +1589,7 @@ def generate_demo_data(
     faults: bool = True,
     progress: Callable[[str], None] | None = None,
     noise: float = 1.0,
+    profile: str = "demo",
 ) -> dict:
     """Write a complete alms input folder under ``out_dir`` and return a summary of counts.
 
@@ -1532,6 +1599,9 @@ def generate_demo_data(
     ``noise`` scales how often a duplicate record differs from its organisation's primary record
     (abbreviations, accents, typos, case, punctuation, new phone line, moved address, size): 1.0 is
     the default mix, 0.5 half of it, 2.0 twice (rates capped at 1).
+    ``profile`` is ``demo`` (the default: an easy data set whose files never change for the same arguments) or
+    ``hard`` (`assets.logic.demo_data_hard`: the variations, large clusters and hard negatives real records have,
+    plus ``_truth/record_variations.csv`` and ``_truth/hard_negatives.csv``; see docs/generator.md).
     """
     t0 = time.perf_counter()
     if clients < 1:
@@ -1542,6 +1612,8 @@ def generate_demo_data(
         raise ValueError("noise must be between 0 and 10")
     if file_format not in ("csv", "parquet"):
         raise ValueError("file_format must be 'csv' or 'parquet'")
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     say = progress or (lambda _msg: None)
     out = Path(out_dir)
     ext = file_format
@@ -1567,7 +1639,13 @@ def generate_demo_data(
     n_days = win_end - win_start
 
     # ---- sizes
-    n_orgs = max(1, int(round(clients / (1 + CROSS_SHARE + DUP_SHARE))))
+    if profile == "hard":
+        from assets.logic import demo_data_hard as hard_profile  # it builds on this module's vocabulary
+
+        per_org = 1 + CROSS_SHARE + DUP_SHARE + hard_profile.extra_records_per_organisation()
+    else:
+        per_org = 1 + CROSS_SHARE + DUP_SHARE
+    n_orgs = max(1, int(round(clients / per_org)))
     n_sellers = max(5, int(round(n_orgs / 150)))
 
     # ---- sellers
@@ -1592,7 +1670,8 @@ def generate_demo_data(
     # ---- organisations and client records
     orgs = _make_orgs(seed, n_orgs, win_start, win_end, n_sellers, team)
     say(f"organisations: {n_orgs:,}")
-    rec = _make_records(seed, orgs, clients, win_end, noise)
+    hard = hard_profile.harden_organisations(seed, orgs, noise, clients - n_orgs) if profile == "hard" else None
+    rec = _make_records(seed, orgs, clients, win_end, noise, hard)
     nr = clients
     sys_names = _s(SYSTEMS)
     prefix_s = _s(rec["prefix"])
@@ -1632,6 +1711,7 @@ def generate_demo_data(
                 "_sys": rec["sys"],
                 "_num": rec["num"],
                 "_org": rec["org"],
+                **({} if hard is None else {"_variations": rec["variations"]}),
             }
         )
         .with_columns(
@@ -1650,9 +1730,12 @@ def generate_demo_data(
         part = clients_df.filter(pl.col("_sys") == s).select(CLIENT_COLUMNS)
         by_sys[name] = part.height
         write(part, f"clients/{name}.{ext}")
-    del clients_df
     write(truth, "_truth/client_entities.csv", force_csv=True)
-    del truth
+    if hard is not None:
+        write(truth.with_columns(variations=clients_df["_variations"]), "_truth/record_variations.csv", force_csv=True)
+        hard_negatives = hard.hard_negatives(ew)
+        write(hard_negatives, "_truth/hard_negatives.csv", force_csv=True)
+    del clients_df, truth
     say(f"clients: {nr:,} records")
 
     # ---- fx rates: slowly drifting monthly averages, USD per unit
@@ -1963,6 +2046,7 @@ def generate_demo_data(
     summary = {
         "out_dir": str(out),
         "seed": seed,
+        "profile": profile,
         "file_format": file_format,
         "organisations": n_orgs,
         "client_records": nr,
@@ -1984,6 +2068,14 @@ def generate_demo_data(
         "prospects_already_clients": int(prospect_truth["entity_id"].is_not_null().sum()),
         "seller_picks": picks.height,
         "overrides": overrides.height,
+        **(
+            {}
+            if hard is None
+            else {
+                "large_clusters": int(hard.large.sum()),
+                "hard_negative_groups": dict(hard_negatives.group_by("kind").len().sort("kind").iter_rows()),
+            }
+        ),
         "currencies": list(CURRENCIES),
         "months": month_names,
         "files_written": len(written),
@@ -2003,6 +2095,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", dest="file_format", choices=("csv", "parquet"), default="csv")
     p.add_argument("--no-faults", dest="faults", action="store_false")
     p.add_argument("--noise", type=float, default=1.0, help="variation rate of duplicate records (1.0 = default)")
+    p.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="demo",
+        help="demo: the easy, stable demo data; hard: real-world variations, large clusters, hard negatives",
+    )
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     summary = generate_demo_data(
@@ -2014,6 +2112,7 @@ def main(argv: list[str] | None = None) -> int:
         file_format=a.file_format,
         faults=a.faults,
         noise=a.noise,
+        profile=a.profile,
         progress=None if a.quiet else (lambda m: print(m, flush=True)),
     )
     for k, v in summary.items():
