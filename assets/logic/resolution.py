@@ -26,7 +26,7 @@
    qualifiers, never link on place evidence alone unless labels of their pattern say so. Containment guard: a record
    whose name is contained in the names of two partners that are not themselves one organisation ("Acme" beside
    "Acme Financial" and "Acme Insurance") is not merged on containment alone. Connected components of the links
-   (scipy); cannot-link pairs (people's, and conflicting qualifiers) split a component again, strongest links first.
+   (scipy); people's cannot-link pairs split a component again, strongest links first.
 
 The review queue ranks the pairs a person should look at by how much a decision would teach (see `review_queue`).
 """
@@ -179,8 +179,10 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
     names = prepared.select(pl.col("name_key"), pl.col("name_tokens")).drop_nulls("name_key").unique("name_key")
     n_names = max(names.height, 1)
     frequencies = names.select(pl.col("name_tokens").list.unique().explode().alias("token")).drop_nulls()
-    frequencies = frequencies.group_by("token").len("names").with_columns(
-        (pl.lit(n_names + 1.0) / pl.col("names")).log().alias("weight")
+    frequencies = (
+        frequencies.group_by("token")
+        .len("names")
+        .with_columns((pl.lit(n_names + 1.0) / pl.col("names")).log().alias("weight"))
     )
     cutoff = max(settings.common_token_min, int(settings.common_token_share * n_names))
     common = set(frequencies.filter(pl.col("names") >= cutoff)["token"].to_list())
@@ -578,11 +580,15 @@ def score_pairs(levels: pl.DataFrame, m: dict, u: dict, prior: float) -> pl.Data
             contribution = pl.when(pl.col(column) == EXACT_NAME).then(exact).otherwise(contribution)
         contributions[column] = contribution
     place = [contributions[c] for c in FIELDS if c != "name_level"]
-    return levels.with_columns(
-        contributions["name_level"].alias("name_weight"), pl.sum_horizontal(place).alias("place_weight")
-    ).with_columns(
-        (math.log2(prior / (1 - prior)) + pl.col("name_weight") + pl.col("place_weight")).alias("match_weight")
-    ).with_columns(_probability(pl.col("match_weight")))
+    return (
+        levels.with_columns(
+            contributions["name_level"].alias("name_weight"), pl.sum_horizontal(place).alias("place_weight")
+        )
+        .with_columns(
+            (math.log2(prior / (1 - prior)) + pl.col("name_weight") + pl.col("place_weight")).alias("match_weight")
+        )
+        .with_columns(_probability(pl.col("match_weight")))
+    )
 
 
 def _probability(weight: pl.Expr) -> pl.Expr:
@@ -719,25 +725,17 @@ def guard_containment(n_records: int, links: pl.DataFrame) -> pl.DataFrame:
     return links.join(dropped, on=["left_id", "right_id"], how="anti")
 
 
-def apply_cannot_links(
-    labels: np.ndarray, links: pl.DataFrame, cannot: pl.DataFrame, implied: pl.DataFrame | None = None
-) -> np.ndarray:
+def apply_cannot_links(labels: np.ndarray, links: pl.DataFrame, cannot: pl.DataFrame) -> np.ndarray:
     """Split components that hold a cannot-link pair: re-link them strongest first (must-links before all), refusing
-    any union that would put a cannot-link pair in one account. `cannot` are people's decisions (a must-link that
-    needs one broken is an error); `implied` are the matcher's own (conflicting qualifiers), which must-links
-    override. Runs only on the few affected components."""
-    pairs = [(cannot, True)] + ([(implied, False)] if implied is not None else [])
-    pairs = [(frame, hard) for frame, hard in pairs if frame.height]
-    if not pairs:
+    any union that would put a cannot-link pair in one account. Runs only on the few affected components."""
+    if cannot.height == 0:
         return labels
-    affected = set()
-    for frame, _ in pairs:
-        left, right = frame["left_id"].to_numpy(), frame["right_id"].to_numpy()
-        affected |= set(np.unique(labels[left][labels[left] == labels[right]]).tolist())
-    if not affected:
+    left, right = cannot["left_id"].to_numpy(), cannot["right_id"].to_numpy()
+    affected = np.unique(labels[left][labels[left] == labels[right]])
+    if affected.size == 0:
         return labels
     labels = labels.copy()
-    members = np.flatnonzero(np.isin(labels, list(affected)))
+    members = np.flatnonzero(np.isin(labels, affected))
     parent = {int(node): int(node) for node in members}
 
     def find(node: int) -> int:
@@ -746,12 +744,11 @@ def apply_cannot_links(
             node = parent[node]
         return node
 
-    forbidden: dict[int, dict[int, bool]] = {}
-    for frame, hard in pairs:
-        for a, b in zip(frame["left_id"].to_list(), frame["right_id"].to_list(), strict=True):
-            if a in parent and b in parent:
-                forbidden.setdefault(a, {})[b] = forbidden.get(a, {}).get(b, False) or hard
-                forbidden.setdefault(b, {})[a] = forbidden.get(b, {}).get(a, False) or hard
+    forbidden: dict[int, set[int]] = {}
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        if a in parent and b in parent:
+            forbidden.setdefault(a, set()).add(b)
+            forbidden.setdefault(b, set()).add(a)
     groups = {node: {node} for node in parent}
     candidates = links.filter(pl.col("left_id").is_in(members) & pl.col("right_id").is_in(members)).sort(
         ["is_must_link", "match_probability", "left_id", "right_id"], descending=[True, True, False, False]
@@ -760,14 +757,13 @@ def apply_cannot_links(
         root_a, root_b = find(a), find(b)
         if root_a == root_b:
             continue
-        clashes = [hard for node in groups[root_a] for other, hard in forbidden.get(node, {}).items()
-                   if other in groups[root_b]]  # fmt: skip
-        if clashes and must and any(clashes):
-            raise OverrideError(
-                "match overrides cannot all hold: must-link pairs join two records that a cannot-link "
-                f"override keeps apart (records {sorted(groups[root_a])[:3]} and {sorted(groups[root_b])[:3]})"
-            )
-        if clashes and not must:
+        clash = any(forbidden.get(node, set()) & groups[root_b] for node in groups[root_a])
+        if clash:
+            if must:
+                raise OverrideError(
+                    "match overrides cannot all hold: must-link pairs join two records that a cannot-link "
+                    f"override keeps apart (records {sorted(groups[root_a])[:3]} and {sorted(groups[root_b])[:3]})"
+                )
             continue
         parent[root_b] = root_a
         groups[root_a] |= groups.pop(root_b)
@@ -786,7 +782,9 @@ def describe_evidence() -> pl.Expr:
     """'name=exact, location=same_address, phone=same': each field that was compared, with its level."""
     parts = [
         pl.when(pl.col(column).is_not_null()).then(
-            pl.concat_str(pl.lit(f"{name}="), pl.col(column).replace_strict(FIELD_LEVELS[column], return_dtype=pl.String))
+            pl.concat_str(
+                pl.lit(f"{name}="), pl.col(column).replace_strict(FIELD_LEVELS[column], return_dtype=pl.String)
+            )
         )
         for column, name in EVIDENCE_FIELDS.items()
     ]
@@ -850,8 +848,10 @@ def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionS
             .otherwise(pl.lit("shared_evidence"))
             .alias("review_reason"),
         )
-        .sort(["_rank_in_pattern", "teaching_value", "_distance", "left_id", "right_id"],
-              descending=[False, True, False, False, False])  # fmt: skip
+        .sort(
+            ["_rank_in_pattern", "teaching_value", "_distance", "left_id", "right_id"],
+            descending=[False, True, False, False, False],
+        )  # fmt: skip
         .head(settings.review_limit)
         .with_row_index("review_rank", offset=1)
         .with_columns(pl.col("review_rank").cast(pl.Int64), describe_evidence().alias("evidence"))
@@ -903,8 +903,7 @@ def resolve_clients(
     links = guard_containment(prepared.height, scored.filter(pl.col("is_link")))
     clock.done(f"scored: {links.height:,} links")
     labels_ = cluster(prepared.height, links)
-    implied = scored.filter((pl.col("name_level") == 1) & ~pl.col("is_taught_match") & ~pl.col("is_must_link"))
-    labels_ = apply_cannot_links(labels_, links, decided.filter(pl.col("decision") == "cannot_link"), implied)
+    labels_ = apply_cannot_links(labels_, links, decided.filter(pl.col("decision") == "cannot_link"))
     clock.done("clustered")
     clustered = prepared.select("record_id", "source_system", "source_client_id").with_columns(
         pl.Series("cluster", labels_)
