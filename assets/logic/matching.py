@@ -10,7 +10,7 @@ Normalisation (all vectorised polars expressions):
 - domain: lower case without scheme, `www.` and path; web-mail domains (gmail.com, ...) are not evidence and count as
   missing.
 - phone: digits only, a leading North-American `1` dropped from 11-digit numbers; fewer than 7 digits count as missing.
-- postal code: upper case without spaces or dashes.
+- postal code: upper case without spaces or dashes; a US ZIP+4 keeps its five-digit ZIP.
 
 Rules: two records are one organisation when their name keys are equal AND they share at least one of domain,
 phone or postal code. Every rule requires the name, so one shared switchboard phone or head-office address never
@@ -160,7 +160,9 @@ def normalise_phone(phone: pl.Expr) -> pl.Expr:
 
 
 def normalise_postal_code(postal_code: pl.Expr) -> pl.Expr:
-    text = postal_code.str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
+    """Upper case without spaces or dashes; a US ZIP+4 (`94105-1234`) keeps its five-digit ZIP."""
+    text = postal_code.str.to_uppercase().str.replace(r"^\s*([0-9]{5})\s*-\s*[0-9]{4}\s*$", "$1")
+    text = text.str.replace_all(r"[^A-Z0-9]", "")
     return pl.when(text != "").then(text)
 
 
