@@ -53,9 +53,9 @@ LEGAL_WORDS = ["incorporated", "corporation", "company", "limited"]
 STOP_WORDS = ["the", "of", "at", "and", "an", "on", "in", "for", "de", "la", "le", "du", "des", "et", "y"]
 # Words that tell sites of one organisation apart: two names that differ by these name different sites.
 DISCRIMINATORS = [
-    "north", "south", "east", "west", "n", "s", "e", "w", "ne", "nw", "se", "sw", "northeast", "northwest",
-    "southeast", "southwest", "central", "upper", "lower", "uptown", "downtown", "midtown", "i", "ii", "iii", "iv",
-    "v", "vi", "first", "second", "third", "1st", "2nd", "3rd", "4th", "5th", "inner", "outer", "northern",
+    "north", "south", "east", "west", "ne", "nw", "se", "sw", "northeast", "northwest",
+    "southeast", "southwest", "central", "upper", "lower", "uptown", "downtown", "midtown", "ii", "iii", "iv",
+    "vi", "first", "second", "third", "1st", "2nd", "3rd", "4th", "5th", "inner", "outer", "northern",
     "southern", "eastern", "western", "midwest", "midwestern", "pacific", "atlantic", "mountain", "gulf", "coastal",
     "metro", "region", "regional", "division", "branch", "campus", "annex", "depot", "store", "unit",
 ]  # fmt: skip
@@ -186,14 +186,11 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
     )
     cutoff = max(settings.common_token_min, int(settings.common_token_share * n_names))
     common = set(frequencies.filter(pl.col("names") >= cutoff)["token"].to_list())
-    # words that name a site: compass points, numbers, and the places (one-word cities) the records are in
-    places = prepared.select(pl.col("city_key").drop_nulls().unique())["city_key"]
-    qualifiers = pl.concat([pl.Series(DISCRIMINATORS), places.filter(places.str.len_chars() >= 4)]).unique()
-    numbers = frequencies.filter(pl.col("token").str.contains(r"^[0-9]+$"))["token"]
-    qualifiers = pl.concat([qualifiers, numbers]).unique().implode()
+    # words that name a site: compass points and the like, numbers, and the record's own place ("X Aurora" in Aurora)
+    qualifiers = pl.Series(DISCRIMINATORS).implode()
     # per record: the words with their weights (in name order), the two rarest words, a sorted word key, initials
     exploded = (
-        prepared.select("record_id", pl.col("name_tokens").alias("token"))
+        prepared.select("record_id", pl.col("name_tokens").alias("token"), "city_key")
         .explode("token")
         .drop_nulls("token")
         .with_row_index("position")
@@ -206,7 +203,11 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
             pl.col("token").alias("tokens"),
             pl.col("weight").alias("token_weights"),
             pl.col("token").is_in(list(common)).alias("token_common"),
-            pl.col("token").is_in(qualifiers).alias("token_qualifier"),
+            (
+                pl.col("token").is_in(qualifiers)
+                | pl.col("token").str.contains(r"^[0-9]+$")
+                | ((pl.col("token") == pl.col("city_key")) & (pl.col("token").str.len_chars() >= 4))
+            ).alias("token_qualifier"),
             pl.col("token").filter(~pl.col("token").is_in(list(common))).alias("rare_tokens"),
             pl.col("token").sort_by("names", "token").first().alias("rarest_token"),
             pl.col("token").sort_by("names", "token").get(1, null_on_oob=True).alias("second_rarest_token"),
@@ -361,10 +362,11 @@ joined as (
 word_hits as (
     select
         *,
-        list_transform(l_tokens, lambda t: list_bool_or(list_transform(r_tokens, lambda s: {_token_equal("t", "s")})))
-            as l_hit,
-        list_transform(r_tokens, lambda s: list_bool_or(list_transform(l_tokens, lambda t: {_token_equal("t", "s")})))
-            as r_hit
+        -- a qualifier (East, 12, a place) only meets itself, never a look-alike ("central" is no typo of "centennial")
+        list_transform(l_tokens, lambda t, i: list_bool_or(list_transform(r_tokens, lambda s, j:
+            case when l_qualifier[i] or r_qualifier[j] then t = s else {_token_equal("t", "s")} end))) as l_hit,
+        list_transform(r_tokens, lambda s, j: list_bool_or(list_transform(l_tokens, lambda t, i:
+            case when l_qualifier[i] or r_qualifier[j] then t = s else {_token_equal("t", "s")} end))) as r_hit
     from joined
 ),
 word_sums as (
