@@ -71,6 +71,9 @@ FIELD_LEVELS = {"name_level": NAME_LEVELS, "location_level": LOCATION_LEVELS, "p
 FIELDS = tuple(FIELD_LEVELS)
 LEVELS = {column: tuple(sorted(levels)) for column, levels in FIELD_LEVELS.items()}
 EXACT_NAME = 9
+# Agreement on a value that many sites share is weaker evidence (term frequency): an exact name and the same domain
+# carry the share of sites with that value as their u, instead of the level's average u.
+TERM_FREQUENCIES = {"name_level": (EXACT_NAME, "name_tf")}
 # Names that differ by conflicting qualifiers never link (unless labels of their pattern say they match); names that
 # share nothing link only with identity evidence, the same web domain: organisations in one building share an
 # address and often a switchboard, not a domain.
@@ -226,6 +229,7 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
             .alias("acronym_token"),
             # term frequency of an exact name: the share of distinct sites (name, city) that carry it
             (site.n_unique().over("name_key") / site.n_unique()).alias("name_tf"),
+            (pl.struct("domain_key", "city_key").n_unique().over("domain_key") / site.n_unique()).alias("domain_tf"),
         )
         .sort("record_id")
     )
@@ -265,8 +269,14 @@ BLOCKING_RULES: dict[str, list[str]] = {
 }
 
 
+# Rules that cast a wide net for recall: their pairs are scored, but the model is estimated on the pairs of the tight
+# rules (Splink's way): thousands of pairs that share two words and little else would pull m towards them.
+BROAD_RULES = {"city+word_start", "house+word"}
+
+
 def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tuple[pl.DataFrame, dict]:
-    """(left_id, right_id) pairs, left < right, sharing at least one blocking key; and counts per rule."""
+    """(left_id, right_id) pairs, left < right, sharing at least one blocking key, with `is_training` (a pair of a
+    tight rule); and counts per rule."""
     derived = {"name_prefix", "word", "word_start"}
     frame = prepared.select(
         "record_id",
@@ -307,7 +317,7 @@ def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tup
             .unique()
         )
         report["pairs_by_rule"][rule] = joined.height
-        pairs.append(joined)
+        pairs.append(joined.with_columns(pl.lit(rule not in BROAD_RULES).alias("is_training")))
     # acronyms: a one-word name equal to the initials of another name in the same city
     short = frame.select("record_id", pl.col("acronym_token").alias("acronym"), "city_key").drop_nulls()
     long = frame.select("record_id", pl.col("initials").alias("acronym"), "city_key").drop_nulls()
@@ -320,8 +330,8 @@ def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tup
         )
     )
     report["pairs_by_rule"]["acronym+city"] = acronyms.height
-    pairs.append(acronyms)
-    unique = pl.concat(pairs).unique()
+    pairs.append(acronyms.with_columns(pl.lit(True).alias("is_training")))
+    unique = pl.concat(pairs).group_by("left_id", "right_id").agg(pl.col("is_training").any())
     report["candidate_pairs"] = unique.height
     return unique, report
 
@@ -349,7 +359,7 @@ joined as (
         l.tokens as l_tokens, r.tokens as r_tokens, l.token_weights as l_weights, r.token_weights as r_weights,
         l.token_common as l_common, r.token_common as r_common, l.token_qualifier as l_qualifier,
         r.token_qualifier as r_qualifier, l.initials as l_initials, r.initials as r_initials,
-        l.acronym_token as l_acronym, r.acronym_token as r_acronym, l.name_tf,
+        l.acronym_token as l_acronym, r.acronym_token as r_acronym, l.name_tf, l.domain_tf,
         l.domain_key as l_domain, r.domain_key as r_domain, l.domain_stem as l_stem, r.domain_stem as r_stem,
         l.phone_key as l_phone, r.phone_key as r_phone,
         l.postal_code_key as l_postal, r.postal_code_key as r_postal,
@@ -449,6 +459,7 @@ select
         else 0
     end as domain_level,
     name_tf,
+    domain_tf,
     -- the record whose words all lie within the other name (for the containment guard)
     case when l_unmatched = 0 then left_id else right_id end as contained_id
 from address_parts
@@ -459,7 +470,7 @@ def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs
     """The comparison levels of each pair (and the exact name's term frequency)."""
     columns = ["record_id", "name_key", "name_compact", "tokens", "token_weights", "token_common", "token_qualifier",
                "initials",
-               "acronym_token", "name_tf", "domain_key", "domain_stem", "phone_key", "postal_code_key",
+               "acronym_token", "name_tf", "domain_tf", "domain_key", "domain_stem", "phone_key", "postal_code_key",
                "house_number", "street_key", "city_key", "country_key"]  # fmt: skip
     conn.register("prepared", prepared.select(columns))
     conn.register("pair_ids", pairs.select("left_id", "right_id"))
@@ -506,8 +517,8 @@ def _log_bayes_factors(patterns: pl.DataFrame, m: dict, u: dict) -> np.ndarray:
             mask = present & (levels == level)
             if not mask.any():
                 continue
-            if column == "name_level" and level == EXACT_NAME:
-                tf = patterns["name_tf"].to_numpy()[mask]
+            if TERM_FREQUENCIES.get(column, (None,))[0] == level:
+                tf = patterns[TERM_FREQUENCIES[column][1]].to_numpy()[mask]
                 total[mask] += np.log(m[column][level] / np.maximum(tf, u[column][level] * 1e-3))
             else:
                 total[mask] += math.log(m[column][level] / u[column][level])
@@ -515,9 +526,12 @@ def _log_bayes_factors(patterns: pl.DataFrame, m: dict, u: dict) -> np.ndarray:
 
 
 def _patterns(levels: pl.DataFrame) -> pl.DataFrame:
-    """Distinct comparison patterns with their pair counts (an exact name's term frequency is part of it)."""
-    tf = pl.when(pl.col("name_level") == EXACT_NAME).then(pl.lit(2.0) ** pl.col("name_tf").log(2).round(1))
-    return levels.with_columns(tf.alias("name_tf")).group_by(*FIELDS, "name_tf").len()
+    """Distinct comparison patterns with their pair counts (the term frequencies, rounded, are part of it)."""
+    rounded = [
+        pl.when(pl.col(column) == level).then(pl.lit(2.0) ** pl.col(tf).log(2).round(1)).alias(tf)
+        for column, (level, tf) in TERM_FREQUENCIES.items()
+    ]
+    return levels.with_columns(rounded).group_by(*FIELDS, *(tf for _, tf in TERM_FREQUENCIES.values())).len()
 
 
 def estimate_parameters(
@@ -569,6 +583,19 @@ def estimate_parameters(
     return m, prior
 
 
+def estimate_prior(levels: pl.DataFrame, m: dict, u: dict, prior: float, n_records: int, iterations: int = 20) -> float:
+    """The prior again over every compared pair (the broad rules' too), m and u fixed: the expected matches among
+    them over all n(n-1)/2 pairs."""
+    all_pairs = max(n_records * (n_records - 1) / 2, 1.0)
+    patterns = _patterns(levels)
+    counts = patterns["len"].to_numpy().astype(float)
+    factors = _log_bayes_factors(patterns, m, u)
+    for _ in range(iterations):
+        log_odds = math.log(prior / (1 - prior)) + factors
+        prior = float(min(max((counts / (1 + np.exp(-np.clip(log_odds, -60, 60)))).sum() / all_pairs, 1e-12), 0.5))
+    return prior
+
+
 def score_pairs(levels: pl.DataFrame, m: dict, u: dict, prior: float) -> pl.DataFrame:
     """match_weight (log2 odds, the prior included) and match_probability of each pair, with the name's and the
     place fields' (location, phone, domain) parts of the weight."""
@@ -576,10 +603,12 @@ def score_pairs(levels: pl.DataFrame, m: dict, u: dict, prior: float) -> pl.Data
     for column in FIELDS:
         mapping = {level: math.log2(m[column][level] / u[column][level]) for level in LEVELS[column]}
         contribution = pl.col(column).replace_strict(mapping, default=0.0, return_dtype=pl.Float64).fill_null(0.0)
-        if column == "name_level":
-            floor = u[column][EXACT_NAME] * 1e-3
-            exact = (pl.lit(m[column][EXACT_NAME]) / pl.max_horizontal(pl.col("name_tf"), pl.lit(floor))).log(2)
-            contribution = pl.when(pl.col(column) == EXACT_NAME).then(exact).otherwise(contribution)
+        if column in TERM_FREQUENCIES:
+            level, tf = TERM_FREQUENCIES[column]
+            adjusted = (pl.lit(m[column][level]) / pl.max_horizontal(pl.col(tf), pl.lit(u[column][level] * 1e-3))).log(
+                2
+            )
+            contribution = pl.when(pl.col(column) == level).then(adjusted).otherwise(contribution)
         contributions[column] = contribution
     place = [contributions[c] for c in FIELDS if c != "name_level"]
     return (
@@ -878,7 +907,9 @@ def resolve_clients(
     pairs, report = candidate_pairs(prepared, settings)
     clock.done(f"blocked: {report['candidate_pairs']:,} candidate pairs")
     with duckdb.connect() as conn:
-        levels = compare_pairs(conn, prepared, pl.concat([pairs, decided.select("left_id", "right_id")]).unique())
+        compared = pl.concat([pairs, decided.select("left_id", "right_id", pl.lit(False).alias("is_training"))])
+        compared = compared.group_by("left_id", "right_id").agg(pl.col("is_training").any())
+        levels = compare_pairs(conn, prepared, compared).join(compared, on=["left_id", "right_id"])
         clock.done(f"compared {levels.height:,} pairs")
         sample = compare_pairs(conn, prepared, random_pairs(prepared.height, settings.random_pairs, settings.seed))
     u = level_frequencies(sample)
@@ -886,7 +917,9 @@ def resolve_clients(
     labels = levels.filter(pl.col("decision").is_not_null()).with_columns(
         (pl.col("decision") == "must_link").alias("is_match")
     )
-    m, prior = estimate_parameters(levels.filter(pl.col("decision").is_null()), u, prepared.height, settings, labels)
+    undecided = levels.filter(pl.col("decision").is_null())
+    m, prior = estimate_parameters(undecided.filter("is_training"), u, prepared.height, settings, labels)
+    prior = estimate_prior(undecided, m, u, prior, prepared.height)
     clock.done("estimated u (random pairs), m and the prior (EM)")
     scored, taught = learn_from_labels(score_pairs(levels, m, u, prior), settings.label_prior_strength)
     name_allows = (
