@@ -108,7 +108,7 @@ class ResolutionSettings:
     em_iterations: int = 60
     common_token_share: float = 0.0005
     common_token_min: int = 20
-    label_prior_strength: float = 1.0  # how many labels a pattern's model probability is worth
+    label_prior_strength: float = 4.0  # how many labels a pattern's model probability is worth
     review_limit: int = 20_000
     seed: int = 42
 
@@ -822,16 +822,24 @@ def describe_evidence() -> pl.Expr:
     return pl.concat_list(parts).list.drop_nulls().list.join(", ")
 
 
+# What one pair of a kind may teach beyond its own uncertainty p(1 - p): a pair whose probability says "match" but a
+# name rule holds back (a label settles which is right), and a pair whose name and place argue opposite ways strongly
+# (the model may be wrong there, as fields are not independent).
+HELD_BACK_VALUE = 0.25
+TORN_VALUE = 0.05
+
+
 def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionSettings) -> pl.DataFrame:
     """Pairs a person should decide, ranked by how much a decision would teach.
 
     In the queue: undecided pairs in different accounts with some reason to look: a probability from
     `review_threshold` up, names that agree at least by containment, or a shared address, phone or domain. A label
     moves every pair of its comparison pattern, so a pattern is worth the uncertainty it holds, the sum of p(1 - p)
-    over its undecided pairs, plus a quarter for each pair whose evidence argues both ways (names strongly against,
-    place strongly for, or the reverse) or that a name rule holds back although its probability is high; pairs that
-    would join larger accounts weigh more. The queue shows the most valuable pattern's most uncertain pair first,
-    then one pair of each other pattern in order of value, then the second pairs, and so on."""
+    over its undecided pairs, plus HELD_BACK_VALUE for each pair a name rule holds back although its probability is
+    high and TORN_VALUE for each pair whose evidence argues both ways (names strongly against, place strongly for,
+    or the reverse), divided by (1 + labels the pattern already has)^2; pairs that would join larger accounts weigh
+    more. The queue shows the most valuable pattern's most uncertain pair first, then one pair of each other
+    pattern in order of value, then the second pairs, and so on."""
     cluster_of = pl.Series("cluster", labels)
     sizes = pl.DataFrame({"cluster": labels}).group_by("cluster").len("cluster_size")
     undecided = scored.filter(pl.col("decision").is_null())
@@ -839,12 +847,16 @@ def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionS
     torn = ((pl.col("name_weight") <= -4) & (pl.col("place_weight") >= 8)) | (
         (pl.col("name_weight") >= 8) & (pl.col("place_weight") <= -4)
     )
+    labelled = scored.filter(pl.col("decision").is_not_null()).group_by(FIELDS).len("labels")
     pattern_value = (
         undecided.group_by(FIELDS)
         .agg(
             ((pl.col("match_probability") * (1 - pl.col("match_probability"))).sum()
-             + 0.25 * (held_back | torn).sum()).alias("pattern_value"),
+             + HELD_BACK_VALUE * held_back.sum() + TORN_VALUE * (torn & ~held_back).sum()).alias("pattern_value"),
         )
+        # each label already given to a pattern leaves less for the next one to teach
+        .join(labelled, on=list(FIELDS), how="left", nulls_equal=True)
+        .with_columns(pl.col("pattern_value") / (1 + pl.col("labels").fill_null(0)) ** 2)
     )  # fmt: skip
     worth_a_look = (
         (pl.col("match_probability") >= settings.review_threshold)
