@@ -24,8 +24,8 @@ OPTIONAL_FIELDS = CLIENTS.optional  # what the survivorship rule counts as "fill
             key=["intermediate", "int_match_pairs_reviewed"],
             group_name="intermediate",
             kinds={"polars", "duckdb"},
-            description="Candidate pairs a person should look at: near the threshold, or strong but with names that "
-            "disagree (branches, subsidiaries, or a name typo the matcher would not trust).",
+            description="Candidate pairs a person should decide, ranked by how much a decision would teach the "
+            "matcher (assets/logic/resolution.py, review_queue).",
         ),
     },
     ins={

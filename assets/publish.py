@@ -18,7 +18,7 @@ PUBLISHED_TABLES = {
     ("marts", "seller_account_lists"): "owner_id nulls last, seller_rank",
     ("marts", "client_crosswalk"): "account_id, source_system, source_client_id",
     ("marts", "quarantine"): "input_name, source_file, source_row",
-    ("marts", "match_review"): "match_probability desc, source_system_1, source_client_id_1",
+    ("marts", "match_review"): "review_rank",
     ("marts", "account_scores"): "priority_score desc, account_id",
     ("marts", "override_status"): "source_file, source_row",
     ("marts", "account_history"): "as_of_date, account_id",

@@ -4,6 +4,7 @@
     python -m pipelines.cli generate DIR --clients 4000
     python -m pipelines.cli benchmark    # what `make benchmark` does (see pipelines/benchmark.py)
     python -m pipelines.cli whatif --config other_scoring.yaml [--key-share 0.3]   # nothing published changes
+    python -m pipelines.cli review       # decide pairs of client records; the next run applies and learns from them
 
 Every run goes to the project's Dagster instance (DAGSTER_HOME defaults to <repo>/dagster_home), so it shows up in
 the UI that `make dev` opens.
@@ -206,6 +207,49 @@ def command_whatif(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_review(args: argparse.Namespace) -> int:
+    from pipelines.resources import settings_from_env
+    from pipelines.review import (
+        ReviewError,
+        append_decisions,
+        export_pairs,
+        import_decisions,
+        interactive,
+        pending_pairs,
+    )
+
+    try:
+        settings = settings_from_env()
+        overrides = Path(settings.data_dir) / "match_overrides.csv"
+        if args.import_file:
+            written = append_decisions(overrides, import_decisions(args.import_file, args.by, args.reason))
+        else:
+            pairs = pending_pairs(Path(settings.output_dir), Path(settings.data_dir), args.limit)
+            if args.export_file:
+                count = export_pairs(pairs, args.export_file)
+                print(f"{count:,} pairs written to {args.export_file}: fill `decision` with same or different, then "
+                      f"alms review --import {args.export_file}")  # fmt: skip
+                return 0
+            if pairs.height == 0:
+                print("nothing to review: every pair in marts.match_review is decided")
+                return 0
+            print(f"{pairs.height:,} pairs to review, most instructive first (decisions go to {overrides})")
+            decisions = []
+            try:
+                for row in interactive(pairs, input, print, args.by, args.reason):
+                    decisions.append(row)
+                    append_decisions(overrides, [row])  # each answer is kept at once: quitting loses nothing
+            except (EOFError, KeyboardInterrupt):
+                print()
+            written = len(decisions)
+    except (SettingsError, ReviewError) as error:
+        print(f"alms review: {error}", file=sys.stderr)
+        return 2
+    print(f"{written:,} decisions written to {overrides}; run the pipeline again (the same as-of date is fine) to "
+          "apply them and teach the matcher")  # fmt: skip
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["benchmark"]:  # its options are its own (see pipelines/benchmark.py)
@@ -229,8 +273,18 @@ def main(argv: list[str] | None = None) -> int:
     whatif.add_argument("--key-share", type=float, help="cut the key level again at this share (e.g. 0.3)")
     whatif.add_argument("--name", default="latest", help="sub-folder of $ALMS_OUTPUT_DIR/whatif for the result")
     whatif.add_argument("--show", type=int, default=15, help="sellers to print")
+    review = commands.add_parser("review", help="decide pairs of client records (match_overrides.csv)")
+    review.add_argument("--limit", type=int, help="at most this many pairs")
+    review.add_argument("--by", default=None, help="who decides (default: the login name)")
+    review.add_argument("--reason", default="reviewed with alms review", help="the reason recorded with each row")
+    review.add_argument("--export", dest="export_file", type=Path, help="write the pairs to this CSV instead")
+    review.add_argument("--import", dest="import_file", type=Path, help="append the decisions of a filled CSV")
     args = parser.parse_args(argv)
-    handlers = {"run": command_run, "generate": command_generate, "whatif": command_whatif}
+    if args.command == "review" and args.by is None:
+        from pipelines.review import default_reviewer
+
+        args.by = default_reviewer()
+    handlers = {"run": command_run, "generate": command_generate, "whatif": command_whatif, "review": command_review}
     return handlers[args.command](args)
 
 

@@ -9,8 +9,8 @@
 | ALMS_REPORTING_CURRENCY | USD | currency of all published amounts; fx_rates convert into it |
 | ALMS_MAX_LINE_AMOUNT | 1000000000 | a billing line with |amount| at or above this is quarantined as absurd_amount |
 | ALMS_MATCHER | probabilistic | client deduplication: probabilistic (Fellegi-Sunter), or deterministic (rule-based, no overrides) |
-| ALMS_MATCH_THRESHOLD | 0.9 | match probability at which two client records link (names must also agree) |
-| ALMS_REVIEW_THRESHOLD | 0.5 | pairs from here up to the match threshold go to marts.match_review |
+| ALMS_MATCH_THRESHOLD | 0.5 | calibrated match probability at which two client records link |
+| ALMS_REVIEW_THRESHOLD | 0.05 | uncertain pairs from here up go to marts.match_review |
 | ALMS_REVIEW_MONTHS | 12 | review cadence: the key level is frozen for 6 or 12 months |
 | ALMS_REVIEW_START_MONTH | 1 | month (1-12) in which review periods start (1 with 6: January and July) |
 | ALMS_REVIEW_REASON | (unset) | set to re-run the current period's review with this run's data; the reason is audited |
@@ -52,8 +52,8 @@ class AlmsSettings(dg.ConfigurableResource):
     reporting_currency: str = "USD"
     max_line_amount: float = 1_000_000_000.0
     matcher: str = "probabilistic"
-    match_threshold: float = 0.9
-    review_threshold: float = 0.5
+    match_threshold: float = 0.5
+    review_threshold: float = 0.05
     review_months: int = 12
     review_start_month: int = 1
     review_reason: str = ""
@@ -155,8 +155,8 @@ def settings_from_env(environ: dict | None = None) -> AlmsSettings:
         reporting_currency=env.get("ALMS_REPORTING_CURRENCY", "USD").strip().upper(),
         max_line_amount=_number(env, "ALMS_MAX_LINE_AMOUNT", 1_000_000_000.0),
         matcher=env.get("ALMS_MATCHER", "probabilistic").strip().lower() or "probabilistic",
-        match_threshold=_number(env, "ALMS_MATCH_THRESHOLD", 0.9),
-        review_threshold=_number(env, "ALMS_REVIEW_THRESHOLD", 0.5),
+        match_threshold=_number(env, "ALMS_MATCH_THRESHOLD", 0.5),
+        review_threshold=_number(env, "ALMS_REVIEW_THRESHOLD", 0.05),
         review_months=int(_number(env, "ALMS_REVIEW_MONTHS", 12)),
         review_start_month=int(_number(env, "ALMS_REVIEW_START_MONTH", 1)),
         review_reason=env.get("ALMS_REVIEW_REASON", "").strip(),

@@ -355,22 +355,44 @@ class Quarantine(pa.DataFrameModel):
 
 
 class MatchReview(pa.DataFrameModel):
-    """Pairs of client records for a person to confirm (must_link) or reject (cannot_link) in match_overrides."""
+    """Pairs of client records for a person to decide (same organisation or not), most instructive first."""
 
+    review_rank: int = pa.Field(ge=1, unique=True, description="Order of review: 1 teaches the most.")
     source_system_1: str = pa.Field(description="First record: source system.")
     source_client_id_1: str = pa.Field(description="First record: client id.")
     name_1: str = pa.Field(nullable=True, description="First record: name.")
+    address_1: str = pa.Field(nullable=True, description="First record: address.")
+    city_1: str = pa.Field(nullable=True, description="First record: city.")
+    postal_code_1: str = pa.Field(nullable=True, description="First record: postal code.")
+    phone_1: str = pa.Field(nullable=True, description="First record: phone.")
+    domain_1: str = pa.Field(nullable=True, description="First record: web domain.")
     account_id_1: str = pa.Field(description="First record's account now.")
     source_system_2: str = pa.Field(description="Second record: source system.")
     source_client_id_2: str = pa.Field(description="Second record: client id.")
     name_2: str = pa.Field(nullable=True, description="Second record: name.")
+    address_2: str = pa.Field(nullable=True, description="Second record: address.")
+    city_2: str = pa.Field(nullable=True, description="Second record: city.")
+    postal_code_2: str = pa.Field(nullable=True, description="Second record: postal code.")
+    phone_2: str = pa.Field(nullable=True, description="Second record: phone.")
+    domain_2: str = pa.Field(nullable=True, description="Second record: web domain.")
     account_id_2: str = pa.Field(description="Second record's account now (differs from account_id_1).")
     match_probability: float = pa.Field(
-        ge=0, le=1, description="The matcher's probability that both are one organisation."
+        ge=0, le=1, description="The matcher's calibrated probability that both are one organisation."
     )
-    review_reason: str = pa.Field(isin=["near_threshold", "names_disagree"], description="Why it needs a person.")
-    name_level: str = pa.Field(description="How the names compare: exact, typo, similar, weak, different.")
-    evidence: str = pa.Field(description="Fields that agreed.")
+    teaching_value: float = pa.Field(
+        ge=0, description="How much a decision on this pair would teach: the uncertainty its comparison pattern holds."
+    )
+    review_reason: str = pa.Field(
+        isin=["uncertain", "names_disagree", "evidence_disagrees", "shared_evidence"],
+        description="Why it needs a person: uncertain; names_disagree (probable, held back by a name rule); "
+        "evidence_disagrees (name and place argue opposite ways); shared_evidence (shares an address, phone, "
+        "domain or words).",
+    )
+    name_level: str = pa.Field(
+        description="How the names compare: exact, same_words, contained, contained_common_words, acronym, partial, "
+        "shares_rare_word, shares_common_word_or_spelling, conflicting_qualifiers, different (missing: no name)."
+    )
+    evidence: str = pa.Field(description="Every compared field with its agreement level.")
 
     class Config:
         strict = True
