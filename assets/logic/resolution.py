@@ -52,12 +52,17 @@ LEGAL_WORDS = ["incorporated", "corporation", "company", "limited"]
 # Words that carry no identity in a name ("Dining Room at the Ritz" = "Ritz Dining Room").
 STOP_WORDS = ["the", "of", "at", "and", "an", "on", "in", "for", "de", "la", "le", "du", "des", "et", "y"]
 # Words that tell sites of one organisation apart: two names that differ by these name different sites.
-DISCRIMINATORS = [
-    "north", "south", "east", "west", "ne", "nw", "se", "sw", "northeast", "northwest",
-    "southeast", "southwest", "central", "upper", "lower", "uptown", "downtown", "midtown", "ii", "iii", "iv",
-    "vi", "first", "second", "third", "1st", "2nd", "3rd", "4th", "5th", "inner", "outer", "northern",
-    "southern", "eastern", "western", "midwest", "midwestern", "pacific", "atlantic", "mountain", "gulf", "coastal",
-    "metro", "region", "regional", "division", "branch", "campus", "annex", "depot", "store", "unit",
+# Words that name a division of an organisation: "Acme West" beside "Acme" or "Acme East" is another unit.
+DIVISIONS = [
+    "north", "south", "east", "west", "ne", "nw", "se", "sw", "northeast", "northwest", "southeast", "southwest",
+    "northern", "southern", "eastern", "western", "central", "midwest", "midwestern", "pacific", "atlantic",
+    "mountain", "gulf", "coastal", "region", "regional", "division",
+]  # fmt: skip
+# Words that tell sites apart (with numbers and the record's own city): two names that differ by them on both sides
+# name different sites.
+DISCRIMINATORS = DIVISIONS + [
+    "upper", "lower", "uptown", "downtown", "midtown", "ii", "iii", "iv", "vi", "first", "second", "third", "1st",
+    "2nd", "3rd", "4th", "5th", "inner", "outer", "metro", "branch", "campus", "annex", "depot", "store", "unit",
 ]  # fmt: skip
 NAME_LEVELS = {9: "exact", 8: "same_words", 7: "contained", 6: "contained_common_words", 5: "acronym", 4: "partial",
                3: "shares_rare_word", 2: "shares_common_word_or_spelling", 1: "conflicting_qualifiers",
@@ -84,6 +89,15 @@ CONTAINED_NAMES = (6, 7)
 # share every place field, so unsupervised estimation would take them for duplicates).
 FIXED_M = {"name_level": {1: 1e-4}}
 M_PRIOR_PAIRS = 2.0
+# What random pairs of business records look like (measured on the demo generator and the public sets, rounded): the
+# prior of u, worth U_PRIOR_PAIRS pairs.
+U_PRIOR = {
+    "name_level": {9: 2e-5, 8: 1e-5, 7: 2e-5, 6: 2e-5, 5: 1e-5, 4: 1e-4, 3: 1e-3, 2: 0.04, 1: 4e-3, 0: 0.95482},
+    "location_level": {6: 2e-5, 5: 2e-5, 4: 2e-5, 3: 1e-4, 2: 4e-3, 1: 0.02, 0: 0.97584},
+    "phone_level": {2: 4e-5, 1: 1e-5, 0: 0.99995},
+    "domain_level": {2: 5e-5, 1: 1e-5, 0: 0.99994},
+}
+U_PRIOR_PAIRS = 1000.0
 COUNTRIES = {
     "us": "us", "usa": "us", "united states": "us", "united states of america": "us", "u s": "us", "u s a": "us",
     "ca": "ca", "can": "ca", "canada": "ca", "au": "au", "aus": "au", "australia": "au",
@@ -211,6 +225,7 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
                 | pl.col("token").str.contains(r"^[0-9]+$")
                 | ((pl.col("token") == pl.col("city_key")) & (pl.col("token").str.len_chars() >= 4))
             ).alias("token_qualifier"),
+            pl.col("token").is_in(DIVISIONS).alias("token_division"),
             pl.col("token").filter(~pl.col("token").is_in(list(common))).alias("rare_tokens"),
             pl.col("token").sort_by("names", "token").first().alias("rarest_token"),
             pl.col("token").sort_by("names", "token").get(1, null_on_oob=True).alias("second_rarest_token"),
@@ -228,8 +243,18 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
             .then(pl.col("tokens").list.first())
             .alias("acronym_token"),
             # term frequency of an exact name: the share of distinct sites (name, city) that carry it
-            (site.n_unique().over("name_key") / site.n_unique()).alias("name_tf"),
-            (pl.struct("domain_key", "city_key").n_unique().over("domain_key") / site.n_unique()).alias("domain_tf"),
+            # (with the prior's exact-name share worth U_PRIOR_PAIRS sites: one name among six sites is not 1 in 6)
+            (
+                (site.n_unique().over("name_key") + U_PRIOR_PAIRS * U_PRIOR["name_level"][EXACT_NAME])
+                / (site.n_unique() + U_PRIOR_PAIRS)
+            ).alias("name_tf"),
+            (
+                (
+                    pl.struct("domain_key", "city_key").n_unique().over("domain_key")
+                    + U_PRIOR_PAIRS * U_PRIOR["domain_level"][2]
+                )
+                / (site.n_unique() + U_PRIOR_PAIRS)
+            ).alias("domain_tf"),
         )
         .sort("record_id")
     )
@@ -358,7 +383,7 @@ joined as (
         l.name_key as l_name, r.name_key as r_name, l.name_compact as l_compact, r.name_compact as r_compact,
         l.tokens as l_tokens, r.tokens as r_tokens, l.token_weights as l_weights, r.token_weights as r_weights,
         l.token_common as l_common, r.token_common as r_common, l.token_qualifier as l_qualifier,
-        r.token_qualifier as r_qualifier, l.initials as l_initials, r.initials as r_initials,
+        r.token_qualifier as r_qualifier, l.token_division as l_division, r.token_division as r_division, l.initials as l_initials, r.initials as r_initials,
         l.acronym_token as l_acronym, r.acronym_token as r_acronym, l.name_tf, l.domain_tf,
         l.domain_key as l_domain, r.domain_key as r_domain, l.domain_stem as l_stem, r.domain_stem as r_stem,
         l.phone_key as l_phone, r.phone_key as r_phone,
@@ -391,6 +416,8 @@ word_sums as (
         list_bool_or(list_transform(l_hit, lambda h, i: h and not l_common[i])) as l_rare_hit,
         list_bool_or(list_transform(r_hit, lambda h, i: h and not r_common[i])) as r_rare_hit,
         list_bool_or(list_transform(l_qualifier, lambda q, i: q and not l_hit[i])) as l_discriminator,
+        list_bool_and(list_transform(l_division, lambda d, i: d or l_hit[i])) as l_division_only,
+        list_bool_and(list_transform(r_division, lambda d, i: d or r_hit[i])) as r_division_only,
         list_bool_or(list_transform(r_qualifier, lambda q, i: q and not r_hit[i])) as r_discriminator
     from word_hits
 ),
@@ -423,6 +450,9 @@ select
         when l_name is null or r_name is null then null
         when l_name = r_name or l_compact = r_compact then 9
         when l_unmatched = 0 and r_unmatched = 0 then 8
+        -- one name adds only division words to the other: "Acme West" beside "Acme" is another unit
+        when (l_unmatched = 0 and r_unmatched > 0 and r_division_only) or (r_unmatched = 0 and l_unmatched > 0
+            and l_division_only) then 1
         when (l_unmatched = 0 or r_unmatched = 0) and (l_rare_hit or r_rare_hit) then 7
         when l_unmatched = 0 or r_unmatched = 0 then 6
         when (l_acronym is not null and l_acronym = r_initials) or (r_acronym is not null and r_acronym = l_initials)
@@ -469,6 +499,7 @@ from address_parts
 def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     """The comparison levels of each pair (and the exact name's term frequency)."""
     columns = ["record_id", "name_key", "name_compact", "tokens", "token_weights", "token_common", "token_qualifier",
+               "token_division",
                "initials",
                "acronym_token", "name_tf", "domain_tf", "domain_key", "domain_stem", "phone_key", "postal_code_key",
                "house_number", "street_key", "city_key", "country_key"]  # fmt: skip
@@ -496,13 +527,16 @@ def random_pairs(n_records: int, count: int, seed: int) -> pl.DataFrame:
 
 
 def level_frequencies(levels: pl.DataFrame) -> dict[str, dict[int, float]]:
-    """Share of each agreement level per field among pairs where the field is present on both sides, smoothed
-    (add one half) so a level never seen in the sample is rare, not impossible."""
+    """Share of each agreement level per field among random pairs where the field is present on both sides, with a
+    Dirichlet prior worth U_PRIOR_PAIRS pairs (U_PRIOR): on a few hundred records the random pairs are few and
+    include the duplicates themselves, so the prior keeps u sensible; on real volumes the sample decides."""
     shares = {}
     for column in FIELDS:
         counts = dict(levels.select(column).drop_nulls().group_by(column).len().iter_rows())
-        total = sum(counts.values()) + 0.5 * len(LEVELS[column])
-        shares[column] = {level: (counts.get(level, 0) + 0.5) / total for level in LEVELS[column]}
+        total = sum(counts.values()) + U_PRIOR_PAIRS
+        shares[column] = {
+            level: (counts.get(level, 0) + U_PRIOR_PAIRS * U_PRIOR[column][level]) / total for level in LEVELS[column]
+        }
     return shares
 
 

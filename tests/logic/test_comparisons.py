@@ -7,9 +7,12 @@ import pytest
 from assets.logic.inputs import CLIENTS
 from assets.logic.resolution import (
     DOMAIN_LEVELS,
+    EXACT_NAME,
     LOCATION_LEVELS,
     NAME_LEVELS,
     PHONE_LEVELS,
+    U_PRIOR,
+    U_PRIOR_PAIRS,
     ResolutionSettings,
     compare_pairs,
     prepare_records,
@@ -176,5 +179,8 @@ def test_an_exact_names_term_frequency_counts_sites():
     rows = rows.with_columns(pl.lit(None, pl.String).alias(c) for c in CLIENTS.columns if c not in rows.columns)
     prepared, _ = prepare_records(rows, ResolutionSettings())
     tf = dict(prepared.select("name", "name_tf").unique().iter_rows())
-    sites = 4 + 1 + 2  # distinct (name, city)
-    assert tf["Blue Bottle"] == pytest.approx(4 / sites) and tf["Kestrel Dental"] == pytest.approx(1 / sites)
+    sites = 4 + 1 + 2  # distinct (name, city); the prior's share is worth U_PRIOR_PAIRS sites
+    prior = U_PRIOR_PAIRS * U_PRIOR["name_level"][EXACT_NAME]
+    assert tf["Blue Bottle"] == pytest.approx((4 + prior) / (sites + U_PRIOR_PAIRS))
+    assert tf["Kestrel Dental"] == pytest.approx((1 + prior) / (sites + U_PRIOR_PAIRS))
+    assert tf["Blue Bottle"] > 3.9 * tf["Kestrel Dental"]
