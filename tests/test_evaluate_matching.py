@@ -137,10 +137,10 @@ def test_the_simulated_reviewer_labels_from_the_truth_and_its_labels_are_applied
         calls.append((overrides, resolution))
         return resolution
 
-    run = simulate_reviewer(clients, truth, 10, resolve=recording_resolve, checkpoints=[0, 10])
-    assert [r.labels for r in run.rounds] == [0, 5, 10] and len(calls) == 3
+    run = simulate_reviewer(clients, truth, 25, resolve=recording_resolve, checkpoints=[0, 25])
+    assert [r.labels for r in run.rounds] == [0, 5, 10, 15, 20, 25] and len(calls) == 6
     overrides, last = calls[-1]
-    assert overrides.height == 10 and overrides.select("source_row").n_unique() == 10
+    assert overrides.height == 25 and overrides.select("source_row").n_unique() == 25
     account = {(row[0], row[1]): row[2]
                for row in last.crosswalk.select("source_system", "source_client_id", "account_id").iter_rows()}  # fmt: skip
     for row in overrides.iter_rows(named=True):
@@ -154,7 +154,8 @@ def test_the_simulated_reviewer_labels_from_the_truth_and_its_labels_are_applied
     keys = calls[0][1].crosswalk.select("record_id", "source_system", "source_client_id")
     top = first_queue.head(5).join(keys.rename(lambda c: f"{c}_1"), left_on="left_id", right_on="record_id_1")
     assert set(top["source_client_id_1"]) == set(calls[1][0]["source_client_id_1"])
-    assert run.rounds[-1].scores["f1"] >= run.rounds[0].scores["f1"]
+    # 25 labels teach: measured F1 0.9879 without labels, 0.9910 with them
+    assert run.rounds[-1].scores["f1"] > run.rounds[0].scores["f1"] + 0.002
 
 
 def test_recall_per_variation_kind_counts_a_pair_for_each_kind_of_either_record():
