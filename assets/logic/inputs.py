@@ -502,8 +502,10 @@ def _diagnose_csv(path: Path, relative: str, error: Exception) -> str:
     for row in reader:
         if len(row) != len(header) and row:
             line = reader.line_num
+            quote = "; a quote in it may not be closed" if any("," in f or "\n" in f for f in row) else ""
             return (
-                f"{relative}: line {line} (data row {line - 1}) has {len(row)} fields but the header has {len(header)}"
+                f"{relative}: line {line} (data row {line - 1}) has {len(row)} fields but the header has "
+                f"{len(header)}{quote}"
             )
     return (
         f"{relative}: could not be read as CSV ({message}); check its quotes (a value holding a comma, a quote or a "
