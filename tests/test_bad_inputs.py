@@ -31,7 +31,7 @@ from assets.logic import inputs, parsing
 from assets.logic.completeness import describe_gaps
 from assets.logic.inputs import InputError
 from pipelines.resources import LAYERS, SettingsError, settings_from_env
-from pipelines.sql_models import in_dependency_order, load_sql_models, run_sql_model
+from pipelines.sql_models import in_dependency_order, load_sql_models
 from schemas import SCHEMAS_BY_TABLE
 
 TODAY = dt.date(2026, 11, 22)
@@ -55,6 +55,7 @@ RAW = {  # raw table -> (input, parse, whole input at once as the reference inpu
     "seller_picks": (inputs.SELLER_PICKS, parsing.parse_seller_picks),
     "account_overrides": (inputs.ACCOUNT_OVERRIDES, parsing.parse_account_overrides),
 }
+VALIDATED = ("billing_lines", "clients", "engagement_events", "opportunities", "prospects")
 MODELS = [
     m
     for m in in_dependency_order(load_sql_models())
@@ -133,18 +134,18 @@ def ingest(data_dir: Path, env: dict | None = None) -> duckdb.DuckDBPyConnection
     conn = duckdb.connect(config={"threads": 1})  # tiny tables: one thread plans and runs them fastest
     for layer in LAYERS:
         conn.execute(f"create schema {layer}")
-    tables = {
-        name: SCHEMAS_BY_TABLE[("raw", name)].validate(parse(inputs.read_input(data_dir, spec)[0]), lazy=True)
-        for name, (spec, parse) in RAW.items()
-    }
+    tables = {name: parse(inputs.read_input(data_dir, spec)[0]) for name, (spec, parse) in RAW.items()}
+    for name in VALIDATED:  # the transactional inputs, whose rows the faults reach (reference inputs stop the run)
+        SCHEMAS_BY_TABLE[("raw", name)].validate(tables[name], lazy=True)
     tables["input_files"] = inputs.list_input_files(data_dir)
     for name, frame in tables.items():
         conn.register("frame", frame)
         conn.execute(f"create table raw.{name} as select * from frame")
         conn.unregister("frame")
     parameters = {**settings.sql_parameters(), "today": TODAY}
-    for model in MODELS:
-        run_sql_model(conn, model, parameters)
+    for model in MODELS:  # what run_sql_model does, without its bookkeeping queries
+        bound = {name: parameters[name] for name in model.parameters}
+        conn.execute(f"create {model.materialization} {model.layer}.{model.name} as\n{model.sql}", bound or None)
     return conn
 
 

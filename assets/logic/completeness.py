@@ -22,6 +22,7 @@ LOOKBACK_MONTHS = 6  # months before the window whose billing counts as "billed 
 TRAILING_MONTHS = 6  # the median is over at most this many previous months
 MIN_TRAILING_MONTHS = 3  # the share test needs at least this many previous months of the system
 COMPLETENESS_TABLES = ("billing_completeness", "engagement_completeness")
+SHOWN_GAPS = 5  # a failure describes this many gaps, then counts the others
 
 _ENTRY = re.compile(r"^(?P<system>[^:\s]+):(?P<start>[0-9]{4}-[0-9]{2})(?P<range>\.\.(?P<end>[0-9]{4}-[0-9]{2})?)?$")
 
@@ -113,7 +114,7 @@ def describe_gaps(gaps: list[tuple], unit: str, min_share: float, input_name: st
     """One line for the gaps nobody accepted: each system and month with what it had against its median, then the
     setting that accepts them. `gaps`: (source_system, month 'YYYY-MM', status, amount, trailing median)."""
     parts = []
-    for system, month, status, amount, median in gaps:
+    for system, month, status, amount, median in gaps[:SHOWN_GAPS]:
         if status == "missing":
             parts.append(f"{system} has no {input_name} in {month} (it had some in the months before)")
         else:
@@ -121,6 +122,8 @@ def describe_gaps(gaps: list[tuple], unit: str, min_share: float, input_name: st
                 f"{system} has {amount:,} {unit} of {input_name} in {month}, below {min_share:.0%} "
                 f"(ALMS_MIN_MONTH_SHARE) of its trailing median {median:,} {unit}"
             )
+    if len(gaps) > SHOWN_GAPS:
+        parts.append(f"and {len(gaps) - SHOWN_GAPS} more gaps (marts.{input_name}_completeness)")
     entries = ",".join(f"{system}:{month}" for system, month, *_ in gaps)
     return (
         "; ".join(parts) + f"; if the data is complete, accept with ALMS_ACCEPT_GAPS={entries} "

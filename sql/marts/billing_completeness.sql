@@ -6,7 +6,7 @@
 -- (before the system's first billing month: a system that starts mid-window); partial_month (a month the window
 -- only partly covers, when ALMS_AS_OF is not a month end: not checked). A system that stopped billing is missing
 -- in every later month until accepted (legacy:2026-05..) or until its last billing leaves the look-back.
--- accepted_by: the ALMS_ACCEPT_GAPS entry that covers the month; is_blocking: a gap nobody accepted.
+-- accepted_by: the ALMS_ACCEPT_GAPS entry that accepted a gap; is_blocking: a gap nobody accepted.
 with lines as (
     select * from staging.stg_billing__checked_lines
 ),
@@ -138,7 +138,7 @@ select
     assessed.trailing_months,
     assessed.share_of_trailing_median,
     assessed.status,
-    accepted.accepted_by,
+    case when assessed.status in ('missing', 'below_share') then accepted.accepted_by end as accepted_by,
     assessed.status in ('missing', 'below_share') and accepted.accepted_by is null as is_blocking
 from assessed
 left join accepted

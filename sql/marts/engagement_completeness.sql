@@ -131,7 +131,7 @@ select
     assessed.trailing_months,
     assessed.share_of_trailing_median,
     assessed.status,
-    accepted.accepted_by,
+    case when assessed.status in ('missing', 'below_share') then accepted.accepted_by end as accepted_by,
     assessed.status in ('missing', 'below_share') and accepted.accepted_by is null as is_blocking
 from assessed
 left join accepted
