@@ -289,8 +289,9 @@ _RAW_TABLES = {
 @dg.asset_check(asset=dg.AssetKey(["marts", "input_files"]), blocking=True)
 def every_input_row_accounted(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Per file: rows read (counted again in the raw table) = rows loaded + quarantined + outside the window; the
-    quarantined rows are the file's excluded rows in marts.quarantine; every file in the input folder and every
-    file the raw tables hold has its row; the billing loaded from the files is the billing of marts.accounts."""
+    quarantined rows are the file's excluded rows in marts.quarantine; every file the raw tables hold has its row
+    and is in the input folder (rows of a file that is gone would count in no file); the billing loaded from the
+    files is the billing of marts.accounts."""
     raw_counts = " union all ".join(
         f"select '{name}' as input_name, source_file, count(*) as rows_in from {table} group by source_file"
         for name, table in _RAW_TABLES.items()
@@ -308,19 +309,17 @@ def every_input_row_accounted(warehouse: Warehouse) -> dg.AssetCheckResult:
                 coalesce(files.source_file, raw_counts.source_file),
                 coalesce(raw_counts.rows_in, 0),
                 files.rows_read, files.rows_loaded, files.rows_quarantined, files.rows_outside_window,
-                coalesce(excluded.rows_excluded, 0)
+                coalesce(excluded.rows_excluded, 0), coalesce(files.is_in_folder, false)
             from marts.input_files as files
             full outer join raw_counts
                 on raw_counts.input_name = files.input_name and raw_counts.source_file = files.source_file
             left join excluded
                 on excluded.input_name = files.input_name and excluded.source_file = files.source_file
-            left join raw.input_files as listed
-                on listed.input_name = files.input_name and listed.source_file = files.source_file
             where files.source_file is null
+                or not files.is_in_folder
                 or coalesce(raw_counts.rows_in, 0) <> files.rows_read
                 or files.rows_read <> files.rows_loaded + files.rows_quarantined + files.rows_outside_window
                 or files.rows_quarantined <> coalesce(excluded.rows_excluded, 0)
-                or (files.is_in_folder and listed.source_file is null)
             order by 1, 2
             """
         ).fetchall()
@@ -339,10 +338,11 @@ def every_input_row_accounted(warehouse: Warehouse) -> dg.AssetCheckResult:
     problems = [file for _, file, *_ in wrong]
     description = None
     if wrong:
-        name, file, rows_in, read, ok, out_q, out_w, excluded = wrong[0]
+        name, file, rows_in, read, ok, out_q, out_w, excluded, in_folder = wrong[0]
         description = (
             f"{file}: {rows_in} rows in the raw table, {read} read = {ok} loaded + {out_q} quarantined + {out_w} "
             f"outside the window, {excluded} excluded in marts.quarantine"
+            + ("" if in_folder else "; the file is not in the input folder")
             + (f" ({len(wrong) - 1} more files like it)" if len(wrong) > 1 else "")
         )
     elif billing_loaded != billing_accounts:
