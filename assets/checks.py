@@ -9,6 +9,7 @@ from fractions import Fraction
 
 import dagster as dg
 
+from assets.logic.completeness import accepted_gaps_in_use, describe_gaps
 from pipelines.resources import AlmsSettings, Warehouse
 
 
@@ -270,6 +271,142 @@ def overrides_all_applied(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
+# Raw tables per input of marts.input_files: the rows of each file are counted here again, from the raw tables.
+_RAW_TABLES = {
+    "billing": "raw.billing_lines",
+    "clients": "raw.clients",
+    "engagement": "raw.engagement_events",
+    "opportunities": "raw.opportunities",
+    "prospects": "raw.prospects",
+    "sellers": "raw.sellers",
+    "fx_rates": "raw.fx_rates",
+    "match_overrides": "raw.match_overrides",
+    "seller_picks": "raw.seller_picks",
+    "overrides": "raw.account_overrides",
+}
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "input_files"]), blocking=True)
+def every_input_row_accounted(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """Per file: rows read (counted again in the raw table) = rows loaded + quarantined + outside the window; the
+    quarantined rows are the file's excluded rows in marts.quarantine; every file the raw tables hold has its row
+    and is in the input folder (rows of a file that is gone would count in no file); the billing loaded from the
+    files is the billing of marts.accounts."""
+    raw_counts = " union all ".join(
+        f"select '{name}' as input_name, source_file, count(*) as rows_in from {table} group by source_file"
+        for name, table in _RAW_TABLES.items()
+    )
+    with warehouse.connect() as conn:
+        wrong = conn.sql(
+            f"""
+            with raw_counts as ({raw_counts}),
+            excluded as (
+                select input_name, source_file, count(*) as rows_excluded
+                from marts.quarantine where action = 'excluded' group by all
+            )
+            select
+                coalesce(files.input_name, raw_counts.input_name),
+                coalesce(files.source_file, raw_counts.source_file),
+                coalesce(raw_counts.rows_in, 0),
+                files.rows_read, files.rows_loaded, files.rows_quarantined, files.rows_outside_window,
+                coalesce(excluded.rows_excluded, 0), coalesce(files.is_in_folder, false)
+            from marts.input_files as files
+            full outer join raw_counts
+                on raw_counts.input_name = files.input_name and raw_counts.source_file = files.source_file
+            left join excluded
+                on excluded.input_name = files.input_name and excluded.source_file = files.source_file
+            where files.source_file is null
+                or not files.is_in_folder
+                or coalesce(raw_counts.rows_in, 0) <> files.rows_read
+                or files.rows_read <> files.rows_loaded + files.rows_quarantined + files.rows_outside_window
+                or files.rows_quarantined <> coalesce(excluded.rows_excluded, 0)
+            order by 1, 2
+            """
+        ).fetchall()
+        files, listed, rows, loaded, quarantined, outside, billing_loaded, billing_accounts = _one(
+            conn,
+            """
+            select
+                count(*),
+                (select count(*) from raw.input_files),
+                sum(rows_read), sum(rows_loaded), sum(rows_quarantined), sum(rows_outside_window),
+                coalesce(sum(billing_loaded), 0),
+                (select coalesce(sum(billing_12m), 0) from marts.accounts)
+            from marts.input_files
+            """,
+        )
+    problems = [file for _, file, *_ in wrong]
+    description = None
+    if wrong:
+        name, file, rows_in, read, ok, out_q, out_w, excluded, in_folder = wrong[0]
+        description = (
+            f"{file}: {rows_in} rows in the raw table, {read} read = {ok} loaded + {out_q} quarantined + {out_w} "
+            f"outside the window, {excluded} excluded in marts.quarantine"
+            + ("" if in_folder else "; the file is not in the input folder")
+            + (f" ({len(wrong) - 1} more files like it)" if len(wrong) > 1 else "")
+        )
+    elif billing_loaded != billing_accounts:
+        description = f"billing loaded from the files {billing_loaded} <> billing of marts.accounts {billing_accounts}"
+    return dg.AssetCheckResult(
+        passed=not wrong and billing_loaded == billing_accounts,
+        description=description,
+        metadata={
+            "files": files,
+            "files_in_folder": listed,
+            "rows_read": int(rows or 0),
+            "rows_loaded": int(loaded or 0),
+            "rows_quarantined": int(quarantined or 0),
+            "rows_outside_window": int(outside or 0),
+            "billing_loaded": str(billing_loaded),
+            "billing_of_accounts": str(billing_accounts),
+            "files_not_accounted": dg.MetadataValue.json(problems[:50]),
+        },
+    )
+
+
+def _completeness_check(warehouse: Warehouse, settings: AlmsSettings, table: str, measure: str, median: str):
+    input_name = table.removesuffix("_completeness")
+    with warehouse.connect() as conn:
+        gaps = conn.sql(
+            f"select source_system, strftime(month, '%Y-%m'), status, {measure}, {median} from marts.{table} "
+            "where is_blocking order by month, source_system"
+        ).fetchall()
+        statuses = dict(conn.sql(f"select status, count(*) from marts.{table} group by all").fetchall())
+        accepted = [row for row in accepted_gaps_in_use(conn) if row["input"] == input_name]
+    unit = settings.reporting_currency if input_name == "billing" else "events"
+    return dict(
+        passed=not gaps,
+        description=describe_gaps(gaps, unit, settings.min_month_share, input_name) if gaps else None,
+        metadata={
+            "gaps": dg.MetadataValue.json([f"{s}:{m} {st}" for s, m, st, *_ in gaps]),
+            "accepted_gaps": dg.MetadataValue.json(accepted),
+            "accept_gaps_setting": settings.accept_gaps or "(unset)",
+            "min_month_share": settings.min_month_share,
+            **{f"months_{status}": count for status, count in sorted(statuses.items())},
+        },
+    )
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "billing_completeness"]), blocking=True)
+def billing_months_complete(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetCheckResult:
+    """No source system is missing a month of billing, or bills less than ALMS_MIN_MONTH_SHARE of its trailing
+    median, unless ALMS_ACCEPT_GAPS accepts it: a missing extract would otherwise lower every account's billing and
+    the key level without a word. The accepted gaps are in the metadata and in marts.billing_completeness."""
+    return dg.AssetCheckResult(
+        **_completeness_check(warehouse, settings, "billing_completeness", "billing_amount", "trailing_median")
+    )
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "engagement_completeness"]), blocking=False)
+def engagement_months_complete(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetCheckResult:
+    """Warns when a source system's engagement events are missing in a month, or fall below ALMS_MIN_MONTH_SHARE
+    of its trailing median (engagement feeds scores, not the key level: a warning, not a stop)."""
+    return dg.AssetCheckResult(
+        severity=dg.AssetCheckSeverity.WARN,
+        **_completeness_check(warehouse, settings, "engagement_completeness", "events", "trailing_median"),
+    )
+
+
 CHECKS = [
     one_row_per_account,
     key_count_rule,
@@ -280,4 +417,7 @@ CHECKS = [
     scores_explain_themselves,
     seller_list_limits,
     overrides_all_applied,
+    every_input_row_accounted,
+    billing_months_complete,
+    engagement_months_complete,
 ]

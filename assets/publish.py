@@ -23,6 +23,9 @@ PUBLISHED_TABLES = {
     ("marts", "override_status"): "source_file, source_row",
     ("marts", "account_history"): "as_of_date, account_id",
     ("marts", "account_changes"): "to_as_of_date, account_id, field",
+    ("marts", "input_files"): "input_name, source_file",
+    ("marts", "billing_completeness"): "source_system, month",
+    ("marts", "engagement_completeness"): "source_system, month",
 }
 
 

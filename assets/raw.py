@@ -23,6 +23,7 @@ from schemas.raw import (
     RawClients,
     RawEngagementEvents,
     RawFxRates,
+    RawInputFiles,
     RawMatchOverrides,
     RawOpportunities,
     RawProspects,
@@ -63,10 +64,10 @@ def _ingest(
     them); their old rows, and the rows of files no longer in the folder, are replaced in one transaction."""
     report = inputs.new_report()
     loading = f"raw.{name}__loading"
-    rows = 0
+    rows = cleaned = 0
     schema = None
     with clear_failures(), warehouse.connect() as conn:
-        existing = _existing_files(conn, name) if months is not None else None
+        existing = _existing_files(conn, name, model) if months is not None else None
         if existing is None:
             months = None  # first ingest, or a table from an older layout: read everything
         only = None if months is None else _selector(months)
@@ -85,6 +86,8 @@ def _ingest(
             del text
             write_frame(conn, loading, frame, append=schema is not None)
             rows += frame.height
+            if "cleaned_fields" in frame.columns:
+                cleaned += frame.height - frame["cleaned_fields"].null_count()
             schema = frame.schema
         if schema is None:  # no file at all (an optional input): an empty table of the right shape
             frame = validate(model, parse(inputs.empty_text_frame(spec)))
@@ -114,6 +117,8 @@ def _ingest(
         context.log.warning(f"{relative}: columns not in the contract were ignored: {', '.join(columns)}")
     for relative in report["files_without_rows"]:
         context.log.warning(f"{relative}: header only, no data rows")
+    if cleaned:
+        context.log.warning(f"{name}: {cleaned:,} rows held control characters, replaced by spaces (marts.quarantine)")
     if months is not None:
         context.log.info(f"{name}: months {', '.join(sorted(months)) or '-'}: {len(replaced)} files read again, "
                          f"{len(gone)} gone; {rows:,} rows in raw.{name}")  # fmt: skip
@@ -126,6 +131,7 @@ def _ingest(
             "ingest": "full" if months is None else "months " + ", ".join(sorted(months)),
             "ignored_columns": dg.MetadataValue.json(report["ignored_columns"]),
             "files_without_rows": dg.MetadataValue.json(report["files_without_rows"]),
+            "rows_with_control_characters_cleaned": cleaned,
         },
     )
 
@@ -142,12 +148,18 @@ def _selector(months: set[str]) -> Callable[[str], bool]:
     return only
 
 
-def _existing_files(conn, name: str) -> set[str] | None:
-    """Files whose rows raw.<name> holds now; None when there is no table yet."""
-    found = conn.execute(
-        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = ?", [name]
-    ).fetchall()[0][0]
-    if not found:
+def _existing_files(conn, name: str, model: type[pa.DataFrameModel]) -> set[str] | None:
+    """Files whose rows raw.<name> holds now; None when there is no table yet, or when it has other columns than
+    this version writes (then every file is read again)."""
+    columns = [
+        row[0]
+        for row in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ? "
+            "order by ordinal_position",
+            [name],
+        ).fetchall()
+    ]
+    if columns != list(model.to_schema().columns):
         return None
     return {row[0] for row in conn.sql(f"select distinct source_file from raw.{name}").fetchall()}
 
@@ -261,6 +273,31 @@ account_overrides = _raw_asset(
     "Front-line overrides of tier or designation (overrides.csv) with who, why and until when.",
 )
 
+
+@dg.asset(
+    key_prefix="raw",
+    group_name="raw",
+    kinds={"polars", "duckdb"},
+    metadata=column_schema_for("raw", "input_files"),
+)
+def input_files(context: dg.AssetExecutionContext, settings: AlmsSettings, warehouse: Warehouse):
+    """Every file of every input in the input folder (month folders included), with its size and modification
+    time: what marts.input_files accounts for, row by row. The layout is checked as the ingest checks it."""
+    with clear_failures():
+        frame = validate(RawInputFiles, inputs.list_input_files(settings.data_dir))
+    with warehouse.connect() as conn:
+        write_frame(conn, "raw.input_files", frame)
+    per_input = dict(frame.group_by("input_name").len().sort("input_name").iter_rows())
+    context.log.info(f"input_files: {frame.height:,} files ({', '.join(f'{k} {v}' for k, v in per_input.items())})")
+    return dg.MaterializeResult(
+        metadata={
+            **table_metadata("raw", "input_files", frame.schema, frame.height),
+            "files_per_input": dg.MetadataValue.json(per_input),
+            "bytes": int(frame["size_bytes"].sum()),
+        }
+    )
+
+
 RAW_ASSETS = [
     billing_lines,
     clients,
@@ -272,4 +309,5 @@ RAW_ASSETS = [
     prospects,
     seller_picks,
     account_overrides,
+    input_files,
 ]

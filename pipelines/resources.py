@@ -8,6 +8,9 @@
 | ALMS_KEY_SHARE | 0.25 | share of ranked accounts counted down to find the key level |
 | ALMS_REPORTING_CURRENCY | USD | currency of all published amounts; fx_rates convert into it |
 | ALMS_MAX_LINE_AMOUNT | 1000000000 | a billing line with |amount| at or above this is quarantined as absurd_amount |
+| ALMS_MIN_DATE | 2000-01-01 | invoice, event and deal dates before this are quarantined as implausible_date |
+| ALMS_MIN_MONTH_SHARE | 0.5 | a source system's month below this share of its trailing median is a gap |
+| ALMS_ACCEPT_GAPS | (unset) | gaps accepted on purpose: nat_erp:2026-10, legacy:2026-05..2026-07, old:2026-03.. |
 | ALMS_MATCHER | probabilistic | client deduplication: probabilistic (Fellegi-Sunter), or deterministic (rule-based, no overrides) |
 | ALMS_MATCH_THRESHOLD | 0.5 | calibrated match probability at which two client records link |
 | ALMS_REVIEW_THRESHOLD | 0.05 | uncertain pairs from here up go to marts.match_review |
@@ -31,6 +34,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from assets.logic.completeness import completeness_parameters, parse_accepted_gaps
 from assets.logic.key_accounts import check_key_share
 from pipelines.metadata import table_metadata
 
@@ -51,6 +55,9 @@ class AlmsSettings(dg.ConfigurableResource):
     key_share: float = 0.25
     reporting_currency: str = "USD"
     max_line_amount: float = 1_000_000_000.0
+    min_date: str = "2000-01-01"
+    min_month_share: float = 0.5
+    accept_gaps: str = ""
     matcher: str = "probabilistic"
     match_threshold: float = 0.5
     review_threshold: float = 0.05
@@ -69,6 +76,9 @@ class AlmsSettings(dg.ConfigurableResource):
             "today": dt.datetime.now(dt.UTC).date(),
             "reporting_currency": self.reporting_currency,
             "max_line_amount": self.max_line_amount,
+            "min_date": dt.date.fromisoformat(self.min_date),
+            "min_month_share": self.min_month_share,
+            **completeness_parameters(parse_accepted_gaps(self.accept_gaps)),
         }
 
 
@@ -154,6 +164,9 @@ def settings_from_env(environ: dict | None = None) -> AlmsSettings:
         key_share=_number(env, "ALMS_KEY_SHARE", 0.25),
         reporting_currency=env.get("ALMS_REPORTING_CURRENCY", "USD").strip().upper(),
         max_line_amount=_number(env, "ALMS_MAX_LINE_AMOUNT", 1_000_000_000.0),
+        min_date=env.get("ALMS_MIN_DATE", "").strip() or "2000-01-01",
+        min_month_share=_number(env, "ALMS_MIN_MONTH_SHARE", 0.5),
+        accept_gaps=env.get("ALMS_ACCEPT_GAPS", "").strip(),
         matcher=env.get("ALMS_MATCHER", "probabilistic").strip().lower() or "probabilistic",
         match_threshold=_number(env, "ALMS_MATCH_THRESHOLD", 0.5),
         review_threshold=_number(env, "ALMS_REVIEW_THRESHOLD", 0.05),
@@ -186,6 +199,20 @@ def check_settings(settings: AlmsSettings) -> None:
         raise SettingsError(f"ALMS_REVIEW_START_MONTH must be a month number 1-12; got {settings.review_start_month}")
     if settings.max_line_amount <= 0:
         raise SettingsError(f"ALMS_MAX_LINE_AMOUNT must be positive; got {settings.max_line_amount}")
+    try:
+        min_date = dt.date.fromisoformat(settings.min_date)
+    except ValueError:
+        raise SettingsError(f"ALMS_MIN_DATE={settings.min_date!r} is not a date; use YYYY-MM-DD") from None
+    if not dt.date(1900, 1, 1) <= min_date <= dt.datetime.now(dt.UTC).date():
+        raise SettingsError(f"ALMS_MIN_DATE={settings.min_date} must lie between 1900-01-01 and today")
+    if not 0 <= settings.min_month_share <= 1:
+        raise SettingsError(
+            f"ALMS_MIN_MONTH_SHARE must be a share from 0 to 1 (0 turns the share test off); got {settings.min_month_share}"
+        )
+    try:
+        parse_accepted_gaps(settings.accept_gaps)
+    except ValueError as error:
+        raise SettingsError(f"ALMS_ACCEPT_GAPS: {error}") from None
 
 
 def _number(env, name: str, default: float) -> float:

@@ -7,7 +7,10 @@ from schemas.marts import (
     AccountHistory,
     Accounts,
     AccountScores,
+    BillingCompleteness,
     ClientCrosswalk,
+    EngagementCompleteness,
+    InputFiles,
     KeyLevelAudit,
     KeyLevels,
     MatchReview,
@@ -21,6 +24,7 @@ from schemas.raw import (
     RawClients,
     RawEngagementEvents,
     RawFxRates,
+    RawInputFiles,
     RawMatchOverrides,
     RawOpportunities,
     RawProspects,
@@ -39,6 +43,7 @@ SCHEMAS_BY_TABLE: dict[tuple[str, str], type[pa.DataFrameModel]] = {
     ("raw", "prospects"): RawProspects,
     ("raw", "seller_picks"): RawSellerPicks,
     ("raw", "account_overrides"): RawAccountOverrides,
+    ("raw", "input_files"): RawInputFiles,
     ("marts", "accounts"): Accounts,
     ("marts", "key_levels"): KeyLevels,
     ("marts", "key_level_audit"): KeyLevelAudit,
@@ -50,6 +55,9 @@ SCHEMAS_BY_TABLE: dict[tuple[str, str], type[pa.DataFrameModel]] = {
     ("marts", "override_status"): OverrideStatus,
     ("marts", "account_history"): AccountHistory,
     ("marts", "account_changes"): AccountChanges,
+    ("marts", "input_files"): InputFiles,
+    ("marts", "billing_completeness"): BillingCompleteness,
+    ("marts", "engagement_completeness"): EngagementCompleteness,
 }
 
 

@@ -340,14 +340,18 @@ class Quarantine(pa.DataFrameModel):
             "negative_amount",
             "invalid_probability",
             "duplicate_opportunity",
+            "blank_row",
+            "implausible_date",
+            "control_characters",
         ],
-        description="Why (see the README's quarantine table).",
+        description="Why (see docs/inputs.md: every reason).",
     )
     action: str = pa.Field(
-        isin=["excluded", "kept_with_nulls"],
-        description="excluded: left out; kept_with_nulls: used with the value emptied.",
+        isin=["excluded", "kept_with_nulls", "kept_cleaned"],
+        description="excluded: left out; kept_with_nulls: used with the value emptied; kept_cleaned: used after "
+        "control characters in the named columns were replaced by spaces.",
     )
-    record: str = pa.Field(description="The row's original values, ' | ' separated.")
+    record: str = pa.Field(description="The row's values (trimmed, control characters replaced), ' | ' separated.")
 
     class Config:
         strict = True
@@ -456,3 +460,92 @@ class AccountChanges(pa.DataFrameModel):
 
     class Config:
         strict = True
+
+
+class InputFiles(pa.DataFrameModel):
+    """One row per input file: every row it held, loaded, quarantined or outside the window (see docs/inputs.md)."""
+
+    input_name: str = pa.Field(description="Input the file belongs to (billing, clients, engagement, sellers, ...).")
+    source_file: str = pa.Field(description="The file, relative to the input folder.")
+    file_month: str = pa.Field(nullable=True, description="Month its path names (YYYY-MM): its monthly partition.")
+    size_bytes: int = pa.Field(nullable=True, ge=0, description="Size in bytes when the run listed it.")
+    modified_at: pl.Datetime("us") = pa.Field(nullable=True, description="Last modification time (UTC).")
+    is_in_folder: bool = pa.Field(description="The file is in the input folder now (false: only its rows are left).")
+    rows_read: int = pa.Field(ge=0, description="Data rows read from the file (0: header only).")
+    rows_loaded: int = pa.Field(
+        ge=0,
+        description="Rows that reached the marts: billing lines and events clean and inside the window; client "
+        "records and deals usable; every row of a reference input.",
+    )
+    rows_quarantined: int = pa.Field(ge=0, description="Rows excluded, each in marts.quarantine with its reason.")
+    rows_outside_window: int = pa.Field(
+        ge=0, description="Clean billing lines and events dated before the window or after the as-of date."
+    )
+    rows_loaded_altered: int = pa.Field(
+        ge=0,
+        description="Loaded rows with a value emptied (kept_with_nulls) or cleaned of control characters "
+        "(kept_cleaned), each in marts.quarantine.",
+    )
+    quarantine_reasons: str = pa.Field(
+        nullable=True, description="Rows in marts.quarantine by reason ('unknown_client 2, duplicate_line 1'; "
+        "'(kept)': loaded with a value emptied or cleaned).",
+    )  # fmt: skip
+    billing_loaded: MONEY = pa.Field(
+        nullable=True, description="Billing files: billing of the loaded lines in the reporting currency."
+    )
+    billing_outside_window: MONEY = pa.Field(
+        nullable=True, description="Billing files: billing of the clean lines outside the window (reporting currency)."
+    )
+
+    class Config:
+        strict = True
+        unique = ["input_name", "source_file"]
+
+
+COMPLETENESS_STATUS = ["ok", "missing", "below_share", "not_started", "partial_month"]
+COMPLETENESS_STATUS_TEXT = (
+    "ok; missing: nothing in a month though the system had some before; below_share: less than ALMS_MIN_MONTH_SHARE "
+    "of its trailing median; not_started: before its first month; partial_month: the window covers part of it."
+)
+
+
+class BillingCompleteness(pa.DataFrameModel):
+    """Clean billing per source system and month of the window, against the system's trailing median."""
+
+    source_system: str = pa.Field(description="Billing system.")
+    month: pl.Date = pa.Field(description="First day of the month.")
+    billing_rows: int = pa.Field(ge=0, description="Clean billing lines dated in the month.")
+    billing_amount: MONEY = pa.Field(description="Their billing in the reporting currency (credit notes net).")
+    trailing_median: MONEY = pa.Field(
+        nullable=True, description="Median monthly billing of the system's previous months (up to 6, from its first)."
+    )
+    trailing_months: int = pa.Field(ge=0, description="How many previous months that median is over.")
+    share_of_trailing_median: float = pa.Field(nullable=True, description="billing_amount / trailing_median.")
+    status: str = pa.Field(isin=COMPLETENESS_STATUS, description=COMPLETENESS_STATUS_TEXT)
+    accepted_by: str = pa.Field(nullable=True, description="The ALMS_ACCEPT_GAPS entry covering this month, if any.")
+    is_blocking: bool = pa.Field(description="A gap (missing or below_share) nobody accepted: the run stops.")
+
+    class Config:
+        strict = True
+        unique = ["source_system", "month"]
+
+
+class EngagementCompleteness(pa.DataFrameModel):
+    """Clean engagement events per source system and month of the window, against the system's trailing median."""
+
+    source_system: str = pa.Field(description="System that recorded the events.")
+    month: pl.Date = pa.Field(description="First day of the month.")
+    events: int = pa.Field(ge=0, description="Clean events (rows) dated in the month.")
+    event_quantity: int = pa.Field(ge=0, description="Sum of their quantity.")
+    trailing_median: float = pa.Field(
+        nullable=True, description="Median monthly events of the system's previous months (up to 6, from its first)."
+    )
+    trailing_months: int = pa.Field(ge=0, description="How many previous months that median is over.")
+    share_of_trailing_median: float = pa.Field(nullable=True, description="events / trailing_median.")
+    status: str = pa.Field(isin=COMPLETENESS_STATUS, description=COMPLETENESS_STATUS_TEXT)
+    accepted_by: str = pa.Field(nullable=True, description="The ALMS_ACCEPT_GAPS entry covering this month, if any.")
+    is_blocking: bool = pa.Field(description="A gap nobody accepted (engagement: a warning, the run goes on).")
+
+    class Config:
+        strict = True
+        unique = ["source_system", "month"]

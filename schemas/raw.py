@@ -11,6 +11,10 @@ import polars as pl
 
 SOURCE_FILE = "Input file the row came from, relative to the input folder."
 SOURCE_ROW = "1-based data row in that file (CSV line number minus one: the header is line 1)."
+CLEANED_FIELDS = (
+    "Columns whose text held control characters (NUL, tab, line breaks, ...), replaced by spaces; null: none did "
+    "(marts.quarantine: control_characters, kept_cleaned)."
+)
 
 
 class RawBillingLines(pa.DataFrameModel):
@@ -29,6 +33,7 @@ class RawBillingLines(pa.DataFrameModel):
         nullable=True, description="Line amount in its currency (negative for credit notes); null when unparseable."
     )
     currency: str = pa.Field(nullable=True, description="ISO 4217 currency code, upper case.")
+    cleaned_fields: str = pa.Field(nullable=True, description=CLEANED_FIELDS)
 
     class Config:
         strict = True
@@ -55,6 +60,7 @@ class RawClients(pa.DataFrameModel):
     segment: str = pa.Field(nullable=True, isin=["local", "national"], description="local or national.")
     customer_since: pl.Date = pa.Field(nullable=True, description="Customer since; null when missing or unparseable.")
     invalid_fields: str = pa.Field(nullable=True, description="Optional fields whose text did not parse (nulled).")
+    cleaned_fields: str = pa.Field(nullable=True, description=CLEANED_FIELDS)
 
     class Config:
         strict = True
@@ -73,6 +79,7 @@ class RawEngagementEvents(pa.DataFrameModel):
     event_type: str = pa.Field(nullable=True, description="Kind of event, lower case.")
     quantity_text: str = pa.Field(nullable=True, description="quantity exactly as the file holds it.")
     quantity: int = pa.Field(nullable=True, description="How many events the row stands for (1 when absent).")
+    cleaned_fields: str = pa.Field(nullable=True, description=CLEANED_FIELDS)
 
     class Config:
         strict = True
@@ -143,7 +150,9 @@ class RawOpportunities(pa.DataFrameModel):
     expected_close_date: pl.Date = pa.Field(nullable=True, description="Expected (or actual) close date.")
     probability_text: str = pa.Field(nullable=True, description="probability as the file holds it.")
     probability: float = pa.Field(nullable=True, description="Win probability in percent; null: use the stage's.")
+    created_date_text: str = pa.Field(nullable=True, description="created_date as the file holds it.")
     created_date: pl.Date = pa.Field(nullable=True, description="When the deal was opened.")
+    cleaned_fields: str = pa.Field(nullable=True, description=CLEANED_FIELDS)
 
     class Config:
         strict = True
@@ -169,6 +178,7 @@ class RawProspects(pa.DataFrameModel):
     lead_source: str = pa.Field(nullable=True, description="Where the prospect came from (the file's source column).")
     created_date: pl.Date = pa.Field(nullable=True, description="When the prospect was recorded.")
     invalid_fields: str = pa.Field(nullable=True, description="Values that did not parse and were set to null.")
+    cleaned_fields: str = pa.Field(nullable=True, description=CLEANED_FIELDS)
 
     class Config:
         strict = True
@@ -200,6 +210,21 @@ class RawAccountOverrides(pa.DataFrameModel):
     set_by: str = pa.Field(nullable=True, description="Who set it.")
     reason: str = pa.Field(nullable=True, description="Why.")
     valid_until: str = pa.Field(nullable=True, description="Last day it applies (YYYY-MM-DD).")
+
+    class Config:
+        strict = True
+
+
+class RawInputFiles(pa.DataFrameModel):
+    """Every file of every input in the input folder, as listed when the run read them."""
+
+    input_name: str = pa.Field(description="Input the file belongs to (billing, clients, engagement, sellers, ...).")
+    source_file: str = pa.Field(unique=True, description=SOURCE_FILE)
+    file_month: str = pa.Field(
+        nullable=True, str_matches=r"^[0-9]{4}-[0-9]{2}$", description="Month the path names (YYYY-MM); null: none."
+    )
+    size_bytes: int = pa.Field(ge=0, description="File size in bytes.")
+    modified_at: pl.Datetime("us") = pa.Field(description="Last modification time of the file (UTC).")
 
     class Config:
         strict = True

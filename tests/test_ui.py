@@ -91,14 +91,17 @@ def test_asset_graph_shows_layers_and_marts_and_a_mart_page_its_columns(webserve
             for group in ("raw", "staging", "intermediate", "marts", "publish"):
                 page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)
             page.screenshot(path=str(ARTIFACTS / "asset_graph.png"), full_page=True)
-            # the marts layer opened: its tables are nodes of the graph (the graph draws the nodes in view) ...
+            # the marts layer opened: its graph draws the nodes in view (which ones depends on the layout, so each mart
+            # is looked at in its own lineage, where it is the centre) ...
             page.goto(f"{webserver}/locations/alms/asset-groups/marts", wait_until="domcontentloaded")
-            for mart in ("seller_account_lists", "account_history", "account_changes", "override_status"):
-                page.get_by_text(mart, exact=True).first.wait_for(state="attached", timeout=60_000)
+            page.get_by_text("published_marts", exact=True).first.wait_for(state="attached", timeout=60_000)
             skip = page.get_by_role("button", name="Skip")  # the UI's one-time community dialog
             if skip.count():
                 skip.first.click()
             page.screenshot(path=str(ARTIFACTS / "marts_graph.png"), full_page=True)
+            for mart in ("seller_account_lists", "account_history", "account_changes", "override_status"):
+                page.goto(f"{webserver}/assets/marts/{mart}?view=lineage", wait_until="domcontentloaded")
+                page.get_by_text(mart, exact=True).first.wait_for(state="attached", timeout=60_000)
             # ... and the layer's list names every published mart
             page.goto(f"{webserver}/locations/alms/asset-groups/marts/list", wait_until="domcontentloaded")
             page.get_by_text("marts / accounts", exact=True).first.wait_for(timeout=60_000)

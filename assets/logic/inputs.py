@@ -6,14 +6,20 @@ to the input folder) and `source_row` (the 1-based data row in that file; for a 
 bad value becomes a quarantine row with its reason instead of an exception.
 
 What stops a run (an `InputError` naming the file, and the row or column where it applies): a missing folder for a
-required input, a file of an unsupported type, an empty file, a required column missing, a duplicated column name,
-a row with more fields than the header, bytes that are not UTF-8.
+required input, a subfolder that is not a month folder (`billing/2026-03/`), a symbolic link that leads out of the
+input folder, a file that cannot be read (the OS error: permissions, a symbolic link loop, a dangling link), a file
+of an unsupported type, an empty file, a file in UTF-16 / UTF-32 or with classic-Mac (CR-only) line ends, a required
+column missing, a duplicated column name, a row with more or fewer fields than the header, bytes that are not UTF-8,
+a Parquet column of a nested or binary type. The layout and every rule are in docs/inputs.md.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import errno
 import io
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -195,39 +201,113 @@ ALL_INPUTS = (
 )
 
 
-def find_input_files(data_dir: Path, spec: InputSpec) -> list[Path]:
-    """The files of one input: `<name>/*.csv|*.parquet` (several allowed) and/or `<name>.csv|.parquet`.
+MONTH_FOLDER = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 
-    Files whose name starts with `.` or `_` are ignored (editor and tool droppings); any other file of an
-    unsupported type is an error, so nothing a user put there is skipped silently.
+
+def _is_ignored(name: str) -> bool:
+    return name.startswith((".", "_"))
+
+
+def os_error_text(error: OSError) -> str:
+    """An OS error in a few words: `Permission denied (EACCES)`."""
+    code = errno.errorcode.get(error.errno or 0)
+    return f"{error.strerror or error}" + (f" ({code})" if code else "")
+
+
+def _checked(path: Path, root: Path, data_dir: Path) -> Path:
+    """`path` after following symbolic links, checked: it can be reached (no loop, no dangling link, permission to
+    read) and stays inside the input folder. Every problem is one `InputError` line naming the path."""
+    relative = path.relative_to(data_dir).as_posix()
+    try:
+        real = Path(os.path.realpath(path, strict=True))
+    except OSError as error:
+        target = f" (a symbolic link to {os.readlink(path)})" if path.is_symlink() else ""
+        raise InputError(f"{relative}: cannot be read: {os_error_text(error)}{target}") from None
+    if real != root and not real.is_relative_to(root):
+        raise InputError(
+            f"{relative}: a symbolic link to {real}, outside the input folder {root}; "
+            "copy the file into the input folder instead"
+        )
+    try:
+        if real.is_dir():
+            os.listdir(real)
+        else:
+            os.close(os.open(real, os.O_RDONLY))
+    except OSError as error:
+        raise InputError(f"{relative}: cannot be read: {os_error_text(error)}") from None
+    return real
+
+
+def _listed(folder: Path, data_dir: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except OSError as error:
+        raise InputError(
+            f"{folder.relative_to(data_dir).as_posix()}/: cannot be read: {os_error_text(error)}"
+        ) from None
+
+
+def find_input_files(data_dir: Path, spec: InputSpec) -> list[Path]:
+    """The files of one input, in name order: `<name>/*.csv|*.parquet`, `<name>/<YYYY-MM>/*.csv|*.parquet` (month
+    folders) and/or `<name>.csv|.parquet`.
+
+    Files and folders whose name starts with `.` or `_` are ignored (editor and tool droppings, an `_archive/`);
+    anything else that is not read is an error: a file of an unsupported type, a subfolder that is not a month
+    folder (or a folder inside a month folder), a symbolic link leading out of the input folder, a file or folder
+    that cannot be read. So nothing a user put there is skipped silently.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise InputError(
             f"input folder {data_dir} does not exist (set ALMS_DATA_DIR to the folder holding your inputs)"
         )
+    root = Path(os.path.realpath(data_dir))
     files: list[Path] = []
     folder = data_dir / spec.name
-    if folder.is_dir():
-        for path in sorted(folder.iterdir()):
-            if path.name.startswith((".", "_")) or path.is_dir():
+    if folder.is_dir() or folder.is_symlink():
+        _checked(folder, root, data_dir)
+        for path in _listed(folder, data_dir):
+            if _is_ignored(path.name):
                 continue
-            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                raise InputError(
-                    f"{path.relative_to(data_dir)}: unsupported file type {path.suffix or '(none)'!r}; "
-                    f"the {spec.name} folder accepts {', '.join(SUPPORTED_SUFFIXES)} files"
-                )
-            files.append(path)
+            if _checked(path, root, data_dir).is_dir():
+                if not MONTH_FOLDER.match(path.name):
+                    raise InputError(
+                        f"{path.relative_to(data_dir).as_posix()}/: a subfolder that is not a month folder; "
+                        f"{spec.name}/ holds files and month folders named YYYY-MM ({spec.name}/2026-03/); "
+                        "move its files, rename it to the month, or start its name with _ to leave it out"
+                    )
+                for inner in _listed(path, data_dir):
+                    if _is_ignored(inner.name):
+                        continue
+                    if _checked(inner, root, data_dir).is_dir():
+                        raise InputError(
+                            f"{inner.relative_to(data_dir).as_posix()}/: a folder inside a month folder; "
+                            f"month folders hold files only ({spec.name}/2026-03/*.csv)"
+                        )
+                    files.append(_supported(inner, data_dir, spec))
+                continue
+            files.append(_supported(path, data_dir, spec))
     for suffix in SUPPORTED_SUFFIXES:
         single = data_dir / f"{spec.name}{suffix}"
-        if single.is_file():
+        if single.is_file() or single.is_symlink():
+            _checked(single, root, data_dir)
             files.append(single)
+    files.sort(key=lambda p: p.relative_to(data_dir).as_posix())
     if not files and spec.is_required_input:
         raise InputError(
             f"no {spec.name} files in {data_dir}: expected {spec.name}/*.csv, {spec.name}/*.parquet "
             f"or {spec.name}.csv with columns {', '.join(spec.required)}"
         )
     return files
+
+
+def _supported(path: Path, data_dir: Path, spec: InputSpec) -> Path:
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise InputError(
+            f"{path.relative_to(data_dir).as_posix()}: unsupported file type {path.suffix or '(none)'!r}; "
+            f"the {spec.name} folder accepts {', '.join(SUPPORTED_SUFFIXES)} files"
+        )
+    return path
 
 
 def read_input(
@@ -283,26 +363,84 @@ def iter_input_files(
 
 def read_text_table(path: Path, relative: str) -> pl.DataFrame:
     """One CSV or Parquet file with every column as text and normalised header names (trimmed, lower case)."""
-    if path.stat().st_size == 0:
-        raise InputError(f"{relative}: empty file (0 bytes); expected a header row and data rows")
-    if path.suffix.lower() == ".parquet":
-        try:
-            frame = pl.read_parquet(path)
-        except Exception as error:  # polars raises several exception types for a broken file
-            raise InputError(f"{relative}: not a readable Parquet file ({_first_line(error)})") from None
-        frame = frame.with_columns(_as_text(name, dtype) for name, dtype in frame.schema.items())
-    else:
-        try:
-            frame = pl.read_csv(path, infer_schema=False, encoding="utf8", null_values=[""], raise_if_empty=True)
-        except pl.exceptions.NoDataError:
-            raise InputError(f"{relative}: empty file; expected a header row and data rows") from None
-        except pl.exceptions.ComputeError as error:
-            raise InputError(_diagnose_csv(path, relative, error)) from None
-        # polars renames a repeated header name (x_duplicated_0): check the header as the file writes it
-        _fail_on_repeated_names(_csv_header(path), relative)
+    try:
+        if path.stat().st_size == 0:
+            raise InputError(f"{relative}: empty file (0 bytes); expected a header row and data rows")
+        if path.suffix.lower() == ".parquet":
+            frame = _read_parquet_text(path, relative)
+        else:
+            frame = _read_csv_text(path, relative)
+    except OSError as error:  # a file that vanished or became unreadable between listing and reading
+        raise InputError(f"{relative}: cannot be read: {os_error_text(error)}") from None
     names = [name.strip().lower() for name in frame.columns]
     _fail_on_repeated_names(names, relative)
     return frame.rename(dict(zip(frame.columns, names, strict=True)))
+
+
+def _read_parquet_text(path: Path, relative: str) -> pl.DataFrame:
+    try:
+        frame = pl.read_parquet(path)
+    except Exception as error:  # polars raises several exception types for a broken file
+        raise InputError(f"{relative}: not a readable Parquet file ({_first_line(error)})") from None
+    for name, dtype in frame.schema.items():
+        if dtype.is_nested() or dtype in (pl.Binary, pl.Object):
+            raise InputError(
+                f"{relative}: column {name} has type {dtype}, which has no text form; "
+                "store it as text, a number or a date"
+            )
+    return frame.with_columns(_as_text(name, dtype) for name, dtype in frame.schema.items())
+
+
+def _read_csv_text(path: Path, relative: str) -> pl.DataFrame:
+    _check_encoding_and_line_ends(path, relative)
+    try:
+        frame = pl.read_csv(path, infer_schema=False, encoding="utf8", null_values=[""], raise_if_empty=True)
+    except pl.exceptions.NoDataError:
+        raise InputError(f"{relative}: empty file; expected a header row and data rows") from None
+    except pl.exceptions.ComputeError as error:
+        raise InputError(_diagnose_csv(path, relative, error)) from None
+    header = _csv_header(path)
+    # polars renames a repeated header name (x_duplicated_0): check the header as the file writes it
+    _fail_on_repeated_names(header, relative)
+    if frame.height and frame.width > 1 and frame[frame.columns[-1]].null_count():
+        # polars pads a row with fewer fields than the header with nulls; only a row whose last value is missing
+        # can be one, so the exact check (which reads the file again) runs only then
+        _fail_on_short_rows(path, relative)
+    return frame
+
+
+def _check_encoding_and_line_ends(path: Path, relative: str) -> None:
+    """What polars would read as garbage without an error: UTF-16 / UTF-32 text and classic-Mac line ends."""
+    with path.open("rb") as handle:
+        head = handle.read(65536)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(
+            f"{relative}: the file is UTF-16 or UTF-32 (it starts with a byte-order mark {head[:2].hex(' ').upper()}); "
+            "save it as UTF-8 (for example from Excel: 'CSV UTF-8')"
+        )
+    if b"\x00" in head.split(b"\n", 1)[0]:
+        raise InputError(
+            f"{relative}: line 1 (the header) holds NUL bytes, as UTF-16 or UTF-32 text does; "
+            "save the file as UTF-8 (for example from Excel: 'CSV UTF-8')"
+        )
+    if b"\r" in head and b"\n" not in head:
+        raise InputError(
+            f"{relative}: lines end with CR only (classic Mac line ends), so the whole file reads as one line; "
+            "save it with LF or CRLF line ends"
+        )
+
+
+def _fail_on_short_rows(path: Path, relative: str) -> None:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        for row in reader:
+            if 0 < len(row) < len(header):  # a blank line (no field at all) is a row of empty values
+                line = reader.line_num
+                raise InputError(
+                    f"{relative}: line {line} (data row {line - 1}) has {len(row)} fields but the header has "
+                    f"{len(header)}"
+                )
 
 
 def _csv_header(path: Path) -> list[str]:
@@ -329,9 +467,16 @@ def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
 def _conform_columns(frame: pl.DataFrame, spec: InputSpec, relative: str, report: dict) -> pl.DataFrame:
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
+        hint = ""
+        if frame.width == 1:
+            for separator, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+                if separator in frame.columns[0]:
+                    hint = f"; the header looks {name}-separated, and alms reads comma-separated files"
+                    break
         raise InputError(
             f"{relative}: required column {', '.join(missing)} is missing "
             f"(found: {', '.join(frame.columns) or 'no columns'}; required for {spec.name}: {', '.join(spec.required)})"
+            + hint
         )
     extra = [c for c in frame.columns if c not in spec.columns]
     if extra:
@@ -355,13 +500,44 @@ def _diagnose_csv(path: Path, relative: str, error: Exception) -> str:
     reader = csv.reader(io.StringIO(text))
     header = next(reader, [])
     for row in reader:
-        if len(row) > len(header):
+        if len(row) != len(header) and row:
             line = reader.line_num
+            quote = "; a quote in it may not be closed" if any("," in f or "\n" in f for f in row) else ""
             return (
-                f"{relative}: line {line} (data row {line - 1}) has {len(row)} fields but the header has {len(header)}"
+                f"{relative}: line {line} (data row {line - 1}) has {len(row)} fields but the header has "
+                f"{len(header)}{quote}"
             )
-    return f"{relative}: could not be read as CSV ({message})"
+    return (
+        f"{relative}: could not be read as CSV ({message}); check its quotes (a value holding a comma, a quote or a "
+        "line break must be quoted, and a quote inside it doubled)"
+    )
 
 
 def _first_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+INVENTORY_SCHEMA = {
+    "input_name": pl.String,
+    "source_file": pl.String,
+    "file_month": pl.String,
+    "size_bytes": pl.Int64,
+    "modified_at": pl.Datetime("us"),
+}
+
+
+def list_input_files(data_dir: Path) -> pl.DataFrame:
+    """Every file of every input in the folder (the layout checked as `find_input_files` checks it): input name,
+    path relative to the input folder, the month its path names, size and modification time (UTC)."""
+    data_dir = Path(data_dir)
+    rows = []
+    for spec in ALL_INPUTS:
+        for path in find_input_files(data_dir, spec):
+            relative = path.relative_to(data_dir).as_posix()
+            try:
+                stat = path.stat()
+            except OSError as error:
+                raise InputError(f"{relative}: cannot be read: {os_error_text(error)}") from None
+            modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None)
+            rows.append((spec.name, relative, file_month(relative), stat.st_size, modified))
+    return pl.DataFrame(rows, schema=INVENTORY_SCHEMA, orient="row")

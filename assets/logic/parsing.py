@@ -5,9 +5,15 @@ becomes null next to its original text, and the staging models turn that into a 
 (sellers, FX rates) are small and every value matters to every account, so a bad row there stops the run with an
 `InputError` naming file, row and column.
 
-Value formats (documented in the README's input contract):
-- dates: ISO 8601, `YYYY-MM-DD`, optionally followed by a time (`2026-03-31T12:00:00`); nothing else is guessed,
-  because `03/04/2026` means different days in different countries.
+Value formats (documented in the README's input contract and docs/inputs.md):
+- text: trimmed; control characters (NUL, tab, CR, LF, DEL, the C1 range, zero-width space, line and paragraph
+  separators, bidirectional overrides, a stray byte-order mark) are replaced, each run by one space, so they never
+  reach a published table or the CRM file. Transactional rows keep the cleaned value and name the column in
+  `cleaned_fields` (reported in marts.quarantine as control_characters / kept_cleaned); reference inputs (sellers, FX
+  rates, overrides, picks, match overrides) stop the run instead, naming file, row and column.
+- dates: ISO 8601, `YYYY-MM-DD`, optionally followed by a valid clock time (`T` or a space, `HH:MM`, `HH:MM:SS`,
+  optional fraction and `Z` / `+HH:MM` offset), the whole value; the date is taken as written (an offset is not
+  applied). Nothing else is guessed, because `03/04/2026` means different days in different countries.
 - amounts: a plain decimal with a point, optional sign, at most 6 decimals (`-1234.50`); no thousands separators.
 - months (FX rates): `YYYY-MM` (or any ISO date in that month).
 """
@@ -21,17 +27,49 @@ from assets.logic.inputs import InputError
 AMOUNT = pl.Decimal(38, 6)
 FX_RATE = pl.Decimal(38, 10)
 _AMOUNT_PATTERN = r"^[+-]?[0-9]{1,15}(\.[0-9]{1,6})?$"
-_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ].*)?$"
+_CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])?"
+_DATE_PATTERN = rf"^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}([T ]{_CLOCK})?$"
 _INTEGER_PATTERN = r"^[+-]?[0-9]{1,18}$"
+CONTROL_CHARACTERS = r"[\x00-\x1F\x7F-\x9F\x{200B}\x{2028}\x{2029}\x{202A}-\x{202E}\x{2066}-\x{2069}\x{FEFF}]"
 
 
-def clean_text(name: str) -> pl.Expr:
-    """Trimmed text, with empty strings as null."""
-    trimmed = pl.col(name).str.strip_chars()
+def clean_text(name: str, has_control_characters: bool = True) -> pl.Expr:
+    """Trimmed text without control characters (each run replaced by one space), with empty strings as null.
+    `has_control_characters=False` (the column holds none) skips the replacement."""
+    column = pl.col(name)
+    if has_control_characters:
+        column = column.str.replace_all(CONTROL_CHARACTERS + "+", " ")
+    trimmed = column.str.strip_chars()
     return pl.when(trimmed == "").then(None).otherwise(trimmed).alias(name)
 
 
+def has_control_characters(name: str) -> pl.Expr:
+    return pl.col(name).str.contains(CONTROL_CHARACTERS)
+
+
+def cleaned_fields(columns) -> pl.Expr:
+    """The columns (comma-separated) whose text held control characters; null when none did."""
+    if not columns:
+        return pl.lit(None, dtype=pl.String).alias("cleaned_fields")
+    listed = pl.concat_str(
+        [pl.when(has_control_characters(c)).then(pl.lit(c)) for c in columns], separator=",", ignore_nulls=True
+    )
+    return pl.when(listed != "").then(listed).alias("cleaned_fields")
+
+
+def _cleaned(text: pl.DataFrame, columns) -> pl.DataFrame:
+    """Every text column cleaned (`clean_text`), with `cleaned_fields` naming the columns that held control
+    characters (computed from the text as the file had it). Columns are first scanned once for any control
+    character, so clean data (nearly all of it) pays for one scan per column, not for the replacement."""
+    dirty = []
+    if text.height:
+        found = text.select(has_control_characters(c).any() for c in columns).row(0)
+        dirty = [c for c, any_found in zip(columns, found, strict=True) if any_found]
+    return text.with_columns(cleaned_fields(dirty), *(clean_text(c, c in dirty) for c in columns))
+
+
 def parse_date(name: str) -> pl.Expr:
+    """An ISO date, optionally with a valid clock time; null for anything else (the whole value must match)."""
     text = pl.col(name).str.strip_chars()
     return (
         pl.when(text.str.contains(_DATE_PATTERN))
@@ -57,9 +95,7 @@ def _invalid(name: str, parsed: pl.Expr) -> pl.Expr:
 
 def parse_billing_lines(text: pl.DataFrame) -> pl.DataFrame:
     """Billing lines: every row kept; `invoice_date` / `amount` are null where their text did not parse."""
-    cleaned = text.with_columns(
-        clean_text(c) for c in ("source_system", "invoice_id", "line_number", "source_client_id", "currency")
-    )
+    cleaned = _cleaned(text, [c for c in text.columns if c not in ("source_file", "source_row")])
     return cleaned.select(
         "source_file",
         "source_row",
@@ -67,18 +103,18 @@ def parse_billing_lines(text: pl.DataFrame) -> pl.DataFrame:
         "invoice_id",
         "line_number",
         "source_client_id",
-        clean_text("invoice_date").alias("invoice_date_text"),
+        pl.col("invoice_date").alias("invoice_date_text"),
         parse_date("invoice_date").alias("invoice_date"),
-        clean_text("amount").alias("amount_text"),
+        pl.col("amount").alias("amount_text"),
         parse_amount("amount").alias("amount"),
         pl.col("currency").str.to_uppercase().alias("currency"),
+        "cleaned_fields",
     )
 
 
 def parse_client_records(text: pl.DataFrame) -> pl.DataFrame:
     """Client records: optional values that do not parse become null and are listed in `invalid_fields`."""
-    text_columns = [c for c in text.columns if c not in ("source_file", "source_row")]
-    cleaned = text.with_columns(clean_text(c) for c in text_columns)
+    cleaned = _cleaned(text, [c for c in text.columns if c not in ("source_file", "source_row")])
     employee_count = parse_integer("employee_count")
     customer_since = parse_date("customer_since")
     segment = pl.col("segment").str.to_lowercase()
@@ -106,14 +142,13 @@ def parse_client_records(text: pl.DataFrame) -> pl.DataFrame:
         pl.when(segment_ok).then(segment).alias("segment"),
         customer_since.alias("customer_since"),
         pl.when(invalid.list.len() > 0).then(invalid.list.join(",")).alias("invalid_fields"),
+        "cleaned_fields",
     )
 
 
 def parse_engagement_events(text: pl.DataFrame) -> pl.DataFrame:
     """Engagement events: every row kept; a missing quantity counts as 1, an unparseable one stays null."""
-    cleaned = text.with_columns(
-        clean_text(c) for c in ("source_system", "source_client_id", "event_type", "event_date", "quantity")
-    )
+    cleaned = _cleaned(text, ("source_system", "source_client_id", "event_type", "event_date", "quantity"))
     quantity = parse_integer("quantity")
     return cleaned.select(
         "source_file",
@@ -125,11 +160,13 @@ def parse_engagement_events(text: pl.DataFrame) -> pl.DataFrame:
         pl.col("event_type").str.to_lowercase().alias("event_type"),
         pl.col("quantity").alias("quantity_text"),
         pl.when(pl.col("quantity").is_null()).then(pl.lit(1, pl.Int64)).otherwise(quantity).alias("quantity"),
+        "cleaned_fields",
     )
 
 
 def parse_sellers(text: pl.DataFrame) -> pl.DataFrame:
     """Sellers: reference data, so a missing name or a repeated owner_id stops the run."""
+    _fail_on_control_characters(text, "sellers", ["owner_id", "seller_name", "team"])
     sellers = text.with_columns(clean_text(c) for c in ("owner_id", "seller_name", "team"))
     _fail_on_nulls(sellers, "sellers", ["owner_id", "seller_name"])
     _fail_on_duplicates(sellers, "sellers", ["owner_id"])
@@ -138,6 +175,7 @@ def parse_sellers(text: pl.DataFrame) -> pl.DataFrame:
 
 def parse_fx_rates(text: pl.DataFrame) -> pl.DataFrame:
     """FX rates: one positive rate per currency and month, else the run stops (a wrong rate misstates every amount)."""
+    _fail_on_control_characters(text, "fx_rates", ["currency", "month", "rate_to_reporting"])
     rates = text.with_columns(clean_text(c) for c in ("currency", "month", "rate_to_reporting")).with_columns(
         pl.col("currency").str.to_uppercase()
     )
@@ -173,6 +211,7 @@ def parse_match_overrides(text: pl.DataFrame) -> pl.DataFrame:
     """Match overrides: must_link / cannot_link between two client records, with who and why. Every value is
     required; a decision other than must_link or cannot_link stops the run."""
     columns = [c for c in text.columns if c not in ("source_file", "source_row")]
+    _fail_on_control_characters(text, "match_overrides", columns)
     overrides = text.with_columns(clean_text(c) for c in columns).with_columns(
         pl.col("decision").str.to_lowercase().str.replace_all(r"[ -]", "_")
     )
@@ -191,10 +230,10 @@ def parse_opportunities(text: pl.DataFrame) -> pl.DataFrame:
     """Opportunities (deals): every row kept; values that do not parse are null next to their text and the staging
     model quarantines the row with the reason. `probability` is a percent (0-100); `stage` is lower case with
     spaces and hyphens as underscores ("Closed Won" -> closed_won)."""
-    cleaned = text.with_columns(
-        clean_text(c)
-        for c in ("source_system", "opportunity_id", "source_client_id", "stage", "amount", "currency",
-                  "expected_close_date", "probability", "created_date")
+    cleaned = _cleaned(
+        text,
+        ("source_system", "opportunity_id", "source_client_id", "stage", "amount", "currency",
+         "expected_close_date", "probability", "created_date"),
     )  # fmt: skip
     probability = pl.col("probability").cast(pl.Float64, strict=False)
     return cleaned.select(
@@ -211,19 +250,28 @@ def parse_opportunities(text: pl.DataFrame) -> pl.DataFrame:
         parse_date("expected_close_date").alias("expected_close_date"),
         pl.col("probability").alias("probability_text"),
         probability.alias("probability"),
+        pl.col("created_date").alias("created_date_text"),
         parse_date("created_date").alias("created_date"),
+        "cleaned_fields",
     )
 
 
 def parse_prospects(text: pl.DataFrame) -> pl.DataFrame:
     """Prospects (lead candidates): a missing prospect_id or name, or a repeated prospect_id, stops the run (a lead
     must be addressable); an unparseable employee count becomes null and is listed in `invalid_fields`."""
-    columns = [c for c in text.columns if c not in ("source_file", "source_row")]
-    cleaned = text.with_columns(clean_text(c) for c in columns)
+    cleaned = _cleaned(text, [c for c in text.columns if c not in ("source_file", "source_row")])
     _fail_on_nulls(cleaned, "prospects", ["prospect_id", "name"])
     _fail_on_duplicates(cleaned, "prospects", ["prospect_id"])
     employee_count = parse_integer("employee_count")
-    bad_count = _invalid("employee_count", employee_count) | (employee_count < 0)
+    created_date = parse_date("created_date")
+    invalid = pl.concat_str(
+        [
+            pl.when(_invalid("employee_count", employee_count) | (employee_count < 0)).then(pl.lit("employee_count")),
+            pl.when(_invalid("created_date", created_date)).then(pl.lit("created_date")),
+        ],
+        separator=",",
+        ignore_nulls=True,
+    )
     return cleaned.select(
         "source_file",
         "source_row",
@@ -239,13 +287,15 @@ def parse_prospects(text: pl.DataFrame) -> pl.DataFrame:
         pl.when(employee_count >= 0).then(employee_count).alias("employee_count"),
         "owner_id",
         pl.col("source").alias("lead_source"),
-        parse_date("created_date").alias("created_date"),
-        pl.when(bad_count).then(pl.lit("employee_count")).alias("invalid_fields"),
+        created_date.alias("created_date"),
+        pl.when(invalid != "").then(invalid).alias("invalid_fields"),
+        "cleaned_fields",
     )
 
 
 def parse_seller_picks(text: pl.DataFrame) -> pl.DataFrame:
     """Sellers' own targets and leads, as text: the rules (limits, ownership) are checked against the accounts."""
+    _fail_on_control_characters(text, "seller_picks", ["owner_id", "pick_type", "reference", "note"])
     return text.with_columns(clean_text(c) for c in ("owner_id", "pick_type", "reference", "note")).select(
         "source_file", "source_row", "owner_id", pl.col("pick_type").str.to_lowercase(), "reference", "note"
     )
@@ -254,6 +304,7 @@ def parse_seller_picks(text: pl.DataFrame) -> pl.DataFrame:
 def parse_account_overrides(text: pl.DataFrame) -> pl.DataFrame:
     """Front-line overrides of tier or designation, as text: checked against the as-of date and the accounts."""
     columns = ("source_system", "source_client_id", "field", "value", "set_by", "reason", "valid_until")
+    _fail_on_control_characters(text, "overrides", list(columns))
     return text.with_columns(clean_text(c) for c in columns).select("source_file", "source_row", *columns)
 
 
@@ -264,6 +315,18 @@ def _fail_where(frame: pl.DataFrame, input_name: str, column: str, condition: pl
         raise InputError(
             f"{first['source_file']}: row {first['source_row']}, column {column}: {first[column]!r} {problem}"
             + (f" ({bad.height - 1} more rows like it)" if bad.height > 1 else "")
+        )
+
+
+def _fail_on_control_characters(frame: pl.DataFrame, input_name: str, columns: list[str]) -> None:
+    """Reference data: a control character (NUL, tab, line break, ...) in a value stops the run, naming it."""
+    for column in columns:
+        _fail_where(
+            frame,
+            input_name,
+            column,
+            has_control_characters(column),
+            "holds a control character; remove it (reference data is not cleaned automatically)",
         )
 
 

@@ -1,6 +1,8 @@
--- Every input row that did not reach the marts as it was, with the reason. action = excluded: the row was left
--- out (for billing lines: its amount is in no account); action = kept_with_nulls: the row was used but the named
--- values were unusable and treated as empty. record holds the row's original values, separated by ' | '.
+-- Every input row that did not reach the marts as it was, with the reason; one row per input row (the first
+-- problem). action = excluded: the row was left out (for billing lines: its amount is in no account); action =
+-- kept_with_nulls: the row was used but the named values were unusable and treated as empty; action = kept_cleaned:
+-- the row was used after control characters in the named columns were replaced by spaces (control_characters).
+-- record holds the row's values (trimmed, control characters replaced), separated by ' | '.
 with billing as (
     select * from staging.stg_billing__checked_lines
 ),
@@ -34,7 +36,7 @@ quarantined_billing as (
         'billing' as input_name,
         billing.source_file,
         billing.source_row,
-        billing.quarantine_column as column_name,
+        nullif(billing.quarantine_column, '') as column_name,
         billing.quarantine_reason as reason,
         'excluded' as action,
         concat_ws(' | ', coalesce(raw_billing.source_system, ''), coalesce(raw_billing.invoice_id, ''),
@@ -48,25 +50,50 @@ quarantined_billing as (
     where billing.quarantine_reason <> ''
 ),
 
+cleaned_billing as (
+    select
+        'billing' as input_name,
+        raw_billing.source_file,
+        raw_billing.source_row,
+        raw_billing.cleaned_fields as column_name,
+        'control_characters' as reason,
+        'kept_cleaned' as action,
+        concat_ws(' | ', coalesce(raw_billing.source_system, ''), coalesce(raw_billing.invoice_id, ''),
+            coalesce(raw_billing.line_number, ''), coalesce(raw_billing.source_client_id, ''),
+            coalesce(raw_billing.invoice_date_text, ''), coalesce(raw_billing.amount_text, ''),
+            coalesce(raw_billing.currency, '')) as record
+    from raw_billing
+    inner join billing
+        on billing.source_file = raw_billing.source_file
+        and billing.source_row = raw_billing.source_row
+    where raw_billing.cleaned_fields is not null and billing.quarantine_reason = ''
+),
+
 quarantined_clients as (
     select
         'clients' as input_name,
         source_file,
         source_row,
         case
-            when quarantine_reason <> '' then quarantine_column
+            when quarantine_reason <> '' then nullif(quarantine_column, '')
             when name is null then 'name'
-            else invalid_fields
+            when invalid_fields is not null then invalid_fields
+            else cleaned_fields
         end as column_name,
         case
             when quarantine_reason <> '' then quarantine_reason
             when name is null then 'missing_value'
-            else 'unparseable_value'
+            when invalid_fields is not null then 'unparseable_value'
+            else 'control_characters'
         end as reason,
-        case when quarantine_reason <> '' then 'excluded' else 'kept_with_nulls' end as action,
+        case
+            when quarantine_reason <> '' then 'excluded'
+            when name is null or invalid_fields is not null then 'kept_with_nulls'
+            else 'kept_cleaned'
+        end as action,
         concat_ws(' | ', coalesce(source_system, ''), coalesce(source_client_id, ''), coalesce(name, '')) as record
     from clients
-    where quarantine_reason <> '' or name is null or invalid_fields is not null
+    where quarantine_reason <> '' or name is null or invalid_fields is not null or cleaned_fields is not null
 ),
 
 quarantined_events as (
@@ -74,13 +101,13 @@ quarantined_events as (
         'engagement' as input_name,
         source_file,
         source_row,
-        quarantine_column as column_name,
-        quarantine_reason as reason,
-        'excluded' as action,
+        case when quarantine_reason <> '' then nullif(quarantine_column, '') else cleaned_fields end as column_name,
+        case when quarantine_reason <> '' then quarantine_reason else 'control_characters' end as reason,
+        case when quarantine_reason <> '' then 'excluded' else 'kept_cleaned' end as action,
         concat_ws(' | ', coalesce(source_system, ''), coalesce(source_client_id, ''), coalesce(event_date_text, ''),
             coalesce(event_type, ''), coalesce(quantity_text, '')) as record
     from events
-    where quarantine_reason <> ''
+    where quarantine_reason <> '' or cleaned_fields is not null
 ),
 
 quarantined_deals as (
@@ -88,9 +115,12 @@ quarantined_deals as (
         'opportunities' as input_name,
         deals.source_file,
         deals.source_row,
-        deals.quarantine_column as column_name,
-        deals.quarantine_reason as reason,
-        'excluded' as action,
+        case
+            when deals.quarantine_reason <> '' then nullif(deals.quarantine_column, '')
+            else raw_deals.cleaned_fields
+        end as column_name,
+        case when deals.quarantine_reason <> '' then deals.quarantine_reason else 'control_characters' end as reason,
+        case when deals.quarantine_reason <> '' then 'excluded' else 'kept_cleaned' end as action,
         concat_ws(' | ', coalesce(raw_deals.source_system, ''), coalesce(raw_deals.opportunity_id, ''),
             coalesce(raw_deals.source_client_id, ''), coalesce(raw_deals.stage, ''),
             coalesce(raw_deals.amount_text, ''), coalesce(raw_deals.currency, ''),
@@ -99,7 +129,7 @@ quarantined_deals as (
     inner join raw_deals
         on raw_deals.source_file = deals.source_file
         and raw_deals.source_row = deals.source_row
-    where deals.quarantine_reason <> ''
+    where deals.quarantine_reason <> '' or raw_deals.cleaned_fields is not null
 ),
 
 quarantined_prospects as (
@@ -107,15 +137,17 @@ quarantined_prospects as (
         'prospects' as input_name,
         source_file,
         source_row,
-        invalid_fields as column_name,
-        'unparseable_value' as reason,
-        'kept_with_nulls' as action,
+        coalesce(invalid_fields, cleaned_fields) as column_name,
+        case when invalid_fields is not null then 'unparseable_value' else 'control_characters' end as reason,
+        case when invalid_fields is not null then 'kept_with_nulls' else 'kept_cleaned' end as action,
         concat_ws(' | ', prospect_id, name) as record
     from prospects
-    where invalid_fields is not null
+    where invalid_fields is not null or cleaned_fields is not null
 )
 
 select * from quarantined_billing
+union all
+select * from cleaned_billing
 union all
 select * from quarantined_clients
 union all

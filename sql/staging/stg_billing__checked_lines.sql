@@ -1,10 +1,11 @@
 -- Every raw billing line with its quarantine reason (empty when clean), its amount converted to the reporting
 -- currency and whether it falls in the trailing 12-month window (staging.stg_billing__reporting_window).
--- Reasons, first match wins: missing_value, unparseable_date, future_date (after today), unparseable_amount,
--- absurd_amount (|amount| >=
+-- Reasons, first match wins: blank_row (every value empty), missing_value, unparseable_date, implausible_date
+-- (before $min_date, ALMS_MIN_DATE), future_date (after today), unparseable_amount, absurd_amount (|amount| >=
 -- $max_line_amount), unknown_currency (not the reporting currency and absent from fx_rates), missing_fx_rate (no
 -- rate for that currency and month), unknown_client (no usable client record with that id in that system),
--- duplicate_line (a later line with the same source_system + invoice_id + line_number as a clean one).
+-- duplicate_line (a later line with the same source_system + invoice_id + line_number as a clean one; numeric
+-- invoice ids and line numbers compare as numbers: 01 = 1, 1.0 = 1).
 -- Invoice ids, line numbers and the original amounts and texts stay in raw.billing_lines: source_file +
 -- source_row lead back to them (marts.quarantine shows them for quarantined lines).
 -- Amounts convert line by line, rounded half away from zero to the cent, then sum exactly as decimals.
@@ -49,6 +50,8 @@ first_problem as (
     select
         joined.*,
         case
+            when source_system is null and invoice_id is null and line_number is null and source_client_id is null
+                and invoice_date_text is null and amount_text is null and currency is null then 'blank_row:'
             when source_system is null then 'missing_value:source_system'
             when invoice_id is null then 'missing_value:invoice_id'
             when line_number is null then 'missing_value:line_number'
@@ -57,6 +60,7 @@ first_problem as (
             when amount_text is null then 'missing_value:amount'
             when currency is null then 'missing_value:currency'
             when invoice_date is null then 'unparseable_date:invoice_date'
+            when invoice_date < $min_date then 'implausible_date:invoice_date'
             when invoice_date > $today then 'future_date:invoice_date'
             when amount is null then 'unparseable_amount:amount'
             when abs(amount) >= $max_line_amount then 'absurd_amount:amount'
@@ -67,16 +71,31 @@ first_problem as (
     from joined
 ),
 
-duplicates_marked as (
+line_keys as (
     select
         first_problem.*,
         case
+            when regexp_full_match(invoice_id, '[0-9]+') then coalesce(nullif(ltrim(invoice_id, '0'), ''), '0')
+            else invoice_id
+        end as invoice_key,
+        case
+            when regexp_full_match(line_number, '[0-9]+(\.0+)?')
+                then coalesce(nullif(ltrim(split_part(line_number, '.', 1), '0'), ''), '0')
+            else line_number
+        end as line_key
+    from first_problem
+),
+
+duplicates_marked as (
+    select
+        line_keys.*,
+        case
             when problem is null then row_number() over (
-                partition by source_system, invoice_id, line_number, problem is null
+                partition by source_system, invoice_key, line_key, problem is null
                 order by source_file, source_row
             )
         end as line_occurrence
-    from first_problem
+    from line_keys
 ),
 
 checked as (

@@ -1,6 +1,6 @@
 -- Every raw engagement event with its quarantine reason (empty when clean) and whether it falls in the window.
--- Reasons, first match wins: missing_value, unparseable_date, unparseable_quantity (not a positive whole number),
--- unknown_client.
+-- Reasons, first match wins: blank_row (every value empty), missing_value, unparseable_date, implausible_date
+-- (before $min_date, ALMS_MIN_DATE), unparseable_quantity (not a positive whole number), unknown_client.
 with events as (
     select * from raw.engagement_events
 ),
@@ -34,15 +34,19 @@ checked as (
         event_type,
         quantity_text,
         quantity,
+        cleaned_fields,
         coalesce(
             event_date between reporting_window.window_start_date and reporting_window.as_of_date, false
         ) as is_in_window,
         case
+            when source_system is null and source_client_id is null and event_date_text is null and event_type is null
+                and quantity_text is null then 'blank_row:'
             when source_system is null then 'missing_value:source_system'
             when source_client_id is null then 'missing_value:source_client_id'
             when event_date_text is null then 'missing_value:event_date'
             when event_type is null then 'missing_value:event_type'
             when event_date is null then 'unparseable_date:event_date'
+            when event_date < $min_date then 'implausible_date:event_date'
             when quantity is null or quantity <= 0 then 'unparseable_quantity:quantity'
             when not is_known_client then 'unknown_client:source_client_id'
             else ''
@@ -62,6 +66,7 @@ select
     quantity_text,
     quantity,
     is_in_window,
+    cleaned_fields,
     split_part(problem, ':', 1) as quarantine_reason,
     split_part(problem, ':', 2) as quarantine_column
 from checked

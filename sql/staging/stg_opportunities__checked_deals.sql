@@ -1,6 +1,7 @@
 -- Every raw opportunity with its quarantine reason (empty when clean), its amount in the reporting currency and
--- whether it is open. Reasons, first match wins: missing_value, unparseable_amount, negative_amount, absurd_amount
--- (|amount| >= $max_line_amount), unknown_currency, unparseable_date (expected_close_date given but not ISO),
+-- whether it is open. Reasons, first match wins: blank_row, missing_value, unparseable_amount, negative_amount,
+-- absurd_amount (|amount| >= $max_line_amount), unknown_currency, unparseable_date (expected_close_date or
+-- created_date given but not ISO), implausible_date (one of them before $min_date, ALMS_MIN_DATE),
 -- invalid_probability (given but not a number from 0 to 100), unknown_client, duplicate_opportunity (a later row
 -- with the same source_system + opportunity_id as a clean one). Amounts convert at the latest monthly rate on or
 -- before the as-of month (deals close in the future; the newest rate is the best estimate), rounded to the cent.
@@ -48,6 +49,9 @@ first_problem as (
     select
         joined.*,
         case
+            when source_system is null and opportunity_id is null and source_client_id is null and stage is null
+                and amount_text is null and currency is null and expected_close_date_text is null
+                and probability_text is null and created_date_text is null then 'blank_row:'
             when source_system is null then 'missing_value:source_system'
             when opportunity_id is null then 'missing_value:opportunity_id'
             when source_client_id is null then 'missing_value:source_client_id'
@@ -60,6 +64,9 @@ first_problem as (
             when currency <> $reporting_currency and rate_to_reporting is null then 'unknown_currency:currency'
             when expected_close_date_text is not null and expected_close_date is null
                 then 'unparseable_date:expected_close_date'
+            when created_date_text is not null and created_date is null then 'unparseable_date:created_date'
+            when expected_close_date < $min_date then 'implausible_date:expected_close_date'
+            when created_date < $min_date then 'implausible_date:created_date'
             when probability_text is not null and (probability is null or probability < 0 or probability > 100)
                 then 'invalid_probability:probability'
             when not is_known_client then 'unknown_client:source_client_id'

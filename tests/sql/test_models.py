@@ -7,21 +7,44 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.logic.inputs import BILLING, ENGAGEMENT, FX_RATES, OPPORTUNITIES, PROSPECTS
+from assets.logic.completeness import completeness_parameters
+from assets.logic.inputs import (
+    ACCOUNT_OVERRIDES,
+    BILLING,
+    ENGAGEMENT,
+    FX_RATES,
+    INVENTORY_SCHEMA,
+    MATCH_OVERRIDES,
+    OPPORTUNITIES,
+    PROSPECTS,
+    SELLER_PICKS,
+)
 from assets.logic.inputs import CLIENTS as CLIENTS_SPEC
 from assets.logic.parsing import (
+    parse_account_overrides,
     parse_billing_lines,
     parse_client_records,
     parse_engagement_events,
     parse_fx_rates,
+    parse_match_overrides,
     parse_opportunities,
     parse_prospects,
+    parse_seller_picks,
+    parse_sellers,
 )
 from assets.logic.resolution import match_client_records
 from pipelines.resources import LAYERS
 from pipelines.sql_models import in_dependency_order, load_sql_models, run_sql_model
 
-PARAMETERS = {"as_of": None, "today": dt.date(2026, 11, 22), "reporting_currency": "USD", "max_line_amount": 1e9}
+PARAMETERS = {
+    "as_of": None,
+    "today": dt.date(2026, 11, 22),
+    "reporting_currency": "USD",
+    "max_line_amount": 1e9,
+    "min_date": dt.date(2000, 1, 1),
+    "min_month_share": 0.5,
+    **completeness_parameters([]),
+}
 CLIENT_FIELDS = list(CLIENTS_SPEC.columns)
 
 
@@ -66,9 +89,15 @@ def warehouse(
                 list(ENGAGEMENT.columns),
             )
         ),
-        "sellers": pl.DataFrame({"owner_id": ["S1"], "seller_name": ["Sam"], "team": ["East"]}),
+        "sellers": parse_sellers(
+            text_frame([{"owner_id": "S1", "seller_name": "Sam", "team": "East"}], ["owner_id", "seller_name", "team"])
+        ),
         "opportunities": parse_opportunities(text_frame(deals or [], list(OPPORTUNITIES.columns))),
         "prospects": parse_prospects(text_frame([], list(PROSPECTS.columns))),
+        "match_overrides": parse_match_overrides(text_frame([], list(MATCH_OVERRIDES.columns))),
+        "seller_picks": parse_seller_picks(text_frame([], list(SELLER_PICKS.columns))),
+        "account_overrides": parse_account_overrides(text_frame([], list(ACCOUNT_OVERRIDES.columns))),
+        "input_files": pl.DataFrame(schema=INVENTORY_SCHEMA),
     }
     for name, frame in tables.items():
         conn.register("frame", frame)
