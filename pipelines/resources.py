@@ -93,6 +93,7 @@ class Warehouse(dg.ConfigurableResource):
     path: str
     memory_limit: str = "4GB"
     threads: int = 0
+    data_dir: str = ""  # only to name ALMS_DATA_DIR in a failure's line
     _run_id: str | None = PrivateAttr(default=None)
     _log: object = PrivateAttr(default=None)
 
@@ -110,7 +111,7 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        places = {"ALMS_OUTPUT_DIR": self.output_dir}
+        places = {"ALMS_OUTPUT_DIR": self.output_dir, **({"ALMS_DATA_DIR": self.data_dir} if self.data_dir else {})}
         try:
             if self._run_id:
                 for note in take_output_folder(self.output_dir, self._run_id):
@@ -278,5 +279,6 @@ def build_resources(environ: dict | None = None) -> dict:
         path=warehouse_path(settings.output_dir),
         memory_limit=env.get("ALMS_DUCKDB_MEMORY_LIMIT", "").strip() or "4GB",
         threads=int(threads) if threads.isdigit() else 0,
+        data_dir=settings.data_dir,
     )
     return {"settings": settings, "warehouse": warehouse, "io_manager": WarehouseIOManager(warehouse=warehouse)}

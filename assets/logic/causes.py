@@ -30,6 +30,7 @@ _ERRNO_TEXT = {
     errno.EIO: "input/output error (the disk or network share failed)",
     errno.EMFILE: "too many open files in this process",
     errno.ENAMETOOLONG: "file name too long",
+    errno.EEXIST: "already exists and is not a folder",
 }
 _DUCKDB_LOCK = re.compile(r'Could not set lock on file "(?P<path>[^"]+)": Conflicting lock is held in (?P<program>.+?)'
                           r" \(PID (?P<pid>\d+)\)")  # fmt: skip
