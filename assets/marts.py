@@ -82,6 +82,8 @@ def accounts_and_key_levels(
         f"key level {decision.applied_level} {settings.reporting_currency} ({verb} the period from {period.start}): "
         f"{key_count:,} key accounts of {cut.ranked_accounts:,} ranked; {crossing:,} would change at a review today"
     )
+    if decision.reason and decision.reason.startswith("automatic"):
+        context.log.warning(f"review of the period from {period.start} re-run: {decision.reason}")
     summary = {
         "as_of_date": str(as_of),
         "review_period_start": str(period.start),
@@ -91,6 +93,7 @@ def accounts_and_key_levels(
         "ranked_accounts": cut.ranked_accounts,
         "level_if_reviewed_today": float(cut.key_level),
         "accounts_crossing_frozen_level": crossing,
+        "review_rerun_reason": decision.reason or "",
     }
     yield dg.Output(accounts, output_name="accounts", metadata=summary)
     yield dg.Output(key_levels, output_name="key_levels", metadata=summary)
