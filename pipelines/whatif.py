@@ -75,6 +75,8 @@ def run_whatif(output_dir: Path, data_dir: Path, config_path: Path, key_share: f
     if key_share is not None:
         as_of = accounts["as_of_date"][0]
         ranked, _ = designate_key_accounts(tables["aggregated"], key_share)
+        owners = accounts.select("account_id", "owner_id")  # the published owners (the ownership rule applied)
+        ranked = ranked.drop("owner_id").join(owners, on="account_id", how="left")
         accounts = ranked.with_columns(pl.lit(as_of).alias("as_of_date"))
     inputs = scoring_inputs(accounts, tables["aggregated"], tables["engagement"], tables["pipeline"],
                             tables["opportunities"].height > 0, tables["records"], tables["prospects"],
