@@ -76,6 +76,7 @@ def describe_failures(result) -> list[str]:
     description, else the innermost error's first line), failed blocking checks, a run that failed before any step.
     Steps that failed for the same cause are one line."""
     errors: dict[str, list[str]] = {}
+    checks: list[str] = []
     run_failures = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
@@ -88,21 +89,18 @@ def describe_failures(result) -> list[str]:
                 detail = evaluation.description or ", ".join(
                     f"{k}={getattr(v, 'value', v)}" for k, v in evaluation.metadata.items()
                 )
-                errors.setdefault(f"{detail}", []).append(
-                    f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-                )
+                checks.append(f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed: {detail}")
         elif event.event_type_value in ("RESOURCE_INIT_FAILURE", "PIPELINE_FAILURE", "RUN_FAILURE"):
             error = getattr(event.event_specific_data, "error", None)
             if error is not None:
                 run_failures.append(_innermost(error))
     lines = []
     for message, where in errors.items():
-        if where[0].startswith("check "):
-            lines.append(f"{where[0]} failed: {message}")
-        elif len(where) == 1:
+        if len(where) == 1:
             lines.append(f"step {where[0]} failed: {message}")
         else:
             lines.append(f"steps {', '.join(where[:3])}{' ...' if len(where) > 3 else ''} failed: {message}")
+    lines += checks
     if not lines:
         lines = [f"run failed: {message}" for message in dict.fromkeys(run_failures)]
     return lines
@@ -239,9 +237,9 @@ def command_run(args: argparse.Namespace) -> int:
             made = publication_of_run(output_dir, run_id)
             current_manifest = read_manifest(current) if current is not None else {}
             print(
-                f"not made current: this run's as-of date is earlier than the current publication's "
-                f"({current_manifest.get('as_of_date')}); its snapshot is in the history and it is published to "
-                f"{made[0] if made else '?'}; ALMS_PUBLISH_BACKFILL=1 makes such a run current"
+                f"not made current: as-of {made[1].get('as_of_date') if made else '?'} is earlier than the current "
+                f"publication's {current_manifest.get('as_of_date')}; its snapshot is in the history and it is "
+                f"published to {made[0] if made else '?'}; ALMS_PUBLISH_BACKFILL=1 makes such a run current"
             )
         print(summarize(output_dir))
         return 0
