@@ -28,9 +28,12 @@ def clear_failures(settings=None) -> Iterator[None]:
         yield
     except (InputError, NoBillingError, PublishError, RunLockBusy) as error:
         raise dg.Failure(description=str(error), allow_retries=False) from None
-    except (OSError, duckdb.IOException, duckdb.OutOfMemoryException) as error:
+    except (OSError, duckdb.Error) as error:
         places = {"ALMS_DATA_DIR": settings.data_dir, "ALMS_OUTPUT_DIR": settings.output_dir} if settings else None
-        raise dg.Failure(description=one_line_cause(error, places) or first_line(error), allow_retries=False) from None
+        line = one_line_cause(error, places)
+        if line is None and not isinstance(error, OSError | duckdb.IOException):
+            raise  # a rule or SQL error: its own message and traceback say more
+        raise dg.Failure(description=line or first_line(error), allow_retries=False) from None
 
 
 TRIGGER_TAG = "alms/trigger"

@@ -134,6 +134,11 @@ class Warehouse(dg.ConfigurableResource):
             yield conn
         except (OSError, duckdb.IOException, duckdb.OutOfMemoryException) as error:
             raise dg.Failure(description=one_line_cause(error, places) or first_line(error)) from None
+        except duckdb.Error as error:  # e.g. a commit that could not write its log: "No space left on device"
+            line = one_line_cause(error, places)
+            if line is None:
+                raise
+            raise dg.Failure(description=line) from None
         finally:
             conn.close()
 

@@ -3,6 +3,7 @@ step's failure), and leaves the current publication as it was."""
 
 import errno
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,55 @@ def test_publication_settings_are_checked(variable, monkeypatch):
     monkeypatch.setenv(variable, "0" if variable == "ALMS_KEEP_PUBLICATIONS" else "maybe")
     with pytest.raises(SettingsError, match=variable):
         settings_from_env()
+
+
+NAMESPACE_SCRIPT = r"""
+set -u
+out="$1"; report="$2"
+mount -t tmpfs -o size=40m tmpfs "$out"
+python="$3"
+"$python" -m pipelines.cli run > "$report/run1.out" 2>&1; echo $? > "$report/run1.rc"
+readlink "$out/current" > "$report/current1"
+mount -o remount,ro "$out"
+"$python" -m pipelines.cli run > "$report/readonly.out" 2> "$report/readonly.err"; echo $? > "$report/readonly.rc"
+mount -o remount,rw "$out"
+available=$(df -k --output=avail "$out" | tail -1)
+fallocate -l $(( (available - 64) * 1024 )) "$out/filler"
+"$python" -m pipelines.cli run > "$report/full.out" 2> "$report/full.err"; echo $? > "$report/full.rc"
+readlink "$out/current" > "$report/current2"
+ls -a "$out/publications" > "$report/publications"
+"""
+
+
+def can_mount_in_a_namespace(tmp_path) -> bool:
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("fallocate"):
+        return False
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    command = ["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o size=1m tmpfs {probe}"]
+    return subprocess.run(command, capture_output=True).returncode == 0
+
+
+@pytest.mark.slow
+def test_a_read_only_and_a_full_output_folder_for_real(pipeline_env, tmp_path):
+    """The output folder on a 40 MB tmpfs in a private mount namespace (root only; skipped elsewhere): remounted
+    read-only, then filled up. Each run fails with one line naming the folder, and the publication stays."""
+    if not can_mount_in_a_namespace(tmp_path):
+        pytest.skip("needs root and mount namespaces (unshare -m) for a real read-only / full file system")
+    output, report = Path(pipeline_env["ALMS_OUTPUT_DIR"]), tmp_path / "report"
+    output.mkdir()
+    report.mkdir()
+    subprocess.run(["unshare", "-m", "bash", "-c", NAMESPACE_SCRIPT, "script", str(output), str(report), sys.executable],
+                   cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, check=True, timeout=900)  # fmt: skip
+    read = lambda name: (report / name).read_text().strip()  # noqa: E731
+    assert read("run1.rc") == "0", read("run1.out")
+    assert read("readonly.rc") == "1"
+    assert read("readonly.err").splitlines()[-1] == (
+        f"alms: cannot use the output folder: {output}/.alms-run.lock: read-only file system (ALMS_OUTPUT_DIR={output})"
+    )
+    assert read("full.rc") == "1"
+    causes = [line for line in read("full.err").splitlines() if line.startswith("  - ")]
+    assert len(causes) == 1 and "no space left on device" in causes[0], read("full.err")
+    assert causes[0].endswith(f"(ALMS_OUTPUT_DIR={output})") and "Error occurred" not in causes[0]
+    assert read("current2") == read("current1")  # the publication readers see did not move
+    assert not [name for name in read("publications").split() if name.startswith(BUILDING)]
