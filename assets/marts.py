@@ -49,9 +49,6 @@ from schemas.marts import Accounts, KeyLevelAudit, KeyLevels
     ins={
         "aggregated": dg.AssetIn(key=["intermediate", "int_accounts_aggregated"]),
         "reporting_window": dg.AssetIn(key=["staging", "stg_billing__reporting_window"]),
-        "records": dg.AssetIn(
-            key=["intermediate", "int_clients_matched"], metadata={"columns": ["account_id", "owner_id"]}
-        ),
     },
 )
 def accounts_and_key_levels(
@@ -60,14 +57,13 @@ def accounts_and_key_levels(
     warehouse: Warehouse,
     aggregated: pl.DataFrame,
     reporting_window: pl.DataFrame,
-    records: pl.DataFrame,
 ):
     window = reporting_window.row(0, named=True)
     as_of = window["as_of_date"]
     tag_run(context, settings, as_of)
     with clear_failures():
         ranked, cut = designate_key_accounts(aggregated, settings.key_share)
-    ranked, ownership = keep_owners(ranked, records, reference_owners(warehouse, as_of))
+    ranked, ownership = keep_owners(ranked, reference_owners(warehouse, as_of))
     period = review_period(as_of, settings.review_months, settings.review_start_month)
     previous = recorded_table(context, warehouse, "key_levels", LEVEL_SCHEMA)
     previous_audit = recorded_table(context, warehouse, "key_level_audit", AUDIT_SCHEMA)

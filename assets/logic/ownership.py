@@ -20,17 +20,15 @@ from __future__ import annotations
 import polars as pl
 
 
-def keep_owners(
-    accounts: pl.DataFrame, record_owners: pl.DataFrame, reference: pl.DataFrame | None
-) -> tuple[pl.DataFrame, dict]:
-    """`accounts` (account_id, owner_id proposed by survivorship, ...) with each account's reference owner kept when
-    one of its records still carries it. `record_owners`: account_id, owner_id of every member record.
-    `reference`: account_id, owner_id of the nearest recorded snapshot (None: there is none).
+def keep_owners(accounts: pl.DataFrame, reference: pl.DataFrame | None) -> tuple[pl.DataFrame, dict]:
+    """`accounts` (account_id, owner_id proposed by survivorship, owner_ids: every owner its member records name, ...)
+    with each account's reference owner kept when one of its records still names it. `reference`: account_id,
+    owner_id of the nearest recorded snapshot (None: there is none).
 
     Returns the accounts (same columns, same order) and counts for the run's metadata."""
     if reference is None or reference.height == 0:
         return accounts, {"owners_kept_from_snapshot": 0, "owners_changed_since_snapshot": 0}
-    carried = record_owners.select("account_id", "owner_id").drop_nulls().unique()
+    carried = accounts.select("account_id", pl.col("owner_ids").alias("owner_id")).explode("owner_id").drop_nulls()
     kept = (
         reference.select("account_id", pl.col("owner_id").alias("kept_owner_id"))
         .drop_nulls()
