@@ -7,21 +7,52 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
+import duckdb
 import pandera.errors
 import pandera.polars as pa
 import polars as pl
 
+from assets.logic.causes import first_line, one_line_cause
 from assets.logic.inputs import InputError
 from assets.logic.key_accounts import NoBillingError
+from assets.logic.publish import PublishError
+from assets.logic.run_lock import RunLockBusy
 
 
 @contextmanager
-def clear_failures() -> Iterator[None]:
-    """Input and rule errors become a `dg.Failure` whose description is the message a user needs, nothing more."""
+def clear_failures(settings=None) -> Iterator[None]:
+    """Input and rule errors become a `dg.Failure` whose description is the message a user needs, nothing more; so
+    do operating-system and DuckDB I/O errors, as their cause in one line (the path, the lock holder, the setting
+    whose folder it is when `settings` are given)."""
     try:
         yield
-    except (InputError, NoBillingError) as error:
+    except (InputError, NoBillingError, PublishError, RunLockBusy) as error:
         raise dg.Failure(description=str(error), allow_retries=False) from None
+    except (OSError, duckdb.Error) as error:
+        places = {"ALMS_DATA_DIR": settings.data_dir, "ALMS_OUTPUT_DIR": settings.output_dir} if settings else None
+        line = one_line_cause(error, places)
+        if line is None and not isinstance(error, OSError | duckdb.IOException):
+            raise  # a rule or SQL error: its own message and traceback say more
+        raise dg.Failure(description=line or first_line(error), allow_retries=False) from None
+
+
+TRIGGER_TAG = "alms/trigger"
+
+
+def tag_run(context, settings, as_of=None) -> None:
+    """Tag the run with what an operator filters runs by in the UI: as-of date, input and output folder, and the
+    trigger (cli, schedule, sensor; a run launched from the UI has none of its own and gets `ui`)."""
+    tags = dict(context.run.tags)
+    wanted = {"alms/input_dir": str(settings.data_dir), "alms/output_dir": str(settings.output_dir)}
+    if as_of is not None:
+        wanted["alms/as_of_date"] = str(as_of)
+    if TRIGGER_TAG not in tags:
+        wanted[TRIGGER_TAG] = (
+            "schedule" if "dagster/schedule_name" in tags else "sensor" if "dagster/sensor_name" in tags else "ui"
+        )
+    missing = {key: value for key, value in wanted.items() if tags.get(key) != value}
+    if missing:
+        context.instance.add_run_tags(context.run.run_id, missing)
 
 
 def validate(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.DataFrame:
@@ -58,3 +89,29 @@ def recorded_table(context, warehouse, table: str, columns) -> pl.DataFrame | No
             context.log.warning(f"marts.{table} was written by an older version; its rows are not carried over")
             return None
         return conn.sql(f"select * from marts.{table}").pl()
+
+
+def reference_owners(warehouse, as_of) -> pl.DataFrame | None:
+    """account_id, owner_id of the recorded snapshot nearest to `as_of` (the latest before it, else the earliest
+    after it; never `as_of` itself) in marts.account_history, for the ownership rule (assets/logic/ownership.py)."""
+    with warehouse.connect() as conn:
+        found = conn.execute(
+            "select count(*) from information_schema.columns where table_schema = 'marts' "
+            "and table_name = 'account_history' and column_name in ('as_of_date', 'account_id', 'owner_id')"
+        ).fetchall()[0][0]
+        if found < 3:
+            return None
+        return conn.sql(
+            """
+            with dates as (select distinct as_of_date from marts.account_history where as_of_date <> $as_of),
+            reference as (
+                select coalesce(
+                    (select max(as_of_date) from dates where as_of_date < $as_of),
+                    (select min(as_of_date) from dates where as_of_date > $as_of)
+                ) as as_of_date
+            )
+            select account_id, owner_id from marts.account_history
+            where as_of_date = (select as_of_date from reference)
+            """,
+            params={"as_of": as_of},
+        ).pl()

@@ -2,14 +2,17 @@
 
 The key level is frozen per review period (`assets/logic/reviews.py`): this asset reads the levels recorded by earlier
 runs from the warehouse, applies the period's level or records a new review, and writes the whole history back.
+An account's owner is survivorship's proposal unless the nearest recorded snapshot's owner is still carried by one of
+its records (`assets/logic/ownership.py`): owners do not flip with monthly billing.
 Scores, tiers and seller lists are in assets/scoring.py; the other published tables are SQL models in sql/marts/.
 """
 
 import dagster as dg
 import polars as pl
 
-from assets.common import MONTHLY_FRESHNESS, clear_failures, recorded_table, validate
+from assets.common import MONTHLY_FRESHNESS, clear_failures, recorded_table, reference_owners, tag_run, validate
 from assets.logic.key_accounts import designate_key_accounts
+from assets.logic.ownership import keep_owners
 from assets.logic.reviews import AUDIT_SCHEMA, LEVEL_SCHEMA, decide_level, review_period
 from pipelines.metadata import column_schema_for
 from pipelines.resources import AlmsSettings, Warehouse
@@ -57,8 +60,10 @@ def accounts_and_key_levels(
 ):
     window = reporting_window.row(0, named=True)
     as_of = window["as_of_date"]
+    tag_run(context, settings, as_of)
     with clear_failures():
         ranked, cut = designate_key_accounts(aggregated, settings.key_share)
+    ranked, ownership = keep_owners(ranked, reference_owners(warehouse, as_of))
     period = review_period(as_of, settings.review_months, settings.review_start_month)
     previous = recorded_table(context, warehouse, "key_levels", LEVEL_SCHEMA)
     previous_audit = recorded_table(context, warehouse, "key_level_audit", AUDIT_SCHEMA)
@@ -82,6 +87,8 @@ def accounts_and_key_levels(
         f"key level {decision.applied_level} {settings.reporting_currency} ({verb} the period from {period.start}): "
         f"{key_count:,} key accounts of {cut.ranked_accounts:,} ranked; {crossing:,} would change at a review today"
     )
+    if decision.reason and decision.reason.startswith("automatic"):
+        context.log.warning(f"review of the period from {period.start} re-run: {decision.reason}")
     summary = {
         "as_of_date": str(as_of),
         "review_period_start": str(period.start),
@@ -91,6 +98,8 @@ def accounts_and_key_levels(
         "ranked_accounts": cut.ranked_accounts,
         "level_if_reviewed_today": float(cut.key_level),
         "accounts_crossing_frozen_level": crossing,
+        "review_rerun_reason": decision.reason or "",
+        **ownership,
     }
     yield dg.Output(accounts, output_name="accounts", metadata=summary)
     yield dg.Output(key_levels, output_name="key_levels", metadata=summary)

@@ -1,20 +1,19 @@
-"""publish: the BI-facing copy of the marts, replaced atomically (see assets/logic/publish.py), and the CRM file."""
-
-import os
-from pathlib import Path
+"""publish: the BI-facing copy of the marts, the CRM file and the what-if's inputs, as one publication made current by
+one atomic switch (see assets/logic/publish.py)."""
 
 import dagster as dg
-import duckdb
 
-from assets.common import MONTHLY_FRESHNESS
-from assets.logic.publish import publish_tables
+from assets.common import MONTHLY_FRESHNESS, clear_failures, tag_run
+from assets.logic.publish import current_publication, publish, read_manifest
+from assets.scoring import SCORING_INPUTS
 from pipelines.resources import AlmsSettings, Warehouse
 
-# Published tables and the row order BI readers get from a plain `select *` (the working tables have none).
+# Published tables and the row order BI readers get from a plain `select *` (the working tables have none). Each
+# order ends in a unique key of its table, so identical runs give identical files (tests/test_publication.py).
 PUBLISHED_TABLES = {
     ("marts", "accounts"): "billing_rank",
     ("marts", "key_levels"): "review_period_start",
-    ("marts", "key_level_audit"): "rerun_at",
+    ("marts", "key_level_audit"): "rerun_at, review_period_start, run_id",
     ("marts", "seller_account_lists"): "owner_id nulls last, seller_rank",
     ("marts", "client_crosswalk"): "account_id, source_system, source_client_id",
     ("marts", "quarantine"): "input_name, source_file, source_row",
@@ -32,86 +31,68 @@ PUBLISHED_TABLES = {
 @dg.asset(
     group_name="publish",
     kinds={"duckdb", "parquet"},
-    deps=[dg.AssetKey(list(table)) for table in PUBLISHED_TABLES],
+    deps=[dg.AssetKey(list(table)) for table in PUBLISHED_TABLES]
+    + [dg.AssetKey([layer, table]) for layer, table, _ in SCORING_INPUTS.values()],
     freshness_policy=MONTHLY_FRESHNESS,
 )
 def published_marts(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: AlmsSettings):
-    """`$ALMS_OUTPUT_DIR/alms.duckdb` (schema marts) and `parquet/<table>.parquet`: what BI tools read. Built as a new
-    file and swapped in atomically, only after every blocking check upstream passed."""
-    with warehouse.connect() as conn:
+    """`$ALMS_OUTPUT_DIR/alms.duckdb` (schema marts), `parquet/<table>.parquet`, `crm/` and `manifest.json`: what BI
+    tools and sales ops read, one publication made current in one atomic switch, only after every blocking check
+    upstream passed. A run for an as-of date earlier than the current publication's is published beside it but not
+    made current unless ALMS_PUBLISH_BACKFILL=1."""
+    with clear_failures(settings), warehouse.connect() as conn:
         as_of, key_level = conn.sql("select max(as_of_date), max(key_level) from marts.accounts").fetchall()[0]
-        manifest = publish_tables(
+        tag_run(context, settings, as_of)
+        current = current_publication(settings.output_dir)
+        current_manifest = read_manifest(current) if current is not None else {}
+        current_as_of = current_manifest.get("as_of_date")
+        earlier = current_as_of is not None and str(as_of) < current_as_of
+        publication = publish(
             conn,
             settings.output_dir,
             PUBLISHED_TABLES,
             run_id=context.run.run_id,
-            extra_manifest={"as_of_date": str(as_of), "key_level": str(key_level)},
+            as_of=str(as_of),
+            make_current=not earlier or settings.publish_backfill,
+            keep=settings.keep_publications,
+            scoring_inputs={
+                name: f"select {columns} from {layer}.{table}"
+                for name, (layer, table, columns) in SCORING_INPUTS.items()
+            },
+            extra_manifest={"key_level": str(key_level), "input_dir": str(settings.data_dir)},
         )
-        crm_file, crm_rows = write_crm_import(conn, Path(settings.output_dir), str(as_of))
         key_accounts, quarantined, changes = conn.sql(
             "select (select count(*) from marts.accounts where is_key_account), "
             "(select count(*) from marts.quarantine), "
             "(select count(*) from marts.account_changes where to_as_of_date = "
             "(select max(to_as_of_date) from marts.account_changes))"
         ).fetchall()[0]
-    context.log.info(f"published {len(PUBLISHED_TABLES)} tables to {manifest['duckdb_file']}")
-    context.log.info(f"CRM import file: {crm_file} ({crm_rows:,} rows)")
+    manifest = publication.manifest
+    if publication.is_current:
+        context.log.info(f"published {len(PUBLISHED_TABLES)} tables as {publication.path}, now current")
+    else:
+        context.log.warning(
+            f"as-of {as_of} is earlier than the current publication's {current_as_of} (run "
+            f"{current_manifest.get('run_id', '?')[:8]}): its snapshot is recorded in the history and it is published "
+            f"to {publication.path} without replacing the current publication; ALMS_PUBLISH_BACKFILL=1 makes it current"
+        )
+    for removed in publication.removed:
+        context.log.info(f"removed an older publication: {removed}")
     return dg.MaterializeResult(
         metadata={
-            "duckdb_file": dg.MetadataValue.path(manifest["duckdb_file"]),
-            "parquet_dir": dg.MetadataValue.path(manifest["parquet_dir"]),
+            "publication": dg.MetadataValue.path(str(publication.path)),
+            "is_current": publication.is_current,
+            "output_dir": dg.MetadataValue.path(str(settings.output_dir)),
+            "duckdb_file": dg.MetadataValue.path(str(publication.path / manifest["duckdb_file"])),
+            "parquet_dir": dg.MetadataValue.path(str(publication.path / manifest["parquet_dir"])),
             "tables": dg.MetadataValue.json(manifest["tables"]),
             "as_of_date": str(as_of),
             "key_level": float(key_level),
             "key_accounts": key_accounts,
             "quarantined_rows": quarantined,
             "changes_since_previous_snapshot": changes,
-            "crm_import_file": dg.MetadataValue.path(str(crm_file)),
-            "crm_import_rows": crm_rows,
+            "crm_import_file": dg.MetadataValue.path(str(publication.path / manifest["crm_import_file"])),
+            "crm_import_rows": manifest["crm_import_rows"],
+            "publications_removed": len(publication.removed),
         }
     )
-
-
-CRM_QUERY = """
-with crosswalk as (
-    select
-        account_id,
-        string_agg(source_system || ':' || source_client_id, ';' order by source_system, source_client_id)
-            as source_ids
-    from marts.client_crosswalk
-    group by account_id
-)
-select
-    lists.row_type as record_type,
-    coalesce(lists.account_id, lists.prospect_id) as alms_id,
-    coalesce(crosswalk.source_ids, lists.prospect_id) as source_ids,
-    lists.name,
-    lists.owner_id,
-    lists.seller_name as owner_name,
-    lists.designation,
-    lists.tier,
-    round(lists.priority_score, 1) as score,
-    lists.is_key_account as key_account,
-    lists.billing_12m,
-    cast(? as date) as as_of_date
-from marts.seller_account_lists as lists
-left join crosswalk
-    on crosswalk.account_id = lists.account_id
-where lists.designation <> 'recommended_lead'
-order by lists.owner_id nulls last, lists.seller_rank
-"""
-
-
-def write_crm_import(conn: duckdb.DuckDBPyConnection, output_dir: Path, as_of: str) -> tuple[Path, int]:
-    """`crm/alms_crm_import_<as-of>.csv` (and a copy `alms_crm_import_latest.csv`): one row per account (key / target
-    / secondary) and per chosen lead, with the source ids a CRM import matches on. Written beside and renamed in, so
-    an import tool never reads half a file; a re-run of the same as-of date replaces its file."""
-    folder = output_dir / "crm"
-    folder.mkdir(parents=True, exist_ok=True)
-    frame = conn.sql(CRM_QUERY, params=[as_of]).pl()
-    target = folder / f"alms_crm_import_{as_of}.csv"
-    for path in (target, folder / "alms_crm_import_latest.csv"):
-        partial = path.with_suffix(".csv.partial")
-        frame.write_csv(partial)
-        os.replace(partial, path)
-    return target, frame.height

@@ -17,6 +17,22 @@ from pipelines.metadata import column_schema_for
 from pipelines.resources import AlmsSettings
 from schemas.marts import AccountScores, OverrideStatus, SellerAccountLists
 
+# What scoring reads besides the published marts (accounts, scores, seller lists): copied into every publication
+# (`scoring_inputs/<name>.parquet`) so that the what-if scores exactly what was published (pipelines/whatif.py).
+# name -> (layer, table, columns)
+SCORING_INPUTS = {
+    "aggregated": ("intermediate", "int_accounts_aggregated", "*"),
+    "engagement": ("intermediate", "int_account_engagement_monthly", "*"),
+    "pipeline": ("intermediate", "int_account_pipeline", "*"),
+    "opportunities": ("raw", "opportunities", "source_row"),
+    "records": ("intermediate", "int_clients_matched",
+                "source_system, source_client_id, account_id, name, domain, phone, postal_code"),
+    "prospects": ("raw", "prospects", "*"),
+    "sellers": ("raw", "sellers", "*"),
+    "picks": ("raw", "seller_picks", "*"),
+    "overrides": ("raw", "account_overrides", "*"),
+}  # fmt: skip
+
 
 @dataclass
 class ScoringInputs:

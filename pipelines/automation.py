@@ -11,6 +11,7 @@
   starts exactly one run (the run key is a digest of the new files, so a repeated tick cannot start it twice), over
   the months the new billing and engagement files name.
 Schedules and the sensor are off by default; turn them on in the UI (Automation) or with `dagster schedule start`.
+Their runs are tagged `alms/trigger` = schedule or sensor (Dagster adds `dagster/schedule_name` / `dagster/sensor_name`).
 """
 
 import datetime as dt
@@ -87,9 +88,7 @@ def build_automation(job, settings: AlmsSettings) -> tuple[list, list]:
     def monthly(context: dg.ScheduleEvaluationContext):
         tick = context.scheduled_execution_time
         closed = (tick.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
-        return dg.RunRequest(
-            run_key=f"monthly-{closed}", tags={**range_tags([closed]), "alms/trigger": "monthly_refresh"}
-        )
+        return dg.RunRequest(run_key=f"monthly-{closed}", tags={**range_tags([closed]), "alms/trigger": "schedule"})
 
     @dg.schedule(
         name="review_schedule",
@@ -102,7 +101,7 @@ def build_automation(job, settings: AlmsSettings) -> tuple[list, list]:
     def review(context: dg.ScheduleEvaluationContext):
         tags = full_refresh_tags(Path(settings.data_dir))
         return dg.RunRequest(run_key=f"review-{context.scheduled_execution_time:%Y-%m}",
-                             tags={**tags, "alms/trigger": "review"})  # fmt: skip
+                             tags={**tags, "alms/trigger": "schedule"})  # fmt: skip
 
     @dg.sensor(
         name="new_input_files",
@@ -124,7 +123,7 @@ def build_automation(job, settings: AlmsSettings) -> tuple[list, list]:
         shown = ", ".join(fresh[:5]) + (f" and {len(fresh) - 5} more" if len(fresh) > 5 else "")
         return dg.RunRequest(
             run_key=f"files-{digest}",
-            tags={**range_tags(months_of(fresh)), "alms/trigger": "new_input_files", "alms/new_files": shown[:250]},
+            tags={**range_tags(months_of(fresh)), "alms/trigger": "sensor", "alms/new_files": shown[:250]},
         )
 
     return [monthly, review], [new_input_files]

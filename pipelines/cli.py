@@ -43,6 +43,12 @@ def ensure_demo_data(data_dir: Path = DEMO_DIR, clients: int = DEMO_CLIENTS) -> 
 
 def run_pipeline(environ: dict | None = None, quiet: bool = False, log_level: str = "INFO") -> tuple[bool, list[str]]:
     """Materialize the whole asset graph in-process on the project instance. Returns (success, error messages)."""
+    success, errors, _ = execute_pipeline(environ, quiet, log_level)
+    return success, errors
+
+
+def execute_pipeline(environ: dict | None = None, quiet: bool = False, log_level: str = "INFO"):
+    """`run_pipeline`, also returning the run id."""
     import dagster as dg
 
     from pipelines.automation import full_refresh_tags
@@ -63,37 +69,66 @@ def run_pipeline(environ: dict | None = None, quiet: bool = False, log_level: st
         errors = describe_failures(result)
         if not quiet:
             print(f"run {result.run_id} ({'succeeded' if result.success else 'failed'}); see it with `make dev`")
-    return result.success and not errors, errors
+    return result.success and not errors, errors, result.run_id
 
 
 def describe_failures(result) -> list[str]:
-    """What went wrong, in the words a user needs: failed steps' messages and failed blocking checks."""
-    errors = []
+    """What went wrong, in the words a user needs, one line per cause: failed steps' messages (a `dg.Failure`'s
+    description, else the innermost error's first line), failed blocking checks, a run that failed before any step.
+    Steps that failed for the same cause are one line."""
+    errors: dict[str, list[str]] = {}
+    checks: list[str] = []
+    run_failures = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
-            error = event.step_failure_data.error
-            message = error.message.strip() if error else "unknown error"
-            user_failure = event.step_failure_data.user_failure_data
-            if user_failure is not None and user_failure.description:
-                message = user_failure.description
-            errors.append(f"step {event.step_key} failed: {message}")
+            failure = event.step_failure_data
+            message = failure.user_failure_data.description if failure.user_failure_data else None
+            errors.setdefault(message or _innermost(failure.error), []).append(event.step_key)
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed and evaluation.severity.value != "WARN":  # warnings are in the log and the UI
                 detail = evaluation.description or ", ".join(
                     f"{k}={getattr(v, 'value', v)}" for k, v in evaluation.metadata.items()
                 )
-                errors.append(f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed: {detail}")
-    return errors
+                checks.append(f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed: {detail}")
+        elif event.event_type_value in ("RESOURCE_INIT_FAILURE", "PIPELINE_FAILURE", "RUN_FAILURE"):
+            error = getattr(event.event_specific_data, "error", None)
+            if error is not None:
+                run_failures.append(_innermost(error))
+    lines = []
+    for message, where in errors.items():
+        if len(where) == 1:
+            lines.append(f"step {where[0]} failed: {message}")
+        else:
+            lines.append(f"steps {', '.join(where[:3])}{' ...' if len(where) > 3 else ''} failed: {message}")
+    lines += checks
+    if not lines:
+        lines = [f"run failed: {message}" for message in dict.fromkeys(run_failures)]
+    return lines
+
+
+def _innermost(error) -> str:
+    """The first line of the innermost cause of a serialized error (what Dagster wraps as 'Error occurred while
+    executing op ...'), with its type."""
+    if error is None:
+        return "unknown error"
+    while error.cause is not None:
+        error = error.cause
+    text = (error.message or "").strip()
+    first = next((line for line in text.splitlines() if line.strip()), error.cls_name or "error").strip()
+    name = error.cls_name or ""
+    return first if first.startswith(name) or ": " in first[:60] else f"{name}: {first}"
 
 
 def summarize(output_dir: Path) -> str:
     """The short summary of what is published: read from the published file itself, as a BI reader would."""
     import duckdb
 
-    from assets.logic.publish import PUBLISHED_FILE
+    from assets.logic.publish import PUBLISHED_FILE, current_publication, read_manifest
 
     path = output_dir / PUBLISHED_FILE
+    publication = current_publication(output_dir)
+    manifest = read_manifest(publication) if publication is not None else {}
     with duckdb.connect(str(path), read_only=True) as conn:
         level = conn.sql("select * from marts.key_levels where is_current").pl().row(0, named=True)
         key_now, crossing, positive, total, key_total, as_of, window_start = conn.sql(
@@ -117,7 +152,9 @@ def summarize(output_dir: Path) -> str:
     currency = level["reporting_currency"]
     lines = [
         f"published: {path}",
-        f"           {output_dir / 'parquet'}/<table>.parquet",
+        f"           {output_dir / 'parquet'}/<table>.parquet, crm/, manifest.json",
+        f"           (publication {publication}: run {str(manifest.get('run_id', '?'))[:8]}, "
+        f"as of {manifest.get('as_of_date')})",
         "tables:    marts.accounts, marts.key_levels, marts.key_level_audit, marts.account_scores,",
         "           marts.seller_account_lists, marts.account_history, marts.account_changes,",
         "           marts.client_crosswalk, marts.match_review, marts.override_status, marts.quarantine",
@@ -146,29 +183,69 @@ def summarize(output_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def publication_of_run(output_dir: Path, run_id: str) -> tuple[Path, dict] | None:
+    """The publication a run made (current or not), from the manifests."""
+    from assets.logic.publish import PUBLICATIONS, read_manifest
+
+    for manifest_file in sorted((output_dir / PUBLICATIONS).glob("*/manifest.json"), reverse=True):
+        manifest = read_manifest(manifest_file.parent)
+        if manifest.get("run_id") == run_id:
+            return manifest_file.parent, manifest
+    return None
+
+
 def command_run(args: argparse.Namespace) -> int:
     if not os.environ.get("ALMS_DATA_DIR"):
         ensure_demo_data()
-    from pipelines.resources import settings_from_env
+    from assets.logic import run_lock
+    from assets.logic.causes import first_line, one_line_cause
+    from assets.logic.publish import current_publication, read_manifest
+    from pipelines.resources import settings_from_env, take_output_folder
 
     try:
         settings = settings_from_env()
     except SettingsError as error:
         print(f"alms: {error}", file=sys.stderr)
         return 2
-    print(f"input:  {settings.data_dir}\noutput: {settings.output_dir}", flush=True)
-    started = time.perf_counter()
-    success, errors = run_pipeline()
-    elapsed = time.perf_counter() - started
-    if not success:
-        print(
-            f"alms: the run failed after {elapsed:.1f} s; the published tables were left as they were.", file=sys.stderr
-        )
-        for error in errors:
-            print(f"  - {error}", file=sys.stderr)
+    output_dir = Path(settings.output_dir)
+    print(f"input:  {settings.data_dir}\noutput: {output_dir}", flush=True)
+    try:  # refused at once when another run has the output folder (the run itself takes the lock again)
+        notes = take_output_folder(output_dir, "cli")
+    except run_lock.RunLockBusy as error:
+        print(f"alms: {error}", file=sys.stderr)
         return 1
-    print(f"done in {elapsed:.1f} s\n" + summarize(Path(settings.output_dir)))
-    return 0
+    except OSError as error:
+        places = {"ALMS_OUTPUT_DIR": output_dir}
+        print(
+            f"alms: cannot use the output folder: {one_line_cause(error, places) or first_line(error)}", file=sys.stderr
+        )
+        return 1
+    try:
+        for note in notes:
+            print(f"note:   {note}", flush=True)
+        started = time.perf_counter()
+        success, errors, run_id = execute_pipeline()
+        elapsed = time.perf_counter() - started
+        if not success:
+            print(f"alms: the run failed after {elapsed:.1f} s; the published tables were left as they were.",
+                  file=sys.stderr)  # fmt: skip
+            for error in errors:
+                print(f"  - {error}", file=sys.stderr)
+            return 1
+        print(f"done in {elapsed:.1f} s")
+        current = current_publication(output_dir)
+        if current is None or read_manifest(current).get("run_id") != run_id:
+            made = publication_of_run(output_dir, run_id)
+            current_manifest = read_manifest(current) if current is not None else {}
+            print(
+                f"not made current: as-of {made[1].get('as_of_date') if made else '?'} is earlier than the current "
+                f"publication's {current_manifest.get('as_of_date')}; its snapshot is in the history and it is "
+                f"published to {made[0] if made else '?'}; ALMS_PUBLISH_BACKFILL=1 makes such a run current"
+            )
+        print(summarize(output_dir))
+        return 0
+    finally:
+        run_lock.release(output_dir, "cli")
 
 
 def command_generate(args: argparse.Namespace) -> int:
@@ -198,7 +275,8 @@ def command_whatif(args: argparse.Namespace) -> int:
     except (SettingsError, InputError) as error:
         print(f"alms whatif: {error}", file=sys.stderr)
         return 2
-    print(f"what-if over {result.accounts:,} accounts: {result.changes.height:,} would change tier or designation")
+    print(f"what-if on the publication as of {result.as_of_date} (run {result.run_id[:8]}, {result.publication}): "
+          f"{result.accounts:,} accounts, {result.changes.height:,} would change tier or designation")  # fmt: skip
     for row in result.per_seller.head(args.show).iter_rows(named=True):
         print(f"  {row['seller_name'] or row['owner_id'] or '(unassigned)'}: {row['accounts_changing']:,} accounts "
               f"({row['tier_changes']} tier, {row['designation_changes']} designation; +{row['new_key']} / "

@@ -20,15 +20,27 @@ all_assets = [
     publish.published_marts,
 ]
 
-alms_job = dg.define_asset_job(
-    ALMS_JOB,
-    selection=dg.AssetSelection.all(),
-    description="Ingest, deduplicate, rank, cut and publish: the whole account list from the input folder.",
-)
+
+def build_job(settings):
+    """The job `make run`, the schedules and the sensor run. Its tags say where it reads and writes, so the UI tells
+    a run into a test folder from the published one; a run's own tags (trigger cli / schedule / sensor, as-of date
+    once known) are added on top (assets/common.py `tag_run`)."""
+    return dg.define_asset_job(
+        ALMS_JOB,
+        selection=dg.AssetSelection.all(),
+        description="Ingest, deduplicate, rank, cut and publish: the whole account list from the input folder.",
+        tags={
+            "alms/trigger": "ui",
+            "alms/input_dir": str(settings.data_dir),
+            "alms/output_dir": str(settings.output_dir),
+            "alms/as_of_date": settings.as_of or "inferred",
+        },
+    )
 
 
 def build_definitions(environ: dict | None = None) -> dg.Definitions:
     resources = build_resources(environ)
+    alms_job = build_job(resources["settings"])
     schedules, sensors = build_automation(alms_job, resources["settings"])
     return dg.Definitions(
         assets=all_assets,

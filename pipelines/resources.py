@@ -17,11 +17,16 @@
 | ALMS_REVIEW_MONTHS | 12 | review cadence: the key level is frozen for 6 or 12 months |
 | ALMS_REVIEW_START_MONTH | 1 | month (1-12) in which review periods start (1 with 6: January and July) |
 | ALMS_REVIEW_REASON | (unset) | set to re-run the current period's review with this run's data; the reason is audited |
+| ALMS_PUBLISH_BACKFILL | (unset) | 1: a run for an as-of date earlier than the current publication's is made current too |
+| ALMS_KEEP_PUBLICATIONS | 3 | complete publications kept in $ALMS_OUTPUT_DIR/publications (the current one always) |
 | ALMS_DUCKDB_MEMORY_LIMIT | 4GB | DuckDB memory limit of the pipeline's own connections |
 | ALMS_DUCKDB_THREADS | (all cores) | DuckDB threads |
 
 The pipeline-private warehouse (every layer) is `$ALMS_OUTPUT_DIR/work/warehouse.duckdb`; BI tools connect to the
-published `$ALMS_OUTPUT_DIR/alms.duckdb` instead, which a run replaces atomically.
+published `$ALMS_OUTPUT_DIR/alms.duckdb` instead, which resolves through the `current` publication (see
+assets/logic/publish.py). A run holds `$ALMS_OUTPUT_DIR/.alms-run.lock` from its first warehouse connection to its end
+(assets/logic/run_lock.py), and every operating-system or DuckDB I/O error inside a connection becomes a one-line
+`dg.Failure` (assets/logic/causes.py).
 """
 
 import datetime as dt
@@ -33,9 +38,13 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import polars as pl
+from pydantic import PrivateAttr
 
 from assets.logic.completeness import completeness_parameters, parse_accepted_gaps
+from assets.logic import run_lock
+from assets.logic.causes import first_line, one_line_cause
 from assets.logic.key_accounts import check_key_share
+from assets.logic.publish import DEFAULT_KEEP, remove_leftovers
 from pipelines.metadata import table_metadata
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +73,8 @@ class AlmsSettings(dg.ConfigurableResource):
     review_months: int = 12
     review_start_month: int = 1
     review_reason: str = ""
+    publish_backfill: bool = False
+    keep_publications: int = DEFAULT_KEEP
 
     @property
     def as_of_date(self) -> dt.date | None:
@@ -83,27 +94,77 @@ class AlmsSettings(dg.ConfigurableResource):
 
 
 class Warehouse(dg.ConfigurableResource):
-    """The pipeline's own DuckDB file, one schema per layer. Only the pipeline connects to it."""
+    """The pipeline's own DuckDB file, one schema per layer. Only the pipeline connects to it.
+
+    Inside a run, the first connection takes the output folder's run lock (released when the run ends) and removes
+    what killed or failed publications left; any OS or DuckDB I/O error inside a connection fails the step with its
+    cause in one line."""
 
     path: str
     memory_limit: str = "4GB"
     threads: int = 0
+    data_dir: str = ""  # only to name ALMS_DATA_DIR in a failure's line
+    _run_id: str | None = PrivateAttr(default=None)
+    _log: object = PrivateAttr(default=None)
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.path).parent.parent
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_id = context.run.run_id if context.run is not None else None
+        self._log = context.log
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._run_id:
+            run_lock.release(self.output_dir, self._run_id)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # Row order of a table carries no meaning here (every model orders what it needs), and not preserving it
-        # makes large CTAS about a third faster and lighter; publishing restores order for BI readers.
-        config = {"memory_limit": self.memory_limit, "preserve_insertion_order": False}
-        if self.threads:
-            config["threads"] = self.threads
-        conn = duckdb.connect(self.path, config=config)
+        places = {"ALMS_OUTPUT_DIR": self.output_dir, **({"ALMS_DATA_DIR": self.data_dir} if self.data_dir else {})}
+        try:
+            if self._run_id:
+                for note in take_output_folder(self.output_dir, self._run_id):
+                    if self._log is not None:
+                        self._log.warning(note)
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # Row order of a table carries no meaning here (every model orders what it needs), and not preserving it
+            # makes large CTAS about a third faster and lighter; publishing restores order for BI readers.
+            config = {"memory_limit": self.memory_limit, "preserve_insertion_order": False}
+            if self.threads:
+                config["threads"] = self.threads
+            conn = duckdb.connect(self.path, config=config)
+        except run_lock.RunLockBusy as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
+        except (OSError, duckdb.Error) as error:
+            raise dg.Failure(description=one_line_cause(error, places) or first_line(error)) from None
         try:
             for layer in LAYERS:
                 conn.execute(f"create schema if not exists {layer}")
             yield conn
+        except (OSError, duckdb.IOException, duckdb.OutOfMemoryException) as error:
+            raise dg.Failure(description=one_line_cause(error, places) or first_line(error)) from None
+        except duckdb.Error as error:  # e.g. a commit that could not write its log: "No space left on device"
+            line = one_line_cause(error, places)
+            if line is None:
+                raise
+            raise dg.Failure(description=line) from None
         finally:
             conn.close()
+
+
+def take_output_folder(output_dir: Path | str, holder: str) -> list[str]:
+    """Take the output folder's run lock for `holder` (RunLockBusy when another process has it); the first holder in
+    this process also removes the leftovers of killed or failed publications. Returns what an operator should read."""
+    held, fresh = run_lock.acquire(output_dir, holder)
+    notes = []
+    if fresh:
+        if held.taken_over:
+            notes.append(f"{output_dir}: {run_lock.describe_takeover(held.taken_over)}")
+        removed = remove_leftovers(output_dir)
+        if removed:
+            notes.append(f"removed what killed or failed publications left: {', '.join(removed)}")
+    return notes
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
@@ -173,6 +234,8 @@ def settings_from_env(environ: dict | None = None) -> AlmsSettings:
         review_months=int(_number(env, "ALMS_REVIEW_MONTHS", 12)),
         review_start_month=int(_number(env, "ALMS_REVIEW_START_MONTH", 1)),
         review_reason=env.get("ALMS_REVIEW_REASON", "").strip(),
+        publish_backfill=_flag(env, "ALMS_PUBLISH_BACKFILL"),
+        keep_publications=int(_number(env, "ALMS_KEEP_PUBLICATIONS", DEFAULT_KEEP)),
     )
     check_settings(settings)
     return settings
@@ -197,6 +260,8 @@ def check_settings(settings: AlmsSettings) -> None:
         raise SettingsError(f"ALMS_REVIEW_MONTHS must be 6 or 12; got {settings.review_months}")
     if not 1 <= settings.review_start_month <= 12:
         raise SettingsError(f"ALMS_REVIEW_START_MONTH must be a month number 1-12; got {settings.review_start_month}")
+    if settings.keep_publications < 1:
+        raise SettingsError(f"ALMS_KEEP_PUBLICATIONS must be 1 or more; got {settings.keep_publications}")
     if settings.max_line_amount <= 0:
         raise SettingsError(f"ALMS_MAX_LINE_AMOUNT must be positive; got {settings.max_line_amount}")
     try:
@@ -225,6 +290,15 @@ def _number(env, name: str, default: float) -> float:
         raise SettingsError(f"{name}={text!r} is not a number") from None
 
 
+def _flag(env, name: str) -> bool:
+    text = env.get(name, "").strip().lower()
+    if text in ("", "0", "false", "no"):
+        return False
+    if text in ("1", "true", "yes"):
+        return True
+    raise SettingsError(f"{name}={text!r}: use 1 or 0")
+
+
 def warehouse_path(output_dir: str) -> str:
     return str(Path(output_dir) / "work" / "warehouse.duckdb")
 
@@ -237,5 +311,6 @@ def build_resources(environ: dict | None = None) -> dict:
         path=warehouse_path(settings.output_dir),
         memory_limit=env.get("ALMS_DUCKDB_MEMORY_LIMIT", "").strip() or "4GB",
         threads=int(threads) if threads.isdigit() else 0,
+        data_dir=settings.data_dir,
     )
     return {"settings": settings, "warehouse": warehouse, "io_manager": WarehouseIOManager(warehouse=warehouse)}

@@ -1,13 +1,14 @@
-"""What-if: score the last run's accounts under another config (weights, thresholds, key share) without publishing.
+"""What-if: score the published accounts under another config (weights, thresholds, key share) without publishing.
 
     python -m pipelines.cli whatif --config my_scoring.yaml
     python -m pipelines.cli whatif --config my_scoring.yaml --key-share 0.3 --name wider-key
 
-Reads the last run's working tables from the warehouse (`$ALMS_OUTPUT_DIR/work/warehouse.duckdb`) read-only, scores
-them under the given config (sections merge over the default like an input folder's scoring.yaml) and, with
-`--key-share`, cuts the key level again. The published file, the Parquet copies and the warehouse are not written:
-the result goes to `$ALMS_OUTPUT_DIR/whatif/<name>/`: `changes.csv` (accounts whose tier or designation would
-change, before and after) and `per_seller.csv` (those changes counted per seller), and a summary is printed.
+Reads the current publication (`$ALMS_OUTPUT_DIR/current`: its marts and the scoring inputs published with them),
+never the working warehouse, which after a failed run may hold tables of two different runs; it says which as-of
+date and run it used. It scores them under the given config (sections merge over the default like an input
+folder's scoring.yaml) and, with `--key-share`, cuts the key level again. Nothing published is written: the result
+goes to `$ALMS_OUTPUT_DIR/whatif/<name>/`: `changes.csv` (accounts whose tier or designation would change, before
+and after), `per_seller.csv` (those changes counted per seller) and `config.txt` (what was compared with what).
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ import polars as pl
 
 from assets.logic.inputs import InputError
 from assets.logic.key_accounts import designate_key_accounts
+from assets.logic.publish import PARQUET, current_publication, read_manifest
+from assets.logic.publish import SCORING_INPUTS as SCORING_INPUTS_DIR
 from assets.logic.scoring_config import load_scoring_config
 
 
 class WhatIfError(InputError):
-    """The what-if cannot run (no finished run to start from, the warehouse is busy, a bad config)."""
+    """The what-if cannot run (nothing published yet, a publication without its scoring inputs, a bad config)."""
 
 
 @dataclass
@@ -34,48 +37,46 @@ class WhatIf:
     per_seller: pl.DataFrame
     out_dir: Path
     accounts: int
+    publication: Path
+    as_of_date: str
+    run_id: str
 
 
-def _read_tables(warehouse: Path) -> dict[str, pl.DataFrame]:
-    if not warehouse.is_file():
-        raise WhatIfError(f"{warehouse}: no warehouse yet; run the pipeline once (make run) before a what-if")
-    try:
-        conn = duckdb.connect(str(warehouse), read_only=True)
-    except duckdb.IOException as error:
-        raise WhatIfError(
-            f"{warehouse}: busy ({str(error).splitlines()[0]}); retry when the current run ends"
-        ) from None
-    names = {
-        "accounts": "marts.accounts",
-        "aggregated": "intermediate.int_accounts_aggregated",
-        "engagement": "intermediate.int_account_engagement_monthly",
-        "pipeline": "intermediate.int_account_pipeline",
-        "opportunities": "raw.opportunities",
-        "records": "intermediate.int_clients_matched",
-        "prospects": "raw.prospects",
-        "sellers": "raw.sellers",
-        "picks": "raw.seller_picks",
-        "overrides": "raw.account_overrides",
-        "scores": "marts.account_scores",
-        "lists": "marts.seller_account_lists",
-    }
-    try:
-        return {key: conn.sql(f"select * from {table}").pl() for key, table in names.items()}
-    except duckdb.CatalogException as error:
-        raise WhatIfError(f"{warehouse}: the last run did not finish scoring ({str(error).splitlines()[0]})") from None
-    finally:
-        conn.close()
+PUBLISHED = {"accounts": "accounts", "scores": "account_scores", "lists": "seller_account_lists"}
+
+
+def _read_tables(output_dir: Path) -> tuple[Path, dict, dict[str, pl.DataFrame]]:
+    """The current publication's folder, manifest and the tables the scoring needs, all of that one publication."""
+    from assets.scoring import SCORING_INPUTS
+
+    publication = current_publication(output_dir)  # resolved once: a switch meanwhile does not mix publications
+    if publication is None:
+        raise WhatIfError(f"{output_dir}: nothing published yet; run the pipeline once (make run) before a what-if")
+    manifest = read_manifest(publication)
+    files = {key: publication / PARQUET / f"{table}.parquet" for key, table in PUBLISHED.items()}
+    files |= {key: publication / SCORING_INPUTS_DIR / f"{key}.parquet" for key in SCORING_INPUTS}
+    missing = sorted(str(path.relative_to(publication)) for path in files.values() if not path.is_file())
+    if missing:
+        raise WhatIfError(f"{publication}: the publication has no {', '.join(missing)} (published by an older "
+                          "version); run the pipeline once more")  # fmt: skip
+    with duckdb.connect() as conn:
+        tables = {
+            key: conn.sql("select * from read_parquet(?)", params=[str(path)]).pl() for key, path in files.items()
+        }
+    return publication, manifest, tables
 
 
 def run_whatif(output_dir: Path, data_dir: Path, config_path: Path, key_share: float | None, name: str) -> WhatIf:
     from assets.scoring import run_scoring, scoring_inputs
 
-    tables = _read_tables(Path(output_dir) / "work" / "warehouse.duckdb")
+    publication, manifest, tables = _read_tables(Path(output_dir))
     config = load_scoring_config(data_dir, path=config_path)
     accounts = tables["accounts"]
     if key_share is not None:
         as_of = accounts["as_of_date"][0]
         ranked, _ = designate_key_accounts(tables["aggregated"], key_share)
+        owners = accounts.select("account_id", "owner_id")  # the published owners (the ownership rule applied)
+        ranked = ranked.drop("owner_id").join(owners, on="account_id", how="left")
         accounts = ranked.with_columns(pl.lit(as_of).alias("as_of_date"))
     inputs = scoring_inputs(accounts, tables["aggregated"], tables["engagement"], tables["pipeline"],
                             tables["opportunities"].height > 0, tables["records"], tables["prospects"],
@@ -111,10 +112,13 @@ def run_whatif(output_dir: Path, data_dir: Path, config_path: Path, key_share: f
     changes.write_csv(out_dir / "changes.csv")
     per_seller.write_csv(out_dir / "per_seller.csv")
     (out_dir / "config.txt").write_text(
+        f"publication: {publication}\nas_of_date: {manifest.get('as_of_date')}\nrun_id: {manifest.get('run_id')}\n"
         f"config: {config.source}\nversion: {config.label}\nkey_share: {key_share or 'as published'}\n"
         f"computed_at: {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}\n" + "".join(f"note: {n}\n" for n in config.notes)
     )  # fmt: skip
-    return WhatIf(changes=changes, per_seller=per_seller, out_dir=out_dir, accounts=result.scores.height)
+    return WhatIf(changes=changes, per_seller=per_seller, out_dir=out_dir, accounts=result.scores.height,
+                  publication=publication, as_of_date=str(manifest.get("as_of_date")),
+                  run_id=str(manifest.get("run_id")))  # fmt: skip
 
 
 def _designations(lists: pl.DataFrame, name: str) -> pl.DataFrame:

@@ -34,6 +34,14 @@ def test_monthly_refresh_reads_the_month_just_closed(pipeline_env):
         )
         (request,) = schedule.evaluate_tick(context).run_requests
     assert (request.tags[RANGE_START], request.tags[RANGE_END]) == ("2026-11", "2026-11")
+    assert request.tags["alms/trigger"] == "schedule"
+
+
+def test_the_job_says_where_it_reads_and_writes(pipeline_env):
+    job = build_definitions().resolve_job_def("alms")
+    assert job.tags["alms/input_dir"] == pipeline_env["ALMS_DATA_DIR"]
+    assert job.tags["alms/output_dir"] == pipeline_env["ALMS_OUTPUT_DIR"]
+    assert job.tags["alms/trigger"] == "ui" and job.tags["alms/as_of_date"] == "inferred"  # a run's own tags win
 
 
 def test_schedules_are_defined_with_the_intended_cron(pipeline_env, monkeypatch):
@@ -70,6 +78,7 @@ def test_sensor_starts_one_run_per_new_or_changed_file(pipeline_env, inputs_dir)
         (inputs_dir / "billing" / ".~lock.nat.csv#").write_text("")  # editor droppings are ignored
         requests, _, cursor = evaluate(sensor, cursor, instance)
         assert len(requests) == 1 and requests[0].tags["alms/new_files"] == "billing/nat_2026-09.csv"
+        assert requests[0].tags["alms/trigger"] == "sensor"
         # only that month's partition is ingested again
         assert (requests[0].tags[RANGE_START], requests[0].tags[RANGE_END]) == ("2026-09", "2026-09")
         run_key = requests[0].run_key
@@ -80,3 +89,37 @@ def test_sensor_starts_one_run_per_new_or_changed_file(pipeline_env, inputs_dir)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the same file delivered again, changed
         requests, _, _ = evaluate(sensor, cursor, instance)
         assert len(requests) == 1 and requests[0].run_key != run_key
+
+
+class _Instance:
+    def __init__(self):
+        self.added = {}
+
+    def add_run_tags(self, run_id, tags):
+        self.added.update(tags)
+
+
+class _Run:
+    def __init__(self, tags):
+        self.tags, self.run_id = tags, "r1"
+
+
+class _Context:
+    def __init__(self, tags):
+        self.run, self.instance = _Run(tags), _Instance()
+
+
+@pytest.mark.parametrize(
+    ("tags", "trigger"),
+    [({}, "ui"), ({"dagster/schedule_name": "monthly_refresh"}, "schedule"),
+     ({"dagster/sensor_name": "new_input_files"}, "sensor"), ({"alms/trigger": "cli"}, None)],
+)  # fmt: skip
+def test_runs_are_tagged_with_trigger_folders_and_as_of(tags, trigger, pipeline_env):
+    from assets.common import tag_run
+    from pipelines.resources import settings_from_env
+
+    context = _Context(tags)
+    tag_run(context, settings_from_env(), dt.date(2026, 10, 31))
+    assert context.instance.added.get("alms/trigger") == trigger
+    assert context.instance.added["alms/as_of_date"] == "2026-10-31"
+    assert context.instance.added["alms/output_dir"] == pipeline_env["ALMS_OUTPUT_DIR"]

@@ -2,6 +2,7 @@
 history and the change log with reasons, idempotent re-runs, and an audited re-run on corrected data."""
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -117,3 +118,27 @@ def test_two_reviews_over_eighteen_months(pipeline_env, tmp_path, monkeypatch):
     assert audit["old_key_level"][1] == second_level != audit["new_key_level"][1]
     current = published(pipeline_env, "select review_kind, key_level from marts.key_levels where is_current").row(0)
     assert current == ("rerun", audit["new_key_level"][1])
+
+
+def test_the_reviews_own_date_on_corrected_data_reruns_the_review(pipeline_env, inputs_dir, monkeypatch):
+    """A CAD line of March has no rate (quarantined); the rate is added and the same as-of date run again: the level
+    is recomputed and audited with an automatic reason instead of failing key_count_rule. Once more with the same
+    data: nothing recomputed, nothing audited."""
+    write_csv(inputs_dir / "billing" / "loc_march.csv", BILLING_COLUMNS,
+              [line("loc", "A9", 1, "L2", "2026-03-15", "3000.00", "CAD")])  # fmt: skip
+    run_at(monkeypatch, "2026-10-31")
+    assert published(pipeline_env, "select key_level from marts.key_levels").item() == Decimal("1650.00")
+    write_csv(inputs_dir / "fx_rates.csv", ["currency", "month", "rate_to_reporting"],
+              [["CAD", "2026-02", "0.75"], ["CAD", "2026-03", "0.75"]])  # fmt: skip
+    run_at(monkeypatch, "2026-10-31")  # no ALMS_REVIEW_REASON
+    audit = published(pipeline_env, "select * from marts.key_level_audit").row(0, named=True)
+    assert audit["old_key_level"] == Decimal("1650.00") and audit["new_key_level"] == Decimal("2325.00")
+    assert audit["changed"] and audit["reason"].startswith(
+        "automatic: the review's as-of date 2026-10-31 was run again"
+    )
+    assert "key level 1,650.00 -> 2,325.00" in audit["reason"]
+    level = published(pipeline_env, "select review_kind, key_level from marts.key_levels where is_current").row(0)
+    assert level == ("rerun", Decimal("2325.00"))
+    run_at(monkeypatch, "2026-10-31")  # the same data again
+    assert published(pipeline_env, "select count(*) from marts.key_level_audit").item() == 1
+    assert published(pipeline_env, "select review_kind from marts.key_levels").item() == "rerun"

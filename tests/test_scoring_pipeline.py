@@ -5,6 +5,7 @@ no owner), loc:L2 (Umbrella, S2), nat:N3 (Initech, net credit, S1).
 """
 
 import hashlib
+import json
 from pathlib import Path
 
 import duckdb
@@ -153,11 +154,18 @@ def test_whatif_reports_changes_without_touching_published_tables(pipeline_env, 
     output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
     watched = [output / "alms.duckdb", output / "work" / "warehouse.duckdb", *sorted((output / "parquet").iterdir())]
     before = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in watched}
+    # a failed run since: the working warehouse holds tables of two runs; the what-if reads the publication instead
+    with duckdb.connect(str(output / "work" / "warehouse.duckdb")) as conn:
+        conn.execute("update marts.accounts set owner_id = 'S-FAILED-RUN'")
+        conn.execute("drop table marts.account_scores")
+    before = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in watched}
     config = tmp_path / "everyone_high.yaml"
     config.write_text("tiers: {high: 0.5, medium: 0.1}\ntargets: {per_seller: 1}\n")
     assert cli_main(["whatif", "--config", str(config), "--key-share", "0.5", "--name", "test"]) == 0
     out = capsys.readouterr().out
     assert "would change tier or designation" in out
+    manifest = json.loads((output / "manifest.json").read_text())
+    assert f"what-if on the publication as of 2026-10-31 (run {manifest['run_id'][:8]}, " in out
     assert {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in watched} == before
     changes = pl.read_csv(output / "whatif" / "test" / "changes.csv")
     globex = changes.filter(pl.col("account_id") == "nat:N2").row(0, named=True)
@@ -165,6 +173,7 @@ def test_whatif_reports_changes_without_touching_published_tables(pipeline_env, 
     assert set(changes["tier_after"].drop_nulls()) <= {"high"}
     per_seller = pl.read_csv(output / "whatif" / "test" / "per_seller.csv")
     assert per_seller["accounts_changing"].sum() == changes.height
+    assert "S-FAILED-RUN" not in set(changes["owner_id"].drop_nulls())
 
 
 def test_whatif_before_any_run_is_a_clear_error(pipeline_env, tmp_path, capsys):

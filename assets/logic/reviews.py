@@ -11,12 +11,19 @@ July-December. The period of a run is the one containing its as-of date.
 - Re-running the review of a period (`ALMS_REVIEW_REASON="why"`) computes the level again from the run's data and
   records the old and new level, when and why in `marts.key_level_audit`. With the same data it gives the same level
   (the audit row then says `changed = false`).
+- Re-running the review's own as-of date on changed data (a missing FX month added, a truncated file fixed, client
+  records relabelled in match_overrides) re-runs the review by itself: the level recorded for that date no longer
+  describes that date's data, and freezing it would classify the date against a level computed from data that is
+  gone. The audit row's reason is automatic and names what changed in the cut (`automatic: ... ranked accounts
+  2,791 -> 2,785; total billing ... -> ...; key level ... -> ...`). The same data gives the same cut, and then
+  nothing is recomputed or audited.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 import polars as pl
 
@@ -84,6 +91,35 @@ class Decision:
     audit: pl.DataFrame  # every re-review so far
     applied_level: object  # Decimal: the level this run classifies against
     kind: str  # frozen, bootstrap, review, rerun
+    reason: str | None = None  # why a recorded level was recomputed (the operator's, or automatic)
+
+
+# What a recorded cut is compared on when its as-of date is run again: (key_levels column, label).
+CUT_FIELDS = (
+    ("key_share", "key share"),
+    ("reporting_currency", "reporting currency"),
+    ("window_start_date", "window start"),
+    ("ranked_accounts", "ranked accounts"),
+    ("key_count_rule", "k"),
+    ("total_billing_12m", "total billing"),
+    ("key_billing_12m", "key billing"),
+    ("key_accounts", "key accounts"),
+    ("key_level", "key level"),
+)
+
+
+def cut_changes(recorded: dict, fresh: dict) -> list[str]:
+    """What differs between a recorded level row and the same row computed from this run's data, as `label old ->
+    new` texts; empty when the data gives the same cut."""
+    return [
+        f"{label} {_show(recorded[column])} -> {_show(fresh[column])}"
+        for column, label in CUT_FIELDS
+        if recorded[column] != fresh[column]
+    ]
+
+
+def _show(value) -> str:
+    return f"{value:,}" if isinstance(value, int | Decimal) else str(value)
 
 
 def decide_level(
@@ -105,22 +141,24 @@ def decide_level(
     levels = levels.select(list(LEVEL_SCHEMA)).cast(LEVEL_SCHEMA)
     audit = audit.select(list(AUDIT_SCHEMA)).cast(AUDIT_SCHEMA)
     recorded = levels.filter(pl.col("review_period_start") == period.start)
+    fresh = {
+        "review_period_start": period.start, "review_period_end": period.end, "as_of_date": as_of,
+        "window_start_date": window_start, "reporting_currency": currency, "key_share": cut.key_share,
+        "ranked_accounts": cut.ranked_accounts, "key_count_rule": cut.key_count_rule, "key_accounts": cut.key_accounts,
+        "key_level": cut.key_level, "total_billing_12m": cut.total_billing, "key_billing_12m": cut.key_billing,
+        "key_billing_share": cut.key_billing_share, "computed_at": now, "run_id": run_id, "is_current": True,
+    }  # fmt: skip
+    if recorded.height and not reason:
+        old = recorded.row(0, named=True)
+        changes = cut_changes(old, fresh) if old["as_of_date"] == as_of else []
+        if changes:  # the review's own date on other data: the recorded level no longer describes it
+            reason = f"automatic: the review's as-of date {as_of} was run again on changed data: " + "; ".join(changes)
     if recorded.height and not reason:
         applied = recorded["key_level"][0]
         kind = "frozen"
     else:
         kind = "rerun" if recorded.height else ("bootstrap" if levels.height == 0 else "review")
-        row = pl.DataFrame(
-            [{
-                "review_period_start": period.start, "review_period_end": period.end, "review_kind": kind,
-                "as_of_date": as_of, "window_start_date": window_start, "reporting_currency": currency,
-                "key_share": cut.key_share, "ranked_accounts": cut.ranked_accounts, "key_count_rule": cut.key_count_rule,
-                "key_accounts": cut.key_accounts, "key_level": cut.key_level, "total_billing_12m": cut.total_billing,
-                "key_billing_12m": cut.key_billing, "key_billing_share": cut.key_billing_share, "computed_at": now,
-                "run_id": run_id, "is_current": True,
-            }],
-            schema=LEVEL_SCHEMA,
-        )  # fmt: skip
+        row = pl.DataFrame([{**fresh, "review_kind": kind}], schema=LEVEL_SCHEMA)
         if recorded.height:
             old = recorded.row(0, named=True)
             audit = pl.concat([audit, pl.DataFrame([{
@@ -134,4 +172,5 @@ def decide_level(
     levels = levels.with_columns((pl.col("review_period_start") == period.start).alias("is_current")).sort(
         "review_period_start"
     )
-    return Decision(levels=levels, audit=audit, applied_level=applied, kind=kind)
+    return Decision(levels=levels, audit=audit, applied_level=applied, kind=kind,
+                    reason=reason if kind == "rerun" else None)  # fmt: skip

@@ -2,7 +2,10 @@
 -- Survivorship: the members of an account are ordered by their own 12-month billing (largest first), then by how
 -- many optional fields they fill (most first), then by source_system and source_client_id; each attribute (name,
 -- owner, segment, industry, country) takes the first non-empty value in that order. The first member is the
--- account's primary record. employee_count follows the same rule; customer_since is the earliest of the members;
+-- account's primary record. owner_id here is survivorship's proposal: marts.accounts keeps the owner of the
+-- nearest recorded snapshot while a member record still carries it (owner_ids: every owner its records name;
+-- assets/logic/ownership.py), so owners do not flip when billing reorders the members. employee_count follows the
+-- same rule; customer_since is the earliest of the members;
 -- segments lists every segment a member carries. billing_recent_6m is the billing of the window's last 6 months
 -- (invoice dates after as_of_date - 6 months), billing_earlier_6m the rest of the window.
 with matched as (
@@ -90,6 +93,7 @@ accounts as (
         min_by(employee_count, case when employee_count is not null then member_order end) as employee_count,
         min(customer_since) as customer_since,
         list_sort(array_agg(distinct segment) filter (where segment is not null)) as segments,
+        list_sort(array_agg(distinct owner_id) filter (where owner_id is not null)) as owner_ids,
         count(*) as client_record_count,
         count(distinct source_system) as source_system_count,
         cast(sum(billing_12m) as decimal(38, 2)) as billing_12m,

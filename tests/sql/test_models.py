@@ -285,6 +285,7 @@ def test_survivorship_takes_attributes_from_the_biggest_biller_first():
     assert row["account_id"] == "loc:L1"
     assert row["primary_record"] == "loc:L1"
     assert (row["account_name"], row["owner_id"], row["segment"]) == ("ACME", "S1", "local")
+    assert row["owner_ids"] == ["S1"]  # every owner the records name (the ownership rule reads it)
     assert row["billing_12m"] == Decimal("100.00")
     assert row["client_record_count"] == 2 and row["billing_line_count"] == 2
 

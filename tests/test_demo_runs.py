@@ -1,0 +1,139 @@
+"""The demo data over two consecutive month ends, as an operator runs them: 2026-10-31, then a backfill of 2026-09-30,
+then 2026-10-31 again with a review reason. One set of runs (a module fixture), many assertions:
+
+- the backfill records its snapshot but does not replace the current publication;
+- owners do not flip between the two snapshots although billing reorders the members of many accounts;
+- every published table's order ends in a unique key, so identical data gives identical files;
+- the CRM file of real data has no formula and no control character.
+"""
+
+import csv
+import os
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from assets.logic.demo_data import generate_demo_data
+from assets.logic.publish import current_publication, read_manifest
+from assets.publish import PUBLISHED_TABLES
+from pipelines.cli import execute_pipeline
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    base = tmp_path_factory.mktemp("demo")
+    home = base / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    generate_demo_data(base / "demo")
+    output = base / "output"
+    runs = {}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {"ALMS_DATA_DIR": base / "demo", "ALMS_OUTPUT_DIR": output, "DAGSTER_HOME": home}.items():
+            patch.setenv(key, str(value))
+        for name, as_of, reason in (("first", "2026-10-31", ""), ("backfill", "2026-09-30", ""),
+                                    ("again", "2026-10-31", "checked after the September backfill")):  # fmt: skip
+            patch.setenv("ALMS_AS_OF", as_of)
+            patch.setenv("ALMS_REVIEW_REASON", reason)
+            success, errors, run_id = execute_pipeline(quiet=True, log_level="CRITICAL")
+            assert success, errors
+            runs[name] = {"run_id": run_id, "current": current_publication(output)}
+            # survivorship's proposal (the biggest biller's owner) at this run's as-of date
+            if name in ("first", "backfill"):
+                with duckdb.connect(str(output / "work" / "warehouse.duckdb"), read_only=True) as conn:
+                    runs[name]["proposed_owners"] = conn.sql(
+                        "select account_id, owner_id from intermediate.int_accounts_aggregated"
+                    ).pl()
+            if name == "backfill":
+                with dg.DagsterInstance.get() as instance:
+                    event = instance.get_latest_materialization_event(dg.AssetKey("published_marts"))
+                    runs[name]["metadata"] = {
+                        k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()
+                    }
+                    runs[name]["tags"] = instance.get_run_by_id(run_id).tags
+    return output, runs
+
+
+def published(output: Path, sql: str) -> pl.DataFrame:
+    with duckdb.connect(str(output / "alms.duckdb"), read_only=True) as conn:
+        return conn.sql(sql).pl()
+
+
+def test_a_backfill_records_its_snapshot_but_does_not_replace_the_current_publication(demo):
+    output, runs = demo
+    first, backfill = runs["first"], runs["backfill"]
+    assert backfill["current"] == first["current"]  # still the 2026-10-31 publication
+    assert backfill["metadata"]["is_current"] is False
+    made = Path(backfill["metadata"]["publication"])
+    assert read_manifest(made)["as_of_date"] == "2026-09-30" and read_manifest(made)["role"] == "not_current"
+    assert backfill["tags"]["alms/as_of_date"] == "2026-09-30" and backfill["tags"]["alms/trigger"] == "cli"
+    assert backfill["tags"]["alms/output_dir"] == str(output) and backfill["tags"]["alms/input_dir"].endswith("demo")
+    history = published(output, "select as_of_date::varchar as d, count(*) as n from marts.account_history group by 1")
+    assert sorted(history["d"]) == ["2026-09-30", "2026-10-31"]  # the next current publication carries it
+
+
+def test_the_demo_figures_are_unchanged(demo):
+    output, _ = demo
+    level = published(output, "select * from marts.key_levels where is_current").row(0, named=True)
+    assert str(level["key_level"]) == "26509.00" and level["key_count_rule"] == 698
+    assert published(output, "select count(*) from marts.accounts").item() == 3164
+    assert published(output, "select count(*) from marts.accounts where is_key_account").item() == 698
+
+
+def test_owners_do_not_flip_between_consecutive_snapshots(demo):
+    output, runs = demo
+    changes = published(output, "select * from marts.account_changes where to_as_of_date = '2026-10-31'")
+    assert changes.height > 0  # billing moved: key flags and tiers changed
+    assert changes.filter(pl.col("field") == "owner_id").height == 0  # no record changed, so no owner did
+    # not vacuous: survivorship alone (the biggest biller's owner) proposes other owners at the two dates
+    october, september = runs["first"]["proposed_owners"], runs["backfill"]["proposed_owners"]
+    flips = october.join(september, on="account_id", suffix="_september").filter(
+        pl.col("owner_id").ne_missing(pl.col("owner_id_september"))
+    )
+    assert flips.height >= 5, flips
+
+
+def order_columns(order_by: str) -> list[str]:
+    return [part.split()[0] for part in order_by.split(",")]
+
+
+def test_every_published_order_ends_in_a_unique_key(demo):
+    output, _ = demo
+    for (schema, table), order_by in PUBLISHED_TABLES.items():
+        columns = ", ".join(order_columns(order_by))
+        rows, distinct = published(output, f"select count(*), count(distinct ({columns})) from {schema}.{table}").row(0)
+        assert rows > 0, f"{table} is empty in this scenario: the check would prove nothing"
+        assert rows == distinct, f"{schema}.{table} order by {order_by} leaves ties"
+
+
+def test_identical_data_gives_identical_published_rows(demo):
+    """The 2026-10-31 publication before and after the backfill: the same data, the same rows in the same order
+    (history, change log and the level's audit trail are the tables that legitimately grew)."""
+    _, runs = demo
+    grown = {"account_history", "account_changes", "key_levels", "key_level_audit"}
+    for _, table in PUBLISHED_TABLES:
+        if table in grown:
+            continue
+        before = pl.read_parquet(runs["first"]["current"] / "parquet" / f"{table}.parquet")
+        after = pl.read_parquet(runs["again"]["current"] / "parquet" / f"{table}.parquet")
+        assert before.equals(after), table
+
+
+def test_the_crm_file_of_the_demo_is_spreadsheet_safe(demo):
+    output, _ = demo
+    path = output / "crm" / "alms_crm_import_2026-10-31.csv"
+    assert os.path.realpath(path).startswith(str(runs_current := current_publication(output)))
+    with path.open(newline="", encoding="utf-8") as handle:
+        records = list(csv.DictReader(handle))
+    assert len(records) == read_manifest(runs_current)["crm_import_rows"] > 3000
+    text_columns = ("record_type", "alms_id", "source_ids", "name", "owner_id", "owner_name", "designation", "tier")
+    for record in records:
+        for column in text_columns:
+            value = record[column]
+            assert not value.startswith(("=", "+", "-", "@")), (column, value)
+            assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in value), (column, value)

@@ -1,0 +1,181 @@
+"""Every failure caused by the environment says its cause in one line (the same line the Dagster UI shows as the
+step's failure), and leaves the current publication as it was."""
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets.logic.publish import BUILDING, PUBLICATIONS, current_publication
+from pipelines.cli import run_pipeline
+from pipelines.resources import REPO_ROOT
+
+
+def failed_run() -> list[str]:
+    success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+    assert not success
+    assert errors and all("\n" not in error for error in errors), errors
+    return errors
+
+
+def test_a_symlink_loop_in_the_input_folder(pipeline_env, inputs_dir):
+    loop = inputs_dir / "billing" / "loop.csv"
+    loop.symlink_to(loop)
+    (error,) = failed_run()
+    assert f"{loop}: a symbolic link loop" in error, error
+    assert error.endswith(f"(ALMS_DATA_DIR={inputs_dir})") and "Error occurred while executing" not in error
+
+
+def test_an_unreadable_input_file(pipeline_env, inputs_dir):
+    broken = inputs_dir / "clients" / "gone.csv"
+    broken.symlink_to(inputs_dir / "clients" / "moved-away.csv")
+    (error,) = failed_run()
+    assert f"{broken}: no such file or directory" in error, error
+
+
+def test_a_bi_tool_holding_the_working_warehouse(pipeline_env):
+    assert run_pipeline(quiet=True, log_level="CRITICAL")[0]
+    warehouse = Path(pipeline_env["ALMS_OUTPUT_DIR"]) / "work" / "warehouse.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); print('ok', flush=True);"
+         " time.sleep(120)"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "ok"
+        errors = failed_run()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert len(errors) == 1, errors
+    assert f"{warehouse} is locked by another process (python" in errors[0] and f"pid {holder.pid})" in errors[0]
+
+
+def test_the_published_file_left_open_for_writing(pipeline_env):
+    assert run_pipeline(quiet=True, log_level="CRITICAL")[0]
+    output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
+    before = current_publication(output)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(output / 'alms.duckdb')!r}); "
+         "c.execute('create table main.scratch (a int)'); print('ok', flush=True); time.sleep(120)"],
+        stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert writer.stdout.readline().strip() == "ok"
+        (error,) = failed_run()
+    finally:
+        writer.kill()
+        writer.wait()
+    assert error.startswith("step published_marts failed: ") and "alms.duckdb.wal exists" in error, error
+    assert f"pid {writer.pid})" in error and "connect read-only" in error
+    assert current_publication(output) == before
+
+
+def test_a_full_disk_while_publishing(pipeline_env, monkeypatch):
+    assert run_pipeline(quiet=True, log_level="CRITICAL")[0]
+    output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
+    before = current_publication(output)
+    import assets.logic.publish
+
+    def disk_full(folder):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "parquet" / "accounts.parquet"))
+
+    monkeypatch.setattr(assets.logic.publish, "_seal", disk_full)
+    (error,) = failed_run()
+    assert error.startswith("step published_marts failed: ") and "accounts.parquet: no space left on device" in error
+    assert error.endswith(f"(ALMS_OUTPUT_DIR={output})"), error
+    assert current_publication(output) == before
+    assert not [p for p in (output / PUBLICATIONS).iterdir() if p.name.startswith(BUILDING)]
+
+
+def test_an_output_folder_that_is_a_file(pipeline_env, tmp_path, monkeypatch):
+    not_a_folder = tmp_path / "output-file"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("ALMS_OUTPUT_DIR", str(not_a_folder))
+    errors = failed_run()
+    assert len(errors) == 1 and f"{not_a_folder}" in errors[0], errors
+    cli = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=REPO_ROOT,
+                         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert cli.returncode == 1
+    assert cli.stderr.strip().splitlines() == [f"alms: cannot use the output folder: {not_a_folder}: already exists "
+                                               f"and is not a folder (ALMS_OUTPUT_DIR={not_a_folder})"]  # fmt: skip
+
+
+def test_the_ui_shows_the_same_line(pipeline_env, inputs_dir):
+    """The step failure Dagster records (what the UI shows) carries the one-line cause as its message."""
+    loop = inputs_dir / "billing" / "loop.csv"
+    loop.symlink_to(loop)
+    failed_run()
+    with dg.DagsterInstance.get() as instance:
+        (run,) = instance.get_runs(limit=1)
+        failures = [e for e in instance.all_logs(run.run_id) if e.dagster_event and e.dagster_event.is_step_failure]
+    assert failures
+    data = failures[0].dagster_event.step_failure_data
+    assert data.user_failure_data is not None and f"{loop}: a symbolic link loop" in data.user_failure_data.description
+    # the error the run view shows: the Failure with the one-line cause, not "Error occurred while executing op ..."
+    assert data.error.message.startswith("dagster._core.definitions.events.Failure: ")
+    assert f"{loop}: a symbolic link loop" in data.error.message and data.error.cause is None
+
+
+@pytest.mark.parametrize("variable", ["ALMS_KEEP_PUBLICATIONS", "ALMS_PUBLISH_BACKFILL"])
+def test_publication_settings_are_checked(variable, monkeypatch):
+    from pipelines.resources import SettingsError, settings_from_env
+
+    monkeypatch.setenv(variable, "0" if variable == "ALMS_KEEP_PUBLICATIONS" else "maybe")
+    with pytest.raises(SettingsError, match=variable):
+        settings_from_env()
+
+
+NAMESPACE_SCRIPT = r"""
+set -u
+out="$1"; report="$2"
+mount -t tmpfs -o size=40m tmpfs "$out"
+python="$3"
+"$python" -m pipelines.cli run > "$report/run1.out" 2>&1; echo $? > "$report/run1.rc"
+readlink "$out/current" > "$report/current1"
+mount -o remount,ro "$out"
+"$python" -m pipelines.cli run > "$report/readonly.out" 2> "$report/readonly.err"; echo $? > "$report/readonly.rc"
+mount -o remount,rw "$out"
+available=$(df -k --output=avail "$out" | tail -1)
+fallocate -l $(( (available - 64) * 1024 )) "$out/filler"
+"$python" -m pipelines.cli run > "$report/full.out" 2> "$report/full.err"; echo $? > "$report/full.rc"
+readlink "$out/current" > "$report/current2"
+ls -a "$out/publications" > "$report/publications"
+"""
+
+
+def can_mount_in_a_namespace(tmp_path) -> bool:
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("fallocate"):
+        return False
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    command = ["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o size=1m tmpfs {probe}"]
+    return subprocess.run(command, capture_output=True).returncode == 0
+
+
+@pytest.mark.slow
+def test_a_read_only_and_a_full_output_folder_for_real(pipeline_env, tmp_path):
+    """The output folder on a 40 MB tmpfs in a private mount namespace (root only; skipped elsewhere): remounted
+    read-only, then filled up. Each run fails with one line naming the folder, and the publication stays."""
+    if not can_mount_in_a_namespace(tmp_path):
+        pytest.skip("needs root and mount namespaces (unshare -m) for a real read-only / full file system")
+    output, report = Path(pipeline_env["ALMS_OUTPUT_DIR"]), tmp_path / "report"
+    output.mkdir()
+    report.mkdir()
+    subprocess.run(["unshare", "-m", "bash", "-c", NAMESPACE_SCRIPT, "script", str(output), str(report), sys.executable],
+                   cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, check=True, timeout=900)  # fmt: skip
+    read = lambda name: (report / name).read_text().strip()  # noqa: E731
+    assert read("run1.rc") == "0", read("run1.out")
+    assert read("readonly.rc") == "1"
+    assert read("readonly.err").splitlines()[-1] == (
+        f"alms: cannot use the output folder: {output}/.alms-run.lock: read-only file system (ALMS_OUTPUT_DIR={output})"
+    )
+    assert read("full.rc") == "1"
+    causes = [line for line in read("full.err").splitlines() if line.startswith("  - ")]
+    assert len(causes) == 1 and "no space left on device" in causes[0], read("full.err")
+    assert causes[0].endswith(f"(ALMS_OUTPUT_DIR={output})") and "Error occurred" not in causes[0]
+    assert read("current2") == read("current1")  # the publication readers see did not move
+    assert not [name for name in read("publications").split() if name.startswith(BUILDING)]

@@ -1,0 +1,249 @@
+"""All-or-nothing publication: a process killed (SIGKILL) after any step of a publication leaves the previous or the
+new publication, whole, behind every path a reader uses; the next start removes the leftovers. Retention, the
+adoption of the layout before publications, and the run lock between two processes."""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from assets.logic.publish import (
+    BUILDING,
+    PUBLICATIONS,
+    STABLE_PATHS,
+    STEPS,
+    current_publication,
+    publish,
+    read_manifest,
+    remove_leftovers,
+)
+from assets.publish import PUBLISHED_TABLES
+from assets.scoring import SCORING_INPUTS
+from pipelines.cli import run_pipeline
+from pipelines.resources import REPO_ROOT, take_output_folder
+
+SCORING_SELECTS = {
+    name: f"select {columns} from {layer}.{table}" for name, (layer, table, columns) in SCORING_INPUTS.items()
+}
+
+# A second publication of the same warehouse with every account name marked, so a mix of the two is visible.
+PUBLISHER = r"""
+import json, sys
+import duckdb
+from assets.logic.publish import publish
+
+output_dir, tables, scoring = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+conn = duckdb.connect(f"{output_dir}/work/warehouse.duckdb")
+conn.execute("update marts.accounts set account_name = account_name || ' v2'")
+conn.execute("update marts.seller_account_lists set name = name || ' v2' where row_type = 'account'")
+publish(conn, output_dir, {tuple(k.split('.')): v for k, v in tables.items()}, run_id="second-run-0000",
+        as_of="2026-10-31", make_current=True, keep=2, scoring_inputs=scoring)
+print("published", flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def first_publication(tmp_path_factory):
+    """One pipeline run on the small inputs: the output folder with its first publication (copied per test)."""
+    from conftest import small_inputs
+
+    base = tmp_path_factory.mktemp("first")
+    home = base / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {"ALMS_DATA_DIR": str(small_inputs(base / "inputs")), "ALMS_OUTPUT_DIR": str(base / "output"),
+           "DAGSTER_HOME": str(home)}  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        success, errors = run_pipeline(quiet=True, log_level="WARNING")
+    assert success, errors
+    return base / "output"
+
+
+def copy_output(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target, symlinks=True)
+    return target
+
+
+def version_seen_by_readers(output: Path) -> str:
+    """Which publication every reader path shows ("v1" the first, "v2" the second), asserting they all show the same
+    one, whole: the DuckDB file, each Parquet file, the CRM file and the manifest."""
+    publication = current_publication(output)
+    assert publication is not None and publication.parent == output / PUBLICATIONS
+    for name in STABLE_PATHS:  # every path BI tools use resolves into the current publication
+        assert Path(os.path.realpath(output / name)).parent == publication, name
+    manifest = json.loads((output / "manifest.json").read_text())
+    assert manifest["publication"] == publication.name
+    with duckdb.connect(str(output / "alms.duckdb"), read_only=True) as conn:
+        counts = {
+            f"marts.{t}": conn.sql(f"select count(*) from marts.{t}").fetchall()[0][0] for _, t in PUBLISHED_TABLES
+        }
+        names = conn.sql("select account_name from marts.accounts").pl()["account_name"].to_list()
+    assert counts == manifest["tables"]
+    for _, table in PUBLISHED_TABLES:
+        assert pl.read_parquet(output / "parquet" / f"{table}.parquet").height == counts[f"marts.{table}"]
+    parquet_names = pl.read_parquet(output / "parquet" / "accounts.parquet")["account_name"].to_list()
+    with (output / "crm" / "alms_crm_import_latest.csv").open(newline="") as handle:
+        crm_names = [row["name"] for row in csv.DictReader(handle) if row["record_type"] == "account"]
+    marked = {name.endswith(" v2") for name in names + parquet_names + crm_names}
+    assert len(marked) == 1, "a reader would mix two publications"
+    version = "v2" if marked == {True} else "v1"
+    assert (manifest["run_id"] == "second-run-0000") == (version == "v2")
+    assert not (output / "alms.duckdb.wal").exists()
+    return version
+
+
+def publish_in_subprocess(output: Path, kill_after: str | None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env.pop("ALMS_TEST_KILL_AFTER", None)
+    if kill_after:
+        env["ALMS_TEST_KILL_AFTER"] = kill_after
+    tables = json.dumps({".".join(key): order for key, order in PUBLISHED_TABLES.items()})
+    return subprocess.run([sys.executable, "-c", PUBLISHER, str(output), tables, json.dumps(SCORING_SELECTS)],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", [*STEPS, None])
+def test_a_kill_after_any_step_leaves_one_whole_publication(first_publication, tmp_path, step):
+    output = copy_output(first_publication, tmp_path / "output")
+    assert version_seen_by_readers(output) == "v1"
+    before = current_publication(output)
+    result = publish_in_subprocess(output, step)
+    if step is None:
+        assert result.returncode == 0, result.stderr
+    else:
+        assert result.returncode == -signal.SIGKILL, (result.returncode, result.stderr)  # died right there
+    expected = "v2" if step in ("switched", "pruned", None) else "v1"
+    assert version_seen_by_readers(output) == expected
+    removed = remove_leftovers(output)  # what the next run does first
+    assert version_seen_by_readers(output) == expected  # cleaning never changes what readers see
+    publications = sorted(p.name for p in (output / PUBLICATIONS).iterdir())
+    assert not [name for name in publications if name.startswith(BUILDING)]
+    assert not list(output.glob(".current.*")) and not list(output.glob(".*.link"))
+    if expected == "v1":
+        assert publications == [before.name]  # the interrupted publication is gone entirely
+        assert step == "folder" or removed, "a killed publication left nothing to clean?"
+    else:
+        assert current_publication(output).name in publications and before.name in publications  # keep=2
+
+
+@pytest.mark.slow
+def test_retention_and_a_not_current_publication(first_publication, tmp_path):
+    output = copy_output(first_publication, tmp_path / "output")
+    first = current_publication(output)
+    conn = duckdb.connect(str(output / "work" / "warehouse.duckdb"))
+    made = []
+    for number in range(3):
+        made.append(publish(conn, output, PUBLISHED_TABLES, run_id=f"run-{number}", as_of="2026-10-31",
+                            make_current=True, keep=2, scoring_inputs=SCORING_SELECTS))  # fmt: skip
+        time.sleep(1.1)  # publication names carry the second
+    names = sorted(p.name for p in (output / PUBLICATIONS).iterdir())
+    assert names == sorted([made[1].path.name, made[2].path.name])  # keep=2: the two newest
+    assert first.name not in names and made[0].removed == [] and str(first) in made[1].removed
+    backfill = publish(conn, output, PUBLISHED_TABLES, run_id="older-as-of", as_of="2026-09-30", make_current=False,
+                       keep=2, scoring_inputs=SCORING_SELECTS)  # fmt: skip
+    conn.close()
+    assert not backfill.is_current and current_publication(output) == made[2].path  # current never removed
+    assert read_manifest(backfill.path)["role"] == "not_current"
+    assert sorted(p.name for p in (output / PUBLICATIONS).iterdir()) == sorted([made[2].path.name, backfill.path.name])
+    assert remove_leftovers(output) == []  # a publication built not to be current is not a leftover
+    with duckdb.connect(str(backfill.path / "alms.duckdb"), read_only=True) as reader:
+        assert reader.sql("select count(*) from marts.accounts").fetchall()[0][0] > 0
+
+
+def test_the_layout_before_publications_is_adopted(first_publication, tmp_path):
+    """An output folder written by the version before publications (alms.duckdb, parquet/, crm/, manifest.json as
+    plain files) keeps showing the same data at the same paths, now through `current`."""
+    output = tmp_path / "output"
+    publication = current_publication(first_publication)
+    output.mkdir()
+    shutil.copytree(first_publication / "work", output / "work")
+    for name in ("alms.duckdb", "manifest.json"):
+        shutil.copy(publication / name, output / name)
+    for name in ("parquet", "crm"):
+        shutil.copytree(publication / name, output / name)
+    (output / ".alms.duckdb.abc.tmp").write_text("a killed run of the old version")
+    (output / "parquet" / ".accounts.abc.tmp").write_text("")
+    legacy_bytes = (output / "alms.duckdb").read_bytes()
+    assert sorted(remove_leftovers(output)) == sorted(
+        [str(output / ".alms.duckdb.abc.tmp"), str(output / "parquet" / ".accounts.abc.tmp")]
+    )
+    conn = duckdb.connect(str(output / "work" / "warehouse.duckdb"))
+    from assets.logic.publish import ensure_layout
+
+    ensure_layout(output)
+    assert (output / "alms.duckdb").is_symlink() and (output / "alms.duckdb").read_bytes() == legacy_bytes
+    assert current_publication(output).name.endswith("-legacy")
+    made = publish(conn, output, PUBLISHED_TABLES, run_id="after-upgrade", as_of="2026-10-31", make_current=True,
+                   keep=3, scoring_inputs=SCORING_SELECTS)  # fmt: skip
+    conn.close()
+    assert current_publication(output) == made.path
+    assert version_seen_by_readers(output) == "v1"
+
+
+HOLDER = r"""
+import sys, time
+from pipelines.resources import take_output_folder
+take_output_folder(sys.argv[1], "holder")
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.slow
+def test_a_second_run_on_the_same_output_folder_is_refused(pipeline_env, tmp_path):
+    output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(output)], cwd=REPO_ROOT, env=env,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        refused = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=REPO_ROOT, env=env,
+                                 capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert refused.returncode == 1
+        lines = refused.stderr.strip().splitlines()
+        assert lines[-1].startswith(f"alms: another run (pid {holder.pid}, started at 20") and str(output) in lines[-1]
+        # a run started another way (the UI, a schedule) is refused by its first step, with the same line
+        success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+        assert not success and errors and all(f"another run (pid {holder.pid}, started at" in e for e in errors)
+        assert len(errors) == 1  # steps failing for one cause are one line
+    finally:
+        holder.send_signal(signal.SIGKILL)  # dies holding the lock: a stale lock
+        holder.wait()
+    notes = take_output_folder(output, "after")
+    from assets.logic import run_lock
+
+    run_lock.release(output, "after")
+    assert any(f"took over the run lock of pid {holder.pid}" in note for note in notes), notes
+
+
+@pytest.mark.slow
+def test_a_run_killed_while_publishing_is_cleaned_up_by_the_next_run(pipeline_env):
+    output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    assert run_pipeline(quiet=True, log_level="CRITICAL")[0]
+    first = current_publication(output)
+    killed = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=REPO_ROOT,
+                            env={**env, "ALMS_TEST_KILL_AFTER": "crm"}, capture_output=True, timeout=300)  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL
+    assert current_publication(output) == first
+    assert [p for p in (output / PUBLICATIONS).iterdir() if p.name.startswith(BUILDING)]
+    again = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=REPO_ROOT, env=env,
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "took over the run lock of pid" in again.stdout and "removed what killed or failed publications left" in (
+        again.stdout
+    )
+    assert not [p for p in (output / PUBLICATIONS).iterdir() if p.name.startswith(BUILDING)]
+    assert current_publication(output) != first
