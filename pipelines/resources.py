@@ -40,9 +40,9 @@ import duckdb
 import polars as pl
 from pydantic import PrivateAttr
 
-from assets.logic.completeness import completeness_parameters, parse_accepted_gaps
 from assets.logic import run_lock
 from assets.logic.causes import first_line, one_line_cause
+from assets.logic.completeness import completeness_parameters, parse_accepted_gaps
 from assets.logic.key_accounts import check_key_share
 from assets.logic.publish import DEFAULT_KEEP, remove_leftovers
 from pipelines.metadata import table_metadata
