@@ -289,7 +289,6 @@ BLOCKING_RULES: dict[str, list[str]] = {
     "postal+word": ["postal_code_key", "word"],
     "city+word_start": ["city_key", "word_start"],
     "house+word": ["house_number", "word"],
-    "two_rarest_words": ["rarest_token", "second_rarest_token"],
     "postal+name_prefix": ["postal_code_key", "name_prefix"],
 }
 
@@ -297,6 +296,11 @@ BLOCKING_RULES: dict[str, list[str]] = {
 # Rules that cast a wide net for recall: their pairs are scored, but the model is estimated on the pairs of the tight
 # rules (Splink's way): thousands of pairs that share two words and little else would pull m towards them.
 BROAD_RULES = {"city+word_start", "house+word"}
+# Keys that many unrelated records share in a big city (a word's start, a house number, a busy street, two common
+# words): their blocks are kept only while small (max_word_block_size). With the two rarest words no longer a key of
+# their own, this cuts the pairs at 300k records from 2.4M to 0.9M for a blocking recall lower by at most 0.003 on
+# the labelled sets.
+SMALL_BLOCK_RULES = {"city+word_start", "house+word", "house+street", "postal+word"}
 
 
 def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tuple[pl.DataFrame, dict]:
@@ -329,7 +333,7 @@ def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tup
         word = next((key for key in keys if key.startswith("word")), None)
         if word:  # one row per word of the name, so a typo in one word leaves the others
             blocks = blocks.explode(word).unique()
-        limit = settings.max_word_block_size if word else settings.max_block_size
+        limit = settings.max_word_block_size if rule in SMALL_BLOCK_RULES else settings.max_block_size
         blocks = blocks.drop_nulls(keys).with_columns(pl.len().over(keys).alias("_size"))
         report["blocks_skipped"][rule] = int(
             blocks.filter(pl.col("_size") > limit).select(pl.struct(keys).n_unique()).item()
