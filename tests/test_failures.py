@@ -27,15 +27,15 @@ def test_a_symlink_loop_in_the_input_folder(pipeline_env, inputs_dir):
     loop = inputs_dir / "billing" / "loop.csv"
     loop.symlink_to(loop)
     (error,) = failed_run()
-    assert f"{loop}: a symbolic link loop" in error, error
-    assert error.endswith(f"(ALMS_DATA_DIR={inputs_dir})") and "Error occurred while executing" not in error
+    assert "billing/loop.csv: cannot be read: Too many levels of symbolic links (ELOOP)" in error, error
+    assert f"(a symbolic link to {loop})" in error and "Error occurred while executing" not in error
 
 
 def test_an_unreadable_input_file(pipeline_env, inputs_dir):
     broken = inputs_dir / "clients" / "gone.csv"
     broken.symlink_to(inputs_dir / "clients" / "moved-away.csv")
     (error,) = failed_run()
-    assert f"{broken}: no such file or directory" in error, error
+    assert "clients/gone.csv: cannot be read: No such file or directory (ENOENT)" in error, error
 
 
 def test_a_bi_tool_holding_the_working_warehouse(pipeline_env):
@@ -114,10 +114,11 @@ def test_the_ui_shows_the_same_line(pipeline_env, inputs_dir):
         failures = [e for e in instance.all_logs(run.run_id) if e.dagster_event and e.dagster_event.is_step_failure]
     assert failures
     data = failures[0].dagster_event.step_failure_data
-    assert data.user_failure_data is not None and f"{loop}: a symbolic link loop" in data.user_failure_data.description
+    cause = "billing/loop.csv: cannot be read: Too many levels of symbolic links (ELOOP)"
+    assert data.user_failure_data is not None and cause in data.user_failure_data.description
     # the error the run view shows: the Failure with the one-line cause, not "Error occurred while executing op ..."
     assert data.error.message.startswith("dagster._core.definitions.events.Failure: ")
-    assert f"{loop}: a symbolic link loop" in data.error.message and data.error.cause is None
+    assert cause in data.error.message and data.error.cause is None
 
 
 @pytest.mark.parametrize("variable", ["ALMS_KEEP_PUBLICATIONS", "ALMS_PUBLISH_BACKFILL"])

@@ -54,14 +54,14 @@ print("published", flush=True)
 @pytest.fixture(scope="module")
 def first_publication(tmp_path_factory):
     """One pipeline run on the small inputs: the output folder with its first publication (copied per test)."""
-    from conftest import small_inputs
+    from conftest import SMALL_INPUT_GAPS, small_inputs
 
     base = tmp_path_factory.mktemp("first")
     home = base / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {"ALMS_DATA_DIR": str(small_inputs(base / "inputs")), "ALMS_OUTPUT_DIR": str(base / "output"),
-           "DAGSTER_HOME": str(home)}  # fmt: skip
+           "DAGSTER_HOME": str(home), "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS}  # fmt: skip
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)

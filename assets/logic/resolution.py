@@ -569,7 +569,9 @@ def _patterns(levels: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col(column) == level).then(pl.lit(2.0) ** pl.col(tf).log(2).round(1)).alias(tf)
         for column, (level, tf) in TERM_FREQUENCIES.items()
     ]
-    return levels.with_columns(rounded).group_by(*FIELDS, *(tf for _, tf in TERM_FREQUENCIES.values())).len()
+    keys = [*FIELDS, *(tf for _, tf in TERM_FREQUENCIES.values())]
+    # sorted, so that the EM's sums run in one order and identical data gives identical probabilities
+    return levels.with_columns(rounded).group_by(keys).len().sort(keys, nulls_last=True)
 
 
 def estimate_parameters(
@@ -894,7 +896,8 @@ def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionS
         )
         # each label already given to a pattern leaves less for the next one to teach
         .join(labelled, on=list(FIELDS), how="left", nulls_equal=True)
-        .with_columns(pl.col("pattern_value") / (1 + pl.col("labels").fill_null(0)) ** 2)
+        # rounded: a sum's last bits depend on how the rows were split between threads; the order must not
+        .with_columns((pl.col("pattern_value") / (1 + pl.col("labels").fill_null(0)) ** 2).round(9))
     )  # fmt: skip
     worth_a_look = (
         (pl.col("match_probability") >= settings.review_threshold)
@@ -913,9 +916,9 @@ def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionS
         .join(sizes.rename({"cluster": "right_cluster", "cluster_size": "right_size"}), on="right_cluster")
         .join(pattern_value, on=list(FIELDS), how="left", nulls_equal=True)
         .with_columns(
-            (pl.col("pattern_value") * (1 + (pl.col("left_size") + pl.col("right_size")).log(2) / 4)).alias(
-                "teaching_value"
-            ),
+            (pl.col("pattern_value") * (1 + (pl.col("left_size") + pl.col("right_size")).log(2) / 4))
+            .round(9)
+            .alias("teaching_value"),
             (pl.col("match_probability") - 0.5).abs().alias("_distance"),
         )
         .with_columns(
