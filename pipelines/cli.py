@@ -120,11 +120,24 @@ def _innermost(error) -> str:
     return first if first.startswith(name) or ": " in first[:60] else f"{name}: {first}"
 
 
+def _wrapped(label: str, items: list[str], width: int = 116) -> list[str]:
+    """`label` then the items, comma-separated, wrapped under the label."""
+    lines, line = [], label
+    for i, item in enumerate(items):
+        piece = item + ("," if i < len(items) - 1 else "")
+        if len(line) + len(piece) > width and line.strip():
+            lines.append(line.rstrip())
+            line = " " * len(label)
+        line += piece + " "
+    return [*lines, line.rstrip()]
+
+
 def summarize(output_dir: Path) -> str:
     """The short summary of what is published: read from the published file itself, as a BI reader would."""
     import duckdb
 
     from assets.logic.publish import PUBLISHED_FILE, current_publication, read_manifest
+    from assets.publish import PUBLISHED_TABLES
 
     path = output_dir / PUBLISHED_FILE
     publication = current_publication(output_dir)
@@ -155,9 +168,7 @@ def summarize(output_dir: Path) -> str:
         f"           {output_dir / 'parquet'}/<table>.parquet, crm/, manifest.json",
         f"           (publication {publication}: run {str(manifest.get('run_id', '?'))[:8]}, "
         f"as of {manifest.get('as_of_date')})",
-        "tables:    marts.accounts, marts.key_levels, marts.key_level_audit, marts.account_scores,",
-        "           marts.seller_account_lists, marts.account_history, marts.account_changes,",
-        "           marts.client_crosswalk, marts.match_review, marts.override_status, marts.quarantine",
+        *_wrapped("tables:    ", [f"{schema}.{table}" for schema, table in PUBLISHED_TABLES]),
         f"window:    {window_start} .. {as_of}",
         f"accounts:  {accounts:,} (from {records:,} client records); {positive:,} with positive billing",
         f"key level: {level['key_level']:,} {currency}, frozen for the review period {level['review_period_start']} .."
