@@ -5,6 +5,7 @@ import dagster as dg
 
 from assets.common import MONTHLY_FRESHNESS, clear_failures, tag_run
 from assets.logic.publish import current_publication, publish, read_manifest
+from assets.outcomes import BACKTEST_INPUTS, OUTCOME_TABLES, backtest_inputs
 from assets.scoring import SCORING_INPUTS
 from pipelines.resources import AlmsSettings, Warehouse
 
@@ -25,6 +26,7 @@ PUBLISHED_TABLES = {
     ("marts", "input_files"): "input_name, source_file",
     ("marts", "billing_completeness"): "source_system, month",
     ("marts", "engagement_completeness"): "source_system, month",
+    **OUTCOME_TABLES,
 }
 
 
@@ -32,7 +34,8 @@ PUBLISHED_TABLES = {
     group_name="publish",
     kinds={"duckdb", "parquet"},
     deps=[dg.AssetKey(list(table)) for table in PUBLISHED_TABLES]
-    + [dg.AssetKey([layer, table]) for layer, table, _ in SCORING_INPUTS.values()],
+    + [dg.AssetKey([layer, table]) for layer, table, _ in SCORING_INPUTS.values()]
+    + [dg.AssetKey(list(table)) for table in BACKTEST_INPUTS.values()],
     freshness_policy=MONTHLY_FRESHNESS,
 )
 def published_marts(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: AlmsSettings):
@@ -56,8 +59,11 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: Warehouse, set
             make_current=not earlier or settings.publish_backfill,
             keep=settings.keep_publications,
             scoring_inputs={
-                name: f"select {columns} from {layer}.{table}"
-                for name, (layer, table, columns) in SCORING_INPUTS.items()
+                **{
+                    name: f"select {columns} from {layer}.{table}"
+                    for name, (layer, table, columns) in SCORING_INPUTS.items()
+                },
+                **backtest_inputs(),
             },
             extra_manifest={"key_level": str(key_level), "input_dir": str(settings.data_dir)},
         )

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets import history, intermediate, marts, publish, raw, scoring
+from assets import history, intermediate, marts, outcomes, publish, raw, scoring
 from assets.checks import CHECKS
 from pipelines.automation import build_automation
 from pipelines.resources import build_resources
@@ -17,6 +17,8 @@ all_assets = [
     marts.accounts_and_key_levels,
     scoring.account_scores,
     history.account_history,
+    outcomes.prioritization_outcomes,
+    outcomes.scoring_backtest,
     publish.published_marts,
 ]
 

@@ -18,6 +18,13 @@ from schemas.marts import (
     Quarantine,
     SellerAccountLists,
 )
+from schemas.outcomes import (
+    PrioritizationOutcomes,
+    RawSellerFeedback,
+    ScoringBacktest,
+    SellerFeedback,
+    SellerFeedbackSummary,
+)
 from schemas.raw import (
     RawAccountOverrides,
     RawBillingLines,
@@ -58,6 +65,11 @@ SCHEMAS_BY_TABLE: dict[tuple[str, str], type[pa.DataFrameModel]] = {
     ("marts", "input_files"): InputFiles,
     ("marts", "billing_completeness"): BillingCompleteness,
     ("marts", "engagement_completeness"): EngagementCompleteness,
+    ("raw", "seller_feedback"): RawSellerFeedback,
+    ("marts", "prioritization_outcomes"): PrioritizationOutcomes,
+    ("marts", "scoring_backtest"): ScoringBacktest,
+    ("marts", "seller_feedback"): SellerFeedback,
+    ("marts", "seller_feedback_summary"): SellerFeedbackSummary,
 }
 
 

@@ -13,19 +13,22 @@ reconstructed, with the config in force then: a candidate's weights, normalisati
 `wallet`, `icp`, `engagement`, `stages`, `tenure` and `strategic` sections do not (they change raw values; the
 command says so).
 
-Growth of an account: billing in the `horizon` months after the snapshot minus the same length of its 12 months
-before (billing_after - billing_before_12m x horizon / 12), in the reporting currency.
+Growth of an account, two ways: `growth`, its billing in the `horizon` months after the snapshot minus the same
+length of its 12 months before (after - before x horizon / 12), in the reporting currency; and `change`, the same
+as a share, bounded and size-neutral like the growth criterion: (a - b) / (|a| + |b|) with a the billing after
+scaled to 12 months and b the billing before (-1: stopped billing, 0: flat or no billing at all, 1: started).
 
 Per snapshot and ranking (the score, and each criterion alone), averaged over snapshots in the summary:
-- `spearman`: Spearman rank correlation between the ranking and growth (1: the ranking ordered accounts exactly by
-  the growth that followed; 0: no relation);
+- `spearman`: Spearman rank correlation between the ranking and `change` (1: the ranking ordered accounts exactly
+  by how much they grew; 0: no relation; below 0: the accounts it ranked first shrank most, as 12-month billing
+  does where billing is lumpy: a year with a large invoice is often followed by a smaller one);
 - `top_accounts`: the score's high tier (score >= tiers.high); a criterion's top group is the same number of
   accounts by that criterion, so a criterion and the score compare on equal footing;
 - `gain_share`: the share of all gains (growth above 0) that the top group earned;
-- `precision`: the share of the top group that grew; `base_rate`: the share of all accounts that grew; `lift` =
-  precision / base_rate.
+- `precision`: the share of the top group that grew (`change` above 0); `base_rate`: the share of all accounts that
+  grew; `lift` = precision / base_rate.
 
-Weight search (`suggest_weights`), a suggestion only, never applied: (1) non-negative least squares of the growth's
+Weight search (`suggest_weights`), a suggestion only, never applied: (1) non-negative least squares of `change`'s
 per-snapshot percentile rank on the normalised criteria, both centred per snapshot (a missing criterion counts as
 the snapshot's mean), whose coefficients divided by their sum are a first set of weights; (2) a coordinate search
 from the better of those and the config's weights, moving one criterion's weight by ±0.05 at a time while the mean
@@ -92,14 +95,17 @@ class BacktestResult:
 
 
 def prepare(frame: pl.DataFrame, config: ScoringConfig, horizon: int) -> pl.DataFrame:
-    """Complete snapshots only: as_of_date, account_id, growth, `<criterion>_score` normalised per snapshot."""
+    """Complete snapshots only: as_of_date, account_id, growth, change, `<criterion>_score` normalised per snapshot."""
     after = f"billing_after_{horizon}m"
     complete = frame.filter(pl.col(after).is_not_null())
     before = pl.col("billing_before_12m").cast(pl.Float64)
+    yearly = pl.col(after).cast(pl.Float64) * 12 / horizon
+    spread = yearly.abs() + before.abs()
     return complete.sort("as_of_date", "account_id").select(
         "as_of_date",
         "account_id",
         (pl.col(after).cast(pl.Float64) - before * horizon / 12).alias("growth"),
+        pl.when(spread > 0).then((yearly - before) / spread).otherwise(0.0).alias("change"),
         *(
             normalise(pl.col(f"{c}_raw").cast(pl.Float64), config.normalisation(c), config)
             .over("as_of_date")
@@ -116,7 +122,9 @@ def weighted_score(weights: dict[str, float]) -> pl.Expr:
         return pl.lit(None, pl.Float64)
     present = {c: pl.col(f"{c}_score").is_not_null() for c in used}
     coverage = pl.sum_horizontal(pl.when(present[c]).then(w).otherwise(0.0) for c, w in used.items())
-    total = pl.sum_horizontal(pl.when(present[c]).then(w * pl.col(f"{c}_score")).otherwise(0.0) for c, w in used.items())
+    total = pl.sum_horizontal(
+        pl.when(present[c]).then(w * pl.col(f"{c}_score")).otherwise(0.0) for c, w in used.items()
+    )
     return pl.when(coverage > 0).then((total / coverage).clip(0, 100))
 
 
@@ -125,10 +133,10 @@ def _metrics(scored: pl.DataFrame, ranking: str, value: pl.Expr, top: pl.Expr) -
     frame = scored.with_columns(value.alias("_v"), top.alias("_top"))
     has = pl.col("_v").is_not_null()
     gain = pl.col("growth").clip(0, None)
-    grew = (pl.col("growth") > 0).cast(pl.Float64)
+    grew = (pl.col("change") > 0).cast(pl.Float64)
     per = frame.group_by("as_of_date").agg(
         pl.len().cast(pl.Int64).alias("accounts"),
-        pl.corr(pl.col("_v").filter(has), pl.col("growth").filter(has), method="spearman").alias("spearman"),
+        pl.corr(pl.col("_v").filter(has), pl.col("change").filter(has), method="spearman").alias("spearman"),
         pl.col("_top").sum().cast(pl.Int64).alias("top_accounts"),
         (gain.filter(pl.col("_top")).sum() / gain.sum()).alias("gain_share"),
         grew.filter(pl.col("_top")).mean().alias("precision"),
@@ -171,14 +179,14 @@ def summarise(per_snapshot: pl.DataFrame) -> pl.DataFrame:
 
 
 def mean_spearman(prepared: pl.DataFrame, weights: dict[str, float]) -> float:
-    """The search's objective: Spearman of the weighted score with growth, averaged over the snapshots."""
+    """The search's objective: Spearman of the weighted score with `change`, averaged over the snapshots."""
     per = (
         prepared.with_columns(weighted_score(weights).alias("_s"))
         .group_by("as_of_date")
         .agg(
             pl.corr(
                 pl.col("_s").filter(pl.col("_s").is_not_null()),
-                pl.col("growth").filter(pl.col("_s").is_not_null()),
+                pl.col("change").filter(pl.col("_s").is_not_null()),
                 method="spearman",
             ).alias("r")
         )
@@ -188,11 +196,11 @@ def mean_spearman(prepared: pl.DataFrame, weights: dict[str, float]) -> float:
 
 
 def _least_squares_weights(prepared: pl.DataFrame, criteria: list[str]) -> dict[str, float]:
-    """Non-negative least squares of the growth's percentile rank on the normalised criteria, per-snapshot centred."""
+    """Non-negative least squares of `change`'s percentile rank on the normalised criteria, per-snapshot centred."""
     by = "as_of_date"
     filled = prepared.select(
         by,
-        (pl.col("growth").rank("average").over(by) / pl.len().over(by) * 100).alias("_y"),
+        (pl.col("change").rank("average").over(by) / pl.len().over(by) * 100).alias("_y"),
         *(pl.col(f"{c}_score").fill_null(pl.col(f"{c}_score").mean().over(by)).fill_null(0.0).alias(c) for c in criteria),
     )  # fmt: skip
     centred = filled.select(*(pl.col(c) - pl.col(c).mean().over(by) for c in [*criteria, "_y"]))
@@ -316,9 +324,7 @@ def raw_sections_changed(candidate: ScoringConfig, published: ScoringConfig) -> 
     return [s for s in RAW_SECTIONS if getattr(candidate, s) != getattr(published, s)]
 
 
-def run_backtest(
-    frame: pl.DataFrame, config: ScoringConfig, horizon: int = 6, search: bool = True
-) -> BacktestResult:
+def run_backtest(frame: pl.DataFrame, config: ScoringConfig, horizon: int = 6, search: bool = True) -> BacktestResult:
     """Backtest `config` on `frame` (as_of_date, account_id, `<criterion>_raw`, billing_before_12m,
     billing_after_<horizon>m): per-snapshot and summary metrics, and the suggested weights."""
     prepared = prepare(frame, config, horizon)
@@ -327,6 +333,10 @@ def run_backtest(
     if prepared.height == 0:
         notes.append(f"no snapshot has {horizon} complete months after it yet: nothing to backtest")
     dates = sorted(prepared["as_of_date"].unique().to_list())
+    suggestion = suggest_weights(prepared, config) if search else None
+    if suggestion is not None:
+        suggested = evaluate(prepared, with_weights(config, suggestion.weights)).filter(pl.col("ranking") == "score")
+        per_snapshot = pl.concat([per_snapshot, suggested.with_columns(pl.lit("suggested_score").alias("ranking"))])
     return BacktestResult(
         horizon_months=horizon,
         config_label=config.label,
@@ -334,8 +344,65 @@ def run_backtest(
         accounts=prepared.height,
         per_snapshot=per_snapshot,
         summary=summarise(per_snapshot),
-        suggestion=suggest_weights(prepared, config) if search else None,
+        suggestion=suggestion,
         notes=notes,
+    )
+
+
+def with_weights(config: ScoringConfig, weights: dict[str, float]) -> ScoringConfig:
+    """`config` with these criteria weights (criteria at 0 disabled), its normalisations kept."""
+    from assets.logic.scoring_config import Criterion
+
+    criteria = {
+        c: Criterion(
+            weight=w, enabled=w > 0, normalisation=config.criteria[c].normalisation if c in config.criteria else None
+        )
+        for c, w in weights.items()
+    }
+    return config.model_copy(update={"criteria": criteria})
+
+
+TABLE_SCHEMA = {
+    "horizon_months": pl.Int64,
+    "ranking": pl.String,
+    "as_of_date": pl.Date,
+    "config_version": pl.String,
+    "snapshots": pl.Int64,
+    "accounts": pl.Int64,
+    "spearman": pl.Float64,
+    "top_accounts": pl.Float64,
+    "gain_share": pl.Float64,
+    "precision": pl.Float64,
+    "base_rate": pl.Float64,
+    "lift": pl.Float64,
+}
+RANKINGS = ("score", "suggested_score", *CRITERIA)
+
+
+def table(result: BacktestResult) -> pl.DataFrame:
+    """The published rows (marts.scoring_backtest): every snapshot's row and the mean row (as_of_date null) of each
+    ranking; without any complete snapshot, one empty mean row per ranking (snapshots 0)."""
+    per = result.per_snapshot.with_columns(
+        pl.lit(1, pl.Int64).alias("snapshots"), pl.col("top_accounts").cast(pl.Float64)
+    )
+    mean = result.summary.with_columns(pl.lit(None, pl.Date).alias("as_of_date"))
+    if result.summary.height == 0:
+        mean = pl.DataFrame({"ranking": [r for r in RANKINGS if r != "suggested_score"]}).with_columns(
+            pl.lit(None, pl.Date).alias("as_of_date"), pl.lit(0, pl.Int64).alias("snapshots"),
+            pl.lit(0, pl.Int64).alias("accounts"),
+        )  # fmt: skip
+    frame = pl.concat([per, mean], how="diagonal_relaxed").with_columns(
+        pl.lit(result.horizon_months, pl.Int64).alias("horizon_months"),
+        pl.lit(result.config_label).alias("config_version"),
+    )
+    frame = frame.with_columns(
+        pl.lit(None, dtype).alias(c) for c, dtype in TABLE_SCHEMA.items() if c not in frame.columns
+    )
+    order = {name: i for i, name in enumerate(RANKINGS)}
+    return (
+        frame.select(list(TABLE_SCHEMA))
+        .cast(TABLE_SCHEMA)
+        .sort(pl.col("ranking").replace_strict(order, return_dtype=pl.Int32), pl.col("as_of_date"), nulls_last=True)
     )
 
 
@@ -359,7 +426,6 @@ def suggestion_yaml(suggestion: Suggestion, config: ScoringConfig, header: list[
         weight = suggestion.weights.get(c, 0.0)
         was = suggestion.current_weights.get(c, 0.0)
         lines.append(
-            f"  {c + ':':<16} {{weight: {weight:.2f}, normalisation: {config.normalisation(c)}}}"
-            f"   # now {was:.2f}"
+            f"  {c + ':':<16} {{weight: {weight:.2f}, normalisation: {config.normalisation(c)}}}   # now {was:.2f}"
         )
     return "\n".join(lines) + "\n"

@@ -65,7 +65,7 @@ GROUP_SCHEMA = {
     "population": pl.String,
     "group_kind": pl.String,
     "group_value": pl.String,
-    "horizon_months": pl.Int32,
+    "horizon_months": pl.Int64,
     "window_start_date": pl.Date,
     "window_end_date": pl.Date,
     "is_complete": pl.Boolean,
@@ -218,7 +218,12 @@ def _window_dates(frame: pl.DataFrame) -> pl.DataFrame:
         (day, n, month_end(month_index(day)) + dt.timedelta(days=1), month_end(month_index(day) + n))
         for day, n in pairs.iter_rows()
     ]
-    schema = {"as_of_date": pl.Date, "horizon_months": pl.Int32, "window_start_date": pl.Date, "window_end_date": pl.Date}
+    schema = {
+        "as_of_date": pl.Date,
+        "horizon_months": pl.Int64,
+        "window_start_date": pl.Date,
+        "window_end_date": pl.Date,
+    }
     return frame.join(pl.DataFrame(rows, schema=schema, orient="row"), on=["as_of_date", "horizon_months"], how="left")
 
 
@@ -233,7 +238,7 @@ def group_outcomes(
             [
                 outcomes.select(
                     *KEYS, "account_id", "billing_before_12m", pl.col(AFTER[n]).alias("billing_after"),
-                    pl.lit(n, pl.Int32).alias("horizon_months"),
+                    pl.lit(n, pl.Int64).alias("horizon_months"),
                 )
                 for n in HORIZONS
             ]
@@ -280,7 +285,7 @@ def group_outcomes(
                     pl.when(pl.col("is_recommended")).then(pl.lit("recommended")).otherwise(pl.lit("not_recommended"))
                     .alias("group_value"),
                     pl.col(CONVERTED[n]).alias("is_converted"),
-                    pl.lit(n, pl.Int32).alias("horizon_months"),
+                    pl.lit(n, pl.Int64).alias("horizon_months"),
                 )
                 for n in HORIZONS
             ]

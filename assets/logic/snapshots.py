@@ -329,9 +329,9 @@ def reconstruct(
         accounts_out.append(frame.select(list(RECONSTRUCTED_SCHEMA)).cast(RECONSTRUCTED_SCHEMA))
         leads_out.append(_leads_at(history.prospects, known, as_of, config))
         previous_owners = accounts.select("account_id", "owner_id")
-    accounts_frame = (
-        pl.concat(accounts_out) if accounts_out else pl.DataFrame(schema=RECONSTRUCTED_SCHEMA)
-    ).sort("as_of_date", "account_id")
+    accounts_frame = (pl.concat(accounts_out) if accounts_out else pl.DataFrame(schema=RECONSTRUCTED_SCHEMA)).sort(
+        "as_of_date", "account_id"
+    )
     leads_frame = pl.concat(leads_out) if leads_out else pl.DataFrame(schema=LEAD_SCHEMA)
     return Reconstruction(accounts=accounts_frame, leads=leads_frame, skipped=skipped)
 
@@ -369,6 +369,6 @@ def choose_snapshots(recorded: pl.DataFrame, reconstructed: pl.DataFrame) -> pl.
     kept = reconstructed.with_columns(month_index(pl.col("as_of_date"))).join(
         recorded_months, on="month_index", how="anti"
     )
-    return pl.concat(
-        [recorded.select(list(SNAPSHOT_SCHEMA)), kept.select(list(SNAPSHOT_SCHEMA))], how="vertical"
-    ).sort("as_of_date", "account_id")
+    return pl.concat([recorded.select(list(SNAPSHOT_SCHEMA)), kept.select(list(SNAPSHOT_SCHEMA))], how="vertical").sort(
+        "as_of_date", "account_id"
+    )

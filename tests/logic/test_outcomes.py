@@ -65,8 +65,16 @@ def history(billing_rows=None) -> History:
             record("D", "s:D", "Delta Inc"),
             record("E", "s:E", "Echo Ltd", since=dt.date(2026, 1, 1), domain="echo.com"),
         ]
-    ).cast({"customer_since": pl.Date, "employee_count": pl.Int64, "filled_field_count": pl.Int32, "domain": pl.String,
-            "phone": pl.String, "postal_code": pl.String})
+    ).cast(
+        {
+            "customer_since": pl.Date,
+            "employee_count": pl.Int64,
+            "filled_field_count": pl.Int32,
+            "domain": pl.String,
+            "phone": pl.String,
+            "postal_code": pl.String,
+        }
+    )
     rows = billing_rows or [
         *monthly("A", lambda m: 2000 if m > dt.date(2025, 10, 1) else 1000),
         *monthly("F", lambda m: 300 if m >= dt.date(2026, 3, 1) else 0),
@@ -163,8 +171,10 @@ def test_changing_billing_after_the_as_of_date_changes_its_outcomes_not_its_grou
     assert one(base_outcomes, T, "s:D")["billing_after_3m"] == Decimal("300.00")
     # and a later snapshot does see the changed billing
     later = dt.date(2026, 4, 30)
-    assert not base.accounts.filter(pl.col("as_of_date") == later).select(groups).equals(
-        changed.accounts.filter(pl.col("as_of_date") == later).select(groups)
+    assert (
+        not base.accounts.filter(pl.col("as_of_date") == later)
+        .select(groups)
+        .equals(changed.accounts.filter(pl.col("as_of_date") == later).select(groups))
     )
 
 
@@ -213,10 +223,16 @@ def test_group_outcomes_add_up_the_accounts(config):
     assert everyone["grown_share"] == pytest.approx(0.25)  # only A grew
     assert everyone["median_account_change_share"] == pytest.approx(0.0)  # -1, 0, 0, 1.2
     assert (everyone["window_start_date"], everyone["window_end_date"]) == (dt.date(2025, 11, 1), AS_OF)
-    tiers = groups.filter((pl.col("as_of_date") == T) & (pl.col("group_kind") == "tier") & (pl.col("horizon_months") == 3))
+    tiers = groups.filter(
+        (pl.col("as_of_date") == T) & (pl.col("group_kind") == "tier") & (pl.col("horizon_months") == 3)
+    )
     assert tiers["members"].sum() == 4
     small = groups.filter(pl.col("members") < 4)
-    assert small.height > 0 and small["is_small_group"].all() and not groups.filter(pl.col("members") >= 4)["is_small_group"].any()
+    assert (
+        small.height > 0
+        and small["is_small_group"].all()
+        and not groups.filter(pl.col("members") >= 4)["is_small_group"].any()
+    )
     incomplete = groups.filter((pl.col("as_of_date") == AS_OF) & (pl.col("group_kind") == "all"))
     assert not incomplete["is_complete"].any() and incomplete["billing_after"].null_count() == 3
 
@@ -251,7 +267,9 @@ def test_a_recorded_snapshot_wins_over_the_reconstructed_one_of_its_month(config
 
 def test_recorded_mapping_follows_records_that_joined_later():
     snapshot = pl.DataFrame({"account_id": ["s:A", "s:B"], "member_records": [["s:A"], ["s:B", "s:C"]]})
-    now = pl.DataFrame({"record": ["s:A", "s:F", "s:B", "s:C", "s:X"], "account_id": ["s:A", "s:A", "s:B", "s:C", "s:X"]})
+    now = pl.DataFrame(
+        {"record": ["s:A", "s:F", "s:B", "s:C", "s:X"], "account_id": ["s:A", "s:A", "s:B", "s:C", "s:X"]}
+    )
     mapping = dict(recorded_mapping(snapshot, now).iter_rows())
     # s:F joined s:A's account later; s:C left s:B but was s:B's then; s:X is a new organisation: nobody's
     assert mapping == {"s:A": "s:A", "s:B": "s:B", "s:C": "s:B", "s:F": "s:A"}

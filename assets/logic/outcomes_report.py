@@ -1,0 +1,220 @@
+"""What the outcomes and the backtest look like to a person: a few tables and charts, the same ones on the asset pages
+of the Dagster UI (Markdown with SVG images) and in the publication's report.html (assets/logic/report.py)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from assets.logic.charts import bar_chart, html_table, line_chart, markdown_image, markdown_table
+from assets.logic.scoring_config import CRITERIA
+
+PREFERRED_HORIZONS = (6, 3, 12)  # the window shown first: half a year, else what is complete
+GROUP_ORDER = {
+    ("accounts", "all"): ["all"],
+    ("accounts", "tier"): ["high", "medium", "low", "none"],
+    ("accounts", "designation"): ["key", "target", "secondary", "none"],
+    ("accounts", "target"): ["target", "not_target"],
+    ("accounts", "target_source"): ["recommended", "seller_pick", "override"],
+    ("prospects", "lead"): ["recommended", "not_recommended"],
+}
+
+
+@dataclass
+class Presentation:
+    title: str
+    intro: str
+    tables: list[tuple[str, list[str], list[list[object]]]] = field(default_factory=list)  # caption, header, rows
+    charts: list[tuple[str, str]] = field(default_factory=list)  # alt text, svg
+    notes: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        parts = [f"**{self.title}**", self.intro]
+        for alt, svg in self.charts:
+            parts.append(markdown_image(svg, alt))
+        for caption, header, rows in self.tables:
+            parts += [f"*{caption}*", markdown_table(header, rows)]
+        parts += [f"- {note}" for note in self.notes]
+        return "\n\n".join(p for p in parts if p)
+
+    def html(self) -> str:
+        from html import escape
+
+        parts = [f"<h2>{escape(self.title)}</h2>", f"<p>{escape(self.intro)}</p>"]
+        parts += [f'<figure aria-label="{escape(alt)}">{svg}</figure>' for alt, svg in self.charts]
+        for caption, header, rows in self.tables:
+            parts += [f"<h3>{escape(caption)}</h3>", html_table(header, rows)]
+        if self.notes:
+            parts.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in self.notes) + "</ul>")
+        return "\n".join(parts)
+
+
+def _pct(value: float | None) -> str | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value * 100:.1f}%"
+
+
+def preferred_horizon(groups: pl.DataFrame) -> int:
+    complete = set(groups.filter(pl.col("is_complete"))["horizon_months"].unique().to_list())
+    return next((h for h in PREFERRED_HORIZONS if h in complete), PREFERRED_HORIZONS[0])
+
+
+def outcomes_presentation(groups: pl.DataFrame, min_group_size: int) -> Presentation:
+    """`groups`: marts.prioritization_outcomes."""
+    horizon = preferred_horizon(groups)
+    complete = groups.filter(pl.col("is_complete") & (pl.col("horizon_months") == horizon))
+    snapshots = complete["as_of_date"].n_unique()
+    all_dates = groups["as_of_date"].n_unique()
+    intro = (
+        f"Billing in the {horizon} months after each snapshot against the same length of the 12 months before, per "
+        f"group the snapshot put the account in: {snapshots} of {all_dates} snapshots have {horizon} complete months "
+        "after them (the others are incomplete, not zero). Means over snapshots; their windows overlap, so they are "
+        "not independent samples. Correlation, not causation: see docs/outcomes.md."
+    )
+    presentation = Presentation(title=f"Did the prioritization work? ({horizon}-month outcomes)", intro=intro)
+    if complete.height == 0:
+        presentation.notes.append(
+            f"No snapshot has {horizon} complete months after it yet: outcomes appear as the months pass (or with "
+            "billing history older than 12 months, from which past snapshots are reconstructed)."
+        )
+        return presentation
+    summary = complete.group_by("population", "group_kind", "group_value").agg(
+        pl.len().alias("snapshots"),
+        pl.col("members").mean().alias("members"),
+        pl.col("is_small_group").any().alias("small"),
+        pl.col("billing_change_share").mean(),
+        pl.col("median_account_change_share").mean(),
+        pl.col("churn_share").mean(),
+        pl.col("conversion_share").mean(),
+    )
+    rows, order = [], []
+    for (population, kind), values in GROUP_ORDER.items():
+        for value in values:
+            found = summary.filter(
+                (pl.col("population") == population) & (pl.col("group_kind") == kind) & (pl.col("group_value") == value)
+            )
+            if found.height:
+                r = found.row(0, named=True)
+                order.append((kind, value, r))
+                rows.append([
+                    kind, value, r["snapshots"], f"{r['members']:,.0f}" + (" (small)" if r["small"] else ""),
+                    _pct(r["billing_change_share"]), _pct(r["median_account_change_share"]), _pct(r["churn_share"]),
+                    _pct(r["conversion_share"]),
+                ])  # fmt: skip
+    presentation.tables.append(
+        (
+            f"Mean over the snapshots with {horizon} complete months after them",
+            ["group", "value", "snapshots", "members", "billing change", "median account change", "churn",
+             "lead conversion"],
+            rows,
+        )
+    )  # fmt: skip
+    tiers = complete.filter((pl.col("population") == "accounts") & pl.col("group_kind").is_in(["tier", "all"])).sort(
+        "as_of_date"
+    )
+    dates = sorted({str(d) for d in tiers["as_of_date"].to_list()})
+    series = {}
+    for value in ("high", "medium", "low", "all"):
+        by_date = dict(
+            tiers.filter(pl.col("group_value") == value).select(pl.col("as_of_date").cast(pl.String), "billing_change_share")
+            .iter_rows()
+        )  # fmt: skip
+        if by_date:
+            series[value] = [by_date.get(d) for d in dates]
+    if series:
+        presentation.charts.append(
+            (
+                "billing change by tier",
+                line_chart(f"Billing change in the {horizon} months after each snapshot, by tier", dates, series,
+                           y_label="billing change"),
+            )
+        )  # fmt: skip
+    bars = [(kind, value, r) for kind, value, r in order if kind in ("tier", "target", "target_source")]
+    if bars:
+        presentation.charts.append(
+            (
+                "billing change and churn by group",
+                bar_chart(
+                    f"Accounts: mean {horizon}-month billing change and churn, by group",
+                    [value for _, value, _ in bars],
+                    {
+                        "billing change": [r["billing_change_share"] for *_, r in bars],
+                        "median account": [r["median_account_change_share"] for *_, r in bars],
+                        "churn": [r["churn_share"] for *_, r in bars],
+                    },
+                ),
+            )
+        )
+    leads = [(value, r) for kind, value, r in order if kind == "lead"]
+    if leads:
+        presentation.charts.append(
+            (
+                "lead conversion",
+                bar_chart(
+                    f"Prospects: became billing clients within {horizon} months",
+                    [value for value, _ in leads],
+                    {"converted": [r["conversion_share"] for _, r in leads]},
+                ),
+            )
+        )
+    small = complete.filter(pl.col("is_small_group"))
+    if small.height:
+        presentation.notes.append(
+            f"{small.height} group-snapshots have fewer than {min_group_size} members (marked small): their shares "
+            "move a lot with one account."
+        )
+    return presentation
+
+
+def backtest_presentation(summary: pl.DataFrame, weights: list[list[object]], notes: list[str], horizon: int,
+                          config_label: str) -> Presentation:  # fmt: skip
+    """`summary`: the mean rows of marts.scoring_backtest; `weights`: rows criterion, current, suggested."""
+    presentation = Presentation(
+        title=f"Backtest of the decision matrix ({config_label}, {horizon}-month growth)",
+        intro=(
+            "How well each ranking of past snapshots ordered accounts by the billing growth that followed (Spearman: "
+            "1 = exactly, 0 = not at all), and what its top group (the high tier; for a criterion, as many accounts) "
+            "earned: its share of all gains, the share of it that grew (precision) against the share of all accounts "
+            "that grew (base rate)."
+        ),
+        notes=list(notes),
+    )
+    if summary.height == 0:
+        return presentation
+    rows = []
+    for r in summary.iter_rows(named=True):
+        rows.append([
+            r["ranking"], r["snapshots"], None if r["spearman"] is None else f"{r['spearman']:.3f}",
+            None if r["top_accounts"] is None else f"{r['top_accounts']:,.0f}", _pct(r["gain_share"]),
+            _pct(r["precision"]), _pct(r["base_rate"]), None if r["lift"] is None else f"{r['lift']:.2f}",
+        ])  # fmt: skip
+    presentation.tables.append(
+        ("Mean over the snapshots", ["ranking", "snapshots", "Spearman", "top group", "gain share", "precision",
+                                     "base rate", "lift"], rows)
+    )  # fmt: skip
+    ranked = [r for r in summary.iter_rows(named=True) if r["spearman"] is not None]
+    if ranked:
+        presentation.charts.append(
+            (
+                "Spearman by ranking",
+                bar_chart(
+                    "Spearman rank correlation with the growth that followed",
+                    [r["ranking"].replace("_", " ") for r in ranked],
+                    {"Spearman": [r["spearman"] for r in ranked]},
+                    percent=False,
+                ),
+            )
+        )
+    if weights:
+        presentation.tables.append(
+            ("Weights: current, and the suggestion (never applied; `alms backtest` writes it to a file)",
+             ["criterion", "current", "suggested"], weights)
+        )  # fmt: skip
+    return presentation
+
+
+def weight_rows(current: dict[str, float], suggested: dict[str, float] | None) -> list[list[object]]:
+    if not suggested:
+        return []
+    return [[c, f"{current.get(c, 0.0):.2f}", f"{suggested.get(c, 0.0):.2f}"] for c in CRITERIA]

@@ -1,0 +1,210 @@
+"""Did the prioritization work? Outcomes of past snapshots and the backtest of the decision matrix.
+
+The logic is `assets/logic/snapshots.py` (recorded and reconstructed snapshots), `assets/logic/outcomes.py` (billing
+after each snapshot, per account and per group) and `assets/logic/backtest.py`; this module feeds them the
+warehouse tables and shows the result as tables and charts on the asset pages (docs/outcomes.md).
+"""
+
+import dagster as dg
+import polars as pl
+
+from assets.common import clear_failures, validate
+from assets.logic import backtest, designations, outcomes, snapshots
+from assets.logic.outcomes_report import backtest_presentation, outcomes_presentation, weight_rows
+from assets.logic.scoring_config import load_scoring_config
+from pipelines.metadata import column_schema_for
+from pipelines.resources import AlmsSettings
+from schemas.outcomes import PrioritizationOutcomes, ScoringBacktest
+
+RECORD_COLUMNS = [
+    "source_system", "source_client_id", "account_id", "name", "domain", "phone", "postal_code", "owner_id",
+    "industry", "employee_count", "segment", "customer_since", "filled_field_count",
+]  # fmt: skip
+DEAL_COLUMNS = [
+    "source_system", "source_client_id", "stage", "amount_reporting", "probability", "created_date",
+    "expected_close_date", "is_open", "quarantine_reason",
+]  # fmt: skip
+PROSPECT_COLUMNS = [
+    "prospect_id", "name", "domain", "phone", "postal_code", "industry", "employee_count", "owner_id", "created_date",
+]  # fmt: skip
+HISTORY_COLUMNS = [
+    "as_of_date", "account_id", "owner_id", "billing_12m", "is_key_account", "tier", "priority_score", "designation",
+    "is_designation_overridden", "is_seller_pick", "member_records",
+]  # fmt: skip
+
+
+@dg.multi_asset(
+    outs={
+        "accounts": dg.AssetOut(
+            key=["intermediate", "int_account_outcomes"],
+            group_name="intermediate",
+            kinds={"polars", "duckdb"},
+            description="Every account of every past snapshot (recorded, and reconstructed from the data known at "
+            "each month end): its groups then, its billing in the 12 months before and in the 3, 6 and 12 months "
+            "after (null while incomplete), and for reconstructed snapshots every criterion's raw value and score.",
+        ),
+        "leads": dg.AssetOut(
+            key=["intermediate", "int_lead_outcomes"],
+            group_name="intermediate",
+            kinds={"polars", "duckdb"},
+            description="Every prospect that was not a client at a reconstructed snapshot: recommended as a lead "
+            "then or not, and whether it became a billing client within 3, 6 and 12 months.",
+        ),
+        "groups": dg.AssetOut(
+            key=["marts", "prioritization_outcomes"],
+            group_name="marts",
+            kinds={"polars", "duckdb"},
+            description="Did the prioritization work? Per past snapshot, group (tier, designation, target, "
+            "recommended or picked, lead) and window: billing after against before, churn, leads converted, counts.",
+            metadata=column_schema_for("marts", "prioritization_outcomes"),
+        ),
+    },
+    ins={
+        "records": dg.AssetIn(key=["intermediate", "int_clients_matched"], metadata={"columns": RECORD_COLUMNS}),
+        "billing": dg.AssetIn(key=["intermediate", "int_client_billing_monthly"]),
+        "engagement": dg.AssetIn(key=["intermediate", "int_client_engagement_monthly"]),
+        "deals": dg.AssetIn(key=["staging", "stg_opportunities__checked_deals"], metadata={"columns": DEAL_COLUMNS}),
+        "prospects": dg.AssetIn(key=["raw", "prospects"], metadata={"columns": PROSPECT_COLUMNS}),
+        "history": dg.AssetIn(key=["marts", "account_history"], metadata={"columns": HISTORY_COLUMNS}),
+        "window": dg.AssetIn(key=["staging", "stg_billing__reporting_window"]),
+    },
+)
+def prioritization_outcomes(
+    context: dg.AssetExecutionContext,
+    settings: AlmsSettings,
+    records: pl.DataFrame,
+    billing: pl.DataFrame,
+    engagement: pl.DataFrame,
+    deals: pl.DataFrame,
+    prospects: pl.DataFrame,
+    history: pl.DataFrame,
+    window: pl.DataFrame,
+):
+    as_of = window["as_of_date"][0]
+    with clear_failures():
+        config = load_scoring_config(settings.data_dir)
+        data = snapshots.History(
+            records=records,
+            billing=billing,
+            engagement=engagement,
+            deals=deals.filter(pl.col("quarantine_reason") == "") if deals.height else None,
+            prospects=prospects,
+        )
+        dates = snapshots.reconstruction_dates(billing, as_of)
+        built = snapshots.reconstruct(
+            data, dates, config, settings.key_share, settings.review_months, settings.review_start_month
+        )
+    for note in built.skipped:
+        context.log.warning(f"snapshot not reconstructed: {note}")
+    recorded = snapshots.recorded_snapshots(history)
+    by_record, now = snapshots.billing_by_record(billing), snapshots.records_now(records)
+    per_account = outcomes.account_outcomes(recorded, built.accounts, by_record, now, as_of)
+    criteria = built.accounts.select("as_of_date", "snapshot_source", "account_id", *snapshots.CRITERIA_COLUMNS)
+    per_account = per_account.join(criteria, on=["as_of_date", "snapshot_source", "account_id"], how="left")
+    clients = records.select(
+        "source_system", "source_client_id", "account_id", "name", "domain", "phone", "postal_code"
+    )
+    matched_now = (
+        designations.score_prospects(prospects, clients, config)
+        .select("prospect_id", pl.col("existing_account_id").alias("account_id"))
+        .drop_nulls()
+    )
+    leads = outcomes.lead_outcomes(built.leads, matched_now, by_record, now, as_of)
+    groups = validate(PrioritizationOutcomes, outcomes.group_outcomes(outcomes.chosen(per_account), leads))
+    presentation = outcomes_presentation(groups, outcomes.MIN_GROUP_SIZE)
+    sources = dict(
+        outcomes.chosen(per_account).select("as_of_date", "snapshot_source").unique()
+        .group_by("snapshot_source").len().sort("snapshot_source").iter_rows()
+    )  # fmt: skip
+    context.log.info(
+        f"outcomes of {sum(sources.values())} snapshots ({', '.join(f'{v} {k}' for k, v in sources.items()) or 'none'})"
+        f"; {len(dates)} month ends reconstructed"
+    )
+    yield dg.Output(per_account, output_name="accounts", metadata={"rows": per_account.height})
+    yield dg.Output(leads, output_name="leads", metadata={"rows": leads.height})
+    yield dg.Output(
+        groups,
+        output_name="groups",
+        metadata={
+            "outcomes": dg.MetadataValue.md(presentation.markdown()),
+            "snapshots": dg.MetadataValue.json(sources),
+            "reconstructed_month_ends": len(dates),
+            "complete_snapshots_6m": groups.filter(pl.col("is_complete") & (pl.col("horizon_months") == 6))[
+                "as_of_date"
+            ].n_unique(),
+        },
+    )
+
+
+def backtest_horizon(frame: pl.DataFrame) -> int:
+    """6 months when a snapshot has them complete, else 3, else 12 (then nothing is complete: 6)."""
+    for horizon in (6, 3, 12):
+        if frame.height and frame[f"billing_after_{horizon}m"].drop_nulls().len():
+            return horizon
+    return 6
+
+
+@dg.asset(
+    key=["marts", "scoring_backtest"],
+    group_name="marts",
+    kinds={"polars", "duckdb"},
+    ins={"outcomes": dg.AssetIn(key=["intermediate", "int_account_outcomes"])},
+    metadata=column_schema_for("marts", "scoring_backtest"),
+)
+def scoring_backtest(context: dg.AssetExecutionContext, settings: AlmsSettings, outcomes: pl.DataFrame):
+    """How well the scoring config in force ranked the reconstructed past snapshots by the growth that followed,
+    overall and per criterion, and the weights that would have ranked best: a suggestion, never applied (`alms
+    backtest` writes it to a file; docs/outcomes.md)."""
+    with clear_failures():
+        config = load_scoring_config(settings.data_dir)
+    frame = outcomes.filter(pl.col("snapshot_source") == "reconstructed")
+    horizon = backtest_horizon(frame)
+    result = backtest.run_backtest(frame, config, horizon)
+    published = validate(ScoringBacktest, backtest.table(result))
+    summary = published.filter(pl.col("as_of_date").is_null() & (pl.col("snapshots") > 0))
+    suggestion = result.suggestion
+    notes = list(result.notes)
+    if suggestion is not None and suggestion.holdout:
+        h = suggestion.holdout
+        notes.append(
+            f"Fitted on the earlier half of the snapshots and scored on the later half: Spearman {h['spearman_current']:.3f} "
+            f"with the current weights, {h['spearman_suggested']:.3f} with the fitted ones."
+        )
+    presentation = backtest_presentation(
+        summary, weight_rows(config.weights, suggestion.weights if suggestion else None), notes, horizon, config.label
+    )
+    score = summary.filter(pl.col("ranking") == "score")
+    context.log.info(
+        f"backtest of {config.label} over {len(result.snapshots)} snapshots ({horizon}-month growth): Spearman "
+        + (f"{score['spearman'][0]:.3f}" if score.height and score["spearman"][0] is not None else "-")
+    )
+    return dg.Output(
+        published,
+        metadata={
+            "backtest": dg.MetadataValue.md(presentation.markdown()),
+            "horizon_months": horizon,
+            "snapshots": len(result.snapshots),
+            "config_version": config.label,
+            "suggested_weights": dg.MetadataValue.json(
+                {c: round(w, 3) for c, w in suggestion.weights.items()} if suggestion else {}
+            ),
+        },
+    )
+
+
+# Published tables of this module and the row order BI readers get (each order ends in a unique key).
+OUTCOME_TABLES = {
+    ("marts", "prioritization_outcomes"): "as_of_date, snapshot_source, population, group_kind, group_value, "
+    "horizon_months",
+    ("marts", "scoring_backtest"): "horizon_months, ranking, as_of_date nulls last",
+}
+# What `alms backtest` re-scores, copied into every publication beside the what-if's inputs (scoring_inputs/).
+BACKTEST_INPUTS = {"account_outcomes": ("intermediate", "int_account_outcomes")}
+
+
+def backtest_inputs() -> dict[str, str]:
+    """name -> select of the backtest's inputs: the reconstructed snapshots' rows (criteria and outcomes)."""
+    return {
+        "account_outcomes": "select * from intermediate.int_account_outcomes where snapshot_source = 'reconstructed' "
+        "order by as_of_date, account_id"
+    }
