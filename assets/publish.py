@@ -4,6 +4,7 @@ one atomic switch (see assets/logic/publish.py)."""
 import dagster as dg
 
 from assets.common import MONTHLY_FRESHNESS, clear_failures, tag_run
+from assets.feedback import FEEDBACK_TABLES
 from assets.logic.publish import current_publication, publish, read_manifest
 from assets.outcomes import BACKTEST_INPUTS, OUTCOME_TABLES, backtest_inputs
 from assets.scoring import SCORING_INPUTS
@@ -27,6 +28,7 @@ PUBLISHED_TABLES = {
     ("marts", "billing_completeness"): "source_system, month",
     ("marts", "engagement_completeness"): "source_system, month",
     **OUTCOME_TABLES,
+    **FEEDBACK_TABLES,
 }
 
 

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets import history, intermediate, marts, outcomes, publish, raw, scoring
+from assets import feedback, history, intermediate, marts, outcomes, publish, raw, scoring
 from assets.checks import CHECKS
 from pipelines.automation import build_automation
 from pipelines.resources import build_resources
@@ -12,6 +12,7 @@ ALMS_JOB = "alms"
 
 all_assets = [
     *raw.RAW_ASSETS,
+    feedback.seller_feedback_raw,
     *build_sql_assets(),
     intermediate.clients_matched,
     marts.accounts_and_key_levels,
@@ -19,6 +20,7 @@ all_assets = [
     history.account_history,
     outcomes.prioritization_outcomes,
     outcomes.scoring_backtest,
+    feedback.seller_feedback,
     publish.published_marts,
 ]
 

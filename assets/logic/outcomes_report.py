@@ -218,3 +218,45 @@ def weight_rows(current: dict[str, float], suggested: dict[str, float] | None) -
     if not suggested:
         return []
     return [[c, f"{current.get(c, 0.0):.2f}", f"{suggested.get(c, 0.0):.2f}"] for c in CRITERIA]
+
+
+def feedback_presentation(summary: pl.DataFrame) -> Presentation:
+    """`summary`: marts.seller_feedback_summary."""
+    presentation = Presentation(
+        title="Sellers' feedback",
+        intro=(
+            "Sellers' verdicts on the accounts and prospects alms put in front of them, by the criterion that drove "
+            "the account's score in the snapshot in force that day: where sellers disagree most, that criterion's "
+            "weight is the first to question (then check it against the backtest)."
+        ),
+    )
+    if summary.height == 0:
+        presentation.notes.append("No seller_feedback.csv in the input folder (docs/outcomes.md, 'The feedback file').")
+        return presentation
+    verdicts = ["agree", "disagree", "already_working", "not_reachable"]
+
+    def table(dimension: str) -> tuple[list[str], list[list[object]]]:
+        part = summary.filter(pl.col("dimension") == dimension)
+        rows = []
+        for value in part["group_value"].unique().sort().to_list():
+            group = part.filter(pl.col("group_value") == value)
+            total = group.filter(pl.col("verdict") == "all")
+            shares = dict(group.select("verdict", "share_of_group").iter_rows())
+            rows.append([value, total["feedback_rows"].item() if total.height else 0,
+                         *(_pct(shares.get(v, 0.0)) for v in verdicts)])  # fmt: skip
+        return [dimension, "rows", *verdicts], rows
+
+    header, rows = table("criterion")
+    if rows:
+        presentation.tables.append(("By the criterion that drove the score", header, rows))
+        disagree = [float(r[3].rstrip("%")) / 100 for r in rows]
+        presentation.charts.append(
+            (
+                "disagreement by criterion",
+                bar_chart("Share of feedback that disagrees, by the criterion that drove the score",
+                          [r[0].replace("_", " ") for r in rows], {"disagree": disagree}),
+            )
+        )  # fmt: skip
+    header, rows = table("seller")
+    presentation.tables.append(("By seller", header, rows))
+    return presentation
