@@ -136,14 +136,6 @@ def prioritization_outcomes(
     )
 
 
-def backtest_horizon(frame: pl.DataFrame) -> int:
-    """6 months when a snapshot has them complete, else 3, else 12 (then nothing is complete: 6)."""
-    for horizon in (6, 3, 12):
-        if frame.height and frame[f"billing_after_{horizon}m"].drop_nulls().len():
-            return horizon
-    return 6
-
-
 @dg.asset(
     key=["marts", "scoring_backtest"],
     group_name="marts",
@@ -158,9 +150,9 @@ def scoring_backtest(context: dg.AssetExecutionContext, settings: AlmsSettings, 
     with clear_failures():
         config = load_scoring_config(settings.data_dir)
     frame = outcomes.filter(pl.col("snapshot_source") == "reconstructed")
-    horizon = backtest_horizon(frame)
+    horizon = backtest.default_horizon(frame)
     result = backtest.run_backtest(frame, config, horizon)
-    published = validate(ScoringBacktest, backtest.table(result))
+    published = validate(ScoringBacktest, backtest.table(result, config))
     summary = published.filter(pl.col("as_of_date").is_null() & (pl.col("snapshots") > 0))
     suggestion = result.suggestion
     notes = list(result.notes)
@@ -171,7 +163,13 @@ def scoring_backtest(context: dg.AssetExecutionContext, settings: AlmsSettings, 
             f"with the current weights, {h['spearman_suggested']:.3f} with the fitted ones."
         )
     presentation = backtest_presentation(
-        summary, weight_rows(config.weights, suggestion.weights if suggestion else None), notes, horizon, config.label
+        summary,
+        weight_rows(
+            config.weights, suggestion.weights if suggestion else None, suggestion.nearby if suggestion else None
+        ),
+        notes,
+        horizon,
+        config.label,
     )
     score = summary.filter(pl.col("ranking") == "score")
     context.log.info(
@@ -187,6 +185,9 @@ def scoring_backtest(context: dg.AssetExecutionContext, settings: AlmsSettings, 
             "config_version": config.label,
             "suggested_weights": dg.MetadataValue.json(
                 {c: round(w, 3) for c, w in suggestion.weights.items()} if suggestion else {}
+            ),
+            "nearby_weights": dg.MetadataValue.json(
+                {c: round(w, 3) for c, w in suggestion.nearby.items()} if suggestion else {}
             ),
         },
     )

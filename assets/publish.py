@@ -6,6 +6,7 @@ import dagster as dg
 from assets.common import MONTHLY_FRESHNESS, clear_failures, tag_run
 from assets.feedback import FEEDBACK_TABLES
 from assets.logic.publish import current_publication, publish, read_manifest
+from assets.logic.report import write_report
 from assets.outcomes import BACKTEST_INPUTS, OUTCOME_TABLES, backtest_inputs
 from assets.scoring import SCORING_INPUTS
 from pipelines.resources import AlmsSettings, Warehouse
@@ -68,6 +69,9 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: Warehouse, set
                 **backtest_inputs(),
             },
             extra_manifest={"key_level": str(key_level), "input_dir": str(settings.data_dir)},
+            write_extras=lambda conn, folder: {
+                "report_file": write_report(conn, folder, str(as_of), context.run.run_id).name
+            },
         )
         key_accounts, quarantined, changes = conn.sql(
             "select (select count(*) from marts.accounts where is_key_account), "
@@ -101,6 +105,7 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: Warehouse, set
             "changes_since_previous_snapshot": changes,
             "crm_import_file": dg.MetadataValue.path(str(publication.path / manifest["crm_import_file"])),
             "crm_import_rows": manifest["crm_import_rows"],
+            "report": dg.MetadataValue.path(str(publication.path / manifest["report_file"])),
             "publications_removed": len(publication.removed),
         }
     )

@@ -5,6 +5,7 @@
     python -m pipelines.cli benchmark    # what `make benchmark` does (see pipelines/benchmark.py)
     python -m pipelines.cli whatif --config other_scoring.yaml [--key-share 0.3]   # nothing published changes
     python -m pipelines.cli review       # decide pairs of client records; the next run applies and learns from them
+    python -m pipelines.cli backtest [--config candidate.yaml]   # rank past snapshots; nothing published changes
 
 Every run goes to the project's Dagster instance (DAGSTER_HOME defaults to <repo>/dagster_home), so it shows up in
 the UI that `make dev` opens.
@@ -296,6 +297,22 @@ def command_whatif(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_backtest(args: argparse.Namespace) -> int:
+    from assets.logic.inputs import InputError
+    from pipelines.backtest import BacktestError, report_lines, run
+    from pipelines.resources import settings_from_env
+
+    try:
+        settings = settings_from_env()
+        result = run(Path(settings.output_dir), Path(settings.data_dir), args.config, args.horizon, args.name,
+                     search=not args.no_search)  # fmt: skip
+    except (SettingsError, BacktestError, InputError) as error:
+        print(f"alms backtest: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(report_lines(result)))
+    return 0
+
+
 def command_review(args: argparse.Namespace) -> int:
     from pipelines.resources import settings_from_env
     from pipelines.review import (
@@ -362,6 +379,11 @@ def main(argv: list[str] | None = None) -> int:
     whatif.add_argument("--key-share", type=float, help="cut the key level again at this share (e.g. 0.3)")
     whatif.add_argument("--name", default="latest", help="sub-folder of $ALMS_OUTPUT_DIR/whatif for the result")
     whatif.add_argument("--show", type=int, default=15, help="sellers to print")
+    backtest = commands.add_parser("backtest", help="score past snapshots with a config; publishes nothing")
+    backtest.add_argument("--config", type=Path, help="a candidate scoring.yaml (default: the config in force)")
+    backtest.add_argument("--horizon", type=int, help="months of growth after each snapshot: 3, 6 or 12 (default 6)")
+    backtest.add_argument("--name", default="latest", help="sub-folder of $ALMS_OUTPUT_DIR/backtest for the result")
+    backtest.add_argument("--no-search", action="store_true", help="no weight suggestion (faster)")
     review = commands.add_parser("review", help="decide pairs of client records (match_overrides.csv)")
     review.add_argument("--limit", type=int, help="at most this many pairs")
     review.add_argument("--by", default=None, help="who decides (default: the login name)")
@@ -373,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         from pipelines.review import default_reviewer
 
         args.by = default_reviewer()
-    handlers = {"run": command_run, "generate": command_generate, "whatif": command_whatif, "review": command_review}
+    handlers = {"run": command_run, "generate": command_generate, "whatif": command_whatif, "review": command_review,
+                "backtest": command_backtest}  # fmt: skip
     return handlers[args.command](args)
 
 

@@ -72,7 +72,8 @@ class ScoringBacktest(pa.DataFrameModel):
         isin=[3, 6, 12], description="Growth measured over this many months after each snapshot."
     )
     ranking: str = pa.Field(
-        description="score (the config in force), suggested_score (the suggested weights) or a criterion alone."
+        description="score (the config in force), suggested_score (the weights that ranked best), nearby_score (the "
+        "best within 0.10 of today's weights), or a criterion alone. Suggestions are never applied."
     )
     as_of_date: pl.Date = pa.Field(nullable=True, description="The snapshot; null: the mean over the snapshots.")
     config_version: str = pa.Field(description="The scoring config backtested (version@digest).")
@@ -90,6 +91,7 @@ class ScoringBacktest(pa.DataFrameModel):
     precision: float = pa.Field(nullable=True, description="Share of the top group whose billing grew.")
     base_rate: float = pa.Field(nullable=True, description="Share of all accounts whose billing grew.")
     lift: float = pa.Field(nullable=True, description="precision / base_rate.")
+    weights: str = pa.Field(nullable=True, description="The weights of the ranking ('current_spend 0.25, ...').")
 
     class Config:
         strict = True

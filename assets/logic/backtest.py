@@ -52,6 +52,7 @@ from assets.logic.scoring_config import CRITERIA, ScoringConfig
 
 TOLERANCE = 1e-9
 STEP = 0.05
+NEARBY = 0.10  # the nearby suggestion moves no weight further than this from the config's
 MIN_IMPROVEMENT = 1e-4
 MAX_ROUNDS = 20
 SEARCH_ROWS = 300_000
@@ -80,6 +81,8 @@ class Suggestion:
     evaluations: int
     rows_searched: int
     holdout: dict | None = None  # fit_snapshots, test_snapshots, spearman_current, spearman_suggested (on the test)
+    nearby: dict[str, float] | None = None  # the best weights within NEARBY of the config's
+    spearman_nearby: float | None = None
 
 
 @dataclass
@@ -274,6 +277,39 @@ def _search(prepared: pl.DataFrame, start: dict[str, float], criteria: list[str]
     return weights, evaluations
 
 
+def _nearby(prepared: pl.DataFrame, current: dict[str, float], criteria: list[str]) -> tuple[dict[str, float], int]:
+    """The best weights within NEARBY of the config's: moves of 0.05 of weight from one criterion to another (the
+    sum stays 1), the best one per round while it improves, no weight further than NEARBY from where it was."""
+    weights = _normalised({c: current.get(c, 0.0) for c in CRITERIA})
+    start = dict(weights)
+    best = mean_spearman(prepared, weights)
+    evaluations = 1
+    for _ in range(MAX_ROUNDS):
+        moves = []
+        for up in criteria:
+            for down in criteria:
+                if up == down:
+                    continue
+                candidate = {**weights, up: round(weights[up] + STEP, 10), down: round(weights[down] - STEP, 10)}
+                if candidate[down] < -TOLERANCE or any(
+                    abs(candidate[c] - start[c]) > NEARBY + TOLERANCE for c in (up, down)
+                ):
+                    continue
+                candidate[down] = max(candidate[down], 0.0)
+                score = mean_spearman(prepared, candidate)
+                evaluations += 1
+                if not math.isnan(score):
+                    moves.append((score, up, down, candidate))
+        if not moves:
+            break
+        score, _, _, candidate = max(moves, key=lambda move: move[0])
+        if math.isnan(best) or score > best + MIN_IMPROVEMENT:
+            best, weights = score, candidate
+        else:
+            break
+    return weights, evaluations
+
+
 def _fit(prepared: pl.DataFrame, current: dict[str, float], criteria: list[str]) -> tuple[dict, dict, int, int]:
     sample = _sample(prepared, SEARCH_ROWS)
     guess = _least_squares_weights(sample, criteria)
@@ -294,6 +330,7 @@ def suggest_weights(prepared: pl.DataFrame, config: ScoringConfig) -> Suggestion
     current = {c: config.weights.get(c, 0.0) for c in CRITERIA}
     weights, guess, evaluations, rows = _fit(prepared, current, criteria)
     weights = {c: weights.get(c, 0.0) for c in CRITERIA}
+    nearby, nearby_evaluations = _nearby(_sample(prepared, SEARCH_ROWS), current, criteria)
     holdout = None
     dates = sorted(prepared["as_of_date"].unique().to_list())
     if len(dates) >= 2:
@@ -313,10 +350,20 @@ def suggest_weights(prepared: pl.DataFrame, config: ScoringConfig) -> Suggestion
         spearman_current=mean_spearman(prepared, current),
         spearman_suggested=mean_spearman(prepared, weights),
         first_guess={c: guess.get(c, 0.0) for c in CRITERIA},
-        evaluations=evaluations,
+        evaluations=evaluations + nearby_evaluations,
         rows_searched=rows,
         holdout=holdout,
+        nearby=nearby,
+        spearman_nearby=mean_spearman(prepared, nearby),
     )
+
+
+def default_horizon(frame: pl.DataFrame) -> int:
+    """6 months when a snapshot has them complete, else 3, else 12 (nothing complete at all: 6)."""
+    for horizon in (6, 3, 12):
+        if frame.height and frame[f"billing_after_{horizon}m"].drop_nulls().len():
+            return horizon
+    return 6
 
 
 def raw_sections_changed(candidate: ScoringConfig, published: ScoringConfig) -> list[str]:
@@ -335,8 +382,9 @@ def run_backtest(frame: pl.DataFrame, config: ScoringConfig, horizon: int = 6, s
     dates = sorted(prepared["as_of_date"].unique().to_list())
     suggestion = suggest_weights(prepared, config) if search else None
     if suggestion is not None:
-        suggested = evaluate(prepared, with_weights(config, suggestion.weights)).filter(pl.col("ranking") == "score")
-        per_snapshot = pl.concat([per_snapshot, suggested.with_columns(pl.lit("suggested_score").alias("ranking"))])
+        for name, weights in (("suggested_score", suggestion.weights), ("nearby_score", suggestion.nearby)):
+            scored = evaluate(prepared, with_weights(config, weights)).filter(pl.col("ranking") == "score")
+            per_snapshot = pl.concat([per_snapshot, scored.with_columns(pl.lit(name).alias("ranking"))])
     return BacktestResult(
         horizon_months=horizon,
         config_label=config.label,
@@ -375,11 +423,17 @@ TABLE_SCHEMA = {
     "precision": pl.Float64,
     "base_rate": pl.Float64,
     "lift": pl.Float64,
+    "weights": pl.String,
 }
-RANKINGS = ("score", "suggested_score", *CRITERIA)
+RANKINGS = ("score", "suggested_score", "nearby_score", *CRITERIA)
 
 
-def table(result: BacktestResult) -> pl.DataFrame:
+def describe_weights(weights: dict[str, float]) -> str:
+    """'current_spend 0.25, growth 0.10, ...' (criteria with a weight above 0, in the config's order)."""
+    return ", ".join(f"{c} {weights[c]:.2f}" for c in CRITERIA if weights.get(c, 0) > 0)
+
+
+def table(result: BacktestResult, config: ScoringConfig) -> pl.DataFrame:
     """The published rows (marts.scoring_backtest): every snapshot's row and the mean row (as_of_date null) of each
     ranking; without any complete snapshot, one empty mean row per ranking (snapshots 0)."""
     per = result.per_snapshot.with_columns(
@@ -387,13 +441,18 @@ def table(result: BacktestResult) -> pl.DataFrame:
     )
     mean = result.summary.with_columns(pl.lit(None, pl.Date).alias("as_of_date"))
     if result.summary.height == 0:
-        mean = pl.DataFrame({"ranking": [r for r in RANKINGS if r != "suggested_score"]}).with_columns(
+        mean = pl.DataFrame({"ranking": [r for r in RANKINGS if r not in ("suggested_score", "nearby_score")]}).with_columns(
             pl.lit(None, pl.Date).alias("as_of_date"), pl.lit(0, pl.Int64).alias("snapshots"),
             pl.lit(0, pl.Int64).alias("accounts"),
         )  # fmt: skip
+    weights = {"score": describe_weights(config.weights), **{c: f"{c} 1.00" for c in CRITERIA}}
+    if result.suggestion is not None:
+        weights["suggested_score"] = describe_weights(result.suggestion.weights)
+        weights["nearby_score"] = describe_weights(result.suggestion.nearby)
     frame = pl.concat([per, mean], how="diagonal_relaxed").with_columns(
         pl.lit(result.horizon_months, pl.Int64).alias("horizon_months"),
         pl.lit(result.config_label).alias("config_version"),
+        pl.col("ranking").replace_strict(weights, default=None, return_dtype=pl.String).alias("weights"),
     )
     frame = frame.with_columns(
         pl.lit(None, dtype).alias(c) for c, dtype in TABLE_SCHEMA.items() if c not in frame.columns
@@ -406,16 +465,19 @@ def table(result: BacktestResult) -> pl.DataFrame:
     )
 
 
-def suggestion_yaml(suggestion: Suggestion, config: ScoringConfig, header: list[str]) -> str:
-    """A `criteria:` section with the suggested weights (the config's normalisations), to copy into a scoring.yaml."""
-    lines = [f"# {line}" for line in header]
+def suggestion_yaml(suggestion: Suggestion, config: ScoringConfig, header: list[str], nearby: bool = False) -> str:
+    """A `criteria:` section with the suggested weights (`nearby`: the nearby ones), the config's normalisations, to
+    copy into a scoring.yaml."""
+    chosen = suggestion.nearby if nearby else suggestion.weights
+    score = suggestion.spearman_nearby if nearby else suggestion.spearman_suggested
+    what = f"the best weights within {NEARBY:.2f} of the current ones" if nearby else "the best weights on the past"
+    lines = [f"# {line}" for line in header] + [f"# {what}"]
     lines += [
         "# A suggestion, NOT applied: copy this section into your scoring.yaml only after reading docs/outcomes.md",
         "# (correlation is not causation; weights fitted on the past fit that past best).",
-        f"# mean Spearman over the snapshots: current {suggestion.spearman_current:.3f}, "
-        f"suggested {suggestion.spearman_suggested:.3f}",
+        f"# mean Spearman over the snapshots: current {suggestion.spearman_current:.3f}, suggested {score:.3f}",
     ]
-    if suggestion.holdout:
+    if suggestion.holdout and not nearby:
         h = suggestion.holdout
         lines.append(
             f"# fitted on {', '.join(h['fit_snapshots'])} and scored on {', '.join(h['test_snapshots'])}: current "
@@ -423,7 +485,7 @@ def suggestion_yaml(suggestion: Suggestion, config: ScoringConfig, header: list[
         )
     lines.append("criteria:")
     for c in CRITERIA:
-        weight = suggestion.weights.get(c, 0.0)
+        weight = chosen.get(c, 0.0)
         was = suggestion.current_weights.get(c, 0.0)
         lines.append(
             f"  {c + ':':<16} {{weight: {weight:.2f}, normalisation: {config.normalisation(c)}}}   # now {was:.2f}"

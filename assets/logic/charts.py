@@ -11,8 +11,8 @@ import base64
 import math
 from html import escape
 
-WIDTH, HEIGHT = 720, 300
-LEFT, RIGHT, TOP, BOTTOM = 64, 150, 34, 54
+WIDTH, HEIGHT = 720, 320
+LEFT, RIGHT, TOP, BOTTOM = 64, 150, 34, 74
 PALETTE = ("#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#64748b", "#ec4899", "#14b8a6", "#a16207")
 FONT = 'font-family="Helvetica, Arial, sans-serif"'
 
@@ -136,9 +136,12 @@ def bar_chart(
     inner = WIDTH - LEFT - RIGHT
     slot = inner / max(len(categories), 1)
     width = slot * 0.8 / max(len(series), 1)
+    slanted = len(categories) > 6  # long lists: labels at an angle so they do not overlap
     for c, category in enumerate(categories):
+        x, y_text = LEFT + slot * (c + 0.5), HEIGHT - BOTTOM + 16
+        turn = f' transform="rotate(-30 {x:.1f} {y_text})"' if slanted else ""
         parts.append(
-            f'<text x="{LEFT + slot * (c + 0.5):.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="11" text-anchor="middle" '
+            f'<text x="{x:.1f}" y="{y_text}" font-size="11" text-anchor="{"end" if slanted else "middle"}"{turn} '
             f'{FONT} fill="#374151">{escape(category)}</text>'
         )
         for s, values in enumerate(series.values()):

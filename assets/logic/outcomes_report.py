@@ -131,13 +131,18 @@ def outcomes_presentation(groups: pl.DataFrame, min_group_size: int) -> Presenta
             )
         )  # fmt: skip
     bars = [(kind, value, r) for kind, value, r in order if kind in ("tier", "target", "target_source")]
+    labels = {("tier", v): f"{v} tier" for v in ("high", "medium", "low", "none")} | {
+        ("target", "target"): "targets", ("target", "not_target"): "not targets",
+        ("target_source", "recommended"): "recommended", ("target_source", "seller_pick"): "seller-picked",
+        ("target_source", "override"): "override",
+    }  # fmt: skip
     if bars:
         presentation.charts.append(
             (
                 "billing change and churn by group",
                 bar_chart(
                     f"Accounts: mean {horizon}-month billing change and churn, by group",
-                    [value for _, value, _ in bars],
+                    [labels.get((kind, value), value) for kind, value, _ in bars],
                     {
                         "billing change": [r["billing_change_share"] for *_, r in bars],
                         "median account": [r["median_account_change_share"] for *_, r in bars],
@@ -208,16 +213,22 @@ def backtest_presentation(summary: pl.DataFrame, weights: list[list[object]], no
         )
     if weights:
         presentation.tables.append(
-            ("Weights: current, and the suggestion (never applied; `alms backtest` writes it to a file)",
-             ["criterion", "current", "suggested"], weights)
+            ("Weights: current, and the suggestions (never applied; `alms backtest` writes them to files): the best on "
+             "the past, and the best within 0.10 of each current weight",
+             ["criterion", "current", "suggested", "nearby"], weights)
         )  # fmt: skip
     return presentation
 
 
-def weight_rows(current: dict[str, float], suggested: dict[str, float] | None) -> list[list[object]]:
+def weight_rows(
+    current: dict[str, float], suggested: dict[str, float] | None, nearby: dict[str, float] | None = None
+) -> list[list[object]]:
     if not suggested:
         return []
-    return [[c, f"{current.get(c, 0.0):.2f}", f"{suggested.get(c, 0.0):.2f}"] for c in CRITERIA]
+    return [
+        [c, f"{current.get(c, 0.0):.2f}", f"{suggested.get(c, 0.0):.2f}", f"{(nearby or {}).get(c, 0.0):.2f}"]
+        for c in CRITERIA
+    ]
 
 
 def feedback_presentation(summary: pl.DataFrame) -> Presentation:
@@ -260,3 +271,49 @@ def feedback_presentation(summary: pl.DataFrame) -> Presentation:
     header, rows = table("seller")
     presentation.tables.append(("By seller", header, rows))
     return presentation
+
+
+# ---- report.html sections (assets/logic/report.py): each reads the published marts through the warehouse ----------
+
+
+def _table(conn, name: str) -> pl.DataFrame | None:
+    found = conn.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = ?", [name]
+    ).fetchall()[0][0]
+    return conn.sql(f"select * from marts.{name}").pl() if found else None
+
+
+def outcomes_section(conn) -> str | None:
+    groups = _table(conn, "prioritization_outcomes")
+    if groups is None:
+        return None
+    from assets.logic.outcomes import MIN_GROUP_SIZE
+
+    return outcomes_presentation(groups, MIN_GROUP_SIZE).html()
+
+
+def backtest_section(conn) -> str | None:
+    table = _table(conn, "scoring_backtest")
+    if table is None or table.height == 0:
+        return None
+    summary = table.filter(pl.col("as_of_date").is_null() & (pl.col("snapshots") > 0))
+    weights = dict(table.filter(pl.col("as_of_date").is_null()).select("ranking", "weights").iter_rows())
+
+    def parsed(text: str | None) -> dict[str, float]:
+        pairs = [item.rsplit(" ", 1) for item in (text or "").split(", ") if item]
+        return {name: float(value) for name, value in pairs}
+
+    rows = weight_rows(
+        parsed(weights.get("score")),
+        parsed(weights.get("suggested_score")) or None,
+        parsed(weights.get("nearby_score")),
+    )
+    notes = [] if summary.height else ["No snapshot has a complete window after it yet: nothing to backtest."]
+    return backtest_presentation(
+        summary, rows, notes, int(table["horizon_months"][0]), str(table["config_version"][0])
+    ).html()
+
+
+def feedback_section(conn) -> str | None:
+    summary = _table(conn, "seller_feedback_summary")
+    return None if summary is None else feedback_presentation(summary).html()

@@ -98,9 +98,11 @@ def publish(
     scoring_inputs: Mapping[str, str] | None = None,
     extra_manifest: dict | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    write_extras: Callable[[duckdb.DuckDBPyConnection, Path], dict] | None = None,
 ) -> Publication:
     """Build a publication of `tables` ((schema, name) -> order by) from the warehouse behind `conn`, with the CRM
-    import file and the `scoring_inputs` (name -> select) beside it, and make it current when `make_current`."""
+    import file and the `scoring_inputs` (name -> select) beside it, and make it current when `make_current`.
+    `write_extras(conn, folder)` writes more files into the publication (report.html) and returns manifest entries."""
     output_dir = Path(output_dir)
     ensure_layout(output_dir)
     refuse_open_writer(output_dir)
@@ -123,6 +125,7 @@ def publish(
         _reached("scoring_inputs")
         crm_file, crm_rows = write_crm_import(conn, building / CRM, as_of)
         _reached("crm")
+        extras = write_extras(conn, building) if write_extras is not None else {}
         manifest = {
             "publication": name,
             "publication_dir": str(final),
@@ -136,6 +139,7 @@ def publish(
             "crm_import_file": f"{CRM}/{crm_file.name}",
             "crm_import_rows": crm_rows,
             "tables": row_counts,
+            **extras,
             **(extra_manifest or {}),
         }
         (building / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
