@@ -34,7 +34,13 @@ the snapshot's mean), whose coefficients divided by their sum are a first set of
 from the better of those and the config's weights, moving one criterion's weight by ±0.05 at a time while the mean
 Spearman over the snapshots improves by more than 0.0001 (at most 20 rounds), on at most `SEARCH_ROWS` rows (a fixed
 hash sample of accounts when there are more). With 2 or more snapshots the search is also fitted on the earlier half
-and scored on the later half (`holdout`): weights that only fit the past they were fitted on show it there.
+and scored on the later half (`holdout`): weights that only fit the past they were fitted on show it there. A second
+suggestion, `nearby`, keeps every weight within 0.10 of today's: moves of 0.05 to one criterion, taken from (or given
+to) the others in proportion, while the mean Spearman improves.
+
+Large snapshots: above `EVAL_ROWS` accounts a snapshot is backtested on a fixed hash sample of about `EVAL_ROWS` of
+its accounts (the same accounts for every ranking and config; percentiles are taken within the sample, which a
+uniform sample leaves unbiased). At 100,000 accounts the standard error of a Spearman correlation is about 0.003.
 """
 
 from __future__ import annotations
@@ -55,7 +61,8 @@ STEP = 0.05
 NEARBY = 0.10  # the nearby suggestion moves no weight further than this from the config's
 MIN_IMPROVEMENT = 1e-4
 MAX_ROUNDS = 20
-SEARCH_ROWS = 300_000
+SEARCH_ROWS = 120_000
+EVAL_ROWS = 100_000  # accounts per snapshot above which a snapshot is backtested on a fixed hash sample
 RAW_SECTIONS = ("wallet", "icp", "engagement", "stages", "tenure", "strategic")
 METRICS = ("spearman", "top_accounts", "gain_share", "precision", "base_rate", "lift")
 PER_SNAPSHOT_SCHEMA = {
@@ -100,7 +107,7 @@ class BacktestResult:
 def prepare(frame: pl.DataFrame, config: ScoringConfig, horizon: int) -> pl.DataFrame:
     """Complete snapshots only: as_of_date, account_id, growth, change, `<criterion>_score` normalised per snapshot."""
     after = f"billing_after_{horizon}m"
-    complete = frame.filter(pl.col(after).is_not_null())
+    complete = sample_snapshots(frame.filter(pl.col(after).is_not_null()), EVAL_ROWS)
     before = pl.col("billing_before_12m").cast(pl.Float64)
     yearly = pl.col(after).cast(pl.Float64) * 12 / horizon
     spread = yearly.abs() + before.abs()
@@ -234,11 +241,24 @@ def _least_squares_weights(prepared: pl.DataFrame, criteria: list[str]) -> dict[
     return weights
 
 
+def _keep(stride: pl.Expr, seed: int = 7) -> pl.Expr:
+    return pl.col("account_id").hash(seed=seed) % stride == 0
+
+
+def sample_snapshots(frame: pl.DataFrame, per_snapshot: int) -> pl.DataFrame:
+    """Snapshots of more than `per_snapshot` accounts cut to a fixed hash sample of about that many."""
+    sizes = frame.group_by("as_of_date").len()
+    if sizes.height == 0 or sizes["len"].max() <= per_snapshot:
+        return frame
+    strides = sizes.select("as_of_date", ((pl.col("len") + per_snapshot - 1) // per_snapshot).alias("_stride"))
+    return frame.join(strides, on="as_of_date").filter(_keep(pl.col("_stride").cast(pl.UInt64))).drop("_stride")
+
+
 def _sample(prepared: pl.DataFrame, rows: int) -> pl.DataFrame:
     if prepared.height <= rows:
         return prepared
     stride = math.ceil(prepared.height / rows)
-    return prepared.filter(pl.col("account_id").hash(seed=7, seed_1=11, seed_2=13, seed_3=17) % stride == 0)
+    return prepared.filter(_keep(pl.lit(stride, pl.UInt64), seed=11))  # not the snapshots' sample again
 
 
 def _normalised(weights: dict[str, float]) -> dict[str, float]:
@@ -278,28 +298,32 @@ def _search(prepared: pl.DataFrame, start: dict[str, float], criteria: list[str]
 
 
 def _nearby(prepared: pl.DataFrame, current: dict[str, float], criteria: list[str]) -> tuple[dict[str, float], int]:
-    """The best weights within NEARBY of the config's: moves of 0.05 of weight from one criterion to another (the
-    sum stays 1), the best one per round while it improves, no weight further than NEARBY from where it was."""
+    """The best weights within NEARBY of the config's: 0.05 more (or less) weight on one criterion, taken from (or
+    given to) the other searched criteria in proportion to their weights, the best move per round while it
+    improves and no weight leaves NEARBY of where it was."""
     weights = _normalised({c: current.get(c, 0.0) for c in CRITERIA})
     start = dict(weights)
     best = mean_spearman(prepared, weights)
     evaluations = 1
     for _ in range(MAX_ROUNDS):
         moves = []
-        for up in criteria:
-            for down in criteria:
-                if up == down:
+        for c in criteria:
+            others = {o: weights[o] for o in criteria if o != c}
+            pool = sum(others.values())
+            for delta in (STEP, -STEP):
+                if pool <= 0 and delta > 0:
                     continue
-                candidate = {**weights, up: round(weights[up] + STEP, 10), down: round(weights[down] - STEP, 10)}
-                if candidate[down] < -TOLERANCE or any(
-                    abs(candidate[c] - start[c]) > NEARBY + TOLERANCE for c in (up, down)
-                ):
+                candidate = dict(weights)
+                candidate[c] = weights[c] + delta
+                for o, w in others.items():
+                    candidate[o] = w - delta * (w / pool if pool > 0 else 1 / len(others))
+                if any(v < -TOLERANCE or abs(v - start[o]) > NEARBY + TOLERANCE for o, v in candidate.items()):
                     continue
-                candidate[down] = max(candidate[down], 0.0)
+                candidate = {o: max(round(v, 10), 0.0) for o, v in candidate.items()}
                 score = mean_spearman(prepared, candidate)
                 evaluations += 1
                 if not math.isnan(score):
-                    moves.append((score, up, down, candidate))
+                    moves.append((score, c, delta, candidate))
         if not moves:
             break
         score, _, _, candidate = max(moves, key=lambda move: move[0])
