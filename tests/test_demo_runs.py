@@ -16,6 +16,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from assets.feedback import FEEDBACK_TABLES
 from assets.logic.demo_data import generate_demo_data
 from assets.logic.publish import current_publication, read_manifest
 from assets.publish import PUBLISHED_TABLES
@@ -106,6 +107,8 @@ def order_columns(order_by: str) -> list[str]:
 def test_every_published_order_ends_in_a_unique_key(demo):
     output, _ = demo
     for (schema, table), order_by in PUBLISHED_TABLES.items():
+        if (schema, table) in FEEDBACK_TABLES:
+            continue  # the demo has no seller_feedback.csv: tests/test_outcomes_pipeline.py checks their order
         columns = ", ".join(order_columns(order_by))
         rows, distinct = published(output, f"select count(*), count(distinct ({columns})) from {schema}.{table}").row(0)
         assert rows > 0, f"{table} is empty in this scenario: the check would prove nothing"
@@ -117,6 +120,10 @@ def test_identical_data_gives_identical_published_rows(demo):
     (history, change log and the level's audit trail are the tables that legitimately grew)."""
     _, runs = demo
     grown = {"account_history", "account_changes", "key_levels", "key_level_audit"}
+    grown |= {
+        "prioritization_outcomes",
+        "scoring_backtest",
+    }  # a recorded snapshot (the backfill) replaced a rebuilt one
     for _, table in PUBLISHED_TABLES:
         if table in grown:
             continue
