@@ -24,6 +24,7 @@ from pipelines.resources import REPO_ROOT, SettingsError
 DEFAULT_DAGSTER_HOME = REPO_ROOT / "dagster_home"
 DEMO_DIR = REPO_ROOT / "data" / "demo"
 DEMO_CLIENTS = 4000
+DEMO_HISTORY_MONTHS = 10  # billing history before the demo's window, so outcomes and the backtest have a past
 
 
 def use_project_instance() -> None:
@@ -38,7 +39,7 @@ def ensure_demo_data(data_dir: Path = DEMO_DIR, clients: int = DEMO_CLIENTS) -> 
     from assets.logic.demo_data import generate_demo_data
 
     print(f"generating the demo data set ({clients:,} client records) in {data_dir} ...", flush=True)
-    generate_demo_data(data_dir, clients=clients)
+    generate_demo_data(data_dir, clients=clients, history_months=DEMO_HISTORY_MONTHS)
     return True
 
 
@@ -137,6 +138,7 @@ def summarize(output_dir: Path) -> str:
     """The short summary of what is published: read from the published file itself, as a BI reader would."""
     import duckdb
 
+    from assets.logic.outcomes_report import summary_lines as outcome_summary_lines
     from assets.logic.publish import PUBLISHED_FILE, current_publication, read_manifest
     from assets.publish import PUBLISHED_TABLES
 
@@ -163,6 +165,7 @@ def summarize(output_dir: Path) -> str:
             conn.sql("select designation, count(*) from marts.seller_account_lists group by all").fetchall()
         )
         overrides = dict(conn.sql("select status, count(*) from marts.override_status group by all").fetchall())
+        outcomes = outcome_summary_lines(conn)
     currency = level["reporting_currency"]
     lines = [
         f"published: {path}",
@@ -192,7 +195,7 @@ def summarize(output_dir: Path) -> str:
         )
     else:
         lines.append("quarantine: none")
-    return "\n".join(lines)
+    return "\n".join(lines + outcomes)
 
 
 def publication_of_run(output_dir: Path, run_id: str) -> tuple[Path, dict] | None:
@@ -269,6 +272,7 @@ def command_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         file_format=args.format,
         faults=not args.no_faults,
+        history_months=args.history_months,
         progress=lambda message: print(message, flush=True),
     )
     for key, value in summary.items():
@@ -373,6 +377,12 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--seed", type=int, default=7)
     generate.add_argument("--format", choices=["csv", "parquet"], default="csv")
     generate.add_argument("--no-faults", action="store_true", help="no deliberately faulty billing lines")
+    generate.add_argument(
+        "--history-months",
+        type=int,
+        default=0,
+        help="months of billing history before the window (outcomes, backtest; make run: 10)",
+    )
     commands.add_parser("benchmark", help="generate benchmark data and time the full materialization (--help)")
     whatif = commands.add_parser("whatif", help="score the last run under another config; publishes nothing")
     whatif.add_argument("--config", type=Path, required=True, help="a scoring.yaml (sections merge over the default)")

@@ -317,3 +317,52 @@ def backtest_section(conn) -> str | None:
 def feedback_section(conn) -> str | None:
     summary = _table(conn, "seller_feedback_summary")
     return None if summary is None else feedback_presentation(summary).html()
+
+
+def summary_lines(conn) -> list[str]:
+    """What `make run` prints about the outcomes and the backtest (the published tables, read as a BI reader would)."""
+    groups = _table(conn, "prioritization_outcomes")
+    if groups is None or groups.height == 0:
+        return []
+    accounts = groups.filter(pl.col("population") == "accounts")  # lead groups are reconstructed at every date
+    dates = accounts["as_of_date"].n_unique()
+    recorded = accounts.filter(pl.col("snapshot_source") == "recorded")["as_of_date"].n_unique()
+    horizon = preferred_horizon(groups)
+    complete = groups.filter(pl.col("is_complete") & (pl.col("horizon_months") == horizon))
+    head = (
+        f"outcomes:  {dates} snapshots ({dates - recorded} reconstructed, {recorded} recorded); "
+        f"{complete['as_of_date'].n_unique()} with {horizon} complete months after them"
+    )
+    if complete.height == 0:
+        return [head + " (none yet: see docs/outcomes.md)"]
+    mean = complete.group_by("group_kind", "group_value").agg(
+        pl.col("billing_change_share").mean(), pl.col("conversion_share").mean()
+    )
+    value = {(kind, group): (share, conversion) for kind, group, share, conversion in mean.iter_rows()}
+
+    def change(kind: str, group: str) -> str:
+        share = value.get((kind, group), (None, None))[0]
+        return "-" if share is None else f"{share * 100:+.1f}%"
+
+    lines = [
+        head,
+        f"           mean {horizon}-month billing change: high {change('tier', 'high')}, medium "
+        f"{change('tier', 'medium')}, low {change('tier', 'low')}; targets {change('target', 'target')} vs "
+        f"{change('target', 'not_target')}; leads converted: recommended "
+        f"{_pct(value.get(('lead', 'recommended'), (None, None))[1]) or '-'}, others "
+        f"{_pct(value.get(('lead', 'not_recommended'), (None, None))[1]) or '-'}",
+    ]
+    backtest = _table(conn, "scoring_backtest")
+    if backtest is not None:
+        spearman = dict(
+            backtest.filter(pl.col("as_of_date").is_null() & (pl.col("snapshots") > 0))
+            .select("ranking", "spearman")
+            .iter_rows()
+        )
+        if spearman.get("score") is not None:
+            lines.append(
+                f"backtest:  Spearman of the score with the growth that followed {spearman['score']:.3f}"
+                + (f"; suggested weights {spearman['suggested_score']:.3f}" if spearman.get("suggested_score") else "")
+                + " (alms backtest; never applied)"
+            )
+    return lines
