@@ -90,7 +90,7 @@ def prioritization_outcomes(
             deals=deals.filter(pl.col("quarantine_reason") == "") if deals.height else None,
             prospects=prospects,
         )
-        dates = snapshots.reconstruction_dates(billing, as_of)
+        dates = snapshots.reconstruction_dates(billing, as_of, settings.outcome_months)
         built = snapshots.reconstruct(
             data, dates, config, settings.key_share, settings.review_months, settings.review_start_month
         )

@@ -61,7 +61,9 @@ def test_the_demo_with_history_keeps_its_figures_and_shows_its_signal(tmp_path):
     )  # fmt: skip
     # what the demo's history was built to show: targets grow more, high-tier accounts churn less, recommended leads
     # convert more often
-    assert mean["target:target"]["median_account_change_share"] > mean["target:not_target"]["median_account_change_share"]
+    assert (
+        mean["target:target"]["median_account_change_share"] > mean["target:not_target"]["median_account_change_share"]
+    )
     assert mean["tier:high"]["churn_share"] < mean["tier:low"]["churn_share"]
     assert mean["lead:recommended"]["conversion_share"] > mean["lead:not_recommended"]["conversion_share"]
     assert set(backtest.filter(pl.col("snapshots") == 7)["ranking"]) >= {"score", "suggested_score", "whitespace"}
