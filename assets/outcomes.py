@@ -13,7 +13,7 @@ from assets.logic import backtest, designations, outcomes, snapshots
 from assets.logic.outcomes_report import backtest_presentation, outcomes_presentation, weight_rows
 from assets.logic.scoring_config import load_scoring_config
 from pipelines.metadata import column_schema_for
-from pipelines.resources import AlmsSettings
+from pipelines.resources import AlmsSettings, Warehouse
 from schemas.outcomes import PrioritizationOutcomes, ScoringBacktest
 
 RECORD_COLUMNS = [
@@ -209,3 +209,46 @@ def backtest_inputs() -> dict[str, str]:
         "account_outcomes": "select * from intermediate.int_account_outcomes where snapshot_source = 'reconstructed' "
         "order by as_of_date, account_id"
     }
+
+
+@dg.asset_check(asset=dg.AssetKey(["marts", "prioritization_outcomes"]), blocking=True)
+def outcome_windows_complete_or_null(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """A window is complete exactly when it ends by the last complete month of the run's data (recomputed from the
+    reporting window here), an incomplete window has no outcome at all (null, never zero), a complete one has its
+    outcome; publishing an unfinished window as a number would tell a BI user that billing collapsed."""
+    with warehouse.connect() as conn:
+        wrong_flag, filled, missing, total = conn.sql(
+            """
+            with reporting_window as (select * from staging.stg_billing__reporting_window),
+            data_end as (
+                select case when as_of_date = last_day(as_of_date) then as_of_date
+                            else cast(date_trunc('month', as_of_date) - interval 1 day as date) end as last_day_complete
+                from reporting_window
+            )
+            select
+                count(*) filter (where is_complete <> (window_end_date <= last_day_complete)),
+                count(*) filter (where not is_complete and (billing_after is not null or billing_change_share is not null
+                    or churned_members is not null or converted_members is not null or conversion_share is not null)),
+                count(*) filter (where is_complete and ((population = 'accounts' and billing_after is null)
+                    or (population = 'prospects' and converted_members is null))),
+                count(*)
+            from marts.prioritization_outcomes cross join data_end
+            """
+        ).fetchall()[0]
+    passed = wrong_flag == filled == missing == 0
+    return dg.AssetCheckResult(
+        passed=passed,
+        description=None
+        if passed
+        else f"{wrong_flag} rows say complete when their window is not (or the reverse), {filled} incomplete rows "
+        f"carry an outcome, {missing} complete rows lack one",
+        metadata={
+            "rows": total,
+            "wrong_is_complete": wrong_flag,
+            "incomplete_with_outcome": filled,
+            "complete_without_outcome": missing,
+        },  # fmt: skip
+    )
+
+
+OUTCOME_CHECKS = [outcome_windows_complete_or_null]

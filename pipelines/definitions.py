@@ -48,7 +48,7 @@ def build_definitions(environ: dict | None = None) -> dg.Definitions:
     schedules, sensors = build_automation(alms_job, resources["settings"])
     return dg.Definitions(
         assets=all_assets,
-        asset_checks=CHECKS,
+        asset_checks=[*CHECKS, *outcomes.OUTCOME_CHECKS],
         jobs=[alms_job],
         schedules=schedules,
         sensors=sensors,

@@ -189,3 +189,28 @@ def test_every_published_order_of_these_tables_ends_in_a_unique_key(run):
         columns = ", ".join(part.split()[0] for part in order_by.split(","))
         rows, distinct = published(run, f"select count(*), count(distinct ({columns})) from {'.'.join(table)}").row(0)
         assert rows > 0 and rows == distinct, (table, rows, distinct)
+
+
+def test_the_window_check_fails_on_a_window_published_as_zero(run):
+    """The blocking check recomputes which windows are complete: run on a copy of the run's warehouse, it passes, and
+    fails when an incomplete window gets a number or a complete one is marked incomplete."""
+    import shutil
+
+    from assets.outcomes import outcome_windows_complete_or_null
+    from pipelines.resources import Warehouse
+
+    copy = run["output"].parent / "warehouse_outcomes_copy.duckdb"
+    shutil.copy(run["output"] / "work" / "warehouse.duckdb", copy)
+    warehouse = Warehouse(path=str(copy))
+    assert outcome_windows_complete_or_null(warehouse=warehouse).passed
+    with duckdb.connect(str(copy)) as conn:
+        conn.execute("update marts.prioritization_outcomes set billing_after = 0 where as_of_date = '2026-10-31' "
+                     "and population = 'accounts' and group_kind = 'all'")  # fmt: skip
+        conn.execute("update marts.prioritization_outcomes set is_complete = false where as_of_date = '2025-10-31' "
+                     "and population = 'accounts' and group_kind = 'all' and horizon_months = 3")  # fmt: skip
+    result = outcome_windows_complete_or_null(warehouse=warehouse)
+    assert not result.passed
+    assert result.description == (
+        "1 rows say complete when their window is not (or the reverse), 4 incomplete rows carry an outcome, "
+        "0 complete rows lack one"
+    )
