@@ -16,7 +16,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 install: $(VENV)/.installed
 
 # Labelled data sets and Splink for the matching evaluation (requirements-evaluation.lock): pinned, --no-deps, in their
-# own folder that the pipeline never imports (pipelines/evaluation_sets.py reads and imports them from there).
+# own folder that the pipeline never imports (pipelines/commands/evaluation_sets.py reads and imports them from there).
 EVALUATION := $(VENV)/evaluation
 $(EVALUATION)/.installed: requirements-evaluation.lock $(VENV)/.installed
 	rm -rf $(EVALUATION)
@@ -26,7 +26,7 @@ $(EVALUATION)/.installed: requirements-evaluation.lock $(VENV)/.installed
 install-evaluation: $(EVALUATION)/.installed
 
 run: install  ## run the whole pipeline on the demo data (or on ALMS_DATA_DIR)
-	$(BIN)/python -m pipelines.cli run
+	$(BIN)/python -m pipelines.commands run
 
 test: install install-evaluation browser  ## the whole test suite
 	$(BIN)/python -m pytest -q
@@ -41,13 +41,13 @@ dev: install  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 benchmark: install  ## 10M billing lines / 1M clients / 5M events, timed (see README)
-	$(BIN)/python -m pipelines.cli benchmark $(ARGS)
+	$(BIN)/python -m pipelines.commands benchmark $(ARGS)
 
 benchmark-scoring: install  ## scoring 1M accounts with their engagement and deals, timed
-	$(BIN)/python -m pipelines.benchmark_scoring $(ARGS)
+	$(BIN)/python -m pipelines.commands.benchmark_scoring $(ARGS)
 
 benchmark-matching: install install-evaluation  ## matching quality on labelled sets beside Splink, then speed at 100k / 300k / 1M
-	$(BIN)/python -m pipelines.evaluate_matching $(ARGS)
+	$(BIN)/python -m pipelines.commands.evaluate_matching $(ARGS)
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

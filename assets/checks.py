@@ -9,8 +9,8 @@ from fractions import Fraction
 
 import dagster as dg
 
-from assets.logic.completeness import accepted_gaps_in_use, describe_gaps
-from pipelines.resources import AlmsSettings, Warehouse
+from assets.resources import AlmsSettings, Warehouse
+from assets.rules.completeness import accepted_gaps_in_use, describe_gaps
 
 
 def _one(conn, sql: str) -> tuple:

@@ -12,11 +12,11 @@ import pandera.errors
 import pandera.polars as pa
 import polars as pl
 
-from assets.logic.causes import first_line, one_line_cause
-from assets.logic.inputs import InputError
-from assets.logic.key_accounts import NoBillingError
-from assets.logic.publish import PublishError
-from assets.logic.run_lock import RunLockBusy
+from assets.rules.causes import first_line, one_line_cause
+from assets.rules.inputs import InputError
+from assets.rules.key_accounts import NoBillingError
+from assets.rules.publish import PublishError
+from assets.rules.run_lock import RunLockBusy
 
 
 @contextmanager
@@ -93,7 +93,7 @@ def recorded_table(context, warehouse, table: str, columns) -> pl.DataFrame | No
 
 def reference_owners(warehouse, as_of) -> pl.DataFrame | None:
     """account_id, owner_id of the recorded snapshot nearest to `as_of` (the latest before it, else the earliest
-    after it; never `as_of` itself) in marts.account_history, for the ownership rule (assets/logic/ownership.py)."""
+    after it; never `as_of` itself) in marts.account_history, for the ownership rule (assets/rules/ownership.py)."""
     with warehouse.connect() as conn:
         found = conn.execute(
             "select count(*) from information_schema.columns where table_schema = 'marts' "

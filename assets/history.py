@@ -1,16 +1,16 @@
 """marts: account history (a snapshot per as-of date) and the change log between snapshots, with reasons.
 
 Both tables carry their past: this asset reads what earlier runs recorded from the warehouse, replaces the snapshot of
-this run's as-of date and recomputes the changes around it (`assets/logic/history.py`).
+this run's as-of date and recomputes the changes around it (`assets/rules/history.py`).
 """
 
 import dagster as dg
 import polars as pl
 
 from assets.common import recorded_table, validate
-from assets.logic.history import CHANGE_SCHEMA, SNAPSHOT_SCHEMA, merge_snapshot, snapshot, update_changes
-from pipelines.metadata import column_schema_for
-from pipelines.resources import Warehouse
+from assets.metadata import column_schema_for
+from assets.resources import Warehouse
+from assets.rules.history import CHANGE_SCHEMA, SNAPSHOT_SCHEMA, merge_snapshot, snapshot, update_changes
 from schemas.marts import AccountChanges, AccountHistory
 
 

@@ -4,9 +4,9 @@ import dagster as dg
 import polars as pl
 
 from assets.common import clear_failures
-from assets.logic.inputs import CLIENTS
-from assets.logic.resolution import match_client_records
-from pipelines.resources import AlmsSettings
+from assets.resources import AlmsSettings
+from assets.rules.inputs import CLIENTS
+from assets.rules.resolution import match_client_records
 
 OPTIONAL_FIELDS = CLIENTS.optional  # what the survivorship rule counts as "filled"
 
@@ -18,14 +18,14 @@ OPTIONAL_FIELDS = CLIENTS.optional  # what the survivorship rule counts as "fill
             group_name="intermediate",
             kinds={"polars", "duckdb"},
             description="Every usable client record with the account it belongs to, the match confidence and the "
-            "evidence (assets/logic/resolution.py; ALMS_MATCHER=deterministic for the rule-based matcher).",
+            "evidence (assets/rules/resolution.py; ALMS_MATCHER=deterministic for the rule-based matcher).",
         ),
         "review": dg.AssetOut(
             key=["intermediate", "int_match_pairs_reviewed"],
             group_name="intermediate",
             kinds={"polars", "duckdb"},
             description="Candidate pairs a person should decide, ranked by how much a decision would teach the "
-            "matcher (assets/logic/resolution.py, review_queue).",
+            "matcher (assets/rules/resolution.py, review_queue).",
         ),
     },
     ins={

@@ -1,9 +1,9 @@
 """marts: the ranked, key-cut account list and the key level of each review period (polars), validated.
 
-The key level is frozen per review period (`assets/logic/reviews.py`): this asset reads the levels recorded by earlier
+The key level is frozen per review period (`assets/rules/reviews.py`): this asset reads the levels recorded by earlier
 runs from the warehouse, applies the period's level or records a new review, and writes the whole history back.
 An account's owner is survivorship's proposal unless the nearest recorded snapshot's owner is still carried by one of
-its records (`assets/logic/ownership.py`): owners do not flip with monthly billing.
+its records (`assets/rules/ownership.py`): owners do not flip with monthly billing.
 Scores, tiers and seller lists are in assets/scoring.py; the other published tables are SQL models in sql/marts/.
 """
 
@@ -11,11 +11,11 @@ import dagster as dg
 import polars as pl
 
 from assets.common import MONTHLY_FRESHNESS, clear_failures, recorded_table, reference_owners, tag_run, validate
-from assets.logic.key_accounts import designate_key_accounts
-from assets.logic.ownership import keep_owners
-from assets.logic.reviews import AUDIT_SCHEMA, LEVEL_SCHEMA, decide_level, review_period
-from pipelines.metadata import column_schema_for
-from pipelines.resources import AlmsSettings, Warehouse
+from assets.metadata import column_schema_for
+from assets.resources import AlmsSettings, Warehouse
+from assets.rules.key_accounts import designate_key_accounts
+from assets.rules.ownership import keep_owners
+from assets.rules.reviews import AUDIT_SCHEMA, LEVEL_SCHEMA, decide_level, review_period
 from schemas.marts import Accounts, KeyLevelAudit, KeyLevels
 
 

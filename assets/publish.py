@@ -1,12 +1,12 @@
 """publish: the BI-facing copy of the marts, the CRM file and the what-if's inputs, as one publication made current by
-one atomic switch (see assets/logic/publish.py)."""
+one atomic switch (see assets/rules/publish.py)."""
 
 import dagster as dg
 
 from assets.common import MONTHLY_FRESHNESS, clear_failures, tag_run
-from assets.logic.publish import current_publication, publish, read_manifest
+from assets.resources import AlmsSettings, Warehouse
+from assets.rules.publish import current_publication, publish, read_manifest
 from assets.scoring import SCORING_INPUTS
-from pipelines.resources import AlmsSettings, Warehouse
 
 # Published tables and the row order BI readers get from a plain `select *` (the working tables have none). Each
 # order ends in a unique key of its table, so identical runs give identical files (tests/test_publication.py).

@@ -14,9 +14,9 @@ import pandera.polars as pa
 import polars as pl
 
 from assets.common import MONTHLY, clear_failures, validate
-from assets.logic import inputs, parsing
-from pipelines.metadata import column_schema_for, table_metadata
-from pipelines.resources import AlmsSettings, Warehouse, write_frame
+from assets.metadata import column_schema_for, table_metadata
+from assets.resources import AlmsSettings, Warehouse, write_frame
+from assets.rules import inputs, parsing
 from schemas.raw import (
     RawAccountOverrides,
     RawBillingLines,

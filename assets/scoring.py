@@ -1,6 +1,6 @@
 """marts: the decision matrix (account scores and tiers), sellers' lists with targets and leads, override status.
 
-The logic is `assets.logic.scoring` and `assets.logic.designations` (polars, one row per account); this module feeds
+The logic is `assets.rules.scoring` and `assets.rules.designations` (polars, one row per account); this module feeds
 it the warehouse tables and the scoring config, validates what it returns and tells the UI what happened.
 """
 
@@ -11,14 +11,14 @@ import dagster as dg
 import polars as pl
 
 from assets.common import MONTHLY_FRESHNESS, clear_failures, validate
-from assets.logic import designations, scoring
-from assets.logic.scoring_config import ScoringConfig, load_scoring_config
-from pipelines.metadata import column_schema_for
-from pipelines.resources import AlmsSettings
+from assets.metadata import column_schema_for
+from assets.resources import AlmsSettings
+from assets.rules import designations, scoring
+from assets.rules.scoring_config import ScoringConfig, load_scoring_config
 from schemas.marts import AccountScores, OverrideStatus, SellerAccountLists
 
 # What scoring reads besides the published marts (accounts, scores, seller lists): copied into every publication
-# (`scoring_inputs/<name>.parquet`) so that the what-if scores exactly what was published (pipelines/whatif.py).
+# (`scoring_inputs/<name>.parquet`) so that the what-if scores exactly what was published (pipelines/commands/whatif.py).
 # name -> (layer, table, columns)
 SCORING_INPUTS = {
     "aggregated": ("intermediate", "int_accounts_aggregated", "*"),

@@ -22,8 +22,8 @@ from pathlib import Path
 import dagster as dg
 
 from assets.common import MONTHLY
-from assets.logic.inputs import ALL_INPUTS, BILLING, ENGAGEMENT, SUPPORTED_SUFFIXES, file_month
-from pipelines.resources import AlmsSettings
+from assets.resources import AlmsSettings
+from assets.rules.inputs import ALL_INPUTS, BILLING, ENGAGEMENT, SUPPORTED_SUFFIXES, file_month
 
 MONTHLY_CRON = "0 6 2 * *"
 

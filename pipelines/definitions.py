@@ -4,8 +4,8 @@ import dagster as dg
 
 from assets import history, intermediate, marts, publish, raw, scoring
 from assets.checks import CHECKS
+from assets.resources import build_resources
 from pipelines.automation import build_automation
-from pipelines.resources import build_resources
 from pipelines.sql_models import build_sql_assets
 
 ALMS_JOB = "alms"

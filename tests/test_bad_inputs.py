@@ -6,7 +6,7 @@
 - `Accepted`: the input is read, and the assertion says what it becomes.
 
 Each case runs the ingest layer without Dagster: the input files are read, typed and validated as the raw assets do
-(`assets.logic.inputs`, `assets.logic.parsing`, the pandera models), then the staging models and the marts models that
+(`assets.rules.inputs`, `assets.rules.parsing`, the pandera models), then the staging models and the marts models that
 need no Python step (quarantine, input_files, billing and engagement completeness) run on an in-memory DuckDB. Every
 case that is not an error also proves the per-file accounting: rows read = loaded + quarantined + outside the window.
 """
@@ -27,10 +27,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.logic import inputs, parsing
-from assets.logic.completeness import describe_gaps
-from assets.logic.inputs import InputError
-from pipelines.resources import LAYERS, SettingsError, settings_from_env
+from assets.resources import LAYERS, SettingsError, settings_from_env
+from assets.rules import inputs, parsing
+from assets.rules.completeness import describe_gaps
+from assets.rules.inputs import InputError
 from pipelines.sql_models import in_dependency_order, load_sql_models
 from schemas import SCHEMAS_BY_TABLE
 

@@ -13,9 +13,9 @@ import duckdb
 import pytest
 from conftest import BILLING_COLUMNS, CLIENT_COLUMNS, SMALL_INPUT_GAPS, client, line, small_inputs, write_csv
 
-from assets.logic.completeness import accepted_gaps_in_use
+from assets.rules.completeness import accepted_gaps_in_use
 from pipelines.automation import full_refresh_tags
-from pipelines.cli import describe_failures, run_pipeline
+from pipelines.commands.cli import describe_failures, run_pipeline
 from pipelines.definitions import ALMS_JOB, build_definitions
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -191,7 +191,7 @@ def test_without_the_acceptance_a_gap_stops_the_publication_in_one_line(run):
         "nat:2026-09,loc:2026-10,nat:2026-10 "
         "(a system that stopped: ALMS_ACCEPT_GAPS=<system>:<first month>..)"
     ), gap_lines[0]
-    # the rest is Dagster saying the step's blocking check failed (pipelines/cli.py prints it as it is)
+    # the rest is Dagster saying the step's blocking check failed (pipelines/commands/cli.py prints it as it is)
     assert all("blocking asset check failed" in e for e in errors if e not in gap_lines), errors
     assert (run["output"] / "alms.duckdb").read_bytes() == before
 
@@ -202,7 +202,7 @@ def test_the_accounting_check_fails_when_a_file_loses_a_row(run):
     import shutil
 
     from assets.checks import every_input_row_accounted
-    from pipelines.resources import Warehouse
+    from assets.resources import Warehouse
 
     copy = run["output"].parent / "warehouse_copy.duckdb"
     shutil.copy(run["output"] / "work" / "warehouse.duckdb", copy)

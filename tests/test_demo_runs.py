@@ -16,10 +16,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.logic.demo_data import generate_demo_data
-from assets.logic.publish import current_publication, read_manifest
 from assets.publish import PUBLISHED_TABLES
-from pipelines.cli import execute_pipeline
+from assets.rules.publish import current_publication, read_manifest
+from pipelines.commands.cli import execute_pipeline
+from pipelines.commands.demo_data import generate_demo_data
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.logic.publish import BUILDING, PUBLICATIONS, current_publication
-from pipelines.cli import run_pipeline
-from pipelines.resources import REPO_ROOT
+from assets.resources import REPO_ROOT
+from assets.rules.publish import BUILDING, PUBLICATIONS, current_publication
+from pipelines.commands.cli import run_pipeline
 
 
 def failed_run() -> list[str]:
@@ -77,12 +77,12 @@ def test_a_full_disk_while_publishing(pipeline_env, monkeypatch):
     assert run_pipeline(quiet=True, log_level="CRITICAL")[0]
     output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
     before = current_publication(output)
-    import assets.logic.publish
+    import assets.rules.publish
 
     def disk_full(folder):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "parquet" / "accounts.parquet"))
 
-    monkeypatch.setattr(assets.logic.publish, "_seal", disk_full)
+    monkeypatch.setattr(assets.rules.publish, "_seal", disk_full)
     (error,) = failed_run()
     assert error.startswith("step published_marts failed: ") and "accounts.parquet: no space left on device" in error
     assert error.endswith(f"(ALMS_OUTPUT_DIR={output})"), error
@@ -96,7 +96,7 @@ def test_an_output_folder_that_is_a_file(pipeline_env, tmp_path, monkeypatch):
     monkeypatch.setenv("ALMS_OUTPUT_DIR", str(not_a_folder))
     errors = failed_run()
     assert len(errors) == 1 and f"{not_a_folder}" in errors[0], errors
-    cli = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=REPO_ROOT,
+    cli = subprocess.run([sys.executable, "-m", "pipelines.commands", "run"], cwd=REPO_ROOT,
                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True,
                          timeout=120)  # fmt: skip
     assert cli.returncode == 1
@@ -123,7 +123,7 @@ def test_the_ui_shows_the_same_line(pipeline_env, inputs_dir):
 
 @pytest.mark.parametrize("variable", ["ALMS_KEEP_PUBLICATIONS", "ALMS_PUBLISH_BACKFILL"])
 def test_publication_settings_are_checked(variable, monkeypatch):
-    from pipelines.resources import SettingsError, settings_from_env
+    from assets.resources import SettingsError, settings_from_env
 
     monkeypatch.setenv(variable, "0" if variable == "ALMS_KEEP_PUBLICATIONS" else "maybe")
     with pytest.raises(SettingsError, match=variable):
@@ -135,14 +135,14 @@ set -u
 out="$1"; report="$2"
 mount -t tmpfs -o size=40m tmpfs "$out"
 python="$3"
-"$python" -m pipelines.cli run > "$report/run1.out" 2>&1; echo $? > "$report/run1.rc"
+"$python" -m pipelines.commands run > "$report/run1.out" 2>&1; echo $? > "$report/run1.rc"
 readlink "$out/current" > "$report/current1"
 mount -o remount,ro "$out"
-"$python" -m pipelines.cli run > "$report/readonly.out" 2> "$report/readonly.err"; echo $? > "$report/readonly.rc"
+"$python" -m pipelines.commands run > "$report/readonly.out" 2> "$report/readonly.err"; echo $? > "$report/readonly.rc"
 mount -o remount,rw "$out"
 available=$(df -k --output=avail "$out" | tail -1)
 fallocate -l $(( (available - 64) * 1024 )) "$out/filler"
-"$python" -m pipelines.cli run > "$report/full.out" 2> "$report/full.err"; echo $? > "$report/full.rc"
+"$python" -m pipelines.commands run > "$report/full.out" 2> "$report/full.err"; echo $? > "$report/full.rc"
 readlink "$out/current" > "$report/current2"
 ls -a "$out/publications" > "$report/publications"
 """

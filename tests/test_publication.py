@@ -16,7 +16,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.logic.publish import (
+from assets.publish import PUBLISHED_TABLES
+from assets.resources import REPO_ROOT, take_output_folder
+from assets.rules.publish import (
     BUILDING,
     PUBLICATIONS,
     STABLE_PATHS,
@@ -26,10 +28,8 @@ from assets.logic.publish import (
     read_manifest,
     remove_leftovers,
 )
-from assets.publish import PUBLISHED_TABLES
 from assets.scoring import SCORING_INPUTS
-from pipelines.cli import run_pipeline
-from pipelines.resources import REPO_ROOT, take_output_folder
+from pipelines.commands.cli import run_pipeline
 
 SCORING_SELECTS = {
     name: f"select {columns} from {layer}.{table}" for name, (layer, table, columns) in SCORING_INPUTS.items()
@@ -39,7 +39,7 @@ SCORING_SELECTS = {
 PUBLISHER = r"""
 import json, sys
 import duckdb
-from assets.logic.publish import publish
+from assets.rules.publish import publish
 
 output_dir, tables, scoring = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 conn = duckdb.connect(f"{output_dir}/work/warehouse.duckdb")
@@ -180,7 +180,7 @@ def test_the_layout_before_publications_is_adopted(first_publication, tmp_path):
         [str(output / ".alms.duckdb.abc.tmp"), str(output / "parquet" / ".accounts.abc.tmp")]
     )
     conn = duckdb.connect(str(output / "work" / "warehouse.duckdb"))
-    from assets.logic.publish import ensure_layout
+    from assets.rules.publish import ensure_layout
 
     ensure_layout(output)
     assert (output / "alms.duckdb").is_symlink() and (output / "alms.duckdb").read_bytes() == legacy_bytes
@@ -194,7 +194,7 @@ def test_the_layout_before_publications_is_adopted(first_publication, tmp_path):
 
 HOLDER = r"""
 import sys, time
-from pipelines.resources import take_output_folder
+from assets.resources import take_output_folder
 take_output_folder(sys.argv[1], "holder")
 print("held", flush=True)
 time.sleep(120)
@@ -209,7 +209,7 @@ def test_a_second_run_on_the_same_output_folder_is_refused(pipeline_env, tmp_pat
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "held"
-        refused = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=REPO_ROOT, env=env,
+        refused = subprocess.run([sys.executable, "-m", "pipelines.commands", "run"], cwd=REPO_ROOT, env=env,
                                  capture_output=True, text=True, timeout=300)  # fmt: skip
         assert refused.returncode == 1
         lines = refused.stderr.strip().splitlines()
@@ -222,7 +222,7 @@ def test_a_second_run_on_the_same_output_folder_is_refused(pipeline_env, tmp_pat
         holder.send_signal(signal.SIGKILL)  # dies holding the lock: a stale lock
         holder.wait()
     notes = take_output_folder(output, "after")
-    from assets.logic import run_lock
+    from assets.rules import run_lock
 
     run_lock.release(output, "after")
     assert any(f"took over the run lock of pid {holder.pid}" in note for note in notes), notes
@@ -234,12 +234,12 @@ def test_a_run_killed_while_publishing_is_cleaned_up_by_the_next_run(pipeline_en
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     assert run_pipeline(quiet=True, log_level="CRITICAL")[0]
     first = current_publication(output)
-    killed = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=REPO_ROOT,
+    killed = subprocess.run([sys.executable, "-m", "pipelines.commands", "run"], cwd=REPO_ROOT,
                             env={**env, "ALMS_TEST_KILL_AFTER": "crm"}, capture_output=True, timeout=300)  # fmt: skip
     assert killed.returncode == -signal.SIGKILL
     assert current_publication(output) == first
     assert [p for p in (output / PUBLICATIONS).iterdir() if p.name.startswith(BUILDING)]
-    again = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=REPO_ROOT, env=env,
+    again = subprocess.run([sys.executable, "-m", "pipelines.commands", "run"], cwd=REPO_ROOT, env=env,
                            capture_output=True, text=True, timeout=300)  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert "took over the run lock of pid" in again.stdout and "removed what killed or failed publications left" in (

@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 from conftest import BILLING_COLUMNS, line, write_csv
 
-from assets.logic.demo_data import generate_demo_data
-from assets.logic.reviews import review_period
-from pipelines.cli import run_pipeline
+from assets.rules.reviews import review_period
+from pipelines.commands.cli import run_pipeline
+from pipelines.commands.demo_data import generate_demo_data
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 from conftest import write_csv
 
-from assets.logic.inputs import ACCOUNT_OVERRIDES, OPPORTUNITIES, PROSPECTS, SELLER_PICKS
-from pipelines.cli import main as cli_main
-from pipelines.cli import run_pipeline
+from assets.rules.inputs import ACCOUNT_OVERRIDES, OPPORTUNITIES, PROSPECTS, SELLER_PICKS
+from pipelines.commands.cli import main as cli_main
+from pipelines.commands.cli import run_pipeline
 
 
 def published(env: dict, sql: str) -> pl.DataFrame:

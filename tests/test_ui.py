@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from assets.publish import PUBLISHED_TABLES
-from pipelines.resources import REPO_ROOT
+from assets.resources import REPO_ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("ALMS_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts")) / "ui"

@@ -7,8 +7,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.logic.completeness import completeness_parameters
-from assets.logic.inputs import (
+from assets.resources import LAYERS
+from assets.rules.completeness import completeness_parameters
+from assets.rules.inputs import (
     ACCOUNT_OVERRIDES,
     BILLING,
     ENGAGEMENT,
@@ -19,8 +20,8 @@ from assets.logic.inputs import (
     PROSPECTS,
     SELLER_PICKS,
 )
-from assets.logic.inputs import CLIENTS as CLIENTS_SPEC
-from assets.logic.parsing import (
+from assets.rules.inputs import CLIENTS as CLIENTS_SPEC
+from assets.rules.parsing import (
     parse_account_overrides,
     parse_billing_lines,
     parse_client_records,
@@ -32,8 +33,7 @@ from assets.logic.parsing import (
     parse_seller_picks,
     parse_sellers,
 )
-from assets.logic.resolution import match_client_records
-from pipelines.resources import LAYERS
+from assets.rules.resolution import match_client_records
 from pipelines.sql_models import in_dependency_order, load_sql_models, run_sql_model
 
 PARAMETERS = {
