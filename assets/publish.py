@@ -6,7 +6,7 @@ import dagster as dg
 from assets.common import MONTHLY_FRESHNESS, clear_failures, tag_run
 from assets.resources import AlmsSettings, Warehouse
 from assets.rules.publish import current_publication, publish, read_manifest
-from assets.scoring import SCORING_INPUTS
+from assets.rules.scoring_run import SCORING_INPUTS, scoring_input_selects
 
 # Published tables and the row order BI readers get from a plain `select *` (the working tables have none). Each
 # order ends in a unique key of its table, so identical runs give identical files (tests/test_publication.py).
@@ -55,10 +55,7 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: Warehouse, set
             as_of=str(as_of),
             make_current=not earlier or settings.publish_backfill,
             keep=settings.keep_publications,
-            scoring_inputs={
-                name: f"select {columns} from {layer}.{table}"
-                for name, (layer, table, columns) in SCORING_INPUTS.items()
-            },
+            scoring_inputs=scoring_input_selects(),
             extra_manifest={"key_level": str(key_level), "input_dir": str(settings.data_dir)},
         )
         key_accounts, quarantined, changes = conn.sql(

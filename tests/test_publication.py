@@ -28,12 +28,10 @@ from assets.rules.publish import (
     read_manifest,
     remove_leftovers,
 )
-from assets.scoring import SCORING_INPUTS
+from assets.rules.scoring_run import scoring_input_selects
 from pipelines.commands.cli import run_pipeline
 
-SCORING_SELECTS = {
-    name: f"select {columns} from {layer}.{table}" for name, (layer, table, columns) in SCORING_INPUTS.items()
-}
+SCORING_SELECTS = scoring_input_selects()
 
 # A second publication of the same warehouse with every account name marked, so a mix of the two is visible.
 PUBLISHER = r"""

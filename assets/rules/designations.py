@@ -33,6 +33,7 @@ from assets.rules.matching import (
     normalise_phone,
     normalise_postal_code,
 )
+from assets.rules.scoring import percentile, size_fit  # one definition of the ICP parts and the percentile
 from assets.rules.scoring_config import MAX_LEADS, MAX_TARGETS, ScoringConfig
 
 OVERRIDE_VALUES = {"tier": ("high", "medium", "low"), "designation": ("key", "target", "secondary")}
@@ -113,14 +114,12 @@ def score_prospects(prospects: pl.DataFrame, client_records: pl.DataFrame, confi
             config.icp.industries, default=config.icp.default_industry_fit, return_dtype=pl.Float64
         )  # fmt: skip
     )
-    from assets.rules.scoring import _percentile, _size_fit  # one definition of the ICP parts
-
-    size_fit = pl.when(pl.col("employee_count").is_not_null()).then(_size_fit(pl.col("employee_count"), config))
+    size_fit_score = pl.when(pl.col("employee_count").is_not_null()).then(size_fit(pl.col("employee_count"), config))
     frame = prospects.join(same, on="prospect_id", how="left").with_columns(
-        wallet.alias("estimated_wallet"), pl.mean_horizontal(industry_fit, size_fit).alias("icp_fit_score")
+        wallet.alias("estimated_wallet"), pl.mean_horizontal(industry_fit, size_fit_score).alias("icp_fit_score")
     )
     return frame.with_columns(
-        pl.mean_horizontal("icp_fit_score", _percentile(pl.col("estimated_wallet"))).alias("lead_score")
+        pl.mean_horizontal("icp_fit_score", percentile(pl.col("estimated_wallet"))).alias("lead_score")
     )
 
 

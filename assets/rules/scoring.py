@@ -66,7 +66,7 @@ FEATURE_COLUMNS = {
 }
 
 
-def _percentile(value: pl.Expr) -> pl.Expr:
+def percentile(value: pl.Expr) -> pl.Expr:
     smaller = value.rank("min") - 1
     present = value.count()
     return pl.when(value.is_null()).then(None).when(present > 1).then(100.0 * smaller / (present - 1)).otherwise(100.0)
@@ -87,7 +87,7 @@ def normalise(raw: pl.Expr, method: str, config: ScoringConfig) -> pl.Expr:
 
 def _normalise(raw: pl.Expr, method: str, config: ScoringConfig) -> pl.Expr:
     if method == "percentile":
-        return _percentile(raw)
+        return percentile(raw)
     if method == "log_minmax":
         return _log_minmax(raw)
     if method == "ratio":
@@ -139,7 +139,7 @@ def pipeline_signals(pipeline: pl.DataFrame, config: ScoringConfig) -> pl.DataFr
     )
 
 
-def _size_fit(employees: pl.Expr, config: ScoringConfig) -> pl.Expr:
+def size_fit(employees: pl.Expr, config: ScoringConfig) -> pl.Expr:
     low, high = math.log10(config.icp.employees_min), math.log10(config.icp.employees_max)
     x = employees.cast(pl.Float64).clip(1, None).log10()
     below = (100.0 * (1 - (low - x))).clip(0, 100)
@@ -193,14 +193,14 @@ def criteria_values(
             )
         )  # fmt: skip
     )
-    size_fit = pl.when(pl.col("employee_count").is_not_null()).then(_size_fit(pl.col("employee_count"), config))
+    size_fit_score = pl.when(pl.col("employee_count").is_not_null()).then(size_fit(pl.col("employee_count"), config))
     years = (pl.lit(as_of, pl.Date) - pl.col("customer_since")).dt.total_days().cast(pl.Float64) / 365.25
     segments = pl.col("segments")
     return frame.with_columns(
         pl.col("billing_12m").alias("current_spend_raw"),
         pl.when(spread > 0).then((recent - earlier) / spread).alias("growth_raw"),
         (wallet - pl.col("billing_12m").clip(0, None)).clip(0, None).alias("whitespace_raw"),
-        pl.mean_horizontal(industry_fit, size_fit).alias("icp_fit_raw"),
+        pl.mean_horizontal(industry_fit, size_fit_score).alias("icp_fit_raw"),
         years.alias("tenure_raw"),
         pl.when(segments.list.len() > 0)
         .then(pl.when(segments.list.eval(pl.element().is_in(config.strategic.segments)).list.any()).then(100.0).otherwise(0.0))

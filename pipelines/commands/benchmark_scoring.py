@@ -6,7 +6,7 @@
 Synthetic, seeded inputs in the shapes the pipeline hands over (client records with their account, engagement events,
 checked deals, prospects, sellers, picks, overrides), then the real code, timed: the two SQL models that aggregate
 events and deals per account (`sql/intermediate/int_account_engagement_monthly.sql`, `int_account_pipeline.sql`, on
-an in-memory DuckDB) and the polars scoring (`assets.scoring.run_scoring`: criteria, normalisation, contributions,
+an in-memory DuckDB) and the polars scoring (`assets.rules.scoring_run.run_scoring`: criteria, normalisation, contributions,
 tiers, health, targets, leads, picks, overrides, seller lists). Prints seconds per part, rows per second and peak
 memory. Target on this 2-core machine: scoring 1M accounts in under 10 s.
 """
@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from assets.rules.scoring_config import load_scoring_config
+from assets.rules.scoring_run import ScoringInputs, run_scoring
 from pipelines.sql_models import load_sql_models, run_sql_model
 
 AS_OF = dt.date(2026, 10, 31)
@@ -131,8 +132,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=1_000_000)
     args = parser.parse_args(argv)
-    from assets.scoring import ScoringInputs, run_scoring
-
     started = time.perf_counter()
     data = synthetic(args.accounts)
     print(f"synthetic inputs: {args.accounts:,} accounts, {data['events'].height:,} events, "

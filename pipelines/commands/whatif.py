@@ -25,6 +25,7 @@ from assets.rules.key_accounts import designate_key_accounts
 from assets.rules.publish import PARQUET, current_publication, read_manifest
 from assets.rules.publish import SCORING_INPUTS as SCORING_INPUTS_DIR
 from assets.rules.scoring_config import load_scoring_config
+from assets.rules.scoring_run import SCORING_INPUTS, run_scoring, scoring_inputs
 
 
 class WhatIfError(InputError):
@@ -47,8 +48,6 @@ PUBLISHED = {"accounts": "accounts", "scores": "account_scores", "lists": "selle
 
 def _read_tables(output_dir: Path) -> tuple[Path, dict, dict[str, pl.DataFrame]]:
     """The current publication's folder, manifest and the tables the scoring needs, all of that one publication."""
-    from assets.scoring import SCORING_INPUTS
-
     publication = current_publication(output_dir)  # resolved once: a switch meanwhile does not mix publications
     if publication is None:
         raise WhatIfError(f"{output_dir}: nothing published yet; run the pipeline once (make run) before a what-if")
@@ -67,8 +66,6 @@ def _read_tables(output_dir: Path) -> tuple[Path, dict, dict[str, pl.DataFrame]]
 
 
 def run_whatif(output_dir: Path, data_dir: Path, config_path: Path, key_share: float | None, name: str) -> WhatIf:
-    from assets.scoring import run_scoring, scoring_inputs
-
     publication, manifest, tables = _read_tables(Path(output_dir))
     config = load_scoring_config(data_dir, path=config_path)
     accounts = tables["accounts"]
