@@ -11,10 +11,12 @@ import dagster as dg
 
 from assets.resources import AlmsSettings, Warehouse
 from assets.rules.completeness import accepted_gaps_in_use, describe_gaps
+from assets.rules.scoring_config import CRITERIA, MAX_LEADS, MAX_TARGETS
 
 
-def _one(conn, sql: str) -> tuple:
-    return conn.sql(sql).fetchall()[0]
+def _one(conn, sql: str, parameters: dict | list | None = None) -> tuple:
+    """The one row of a query; values go in as `$name` / `?` parameters, never into the SQL text."""
+    return conn.execute(sql, parameters).fetchall()[0]
 
 
 @dg.asset_check(asset=dg.AssetKey(["marts", "accounts"]), blocking=True)
@@ -168,8 +170,9 @@ def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
                 select
                     (select count(*) from {raw}),
                     (select count(*) from {checked} where quarantine_reason = ''),
-                    (select count(*) from marts.quarantine where input_name = '{input_name}' and action = 'excluded')
+                    (select count(*) from marts.quarantine where input_name = $input_name and action = 'excluded')
                 """,
+                {"input_name": input_name},
             )
     passed = all(rows_in == clean + excluded for rows_in, clean, excluded in counts.values())
     return dg.AssetCheckResult(
@@ -202,10 +205,7 @@ def reporting_window_is_set(warehouse: Warehouse) -> dg.AssetCheckResult:
 def scores_explain_themselves(warehouse: Warehouse) -> dg.AssetCheckResult:
     """One score per account of marts.accounts; every score is the sum of its criteria's contributions (so "why is
     this account high?" always has a complete answer) and lies within 0-100."""
-    contributions = " + ".join(
-        f"coalesce({c}_contribution, 0)"
-        for c in ("current_spend", "growth", "whitespace", "likelihood", "engagement", "icp_fit", "tenure", "strategic")
-    )
+    contributions = " + ".join(f"coalesce({c}_contribution, 0)" for c in CRITERIA)
     with warehouse.connect() as conn:
         rows, distinct, accounts, unexplained, out_of_range = _one(
             conn,
@@ -228,7 +228,8 @@ def scores_explain_themselves(warehouse: Warehouse) -> dg.AssetCheckResult:
 
 @dg.asset_check(asset=dg.AssetKey(["marts", "seller_account_lists"]), blocking=True)
 def seller_list_limits(warehouse: Warehouse) -> dg.AssetCheckResult:
-    """Every account is listed once; no seller has more than 9 targets or 10 leads; key accounts are never targets."""
+    """Every account is listed once; no seller has more targets or leads than the method allows (MAX_TARGETS,
+    MAX_LEADS of the scoring rules: 9 and 10); key accounts are never targets."""
     with warehouse.connect() as conn:
         listed, accounts, max_targets, max_leads, key_targets = _one(
             conn,
@@ -250,7 +251,7 @@ def seller_list_limits(warehouse: Warehouse) -> dg.AssetCheckResult:
             """,
         )
     return dg.AssetCheckResult(
-        passed=bool(listed == accounts and max_targets <= 9 and max_leads <= 10 and key_targets == 0),
+        passed=bool(listed == accounts and max_targets <= MAX_TARGETS and max_leads <= MAX_LEADS and key_targets == 0),
         metadata={"listed_accounts": listed, "accounts": accounts, "most_targets_of_a_seller": max_targets,
                   "most_leads_of_a_seller": max_leads, "key_accounts_recommended_as_target": key_targets},
     )  # fmt: skip
@@ -293,11 +294,11 @@ def every_input_row_accounted(warehouse: Warehouse) -> dg.AssetCheckResult:
     and is in the input folder (rows of a file that is gone would count in no file); the billing loaded from the
     files is the billing of marts.accounts."""
     raw_counts = " union all ".join(
-        f"select '{name}' as input_name, source_file, count(*) as rows_in from {table} group by source_file"
-        for name, table in _RAW_TABLES.items()
+        f"select ? as input_name, source_file, count(*) as rows_in from {table} group by source_file"
+        for table in _RAW_TABLES.values()
     )
     with warehouse.connect() as conn:
-        wrong = conn.sql(
+        wrong = conn.execute(
             f"""
             with raw_counts as ({raw_counts}),
             excluded as (
@@ -321,7 +322,8 @@ def every_input_row_accounted(warehouse: Warehouse) -> dg.AssetCheckResult:
                 or files.rows_read <> files.rows_loaded + files.rows_quarantined + files.rows_outside_window
                 or files.rows_quarantined <> coalesce(excluded.rows_excluded, 0)
             order by 1, 2
-            """
+            """,
+            list(_RAW_TABLES),
         ).fetchall()
         files, listed, rows, loaded, quarantined, outside, billing_loaded, billing_accounts = _one(
             conn,

@@ -1,4 +1,5 @@
-"""What every asset module shares: turning domain errors into clear Dagster failures, validating frames."""
+"""What every asset module shares: turning domain errors into clear Dagster failures, validating frames, the outputs
+of multi-assets, the freshness policy and the monthly partitions."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pandera.errors
 import pandera.polars as pa
 import polars as pl
 
+from assets.metadata import column_schema_for
 from assets.rules.causes import first_line, one_line_cause
 from assets.rules.inputs import InputError
 from assets.rules.key_accounts import NoBillingError
@@ -20,7 +22,7 @@ from assets.rules.run_lock import RunLockBusy
 
 
 @contextmanager
-def clear_failures(settings=None) -> Iterator[None]:
+def errors_as_dagster_failures(settings=None) -> Iterator[None]:
     """Input and rule errors become a `dg.Failure` whose description is the message a user needs, nothing more; so
     do operating-system and DuckDB I/O errors, as their cause in one line (the path, the lock holder, the setting
     whose folder it is when `settings` are given)."""
@@ -69,6 +71,19 @@ def validate(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.DataFram
 # The marts people act on are refreshed monthly (the monthly_refresh schedule): a run older than a month and a few days
 # means a refresh was missed. Shown on each asset's page and in the UI's freshness view.
 MONTHLY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=35), warn_window=dt.timedelta(days=32))
+
+
+def table_out(layer: str, table: str, description: str, freshness_policy=None) -> dg.AssetOut:
+    """The output `<layer>/<table>` of a multi-asset: in its layer's group, a polars frame stored in DuckDB by the IO
+    manager, its columns documented from the table's pandera model (when it has one) before any run."""
+    return dg.AssetOut(
+        key=[layer, table],
+        group_name=layer,
+        kinds={"polars", "duckdb"},
+        description=description,
+        freshness_policy=freshness_policy,
+        metadata=column_schema_for(layer, table),
+    )
 
 
 # Billing and engagement arrive as monthly files; their raw ingest is partitioned by that month (key YYYY-MM). The

@@ -7,62 +7,43 @@ this run's as-of date and recomputes the changes around it (`assets/rules/histor
 import dagster as dg
 import polars as pl
 
-from assets.common import recorded_table, validate
-from assets.metadata import column_schema_for
+from assets.common import recorded_table, table_out, validate
 from assets.resources import Warehouse
-from assets.rules.history import CHANGE_SCHEMA, SNAPSHOT_SCHEMA, merge_snapshot, snapshot, update_changes
+from assets.rules.history import (
+    CHANGE_SCHEMA,
+    SNAPSHOT_INPUTS,
+    SNAPSHOT_SCHEMA,
+    merge_snapshot,
+    snapshot,
+    update_changes,
+)
 from schemas.marts import AccountChanges, AccountHistory
 
 
 @dg.multi_asset(
     outs={
-        "history": dg.AssetOut(
-            key=["marts", "account_history"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="One snapshot per as-of date of every account: key flag, tier, designation, owner, score and "
+        "history": table_out(
+            "marts",
+            "account_history",
+            "One snapshot per as-of date of every account: key flag, tier, designation, owner, score and "
             "its client records. Re-running an as-of date replaces its snapshot.",
-            metadata=column_schema_for("marts", "account_history"),
         ),
-        "changes": dg.AssetOut(
-            key=["marts", "account_changes"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="Accounts whose key flag, tier, designation or owner changed between consecutive snapshots, "
+        "changes": table_out(
+            "marts",
+            "account_changes",
+            "Accounts whose key flag, tier, designation or owner changed between consecutive snapshots, "
             "or that appeared, merged or split, each with a reason code.",
-            metadata=column_schema_for("marts", "account_changes"),
         ),
     },
     ins={
-        "accounts": dg.AssetIn(
-            key=["marts", "accounts"],
-            metadata={
-                "columns": [
-                    "as_of_date",
-                    "account_id",
-                    "account_name",
-                    "owner_id",
-                    "billing_12m",
-                    "is_key_account",
-                    "key_level",
-                    "review_period_start",
-                ]
-            },
-        ),
-        "scores": dg.AssetIn(
-            key=["marts", "account_scores"],
-            metadata={"columns": ["account_id", "priority_score", "tier", "tier_override_by", "config_version"]},
-        ),
-        "lists": dg.AssetIn(
-            key=["marts", "seller_account_lists"],
-            metadata={
-                "columns": ["row_type", "account_id", "designation", "designation_override_by", "is_seller_pick"]
-            },
-        ),
-        "crosswalk": dg.AssetIn(
-            key=["marts", "client_crosswalk"], metadata={"columns": ["account_id", "source_system", "source_client_id"]}
-        ),
-    },  # fmt: skip
+        name: dg.AssetIn(key=["marts", table], metadata={"columns": list(SNAPSHOT_INPUTS[name])})
+        for name, table in {
+            "accounts": "accounts",
+            "scores": "account_scores",
+            "lists": "seller_account_lists",
+            "crosswalk": "client_crosswalk",
+        }.items()
+    },
 )
 def account_history(
     context: dg.AssetExecutionContext,

@@ -10,8 +10,15 @@ Scores, tiers and seller lists are in assets/scoring.py; the other published tab
 import dagster as dg
 import polars as pl
 
-from assets.common import MONTHLY_FRESHNESS, clear_failures, recorded_table, reference_owners, tag_run, validate
-from assets.metadata import column_schema_for
+from assets.common import (
+    MONTHLY_FRESHNESS,
+    errors_as_dagster_failures,
+    recorded_table,
+    reference_owners,
+    table_out,
+    tag_run,
+    validate,
+)
 from assets.resources import AlmsSettings, Warehouse
 from assets.rules.key_accounts import designate_key_accounts
 from assets.rules.ownership import keep_owners
@@ -21,29 +28,23 @@ from schemas.marts import Accounts, KeyLevelAudit, KeyLevels
 
 @dg.multi_asset(
     outs={
-        "accounts": dg.AssetOut(
-            key=["marts", "accounts"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="One row per deduplicated account with its 12-month billing, top-down rank and key flag.",
-            freshness_policy=MONTHLY_FRESHNESS,
-            metadata=column_schema_for("marts", "accounts"),
+        "accounts": table_out(
+            "marts",
+            "accounts",
+            "One row per deduplicated account with its 12-month billing, top-down rank and key flag.",
+            MONTHLY_FRESHNESS,
         ),
-        "key_levels": dg.AssetOut(
-            key=["marts", "key_levels"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="The key level of every review period: the frozen dollar level, how it was computed (n, k, "
+        "key_levels": table_out(
+            "marts",
+            "key_levels",
+            "The key level of every review period: the frozen dollar level, how it was computed (n, k, "
             "share) and from which as-of date; is_current marks the period of the latest run.",
-            freshness_policy=MONTHLY_FRESHNESS,
-            metadata=column_schema_for("marts", "key_levels"),
+            MONTHLY_FRESHNESS,
         ),
-        "key_level_audit": dg.AssetOut(
-            key=["marts", "key_level_audit"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="Every re-run of a review: old and new level, when and why (ALMS_REVIEW_REASON).",
-            metadata=column_schema_for("marts", "key_level_audit"),
+        "key_level_audit": table_out(
+            "marts",
+            "key_level_audit",
+            "Every re-run of a review: old and new level, when and why (ALMS_REVIEW_REASON).",
         ),
     },
     ins={
@@ -61,7 +62,7 @@ def accounts_and_key_levels(
     window = reporting_window.row(0, named=True)
     as_of = window["as_of_date"]
     tag_run(context, settings, as_of)
-    with clear_failures():
+    with errors_as_dagster_failures():
         ranked, cut = designate_key_accounts(aggregated, settings.key_share)
     ranked, ownership = keep_owners(ranked, reference_owners(warehouse, as_of))
     period = review_period(as_of, settings.review_months, settings.review_start_month)

@@ -8,8 +8,7 @@ tells the UI what happened.
 import dagster as dg
 import polars as pl
 
-from assets.common import MONTHLY_FRESHNESS, clear_failures, validate
-from assets.metadata import column_schema_for
+from assets.common import MONTHLY_FRESHNESS, errors_as_dagster_failures, table_out, validate
 from assets.resources import AlmsSettings
 from assets.rules.scoring_config import load_scoring_config
 from assets.rules.scoring_run import ACCOUNT_ATTRIBUTES, SCORING_INPUTS, run_scoring, scoring_inputs
@@ -27,31 +26,25 @@ def _scoring_input(name: str) -> dg.AssetIn:
 
 @dg.multi_asset(
     outs={
-        "scores": dg.AssetOut(
-            key=["marts", "account_scores"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="One row per account: priority score, every criterion's score and contribution (why it is "
+        "scores": table_out(
+            "marts",
+            "account_scores",
+            "One row per account: priority score, every criterion's score and contribution (why it is "
             "high), tier (computed and after overrides), active / pipeline / inactive, health and churn risk.",
-            freshness_policy=MONTHLY_FRESHNESS,
-            metadata=column_schema_for("marts", "account_scores"),
+            MONTHLY_FRESHNESS,
         ),
-        "lists": dg.AssetOut(
-            key=["marts", "seller_account_lists"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="Per seller: their accounts by 12-month billing, each key / target / secondary, then their "
+        "lists": table_out(
+            "marts",
+            "seller_account_lists",
+            "Per seller: their accounts by 12-month billing, each key / target / secondary, then their "
             "leads; recommendations and the seller's own picks side by side.",
-            freshness_policy=MONTHLY_FRESHNESS,
-            metadata=column_schema_for("marts", "seller_account_lists"),
+            MONTHLY_FRESHNESS,
         ),
-        "override_status": dg.AssetOut(
-            key=["marts", "override_status"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="Every front-line override and what became of it: applied, expired or unknown_record, with "
+        "override_status": table_out(
+            "marts",
+            "override_status",
+            "Every front-line override and what became of it: applied, expired or unknown_record, with "
             "the computed value next to it.",
-            metadata=column_schema_for("marts", "override_status"),
         ),
     },
     ins={"accounts": dg.AssetIn(key=["marts", "accounts"]), **{name: _scoring_input(name) for name in SCORING_INPUTS}},
@@ -70,7 +63,7 @@ def account_scores(
     picks: pl.DataFrame,
     overrides: pl.DataFrame,
 ):
-    with clear_failures():
+    with errors_as_dagster_failures():
         config = load_scoring_config(settings.data_dir)
         for note in config.notes:
             context.log.warning(note)

@@ -17,7 +17,7 @@ all_assets = [
     marts.accounts_and_key_levels,
     scoring.account_scores,
     history.account_history,
-    publish.published_marts,
+    publish.publication,
 ]
 
 

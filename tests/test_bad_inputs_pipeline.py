@@ -165,7 +165,7 @@ def test_without_the_acceptance_a_gap_stops_the_publication_in_one_line(run):
     selection = [
         key
         for key in job.asset_layer.executable_asset_keys
-        if key.path[0] in ("raw", "staging") or key.path[-1] in ("billing_completeness", "published_marts")
+        if key.path[0] in ("raw", "staging") or key.path[-1] in ("billing_completeness", "publication")
     ]
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(

@@ -16,10 +16,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.publish import PUBLISHED_TABLES
 from assets.rules.publish import current_publication, read_manifest
 from pipelines.commands.cli import execute_pipeline
 from pipelines.commands.demo_data import generate_demo_data
+from schemas import PUBLISHED_TABLES
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,7 @@ def demo(tmp_path_factory):
                     ).pl()
             if name == "backfill":
                 with dg.DagsterInstance.get() as instance:
-                    event = instance.get_latest_materialization_event(dg.AssetKey("published_marts"))
+                    event = instance.get_latest_materialization_event(dg.AssetKey(["marts", "publication"]))
                     runs[name]["metadata"] = {
                         k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()
                     }

@@ -68,7 +68,7 @@ def test_the_published_file_left_open_for_writing(pipeline_env):
     finally:
         writer.kill()
         writer.wait()
-    assert error.startswith("step published_marts failed: ") and "alms.duckdb.wal exists" in error, error
+    assert error.startswith("step marts__publication failed: ") and "alms.duckdb.wal exists" in error, error
     assert f"pid {writer.pid})" in error and "connect read-only" in error
     assert current_publication(output) == before
 
@@ -84,7 +84,7 @@ def test_a_full_disk_while_publishing(pipeline_env, monkeypatch):
 
     monkeypatch.setattr(assets.rules.publish, "_seal", disk_full)
     (error,) = failed_run()
-    assert error.startswith("step published_marts failed: ") and "accounts.parquet: no space left on device" in error
+    assert error.startswith("step marts__publication failed: ") and "accounts.parquet: no space left on device" in error
     assert error.endswith(f"(ALMS_OUTPUT_DIR={output})"), error
     assert current_publication(output) == before
     assert not [p for p in (output / PUBLICATIONS).iterdir() if p.name.startswith(BUILDING)]

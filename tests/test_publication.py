@@ -16,7 +16,6 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.publish import PUBLISHED_TABLES
 from assets.resources import REPO_ROOT, take_output_folder
 from assets.rules.publish import (
     BUILDING,
@@ -30,6 +29,7 @@ from assets.rules.publish import (
 )
 from assets.rules.scoring_run import scoring_input_selects
 from pipelines.commands.cli import run_pipeline
+from schemas import PUBLISHED_TABLES
 
 SCORING_SELECTS = scoring_input_selects()
 

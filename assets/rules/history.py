@@ -24,35 +24,29 @@ import datetime as dt
 
 import polars as pl
 
-SNAPSHOT_SCHEMA = {
-    "as_of_date": pl.Date,
-    "account_id": pl.String,
-    "account_name": pl.String,
-    "owner_id": pl.String,
-    "billing_12m": pl.Decimal(38, 2),
-    "is_key_account": pl.Boolean,
-    "key_level": pl.Decimal(38, 2),
-    "review_period_start": pl.Date,
-    "priority_score": pl.Float64,
-    "tier": pl.String,
-    "is_tier_overridden": pl.Boolean,
-    "designation": pl.String,
-    "is_designation_overridden": pl.Boolean,
-    "is_seller_pick": pl.Boolean,
-    "config_version": pl.String,
-    "member_records": pl.String,
-}
-CHANGE_SCHEMA = {
-    "from_as_of_date": pl.Date,
-    "to_as_of_date": pl.Date,
-    "account_id": pl.String,
-    "owner_id": pl.String,
-    "field": pl.String,
-    "old_value": pl.String,
-    "new_value": pl.String,
-    "reason": pl.String,
-}
+from schemas import polars_schema
+from schemas.marts import AccountChanges, AccountHistory
+
+# The columns and types of marts.account_history and marts.account_changes, as their pandera models define them.
+SNAPSHOT_SCHEMA = polars_schema(AccountHistory)
+CHANGE_SCHEMA = polars_schema(AccountChanges)
 TRACKED = ("is_key_account", "tier", "designation", "owner_id")
+# The columns a snapshot reads of each of its inputs (the asset loads only these).
+SNAPSHOT_INPUTS = {
+    "accounts": (
+        "as_of_date",
+        "account_id",
+        "account_name",
+        "owner_id",
+        "billing_12m",
+        "is_key_account",
+        "key_level",
+        "review_period_start",
+    ),
+    "scores": ("account_id", "priority_score", "tier", "tier_override_by", "config_version"),
+    "lists": ("row_type", "account_id", "designation", "designation_override_by", "is_seller_pick"),
+    "crosswalk": ("account_id", "source_system", "source_client_id"),
+}
 
 
 def snapshot(
@@ -67,16 +61,7 @@ def snapshot(
         "is_seller_pick",
     )  # fmt: skip
     frame = (
-        accounts.select(
-            "as_of_date",
-            "account_id",
-            "account_name",
-            "owner_id",
-            "billing_12m",
-            "is_key_account",
-            "key_level",
-            "review_period_start",
-        )  # fmt: skip
+        accounts.select(*SNAPSHOT_INPUTS["accounts"])
         .join(
             scores.select(
                 "account_id",

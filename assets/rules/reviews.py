@@ -28,6 +28,8 @@ from decimal import Decimal
 import polars as pl
 
 from assets.rules.key_accounts import KeyCut
+from schemas import polars_schema
+from schemas.marts import KeyLevelAudit, KeyLevels
 
 REVIEW_CADENCES = (6, 12)
 
@@ -53,36 +55,9 @@ def review_period(as_of: dt.date, months: int, start_month: int) -> ReviewPeriod
     return ReviewPeriod(start, end)
 
 
-LEVEL_SCHEMA = {
-    "review_period_start": pl.Date,
-    "review_period_end": pl.Date,
-    "review_kind": pl.String,
-    "as_of_date": pl.Date,
-    "window_start_date": pl.Date,
-    "reporting_currency": pl.String,
-    "key_share": pl.Float64,
-    "ranked_accounts": pl.Int64,
-    "key_count_rule": pl.Int64,
-    "key_accounts": pl.Int64,
-    "key_level": pl.Decimal(38, 2),
-    "total_billing_12m": pl.Decimal(38, 2),
-    "key_billing_12m": pl.Decimal(38, 2),
-    "key_billing_share": pl.Float64,
-    "computed_at": pl.Datetime("us", "UTC"),
-    "run_id": pl.String,
-    "is_current": pl.Boolean,
-}
-AUDIT_SCHEMA = {
-    "review_period_start": pl.Date,
-    "old_key_level": pl.Decimal(38, 2),
-    "new_key_level": pl.Decimal(38, 2),
-    "old_as_of_date": pl.Date,
-    "new_as_of_date": pl.Date,
-    "changed": pl.Boolean,
-    "reason": pl.String,
-    "rerun_at": pl.Datetime("us", "UTC"),
-    "run_id": pl.String,
-}
+# The columns and types of marts.key_levels and marts.key_level_audit, as their pandera models define them.
+LEVEL_SCHEMA = polars_schema(KeyLevels)
+AUDIT_SCHEMA = polars_schema(KeyLevelAudit)
 
 
 @dataclass(frozen=True)

@@ -136,8 +136,8 @@ def summarize(output_dir: Path) -> str:
     """The short summary of what is published: read from the published file itself, as a BI reader would."""
     import duckdb
 
-    from assets.publish import PUBLISHED_TABLES
     from assets.rules.publish import PUBLISHED_FILE, current_publication, read_manifest
+    from schemas import PUBLISHED_TABLES
 
     path = output_dir / PUBLISHED_FILE
     publication = current_publication(output_dir)
