@@ -61,11 +61,15 @@ def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetChec
             [k - 1],
         ).fetchall()
         kth_billing = kth[0][0] if kth else None
-        wrong_next = conn.execute(
-            "select count(*) filter (where would_be_key_at_next_review <> (billing_12m > 0 and billing_12m >= ?)) "
-            "from marts.accounts",
-            [kth_billing],
-        ).fetchall()[0][0] if kth_billing is not None else None  # fmt: skip
+        wrong_next = (
+            conn.execute(
+                "select count(*) filter (where would_be_key_at_next_review <> (billing_12m > 0 and billing_12m >= ?)) "
+                "from marts.accounts",
+                [kth_billing],
+            ).fetchall()[0][0]
+            if kth_billing is not None
+            else None
+        )
         current = conn.sql(
             "select key_level, as_of_date, key_count_rule, key_accounts from marts.key_levels where is_current"
         ).fetchall()
@@ -221,9 +225,13 @@ def scores_explain_themselves(warehouse: Warehouse) -> dg.AssetCheckResult:
         )
     return dg.AssetCheckResult(
         passed=bool(rows == distinct == accounts and unexplained == 0 and out_of_range == 0),
-        metadata={"scored_accounts": rows, "accounts": accounts, "scores_not_equal_to_contributions": unexplained,
-                  "scores_out_of_range": out_of_range},
-    )  # fmt: skip
+        metadata={
+            "scored_accounts": rows,
+            "accounts": accounts,
+            "scores_not_equal_to_contributions": unexplained,
+            "scores_out_of_range": out_of_range,
+        },
+    )
 
 
 @dg.asset_check(asset=dg.AssetKey(["marts", "seller_account_lists"]), blocking=True)
@@ -252,9 +260,14 @@ def seller_list_limits(warehouse: Warehouse) -> dg.AssetCheckResult:
         )
     return dg.AssetCheckResult(
         passed=bool(listed == accounts and max_targets <= MAX_TARGETS and max_leads <= MAX_LEADS and key_targets == 0),
-        metadata={"listed_accounts": listed, "accounts": accounts, "most_targets_of_a_seller": max_targets,
-                  "most_leads_of_a_seller": max_leads, "key_accounts_recommended_as_target": key_targets},
-    )  # fmt: skip
+        metadata={
+            "listed_accounts": listed,
+            "accounts": accounts,
+            "most_targets_of_a_seller": max_targets,
+            "most_leads_of_a_seller": max_leads,
+            "key_accounts_recommended_as_target": key_targets,
+        },
+    )
 
 
 @dg.asset_check(asset=dg.AssetKey(["marts", "override_status"]), blocking=False)

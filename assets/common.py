@@ -95,9 +95,13 @@ def recorded_table(context, warehouse, table: str, columns) -> pl.DataFrame | No
     """What earlier runs recorded in `marts.<table>` (tables that carry their past: key levels, history): None when
     there is none yet, or when it predates the columns this version needs (then it is not carried over, and said)."""
     with warehouse.connect() as conn:
-        found = {row[0] for row in conn.execute(
-            "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?",
-            [table]).fetchall()}  # fmt: skip
+        found = {
+            row[0]
+            for row in conn.execute(
+                "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?",
+                [table],
+            ).fetchall()
+        }
         if not found:
             return None
         if not set(columns) <= found:

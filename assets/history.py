@@ -60,8 +60,10 @@ def account_history(
     latest = changes.filter(pl.col("to_as_of_date") == as_of)
     reasons = dict(latest.group_by("reason").len().sort("reason").iter_rows())
     snapshots = history["as_of_date"].n_unique()
-    context.log.info(f"snapshot {as_of}: {current.height:,} accounts; {latest.height:,} changes since the previous "
-                     f"snapshot ({snapshots} snapshots kept)")  # fmt: skip
+    context.log.info(
+        f"snapshot {as_of}: {current.height:,} accounts; {latest.height:,} changes since the previous "
+        f"snapshot ({snapshots} snapshots kept)"
+    )
     yield dg.Output(
         validate(AccountHistory, history),
         output_name="history",

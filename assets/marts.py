@@ -68,8 +68,17 @@ def accounts_and_key_levels(
     period = review_period(as_of, settings.review_months, settings.review_start_month)
     previous = recorded_table(context, warehouse, "key_levels", LEVEL_SCHEMA)
     previous_audit = recorded_table(context, warehouse, "key_level_audit", AUDIT_SCHEMA)
-    decision = decide_level(previous, previous_audit, period, cut, as_of, window["window_start_date"],
-                            settings.reporting_currency, settings.review_reason or None, context.run.run_id)  # fmt: skip
+    decision = decide_level(
+        previous,
+        previous_audit,
+        period,
+        cut,
+        as_of,
+        window["window_start_date"],
+        settings.reporting_currency,
+        settings.review_reason or None,
+        context.run.run_id,
+    )
     level = pl.lit(decision.applied_level, dtype=ranked.schema["billing_12m"])
     accounts = ranked.rename({"is_key_account": "would_be_key_at_next_review"}).with_columns(
         ((pl.col("billing_12m") > 0) & (pl.col("billing_12m") >= level)).fill_null(False).alias("is_key_account"),
@@ -82,8 +91,12 @@ def accounts_and_key_levels(
     audit = validate(KeyLevelAudit, decision.audit)
     key_count = int(accounts["is_key_account"].sum())
     crossing = int((accounts["is_key_account"] != accounts["would_be_key_at_next_review"]).sum())
-    verb = {"frozen": "frozen since the review of", "bootstrap": "bootstrapped for", "review": "new review for",
-            "rerun": "review re-run for"}[decision.kind]  # fmt: skip
+    verb = {
+        "frozen": "frozen since the review of",
+        "bootstrap": "bootstrapped for",
+        "review": "new review for",
+        "rerun": "review re-run for",
+    }[decision.kind]
     context.log.info(
         f"key level {decision.applied_level} {settings.reporting_currency} ({verb} the period from {period.start}): "
         f"{key_count:,} key accounts of {cut.ranked_accounts:,} ranked; {crossing:,} would change at a review today"

@@ -120,8 +120,10 @@ def _ingest(
     if cleaned:
         context.log.warning(f"{name}: {cleaned:,} rows held control characters, replaced by spaces (marts.quarantine)")
     if months is not None:
-        context.log.info(f"{name}: months {', '.join(sorted(months)) or '-'}: {len(replaced)} files read again, "
-                         f"{len(gone)} gone; {rows:,} rows in raw.{name}")  # fmt: skip
+        context.log.info(
+            f"{name}: months {', '.join(sorted(months)) or '-'}: {len(replaced)} files read again, "
+            f"{len(gone)} gone; {rows:,} rows in raw.{name}"
+        )
     return dg.MaterializeResult(
         metadata={
             **table_metadata("raw", name, schema, rows),

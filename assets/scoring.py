@@ -67,8 +67,18 @@ def account_scores(
         config = load_scoring_config(settings.data_dir)
         for note in config.notes:
             context.log.warning(note)
-        inputs = scoring_inputs(accounts, aggregated, engagement, pipeline, opportunities.height > 0, records,
-                                prospects, sellers, picks, overrides)  # fmt: skip
+        inputs = scoring_inputs(
+            accounts,
+            aggregated,
+            engagement,
+            pipeline,
+            opportunities.height > 0,
+            records,
+            prospects,
+            sellers,
+            picks,
+            overrides,
+        )
         result = run_scoring(inputs, config)
     for row in result.override_status.filter(pl.col("status") != "applied").iter_rows(named=True):
         context.log.warning(
@@ -84,6 +94,9 @@ def account_scores(
     )
     metadata = {k: dg.MetadataValue.json(v) if isinstance(v, (dict, list)) else v for k, v in result.report.items()}
     yield dg.Output(scores, output_name="scores", metadata=metadata)
-    yield dg.Output(lists, output_name="lists", metadata={"rows": lists.height, "targets": result.report["targets"],
-                                                          "leads": result.report["leads"]})  # fmt: skip
+    yield dg.Output(
+        lists,
+        output_name="lists",
+        metadata={"rows": lists.height, "targets": result.report["targets"], "leads": result.report["leads"]},
+    )
     yield dg.Output(status, output_name="override_status", metadata={"overrides": metadata["overrides"]})

@@ -100,8 +100,9 @@ def build_automation(job, settings: AlmsSettings) -> tuple[list, list]:
     )
     def review(context: dg.ScheduleEvaluationContext):
         tags = full_refresh_tags(Path(settings.data_dir))
-        return dg.RunRequest(run_key=f"review-{context.scheduled_execution_time:%Y-%m}",
-                             tags={**tags, "alms/trigger": "schedule"})  # fmt: skip
+        return dg.RunRequest(
+            run_key=f"review-{context.scheduled_execution_time:%Y-%m}", tags={**tags, "alms/trigger": "schedule"}
+        )
 
     @dg.sensor(
         name="new_input_files",

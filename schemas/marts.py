@@ -487,9 +487,10 @@ class InputFiles(pa.DataFrameModel):
         "(kept_cleaned), each in marts.quarantine.",
     )
     quarantine_reasons: str = pa.Field(
-        nullable=True, description="Rows in marts.quarantine by reason ('unknown_client 2, duplicate_line 1'; "
+        nullable=True,
+        description="Rows in marts.quarantine by reason ('unknown_client 2, duplicate_line 1'; "
         "'(kept)': loaded with a value emptied or cleaned).",
-    )  # fmt: skip
+    )
     billing_loaded: MONEY = pa.Field(
         nullable=True, description="Billing files: billing of the loaded lines in the reporting currency."
     )

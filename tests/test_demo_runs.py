@@ -36,8 +36,11 @@ def demo(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         for key, value in {"ALMS_DATA_DIR": base / "demo", "ALMS_OUTPUT_DIR": output, "DAGSTER_HOME": home}.items():
             patch.setenv(key, str(value))
-        for name, as_of, reason in (("first", "2026-10-31", ""), ("backfill", "2026-09-30", ""),
-                                    ("again", "2026-10-31", "checked after the September backfill")):  # fmt: skip
+        for name, as_of, reason in (
+            ("first", "2026-10-31", ""),
+            ("backfill", "2026-09-30", ""),
+            ("again", "2026-10-31", "checked after the September backfill"),
+        ):
             patch.setenv("ALMS_AS_OF", as_of)
             patch.setenv("ALMS_REVIEW_REASON", reason)
             success, errors, run_id = execute_pipeline(quiet=True, log_level="CRITICAL")

@@ -42,8 +42,14 @@ def test_a_bi_tool_holding_the_working_warehouse(pipeline_env):
     assert run_pipeline(quiet=True, log_level="CRITICAL")[0]
     warehouse = Path(pipeline_env["ALMS_OUTPUT_DIR"]) / "work" / "warehouse.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); print('ok', flush=True);"
-         " time.sleep(120)"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(warehouse)!r}); print('ok', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ok"
         errors = failed_run()
@@ -59,9 +65,15 @@ def test_the_published_file_left_open_for_writing(pipeline_env):
     output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
     before = current_publication(output)
     writer = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(output / 'alms.duckdb')!r}); "
-         "c.execute('create table main.scratch (a int)'); print('ok', flush=True); time.sleep(120)"],
-        stdout=subprocess.PIPE, text=True)  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(output / 'alms.duckdb')!r}); "
+            "c.execute('create table main.scratch (a int)'); print('ok', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert writer.stdout.readline().strip() == "ok"
         (error,) = failed_run()
@@ -96,12 +108,19 @@ def test_an_output_folder_that_is_a_file(pipeline_env, tmp_path, monkeypatch):
     monkeypatch.setenv("ALMS_OUTPUT_DIR", str(not_a_folder))
     errors = failed_run()
     assert len(errors) == 1 and f"{not_a_folder}" in errors[0], errors
-    cli = subprocess.run([sys.executable, "-m", "pipelines.commands", "run"], cwd=REPO_ROOT,
-                         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True,
-                         timeout=120)  # fmt: skip
+    cli = subprocess.run(
+        [sys.executable, "-m", "pipelines.commands", "run"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cli.returncode == 1
-    assert cli.stderr.strip().splitlines() == [f"alms: cannot use the output folder: {not_a_folder}: already exists "
-                                               f"and is not a folder (ALMS_OUTPUT_DIR={not_a_folder})"]  # fmt: skip
+    assert cli.stderr.strip().splitlines() == [
+        f"alms: cannot use the output folder: {not_a_folder}: already exists "
+        f"and is not a folder (ALMS_OUTPUT_DIR={not_a_folder})"
+    ]
 
 
 def test_the_ui_shows_the_same_line(pipeline_env, inputs_dir):
@@ -166,8 +185,13 @@ def test_a_read_only_and_a_full_output_folder_for_real(pipeline_env, tmp_path):
     output, report = Path(pipeline_env["ALMS_OUTPUT_DIR"]), tmp_path / "report"
     output.mkdir()
     report.mkdir()
-    subprocess.run(["unshare", "-m", "bash", "-c", NAMESPACE_SCRIPT, "script", str(output), str(report), sys.executable],
-                   cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, check=True, timeout=900)  # fmt: skip
+    subprocess.run(
+        ["unshare", "-m", "bash", "-c", NAMESPACE_SCRIPT, "script", str(output), str(report), sys.executable],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        check=True,
+        timeout=900,
+    )
     read = lambda name: (report / name).read_text().strip()  # noqa: E731
     assert read("run1.rc") == "0", read("run1.out")
     assert read("readonly.rc") == "1"

@@ -58,8 +58,12 @@ def first_publication(tmp_path_factory):
     home = base / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {"ALMS_DATA_DIR": str(small_inputs(base / "inputs")), "ALMS_OUTPUT_DIR": str(base / "output"),
-           "DAGSTER_HOME": str(home), "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS}  # fmt: skip
+    env = {
+        "ALMS_DATA_DIR": str(small_inputs(base / "inputs")),
+        "ALMS_OUTPUT_DIR": str(base / "output"),
+        "DAGSTER_HOME": str(home),
+        "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS,
+    }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
@@ -107,8 +111,14 @@ def publish_in_subprocess(output: Path, kill_after: str | None) -> subprocess.Co
     if kill_after:
         env["ALMS_TEST_KILL_AFTER"] = kill_after
     tables = json.dumps({".".join(key): order for key, order in PUBLISHED_TABLES.items()})
-    return subprocess.run([sys.executable, "-c", PUBLISHER, str(output), tables, json.dumps(SCORING_SELECTS)],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", PUBLISHER, str(output), tables, json.dumps(SCORING_SELECTS)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.slow
@@ -143,14 +153,32 @@ def test_retention_and_a_not_current_publication(first_publication, tmp_path):
     conn = duckdb.connect(str(output / "work" / "warehouse.duckdb"))
     made = []
     for number in range(3):
-        made.append(publish(conn, output, PUBLISHED_TABLES, run_id=f"run-{number}", as_of="2026-10-31",
-                            make_current=True, keep=2, scoring_inputs=SCORING_SELECTS))  # fmt: skip
+        made.append(
+            publish(
+                conn,
+                output,
+                PUBLISHED_TABLES,
+                run_id=f"run-{number}",
+                as_of="2026-10-31",
+                make_current=True,
+                keep=2,
+                scoring_inputs=SCORING_SELECTS,
+            )
+        )
         time.sleep(1.1)  # publication names carry the second
     names = sorted(p.name for p in (output / PUBLICATIONS).iterdir())
     assert names == sorted([made[1].path.name, made[2].path.name])  # keep=2: the two newest
     assert first.name not in names and made[0].removed == [] and str(first) in made[1].removed
-    backfill = publish(conn, output, PUBLISHED_TABLES, run_id="older-as-of", as_of="2026-09-30", make_current=False,
-                       keep=2, scoring_inputs=SCORING_SELECTS)  # fmt: skip
+    backfill = publish(
+        conn,
+        output,
+        PUBLISHED_TABLES,
+        run_id="older-as-of",
+        as_of="2026-09-30",
+        make_current=False,
+        keep=2,
+        scoring_inputs=SCORING_SELECTS,
+    )
     conn.close()
     assert not backfill.is_current and current_publication(output) == made[2].path  # current never removed
     assert read_manifest(backfill.path)["role"] == "not_current"
@@ -183,8 +211,16 @@ def test_the_layout_before_publications_is_adopted(first_publication, tmp_path):
     ensure_layout(output)
     assert (output / "alms.duckdb").is_symlink() and (output / "alms.duckdb").read_bytes() == legacy_bytes
     assert current_publication(output).name.endswith("-legacy")
-    made = publish(conn, output, PUBLISHED_TABLES, run_id="after-upgrade", as_of="2026-10-31", make_current=True,
-                   keep=3, scoring_inputs=SCORING_SELECTS)  # fmt: skip
+    made = publish(
+        conn,
+        output,
+        PUBLISHED_TABLES,
+        run_id="after-upgrade",
+        as_of="2026-10-31",
+        make_current=True,
+        keep=3,
+        scoring_inputs=SCORING_SELECTS,
+    )
     conn.close()
     assert current_publication(output) == made.path
     assert version_seen_by_readers(output) == "v1"
@@ -203,12 +239,19 @@ time.sleep(120)
 def test_a_second_run_on_the_same_output_folder_is_refused(pipeline_env, tmp_path):
     output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(output)], cwd=REPO_ROOT, env=env,
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(output)], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
-        refused = subprocess.run([sys.executable, "-m", "pipelines.commands", "run"], cwd=REPO_ROOT, env=env,
-                                 capture_output=True, text=True, timeout=300)  # fmt: skip
+        refused = subprocess.run(
+            [sys.executable, "-m", "pipelines.commands", "run"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert refused.returncode == 1
         lines = refused.stderr.strip().splitlines()
         assert lines[-1].startswith(f"alms: another run (pid {holder.pid}, started at 20") and str(output) in lines[-1]
@@ -232,13 +275,24 @@ def test_a_run_killed_while_publishing_is_cleaned_up_by_the_next_run(pipeline_en
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     assert run_pipeline(quiet=True, log_level="CRITICAL")[0]
     first = current_publication(output)
-    killed = subprocess.run([sys.executable, "-m", "pipelines.commands", "run"], cwd=REPO_ROOT,
-                            env={**env, "ALMS_TEST_KILL_AFTER": "crm"}, capture_output=True, timeout=300)  # fmt: skip
+    killed = subprocess.run(
+        [sys.executable, "-m", "pipelines.commands", "run"],
+        cwd=REPO_ROOT,
+        env={**env, "ALMS_TEST_KILL_AFTER": "crm"},
+        capture_output=True,
+        timeout=300,
+    )
     assert killed.returncode == -signal.SIGKILL
     assert current_publication(output) == first
     assert [p for p in (output / PUBLICATIONS).iterdir() if p.name.startswith(BUILDING)]
-    again = subprocess.run([sys.executable, "-m", "pipelines.commands", "run"], cwd=REPO_ROOT, env=env,
-                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    again = subprocess.run(
+        [sys.executable, "-m", "pipelines.commands", "run"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0, again.stderr
     assert "took over the run lock of pid" in again.stdout and "removed what killed or failed publications left" in (
         again.stdout

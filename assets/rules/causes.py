@@ -32,10 +32,14 @@ _ERRNO_TEXT = {
     errno.ENAMETOOLONG: "file name too long",
     errno.EEXIST: "already exists and is not a folder",
 }
-_DUCKDB_LOCK = re.compile(r'Could not set lock on file "(?P<path>[^"]+)": Conflicting lock is held in (?P<program>.+?)'
-                          r" \(PID (?P<pid>\d+)\)")  # fmt: skip
-_DUCKDB_FILE = re.compile(r'(?:Cannot open|Could not (?:write|read|open|truncate|sync|create)[a-z ]*) (?:file|directory)'
-                          r' "(?P<path>[^"]+)": (?P<reason>[^."\n]+)')  # fmt: skip
+_DUCKDB_LOCK = re.compile(
+    r'Could not set lock on file "(?P<path>[^"]+)": Conflicting lock is held in (?P<program>.+?)'
+    r" \(PID (?P<pid>\d+)\)"
+)
+_DUCKDB_FILE = re.compile(
+    r"(?:Cannot open|Could not (?:write|read|open|truncate|sync|create)[a-z ]*) (?:file|directory)"
+    r' "(?P<path>[^"]+)": (?P<reason>[^."\n]+)'
+)
 _RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)")
 _NOISE = re.compile(r"^(IO|Out of Memory|Permission|Invalid Input|Catalog|Binder) Error: ")
 

@@ -61,12 +61,14 @@ def _where(row: dict) -> str:
 def recommend_targets(scores: pl.DataFrame, config: ScoringConfig) -> pl.DataFrame:
     """account_id, owner_id, target_rank (1 = best) for the recommended targets of every seller."""
     rank_by = pl.mean_horizontal(pl.col(f"{c}_score") for c in config.targets.rank_by)
-    candidates = (
-        scores.select("account_id", "owner_id", "is_key_account", "status", "priority_score", rank_by.alias("target_rank_score"))
-        .filter(pl.col("owner_id").is_not_null() & ~pl.col("is_key_account") & pl.col("status").is_in(["active", "pipeline"]))
-    )  # fmt: skip
-    ranked = candidates.sort(["target_rank_score", "priority_score", "account_id"], descending=[True, True, False],
-                             nulls_last=True)  # fmt: skip
+    candidates = scores.select(
+        "account_id", "owner_id", "is_key_account", "status", "priority_score", rank_by.alias("target_rank_score")
+    ).filter(
+        pl.col("owner_id").is_not_null() & ~pl.col("is_key_account") & pl.col("status").is_in(["active", "pipeline"])
+    )
+    ranked = candidates.sort(
+        ["target_rank_score", "priority_score", "account_id"], descending=[True, True, False], nulls_last=True
+    )
     return (
         ranked.with_columns(pl.int_range(1, pl.len() + 1).over("owner_id").alias("target_rank"))
         .filter(pl.col("target_rank") <= config.targets.per_seller)
@@ -83,9 +85,14 @@ def score_prospects(prospects: pl.DataFrame, client_records: pl.DataFrame, confi
     own = add_match_keys(prospects.select("prospect_id", "name", "domain", "phone", "postal_code"))
     # names are normalised only for client records that share a domain, phone or postal code with a prospect (the
     # rule needs one of them), not for every client record
-    shared = [normalise(pl.col(c)).alias(k) for c, k, normalise in
-              (("domain", "domain_key", normalise_domain), ("phone", "phone_key", normalise_phone),
-               ("postal_code", "postal_code_key", normalise_postal_code))]  # fmt: skip
+    shared = [
+        normalise(pl.col(c)).alias(k)
+        for c, k, normalise in (
+            ("domain", "domain_key", normalise_domain),
+            ("phone", "phone_key", normalise_phone),
+            ("postal_code", "postal_code_key", normalise_postal_code),
+        )
+    ]
     candidates = client_records.lazy().select("account_id", "name", "domain", "phone", "postal_code", *shared)
     near = pl.any_horizontal(
         pl.col(k).is_in(own[k].drop_nulls().unique().implode()) for k in ("domain_key", "phone_key", "postal_code_key")
@@ -112,7 +119,7 @@ def score_prospects(prospects: pl.DataFrame, client_records: pl.DataFrame, confi
     industry_fit = pl.when(pl.col("industry").is_not_null()).then(
         pl.col("industry").replace_strict(
             config.icp.industries, default=config.icp.default_industry_fit, return_dtype=pl.Float64
-        )  # fmt: skip
+        )
     )
     size_fit_score = pl.when(pl.col("employee_count").is_not_null()).then(size_fit(pl.col("employee_count"), config))
     frame = prospects.join(same, on="prospect_id", how="left").with_columns(
@@ -146,8 +153,15 @@ def check_picks(
     `picks`: owner_id, pick_type, reference, note, source_file, source_row. `crosswalk`: source_system,
     source_client_id, account_id. `accounts`: account_id, owner_id, is_key_account. `prospects`: prospect_id, owner_id.
     """
-    empty = pl.DataFrame(schema={"owner_id": pl.String, "pick_type": pl.String, "account_id": pl.String,
-                                 "prospect_id": pl.String, "note": pl.String})  # fmt: skip
+    empty = pl.DataFrame(
+        schema={
+            "owner_id": pl.String,
+            "pick_type": pl.String,
+            "account_id": pl.String,
+            "prospect_id": pl.String,
+            "note": pl.String,
+        }
+    )
     if picks.height == 0:
         return empty
     # only the rows the picks name are turned into lookups (the picks are few; the accounts may be a million)
@@ -193,8 +207,15 @@ def check_picks(
                 )
                 continue
             key = (seller, "target", account)
-            rows.append({"owner_id": seller, "pick_type": "target", "account_id": account, "prospect_id": None,
-                         "note": row["note"]})  # fmt: skip
+            rows.append(
+                {
+                    "owner_id": seller,
+                    "pick_type": "target",
+                    "account_id": account,
+                    "prospect_id": None,
+                    "note": row["note"],
+                }
+            )
         elif kind == "lead":
             if reference not in prospect_owner:
                 problems.append(f"{where}: unknown prospect {reference!r}")
@@ -205,8 +226,15 @@ def check_picks(
                 )
                 continue
             key = (seller, "lead", reference)
-            rows.append({"owner_id": seller, "pick_type": "lead", "account_id": None, "prospect_id": reference,
-                         "note": row["note"]})  # fmt: skip
+            rows.append(
+                {
+                    "owner_id": seller,
+                    "pick_type": "lead",
+                    "account_id": None,
+                    "prospect_id": reference,
+                    "note": row["note"],
+                }
+            )
         else:
             problems.append(f"{where}: pick_type {row['pick_type']!r} is not target or lead")
             continue
@@ -219,8 +247,10 @@ def check_picks(
     for seller, kind, count in counts.sort("owner_id", "pick_type").iter_rows():
         limit = MAX_TARGETS if kind == "target" else MAX_LEADS
         if count > limit:
-            rows = picks.filter((pl.col("owner_id").str.strip_chars() == seller)
-                                & (pl.col("pick_type").str.strip_chars().str.to_lowercase() == kind))  # fmt: skip
+            rows = picks.filter(
+                (pl.col("owner_id").str.strip_chars() == seller)
+                & (pl.col("pick_type").str.strip_chars().str.to_lowercase() == kind)
+            )
             where = ", ".join(str(r) for r in rows["source_row"].to_list())
             problems.append(f"seller {seller}: {count} {kind}s picked (rows {where}); at most {limit} are allowed")
     if problems:
@@ -256,8 +286,11 @@ def check_overrides(overrides: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
 
 def resolve_overrides(checked: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.DataFrame:
     """Every override row with its account and status: applied, expired or unknown_record (or a conflict error)."""
-    resolved = checked.join(crosswalk.select("source_system", "source_client_id", "account_id"),
-                            on=["source_system", "source_client_id"], how="left")  # fmt: skip
+    resolved = checked.join(
+        crosswalk.select("source_system", "source_client_id", "account_id"),
+        on=["source_system", "source_client_id"],
+        how="left",
+    )
     resolved = resolved.with_columns(
         pl.when(pl.col("account_id").is_null())
         .then(pl.lit("unknown_record"))
@@ -275,9 +308,10 @@ def resolve_overrides(checked: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.Data
     if clashes.height:
         problems = [
             f"account {account}: {len(rows)} active {field} overrides ("
-            + ", ".join(f"{r['source_file']} row {r['source_row']}" for r in rows) + "); keep one"
+            + ", ".join(f"{r['source_file']} row {r['source_row']}" for r in rows)
+            + "); keep one"
             for account, field, rows, _ in clashes.sort("account_id", "field").iter_rows()
-        ]  # fmt: skip
+        ]
         _raise(OverrideFileError, "overrides conflict", problems)
     return resolved
 
@@ -315,8 +349,16 @@ def build_seller_lists(
     )
     pickers = picks.filter(pl.col("pick_type") == "target")["owner_id"].unique()
     rec = recommended_targets.select("account_id", pl.col("target_rank").alias("recommendation_rank"))
-    columns = ["account_id", "owner_id", "account_name", "billing_12m", "billing_rank", "is_key_account", "priority_score",
-               "tier"]  # fmt: skip
+    columns = [
+        "account_id",
+        "owner_id",
+        "account_name",
+        "billing_12m",
+        "billing_rank",
+        "is_key_account",
+        "priority_score",
+        "tier",
+    ]
     accounts = (
         scores.select(columns)
         .join(rec, on="account_id", how="left")
@@ -359,13 +401,23 @@ def build_seller_lists(
     lead_picks = picks.filter(pl.col("pick_type") == "lead").select("prospect_id", pl.lit(True).alias("is_seller_pick"))
     lead_pickers = picks.filter(pl.col("pick_type") == "lead")["owner_id"].unique()
     leads = (
-        scored_prospects.join(recommended_leads.select("prospect_id", pl.col("lead_rank").alias("recommendation_rank")),
-                              on="prospect_id", how="left")  # fmt: skip
+        scored_prospects.join(
+            recommended_leads.select("prospect_id", pl.col("lead_rank").alias("recommendation_rank")),
+            on="prospect_id",
+            how="left",
+        )
         .join(lead_picks, on="prospect_id", how="left")
-        .with_columns(pl.col("recommendation_rank").is_not_null().alias("is_recommended"), pl.col("is_seller_pick").fill_null(False))
+        .with_columns(
+            pl.col("recommendation_rank").is_not_null().alias("is_recommended"),
+            pl.col("is_seller_pick").fill_null(False),
+        )
         .filter(pl.col("is_recommended") | pl.col("is_seller_pick"))
         .with_columns(
-            pl.when(pl.when(pl.col("owner_id").is_in(lead_pickers.implode())).then("is_seller_pick").otherwise("is_recommended"))
+            pl.when(
+                pl.when(pl.col("owner_id").is_in(lead_pickers.implode()))
+                .then("is_seller_pick")
+                .otherwise("is_recommended")
+            )
             .then(pl.lit("lead"))
             .otherwise(pl.lit("recommended_lead"))
             .alias("designation")
@@ -390,7 +442,7 @@ def build_seller_lists(
             "is_seller_pick",
             "recommendation_rank",
         )
-    )  # fmt: skip
+    )
     both = pl.concat([accounts, leads.cast(accounts.schema)], how="vertical")
     order = [pl.col("row_type") == "lead", pl.col("billing_rank"), pl.col("recommendation_rank"), pl.col("prospect_id")]
     return both.sort(["owner_id", *order], nulls_last=True).with_columns(

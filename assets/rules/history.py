@@ -57,9 +57,11 @@ def snapshot(
         (pl.col("source_system") + ":" + pl.col("source_client_id")).sort().str.join(";").alias("member_records")
     )
     designations = lists.filter(pl.col("row_type") == "account").select(
-        "account_id", "designation", pl.col("designation_override_by").is_not_null().alias("is_designation_overridden"),
+        "account_id",
+        "designation",
+        pl.col("designation_override_by").is_not_null().alias("is_designation_overridden"),
         "is_seller_pick",
-    )  # fmt: skip
+    )
     frame = (
         accounts.select(*SNAPSHOT_INPUTS["accounts"])
         .join(
@@ -72,7 +74,7 @@ def snapshot(
             ),
             on="account_id",
             how="left",
-        )  # fmt: skip
+        )
         .join(designations, on="account_id", how="left")
         .join(members, on="account_id", how="left")
     )
@@ -146,9 +148,12 @@ def changes_between(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
                 key_changed = pl.col("is_key_account") != pl.col("is_key_account_new")
                 seller_pick = pl.col("is_seller_pick").fill_null(False) != pl.col("is_seller_pick_new").fill_null(False)
                 reason = (
-                    reason.when(key_changed).then(key_reason).when(seller_pick).then(pl.lit("seller_pick"))
+                    reason.when(key_changed)
+                    .then(key_reason)
+                    .when(seller_pick)
+                    .then(pl.lit("seller_pick"))
                     .otherwise(pl.lit("targets_reselected"))
-                )  # fmt: skip
+                )
         rows.append(
             changed.select(
                 "account_id",
@@ -160,24 +165,39 @@ def changes_between(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
             )
         )
     appeared = joined.filter(pl.col("as_of_date").is_null())
-    rows.append(appeared.select(
-        "account_id", pl.col("owner_id_new").alias("owner_id"), pl.lit("account").alias("field"),
-        pl.lit(None, pl.String).alias("old_value"), pl.col("account_id").alias("new_value"),
-        pl.when(pl.col("account_id").is_in(list(gained))).then(pl.lit("account_split")).otherwise(pl.lit("new_account"))
-        .alias("reason"),
-    ))  # fmt: skip
+    rows.append(
+        appeared.select(
+            "account_id",
+            pl.col("owner_id_new").alias("owner_id"),
+            pl.lit("account").alias("field"),
+            pl.lit(None, pl.String).alias("old_value"),
+            pl.col("account_id").alias("new_value"),
+            pl.when(pl.col("account_id").is_in(list(gained)))
+            .then(pl.lit("account_split"))
+            .otherwise(pl.lit("new_account"))
+            .alias("reason"),
+        )
+    )
     gone = joined.filter(pl.col("as_of_date_new").is_null())
-    rows.append(gone.select(
-        "account_id", "owner_id", pl.lit("account").alias("field"), pl.col("account_id").alias("old_value"),
-        pl.lit(None, pl.String).alias("new_value"),
-        pl.when(pl.col("account_id").is_in(list(lost))).then(pl.lit("account_merged")).otherwise(pl.lit("account_removed"))
-        .alias("reason"),
-    ))  # fmt: skip
+    rows.append(
+        gone.select(
+            "account_id",
+            "owner_id",
+            pl.lit("account").alias("field"),
+            pl.col("account_id").alias("old_value"),
+            pl.lit(None, pl.String).alias("new_value"),
+            pl.when(pl.col("account_id").is_in(list(lost)))
+            .then(pl.lit("account_merged"))
+            .otherwise(pl.lit("account_removed"))
+            .alias("reason"),
+        )
+    )
     changes = pl.concat([r.cast({c: CHANGE_SCHEMA[c] for c in r.columns}) for r in rows], how="vertical")
     return changes.select(
-        pl.lit(from_date, pl.Date).alias("from_as_of_date"), pl.lit(to_date, pl.Date).alias("to_as_of_date"),
+        pl.lit(from_date, pl.Date).alias("from_as_of_date"),
+        pl.lit(to_date, pl.Date).alias("to_as_of_date"),
         *[c for c in CHANGE_SCHEMA if c not in ("from_as_of_date", "to_as_of_date")],
-    ).sort("account_id", "field")  # fmt: skip
+    ).sort("account_id", "field")
 
 
 def update_changes(history: pl.DataFrame, changes: pl.DataFrame | None, as_of: dt.date) -> pl.DataFrame:
@@ -201,8 +221,10 @@ def update_changes(history: pl.DataFrame, changes: pl.DataFrame | None, as_of: d
         )
         log = pl.concat([log, fresh])
     # a pair whose later snapshot now follows another date (a backfill in between) is stale: keep consecutive pairs
-    consecutive = pl.DataFrame({"from_as_of_date": dates[:-1], "to_as_of_date": dates[1:]}, schema={
-        "from_as_of_date": pl.Date, "to_as_of_date": pl.Date})  # fmt: skip
+    consecutive = pl.DataFrame(
+        {"from_as_of_date": dates[:-1], "to_as_of_date": dates[1:]},
+        schema={"from_as_of_date": pl.Date, "to_as_of_date": pl.Date},
+    )
     return log.join(consecutive, on=["from_as_of_date", "to_as_of_date"], how="semi").sort(
         "to_as_of_date", "account_id", "field"
     )

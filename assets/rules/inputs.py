@@ -133,7 +133,7 @@ PROSPECTS = InputSpec(
         "owner_id",
         "source",
         "created_date",
-    ),  # fmt: skip
+    ),
     is_required_input=False,
     descriptions={
         "prospect_id": "Prospect id, unique.",

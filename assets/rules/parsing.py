@@ -232,9 +232,18 @@ def parse_opportunities(text: pl.DataFrame) -> pl.DataFrame:
     spaces and hyphens as underscores ("Closed Won" -> closed_won)."""
     cleaned = _cleaned(
         text,
-        ("source_system", "opportunity_id", "source_client_id", "stage", "amount", "currency",
-         "expected_close_date", "probability", "created_date"),
-    )  # fmt: skip
+        (
+            "source_system",
+            "opportunity_id",
+            "source_client_id",
+            "stage",
+            "amount",
+            "currency",
+            "expected_close_date",
+            "probability",
+            "created_date",
+        ),
+    )
     probability = pl.col("probability").cast(pl.Float64, strict=False)
     return cleaned.select(
         "source_file",

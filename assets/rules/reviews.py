@@ -117,12 +117,23 @@ def decide_level(
     audit = audit.select(list(AUDIT_SCHEMA)).cast(AUDIT_SCHEMA)
     recorded = levels.filter(pl.col("review_period_start") == period.start)
     fresh = {
-        "review_period_start": period.start, "review_period_end": period.end, "as_of_date": as_of,
-        "window_start_date": window_start, "reporting_currency": currency, "key_share": cut.key_share,
-        "ranked_accounts": cut.ranked_accounts, "key_count_rule": cut.key_count_rule, "key_accounts": cut.key_accounts,
-        "key_level": cut.key_level, "total_billing_12m": cut.total_billing, "key_billing_12m": cut.key_billing,
-        "key_billing_share": cut.key_billing_share, "computed_at": now, "run_id": run_id, "is_current": True,
-    }  # fmt: skip
+        "review_period_start": period.start,
+        "review_period_end": period.end,
+        "as_of_date": as_of,
+        "window_start_date": window_start,
+        "reporting_currency": currency,
+        "key_share": cut.key_share,
+        "ranked_accounts": cut.ranked_accounts,
+        "key_count_rule": cut.key_count_rule,
+        "key_accounts": cut.key_accounts,
+        "key_level": cut.key_level,
+        "total_billing_12m": cut.total_billing,
+        "key_billing_12m": cut.key_billing,
+        "key_billing_share": cut.key_billing_share,
+        "computed_at": now,
+        "run_id": run_id,
+        "is_current": True,
+    }
     if recorded.height and not reason:
         old = recorded.row(0, named=True)
         changes = cut_changes(old, fresh) if old["as_of_date"] == as_of else []
@@ -136,16 +147,23 @@ def decide_level(
         row = pl.DataFrame([{**fresh, "review_kind": kind}], schema=LEVEL_SCHEMA)
         if recorded.height:
             old = recorded.row(0, named=True)
-            audit = pl.concat([audit, pl.DataFrame([{
-                "review_period_start": period.start, "old_key_level": old["key_level"], "new_key_level": cut.key_level,
-                "old_as_of_date": old["as_of_date"], "new_as_of_date": as_of,
-                "changed": old["key_level"] != cut.key_level or old["as_of_date"] != as_of, "reason": reason,
-                "rerun_at": now, "run_id": run_id,
-            }], schema=AUDIT_SCHEMA)])  # fmt: skip
+            rerun = {
+                "review_period_start": period.start,
+                "old_key_level": old["key_level"],
+                "new_key_level": cut.key_level,
+                "old_as_of_date": old["as_of_date"],
+                "new_as_of_date": as_of,
+                "changed": old["key_level"] != cut.key_level or old["as_of_date"] != as_of,
+                "reason": reason,
+                "rerun_at": now,
+                "run_id": run_id,
+            }
+            audit = pl.concat([audit, pl.DataFrame([rerun], schema=AUDIT_SCHEMA)])
         levels = pl.concat([levels.filter(pl.col("review_period_start") != period.start), row])
         applied = cut.key_level
     levels = levels.with_columns((pl.col("review_period_start") == period.start).alias("is_current")).sort(
         "review_period_start"
     )
-    return Decision(levels=levels, audit=audit, applied_level=applied, kind=kind,
-                    reason=reason if kind == "rerun" else None)  # fmt: skip
+    return Decision(
+        levels=levels, audit=audit, applied_level=applied, kind=kind, reason=reason if kind == "rerun" else None
+    )

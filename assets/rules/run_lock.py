@@ -126,8 +126,10 @@ def holding(output_dir: str | os.PathLike, holder: str) -> Iterator[tuple[Holdin
 
 
 def describe_takeover(previous: dict) -> str:
-    return (f"took over the run lock of pid {previous.get('pid')} (started at {previous.get('started_at')}, run "
-            f"{previous.get('run')}), which ended without releasing it")  # fmt: skip
+    return (
+        f"took over the run lock of pid {previous.get('pid')} (started at {previous.get('started_at')}, run "
+        f"{previous.get('run')}), which ended without releasing it"
+    )
 
 
 def _read(fd: int) -> dict:

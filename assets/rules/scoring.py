@@ -169,10 +169,18 @@ def criteria_values(
     else:
         frame = frame.with_columns(
             pl.lit(None, pl.Float64).alias("engagement_raw"),
-            *(pl.lit(None, pl.Int64).alias(c) for c in ("usage_recent_3m", "usage_previous_3m", "survey_score_sum",
-                                                       "survey_count", "support_tickets_6m")),
+            *(
+                pl.lit(None, pl.Int64).alias(c)
+                for c in (
+                    "usage_recent_3m",
+                    "usage_previous_3m",
+                    "survey_score_sum",
+                    "survey_count",
+                    "support_tickets_6m",
+                )
+            ),
             pl.lit(False).alias("has_events"),
-        )  # fmt: skip
+        )
     if pipeline is not None:
         frame = frame.join(pipeline_signals(pipeline, config), on="account_id", how="left").with_columns(
             pl.col("open_deals").fill_null(0).cast(pl.Int64), pl.col("likelihood_raw").fill_null(0.0).round(6)
@@ -186,12 +194,10 @@ def criteria_values(
     wallet = pl.col("employee_count").cast(pl.Float64) * pl.col("industry").replace_strict(
         config.wallet.per_employee, default=config.wallet.default_per_employee, return_dtype=pl.Float64
     )
-    industry_fit = (
-        pl.when(pl.col("industry").is_not_null()).then(
-            pl.col("industry").replace_strict(
-                config.icp.industries, default=config.icp.default_industry_fit, return_dtype=pl.Float64
-            )
-        )  # fmt: skip
+    industry_fit = pl.when(pl.col("industry").is_not_null()).then(
+        pl.col("industry").replace_strict(
+            config.icp.industries, default=config.icp.default_industry_fit, return_dtype=pl.Float64
+        )
     )
     size_fit_score = pl.when(pl.col("employee_count").is_not_null()).then(size_fit(pl.col("employee_count"), config))
     years = (pl.lit(as_of, pl.Date) - pl.col("customer_since")).dt.total_days().cast(pl.Float64) / 365.25
@@ -203,10 +209,14 @@ def criteria_values(
         pl.mean_horizontal(industry_fit, size_fit_score).alias("icp_fit_raw"),
         years.alias("tenure_raw"),
         pl.when(segments.list.len() > 0)
-        .then(pl.when(segments.list.eval(pl.element().is_in(config.strategic.segments)).list.any()).then(100.0).otherwise(0.0))
+        .then(
+            pl.when(segments.list.eval(pl.element().is_in(config.strategic.segments)).list.any())
+            .then(100.0)
+            .otherwise(0.0)
+        )
         .alias("strategic_raw"),
         wallet.alias("estimated_wallet"),
-    )  # fmt: skip
+    )
 
 
 def score_accounts(values: pl.DataFrame, config: ScoringConfig) -> pl.DataFrame:
@@ -264,16 +274,19 @@ def health(frame: pl.DataFrame, config: ScoringConfig) -> pl.DataFrame:
     }
     frame = frame.with_columns(parts[p].clip(0, 100).alias(f"health_{p}_score") for p in HEALTH_PARTS)
     used = {p: w for p, w in weights.items() if w > 0}
-    covered = pl.sum_horizontal(pl.when(pl.col(f"health_{p}_score").is_not_null()).then(w).otherwise(0.0)
-                                for p, w in used.items())  # fmt: skip
+    covered = pl.sum_horizontal(
+        pl.when(pl.col(f"health_{p}_score").is_not_null()).then(w).otherwise(0.0) for p, w in used.items()
+    )
     frame = frame.with_columns(covered.alias("_health_coverage")).with_columns(
         (
-            pl.when(pl.col("_health_coverage") > 0).then(used[p] * pl.col(f"health_{p}_score") / pl.col("_health_coverage"))
+            pl.when(pl.col("_health_coverage") > 0).then(
+                used[p] * pl.col(f"health_{p}_score") / pl.col("_health_coverage")
+            )
             if p in used
             else pl.lit(None, pl.Float64)
         ).alias(f"health_{p}_contribution")
         for p in HEALTH_PARTS
-    )  # fmt: skip
+    )
     frame = frame.with_columns(
         pl.when(pl.col("_health_coverage") > 0)
         .then(pl.sum_horizontal(pl.col(f"health_{p}_contribution") for p in used))

@@ -107,10 +107,24 @@ def run_scoring(inputs: ScoringInputs, config: ScoringConfig) -> ScoringResult:
             ),
         ]
     )
-    status = resolved.join(computed, on=["account_id", "field"], how="left").select(
-        "source_file", "source_row", "source_system", "source_client_id", "account_id", "field", "value",
-        "computed_value", "set_by", "reason", pl.col("valid_until_date").alias("valid_until"), "status",
-    ).sort("source_file", "source_row")  # fmt: skip
+    status = (
+        resolved.join(computed, on=["account_id", "field"], how="left")
+        .select(
+            "source_file",
+            "source_row",
+            "source_system",
+            "source_client_id",
+            "account_id",
+            "field",
+            "value",
+            "computed_value",
+            "set_by",
+            "reason",
+            pl.col("valid_until_date").alias("valid_until"),
+            "status",
+        )
+        .sort("source_file", "source_row")
+    )
     scores = scored.with_columns(
         pl.lit(config.label).alias("config_version"), pl.lit(inputs.as_of, pl.Date).alias("as_of_date")
     )

@@ -79,7 +79,7 @@ def synthetic(accounts: int, seed: int = 3) -> dict[str, pl.DataFrame]:
             "event_type": pl.Series(EVENT_TYPES).gather(rng.choice(6, n_events, p=[0.3, 0.25, 0.25, 0.08, 0.08, 0.04])),
             "quantity": rng.integers(1, 10, n_events),
         }
-    )  # fmt: skip
+    )
     events = events.with_columns(
         pl.when(pl.col("event_type") == "survey").then(pl.col("quantity") + 1).otherwise(pl.col("quantity"))
     )
@@ -114,18 +114,35 @@ def synthetic(accounts: int, seed: int = 3) -> dict[str, pl.DataFrame]:
         }
     )
     seller_frame = pl.DataFrame(
-        {"owner_id": [f"S{i:04d}" for i in range(sellers)], "seller_name": [f"Seller {i}" for i in range(sellers)],
-         "team": ["East"] * sellers}
-    )  # fmt: skip
+        {
+            "owner_id": [f"S{i:04d}" for i in range(sellers)],
+            "seller_name": [f"Seller {i}" for i in range(sellers)],
+            "team": ["East"] * sellers,
+        }
+    )
     text = {"source_file": pl.String, "source_row": pl.Int64}
-    picks = pl.DataFrame(schema={**text, "owner_id": pl.String, "pick_type": pl.String, "reference": pl.String,
-                                 "note": pl.String})  # fmt: skip
+    picks = pl.DataFrame(
+        schema={**text, "owner_id": pl.String, "pick_type": pl.String, "reference": pl.String, "note": pl.String}
+    )
     overrides = pl.DataFrame(
-        schema={**text, **{c: pl.String for c in ("source_system", "source_client_id", "field", "value", "set_by",
-                                                  "reason", "valid_until")}}
-    )  # fmt: skip
-    return {"accounts": frame, "records": records, "events": events, "deals": deals, "prospects": prospects,
-            "sellers": seller_frame, "picks": picks, "overrides": overrides}  # fmt: skip
+        schema={
+            **text,
+            **{
+                c: pl.String
+                for c in ("source_system", "source_client_id", "field", "value", "set_by", "reason", "valid_until")
+            },
+        }
+    )
+    return {
+        "accounts": frame,
+        "records": records,
+        "events": events,
+        "deals": deals,
+        "prospects": prospects,
+        "sellers": seller_frame,
+        "picks": picks,
+        "overrides": overrides,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     data = synthetic(args.accounts)
-    print(f"synthetic inputs: {args.accounts:,} accounts, {data['events'].height:,} events, "
-          f"{data['deals'].height:,} deals, {data['prospects'].height:,} prospects ({time.perf_counter() - started:.1f} s)")  # fmt: skip
+    print(
+        f"synthetic inputs: {args.accounts:,} accounts, {data['events'].height:,} events, "
+        f"{data['deals'].height:,} deals, {data['prospects'].height:,} prospects ({time.perf_counter() - started:.1f} s)"
+    )
     models = {m.name: m for m in load_sql_models()}
     conn = duckdb.connect(config={"preserve_insertion_order": False})
     for layer in ("staging", "intermediate"):
@@ -159,19 +178,29 @@ def main(argv: list[str] | None = None) -> int:
     conn.close()
     config = load_scoring_config()
     inputs = ScoringInputs(
-        accounts=data["accounts"], engagement=engagement, pipeline=pipeline, records=data["records"],
-        prospects=data["prospects"], sellers=data["sellers"], picks=data["picks"], overrides=data["overrides"],
+        accounts=data["accounts"],
+        engagement=engagement,
+        pipeline=pipeline,
+        records=data["records"],
+        prospects=data["prospects"],
+        sellers=data["sellers"],
+        picks=data["picks"],
+        overrides=data["overrides"],
         as_of=AS_OF,
-    )  # fmt: skip
+    )
     started = time.perf_counter()
     result = run_scoring(inputs, config)
     polars_seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"SQL aggregation (events + deals per account): {sql_seconds:6.2f} s  "
-          f"({(data['events'].height + data['deals'].height) / sql_seconds:,.0f} rows/s; "
-          f"{engagement.height:,} account-month rows, {pipeline.height:,} account-stage rows)")  # fmt: skip
-    print(f"polars scoring, tiers, targets, leads:        {polars_seconds:6.2f} s  "
-          f"({args.accounts / polars_seconds:,.0f} accounts/s)")  # fmt: skip
+    print(
+        f"SQL aggregation (events + deals per account): {sql_seconds:6.2f} s  "
+        f"({(data['events'].height + data['deals'].height) / sql_seconds:,.0f} rows/s; "
+        f"{engagement.height:,} account-month rows, {pipeline.height:,} account-stage rows)"
+    )
+    print(
+        f"polars scoring, tiers, targets, leads:        {polars_seconds:6.2f} s  "
+        f"({args.accounts / polars_seconds:,.0f} accounts/s)"
+    )
     print(f"scoring total:                                {sql_seconds + polars_seconds:6.2f} s  (target < 10 s at 1M)")
     print(f"peak memory:                                  {peak:,.0f} MB")
     print(f"tiers: {result.report['tiers']}; targets {result.report['targets']:,}; leads {result.report['leads']:,}")

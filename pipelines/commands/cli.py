@@ -238,8 +238,10 @@ def command_run(args: argparse.Namespace) -> int:
         success, errors, run_id = execute_pipeline()
         elapsed = time.perf_counter() - started
         if not success:
-            print(f"alms: the run failed after {elapsed:.1f} s; the published tables were left as they were.",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"alms: the run failed after {elapsed:.1f} s; the published tables were left as they were.",
+                file=sys.stderr,
+            )
             for error in errors:
                 print(f"  - {error}", file=sys.stderr)
             return 1
@@ -286,12 +288,16 @@ def command_whatif(args: argparse.Namespace) -> int:
     except (SettingsError, InputError) as error:
         print(f"alms whatif: {error}", file=sys.stderr)
         return 2
-    print(f"what-if on the publication as of {result.as_of_date} (run {result.run_id[:8]}, {result.publication}): "
-          f"{result.accounts:,} accounts, {result.changes.height:,} would change tier or designation")  # fmt: skip
+    print(
+        f"what-if on the publication as of {result.as_of_date} (run {result.run_id[:8]}, {result.publication}): "
+        f"{result.accounts:,} accounts, {result.changes.height:,} would change tier or designation"
+    )
     for row in result.per_seller.head(args.show).iter_rows(named=True):
-        print(f"  {row['seller_name'] or row['owner_id'] or '(unassigned)'}: {row['accounts_changing']:,} accounts "
-              f"({row['tier_changes']} tier, {row['designation_changes']} designation; +{row['new_key']} / "
-              f"-{row['no_longer_key']} key)")  # fmt: skip
+        print(
+            f"  {row['seller_name'] or row['owner_id'] or '(unassigned)'}: {row['accounts_changing']:,} accounts "
+            f"({row['tier_changes']} tier, {row['designation_changes']} designation; +{row['new_key']} / "
+            f"-{row['no_longer_key']} key)"
+        )
     print(f"written: {result.out_dir}/changes.csv, per_seller.csv (published tables untouched)")
     return 0
 
@@ -316,8 +322,10 @@ def command_review(args: argparse.Namespace) -> int:
             pairs = pending_pairs(Path(settings.output_dir), Path(settings.data_dir), args.limit)
             if args.export_file:
                 count = export_pairs(pairs, args.export_file)
-                print(f"{count:,} pairs written to {args.export_file}: fill `decision` with same or different, then "
-                      f"alms review --import {args.export_file}")  # fmt: skip
+                print(
+                    f"{count:,} pairs written to {args.export_file}: fill `decision` with same or different, then "
+                    f"alms review --import {args.export_file}"
+                )
                 return 0
             if pairs.height == 0:
                 print("nothing to review: every pair in marts.match_review is decided")
@@ -334,8 +342,10 @@ def command_review(args: argparse.Namespace) -> int:
     except (SettingsError, ReviewError) as error:
         print(f"alms review: {error}", file=sys.stderr)
         return 2
-    print(f"{written:,} decisions written to {overrides}; run the pipeline again (the same as-of date is fine) to "
-          "apply them and teach the matcher")  # fmt: skip
+    print(
+        f"{written:,} decisions written to {overrides}; run the pipeline again (the same as-of date is fine) to "
+        "apply them and teach the matcher"
+    )
     return 0
 
 

@@ -793,8 +793,13 @@ def harden_organisations(seed: int, o: dict, noise: float, max_extra_records: in
     candidate = base.clone()
     i = np.flatnonzero(sole)
     person = _s(FIRST_NAMES).gather(given[i]) + " " + _s(SURNAMES).gather(surname[i])
-    candidate = _put(candidate, i, _frame(p=person, n=_s(NOUNS).gather(noun[i]), w=with_noun[i]).select(
-        pl.when("w").then(pl.col("p") + " " + pl.col("n")).otherwise("p")).to_series())  # fmt: skip
+    candidate = _put(
+        candidate,
+        i,
+        _frame(p=person, n=_s(NOUNS).gather(noun[i]), w=with_noun[i])
+        .select(pl.when("w").then(pl.col("p") + " " + pl.col("n")).otherwise("p"))
+        .to_series(),
+    )
     i = np.flatnonzero(article)
     candidate = _put(candidate, i, "The " + base.gather(i))
     i = np.flatnonzero(special)
@@ -876,8 +881,13 @@ def harden_organisations(seed: int, o: dict, noise: float, max_extra_records: in
         )
         .to_series()
     )
-    base = _put(base, members, _frame(b=brand, q=qualifier, x=qualified).select(
-        pl.when("x").then(pl.col("b") + pl.col("q")).otherwise("b")).to_series())  # fmt: skip
+    base = _put(
+        base,
+        members,
+        _frame(b=brand, q=qualifier, x=qualified)
+        .select(pl.when("x").then(pl.col("b") + pl.col("q")).otherwise("b"))
+        .to_series(),
+    )
     industry[members] = industry[leader]
     brand_domain = (rank > 0) & (rng.random(m) < 0.8)
     mine = (rank > 0) & ~brand_domain

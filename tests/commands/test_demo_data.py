@@ -19,8 +19,14 @@ CLIENT_COLUMNS = list(CLIENTS_SPEC.columns)
 BILLING_COLUMNS = list(BILLING.columns)
 ENGAGEMENT_COLUMNS = list(ENGAGEMENT.columns)
 OPEN_STAGES = ["prospecting", "qualification", "proposal", "negotiation"]
-STAGE_PERCENT = {"prospecting": (5, 15), "qualification": (15, 30), "proposal": (35, 65), "negotiation": (60, 90),
-                 "closed_won": (100, 100), "closed_lost": (0, 0)}  # fmt: skip
+STAGE_PERCENT = {
+    "prospecting": (5, 15),
+    "qualification": (15, 30),
+    "proposal": (35, 65),
+    "negotiation": (60, 90),
+    "closed_won": (100, 100),
+    "closed_lost": (0, 0),
+}
 AS_OF, EXTRACT_END = "2026-10-31", "2026-11-10"  # the default window: end_month 2026-10, extract to 10 November
 KNOWN_CURRENCIES = {"USD", "CAD", "EUR"}
 AMOUNT_RE = re.compile(r"^-?[0-9]+\.[0-9]{2}$")
@@ -450,8 +456,9 @@ def test_seller_picks_reference_what_the_seller_owns_within_the_limits(tables):
         .unnest("reference")
     )
     records = clients.join(truth, on=["source_system", "source_client_id"])
-    found = targets.join(records.select("source_system", "source_client_id", "entity_id"),
-                         on=["source_system", "source_client_id"])  # fmt: skip
+    found = targets.join(
+        records.select("source_system", "source_client_id", "entity_id"), on=["source_system", "source_client_id"]
+    )
     assert found.height == targets.height
     owners = found.join(records.select("entity_id", pl.col("owner_id").alias("record_owner")), on="entity_id")
     assert (owners["record_owner"] == owners["owner_id"]).all()
@@ -617,8 +624,9 @@ def test_other_window_and_cli(tmp_path, capsys):
 def _share_of_changed_duplicates(data_dir: Path) -> float:
     """Share of non-primary records whose name differs (beyond case) from the first record of their organisation."""
     truth = pl.read_csv(data_dir / "_truth" / "client_entities.csv", infer_schema=False)
-    clients = pl.concat([pl.read_csv(p, infer_schema=False) for p in sorted((data_dir / "clients").glob("*.csv"))],
-                        how="diagonal")  # fmt: skip
+    clients = pl.concat(
+        [pl.read_csv(p, infer_schema=False) for p in sorted((data_dir / "clients").glob("*.csv"))], how="diagonal"
+    )
     joined = truth.join(clients, on=["source_system", "source_client_id"]).with_columns(
         key=pl.col("name").str.to_lowercase().str.replace_all(r"[^a-z0-9 ]", "")
     )

@@ -58,9 +58,11 @@ def records(hard) -> pl.DataFrame:
     variations = read(out / "_truth" / "record_variations.csv")
     return (
         clients.join(variations, on=KEY)
-        .with_columns(kinds=pl.col("variations").fill_null("").str.split(";").list.eval(pl.element().filter(pl.element() != "")))
+        .with_columns(
+            kinds=pl.col("variations").fill_null("").str.split(";").list.eval(pl.element().filter(pl.element() != ""))
+        )
         .with_columns(name_key=normalise_name(pl.col("name")))
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="module")
@@ -155,10 +157,16 @@ def test_each_name_variation_appears_at_a_plausible_rate(records):
     duplicates = records.height - records["entity_id"].n_unique()  # records beyond an organisation's first
     counts = dict(records.select(pl.col("kinds").explode()).to_series().value_counts().iter_rows())
     bounds = {  # share of duplicate records at noise 1
-        "parent_prefix": (0.01, 0.1), "location_qualifier": (0.02, 0.2), "department_suffix": (0.02, 0.2),
-        "inverted_name": (0.003, 0.1), "word_abbreviation": (0.03, 0.3), "acronym": (0.005, 0.06),
-        "encoding_damage": (0.005, 0.1), "words_dropped_added": (0.02, 0.15), "typo": (0.02, 0.15),
-    }  # fmt: skip
+        "parent_prefix": (0.01, 0.1),
+        "location_qualifier": (0.02, 0.2),
+        "department_suffix": (0.02, 0.2),
+        "inverted_name": (0.003, 0.1),
+        "word_abbreviation": (0.03, 0.3),
+        "acronym": (0.005, 0.06),
+        "encoding_damage": (0.005, 0.1),
+        "words_dropped_added": (0.02, 0.15),
+        "typo": (0.02, 0.15),
+    }
     for kind, (low, high) in bounds.items():
         assert low <= counts.get(kind, 0) / duplicates <= high, (kind, counts.get(kind, 0) / duplicates)
 
@@ -227,8 +235,10 @@ def test_name_variations_are_what_the_truth_says(records):
 def test_large_clusters_hold_10_to_20_records_across_and_within_systems(hard, records):
     _, summary = hard
     per_entity = records.group_by("entity_id").agg(
-        n=pl.len(), systems=pl.col("source_system").n_unique(), large=pl.col("kinds").list.contains("large_cluster").all()
-    )  # fmt: skip
+        n=pl.len(),
+        systems=pl.col("source_system").n_unique(),
+        large=pl.col("kinds").list.contains("large_cluster").all(),
+    )
     large = per_entity.filter(pl.col("n") >= 10)
     assert per_entity["n"].max() <= 20 and large.height == summary["large_clusters"] >= 3
     assert 0.001 <= large.height / per_entity.height <= 0.01
@@ -241,12 +251,17 @@ def test_hard_negative_groups_share_what_their_kind_says(records, groups):
     clean_address = ~pl.col("kinds").list.eval(pl.element().is_in(address_kinds)).list.any()
     clean_name = ~pl.col("kinds").list.eval(pl.element().is_in(list(NAME_KINDS - INVISIBLE))).list.any()
     address_key = pl.concat_str(
-        pl.col("address").str.to_lowercase().str.extract(r"^([0-9]+) ([a-z0-9' -]+?) (st|street|ave|avenue|rd|road|"
-                                                          r"blvd|boulevard|dr|drive|ln|lane|way|ct|court|pl|place|"
-                                                          r"pkwy|parkway|cres|crescent|hwy|highway)\b", 0),
+        pl.col("address")
+        .str.to_lowercase()
+        .str.extract(
+            r"^([0-9]+) ([a-z0-9' -]+?) (st|street|ave|avenue|rd|road|"
+            r"blvd|boulevard|dr|drive|ln|lane|way|ct|court|pl|place|"
+            r"pkwy|parkway|cres|crescent|hwy|highway)\b",
+            0,
+        ),
         pl.col("postal_code").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "").str.slice(0, 5),
         separator="|",
-    )  # fmt: skip
+    )
     address_key = address_key.str.replace(r" (street|avenue|road|boulevard|drive|lane|court|place|parkway|crescent|"
                                           r"highway)\b", " x").str.replace(r" (st|ave|rd|blvd|dr|ln|ct|pl|pkwy|cres|"
                                                                            r"hwy)\b", " x")  # fmt: skip

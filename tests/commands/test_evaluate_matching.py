@@ -117,10 +117,16 @@ def test_a_febrl_record_is_mapped_field_by_field():
     # dataset1.csv: rec-223-org, , waller, 6, tullaroop street, willaroo, st james, 4011, wa, 19081209, 6988048
     row = clients.filter(pl.col("source_client_id") == "rec-223-org").row(0, named=True)
     assert row == {
-        "source_system": "febrl1", "source_client_id": "rec-223-org", "name": "waller",
-        "domain": None, "address": "6 tullaroop street willaroo", "city": "st james", "postal_code": "4011",
-        "country": "AU", "phone": None,
-    }  # fmt: skip
+        "source_system": "febrl1",
+        "source_client_id": "rec-223-org",
+        "name": "waller",
+        "domain": None,
+        "address": "6 tullaroop street willaroo",
+        "city": "st james",
+        "postal_code": "4011",
+        "country": "AU",
+        "phone": None,
+    }
     assert truth.filter(pl.col("source_client_id") == "rec-223-org")["entity_id"].item() == "rec-223"
 
 
@@ -147,8 +153,10 @@ def test_the_simulated_reviewer_labels_from_the_truth_and_its_labels_are_applied
     assert [r.labels for r in run.rounds] == [0, 5, 10, 15, 20, 25] and len(calls) == 6
     overrides, last = calls[-1]
     assert overrides.height == 25 and overrides.select("source_row").n_unique() == 25
-    account = {(row[0], row[1]): row[2]
-               for row in last.crosswalk.select("source_system", "source_client_id", "account_id").iter_rows()}  # fmt: skip
+    account = {
+        (row[0], row[1]): row[2]
+        for row in last.crosswalk.select("source_system", "source_client_id", "account_id").iter_rows()
+    }
     for row in overrides.iter_rows(named=True):
         one = (row["source_system_1"], row["source_client_id_1"])
         two = (row["source_system_2"], row["source_client_id_2"])
@@ -173,8 +181,10 @@ def test_recall_per_variation_kind_counts_a_pair_for_each_kind_of_either_record(
     crosswalk = truth.select("source_system", "source_client_id").with_columns(
         account_id=pl.Series(["x", "x", "y", "z", "z"])
     )
-    got = {row["kind"]: (row["true_pairs"], row["found_pairs"]) for row in
-           recall_by_variation(truth, variations, crosswalk).iter_rows(named=True)}  # fmt: skip
+    got = {
+        row["kind"]: (row["true_pairs"], row["found_pairs"])
+        for row in recall_by_variation(truth, variations, crosswalk).iter_rows(named=True)
+    }
     assert got == {"acronym": (3, 1), "typo": (3, 1), "all": (4, 2), "outside_large_clusters": (4, 2)}
 
 
@@ -182,8 +192,9 @@ def test_false_merges_count_pairs_of_different_organisations_of_one_group():
     truth = pl.DataFrame(
         {"source_system": "s", "source_client_id": ["1", "2", "3", "4", "5"], "entity_id": ["a", "a", "b", "c", "d"]}
     )
-    groups = pl.DataFrame({"group_id": ["g1", "g2"], "kind": ["franchise", "same_building"],
-                           "entity_ids": ["a;b;c", "c;d"]})  # fmt: skip
+    groups = pl.DataFrame(
+        {"group_id": ["g1", "g2"], "kind": ["franchise", "same_building"], "entity_ids": ["a;b;c", "c;d"]}
+    )
     # accounts: {1,2,3} and {4,5}: franchise pairs a-b merged twice (records 1-3, 2-3), a-c and b-c apart
     crosswalk = truth.select("source_system", "source_client_id").with_columns(
         account_id=pl.Series(["x", "x", "x", "y", "y"])
@@ -216,6 +227,11 @@ def test_the_script_prints_every_section(tmp_path, capsys):
 
 
 def test_the_script_runs_from_the_command_line():
-    completed = subprocess.run([sys.executable, "-m", "pipelines.commands.evaluate_matching", "--help"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, check=True)  # fmt: skip
+    completed = subprocess.run(
+        [sys.executable, "-m", "pipelines.commands.evaluate_matching", "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "--sets" in completed.stdout and "--no-splink" in completed.stdout

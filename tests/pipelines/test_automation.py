@@ -65,8 +65,15 @@ def test_sensor_starts_one_run_per_new_or_changed_file(pipeline_env, inputs_dir)
     with dg.instance_for_test() as instance:
         requests, _, cursor = evaluate(sensor, None, instance)
         assert len(requests) == 1  # first tick: every file is new
-        assert set(json.loads(cursor)) == {"billing/loc.csv", "billing/nat.csv", "clients/loc.csv", "clients/nat.csv",
-                                           "engagement/events.csv", "fx_rates.csv", "sellers.csv"}  # fmt: skip
+        assert set(json.loads(cursor)) == {
+            "billing/loc.csv",
+            "billing/nat.csv",
+            "clients/loc.csv",
+            "clients/nat.csv",
+            "engagement/events.csv",
+            "fx_rates.csv",
+            "sellers.csv",
+        }
         requests, skip, cursor_again = evaluate(sensor, cursor, instance)
         assert requests == [] and "no new or changed files" in skip and cursor_again in (None, cursor)
         write_csv(
@@ -111,9 +118,13 @@ class _Context:
 
 @pytest.mark.parametrize(
     ("tags", "trigger"),
-    [({}, "ui"), ({"dagster/schedule_name": "monthly_refresh"}, "schedule"),
-     ({"dagster/sensor_name": "new_input_files"}, "sensor"), ({"alms/trigger": "cli"}, None)],
-)  # fmt: skip
+    [
+        ({}, "ui"),
+        ({"dagster/schedule_name": "monthly_refresh"}, "schedule"),
+        ({"dagster/sensor_name": "new_input_files"}, "sensor"),
+        ({"alms/trigger": "cli"}, None),
+    ],
+)
 def test_runs_are_tagged_with_trigger_folders_and_as_of(tags, trigger, pipeline_env):
     from assets.common import tag_run
     from assets.resources import settings_from_env

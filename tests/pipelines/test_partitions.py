@@ -13,8 +13,12 @@ from pipelines.definitions import ALMS_JOB, build_definitions
 def run(tags: dict) -> dg.ExecuteInProcessResult:
     job = build_definitions().resolve_job_def(ALMS_JOB)
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags,
-                                        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})  # fmt: skip
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            tags=tags,
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        )
     assert result.success
     return result
 

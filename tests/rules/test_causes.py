@@ -56,8 +56,14 @@ def test_polars_os_error_without_errno_attribute():
 def test_duckdb_lock_names_the_holder(tmp_path):
     path = tmp_path / "warehouse.duckdb"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ok', flush=True); "
-         "time.sleep(60)"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('ok', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ok"
         with pytest.raises(duckdb.IOException) as caught:

@@ -29,8 +29,10 @@ from assets.rules.crm import LATEST_CRM_FILE, make_spreadsheet_safe, write_crm_i
     ],
 )
 def test_text_is_made_inert(name, written):
-    frame = pl.DataFrame({"name": [name], "billing_12m": [Decimal("-50.00")]},
-                         schema={"name": pl.String, "billing_12m": pl.Decimal(38, 2)})  # fmt: skip
+    frame = pl.DataFrame(
+        {"name": [name], "billing_12m": [Decimal("-50.00")]},
+        schema={"name": pl.String, "billing_12m": pl.Decimal(38, 2)},
+    )
     safe = make_spreadsheet_safe(frame)
     assert safe["name"][0] == written
     assert safe["billing_12m"][0] == Decimal("-50.00")  # a credit-note account stays a negative number

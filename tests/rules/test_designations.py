@@ -95,8 +95,9 @@ def test_key_inactive_and_unowned_accounts_are_never_targets():
 def test_rank_by_comes_from_the_config():
     config = CONFIG.model_copy(update={"targets": CONFIG.targets.model_copy(update={"rank_by": ["likelihood"]})})
     # by likelihood alone X2 (null) drops to the end with X6; then priority: X6 95 before X2 10
-    out = recommend_targets(target_scores(), config.model_copy(update={"targets": config.targets.model_copy(
-        update={"per_seller": 9})}))  # fmt: skip
+    out = recommend_targets(
+        target_scores(), config.model_copy(update={"targets": config.targets.model_copy(update={"per_seller": 9})})
+    )
     assert targets_of(out)["S1"] == ["X1", "P1", "X4", "X3", "X5", "X6", "X2"]
 
 
@@ -170,16 +171,25 @@ def test_lead_score_is_mean_of_icp_fit_and_wallet_percentile():
         CONFIG,
     )
     got = {r["prospect_id"]: r for r in out.iter_rows(named=True)}
-    assert {k: v["estimated_wallet"] for k, v in got.items()} == {"Q1": 450_000.0, "Q2": 30_000.0, "Q3": None,
-                                                                   "Q4": None}  # fmt: skip
+    assert {k: v["estimated_wallet"] for k, v in got.items()} == {
+        "Q1": 450_000.0,
+        "Q2": 30_000.0,
+        "Q3": None,
+        "Q4": None,
+    }
     assert {k: v["icp_fit_score"] for k, v in got.items()} == {"Q1": 100.0, "Q2": 60.0, "Q3": None, "Q4": 60.0}
     assert {k: v["lead_score"] for k, v in got.items()} == {"Q1": 100.0, "Q2": 30.0, "Q3": None, "Q4": 60.0}
 
 
 def scored_prospects(rows: list[tuple]) -> pl.DataFrame:
     """(prospect_id, owner_id, existing_account_id, lead_score, name) rows."""
-    schema = {"prospect_id": pl.String, "owner_id": pl.String, "existing_account_id": pl.String,
-              "lead_score": pl.Float64, "name": pl.String}  # fmt: skip
+    schema = {
+        "prospect_id": pl.String,
+        "owner_id": pl.String,
+        "existing_account_id": pl.String,
+        "lead_score": pl.Float64,
+        "name": pl.String,
+    }
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
@@ -246,7 +256,7 @@ def picks(*rows: tuple) -> pl.DataFrame:
             "note": pl.String,
             "source_file": pl.String,
             "source_row": pl.Int64,
-        },  # fmt: skip
+        },
         orient="row",
     )
 
@@ -399,14 +409,17 @@ def test_designation_override_does_not_touch_the_tier():
     ("row", "problem"),
     [
         (("nat", "N1", "colour", "red", "Maria", "why", "2027-01-01"), "field 'colour' is not tier or designation"),
-        (("nat", "N1", "tier", "urgent", "Maria", "why", "2027-01-01"), "tier value 'urgent' is not one of high/medium/low"),
+        (
+            ("nat", "N1", "tier", "urgent", "Maria", "why", "2027-01-01"),
+            "tier value 'urgent' is not one of high/medium/low",
+        ),
         (("nat", "N1", "designation", "lead", "Maria", "why", "2027-01-01"), "designation value 'lead' is not one of"),
         (("nat", "N1", "tier", "high", "Maria", "why", "31/12/2026"), "valid_until '31/12/2026' is not a date"),
         (("nat", "N1", "tier", "high", "  ", "why", "2027-01-01"), "set_by is empty"),
         (("nat", "N1", "tier", "high", "Maria", None, "2027-01-01"), "reason is empty"),
         (("nat", "N1", "tier", "high", "Maria", "why", ""), "valid_until is empty"),
     ],
-)  # fmt: skip
+)
 def test_malformed_override_row_is_an_error_naming_the_row(row, problem):
     good = ("nat", "N2", "tier", "high", "Sam", "fine", "2027-01-01")
     with pytest.raises(OverrideFileError) as caught:
@@ -465,9 +478,16 @@ def list_scores() -> pl.DataFrame:
         ("T2", "S1", "T Two", 300.0, 5, False, 20.0, "low"),
         ("T3", "S2", "T Three", 100.0, 6, False, 10.0, "low"),
     ]
-    schema = {"account_id": pl.String, "owner_id": pl.String, "account_name": pl.String, "billing_12m": pl.Float64,
-              "billing_rank": pl.Int64, "is_key_account": pl.Boolean, "priority_score": pl.Float64,
-              "tier": pl.String}  # fmt: skip
+    schema = {
+        "account_id": pl.String,
+        "owner_id": pl.String,
+        "account_name": pl.String,
+        "billing_12m": pl.Float64,
+        "billing_rank": pl.Int64,
+        "is_key_account": pl.Boolean,
+        "priority_score": pl.Float64,
+        "tier": pl.String,
+    }
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
@@ -476,9 +496,13 @@ def seller_lists(pick_rows: list[tuple], override_rows: list[tuple] = ()) -> pl.
         {"account_id": ["A1", "T1", "A2"], "owner_id": ["S1", "S1", "S2"], "target_rank": [1, 2, 1]}
     )
     scored = scored_prospects(
-        [("P1", "S1", None, 80.0, "Prospect One"), ("L0", "S1", None, 10.0, "Lead Zero"),
-         ("P2", "S2", None, 70.0, "Prospect Two"), ("L1", "S1", None, 5.0, "Lead One")]
-    )  # fmt: skip
+        [
+            ("P1", "S1", None, 80.0, "Prospect One"),
+            ("L0", "S1", None, 10.0, "Lead Zero"),
+            ("P2", "S2", None, 70.0, "Prospect Two"),
+            ("L1", "S1", None, 5.0, "Lead One"),
+        ]
+    )
     recommended = pl.DataFrame({"prospect_id": ["P1", "P2"], "owner_id": ["S1", "S2"], "lead_rank": [1, 1]})
     return build_seller_lists(
         list_scores(), recommended_targets, recommended, checked(*pick_rows), scored, resolved(*override_rows)
@@ -528,8 +552,11 @@ def test_lead_picks_replace_recommended_leads_which_stay_listed():
     # no target picks: S1's targets are the recommended ones
     accounts = lists.filter((pl.col("owner_id") == "S1") & (pl.col("row_type") == "account"))
     assert dict(accounts.select("account_id", "designation").iter_rows()) == {
-        "K1": "key", "A1": "target", "T1": "target", "T2": "secondary"
-    }  # fmt: skip
+        "K1": "key",
+        "A1": "target",
+        "T1": "target",
+        "T2": "secondary",
+    }
 
 
 def test_accounts_first_by_billing_then_leads():
@@ -540,8 +567,13 @@ def test_accounts_first_by_billing_then_leads():
 
 
 def test_designation_override_applied_with_the_computed_value_kept():
-    lists = seller_lists([], [("nat", "T3", "designation", "target", "Maria", "renewal at risk", "2027-03-31"),
-                              ("nat", "T1", "designation", "secondary", "Sam", "no budget", "2020-01-01")])  # fmt: skip
+    lists = seller_lists(
+        [],
+        [
+            ("nat", "T3", "designation", "target", "Maria", "renewal at risk", "2027-03-31"),
+            ("nat", "T1", "designation", "secondary", "Sam", "no budget", "2020-01-01"),
+        ],
+    )
     t3 = lists.filter(pl.col("account_id") == "T3").row(0, named=True)
     assert t3["designation"] == "target" and t3["designation_computed"] == "secondary"
     assert (t3["designation_override_by"], t3["designation_override_reason"], t3["designation_override_until"]) == (

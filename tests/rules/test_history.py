@@ -13,12 +13,23 @@ PERIOD_1, PERIOD_2 = dt.date(2026, 1, 1), dt.date(2026, 7, 1)
 
 def account(account_id: str, as_of=JAN, **fields) -> dict:
     row = {
-        "as_of_date": as_of, "account_id": account_id, "account_name": account_id.upper(), "owner_id": "S1",
-        "billing_12m": Decimal("100.00"), "is_key_account": False, "key_level": Decimal("500.00"),
-        "review_period_start": PERIOD_1, "priority_score": 50.0, "tier": "medium", "is_tier_overridden": False,
-        "designation": "secondary", "is_designation_overridden": False, "is_seller_pick": False,
-        "config_version": "v1", "member_records": f"sys:{account_id}",
-    }  # fmt: skip
+        "as_of_date": as_of,
+        "account_id": account_id,
+        "account_name": account_id.upper(),
+        "owner_id": "S1",
+        "billing_12m": Decimal("100.00"),
+        "is_key_account": False,
+        "key_level": Decimal("500.00"),
+        "review_period_start": PERIOD_1,
+        "priority_score": 50.0,
+        "tier": "medium",
+        "is_tier_overridden": False,
+        "designation": "secondary",
+        "is_designation_overridden": False,
+        "is_seller_pick": False,
+        "config_version": "v1",
+        "member_records": f"sys:{account_id}",
+    }
     row.update(fields)
     return row
 

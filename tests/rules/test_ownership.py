@@ -7,8 +7,11 @@ from assets.rules.ownership import keep_owners
 
 def accounts(rows) -> pl.DataFrame:
     """(account_id, survivorship's owner, every owner its records name, another column)"""
-    return pl.DataFrame(rows, schema={"account_id": pl.String, "owner_id": pl.String, "owner_ids": pl.List(pl.String),
-                                      "other": pl.String}, orient="row")  # fmt: skip
+    return pl.DataFrame(
+        rows,
+        schema={"account_id": pl.String, "owner_id": pl.String, "owner_ids": pl.List(pl.String), "other": pl.String},
+        orient="row",
+    )
 
 
 def reference(rows) -> pl.DataFrame:
@@ -16,8 +19,9 @@ def reference(rows) -> pl.DataFrame:
 
 
 # survivorship proposes the owner of the biggest biller: this month A's biggest record is S2's
-ACCOUNTS = accounts([("A", "S2", ["S1", "S2"], "x"), ("B", "S3", ["S3"], "y"), ("C", None, [], "z"),
-                     ("N", "S9", ["S9"], "n")])  # fmt: skip
+ACCOUNTS = accounts(
+    [("A", "S2", ["S1", "S2"], "x"), ("B", "S3", ["S3"], "y"), ("C", None, [], "z"), ("N", "S9", ["S9"], "n")]
+)
 
 
 def test_the_previous_owner_is_kept_while_a_record_carries_it():

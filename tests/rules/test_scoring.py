@@ -317,8 +317,14 @@ def test_no_engagement_input_makes_engagement_missing_for_everyone():
 
 
 # Same rows for a and b, in the opposite order: the float sum differs in the last bit with the order.
-TWIN_EVENTS = [("meeting", 8, 1, 3), ("product_usage", 0, 1, 1), ("survey", 6, 1, 4), ("survey", 3, 1, 4),
-               ("survey", 0, 1, 4), ("meeting", 4, 1, 6)]  # fmt: skip
+TWIN_EVENTS = [
+    ("meeting", 8, 1, 3),
+    ("product_usage", 0, 1, 1),
+    ("survey", 6, 1, 4),
+    ("survey", 3, 1, 4),
+    ("survey", 0, 1, 4),
+    ("meeting", 4, 1, 6),
+]
 TWIN_DEALS = [("prospecting", 1, 0.0, 369.0), ("negotiation", 1, 0.0, 177.0), ("qualification", 1, 0.0, 256.0)]
 
 
@@ -430,8 +436,13 @@ def test_strategic_segments():
     )
     assert by_id(out, "strategic_score") == {"a": 100.0, "b": 0.0, "c": 100.0, "d": None, "e": None}
     config = with_section(CONFIG, "strategic", segments=["local"])
-    out = score(features({"account_id": "a", "segments": ["national"]}, {"account_id": "b", "segments": ["local"]}),
-                None, None, config, AS_OF)  # fmt: skip
+    out = score(
+        features({"account_id": "a", "segments": ["national"]}, {"account_id": "b", "segments": ["local"]}),
+        None,
+        None,
+        config,
+        AS_OF,
+    )
     assert by_id(out, "strategic_score") == {"a": 0.0, "b": 100.0}
 
 
@@ -472,8 +483,9 @@ def test_missing_is_not_the_same_as_zero():
     """b without an employee count (whitespace missing) scores 28.57; the same b with the smallest whitespace
     (percentile 0, present) scores 0 + 0 + 0.2 x 100 = 20."""
     a = {"account_id": "a", "billing_12m": 200.0, "industry": "Technology", "employee_count": 100}
-    missing = score(features(a, {"account_id": "b", "billing_12m": 100.0, "industry": "Technology"}),
-                    None, None, REWEIGHT, AS_OF)  # fmt: skip
+    missing = score(
+        features(a, {"account_id": "b", "billing_12m": 100.0, "industry": "Technology"}), None, None, REWEIGHT, AS_OF
+    )
     # 60 x 900 - 100 = 53,900 < a's 89,800: whitespace percentile 0; 60 employees is inside the band: icp still 100
     zero = score(
         features(a, {"account_id": "b", "billing_12m": 100.0, "industry": "Technology", "employee_count": 60}),
@@ -512,7 +524,7 @@ def test_contributions_add_up_to_the_priority_score_on_the_default_config():
             },
             {"account_id": "b", "billing_12m": 50.0, "industry": "Retail"},
             {"account_id": "c", "billing_12m": 0.0, "employee_count": 10_000, "segments": ["local"]},
-        ),  # fmt: skip
+        ),
         engagement(("a", "meeting", 1, 2, 2), ("c", "email", 10, 5, 5)),
         pipeline(("b", "proposal", 1, 0.0, 400.0)),
         CONFIG,

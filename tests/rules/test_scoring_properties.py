@@ -25,10 +25,20 @@ POSITIVE_EVENTS = [e for e, w in CONFIG.engagement.event_weights.items() if w > 
 TOLERANCE = 1e-9  # the re-weighted mean is a float sum: a score may move by a few ulps when nothing should change
 FAST = settings(max_examples=60, deadline=None)
 
-ENGAGEMENT_SCHEMA = {"account_id": pl.String, "event_type": pl.String, "months_ago": pl.Int64, "events": pl.Int64,
-                     "quantity": pl.Int64}  # fmt: skip
-PIPELINE_SCHEMA = {"account_id": pl.String, "stage": pl.String, "open_deals": pl.Int64,
-                   "weighted_amount": pl.Float64, "unweighted_amount": pl.Float64}  # fmt: skip
+ENGAGEMENT_SCHEMA = {
+    "account_id": pl.String,
+    "event_type": pl.String,
+    "months_ago": pl.Int64,
+    "events": pl.Int64,
+    "quantity": pl.Int64,
+}
+PIPELINE_SCHEMA = {
+    "account_id": pl.String,
+    "stage": pl.String,
+    "open_deals": pl.Int64,
+    "weighted_amount": pl.Float64,
+    "unweighted_amount": pl.Float64,
+}
 
 
 @st.composite
@@ -60,8 +70,9 @@ def inputs(draw, engagement_present: bool | None = None, pipeline_present: bool 
     has_pipeline = draw(st.booleans()) if pipeline_present is None else pipeline_present
     events = None
     if has_engagement:
-        keys = st.tuples(st.sampled_from(ids), st.sampled_from(list(CONFIG.engagement.event_weights)),
-                         st.integers(0, 11))  # fmt: skip
+        keys = st.tuples(
+            st.sampled_from(ids), st.sampled_from(list(CONFIG.engagement.event_weights)), st.integers(0, 11)
+        )
         # one row per account, event type and month, as the SQL model gives
         unique = draw(st.lists(keys, max_size=12, unique=True))
         events = [(*k, draw(st.integers(1, 3)), draw(st.integers(0, 6))) for k in unique]
@@ -69,8 +80,10 @@ def inputs(draw, engagement_present: bool | None = None, pipeline_present: bool 
     if has_pipeline:
         keys = st.tuples(st.sampled_from(ids), st.sampled_from(OPEN_STAGES))
         unique = draw(st.lists(keys, max_size=8, unique=True))
-        deals = [(*k, draw(st.integers(1, 3)), float(draw(st.integers(0, 5000))), float(draw(st.integers(0, 5000))))
-                 for k in unique]  # fmt: skip
+        deals = [
+            (*k, draw(st.integers(1, 3)), float(draw(st.integers(0, 5000))), float(draw(st.integers(0, 5000))))
+            for k in unique
+        ]
     return accounts, events, deals
 
 
@@ -104,8 +117,9 @@ def test_more_billing_never_lowers_the_accounts_own_spend_score_or_priority(gene
     raised = [dict(a) for a in accounts]
     raised[i]["billing_12m"] += data.draw(st.integers(1, 10_000))
     target = accounts[i]["account_id"]
-    assert_not_lower(row_of(run(accounts, events, deals), target), row_of(run(raised, events, deals), target),
-                     "current_spend")  # fmt: skip
+    assert_not_lower(
+        row_of(run(accounts, events, deals), target), row_of(run(raised, events, deals), target), "current_spend"
+    )
 
 
 @FAST
@@ -143,8 +157,9 @@ def test_a_larger_deal_never_lowers_the_accounts_own_likelihood_score_or_priorit
         if not stages:
             return
         larger.append((target, data.draw(st.sampled_from(stages)), 1, amount, 0.0))
-    assert_not_lower(row_of(run(accounts, events, deals), target), row_of(run(accounts, events, larger), target),
-                     "likelihood")  # fmt: skip
+    assert_not_lower(
+        row_of(run(accounts, events, deals), target), row_of(run(accounts, events, larger), target), "likelihood"
+    )
 
 
 @FAST
@@ -176,8 +191,9 @@ def test_an_earlier_customer_since_never_lowers_the_accounts_own_tenure_score_or
     earlier = [dict(a) for a in accounts]
     earlier[i]["customer_since"] -= timedelta(days=data.draw(st.integers(1, 4000)))
     target = accounts[i]["account_id"]
-    assert_not_lower(row_of(run(accounts, events, deals), target), row_of(run(earlier, events, deals), target),
-                     "tenure")  # fmt: skip
+    assert_not_lower(
+        row_of(run(accounts, events, deals), target), row_of(run(earlier, events, deals), target), "tenure"
+    )
 
 
 # --- invariants -----------------------------------------------------------------------------------------------------
@@ -212,7 +228,8 @@ def test_scores_stay_on_the_scale_and_contributions_add_up(generated):
             continue
         assert abs(sum(parts) - row["priority_score"]) <= TOLERANCE
         assert 0 < row["weight_coverage"] <= 1 + TOLERANCE
-        assert row["tier"] == ("high" if row["priority_score"] >= 60 else "medium" if row["priority_score"] >= 40
-                               else "low")  # fmt: skip
+        assert row["tier"] == (
+            "high" if row["priority_score"] >= 60 else "medium" if row["priority_score"] >= 40 else "low"
+        )
         missing = {c for c in CRITERIA if row[f"{c}_score"] is None}
         assert set(filter(None, row["missing_criteria"].split(", "))) == missing
