@@ -1,7 +1,8 @@
 """The scoring configuration (`scoring.yaml`): read, merged over the shipped default, validated.
 
-The default ships as `assets/rules/scoring.yaml`. An input folder may hold its own `scoring.yaml`: each top-level section
-it has replaces the default's section of that name (a folder that only changes `tiers` writes only `tiers`).
+The default ships beside this module (`assets/rules/scoring.yaml`). An input folder may hold its own `scoring.yaml`:
+each top-level section it has replaces the default's section of that name (a folder that only changes `tiers` writes
+only `tiers`).
 
 Validation is pydantic's (every problem at once, each with its key path), reworded so a message names the file and
 the key: unknown criteria or keys, negative weights, all weights zero, tier thresholds out of order, a target or lead

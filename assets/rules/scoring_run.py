@@ -27,9 +27,9 @@ ACCOUNT_ATTRIBUTES = (
 RECORD_COLUMNS = ("source_system", "source_client_id", "account_id", "name", "domain", "phone", "postal_code")
 
 # What scoring reads besides the published marts (accounts, scores, seller lists): copied into every publication
-# (`scoring_inputs/<name>.parquet`) so that the what-if scores exactly what was published (pipelines/commands/whatif.py).
-# name -> (layer, table, columns; None: every column). The aggregated accounts go whole: the what-if may cut the key
-# level again from them.
+# (`scoring_inputs/<name>.parquet`) so that the what-if scores exactly what was published
+# (pipelines/commands/whatif.py). name -> (layer, table, columns; None: every column). The aggregated accounts go
+# whole: the what-if may cut the key level again from them.
 SCORING_INPUTS: dict[str, tuple[str, str, tuple[str, ...] | None]] = {
     "aggregated": ("intermediate", "int_accounts_aggregated", None),
     "engagement": ("intermediate", "int_account_engagement_monthly", None),

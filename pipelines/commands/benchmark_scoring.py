@@ -1,13 +1,13 @@
 """Benchmark of the scoring layer: 1,000,000 accounts with their engagement and opportunities.
 
-    python -m pipelines.commands.benchmark_scoring                    # 1M accounts, 5M events, 400k deals, 150k prospects
+    python -m pipelines.commands.benchmark_scoring           # 1M accounts, 5M events, 400k deals, 150k prospects
     python -m pipelines.commands.benchmark_scoring --accounts 100000
 
 Synthetic, seeded inputs in the shapes the pipeline hands over (client records with their account, engagement events,
 checked deals, prospects, sellers, picks, overrides), then the real code, timed: the two SQL models that aggregate
 events and deals per account (`sql/intermediate/int_account_engagement_monthly.sql`, `int_account_pipeline.sql`, on
-an in-memory DuckDB) and the polars scoring (`assets.rules.scoring_run.run_scoring`: criteria, normalisation, contributions,
-tiers, health, targets, leads, picks, overrides, seller lists). Prints seconds per part, rows per second and peak
+an in-memory DuckDB) and the polars scoring (`assets.rules.scoring_run.run_scoring`: criteria, normalisation,
+contributions, tiers, health, targets, leads, picks, overrides, seller lists). Prints seconds per part, rows per second and peak
 memory. Target on this 2-core machine: scoring 1M accounts in under 10 s.
 """
 

@@ -1,10 +1,12 @@
 """The `alms` command: run the pipeline, generate demo data, benchmark.
 
-    python -m pipelines.commands run          # what `make run` does: demo data if needed, whole graph, summary
+    python -m pipelines.commands run        # what `make run` does: demo data if needed, whole graph, summary
     python -m pipelines.commands generate DIR --clients 4000
-    python -m pipelines.commands benchmark    # what `make benchmark` does (see pipelines/commands/benchmark.py)
+    python -m pipelines.commands benchmark  # what `make benchmark` does (see pipelines/commands/benchmark.py)
     python -m pipelines.commands whatif --config other_scoring.yaml [--key-share 0.3]   # nothing published changes
-    python -m pipelines.commands review       # decide pairs of client records; the next run applies and learns from them
+    python -m pipelines.commands review     # decide pairs of client records; the next run applies and learns from them
+
+`alms <command>` is the same (the script pyproject.toml installs).
 
 Every run goes to the project's Dagster instance (DAGSTER_HOME defaults to <repo>/dagster_home), so it shows up in
 the UI that `make dev` opens.

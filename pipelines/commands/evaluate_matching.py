@@ -1,8 +1,8 @@
 """Deduplication quality and speed, measured on labelled sets nobody on the team wrote, beside Splink.
 
-    make benchmark-matching                                   # every set, Splink, the reviewer, then speed
+    make benchmark-matching                                       # every set, Splink, the reviewer, then speed
     python -m pipelines.commands.evaluate_matching --sets febrl3 generator --labels 0 10 25 50 --no-splink --quality-only
-    python -m pipelines.commands.evaluate_matching --sizes 100000      # speed at one size only
+    python -m pipelines.commands.evaluate_matching --sizes 100000  # speed at one size only
 
 Sets (`--sets` takes set names, groups or name prefixes: generator, generator-hard, febrl, stoxx50, dupehell; see
 pipelines/commands/evaluation_sets.py): the demo generator at noise 1 / 2 / 3 in its demo and its hard profile
