@@ -4,9 +4,11 @@ one atomic switch (see assets/logic/publish.py)."""
 import dagster as dg
 
 from assets.common import MONTHLY_FRESHNESS, clear_failures, tag_run
+from assets.logic.documentation import TableDoc
 from assets.logic.publish import current_publication, publish, read_manifest
 from assets.scoring import SCORING_INPUTS
 from pipelines.resources import AlmsSettings, Warehouse
+from schemas import table_documentation
 
 # Published tables and the row order BI readers get from a plain `select *` (the working tables have none). Each
 # order ends in a unique key of its table, so identical runs give identical files (tests/test_publication.py).
@@ -25,6 +27,7 @@ PUBLISHED_TABLES = {
     ("marts", "input_files"): "input_name, source_file",
     ("marts", "billing_completeness"): "source_system, month",
     ("marts", "engagement_completeness"): "source_system, month",
+    ("marts", "sellers"): "owner_id nulls last, seller_name",
 }
 
 
@@ -60,6 +63,7 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: Warehouse, set
                 for name, (layer, table, columns) in SCORING_INPUTS.items()
             },
             extra_manifest={"key_level": str(key_level), "input_dir": str(settings.data_dir)},
+            documentation={table: TableDoc(*table_documentation(*table)) for table in PUBLISHED_TABLES},
         )
         key_accounts, quarantined, changes = conn.sql(
             "select (select count(*) from marts.accounts where is_key_account), "

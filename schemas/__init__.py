@@ -17,6 +17,7 @@ from schemas.marts import (
     OverrideStatus,
     Quarantine,
     SellerAccountLists,
+    Sellers,
 )
 from schemas.raw import (
     RawAccountOverrides,
@@ -58,6 +59,7 @@ SCHEMAS_BY_TABLE: dict[tuple[str, str], type[pa.DataFrameModel]] = {
     ("marts", "input_files"): InputFiles,
     ("marts", "billing_completeness"): BillingCompleteness,
     ("marts", "engagement_completeness"): EngagementCompleteness,
+    ("marts", "sellers"): Sellers,
 }
 
 
@@ -66,3 +68,12 @@ def column_descriptions(layer: str, name: str) -> dict[str, str]:
     if model is None:
         return {}
     return {column: (spec.description or "") for column, spec in model.to_schema().columns.items()}
+
+
+def table_documentation(layer: str, name: str) -> tuple[str, dict[str, str]]:
+    """(table description, column -> description) of a table with a pandera model: the model's docstring and its
+    fields' descriptions, the one source of the comments a publication carries (assets/logic/documentation.py)."""
+    model = SCHEMAS_BY_TABLE.get((layer, name))
+    if model is None:
+        return "", {}
+    return " ".join((model.__doc__ or "").split()), column_descriptions(layer, name)
