@@ -341,6 +341,22 @@ def test_a_session_holding_the_tables_makes_the_swap_wait_then_fail_with_one_lin
         assert reader.execute("select count(*) from alms.accounts").fetchone()[0] > 0
 
 
+def test_a_view_of_someone_else_over_the_tables_stops_the_swap_instead_of_being_dropped(published, cluster):
+    publication = published["publication"]
+    other = {**read_manifest(publication), "publication": "view-test"}
+    target = PostgresTarget(dsn=cluster.dsn(), schema=SCHEMA, reader_role="bi_reader")
+    with cluster.connect(dbname="alms") as admin:
+        admin.execute("create view public.key_accounts as select * from alms.accounts where is_key_account")
+        try:
+            with pytest.raises(PostgresError, match=r"cannot drop table alms_old_viewtest\.accounts because other "
+                                                    r"objects depend on it \(view public\.key_accounts depends"):  # fmt: skip
+                publish_to_postgres(target, publication, other, run_id="view-test")
+            assert admin.execute("select count(*) from public.key_accounts").fetchone()[0] >= 0  # still there
+        finally:
+            admin.execute("drop view public.key_accounts")
+    assert pg_rows(cluster, "select nspname from pg_namespace where nspname like 'alms\\_%%'") == []
+
+
 def test_an_outage_fails_the_step_with_one_line_and_leaves_duckdb_published(published, cluster):
     env = published["env"]
     before = current_publication(published["output"])
