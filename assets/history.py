@@ -8,7 +8,7 @@ import dagster as dg
 import polars as pl
 
 from assets.common import recorded_table, table_out, validate
-from assets.resources import Warehouse
+from assets.resources import AlmsSettings, Warehouse
 from assets.rules.history import (
     CHANGE_SCHEMA,
     SNAPSHOT_INPUTS,
@@ -17,7 +17,6 @@ from assets.rules.history import (
     snapshot,
     update_changes,
 )
-from assets.resources import AlmsSettings
 from schemas.marts import AccountChanges, AccountHistory
 
 

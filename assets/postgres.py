@@ -5,6 +5,7 @@ BI). In the job only when ALMS_POSTGRES_DSN is set; runs after `marts/publicatio
 import dagster as dg
 
 from assets.common import errors_as_dagster_failures
+from assets.resources import AlmsSettings, Warehouse
 from assets.rules.postgres import (
     PostgresError,
     PostgresTarget,
@@ -13,7 +14,6 @@ from assets.rules.postgres import (
     replace_manifest_section,
 )
 from assets.rules.publish import current_publication, read_manifest
-from assets.resources import AlmsSettings, Warehouse
 
 MANIFEST_KEY = "postgres"
 
@@ -31,7 +31,10 @@ def postgres_publication(context: dg.AssetExecutionContext, warehouse: Warehouse
         lock_timeout=settings.postgres_lock_timeout,
     )
     shown = describe_target(target.dsn, target.schema)
-    with errors_as_dagster_failures(settings), warehouse.connect():  # holds the output folder's run lock: one publisher at a time
+    with (
+        errors_as_dagster_failures(settings),
+        warehouse.connect(),
+    ):  # holds the output folder's run lock: one publisher at a time
         publication = current_publication(settings.output_dir)
         if publication is None:
             raise PostgresError("PostgreSQL: nothing is published yet in ALMS_OUTPUT_DIR")

@@ -5,9 +5,9 @@ import dagster as dg
 
 from assets.common import MONTHLY_FRESHNESS, errors_as_dagster_failures, tag_run
 from assets.resources import AlmsSettings, Warehouse
+from assets.rules.documentation import TableDoc
 from assets.rules.publish import current_publication, publish, read_manifest
 from assets.rules.scoring_run import SCORING_INPUTS, scoring_input_selects
-from assets.rules.documentation import TableDoc
 from schemas import PUBLISHED_TABLES, table_documentation
 
 

@@ -27,6 +27,8 @@ import pyarrow.parquet as pq
 import pytest
 from psycopg import errors
 
+from assets.publish import PUBLISHED_TABLES
+from assets.resources import REPO_ROOT, SettingsError, settings_from_env
 from assets.rules.documentation import DESCRIPTION
 from assets.rules.postgres import (
     PostgresError,
@@ -38,9 +40,7 @@ from assets.rules.postgres import (
     scrub,
 )
 from assets.rules.publish import current_publication, read_manifest
-from assets.publish import PUBLISHED_TABLES
-from pipelines.commands import execute_pipeline
-from assets.resources import REPO_ROOT, SettingsError, settings_from_env
+from pipelines.commands.cli import execute_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -377,7 +377,9 @@ def test_an_outage_fails_the_step_with_one_line_and_leaves_duckdb_published(publ
     now = current_publication(published["output"])
     assert now != before and read_manifest(now)["run_id"] == run_id  # DuckDB published and current
     recorded = read_manifest(now)["postgres"]
-    assert recorded["state"] == "failed" and recorded["error"] == line.removeprefix("step marts__postgres_publication failed: ")
+    assert recorded["state"] == "failed" and recorded["error"] == line.removeprefix(
+        "step marts__postgres_publication failed: "
+    )
     comment = pg_rows(cluster, "select obj_description(%s::regnamespace, 'pg_namespace')", [SCHEMA])[0][0]
     assert not comment.startswith(f"alms publication {now.name}")  # PostgreSQL still shows an earlier publication
     assert PASSWORD not in _everything_a_run_leaves(env)
