@@ -1,17 +1,17 @@
 """raw and marts: sellers' feedback (`seller_feedback.csv`), checked like the picks and joined to the score and tier
-each account had in the snapshot in force when the seller gave it (`assets/logic/feedback.py`, docs/outcomes.md)."""
+each account had in the snapshot in force when the seller gave it (`assets/rules/feedback.py`, docs/outcomes.md)."""
 
 import dagster as dg
 import polars as pl
 
-from assets.common import clear_failures, validate
-from assets.logic import feedback, outcomes
-from assets.logic.inputs import SELLER_FEEDBACK
-from assets.logic.outcomes_report import feedback_presentation
-from assets.logic.scoring_config import CRITERIA, load_scoring_config
+from assets.common import errors_as_dagster_failures, validate
+from assets.metadata import column_schema_for
 from assets.raw import _raw_asset
-from pipelines.metadata import column_schema_for
-from pipelines.resources import AlmsSettings
+from assets.resources import AlmsSettings
+from assets.rules import feedback, outcomes
+from assets.rules.inputs import SELLER_FEEDBACK
+from assets.rules.outcomes_report import feedback_presentation
+from assets.rules.scoring_config import CRITERIA, load_scoring_config
 from schemas.outcomes import RawSellerFeedback, SellerFeedback, SellerFeedbackSummary
 
 seller_feedback_raw = _raw_asset(
@@ -25,10 +25,6 @@ seller_feedback_raw = _raw_asset(
 )
 
 SNAPSHOT_COLUMNS = ["as_of_date", "snapshot_source", "account_id", "owner_id", "priority_score", "tier", "designation"]
-FEEDBACK_TABLES = {
-    ("marts", "seller_feedback"): "source_file, source_row",
-    ("marts", "seller_feedback_summary"): "dimension, group_value, verdict",
-}
 
 
 @dg.multi_asset(
@@ -99,7 +95,7 @@ def seller_feedback(
          reconstructed.join(today, how="cross").select("as_of_date", "record", "account_id")]
     )  # fmt: skip
     owners_then = members.join(used.select("as_of_date", "account_id", "owner_id"), on=["as_of_date", "account_id"])
-    with clear_failures():
+    with errors_as_dagster_failures():
         config = load_scoring_config(settings.data_dir)
         checked = feedback.check_feedback(given, sellers, records, prospects, owners_then.drop("account_id"), accounts)
     criteria = snapshots.filter(pl.col("snapshot_source") == "reconstructed").select(

@@ -1,19 +1,19 @@
 """Did the prioritization work? Outcomes of past snapshots and the backtest of the decision matrix.
 
-The logic is `assets/logic/snapshots.py` (recorded and reconstructed snapshots), `assets/logic/outcomes.py` (billing
-after each snapshot, per account and per group) and `assets/logic/backtest.py`; this module feeds them the
+The logic is `assets/rules/snapshots.py` (recorded and reconstructed snapshots), `assets/rules/outcomes.py` (billing
+after each snapshot, per account and per group) and `assets/rules/backtest.py`; this module feeds them the
 warehouse tables and shows the result as tables and charts on the asset pages (docs/outcomes.md).
 """
 
 import dagster as dg
 import polars as pl
 
-from assets.common import clear_failures, validate
-from assets.logic import backtest, designations, outcomes, snapshots
-from assets.logic.outcomes_report import backtest_presentation, outcomes_presentation, weight_rows
-from assets.logic.scoring_config import load_scoring_config
-from pipelines.metadata import column_schema_for
-from pipelines.resources import AlmsSettings, Warehouse
+from assets.common import errors_as_dagster_failures, validate
+from assets.metadata import column_schema_for
+from assets.resources import AlmsSettings, Warehouse
+from assets.rules import backtest, designations, outcomes, snapshots
+from assets.rules.outcomes_report import backtest_presentation, outcomes_presentation, weight_rows
+from assets.rules.scoring_config import load_scoring_config
 from schemas.outcomes import PrioritizationOutcomes, ScoringBacktest
 
 RECORD_COLUMNS = [
@@ -81,7 +81,7 @@ def prioritization_outcomes(
     window: pl.DataFrame,
 ):
     as_of = window["as_of_date"][0]
-    with clear_failures():
+    with errors_as_dagster_failures():
         config = load_scoring_config(settings.data_dir)
         data = snapshots.History(
             records=records,
@@ -110,7 +110,12 @@ def prioritization_outcomes(
         .drop_nulls()
     )
     leads = outcomes.lead_outcomes(built.leads, matched_now, by_record, now, as_of)
-    groups = validate(PrioritizationOutcomes, outcomes.group_outcomes(outcomes.chosen(per_account), leads))
+    groups = validate(
+        PrioritizationOutcomes,
+        outcomes.group_outcomes(outcomes.chosen(per_account), leads).with_columns(
+            pl.lit(settings.reporting_currency).alias("reporting_currency")
+        ),
+    )
     presentation = outcomes_presentation(groups, outcomes.MIN_GROUP_SIZE)
     sources = dict(
         outcomes.chosen(per_account).select("as_of_date", "snapshot_source").unique()
@@ -147,7 +152,7 @@ def scoring_backtest(context: dg.AssetExecutionContext, settings: AlmsSettings, 
     """How well the scoring config in force ranked the reconstructed past snapshots by the growth that followed,
     overall and per criterion, and the weights that would have ranked best: a suggestion, never applied (`alms
     backtest` writes it to a file; docs/outcomes.md)."""
-    with clear_failures():
+    with errors_as_dagster_failures():
         config = load_scoring_config(settings.data_dir)
     frame = outcomes.filter(pl.col("snapshot_source") == "reconstructed")
     horizon = backtest.default_horizon(frame)
@@ -191,24 +196,6 @@ def scoring_backtest(context: dg.AssetExecutionContext, settings: AlmsSettings, 
             ),
         },
     )
-
-
-# Published tables of this module and the row order BI readers get (each order ends in a unique key).
-OUTCOME_TABLES = {
-    ("marts", "prioritization_outcomes"): "as_of_date, snapshot_source, population, group_kind, group_value, "
-    "horizon_months",
-    ("marts", "scoring_backtest"): "horizon_months, ranking, as_of_date nulls last",
-}
-# What `alms backtest` re-scores, copied into every publication beside the what-if's inputs (scoring_inputs/).
-BACKTEST_INPUTS = {"account_outcomes": ("intermediate", "int_account_outcomes")}
-
-
-def backtest_inputs() -> dict[str, str]:
-    """name -> select of the backtest's inputs: the reconstructed snapshots' rows (criteria and outcomes)."""
-    return {
-        "account_outcomes": "select * from intermediate.int_account_outcomes where snapshot_source = 'reconstructed' "
-        "order by as_of_date, account_id"
-    }
 
 
 @dg.asset_check(asset=dg.AssetKey(["marts", "prioritization_outcomes"]), blocking=True)

@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from assets import feedback, history, intermediate, marts, outcomes, publish, raw, scoring
+from assets import feedback, history, intermediate, marts, outcomes, postgres, publish, raw, scoring
 from assets.checks import CHECKS
+from assets.resources import build_resources
 from pipelines.automation import build_automation
-from pipelines.resources import build_resources
 from pipelines.sql_models import build_sql_assets
 
 ALMS_JOB = "alms"
@@ -21,7 +21,7 @@ all_assets = [
     outcomes.prioritization_outcomes,
     outcomes.scoring_backtest,
     feedback.seller_feedback,
-    publish.published_marts,
+    publish.publication,
 ]
 
 
@@ -46,8 +46,10 @@ def build_definitions(environ: dict | None = None) -> dg.Definitions:
     resources = build_resources(environ)
     alms_job = build_job(resources["settings"])
     schedules, sensors = build_automation(alms_job, resources["settings"])
+    # PostgreSQL is a publication target only when ALMS_POSTGRES_DSN is set (assets/postgres.py)
+    targets = [postgres.postgres_publication] if resources["settings"].postgres_dsn else []
     return dg.Definitions(
-        assets=all_assets,
+        assets=[*all_assets, *targets],
         asset_checks=[*CHECKS, *outcomes.OUTCOME_CHECKS],
         jobs=[alms_job],
         schedules=schedules,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.metadata import column_schema_for, table_metadata
-from pipelines.resources import LAYERS, REPO_ROOT, AlmsSettings, Warehouse
+from assets.metadata import column_schema_for, table_metadata
+from assets.resources import LAYERS, REPO_ROOT, AlmsSettings, Warehouse
 from schemas import SCHEMAS_BY_TABLE
 
 SQL_DIR = REPO_ROOT / "sql"

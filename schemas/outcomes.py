@@ -6,6 +6,8 @@ from typing import Annotated
 import pandera.polars as pa
 import polars as pl
 
+from schemas.marts import currency_field
+
 MONEY = Annotated[pl.Decimal, 38, 2]
 SHARE_OF_1 = "A share of 1 (0.25 = 25%)"
 VERDICTS = ["agree", "disagree", "already_working", "not_reachable"]
@@ -58,6 +60,7 @@ class PrioritizationOutcomes(pa.DataFrameModel):
         "window.",
     )
     conversion_share: float = pa.Field(nullable=True, description="converted_members / members.")
+    reporting_currency: str = currency_field("billing_before_12m, billing_after")
 
     class Config:
         strict = True

@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from conftest import BILLING_COLUMNS, line, write_csv
 
-from pipelines.cli import run_pipeline
-from pipelines.resources import REPO_ROOT
+from assets.resources import REPO_ROOT
+from pipelines.commands.cli import run_pipeline
 
 
 def published(env: dict, sql: str):
@@ -143,7 +143,7 @@ def test_no_billing_in_the_window_is_a_clear_message(pipeline_env, inputs_dir):
 
 def test_a_failing_blocking_check_stops_publishing(pipeline_env, monkeypatch):
     import assets.marts
-    from assets.logic.key_accounts import designate_key_accounts
+    from assets.rules.key_accounts import designate_key_accounts
 
     def wrong_flags(accounts, key_share):
         ranked, cut = designate_key_accounts(accounts, key_share)
@@ -192,7 +192,7 @@ def test_workspace_yaml_loads_the_definitions():
     ],
 )
 def test_bad_settings_are_clear_errors(variable, value, message, monkeypatch):
-    from pipelines.resources import SettingsError, settings_from_env
+    from assets.resources import SettingsError, settings_from_env
 
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError, match=message.replace("(", r"\(")):

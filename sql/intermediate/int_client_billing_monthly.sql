@@ -1,6 +1,6 @@
 -- Clean billing per client record and calendar month over every month of the data, not only the 12-month window:
--- the history the outcomes of past snapshots are measured on (assets/logic/outcomes.py) and past snapshots are
--- reconstructed from (assets/logic/snapshots.py). Amounts in the reporting currency, converted line by line as in
+-- the history the outcomes of past snapshots are measured on (assets/rules/outcomes.py) and past snapshots are
+-- reconstructed from (assets/rules/snapshots.py). Amounts in the reporting currency, converted line by line as in
 -- staging.stg_billing__checked_lines and summed exactly; months after the as-of date are left out (their billing is
 -- not known yet, and a mid-month extract would read as a collapse).
 with lines as (

@@ -1,5 +1,5 @@
 -- Clean engagement events per client record, calendar month and event type over every month of the data up to the
--- as-of date: what reconstructed past snapshots score engagement and health from (assets/logic/snapshots.py).
+-- as-of date: what reconstructed past snapshots score engagement and health from (assets/rules/snapshots.py).
 with events as (
     select * from staging.stg_engagement__checked_events
 ),
