@@ -8,17 +8,20 @@ and Acme (nat:N1, of the account loc:L1) 300 a month from May 2025. One run (as 
 import datetime as dt
 import hashlib
 import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import polars as pl
 import pytest
 from conftest import SMALL_INPUT_GAPS, line, small_inputs, write_csv
 
 from assets.rules.inputs import BILLING, PROSPECTS, SELLER_FEEDBACK
-from pipelines.commands.cli import execute_pipeline
+from pipelines.commands.cli import describe_failures, execute_pipeline
 from pipelines.commands.cli import main as cli_main
+from pipelines.definitions import ALMS_JOB, build_definitions
 from schemas import PUBLISHED_TABLES
 
 MONTHS = [dt.date(2024 + (10 + i) // 12, (10 + i) % 12 + 1, 1) for i in range(24)]  # 2024-11 .. 2026-10
@@ -170,17 +173,25 @@ def test_the_backtest_before_any_run_is_a_clear_error(pipeline_env, capsys):
     assert "nothing published yet; run the pipeline once" in capsys.readouterr().err
 
 
-def test_a_bad_feedback_file_stops_the_run_naming_file_row_and_seller(pipeline_env, inputs_dir):
-    write_csv(inputs_dir / "seller_feedback.csv", list(SELLER_FEEDBACK.columns), [
+def test_a_bad_feedback_file_stops_the_run_naming_file_row_and_seller(run, tmp_path):
+    """On copies of the module run's inputs and output, only the feedback assets run again (not the whole pipeline)."""
+    data = shutil.copytree(run["data"], tmp_path / "inputs")
+    output = shutil.copytree(run["output"], tmp_path / "output", symlinks=True)
+    write_csv(data / "seller_feedback.csv", list(SELLER_FEEDBACK.columns), [
         {"owner_id": "S1", "reference": "nat:N1", "verdict": "agree", "date": "2026-10-01"},
         {"owner_id": "S1", "reference": "nat:N2", "verdict": "perhaps", "date": "2026-10-01"},
     ])  # fmt: skip
-    success, errors, _ = execute_pipeline(quiet=True, log_level="CRITICAL")
-    assert not success
-    text = "\n".join(errors)
+    environ = {**run["env"], "ALMS_DATA_DIR": str(data), "ALMS_OUTPUT_DIR": str(output)}
+    job = build_definitions(environ).resolve_job_def(ALMS_JOB)
+    feedback_assets = [["raw", "seller_feedback"], ["marts", "seller_feedback"], ["marts", "seller_feedback_summary"]]
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, asset_selection=[dg.AssetKey(k) for k in feedback_assets]
+        )
+    assert not result.success
+    text = "\n".join(describe_failures(result))
     assert "seller_feedback.csv: sellers' feedback rejected (1 problem):" in text, text
     assert "seller_feedback.csv row 2 (seller S1): verdict 'perhaps' is not one of" in text
-    assert not (Path(pipeline_env["ALMS_OUTPUT_DIR"]) / "alms.duckdb").exists()  # nothing published
 
 
 def test_every_published_order_of_these_tables_ends_in_a_unique_key(run):
@@ -194,8 +205,6 @@ def test_every_published_order_of_these_tables_ends_in_a_unique_key(run):
 def test_the_window_check_fails_on_a_window_published_as_zero(run):
     """The blocking check recomputes which windows are complete: run on a copy of the run's warehouse, it passes, and
     fails when an incomplete window gets a number or a complete one is marked incomplete."""
-    import shutil
-
     from assets.outcomes import outcome_windows_complete_or_null
     from assets.resources import Warehouse
 

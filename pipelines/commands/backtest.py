@@ -22,6 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.rules.backtest import (
+    BACKTEST_INPUTS,
     BacktestResult,
     default_horizon,
     raw_sections_changed,
@@ -32,7 +33,7 @@ from assets.rules.inputs import InputError
 from assets.rules.publish import SCORING_INPUTS, current_publication, read_manifest
 from assets.rules.scoring_config import load_scoring_config
 
-INPUT = "account_outcomes.parquet"
+(INPUT,) = (f"{name}.parquet" for name in BACKTEST_INPUTS)  # what every publication copies (account_outcomes)
 SUGGESTED, NEARBY = "suggested_scoring.yaml", "nearby_scoring.yaml"
 HORIZONS = (3, 6, 12)
 

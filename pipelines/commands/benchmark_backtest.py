@@ -3,7 +3,8 @@ the shape of `scoring_inputs/account_outcomes.parquet`), scored, evaluated per c
 
     python -m pipelines.commands.benchmark_backtest [--accounts 1000000] [--snapshots 12]     # make benchmark-backtest
 
-Prints the seconds of each part and the peak memory. The growth that follows a snapshot depends on two criteria
+Prints the seconds of each part, the end-to-end time against the target (under 60 s; the CPU seconds beside it, as
+other work on a shared machine stretches the wall clock) and the peak memory. The growth that follows a snapshot depends on two criteria
 (whitespace and likelihood) plus noise, so the suggestion has something to find.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import resource
 import time
 
@@ -19,6 +21,8 @@ import polars as pl
 
 from assets.rules import backtest
 from assets.rules.scoring_config import CRITERIA, load_scoring_config
+
+TARGET_SECONDS = 60  # issue 15: 12 monthly snapshots of 1M accounts
 
 
 def synthetic(accounts: int, snapshots: int, seed: int = 7) -> pl.DataFrame:
@@ -79,12 +83,18 @@ def main(argv: list[str] | None = None) -> int:
     timings[f"weight search ({suggestion.evaluations} evaluations on {suggestion.rows_searched:,} rows, hold-out)"] = (
         time.perf_counter() - t
     )
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     result = backtest.run_backtest(frame, config, 6)
-    end_to_end = time.perf_counter() - t
+    end_to_end, end_to_end_cpu = time.perf_counter() - t, time.process_time() - cpu
     for part, seconds in timings.items():
         print(f"  {part:<70} {seconds:6.1f} s")
     print(f"  {'run_backtest end to end (what the command and the asset call)':<70} {end_to_end:6.1f} s")
+    verdict = "met" if end_to_end < TARGET_SECONDS else "NOT met"
+    print(
+        f"backtest of {args.snapshots} snapshots x {args.accounts:,} accounts: {end_to_end:.1f} s end to end "
+        f"({end_to_end_cpu:.1f} CPU s on {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}); target < "
+        f"{TARGET_SECONDS} s: {verdict}"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(f"peak memory {peak:.1f} GB")
     for row in result.summary.filter(pl.col("ranking").is_in(["score", "suggested_score", "nearby_score"])).iter_rows(
