@@ -83,12 +83,14 @@ def prioritization_outcomes(
     as_of = window["as_of_date"][0]
     with errors_as_dagster_failures():
         config = load_scoring_config(settings.data_dir)
+        matches = designations.match_prospects(prospects, records)  # once, for every month end and for today
         data = snapshots.History(
             records=records,
             billing=billing,
             engagement=engagement,
             deals=deals.filter(pl.col("quarantine_reason") == "") if deals.height else None,
             prospects=prospects,
+            prospect_matches=matches,
         )
         dates = snapshots.reconstruction_dates(billing, as_of, settings.outcome_months)
         built = snapshots.reconstruct(
@@ -101,14 +103,7 @@ def prioritization_outcomes(
     per_account = outcomes.account_outcomes(recorded, built.accounts, by_record, now, as_of)
     criteria = built.accounts.select("as_of_date", "snapshot_source", "account_id", *snapshots.CRITERIA_COLUMNS)
     per_account = per_account.join(criteria, on=["as_of_date", "snapshot_source", "account_id"], how="left")
-    clients = records.select(
-        "source_system", "source_client_id", "account_id", "name", "domain", "phone", "postal_code"
-    )
-    matched_now = (
-        designations.score_prospects(prospects, clients, config)
-        .select("prospect_id", pl.col("existing_account_id").alias("account_id"))
-        .drop_nulls()
-    )
+    matched_now = matches.group_by("prospect_id").agg(pl.col("account_id").min())  # as score_prospects names it
     leads = outcomes.lead_outcomes(built.leads, matched_now, by_record, now, as_of)
     groups = validate(
         PrioritizationOutcomes,

@@ -76,11 +76,13 @@ def recommend_targets(scores: pl.DataFrame, config: ScoringConfig) -> pl.DataFra
     )
 
 
-def score_prospects(prospects: pl.DataFrame, client_records: pl.DataFrame, config: ScoringConfig) -> pl.DataFrame:
-    """Every prospect with its lead score, estimated wallet and, when it is in fact a client, the account it is.
+def match_prospects(prospects: pl.DataFrame, client_records: pl.DataFrame) -> pl.DataFrame:
+    """prospect_id, source_system, source_client_id, account_id: every client record a prospect is in fact (the same
+    normalised name and one of domain, phone or postal code). A pair depends on its prospect and its record only, so
+    the pairs of fewer prospects or records are these pairs filtered (the outcomes match once for every month end).
 
-    `prospects`: prospect_id, name, domain, phone, postal_code, industry, employee_count (Int64), owner_id.
-    `client_records`: source_system, source_client_id, account_id, name, domain, phone, postal_code."""
+    `prospects`: prospect_id, name, domain, phone, postal_code. `client_records`: source_system, source_client_id,
+    account_id, name, domain, phone, postal_code."""
     keys = ["name_key", "domain_key", "phone_key", "postal_code_key"]
     own = add_match_keys(prospects.select("prospect_id", "name", "domain", "phone", "postal_code"))
     # names are normalised only for client records that share a domain, phone or postal code with a prospect (the
@@ -93,7 +95,9 @@ def score_prospects(prospects: pl.DataFrame, client_records: pl.DataFrame, confi
             ("postal_code", "postal_code_key", normalise_postal_code),
         )
     ]
-    candidates = client_records.lazy().select("account_id", "name", "domain", "phone", "postal_code", *shared)
+    candidates = client_records.lazy().select(
+        "source_system", "source_client_id", "account_id", "name", "domain", "phone", "postal_code", *shared
+    )
     near = pl.any_horizontal(
         pl.col(k).is_in(own[k].drop_nulls().unique().implode()) for k in ("domain_key", "phone_key", "postal_code_key")
     )
@@ -102,17 +106,36 @@ def score_prospects(prospects: pl.DataFrame, client_records: pl.DataFrame, confi
         .with_columns(normalise_name(pl.col("name")).alias("name_key"))
         .collect(engine="streaming")  # lazy: each key's sub-expressions once, on both cores
     )
-    same = (
+    return (
         own.select("prospect_id", *keys)
-        .join(clients.select("account_id", *keys).drop_nulls("name_key"), on="name_key", suffix="_client")
+        .join(
+            clients.select("source_system", "source_client_id", "account_id", *keys).drop_nulls("name_key"),
+            on="name_key",
+            suffix="_client",
+        )
         .filter(
             pl.any_horizontal(
                 pl.col(k) == pl.col(f"{k}_client") for k in ("domain_key", "phone_key", "postal_code_key")
             ).fill_null(False)
         )
-        .group_by("prospect_id")
-        .agg(pl.col("account_id").min().alias("existing_account_id"))
+        .select("prospect_id", "source_system", "source_client_id", "account_id")
     )
+
+
+def score_prospects(
+    prospects: pl.DataFrame,
+    client_records: pl.DataFrame,
+    config: ScoringConfig,
+    matches: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Every prospect with its lead score, estimated wallet and, when it is in fact a client, the account it is.
+
+    `prospects`: prospect_id, name, domain, phone, postal_code, industry, employee_count (Int64), owner_id.
+    `client_records`: source_system, source_client_id, account_id, name, domain, phone, postal_code.
+    `matches`: match_prospects() of these prospects and records when the caller has them already."""
+    if matches is None:
+        matches = match_prospects(prospects, client_records)
+    same = matches.group_by("prospect_id").agg(pl.col("account_id").min().alias("existing_account_id"))
     wallet = pl.col("employee_count").cast(pl.Float64) * pl.col("industry").replace_strict(
         config.wallet.per_employee, default=config.wallet.default_per_employee, return_dtype=pl.Float64
     )

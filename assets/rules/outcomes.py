@@ -195,8 +195,9 @@ def chosen(outcomes: pl.DataFrame) -> pl.DataFrame:
     return outcomes.join(dropped.select(KEYS), on=KEYS, how="anti")
 
 
-def _memberships(outcomes: pl.DataFrame) -> pl.DataFrame:
-    base = [*KEYS, "account_id"]
+def _memberships(outcomes: pl.DataFrame, carried: list[str]) -> pl.DataFrame:
+    """Every account row once per group kind it belongs to, with its `carried` columns."""
+    base = [*KEYS, "account_id", *carried]
     kinds = [
         (pl.lit("all"), pl.lit("all")),
         (pl.lit("tier"), pl.col("tier").fill_null("none")),
@@ -237,13 +238,13 @@ def group_outcomes(
         long = pl.concat(
             [
                 outcomes.select(
-                    *KEYS, "account_id", "billing_before_12m", pl.col(AFTER[n]).alias("billing_after"),
-                    pl.lit(n, pl.Int64).alias("horizon_months"),
+                    *KEYS, "account_id", "tier", "designation", "target_source", "billing_before_12m",
+                    pl.col(AFTER[n]).alias("billing_after"), pl.lit(n, pl.Int64).alias("horizon_months"),
                 )
                 for n in HORIZONS
             ]
         )  # fmt: skip
-        joined = _memberships(outcomes).join(long, on=[*KEYS, "account_id"])
+        joined = _memberships(long, ["billing_before_12m", "billing_after", "horizon_months"])
         before = pl.col("billing_before_12m").cast(pl.Float64)
         after = pl.col("billing_after").cast(pl.Float64)
         baseline = before * pl.col("horizon_months") / 12

@@ -89,6 +89,7 @@ class History:
     deals: source_system, source_client_id, stage, amount_reporting, probability, created_date, expected_close_date,
       is_open (clean deals); None: no opportunities input.
     prospects: prospect_id, name, domain, phone, postal_code, industry, employee_count, owner_id, created_date.
+    prospect_matches: designations.match_prospects(prospects, records) when the caller has it; else matched once here.
     """
 
     records: pl.DataFrame
@@ -96,6 +97,7 @@ class History:
     engagement: pl.DataFrame | None = None
     deals: pl.DataFrame | None = None
     prospects: pl.DataFrame | None = None
+    prospect_matches: pl.DataFrame | None = None
 
 
 @dataclass
@@ -247,12 +249,17 @@ def _engagement_at(engagement: pl.DataFrame | None, known: pl.DataFrame, m: int)
     )  # fmt: skip
 
 
-def _leads_at(prospects: pl.DataFrame | None, known: pl.DataFrame, as_of: dt.date, config: ScoringConfig):
+def _leads_at(
+    prospects: pl.DataFrame | None, matches: pl.DataFrame, known: pl.DataFrame, as_of: dt.date, config: ScoringConfig
+):
     if prospects is None or prospects.height == 0:
         return pl.DataFrame(schema=LEAD_SCHEMA)
     dated = prospects.filter(pl.col("created_date").is_null() | (pl.col("created_date") <= pl.lit(as_of)))
     clients = known.select("source_system", "source_client_id", "account_id", "name", "domain", "phone", "postal_code")
-    scored = designations.score_prospects(dated, clients, config)
+    # the pairs of every prospect and record (matched once) narrowed to the records known then: the same pairs as
+    # matching the prospects known then against those records
+    then = matches.join(known.select("source_system", "source_client_id"), on=["source_system", "source_client_id"])
+    scored = designations.score_prospects(dated, clients, config, matches=then)
     recommended = designations.recommend_leads(scored, config)
     return (
         scored.select(
@@ -278,6 +285,9 @@ def reconstruct(
     prepared = _prepared(history)
     records, billing = prepared["records"], prepared["billing"]
     stage = replay_stage(config)
+    matches = history.prospect_matches
+    if matches is None and history.prospects is not None:
+        matches = designations.match_prospects(history.prospects, history.records)
     levels: dict[dt.date, Decimal] = {}
     previous_owners = None
     accounts_out, leads_out, skipped = [], [], []
@@ -327,7 +337,7 @@ def reconstruct(
             )
         )
         accounts_out.append(frame.select(list(RECONSTRUCTED_SCHEMA)).cast(RECONSTRUCTED_SCHEMA))
-        leads_out.append(_leads_at(history.prospects, known, as_of, config))
+        leads_out.append(_leads_at(history.prospects, matches, known, as_of, config))
         previous_owners = accounts.select("account_id", "owner_id")
     accounts_frame = (pl.concat(accounts_out) if accounts_out else pl.DataFrame(schema=RECONSTRUCTED_SCHEMA)).sort(
         "as_of_date", "account_id"
