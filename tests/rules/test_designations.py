@@ -12,6 +12,7 @@ from assets.rules.designations import (
     build_seller_lists,
     check_overrides,
     check_picks,
+    match_prospects,
     recommend_leads,
     recommend_targets,
     resolve_overrides,
@@ -153,6 +154,23 @@ def test_prospect_that_is_a_client_is_recognised_by_name_and_a_shared_key():
     )
     existing = dict(zip(out["prospect_id"], out["existing_account_id"], strict=True))
     assert existing == {"P1": "nat:N1", "P2": "nat:N1", "P3": "nat:N1", "P4": None, "P5": None, "P6": "nat:N2"}
+
+
+def test_prospect_matches_of_fewer_records_are_the_matches_filtered():
+    """The outcomes match once and narrow the pairs to the records known at each month end: the same pairs."""
+    many = prospects(
+        ("P1", "ACME HOLDINGS", "www.acme.com", None, None, None, None, "S1"),
+        ("P2", "Globex Corporation", "globex.com", None, None, None, None, "S2"),
+        ("P3", "Acme Holdings", None, "(415) 555-0100", None, None, None, "S1"),
+    )
+    every = match_prospects(many, CLIENT_RECORDS).sort("prospect_id")
+    assert every["account_id"].to_list() == ["nat:N1", "nat:N2", "nat:N1"]
+    for kept in ("N1", "N2"):
+        fewer = CLIENT_RECORDS.filter(pl.col("source_client_id") == kept)
+        filtered = every.filter(pl.col("source_client_id") == kept)
+        assert match_prospects(many, fewer).sort("prospect_id").equals(filtered)
+        scored = score_prospects(many, fewer, CONFIG, matches=filtered).sort("prospect_id")
+        assert scored.equals(score_prospects(many, fewer, CONFIG).sort("prospect_id"))
 
 
 def test_lead_score_is_mean_of_icp_fit_and_wallet_percentile():
