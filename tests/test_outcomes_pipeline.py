@@ -143,6 +143,21 @@ def test_the_publication_holds_a_report(run):
     assert "<svg" in text and "2026-10-31" in text
 
 
+def test_the_asset_pages_show_tables_and_charts(run):
+    """What the Dagster UI shows on the asset pages: Markdown with a table and an inline SVG chart."""
+    with dg.DagsterInstance.get() as instance:
+        shown = {}
+        for key, entry in ((["marts", "prioritization_outcomes"], "outcomes"), (["marts", "scoring_backtest"], "backtest"),
+                           (["marts", "seller_feedback_summary"], "feedback")):  # fmt: skip
+            event = instance.get_latest_materialization_event(dg.AssetKey(key))
+            shown[entry] = event.asset_materialization.metadata[entry]
+    for entry, value in shown.items():
+        assert isinstance(value, dg.MarkdownMetadataValue), entry
+        assert "| --- |" in value.md_str, entry
+    for entry in ("outcomes", "backtest"):
+        assert "](data:image/svg+xml;base64," in shown[entry].md_str, entry
+
+
 def test_the_backtest_command_publishes_nothing(run, capsys, tmp_path):
     output = run["output"]
     watched = [output / "alms.duckdb", output / "work" / "warehouse.duckdb", *sorted((output / "parquet").iterdir()),
