@@ -98,6 +98,8 @@ U_PRIOR = {
     "domain_level": {2: 5e-5, 1: 1e-5, 0: 0.99994},
 }
 U_PRIOR_PAIRS = 1000.0
+# The comparison SQL holds a name's word flags as bits of a BIGINT: words past this many are not compared.
+MAX_NAME_WORDS = 62
 COUNTRIES = {
     "us": "us", "usa": "us", "united states": "us", "united states of america": "us", "u s": "us", "u s a": "us",
     "ca": "ca", "can": "ca", "canada": "ca", "au": "au", "aus": "au", "australia": "au",
@@ -169,7 +171,12 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         .str.split(" ")
         .list.eval(pl.element().replace(STREET_WORDS).filter(pl.element() != ""))
     )
-    words = pl.col("name_key").str.split(" ").list.eval(pl.element().filter(~pl.element().is_in(STOP_WORDS)))
+    words = (
+        pl.col("name_key")
+        .str.split(" ")
+        .list.eval(pl.element().filter(~pl.element().is_in(STOP_WORDS)))
+        .list.head(MAX_NAME_WORDS)
+    )
     prepared = (
         keyed.with_row_index("record_id")
         .with_columns(
@@ -219,14 +226,18 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         .agg(
             pl.col("token").alias("tokens"),
             pl.col("weight").alias("token_weights"),
-            pl.col("token").is_in(list(common)).alias("token_common"),
-            (
+            # word flags as bits (the i-th word of the name is bit i), for the comparison SQL
+            _word_bits(pl.col("token").is_in(list(common))).alias("common_mask"),
+            _word_bits(
                 pl.col("token").is_in(qualifiers)
                 | pl.col("token").str.contains(r"^[0-9]+$")
                 | ((pl.col("token") == pl.col("city_key")) & (pl.col("token").str.len_chars() >= 4))
-            ).alias("token_qualifier"),
-            pl.col("token").is_in(DIVISIONS).alias("token_division"),
-            pl.col("token").filter(~pl.col("token").is_in(list(common))).alias("rare_tokens"),
+            ).alias("qualifier_mask"),
+            _word_bits(pl.col("token").is_in(DIVISIONS)).alias("division_mask"),
+            # words a typo can reach (Jaro-Winkler): four letters or more, no digits
+            _word_bits((pl.col("token").str.len_chars() >= 4) & ~pl.col("token").str.contains("[0-9]")).alias(
+                "typo_mask"
+            ),
             pl.col("token").sort_by("names", "token").first().alias("rarest_token"),
             pl.col("token").sort_by("names", "token").get(1, null_on_oob=True).alias("second_rarest_token"),
             pl.col("token").sort().str.join(" ").alias("name_sorted"),
@@ -259,6 +270,11 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         .sort("record_id")
     )
     return prepared, common
+
+
+def _word_bits(flag: pl.Expr) -> pl.Expr:
+    """In a group_by over one record's words (in name order): the flagged words as bits of one integer."""
+    return pl.when(flag).then(pl.lit(2, pl.Int64).pow(pl.int_range(pl.len(), dtype=pl.Int64))).otherwise(0).sum()
 
 
 def _drop_misspelt_legal_forms(prepared: pl.DataFrame) -> pl.DataFrame:
@@ -365,17 +381,23 @@ def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tup
     return unique, report
 
 
-def _token_equal(t: str, s: str) -> str:
-    """SQL: two name words are the same word: equal, a typo (Jaro-Winkler 0.88, 4+ letters, not numbers), an
-    abbreviation (one starts with the other, 3+ letters: deli / delicatessen), or an initial (j / john)."""
-    return (
-        f"({t} = {s} or (length({t}) >= 4 and length({s}) >= 4 and not regexp_matches({t} || {s}, '[0-9]') "
-        f"and jaro_winkler_similarity({t}, {s}) >= 0.88) "
-        f"or (length({t}) >= 3 and length({s}) > length({t}) and starts_with({s}, {t})) "
-        f"or (length({s}) >= 3 and length({t}) > length({s}) and starts_with({t}, {s})) "
-        f"or (length({t}) = 1 and length({s}) > 1 and starts_with({s}, {t})) "
-        f"or (length({s}) = 1 and length({t}) > 1 and starts_with({t}, {s})))"
-    )
+def _bit(mask: str, position: str) -> str:
+    """SQL: the word at 1-based `position` has its flag in `mask` (see _word_bits)."""
+    return f"(({mask} >> ({position} - 1)) & 1 = 1)"
+
+
+# SQL: the left name's word t (position i) and the right name's word s (position j) are the same word: equal, an
+# abbreviation (one starts with the other, 3+ letters: deli / delicatessen), an initial (j / john), or a typo
+# (Jaro-Winkler 0.88, 4+ letters, no digits). A qualifier (East, 12, a place) only meets itself, never a look-alike
+# ("central" is no typo of "centennial"). The cheap tests come first: a CASE stops at the first that decides.
+SAME_WORD = f"""case
+    when t = s then true
+    when {_bit("l_qualifier_mask", "i")} or {_bit("r_qualifier_mask", "j")} then false
+    when starts_with(t, s) then length(s) <> 2
+    when starts_with(s, t) then length(t) <> 2
+    when {_bit("l_typo_mask", "i")} and {_bit("r_typo_mask", "j")} then jaro_winkler_similarity(t, s) >= 0.88
+    else false
+end"""
 
 
 COMPARISONS_SQL = f"""
@@ -386,8 +408,9 @@ joined as (
         pairs.left_id, pairs.right_id,
         l.name_key as l_name, r.name_key as r_name, l.name_compact as l_compact, r.name_compact as r_compact,
         l.tokens as l_tokens, r.tokens as r_tokens, l.token_weights as l_weights, r.token_weights as r_weights,
-        l.token_common as l_common, r.token_common as r_common, l.token_qualifier as l_qualifier,
-        r.token_qualifier as r_qualifier, l.token_division as l_division, r.token_division as r_division, l.initials as l_initials, r.initials as r_initials,
+        l.common_mask as l_common_mask, r.common_mask as r_common_mask, l.qualifier_mask as l_qualifier_mask,
+        r.qualifier_mask as r_qualifier_mask, l.division_mask as l_division_mask, r.division_mask as r_division_mask,
+        l.typo_mask as l_typo_mask, r.typo_mask as r_typo_mask, l.initials as l_initials, r.initials as r_initials,
         l.acronym_token as l_acronym, r.acronym_token as r_acronym, l.name_tf, l.domain_tf,
         l.domain_key as l_domain, r.domain_key as r_domain, l.domain_stem as l_stem, r.domain_stem as r_stem,
         l.phone_key as l_phone, r.phone_key as r_phone,
@@ -398,32 +421,41 @@ joined as (
     join records as l on l.record_id = pairs.left_id
     join records as r on r.record_id = pairs.right_id
 ),
-word_hits as (
+word_matrix as (
+    -- per word of the left name, the words of the right name it meets, as bits (each word pair is compared once)
     select
         *,
-        -- a qualifier (East, 12, a place) only meets itself, never a look-alike ("central" is no typo of "centennial")
-        list_transform(l_tokens, lambda t, i: list_bool_or(list_transform(r_tokens, lambda s, j:
-            case when l_qualifier[i] or r_qualifier[j] then t = s else {_token_equal("t", "s")} end))) as l_hit,
-        list_transform(r_tokens, lambda s, j: list_bool_or(list_transform(l_tokens, lambda t, i:
-            case when l_qualifier[i] or r_qualifier[j] then t = s else {_token_equal("t", "s")} end))) as r_hit
+        list_transform(l_tokens, lambda t, i: list_bit_or(list_transform(r_tokens, lambda s, j:
+            case when {SAME_WORD} then 1::bigint << (j - 1) else 0::bigint end))) as l_meets
     from joined
+),
+word_bits as (
+    -- the words of each name that meet a word of the other
+    select
+        *,
+        list_bit_or(list_transform(l_meets, lambda m, i: case when m <> 0 then 1::bigint << (i - 1) else 0::bigint end))
+            as l_hits,
+        list_bit_or(l_meets) as r_hits
+    from word_matrix
 ),
 word_sums as (
     select
         *,
-        len(list_filter(l_hit, lambda h: not h)) as l_unmatched,
-        len(list_filter(r_hit, lambda h: not h)) as r_unmatched,
-        list_sum(list_transform(l_weights, lambda w, i: case when l_hit[i] then w else 0 end)) as l_shared_weight,
-        list_sum(list_transform(r_weights, lambda w, i: case when r_hit[i] then w else 0 end)) as r_shared_weight,
+        len(l_tokens) - bit_count(l_hits) as l_unmatched,
+        len(r_tokens) - bit_count(r_hits) as r_unmatched,
+        list_sum(list_transform(l_weights, lambda w, i: case when {_bit("l_hits", "i")} then w else 0 end))
+            as l_shared_weight,
+        list_sum(list_transform(r_weights, lambda w, i: case when {_bit("r_hits", "i")} then w else 0 end))
+            as r_shared_weight,
         list_sum(l_weights) as l_weight,
         list_sum(r_weights) as r_weight,
-        list_bool_or(list_transform(l_hit, lambda h, i: h and not l_common[i])) as l_rare_hit,
-        list_bool_or(list_transform(r_hit, lambda h, i: h and not r_common[i])) as r_rare_hit,
-        list_bool_or(list_transform(l_qualifier, lambda q, i: q and not l_hit[i])) as l_discriminator,
-        list_bool_and(list_transform(l_division, lambda d, i: d or l_hit[i])) as l_division_only,
-        list_bool_and(list_transform(r_division, lambda d, i: d or r_hit[i])) as r_division_only,
-        list_bool_or(list_transform(r_qualifier, lambda q, i: q and not r_hit[i])) as r_discriminator
-    from word_hits
+        l_hits & ~l_common_mask <> 0 as l_rare_hit,
+        r_hits & ~r_common_mask <> 0 as r_rare_hit,
+        l_qualifier_mask & ~l_hits <> 0 as l_discriminator,
+        r_qualifier_mask & ~r_hits <> 0 as r_discriminator,
+        ~(l_hits | l_division_mask) & ((1::bigint << len(l_tokens)) - 1) = 0 as l_division_only,
+        ~(r_hits | r_division_mask) & ((1::bigint << len(r_tokens)) - 1) = 0 as r_division_only
+    from word_bits
 ),
 address_parts as (
     select
@@ -453,6 +485,11 @@ select
     case
         when l_name is null or r_name is null then null
         when l_name = r_name or l_compact = r_compact then 9
+        -- a name of stop words only ("De La") has no words: it lies within any other name, and meets another such
+        -- name by its spelling only
+        when l_tokens is null and r_tokens is null then case when jaro_winkler_similarity(l_name, r_name) >= 0.85
+            then 2 else 0 end
+        when l_tokens is null or r_tokens is null then 6
         when l_unmatched = 0 and r_unmatched = 0 then 8
         -- one name adds only division words to the other: "Acme West" beside "Acme" is another unit
         when (l_unmatched = 0 and r_unmatched > 0 and r_division_only) or (r_unmatched = 0 and l_unmatched > 0
@@ -495,17 +532,15 @@ select
     name_tf,
     domain_tf,
     -- the record whose words all lie within the other name (for the containment guard)
-    case when l_unmatched = 0 then left_id else right_id end as contained_id
+    case when l_tokens is null or l_unmatched = 0 then left_id else right_id end as contained_id
 from address_parts
 """
 
 
 def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     """The comparison levels of each pair (and the exact name's term frequency)."""
-    columns = ["record_id", "name_key", "name_compact", "tokens", "token_weights", "token_common", "token_qualifier",
-               "token_division",
-               "initials",
-               "acronym_token", "name_tf", "domain_tf", "domain_key", "domain_stem", "phone_key", "postal_code_key",
+    columns = ["record_id", "name_key", "name_compact", "tokens", "token_weights", "common_mask", "qualifier_mask",
+               "division_mask", "typo_mask", "initials", "acronym_token", "name_tf", "domain_tf", "domain_key", "domain_stem", "phone_key", "postal_code_key",
                "house_number", "street_key", "city_key", "country_key"]  # fmt: skip
     conn.register("prepared", prepared.select(columns))
     conn.register("pair_ids", pairs.select("left_id", "right_id"))
