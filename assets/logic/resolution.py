@@ -161,11 +161,7 @@ def _ascii_lower(expr: pl.Expr) -> pl.Expr:
 def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tuple[pl.DataFrame, set[str]]:
     """One row per record with an integer id and every comparison key; and the set of common name words."""
     keyed = add_match_keys(records.lazy().sort("source_system", "source_client_id"))
-    address = (
-        _ascii_lower(pl.col("address"))
-        .str.replace(r",?\s*(unit|ste|suite|apt|#|floor|fl)\b.*$", "")
-        .str.replace_all(r"[^a-z0-9 ]", " ")
-    )
+    address = pl.col("_address")
     street_tokens = (
         address.str.extract(r"^\s*[0-9]+[a-z]?\s+(.*)$", 1)
         .str.split(" ")
@@ -179,11 +175,18 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
     )
     prepared = (
         keyed.with_row_index("record_id")
+        # the address once, for the house number and the street (polars would compute a repeated expression twice)
+        .with_columns(
+            _ascii_lower(pl.col("address"))
+            .str.replace(r",?\s*(unit|ste|suite|apt|#|floor|fl)\b.*$", "")
+            .str.replace_all(r"[^a-z0-9 ]", " ")
+            .alias("_address")
+        )
         .with_columns(
             pl.col("record_id").cast(pl.Int64),
             pl.col("domain_key").str.replace(r"\.[a-z]+$", "").str.replace_all(r"[-.]", "").alias("domain_stem"),
             address.str.extract(r"^\s*([0-9]+)", 1).alias("house_number"),
-            street_tokens.list.join(" ").alias("street_key"),
+            street_tokens.list.join(" ").replace("", None).alias("street_key"),
             _ascii_lower(pl.col("city")).str.replace_all(r"[^a-z]", "").alias("city_key"),
             pl.col("country")
             .str.to_lowercase()
@@ -195,7 +198,7 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
             pl.col("name_key").str.replace_all(" ", "").alias("name_compact"),
             words.alias("name_tokens"),
         )
-        .with_columns(pl.when(pl.col("street_key") != "").then(pl.col("street_key")).alias("street_key"))
+        .drop("_address")
         .collect(engine="streaming")
     )
     prepared = _drop_misspelt_legal_forms(prepared)
@@ -207,74 +210,104 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         frequencies.group_by("token")
         .len("names")
         .with_columns((pl.lit(n_names + 1.0) / pl.col("names")).log().alias("weight"))
+        .sort("token")
+        .with_row_index("alphabetical")
     )
     cutoff = max(settings.common_token_min, int(settings.common_token_share * n_names))
     common = set(frequencies.filter(pl.col("names") >= cutoff)["token"].to_list())
     # words that name a site: compass points and the like, numbers, and the record's own place ("X Aurora" in Aurora)
     qualifiers = pl.Series(DISCRIMINATORS).implode()
-    # per record: the words with their weights (in name order), the two rarest words, a sorted word key, initials
-    exploded = (
-        prepared.select("record_id", pl.col("name_tokens").alias("token"), "city_key")
-        .explode("token")
-        .drop_nulls("token")
-        .with_row_index("position")
-        .join(frequencies, on="token", how="left")
-    )
-    per_record = (
-        exploded.sort("position")
-        .group_by("record_id")
-        .agg(
-            pl.col("token").alias("tokens"),
-            pl.col("weight").alias("token_weights"),
-            # word flags as bits (the i-th word of the name is bit i), for the comparison SQL
-            _word_bits(pl.col("token").is_in(list(common))).alias("common_mask"),
-            _word_bits(
-                pl.col("token").is_in(qualifiers)
-                | pl.col("token").str.contains(r"^[0-9]+$")
-                | ((pl.col("token") == pl.col("city_key")) & (pl.col("token").str.len_chars() >= 4))
-            ).alias("qualifier_mask"),
-            _word_bits(pl.col("token").is_in(DIVISIONS)).alias("division_mask"),
-            # words a typo can reach (Jaro-Winkler): four letters or more, no digits
-            _word_bits((pl.col("token").str.len_chars() >= 4) & ~pl.col("token").str.contains("[0-9]")).alias(
-                "typo_mask"
-            ),
-            pl.col("token").sort_by("names", "token").first().alias("rarest_token"),
-            pl.col("token").sort_by("names", "token").get(1, null_on_oob=True).alias("second_rarest_token"),
-            pl.col("token").sort().str.join(" ").alias("name_sorted"),
-            pl.col("token").str.slice(0, 1).str.join("").alias("initials"),
-            pl.len().alias("token_count"),
+    # per record and word (in name order): the word's weight, and its flags as bits (the i-th word is bit i) for the
+    # comparison SQL; every step vectorised over all words at once
+    words = (
+        prepared.select(
+            "record_id",
+            "city_key",
+            pl.col("name_tokens").alias("token"),
+            pl.int_ranges(0, pl.col("name_tokens").list.len(), dtype=pl.Int64).alias("position"),
         )
+        .explode("token", "position")
+        .drop_nulls("token")
+        .join(frequencies, on="token", how="left", maintain_order="left")
     )
-    site = pl.struct("name_key", "city_key")
-    prepared = (
-        prepared.join(per_record, on="record_id", how="left")
+    bit = pl.lit(2, pl.Int64).pow(pl.col("position"))
+    words = words.with_columns(
+        pl.when(pl.col("token").is_in(list(common))).then(bit).otherwise(0).alias("common_bit"),
+        pl.when(
+            pl.col("token").is_in(qualifiers)
+            | pl.col("token").str.contains(r"^[0-9]+$")
+            | ((pl.col("token") == pl.col("city_key")) & (pl.col("token").str.len_chars() >= 4))
+        )
+        .then(bit)
+        .otherwise(0)
+        .alias("qualifier_bit"),
+        pl.when(pl.col("token").is_in(DIVISIONS)).then(bit).otherwise(0).alias("division_bit"),
+        # words a typo can reach (Jaro-Winkler): four letters or more, no digits
+        pl.when((pl.col("token").str.len_chars() >= 4) & ~pl.col("token").str.contains("[0-9]"))
+        .then(bit)
+        .otherwise(0)
+        .alias("typo_bit"),
+    )
+    per_record = words.group_by("record_id").agg(
+        pl.col("token").alias("tokens"),
+        pl.col("weight").alias("token_weights"),
+        *(pl.col(f"{flag}_bit").sum().alias(f"{flag}_mask") for flag in ("common", "qualifier", "division", "typo")),
+    )
+    # the two rarest words (fewest names, then alphabetical): the first two of each record's words in that order
+    by_rarity = words.select("record_id", "token", "names", "alphabetical").sort("record_id", "names", "alphabetical")
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    by_rarity = by_rarity.with_columns(
+        (
+            row - pl.when(pl.col("record_id") != pl.col("record_id").shift(1, fill_value=-1)).then(row).forward_fill()
+        ).alias("rank")
+    )
+    for rank, column in enumerate(("rarest_token", "second_rarest_token")):
+        per_record = per_record.join(
+            by_rarity.filter(pl.col("rank") == rank).select("record_id", pl.col("token").alias(column)),
+            on="record_id",
+            how="left",
+        )
+    # the words in alphabetical order (sorting the words of all records at once is faster than each record's list)
+    alphabetical = (
+        words.select("record_id", "token", "alphabetical")
+        .sort("record_id", "alphabetical")
+        .group_by("record_id", maintain_order=True)
+        .agg(pl.col("token").alias("name_sorted"))
+    )
+    per_record = per_record.join(alphabetical, on="record_id", how="left").with_columns(
+        pl.col("name_sorted").list.join(" "),
+        pl.col("tokens").list.eval(pl.element().str.slice(0, 1)).list.join("").alias("initials"),
+        pl.col("tokens").list.len().alias("token_count"),
+    )
+    # term frequency of an exact name (and of a domain): the share of distinct sites (name, city) that carry it
+    # (with the prior's share worth U_PRIOR_PAIRS sites: one name among six sites is not 1 in 6)
+    sites = prepared.select("name_key", "city_key").unique()
+    domain_sites = prepared.select("domain_key", "city_key").unique()
+    # attached column by column: joining the wide frame itself would copy every column of every record
+    attached = (
+        prepared.select("record_id", "name_key", "domain_key")
+        .join(per_record, on="record_id", how="left", maintain_order="left")
+        .join(sites.group_by("name_key").len("name_sites"), on="name_key", how="left", nulls_equal=True,
+              maintain_order="left")
+        .join(domain_sites.group_by("domain_key").len("domain_sites"), on="domain_key", how="left",
+              nulls_equal=True, maintain_order="left")
         .with_columns(
             pl.when(pl.col("token_count") >= 2).then(pl.col("initials")).alias("initials"),
             pl.when((pl.col("token_count") == 1) & pl.col("tokens").list.first().str.contains(r"^[a-z]{2,6}$"))
             .then(pl.col("tokens").list.first())
             .alias("acronym_token"),
-            # term frequency of an exact name: the share of distinct sites (name, city) that carry it
-            # (with the prior's exact-name share worth U_PRIOR_PAIRS sites: one name among six sites is not 1 in 6)
             (
-                (site.n_unique().over("name_key") + U_PRIOR_PAIRS * U_PRIOR["name_level"][EXACT_NAME])
-                / (site.n_unique() + U_PRIOR_PAIRS)
+                (pl.col("name_sites") + U_PRIOR_PAIRS * U_PRIOR["name_level"][EXACT_NAME])
+                / (sites.height + U_PRIOR_PAIRS)
             ).alias("name_tf"),
             (
-                (
-                    pl.struct("domain_key", "city_key").n_unique().over("domain_key")
-                    + U_PRIOR_PAIRS * U_PRIOR["domain_level"][2]
-                )
-                / (site.n_unique() + U_PRIOR_PAIRS)
+                (pl.col("domain_sites") + U_PRIOR_PAIRS * U_PRIOR["domain_level"][2]) / (sites.height + U_PRIOR_PAIRS)
             ).alias("domain_tf"),
         )
-        .sort("record_id")
-    )
+        .drop("record_id", "name_key", "domain_key", "name_sites", "domain_sites")
+    )  # fmt: skip
+    prepared = pl.concat([prepared, attached], how="horizontal")
     return prepared, common
-
-
-def _word_bits(flag: pl.Expr) -> pl.Expr:
-    """In a group_by over one record's words (in name order): the flagged words as bits of one integer."""
-    return pl.when(flag).then(pl.lit(2, pl.Int64).pow(pl.int_range(pl.len(), dtype=pl.Int64))).otherwise(0).sum()
 
 
 def _drop_misspelt_legal_forms(prepared: pl.DataFrame) -> pl.DataFrame:
@@ -382,7 +415,7 @@ def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tup
 
 
 def _bit(mask: str, position: str) -> str:
-    """SQL: the word at 1-based `position` has its flag in `mask` (see _word_bits)."""
+    """SQL: the word at 1-based `position` has its flag in `mask` (bit i - 1, see prepare_records)."""
     return f"(({mask} >> ({position} - 1)) & 1 = 1)"
 
 
