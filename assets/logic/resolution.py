@@ -354,64 +354,92 @@ SMALL_BLOCK_RULES = {"city+word_start", "house+word", "house+street", "postal+wo
 
 def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tuple[pl.DataFrame, dict]:
     """(left_id, right_id) pairs, left < right, sharing at least one blocking key, with `is_training` (a pair of a
-    tight rule); and counts per rule."""
-    derived = {"name_prefix", "word", "word_start"}
-    frame = prepared.select(
+    tight rule); and counts per rule.
+
+    Each rule groups the records by its key once (a block: the records sharing it), drops the blocks that are too
+    large, and joins the members of each block on the block's number; the rules run in parallel (lazy frames
+    collected together) and a pair found by several rules is kept once."""
+    frame = prepared.lazy().select(
         "record_id",
-        *{column for columns in BLOCKING_RULES.values() for column in columns if column not in derived} - {"city_key"},
+        *{column for columns in BLOCKING_RULES.values() for column in columns} - set(_WORD_KEYS) - {"name_prefix"},
         pl.col("name_key").str.slice(0, 4).alias("name_prefix"),
-        # the rare words of the name (3+ letters): a typo in one word leaves the others to meet on
-        pl.concat_list("rarest_token", "second_rarest_token")
-        .list.drop_nulls()
-        .list.filter(pl.element().str.len_chars() >= 3)
-        .alias("word"),
-        # the first three letters of the two rarest words: a typo later in a word leaves its start
-        pl.concat_list("rarest_token", "second_rarest_token")
-        .list.drop_nulls()
-        .list.eval(pl.element().str.slice(0, 3))
-        .list.filter(pl.element().str.len_chars() >= 3)
-        .alias("word_start"),
-        "initials",
-        "acronym_token",
-        "city_key",
+        "rarest_token",
+        "second_rarest_token",
     )
-    pairs = []
-    report = {"pairs_by_rule": {}, "blocks_skipped": {}}
+    rules, skipped = [], []
     for rule, keys in BLOCKING_RULES.items():
-        blocks = frame.select("record_id", *keys)
-        word = next((key for key in keys if key.startswith("word")), None)
-        if word:  # one row per word of the name, so a typo in one word leaves the others
-            blocks = blocks.explode(word).unique()
+        word = next((key for key in keys if key in _WORD_KEYS), None)
+        rows = _word_rows(frame, keys, word) if word else frame.select("record_id", *keys)
         limit = settings.max_word_block_size if rule in SMALL_BLOCK_RULES else settings.max_block_size
-        blocks = blocks.drop_nulls(keys).with_columns(pl.len().over(keys).alias("_size"))
-        report["blocks_skipped"][rule] = int(
-            blocks.filter(pl.col("_size") > limit).select(pl.struct(keys).n_unique()).item()
+        blocks = rows.drop_nulls(keys).group_by(keys).agg("record_id", pl.len().alias("size"))
+        skipped.append(blocks.select((pl.col("size") > limit).sum().alias(rule)))
+        members = (
+            blocks.filter((pl.col("size") > 1) & (pl.col("size") <= limit))
+            .select("record_id")
+            .with_row_index("block")
+            .explode("record_id")
         )
-        blocks = blocks.filter((pl.col("_size") > 1) & (pl.col("_size") <= limit)).drop("_size")
-        joined = (
-            blocks.join(blocks, on=keys, suffix="_right")
+        rules.append(
+            members.join(members, on="block", suffix="_right")
             .filter(pl.col("record_id") < pl.col("record_id_right"))
-            .select(pl.col("record_id").alias("left_id"), pl.col("record_id_right").alias("right_id"))
-            .unique()
+            .select(
+                pl.col("record_id").alias("left_id"),
+                pl.col("record_id_right").alias("right_id"),
+                pl.lit(rule not in BROAD_RULES).alias("is_training"),
+            )
         )
-        report["pairs_by_rule"][rule] = joined.height
-        pairs.append(joined.with_columns(pl.lit(rule not in BROAD_RULES).alias("is_training")))
     # acronyms: a one-word name equal to the initials of another name in the same city
-    short = frame.select("record_id", pl.col("acronym_token").alias("acronym"), "city_key").drop_nulls()
-    long = frame.select("record_id", pl.col("initials").alias("acronym"), "city_key").drop_nulls()
-    acronyms = (
+    short = prepared.lazy().select("record_id", pl.col("acronym_token").alias("acronym"), "city_key").drop_nulls()
+    long = prepared.lazy().select("record_id", pl.col("initials").alias("acronym"), "city_key").drop_nulls()
+    rules.append(
         short.join(long, on=["acronym", "city_key"], suffix="_right")
         .filter(pl.col("record_id") != pl.col("record_id_right"))
         .select(
             pl.min_horizontal("record_id", "record_id_right").alias("left_id"),
             pl.max_horizontal("record_id", "record_id_right").alias("right_id"),
+            pl.lit(True).alias("is_training"),
         )
     )
-    report["pairs_by_rule"]["acronym+city"] = acronyms.height
-    pairs.append(acronyms.with_columns(pl.lit(True).alias("is_training")))
-    unique = pl.concat(pairs).group_by("left_id", "right_id").agg(pl.col("is_training").any())
+    *found, skipped = pl.collect_all([*rules, pl.concat(skipped, how="horizontal")])
+    # a pair as one integer (record ids stay below 2^32): counting and de-duplicating one column is cheaper
+    pair = pl.col("left_id") * _PAIR_BASE + pl.col("right_id")
+    report = {
+        # a pair that shares both rare words is joined twice by a word rule: counted once
+        "pairs_by_rule": {rule: found[i].select(pair.n_unique()).item() if i < len(BLOCKING_RULES) and
+                          any(key in _WORD_KEYS for key in BLOCKING_RULES[rule]) else found[i].height
+                          for i, rule in enumerate([*BLOCKING_RULES, "acronym+city"])},
+        "blocks_skipped": {rule: int(count) for rule, count in skipped.row(0, named=True).items()},
+    }  # fmt: skip
+    unique = (
+        pl.concat(found)
+        .group_by(pair.alias("pair"))
+        .agg(pl.col("is_training").any())
+        .select(
+            (pl.col("pair") // _PAIR_BASE).alias("left_id"),
+            (pl.col("pair") % _PAIR_BASE).alias("right_id"),
+            "is_training",
+        )
+    )
     report["candidate_pairs"] = unique.height
     return unique, report
+
+
+# Keys made of the two rarest words of the name: each word (3+ letters), or its first three letters
+_WORD_KEYS = {"word": lambda token: token, "word_start": lambda token: token.str.slice(0, 3)}
+_PAIR_BASE = 2**32
+
+
+def _word_rows(frame: pl.LazyFrame, keys: list[str], word: str) -> pl.LazyFrame:
+    """One row per record and rare word (a typo in one word leaves the other to meet on), the other keys beside."""
+    others = [key for key in keys if key != word]
+    rarest, second = (_WORD_KEYS[word](pl.col(token)) for token in ("rarest_token", "second_rarest_token"))
+    return pl.concat(
+        [
+            frame.select("record_id", *others, rarest.alias(word)),
+            # the second word only where it differs from the first (a word written twice, two words of one start)
+            frame.filter(second != rarest).select("record_id", *others, second.alias(word)),
+        ]
+    ).filter(pl.col(word).str.len_chars() >= 3)
 
 
 def _bit(mask: str, position: str) -> str:
