@@ -76,8 +76,8 @@ FIELD_LEVELS = {"name_level": NAME_LEVELS, "location_level": LOCATION_LEVELS, "p
 FIELDS = tuple(FIELD_LEVELS)
 LEVELS = {column: tuple(sorted(levels)) for column, levels in FIELD_LEVELS.items()}
 EXACT_NAME = 9
-# Agreement on a value that many sites share is weaker evidence (term frequency): an exact name and the same domain
-# carry the share of sites with that value as their u, instead of the level's average u.
+# Agreement on a value that many sites share is weaker evidence (term frequency): an exact name carries the share of
+# sites with that name as its u, instead of the level's average u.
 TERM_FREQUENCIES = {"name_level": (EXACT_NAME, "name_tf")}
 # Names that differ by conflicting qualifiers never link (unless labels of their pattern say they match); names that
 # share nothing link only with identity evidence, the same web domain: organisations in one building share an
@@ -279,18 +279,15 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         pl.col("tokens").list.eval(pl.element().str.slice(0, 1)).list.join("").alias("initials"),
         pl.col("tokens").list.len().alias("token_count"),
     )
-    # term frequency of an exact name (and of a domain): the share of distinct sites (name, city) that carry it
+    # term frequency of an exact name: the share of distinct sites (name, city) that carry it
     # (with the prior's share worth U_PRIOR_PAIRS sites: one name among six sites is not 1 in 6)
     sites = prepared.select("name_key", "city_key").unique()
-    domain_sites = prepared.select("domain_key", "city_key").unique()
     # attached column by column: joining the wide frame itself would copy every column of every record
     attached = (
-        prepared.select("record_id", "name_key", "domain_key")
+        prepared.select("record_id", "name_key")
         .join(per_record, on="record_id", how="left", maintain_order="left")
         .join(sites.group_by("name_key").len("name_sites"), on="name_key", how="left", nulls_equal=True,
               maintain_order="left")
-        .join(domain_sites.group_by("domain_key").len("domain_sites"), on="domain_key", how="left",
-              nulls_equal=True, maintain_order="left")
         .with_columns(
             pl.when(pl.col("token_count") >= 2).then(pl.col("initials")).alias("initials"),
             pl.when((pl.col("token_count") == 1) & pl.col("tokens").list.first().str.contains(r"^[a-z]{2,6}$"))
@@ -300,11 +297,8 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
                 (pl.col("name_sites") + U_PRIOR_PAIRS * U_PRIOR["name_level"][EXACT_NAME])
                 / (sites.height + U_PRIOR_PAIRS)
             ).alias("name_tf"),
-            (
-                (pl.col("domain_sites") + U_PRIOR_PAIRS * U_PRIOR["domain_level"][2]) / (sites.height + U_PRIOR_PAIRS)
-            ).alias("domain_tf"),
         )
-        .drop("record_id", "name_key", "domain_key", "name_sites", "domain_sites")
+        .drop("record_id", "name_key", "name_sites")
     )  # fmt: skip
     prepared = pl.concat([prepared, attached], how="horizontal")
     return prepared, common
@@ -466,13 +460,13 @@ with pairs as (select * from pair_ids),
 records as (select * from prepared),
 joined as (
     select
-        pairs.left_id, pairs.right_id,
+        pairs.pair_index, pairs.left_id, pairs.right_id,
         l.name_key as l_name, r.name_key as r_name, l.name_compact as l_compact, r.name_compact as r_compact,
         l.tokens as l_tokens, r.tokens as r_tokens, l.token_weights as l_weights, r.token_weights as r_weights,
         l.common_mask as l_common_mask, r.common_mask as r_common_mask, l.qualifier_mask as l_qualifier_mask,
         r.qualifier_mask as r_qualifier_mask, l.division_mask as l_division_mask, r.division_mask as r_division_mask,
         l.typo_mask as l_typo_mask, r.typo_mask as r_typo_mask, l.initials as l_initials, r.initials as r_initials,
-        l.acronym_token as l_acronym, r.acronym_token as r_acronym, l.name_tf, l.domain_tf,
+        l.acronym_token as l_acronym, r.acronym_token as r_acronym, l.name_tf,
         l.domain_key as l_domain, r.domain_key as r_domain, l.domain_stem as l_stem, r.domain_stem as r_stem,
         l.phone_key as l_phone, r.phone_key as r_phone,
         l.postal_code_key as l_postal, r.postal_code_key as r_postal,
@@ -541,6 +535,7 @@ address_parts as (
     from word_sums
 )
 select
+    pair_index,
     left_id,
     right_id,
     case
@@ -591,7 +586,6 @@ select
         else 0
     end as domain_level,
     name_tf,
-    domain_tf,
     -- the record whose words all lie within the other name (for the containment guard)
     case when l_tokens is null or l_unmatched = 0 then left_id else right_id end as contained_id
 from address_parts
@@ -599,14 +593,18 @@ from address_parts
 
 
 def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    """The comparison levels of each pair (and the exact name's term frequency)."""
+    """The comparison levels of each pair (and the exact name's term frequency), in the order of `pairs` and with its
+    other columns."""
     columns = ["record_id", "name_key", "name_compact", "tokens", "token_weights", "common_mask", "qualifier_mask",
-               "division_mask", "typo_mask", "initials", "acronym_token", "name_tf", "domain_tf", "domain_key", "domain_stem", "phone_key", "postal_code_key",
-               "house_number", "street_key", "city_key", "country_key"]  # fmt: skip
+               "division_mask", "typo_mask", "initials", "acronym_token", "name_tf", "domain_key", "domain_stem",
+               "phone_key", "postal_code_key", "house_number", "street_key", "city_key", "country_key"]  # fmt: skip
     conn.register("prepared", prepared.select(columns))
-    conn.register("pair_ids", pairs.select("left_id", "right_id"))
+    conn.register("pair_ids", pairs.select("left_id", "right_id").with_row_index("pair_index"))
     try:
-        return conn.sql(COMPARISONS_SQL).pl()
+        # put back in order by the pair's index (cheaper than joining the pairs' other columns back on two ids)
+        levels = conn.sql(COMPARISONS_SQL).pl().sort("pair_index").drop("pair_index")
+        carried = pairs.drop("left_id", "right_id")
+        return pl.concat([levels, carried], how="horizontal") if carried.width else levels
     finally:
         for name in ("prepared", "pair_ids"):
             conn.unregister(name)
@@ -975,13 +973,14 @@ def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionS
     more. The queue shows the most valuable pattern's most uncertain pair first, then one pair of each other
     pattern in order of value, then the second pairs, and so on."""
     cluster_of = pl.Series("cluster", labels)
-    sizes = pl.DataFrame({"cluster": labels}).group_by("cluster").len("cluster_size")
-    undecided = scored.filter(pl.col("decision").is_null())
+    cluster_size = pl.Series("cluster_size", np.bincount(labels), dtype=pl.UInt32)
+    # lazily, so that only the columns each step needs are read (the pairs frame is wide)
+    undecided = scored.lazy().filter(pl.col("decision").is_null())
     held_back = (pl.col("match_probability") >= settings.match_threshold) & ~pl.col("is_link")
     torn = ((pl.col("name_weight") <= -4) & (pl.col("place_weight") >= 8)) | (
         (pl.col("name_weight") >= 8) & (pl.col("place_weight") <= -4)
     )
-    labelled = scored.filter(pl.col("decision").is_not_null()).group_by(FIELDS).len("labels")
+    labelled = scored.lazy().filter(pl.col("decision").is_not_null()).group_by(FIELDS).len("labels")
     pattern_value = (
         undecided.group_by(FIELDS)
         .agg(
@@ -999,23 +998,53 @@ def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionS
         | (pl.col("phone_level") == 2)
         | (pl.col("domain_level") == 2)
     )
-    queue = (
-        undecided.with_columns(
-            pl.lit(cluster_of).gather(pl.col("left_id")).alias("left_cluster"),
-            pl.lit(cluster_of).gather(pl.col("right_id")).alias("right_cluster"),
+    left_cluster, right_cluster = (pl.lit(cluster_of).gather(pl.col(side)) for side in ("left_id", "right_id"))
+    # each pair's rank within its pattern (most uncertain first), on the columns that decide it only
+    ranked = (
+        scored.lazy()
+        .with_row_index("_row")
+        .filter(pl.col("decision").is_null() & worth_a_look.fill_null(False) & (left_cluster != right_cluster))
+        .select(
+            "_row",
+            *FIELDS,
+            pl.struct((pl.col("match_probability") - 0.5).abs(), "left_id", "right_id")
+            .rank("ordinal")
+            .over(*FIELDS)
+            .alias("_rank_in_pattern"),
         )
-        .filter((pl.col("left_cluster") != pl.col("right_cluster")) & worth_a_look.fill_null(False))
-        .join(sizes.rename({"cluster": "left_cluster", "cluster_size": "left_size"}), on="left_cluster")
-        .join(sizes.rename({"cluster": "right_cluster", "cluster_size": "right_size"}), on="right_cluster")
-        .join(pattern_value, on=list(FIELDS), how="left", nulls_equal=True)
+        .collect()
+    )
+    # the queue takes every pattern's first pair, then every pattern's second, ...: the first `review_limit` rows have
+    # a rank of at most `deepest`, so only those are looked at further
+    sizes = np.sort(ranked.group_by(FIELDS).len()["len"].to_numpy())
+    ranks = np.arange(1, settings.review_limit + 1)
+    smaller = np.searchsorted(sizes, ranks)  # patterns with fewer pairs than the rank
+    rows_up_to = np.concatenate([[0], np.cumsum(sizes)])[smaller] + ranks * (sizes.size - smaller)
+    enough = rows_up_to >= settings.review_limit
+    deepest = int(ranks[np.argmax(enough)]) if enough.any() else settings.review_limit
+    shallow = ranked.filter(pl.col("_rank_in_pattern") <= deepest)
+    candidates = (
+        scored[shallow["_row"]]
+        .with_columns(
+            pl.lit(cluster_size).gather(left_cluster).alias("left_size"),
+            pl.lit(cluster_size).gather(right_cluster).alias("right_size"),
+        )
+        .join(pattern_value.collect(), on=list(FIELDS), how="left", nulls_equal=True, maintain_order="left")
         .with_columns(
             (pl.col("pattern_value") * (1 + (pl.col("left_size") + pl.col("right_size")).log(2) / 4)).alias(
                 "teaching_value"
             ),
             (pl.col("match_probability") - 0.5).abs().alias("_distance"),
+            shallow["_rank_in_pattern"],
         )
+    )
+    queue = (
+        candidates.sort(
+            ["_rank_in_pattern", "teaching_value", "_distance", "left_id", "right_id"],
+            descending=[False, True, False, False, False],
+        )  # fmt: skip
+        .head(settings.review_limit)
         .with_columns(
-            pl.struct("_distance", "left_id", "right_id").rank("ordinal").over(*FIELDS).alias("_rank_in_pattern"),
             pl.when(held_back)
             .then(pl.lit("names_disagree"))
             .when(torn)
@@ -1025,15 +1054,10 @@ def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionS
             .otherwise(pl.lit("shared_evidence"))
             .alias("review_reason"),
         )
-        .sort(
-            ["_rank_in_pattern", "teaching_value", "_distance", "left_id", "right_id"],
-            descending=[False, True, False, False, False],
-        )  # fmt: skip
-        .head(settings.review_limit)
         .with_row_index("review_rank", offset=1)
         .with_columns(pl.col("review_rank").cast(pl.Int64), describe_evidence().alias("evidence"))
     )
-    return queue.drop("_distance", "_rank_in_pattern", "left_cluster", "right_cluster")
+    return queue.drop("_distance", "_rank_in_pattern")
 
 
 def resolve_clients(
@@ -1053,9 +1077,10 @@ def resolve_clients(
     pairs, report = candidate_pairs(prepared, settings)
     clock.done(f"blocked: {report['candidate_pairs']:,} candidate pairs")
     with duckdb.connect() as conn:
-        compared = pl.concat([pairs, decided.select("left_id", "right_id", pl.lit(False).alias("is_training"))])
-        compared = compared.group_by("left_id", "right_id").agg(pl.col("is_training").any())
-        levels = compare_pairs(conn, prepared, compared).join(compared, on=["left_id", "right_id"])
+        # the labelled pairs too, where blocking did not find them
+        unblocked = decided.select("left_id", "right_id").join(pairs, on=["left_id", "right_id"], how="anti")
+        compared = pl.concat([pairs, unblocked.with_columns(pl.lit(False).alias("is_training"))])
+        levels = compare_pairs(conn, prepared, compared)
         clock.done(f"compared {levels.height:,} pairs")
         sample = compare_pairs(conn, prepared, random_pairs(prepared.height, settings.random_pairs, settings.seed))
     u = level_frequencies(sample)
