@@ -1119,18 +1119,32 @@ def resolve_clients(
         links.join(cluster_of.rename({"record_id": "left_id", "cluster": "left_cluster"}), on="left_id")
         .join(cluster_of.rename({"record_id": "right_id", "cluster": "right_cluster"}), on="right_id")
         .filter(pl.col("left_cluster") == pl.col("right_cluster"))
-        .with_columns(describe_evidence().alias("evidence"))
     )
+    # the evidence text of each comparison pattern once (a few hundred), with its rank for the tie-break below
+    evidence = (
+        kept.select(FIELDS)
+        .unique()
+        .with_columns(describe_evidence().alias("evidence"))
+        .sort("evidence")
+        .with_row_index("evidence_rank")
+    )
+    kept = kept.join(evidence, on=list(FIELDS), how="left", nulls_equal=True)
     ends = pl.concat(
-        [kept.select(pl.col(side).alias("record_id"), "match_probability", "evidence", "is_must_link")
+        [kept.select(pl.col(side).alias("record_id"), "match_probability", "evidence", "evidence_rank",
+                     "is_must_link")
          for side in ("left_id", "right_id")]
     )  # fmt: skip
-    best = ends.sort(["is_must_link", "match_probability", "evidence"], descending=True).unique(
-        "record_id", keep="first", maintain_order=True
+    best = (
+        ends.sort(["is_must_link", "match_probability", "evidence_rank"], descending=True)
+        .unique("record_id", keep="first", maintain_order=True)
+        .drop("evidence_rank")
     )
-    account = (pl.col("source_system") + ":" + pl.col("source_client_id")).min().over("cluster")
+    # an account is named after the smallest source_system:source_client_id among its records
+    named = clustered.with_columns((pl.col("source_system") + ":" + pl.col("source_client_id")).alias("account_id"))
     crosswalk = (
-        clustered.with_columns(account.alias("account_id"))
+        named.drop("account_id")
+        .join(named.group_by("cluster").agg(pl.col("account_id").min()), on="cluster", how="left",
+              maintain_order="left")
         .join(best, on="record_id", how="left")
         .with_columns(
             pl.when(pl.col("is_must_link"))
@@ -1148,14 +1162,18 @@ def resolve_clients(
     )  # fmt: skip
     review = review_queue(scored, labels_, settings)
     clock.done(f"crosswalk and {review.height:,} review pairs")
-    undecided = scored.filter(pl.col("decision").is_null())
     report.update(
         seconds=clock.seconds,
         records_in=prepared.height,
         accounts_out=crosswalk["account_id"].n_unique(),
         links=links.height,
         prior_two_random_records_match=prior,
-        uncertain_pair_share=float(undecided["match_probability"].is_between(0.05, 0.95).mean() or 0.0),
+        uncertain_pair_share=float(
+            scored.select(
+                pl.col("match_probability").filter(pl.col("decision").is_null()).is_between(0.05, 0.95).mean()
+            ).item()
+            or 0.0
+        ),
         m=m,
         u=u,
         common_tokens=len(common),
