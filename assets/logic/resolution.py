@@ -455,14 +455,24 @@ SAME_WORD = f"""case
 end"""
 
 
+def _shared_weight(side: str) -> str:
+    """SQL: the summed weight of the words of one name that meet the other (no word: 0, every word: the name's)."""
+    return (
+        f"case when {side}_hits = 0 then 0.0 when {side}_hits = (1::bigint << len({side}_tokens)) - 1 then {side}_weight "
+        f"else list_sum(list_transform({side}_weights, lambda w, i: case when {_bit(f'{side}_hits', 'i')} then w "
+        "else 0 end)) end"
+    )
+
+
 COMPARISONS_SQL = f"""
 with pairs as (select * from pair_ids),
-records as (select * from prepared),
+records as (select *, list_sum(token_weights) as name_weight from prepared),
 joined as (
     select
         pairs.pair_index, pairs.left_id, pairs.right_id,
         l.name_key as l_name, r.name_key as r_name, l.name_compact as l_compact, r.name_compact as r_compact,
         l.tokens as l_tokens, r.tokens as r_tokens, l.token_weights as l_weights, r.token_weights as r_weights,
+        l.name_weight as l_weight, r.name_weight as r_weight,
         l.common_mask as l_common_mask, r.common_mask as r_common_mask, l.qualifier_mask as l_qualifier_mask,
         r.qualifier_mask as r_qualifier_mask, l.division_mask as l_division_mask, r.division_mask as r_division_mask,
         l.typo_mask as l_typo_mask, r.typo_mask as r_typo_mask, l.initials as l_initials, r.initials as r_initials,
@@ -498,12 +508,8 @@ word_sums as (
         *,
         len(l_tokens) - bit_count(l_hits) as l_unmatched,
         len(r_tokens) - bit_count(r_hits) as r_unmatched,
-        list_sum(list_transform(l_weights, lambda w, i: case when {_bit("l_hits", "i")} then w else 0 end))
-            as l_shared_weight,
-        list_sum(list_transform(r_weights, lambda w, i: case when {_bit("r_hits", "i")} then w else 0 end))
-            as r_shared_weight,
-        list_sum(l_weights) as l_weight,
-        list_sum(r_weights) as r_weight,
+        {_shared_weight("l")} as l_shared_weight,
+        {_shared_weight("r")} as r_shared_weight,
         l_hits & ~l_common_mask <> 0 as l_rare_hit,
         r_hits & ~r_common_mask <> 0 as r_rare_hit,
         l_qualifier_mask & ~l_hits <> 0 as l_discriminator,
@@ -1077,6 +1083,7 @@ def resolve_clients(
     pairs, report = candidate_pairs(prepared, settings)
     clock.done(f"blocked: {report['candidate_pairs']:,} candidate pairs")
     with duckdb.connect() as conn:
+        conn.execute("set enable_progress_bar = false")
         # the labelled pairs too, where blocking did not find them
         unblocked = decided.select("left_id", "right_id").join(pairs, on=["left_id", "right_id"], how="anti")
         compared = pl.concat([pairs, unblocked.with_columns(pl.lit(False).alias("is_training"))])
