@@ -173,6 +173,22 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         .list.eval(pl.element().filter(~pl.element().is_in(STOP_WORDS)))
         .list.head(MAX_NAME_WORDS)
     )
+    # cities and countries are few: each distinct value is keyed once
+    places = [
+        _keyed_values(records, "city", _ascii_lower(pl.col("city")).str.replace_all(r"[^a-z]", ""), "city_key"),
+        _keyed_values(
+            records,
+            "country",
+            pl.col("country")
+            .str.to_lowercase()
+            .str.replace_all(r"[^a-z ]", " ")
+            .str.strip_chars()
+            .replace_strict(COUNTRIES, default=None),
+            "country_key",
+        ),
+    ]
+    for column, keys in places:
+        keyed = keyed.join(keys.lazy(), on=column, how="left", nulls_equal=True, maintain_order="left")
     prepared = (
         keyed.with_row_index("record_id")
         # the address once, for the house number and the street (polars would compute a repeated expression twice)
@@ -187,13 +203,6 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
             pl.col("domain_key").str.replace(r"\.[a-z]+$", "").str.replace_all(r"[-.]", "").alias("domain_stem"),
             address.str.extract(r"^\s*([0-9]+)", 1).alias("house_number"),
             street_tokens.list.join(" ").replace("", None).alias("street_key"),
-            _ascii_lower(pl.col("city")).str.replace_all(r"[^a-z]", "").alias("city_key"),
-            pl.col("country")
-            .str.to_lowercase()
-            .str.replace_all(r"[^a-z ]", " ")
-            .str.strip_chars()
-            .replace_strict(COUNTRIES, default=None)
-            .alias("country_key"),
             pl.col("phone_key").str.slice(-7).alias("phone7"),
             pl.col("name_key").str.replace_all(" ", "").alias("name_compact"),
             words.alias("name_tokens"),
@@ -201,14 +210,24 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         .drop("_address")
         .collect(engine="streaming")
     )
-    prepared = _drop_misspelt_legal_forms(prepared)
+    # one row per record and word, in name order (misspelt legal forms dropped), every step below vectorised over
+    # all words at once
+    words = (
+        prepared.select("record_id", "city_key", pl.col("name_tokens").alias("token"))
+        .explode("token")
+        .drop_nulls("token")
+    )
+    words = words.filter(~pl.col("token").is_in(_misspelt_legal_forms(words["token"].unique()).implode()))
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    first_word = pl.col("record_id") != pl.col("record_id").shift(1, fill_value=-1)
+    words = words.with_columns((row - pl.when(first_word).then(row).forward_fill()).alias("position"))
     # word rarity over distinct names (an organisation with many records counts once)
-    names = prepared.select(pl.col("name_key"), pl.col("name_tokens")).drop_nulls("name_key").unique("name_key")
-    n_names = max(names.height, 1)
-    frequencies = names.select(pl.col("name_tokens").list.unique().explode().alias("token")).drop_nulls()
+    n_names = max(prepared["name_key"].drop_nulls().n_unique(), 1)
+    first_of_name = prepared.select(pl.col("name_key").is_first_distinct()).to_series()
     frequencies = (
-        frequencies.group_by("token")
-        .len("names")
+        words.filter(pl.lit(first_of_name).gather(pl.col("record_id")))
+        .group_by("token")
+        .agg(pl.col("record_id").n_unique().cast(pl.UInt32).alias("names"))
         .with_columns((pl.lit(n_names + 1.0) / pl.col("names")).log().alias("weight"))
         .sort("token")
         .with_row_index("alphabetical")
@@ -217,19 +236,8 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
     common = set(frequencies.filter(pl.col("names") >= cutoff)["token"].to_list())
     # words that name a site: compass points and the like, numbers, and the record's own place ("X Aurora" in Aurora)
     qualifiers = pl.Series(DISCRIMINATORS).implode()
-    # per record and word (in name order): the word's weight, and its flags as bits (the i-th word is bit i) for the
-    # comparison SQL; every step vectorised over all words at once
-    words = (
-        prepared.select(
-            "record_id",
-            "city_key",
-            pl.col("name_tokens").alias("token"),
-            pl.int_ranges(0, pl.col("name_tokens").list.len(), dtype=pl.Int64).alias("position"),
-        )
-        .explode("token", "position")
-        .drop_nulls("token")
-        .join(frequencies, on="token", how="left", maintain_order="left")
-    )
+    # per word: its weight, and its flags as bits (the i-th word is bit i) for the comparison SQL
+    words = words.join(frequencies, on="token", how="left", maintain_order="left")
     bit = pl.lit(2, pl.Int64).pow(pl.col("position"))
     words = words.with_columns(
         pl.when(pl.col("token").is_in(list(common))).then(bit).otherwise(0).alias("common_bit"),
@@ -300,25 +308,24 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         )
         .drop("record_id", "name_key", "name_sites")
     )  # fmt: skip
-    prepared = pl.concat([prepared, attached], how="horizontal")
+    prepared = pl.concat([prepared.drop("name_tokens"), attached], how="horizontal")
     return prepared, common
 
 
-def _drop_misspelt_legal_forms(prepared: pl.DataFrame) -> pl.DataFrame:
-    """Words within Jaro-Winkler 0.9 of a long legal form ("incorported", "compnay") are no part of the name."""
-    tokens = prepared.select(pl.col("name_tokens").explode().alias("token")).drop_nulls().unique()
+def _keyed_values(records: pl.DataFrame, column: str, key: pl.Expr, name: str) -> tuple[str, pl.DataFrame]:
+    """`column` and the frame of its distinct values with their key `name`."""
+    return column, records.select(pl.col(column).unique()).with_columns(key.alias(name))
+
+
+def _misspelt_legal_forms(words: pl.Series) -> pl.Series:
+    """The words within Jaro-Winkler 0.9 of a long legal form ("incorported", "compnay"): no part of a name."""
     with duckdb.connect() as conn:
-        conn.register("tokens", tokens)
-        legal = conn.sql(
-            "select token from tokens where length(token) >= 4 and list_bool_or(list_transform($legal, "
+        conn.register("words", words.to_frame("token"))
+        return conn.sql(
+            "select token from words where length(token) >= 4 and list_bool_or(list_transform($legal, "
             "lambda f: jaro_winkler_similarity(token, f) >= 0.9))",
             params={"legal": LEGAL_WORDS},
         ).pl()["token"]
-    if legal.len() == 0:
-        return prepared
-    return prepared.with_columns(
-        pl.col("name_tokens").list.eval(pl.element().filter(~pl.element().is_in(legal.to_list())))
-    )
 
 
 BLOCKING_RULES: dict[str, list[str]] = {
