@@ -160,7 +160,10 @@ def _ascii_lower(expr: pl.Expr) -> pl.Expr:
 
 def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tuple[pl.DataFrame, set[str]]:
     """One row per record with an integer id and every comparison key; and the set of common name words."""
-    keyed = add_match_keys(records.lazy().sort("source_system", "source_client_id"))
+    # the columns the matcher reads (the records' other columns would only be copied along)
+    matched_columns = ["source_system", "source_client_id", "name", "domain", "address", "city", "postal_code",
+                       "country", "phone"]  # fmt: skip
+    keyed = add_match_keys(records.lazy().select(matched_columns).sort("source_system", "source_client_id"))
     address = pl.col("_address")
     street_tokens = (
         address.str.extract(r"^\s*[0-9]+[a-z]?\s+(.*)$", 1)
@@ -465,8 +468,8 @@ end"""
 def _shared_weight(side: str) -> str:
     """SQL: the summed weight of the words of one name that meet the other (no word: 0, every word: the name's)."""
     return (
-        f"case when {side}_hits = 0 then 0.0 when {side}_hits = (1::bigint << len({side}_tokens)) - 1 then {side}_weight "
-        f"else list_sum(list_transform({side}_weights, lambda w, i: case when {_bit(f'{side}_hits', 'i')} then w "
+        f"case when {side}_hits = 0 then 0.0 when {side}_hits = (1::bigint << len({side}_tokens)) - 1 "
+        f"then {side}_weight else list_sum(list_transform({side}_weights, lambda w, i: case when {_bit(f'{side}_hits', 'i')} then w "
         "else 0 end)) end"
     )
 
@@ -546,62 +549,72 @@ address_parts as (
         end as same_city,
         case when l_country is null or r_country is null then null else l_country = r_country end as same_country
     from word_sums
+),
+levels as (
+    select
+        pair_index,
+        case
+            when l_name is null or r_name is null then null
+            when l_name = r_name or l_compact = r_compact then 9
+            -- a name of stop words only ("De La") has no words: it lies within any other name, and meets another such
+            -- name by its spelling only
+            when l_tokens is null and r_tokens is null then case when jaro_winkler_similarity(l_name, r_name) >= 0.85
+                then 2 else 0 end
+            when l_tokens is null or r_tokens is null then 6
+            when l_unmatched = 0 and r_unmatched = 0 then 8
+            -- one name adds only division words to the other: "Acme West" beside "Acme" is another unit
+            when (l_unmatched = 0 and r_unmatched > 0 and r_division_only) or (r_unmatched = 0 and l_unmatched > 0
+                and l_division_only) then 1
+            when (l_unmatched = 0 or r_unmatched = 0) and (l_rare_hit or r_rare_hit) then 7
+            when l_unmatched = 0 or r_unmatched = 0 then 6
+            when (l_acronym is not null and l_acronym = r_initials)
+                or (r_acronym is not null and r_acronym = l_initials) then 5
+            when l_discriminator and r_discriminator then 1
+            when (l_rare_hit or r_rare_hit)
+                and least(l_shared_weight / nullif(l_weight, 0), r_shared_weight / nullif(r_weight, 0)) >= 0.5 then 4
+            when l_rare_hit or r_rare_hit then 3
+            when l_shared_weight > 0 or jaro_winkler_similarity(l_name, r_name) >= 0.85 then 2
+            else 0
+        end as name_level,
+        case
+            when same_country = false then 0
+            when same_address is null and same_postal is null and same_city is null then null
+            when same_address and coalesce(same_postal, true) and coalesce(same_city, true) then 6
+            when same_address then 5
+            when same_street and coalesce(same_postal, true) and coalesce(same_city, true)
+                and (same_postal or same_city) then 4
+            when same_postal and coalesce(same_city, true) then 3
+            when same_postal is null and same_city then 2
+            when same_city or same_postal then 1
+            else 0
+        end as location_level,
+        case
+            when l_phone is null or r_phone is null then null
+            when l_phone = r_phone then 2
+            when (length(l_phone) = 7 or length(r_phone) = 7) and right(l_phone, 7) = right(r_phone, 7) then 1
+            else 0
+        end as phone_level,
+        case
+            when l_stem is null or r_stem is null then null
+            when l_domain = r_domain then 2
+            when l_stem = r_stem then 1
+            else 0
+        end as domain_level,
+        name_tf,
+        -- the record whose words all lie within the other name (for the containment guard): the left one?
+        l_tokens is null or l_unmatched = 0 as left_is_contained
+    from address_parts
 )
+-- one byte per level: 4M pairs' results are held in memory
 select
     pair_index,
-    left_id,
-    right_id,
-    case
-        when l_name is null or r_name is null then null
-        when l_name = r_name or l_compact = r_compact then 9
-        -- a name of stop words only ("De La") has no words: it lies within any other name, and meets another such
-        -- name by its spelling only
-        when l_tokens is null and r_tokens is null then case when jaro_winkler_similarity(l_name, r_name) >= 0.85
-            then 2 else 0 end
-        when l_tokens is null or r_tokens is null then 6
-        when l_unmatched = 0 and r_unmatched = 0 then 8
-        -- one name adds only division words to the other: "Acme West" beside "Acme" is another unit
-        when (l_unmatched = 0 and r_unmatched > 0 and r_division_only) or (r_unmatched = 0 and l_unmatched > 0
-            and l_division_only) then 1
-        when (l_unmatched = 0 or r_unmatched = 0) and (l_rare_hit or r_rare_hit) then 7
-        when l_unmatched = 0 or r_unmatched = 0 then 6
-        when (l_acronym is not null and l_acronym = r_initials) or (r_acronym is not null and r_acronym = l_initials)
-            then 5
-        when l_discriminator and r_discriminator then 1
-        when (l_rare_hit or r_rare_hit)
-            and least(l_shared_weight / nullif(l_weight, 0), r_shared_weight / nullif(r_weight, 0)) >= 0.5 then 4
-        when l_rare_hit or r_rare_hit then 3
-        when l_shared_weight > 0 or jaro_winkler_similarity(l_name, r_name) >= 0.85 then 2
-        else 0
-    end as name_level,
-    case
-        when same_country = false then 0
-        when same_address is null and same_postal is null and same_city is null then null
-        when same_address and coalesce(same_postal, true) and coalesce(same_city, true) then 6
-        when same_address then 5
-        when same_street and coalesce(same_postal, true) and coalesce(same_city, true)
-            and (same_postal or same_city) then 4
-        when same_postal and coalesce(same_city, true) then 3
-        when same_postal is null and same_city then 2
-        when same_city or same_postal then 1
-        else 0
-    end as location_level,
-    case
-        when l_phone is null or r_phone is null then null
-        when l_phone = r_phone then 2
-        when (length(l_phone) = 7 or length(r_phone) = 7) and right(l_phone, 7) = right(r_phone, 7) then 1
-        else 0
-    end as phone_level,
-    case
-        when l_stem is null or r_stem is null then null
-        when l_domain = r_domain then 2
-        when l_stem = r_stem then 1
-        else 0
-    end as domain_level,
+    name_level::tinyint as name_level,
+    location_level::tinyint as location_level,
+    phone_level::tinyint as phone_level,
+    domain_level::tinyint as domain_level,
     name_tf,
-    -- the record whose words all lie within the other name (for the containment guard)
-    case when l_tokens is null or l_unmatched = 0 then left_id else right_id end as contained_id
-from address_parts
+    left_is_contained
+from levels
 """
 
 
@@ -614,10 +627,16 @@ def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs
     conn.register("prepared", prepared.select(columns))
     conn.register("pair_ids", pairs.select("left_id", "right_id").with_row_index("pair_index"))
     try:
-        # put back in order by the pair's index (cheaper than joining the pairs' other columns back on two ids)
+        # put back in order by the pair's index (cheaper than joining the pairs back on two ids)
         levels = conn.sql(COMPARISONS_SQL).pl().sort("pair_index").drop("pair_index")
-        carried = pairs.drop("left_id", "right_id")
-        return pl.concat([levels, carried], how="horizontal") if carried.width else levels
+        return pl.concat([pairs, levels], how="horizontal").select(
+            "left_id",
+            "right_id",
+            *(pl.col(column).cast(pl.Int32) for column in FIELDS),
+            "name_tf",
+            pl.when("left_is_contained").then("left_id").otherwise("right_id").alias("contained_id"),
+            pl.exclude("left_id", "right_id", *FIELDS, "name_tf", "left_is_contained"),
+        )
     finally:
         for name in ("prepared", "pair_ids"):
             conn.unregister(name)
@@ -670,17 +689,27 @@ def _log_bayes_factors(patterns: pl.DataFrame, m: dict, u: dict) -> np.ndarray:
     return total
 
 
-def _patterns(levels: pl.DataFrame) -> pl.DataFrame:
+def _patterns(levels: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """Distinct comparison patterns with their pair counts (the term frequencies, rounded, are part of it)."""
     rounded = [
         pl.when(pl.col(column) == level).then(pl.lit(2.0) ** pl.col(tf).log(2).round(1)).alias(tf)
         for column, (level, tf) in TERM_FREQUENCIES.items()
     ]
-    return levels.with_columns(rounded).group_by(*FIELDS, *(tf for _, tf in TERM_FREQUENCIES.values())).len()
+    return (
+        levels.lazy()
+        .with_columns(rounded)
+        .group_by(*FIELDS, *(tf for _, tf in TERM_FREQUENCIES.values()))
+        .len()
+        .collect()
+    )
 
 
 def estimate_parameters(
-    levels: pl.DataFrame, u: dict, n_records: int, settings: ResolutionSettings, labels: pl.DataFrame | None = None
+    levels: pl.DataFrame | pl.LazyFrame,
+    u: dict,
+    n_records: int,
+    settings: ResolutionSettings,
+    labels: pl.DataFrame | None = None,
 ) -> tuple[dict, float]:
     """m-probabilities and the prior (probability that two random records match) by EM over the candidate pairs.
 
@@ -728,7 +757,9 @@ def estimate_parameters(
     return m, prior
 
 
-def estimate_prior(levels: pl.DataFrame, m: dict, u: dict, prior: float, n_records: int, iterations: int = 20) -> float:
+def estimate_prior(
+    levels: pl.DataFrame | pl.LazyFrame, m: dict, u: dict, prior: float, n_records: int, iterations: int = 20
+) -> float:
     """The prior again over every compared pair (the broad rules' too), m and u fixed: the expected matches among
     them over all n(n-1)/2 pairs."""
     all_pairs = max(n_records * (n_records - 1) / 2, 1.0)
@@ -1091,21 +1122,28 @@ def resolve_clients(
     clock.done(f"blocked: {report['candidate_pairs']:,} candidate pairs")
     with duckdb.connect() as conn:
         conn.execute("set enable_progress_bar = false")
+        # u first: the random pairs are fewer, and DuckDB reuses the memory it keeps after a query for the next one
+        sample = random_pairs(prepared.height, settings.random_pairs, settings.seed)
+        u = level_frequencies(compare_pairs(conn, prepared, sample))
+        clock.done(f"u from {sample.height:,} random pairs")
         # the labelled pairs too, where blocking did not find them
         unblocked = decided.select("left_id", "right_id").join(pairs, on=["left_id", "right_id"], how="anti")
         compared = pl.concat([pairs, unblocked.with_columns(pl.lit(False).alias("is_training"))])
         levels = compare_pairs(conn, prepared, compared)
         clock.done(f"compared {levels.height:,} pairs")
-        sample = compare_pairs(conn, prepared, random_pairs(prepared.height, settings.random_pairs, settings.seed))
-    u = level_frequencies(sample)
-    levels = levels.join(decided.select("left_id", "right_id", "decision"), on=["left_id", "right_id"], how="left")
+    levels = (
+        levels.join(decided.select("left_id", "right_id", "decision"), on=["left_id", "right_id"], how="left")
+        if decided.height
+        else levels.with_columns(pl.lit(None, pl.String).alias("decision"))
+    )
     labels = levels.filter(pl.col("decision").is_not_null()).with_columns(
         (pl.col("decision") == "must_link").alias("is_match")
     )
-    undecided = levels.filter(pl.col("decision").is_null())
+    # lazily: the estimates read a few columns of the undecided pairs, no copy of them
+    undecided = levels.lazy().filter(pl.col("decision").is_null())
     m, prior = estimate_parameters(undecided.filter("is_training"), u, prepared.height, settings, labels)
     prior = estimate_prior(undecided, m, u, prior, prepared.height)
-    clock.done("estimated u (random pairs), m and the prior (EM)")
+    clock.done("estimated m and the prior (EM)")
     scored, taught = learn_from_labels(score_pairs(levels, m, u, prior), settings.label_prior_strength)
     name_allows = (
         pl.when(pl.col("name_level") == CONFLICTING_QUALIFIERS)
