@@ -362,7 +362,7 @@ def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tup
 
     Each rule groups the records by its key once (a block: the records sharing it), drops the blocks that are too
     large, and joins the members of each block on the block's number; the rules run in parallel (lazy frames
-    collected together) and a pair found by several rules is kept once."""
+    collected together), and a pair found by several rules is kept once."""
     frame = prepared.lazy().select(
         "record_id",
         *{column for columns in BLOCKING_RULES.values() for column in columns} - set(_WORD_KEYS) - {"name_prefix"},
@@ -370,15 +370,20 @@ def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tup
         "rarest_token",
         "second_rarest_token",
     )
-    rules, skipped = [], []
-    for rule, keys in BLOCKING_RULES.items():
+    groupings = []
+    for keys in BLOCKING_RULES.values():
         word = next((key for key in keys if key in _WORD_KEYS), None)
         rows = _word_rows(frame, keys, word) if word else frame.select("record_id", *keys)
+        groupings.append(rows.drop_nulls(keys).group_by(keys).agg("record_id", pl.len().alias("size")).drop(keys))
+    # the blocks of every rule (their members and size), grouped once and in parallel
+    blocks = dict(zip(BLOCKING_RULES, pl.collect_all(groupings), strict=True))
+    rules, skipped = [], {}
+    for rule, rule_blocks in blocks.items():
         limit = settings.max_word_block_size if rule in SMALL_BLOCK_RULES else settings.max_block_size
-        blocks = rows.drop_nulls(keys).group_by(keys).agg("record_id", pl.len().alias("size"))
-        skipped.append(blocks.select((pl.col("size") > limit).sum().alias(rule)))
+        skipped[rule] = int((rule_blocks["size"] > limit).sum())
         members = (
-            blocks.filter((pl.col("size") > 1) & (pl.col("size") <= limit))
+            rule_blocks.lazy()
+            .filter((pl.col("size") > 1) & (pl.col("size") <= limit))
             .select("record_id")
             .with_row_index("block")
             .explode("record_id")
@@ -392,6 +397,7 @@ def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tup
                 pl.lit(rule not in BROAD_RULES).alias("is_training"),
             )
         )
+    del blocks
     # acronyms: a one-word name equal to the initials of another name in the same city
     short = prepared.lazy().select("record_id", pl.col("acronym_token").alias("acronym"), "city_key").drop_nulls()
     long = prepared.lazy().select("record_id", pl.col("initials").alias("acronym"), "city_key").drop_nulls()
@@ -404,7 +410,7 @@ def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tup
             pl.lit(True).alias("is_training"),
         )
     )
-    *found, skipped = pl.collect_all([*rules, pl.concat(skipped, how="horizontal")])
+    found = pl.collect_all(rules)
     # a pair as one integer (record ids stay below 2^32): counting and de-duplicating one column is cheaper
     pair = pl.col("left_id") * _PAIR_BASE + pl.col("right_id")
     report = {
@@ -412,7 +418,7 @@ def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tup
         "pairs_by_rule": {rule: found[i].select(pair.n_unique()).item() if i < len(BLOCKING_RULES) and
                           any(key in _WORD_KEYS for key in BLOCKING_RULES[rule]) else found[i].height
                           for i, rule in enumerate([*BLOCKING_RULES, "acronym+city"])},
-        "blocks_skipped": {rule: int(count) for rule, count in skipped.row(0, named=True).items()},
+        "blocks_skipped": skipped,
     }  # fmt: skip
     unique = (
         pl.concat(found)
