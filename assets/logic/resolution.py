@@ -537,10 +537,11 @@ word_sums as (
 address_parts as (
     select
         *,
+        -- (a CASE tests Jaro-Winkler only where the values differ: an OR in a select list computes both sides)
         case
             when l_street is null or r_street is null then null
-            else l_street = r_street or jaro_winkler_similarity(replace(l_street, ' ', ''), replace(r_street, ' ', ''))
-                >= 0.9
+            when l_street = r_street then true
+            else jaro_winkler_similarity(replace(l_street, ' ', ''), replace(r_street, ' ', '')) >= 0.9
         end as same_street,
         case
             when l_house is null or r_house is null or l_street is null or r_street is null then null
@@ -551,7 +552,9 @@ address_parts as (
         case when l_postal is null or r_postal is null then null else l_postal = r_postal end as same_postal,
         case
             when l_city is null or r_city is null then null
-            else l_city = r_city or (length(l_city) >= 5 and jaro_winkler_similarity(l_city, r_city) >= 0.92)
+            when l_city = r_city then true
+            when length(l_city) >= 5 then jaro_winkler_similarity(l_city, r_city) >= 0.92
+            else false
         end as same_city,
         case when l_country is null or r_country is null then null else l_country = r_country end as same_country
     from word_sums
