@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
@@ -1127,14 +1128,15 @@ def resolve_clients(
     prepared, common = prepare_records(records, settings)
     decided = attach_overrides(prepared, overrides)
     clock.done(f"prepared {prepared.height:,} records ({len(common):,} common name words)")
-    pairs, report = candidate_pairs(prepared, settings)
-    clock.done(f"blocked: {report['candidate_pairs']:,} candidate pairs")
-    with duckdb.connect() as conn:
+    with duckdb.connect() as conn, ThreadPoolExecutor(max_workers=1) as alongside:
         conn.execute("set enable_progress_bar = false")
-        # u first: the random pairs are fewer, and DuckDB reuses the memory it keeps after a query for the next one
+        # u from random pairs (DuckDB) while the blocking (polars) runs: neither engine keeps both cores busy alone
         sample = random_pairs(prepared.height, settings.random_pairs, settings.seed)
-        u = level_frequencies(compare_pairs(conn, prepared, sample))
-        clock.done(f"u from {sample.height:,} random pairs")
+        random_levels = alongside.submit(compare_pairs, conn, prepared, sample)
+        pairs, report = candidate_pairs(prepared, settings)
+        clock.done(f"blocked: {report['candidate_pairs']:,} candidate pairs")
+        u = level_frequencies(random_levels.result())
+        clock.done(f"u from {sample.height:,} random pairs (alongside the blocking)")
         # the labelled pairs too, where blocking did not find them
         unblocked = decided.select("left_id", "right_id").join(pairs, on=["left_id", "right_id"], how="anti")
         compared = pl.concat([pairs, unblocked.with_columns(pl.lit(False).alias("is_training"))])
