@@ -222,9 +222,7 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         .drop_nulls("token")
     )
     words = words.filter(~pl.col("token").is_in(_misspelt_legal_forms(words["token"].unique()).implode()))
-    row = pl.int_range(pl.len(), dtype=pl.Int64)
-    first_word = pl.col("record_id") != pl.col("record_id").shift(1, fill_value=-1)
-    words = words.with_columns((row - pl.when(first_word).then(row).forward_fill()).alias("position"))
+    words = words.with_columns(_rank_in_run("record_id").alias("position"))
     # word rarity over distinct names (an organisation with many records counts once)
     n_names = max(prepared["name_key"].drop_nulls().n_unique(), 1)
     first_of_name = prepared.select(pl.col("name_key").is_first_distinct()).to_series()
@@ -267,12 +265,7 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
     )
     # the two rarest words (fewest names, then alphabetical): the first two of each record's words in that order
     by_rarity = words.select("record_id", "token", "names", "alphabetical").sort("record_id", "names", "alphabetical")
-    row = pl.int_range(pl.len(), dtype=pl.Int64)
-    by_rarity = by_rarity.with_columns(
-        (
-            row - pl.when(pl.col("record_id") != pl.col("record_id").shift(1, fill_value=-1)).then(row).forward_fill()
-        ).alias("rank")
-    )
+    by_rarity = by_rarity.with_columns(_rank_in_run("record_id").alias("rank"))
     for rank, column in enumerate(("rarest_token", "second_rarest_token")):
         per_record = per_record.join(
             by_rarity.filter(pl.col("rank") == rank).select("record_id", pl.col("token").alias(column)),
@@ -314,6 +307,13 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
     )  # fmt: skip
     prepared = pl.concat([prepared.drop("name_tokens"), attached], how="horizontal")
     return prepared, common
+
+
+def _rank_in_run(key: str) -> pl.Expr:
+    """0, 1, 2, ... along each run of equal `key` (a record's words, in a frame ordered by record): vectorised."""
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    starts = pl.col(key) != pl.col(key).shift(1, fill_value=-1)
+    return row - pl.when(starts).then(row).forward_fill()
 
 
 def _keyed_values(records: pl.DataFrame, column: str, key: pl.Expr, name: str) -> tuple[str, pl.DataFrame]:
