@@ -504,11 +504,13 @@ joined as (
     join records as r on r.record_id = pairs.right_id
 ),
 word_matrix as (
-    -- per word of the left name, the words of the right name it meets, as bits (each word pair is compared once)
+    -- per word of the left name, the words of the right name it meets, as bits (each word pair is compared once);
+    -- not needed where the names are equal (the level is exact, and every word meets)
     select
         *,
-        list_transform(l_tokens, lambda t, i: list_bit_or(list_transform(r_tokens, lambda s, j:
-            case when {SAME_WORD} then 1::bigint << (j - 1) else 0::bigint end))) as l_meets
+        case when l_name = r_name then null else list_transform(l_tokens, lambda t, i: list_bit_or(
+            list_transform(r_tokens, lambda s, j: case when {SAME_WORD} then 1::bigint << (j - 1) else 0::bigint end)
+        )) end as l_meets
     from joined
 ),
 word_bits as (
@@ -612,7 +614,7 @@ levels as (
         end as domain_level,
         name_tf,
         -- the record whose words all lie within the other name (for the containment guard): the left one?
-        l_tokens is null or l_unmatched = 0 as left_is_contained
+        l_tokens is null or l_name = r_name or l_unmatched = 0 as left_is_contained
     from address_parts
 )
 -- one byte per level: 4M pairs' results are held in memory
