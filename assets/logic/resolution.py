@@ -464,6 +464,16 @@ def _bit(mask: str, position: str) -> str:
     return f"(({mask} >> ({position} - 1)) & 1 = 1)"
 
 
+def _similar(left: str, right: str, threshold: float) -> str:
+    """SQL: Jaro-Winkler similarity of `left` and `right` at least `threshold`. DuckDB's score cutoff gives up early on
+    a dissimilar pair (most of them), but it rounds differently at the threshold itself (0.88 -> 0): a cutoff a hair
+    below only screens, and the pairs it passes are measured in full."""
+    return (
+        f"(case when jaro_winkler_similarity({left}, {right}, {threshold - 0.01:g}) = 0 then false "
+        f"else jaro_winkler_similarity({left}, {right}) >= {threshold:g} end)"
+    )
+
+
 # SQL: the left name's word t (position i) and the right name's word s (position j) are the same word: equal, an
 # abbreviation (one starts with the other, 3+ letters: deli / delicatessen), an initial (j / john), or a typo
 # (Jaro-Winkler 0.88, 4+ letters, no digits). A qualifier (East, 12, a place) only meets itself, never a look-alike
@@ -473,7 +483,7 @@ SAME_WORD = f"""case
     when {_bit("l_qualifier_mask", "i")} or {_bit("r_qualifier_mask", "j")} then false
     when starts_with(t, s) then length(s) <> 2
     when starts_with(s, t) then length(t) <> 2
-    when {_bit("l_typo_mask", "i")} and {_bit("r_typo_mask", "j")} then jaro_winkler_similarity(t, s) >= 0.88
+    when {_bit("l_typo_mask", "i")} and {_bit("r_typo_mask", "j")} then {_similar("t", "s", 0.88)}
     else false
 end"""
 
@@ -550,11 +560,11 @@ address_parts as (
         case
             when l_street is null or r_street is null then null
             when l_street = r_street then true
-            else jaro_winkler_similarity(replace(l_street, ' ', ''), replace(r_street, ' ', '')) >= 0.9
+            else {_similar("replace(l_street, ' ', '')", "replace(r_street, ' ', '')", 0.9)}
         end as same_street,
         case
             when l_house is null or r_house is null or l_street is null or r_street is null then null
-            when l_house = r_house and (l_street = r_street or jaro_winkler_similarity(l_street, r_street) >= 0.88)
+            when l_house = r_house and (l_street = r_street or {_similar("l_street", "r_street", 0.88)})
                 then true
             else false
         end as same_address,
@@ -562,7 +572,7 @@ address_parts as (
         case
             when l_city is null or r_city is null then null
             when l_city = r_city then true
-            when length(l_city) >= 5 then jaro_winkler_similarity(l_city, r_city) >= 0.92
+            when length(l_city) >= 5 then {_similar("l_city", "r_city", 0.92)}
             else false
         end as same_city,
         case when l_country is null or r_country is null then null else l_country = r_country end as same_country
@@ -576,7 +586,7 @@ levels as (
             when l_name = r_name or l_compact = r_compact then 9
             -- a name of stop words only ("De La") has no words: it lies within any other name, and meets another such
             -- name by its spelling only
-            when l_tokens is null and r_tokens is null then case when jaro_winkler_similarity(l_name, r_name) >= 0.85
+            when l_tokens is null and r_tokens is null then case when {_similar("l_name", "r_name", 0.85)}
                 then 2 else 0 end
             when l_tokens is null or r_tokens is null then 6
             when l_unmatched = 0 and r_unmatched = 0 then 8
@@ -591,7 +601,7 @@ levels as (
             when (l_rare_hit or r_rare_hit)
                 and least(l_shared_weight / nullif(l_weight, 0), r_shared_weight / nullif(r_weight, 0)) >= 0.5 then 4
             when l_rare_hit or r_rare_hit then 3
-            when l_shared_weight > 0 or jaro_winkler_similarity(l_name, r_name) >= 0.85 then 2
+            when l_shared_weight > 0 or {_similar("l_name", "r_name", 0.85)} then 2
             else 0
         end as name_level,
         case
