@@ -52,7 +52,7 @@ browser:  ## Debian's chromium for the UI test (tests/test_ui.py drives it with 
 dev: install  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-benchmark: install  ## 10M billing lines / 1M clients / 5M events, timed (see README)
+benchmark: install  ## 10M billing lines / 1M clients / 5M events, timed (docs/benchmarks.md)
 	$(BIN)/python -m pipelines.commands benchmark $(ARGS)
 
 benchmark-scoring: install  ## scoring 1M accounts with their engagement and deals, timed
