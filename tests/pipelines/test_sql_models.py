@@ -116,6 +116,10 @@ NO_COLUMN = {
     "marts.engagement_completeness.events": "count(*)",
     "marts.quarantine.input_name": "a literal per input",
     "marts.input_files.rows_read": "count(*)",
+    "marts.input_files.reporting_currency": "the parameter $reporting_currency",
+    "marts.billing_completeness.reporting_currency": "the parameter $reporting_currency",
+    "marts.sellers.reporting_currency": "the parameter $reporting_currency",
+    "marts.sellers.has_known_seller": "a literal per branch (a seller of the input, or an unknown or no owner)",
 }
 
 

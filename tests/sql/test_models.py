@@ -34,6 +34,7 @@ from assets.rules.parsing import (
 )
 from assets.rules.resolution import match_client_records
 from pipelines.sql_models import in_dependency_order, load_sql_models, run_sql_model, sql_column_lineage
+from schemas import SCHEMAS_BY_TABLE
 
 PARAMETERS = {
     "as_of": None,
@@ -297,6 +298,19 @@ def test_column_lineage_names_the_columns_duckdb_builds():
     """The lineage's output columns (select * expanded from the pandera models and the upstream SQL) are the
     columns of the tables and views DuckDB builds, in order."""
     conn = warehouse([line()], CLIENTS)
-    for (layer, name), result in sql_column_lineage(load_sql_models()).items():
+    models = {(model.layer, model.name): model for model in load_sql_models()}
+    built_here = set(conn.sql("select table_schema, table_name from information_schema.tables").fetchall())
+    for (layer, name), model in models.items():
+        if (layer, name) in built_here:
+            continue
+        # the harness leaves out models reading a mart the Python assets build (marts.sellers): built here over that
+        # mart, empty, with the columns of its pandera model
+        for mart in set(model.reads) - built_here - set(models):
+            columns = SCHEMAS_BY_TABLE[mart].to_schema().columns
+            conn.register("frame", pl.DataFrame(schema={column: spec.dtype.type for column, spec in columns.items()}))
+            conn.execute(f"create table {mart[0]}.{mart[1]} as select * from frame")
+            conn.unregister("frame")
+        run_sql_model(conn, model, PARAMETERS)
+    for (layer, name), result in sql_column_lineage(list(models.values())).items():
         built = conn.sql(f"select * from {layer}.{name} limit 0").columns
         assert list(result.columns) == built, f"{layer}.{name}"
