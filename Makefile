@@ -1,4 +1,4 @@
-# The README's commands. Each installs what it needs from the pinned requirements.lock into .venv first.
+# The README's commands. Each installs what it needs from the pinned requirements.lock into .venv first (with uv, below).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,30 +6,50 @@ export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 # the project runs from its checkout (no install step that could go stale): its packages are found from here
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: install install-evaluation browser run test dev benchmark benchmark-scoring benchmark-matching lint format clean lock
+.PHONY: install install-evaluation browser postgres run test dev benchmark benchmark-scoring benchmark-matching lint format clean lock
+
+# The installer: uv (pinned in requirements.lock) installs the lock in parallel, several times faster than pip on a fresh
+# clone (docs/development.md). The .venv then has no pip of its own (ensurepip alone costs seconds): the system's pip
+# puts uv into it (pip 22.3+; an older pip gets a pip in the .venv first). uv reads UV_DEFAULT_INDEX / UV_INDEX, not
+# pip.conf: behind a package mirror set those, or use pip alone with `make run INSTALLER=pip`.
+INSTALLER ?= uv
+PIP := -m pip install --quiet --disable-pip-version-check
+ifeq ($(INSTALLER),uv)
+INSTALL := $(BIN)/python -m uv pip install --quiet --python $(BIN)/python
+FREEZE := $(BIN)/python -m uv pip freeze --python $(BIN)/python --exclude-editable
+else
+INSTALL := $(BIN)/python $(PIP)
+FREEZE := $(BIN)/python -m pip freeze --all --exclude-editable
+endif
 
 $(VENV)/.installed: requirements.lock pyproject.toml
+ifeq ($(INSTALLER),uv)
+	$(PYTHON) -m venv --without-pip $(VENV)
+	UV="$$(grep '^uv==' requirements.lock)"; $(PYTHON) -m pip --python $(BIN)/python install --quiet \
+		--disable-pip-version-check "$$UV" || { $(BIN)/python -m ensurepip && $(BIN)/python $(PIP) "$$UV"; }
+else
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+endif
+	$(INSTALL) -r requirements.lock
 	touch $@
 
 install: $(VENV)/.installed
 
 # Labelled data sets and Splink for the matching evaluation (requirements-evaluation.lock): pinned, --no-deps, in their
-# own folder that the pipeline never imports (pipelines/evaluation_sets.py reads and imports them from there).
+# own folder that the pipeline never imports (pipelines/commands/evaluation_sets.py reads and imports them from there).
 EVALUATION := $(VENV)/evaluation
 $(EVALUATION)/.installed: requirements-evaluation.lock $(VENV)/.installed
 	rm -rf $(EVALUATION)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target $(EVALUATION) -r requirements-evaluation.lock
+	$(INSTALL) --no-deps --target $(EVALUATION) -r requirements-evaluation.lock
 	touch $@
 
 install-evaluation: $(EVALUATION)/.installed
 
 run: install  ## run the whole pipeline on the demo data (or on ALMS_DATA_DIR)
-	$(BIN)/python -m pipelines.cli run
+	$(BIN)/python -m pipelines.commands run
 
-test: install install-evaluation browser  ## the whole test suite
-	$(BIN)/python -m pytest -q
+test: install install-evaluation browser postgres  ## the whole test suite (ARGS=tests/test_docs.py: some of it)
+	$(BIN)/python -m pytest -q $(ARGS)
 
 browser:  ## Debian's chromium for the UI test (tests/test_ui.py drives it with Playwright)
 	@command -v chromium >/dev/null || { \
@@ -37,17 +57,23 @@ browser:  ## Debian's chromium for the UI test (tests/test_ui.py drives it with 
 		echo "installing Debian's chromium for the browser test ..."; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
+postgres:  ## Debian's PostgreSQL server binaries: tests/test_postgres.py starts a throwaway cluster with them
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		echo "installing Debian's postgresql for the PostgreSQL tests ..."; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
+
 dev: install  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-benchmark: install  ## 10M billing lines / 1M clients / 5M events, timed (see README)
-	$(BIN)/python -m pipelines.cli benchmark $(ARGS)
+benchmark: install  ## 10M billing lines / 1M clients / 5M events, timed (docs/benchmarks.md)
+	$(BIN)/python -m pipelines.commands benchmark $(ARGS)
 
 benchmark-scoring: install  ## scoring 1M accounts with their engagement and deals, timed
-	$(BIN)/python -m pipelines.benchmark_scoring $(ARGS)
+	$(BIN)/python -m pipelines.commands.benchmark_scoring $(ARGS)
 
 benchmark-matching: install install-evaluation  ## matching quality on labelled sets beside Splink, then speed at 100k / 300k / 1M
-	$(BIN)/python -m pipelines.evaluate_matching $(ARGS)
+	$(BIN)/python -m pipelines.commands.evaluate_matching $(ARGS)
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -60,4 +86,4 @@ clean:
 
 lock:  ## re-pin requirements.lock from the current .venv
 	(echo "# Exact versions installed by make (pip freeze of a working environment; regenerate with: make lock)"; \
-	 $(BIN)/python -m pip freeze --all --exclude-editable | grep -v "^-e\|^alms\|^pip==") > requirements.lock
+	 $(FREEZE) | grep -v "^-e\|^alms\|^pip==") > requirements.lock

@@ -9,12 +9,14 @@ from fractions import Fraction
 
 import dagster as dg
 
-from assets.logic.completeness import accepted_gaps_in_use, describe_gaps
-from pipelines.resources import AlmsSettings, Warehouse
+from assets.resources import AlmsSettings, Warehouse
+from assets.rules.completeness import accepted_gaps_in_use, describe_gaps
+from assets.rules.scoring_config import CRITERIA, MAX_LEADS, MAX_TARGETS
 
 
-def _one(conn, sql: str) -> tuple:
-    return conn.sql(sql).fetchall()[0]
+def _one(conn, sql: str, parameters: dict | list | None = None) -> tuple:
+    """The one row of a query; values go in as `$name` / `?` parameters, never into the SQL text."""
+    return conn.execute(sql, parameters).fetchall()[0]
 
 
 @dg.asset_check(asset=dg.AssetKey(["marts", "accounts"]), blocking=True)
@@ -59,11 +61,15 @@ def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetChec
             [k - 1],
         ).fetchall()
         kth_billing = kth[0][0] if kth else None
-        wrong_next = conn.execute(
-            "select count(*) filter (where would_be_key_at_next_review <> (billing_12m > 0 and billing_12m >= ?)) "
-            "from marts.accounts",
-            [kth_billing],
-        ).fetchall()[0][0] if kth_billing is not None else None  # fmt: skip
+        wrong_next = (
+            conn.execute(
+                "select count(*) filter (where would_be_key_at_next_review <> (billing_12m > 0 and billing_12m >= ?)) "
+                "from marts.accounts",
+                [kth_billing],
+            ).fetchall()[0][0]
+            if kth_billing is not None
+            else None
+        )
         current = conn.sql(
             "select key_level, as_of_date, key_count_rule, key_accounts from marts.key_levels where is_current"
         ).fetchall()
@@ -168,8 +174,9 @@ def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
                 select
                     (select count(*) from {raw}),
                     (select count(*) from {checked} where quarantine_reason = ''),
-                    (select count(*) from marts.quarantine where input_name = '{input_name}' and action = 'excluded')
+                    (select count(*) from marts.quarantine where input_name = $input_name and action = 'excluded')
                 """,
+                {"input_name": input_name},
             )
     passed = all(rows_in == clean + excluded for rows_in, clean, excluded in counts.values())
     return dg.AssetCheckResult(
@@ -202,10 +209,7 @@ def reporting_window_is_set(warehouse: Warehouse) -> dg.AssetCheckResult:
 def scores_explain_themselves(warehouse: Warehouse) -> dg.AssetCheckResult:
     """One score per account of marts.accounts; every score is the sum of its criteria's contributions (so "why is
     this account high?" always has a complete answer) and lies within 0-100."""
-    contributions = " + ".join(
-        f"coalesce({c}_contribution, 0)"
-        for c in ("current_spend", "growth", "whitespace", "likelihood", "engagement", "icp_fit", "tenure", "strategic")
-    )
+    contributions = " + ".join(f"coalesce({c}_contribution, 0)" for c in CRITERIA)
     with warehouse.connect() as conn:
         rows, distinct, accounts, unexplained, out_of_range = _one(
             conn,
@@ -221,14 +225,19 @@ def scores_explain_themselves(warehouse: Warehouse) -> dg.AssetCheckResult:
         )
     return dg.AssetCheckResult(
         passed=bool(rows == distinct == accounts and unexplained == 0 and out_of_range == 0),
-        metadata={"scored_accounts": rows, "accounts": accounts, "scores_not_equal_to_contributions": unexplained,
-                  "scores_out_of_range": out_of_range},
-    )  # fmt: skip
+        metadata={
+            "scored_accounts": rows,
+            "accounts": accounts,
+            "scores_not_equal_to_contributions": unexplained,
+            "scores_out_of_range": out_of_range,
+        },
+    )
 
 
 @dg.asset_check(asset=dg.AssetKey(["marts", "seller_account_lists"]), blocking=True)
 def seller_list_limits(warehouse: Warehouse) -> dg.AssetCheckResult:
-    """Every account is listed once; no seller has more than 9 targets or 10 leads; key accounts are never targets."""
+    """Every account is listed once; no seller has more targets or leads than the method allows (MAX_TARGETS,
+    MAX_LEADS of the scoring rules: 9 and 10); key accounts are never targets."""
     with warehouse.connect() as conn:
         listed, accounts, max_targets, max_leads, key_targets = _one(
             conn,
@@ -250,10 +259,15 @@ def seller_list_limits(warehouse: Warehouse) -> dg.AssetCheckResult:
             """,
         )
     return dg.AssetCheckResult(
-        passed=bool(listed == accounts and max_targets <= 9 and max_leads <= 10 and key_targets == 0),
-        metadata={"listed_accounts": listed, "accounts": accounts, "most_targets_of_a_seller": max_targets,
-                  "most_leads_of_a_seller": max_leads, "key_accounts_recommended_as_target": key_targets},
-    )  # fmt: skip
+        passed=bool(listed == accounts and max_targets <= MAX_TARGETS and max_leads <= MAX_LEADS and key_targets == 0),
+        metadata={
+            "listed_accounts": listed,
+            "accounts": accounts,
+            "most_targets_of_a_seller": max_targets,
+            "most_leads_of_a_seller": max_leads,
+            "key_accounts_recommended_as_target": key_targets,
+        },
+    )
 
 
 @dg.asset_check(asset=dg.AssetKey(["marts", "override_status"]), blocking=False)
@@ -293,11 +307,11 @@ def every_input_row_accounted(warehouse: Warehouse) -> dg.AssetCheckResult:
     and is in the input folder (rows of a file that is gone would count in no file); the billing loaded from the
     files is the billing of marts.accounts."""
     raw_counts = " union all ".join(
-        f"select '{name}' as input_name, source_file, count(*) as rows_in from {table} group by source_file"
-        for name, table in _RAW_TABLES.items()
+        f"select ? as input_name, source_file, count(*) as rows_in from {table} group by source_file"
+        for table in _RAW_TABLES.values()
     )
     with warehouse.connect() as conn:
-        wrong = conn.sql(
+        wrong = conn.execute(
             f"""
             with raw_counts as ({raw_counts}),
             excluded as (
@@ -321,7 +335,8 @@ def every_input_row_accounted(warehouse: Warehouse) -> dg.AssetCheckResult:
                 or files.rows_read <> files.rows_loaded + files.rows_quarantined + files.rows_outside_window
                 or files.rows_quarantined <> coalesce(excluded.rows_excluded, 0)
             order by 1, 2
-            """
+            """,
+            list(_RAW_TABLES),
         ).fetchall()
         files, listed, rows, loaded, quarantined, outside, billing_loaded, billing_accounts = _one(
             conn,

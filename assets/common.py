@@ -1,4 +1,5 @@
-"""What every asset module shares: turning domain errors into clear Dagster failures, validating frames."""
+"""What every asset module shares: turning domain errors into clear Dagster failures, validating frames, the outputs
+of multi-assets, the freshness policy and the monthly partitions."""
 
 from __future__ import annotations
 
@@ -12,15 +13,16 @@ import pandera.errors
 import pandera.polars as pa
 import polars as pl
 
-from assets.logic.causes import first_line, one_line_cause
-from assets.logic.inputs import InputError
-from assets.logic.key_accounts import NoBillingError
-from assets.logic.publish import PublishError
-from assets.logic.run_lock import RunLockBusy
+from assets.metadata import column_schema_for
+from assets.rules.causes import first_line, one_line_cause
+from assets.rules.inputs import InputError
+from assets.rules.key_accounts import NoBillingError
+from assets.rules.publish import PublishError
+from assets.rules.run_lock import RunLockBusy
 
 
 @contextmanager
-def clear_failures(settings=None) -> Iterator[None]:
+def errors_as_dagster_failures(settings=None) -> Iterator[None]:
     """Input and rule errors become a `dg.Failure` whose description is the message a user needs, nothing more; so
     do operating-system and DuckDB I/O errors, as their cause in one line (the path, the lock holder, the setting
     whose folder it is when `settings` are given)."""
@@ -71,6 +73,19 @@ def validate(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.DataFram
 MONTHLY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=35), warn_window=dt.timedelta(days=32))
 
 
+def table_out(layer: str, table: str, description: str, freshness_policy=None) -> dg.AssetOut:
+    """The output `<layer>/<table>` of a multi-asset: in its layer's group, a polars frame stored in DuckDB by the IO
+    manager, its columns documented from the table's pandera model (when it has one) before any run."""
+    return dg.AssetOut(
+        key=[layer, table],
+        group_name=layer,
+        kinds={"polars", "duckdb"},
+        description=description,
+        freshness_policy=freshness_policy,
+        metadata=column_schema_for(layer, table),
+    )
+
+
 # Billing and engagement arrive as monthly files; their raw ingest is partitioned by that month (key YYYY-MM). The
 # range starts early enough for any history a customer brings and ends with the current month.
 MONTHLY = dg.MonthlyPartitionsDefinition(start_date="2015-01", fmt="%Y-%m", end_offset=1)
@@ -80,9 +95,13 @@ def recorded_table(context, warehouse, table: str, columns) -> pl.DataFrame | No
     """What earlier runs recorded in `marts.<table>` (tables that carry their past: key levels, history): None when
     there is none yet, or when it predates the columns this version needs (then it is not carried over, and said)."""
     with warehouse.connect() as conn:
-        found = {row[0] for row in conn.execute(
-            "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?",
-            [table]).fetchall()}  # fmt: skip
+        found = {
+            row[0]
+            for row in conn.execute(
+                "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?",
+                [table],
+            ).fetchall()
+        }
         if not found:
             return None
         if not set(columns) <= found:
@@ -93,7 +112,7 @@ def recorded_table(context, warehouse, table: str, columns) -> pl.DataFrame | No
 
 def reference_owners(warehouse, as_of) -> pl.DataFrame | None:
     """account_id, owner_id of the recorded snapshot nearest to `as_of` (the latest before it, else the earliest
-    after it; never `as_of` itself) in marts.account_history, for the ownership rule (assets/logic/ownership.py)."""
+    after it; never `as_of` itself) in marts.account_history, for the ownership rule (assets/rules/ownership.py)."""
     with warehouse.connect() as conn:
         found = conn.execute(
             "select count(*) from information_schema.columns where table_schema = 'marts' "

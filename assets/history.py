@@ -1,72 +1,54 @@
 """marts: account history (a snapshot per as-of date) and the change log between snapshots, with reasons.
 
 Both tables carry their past: this asset reads what earlier runs recorded from the warehouse, replaces the snapshot of
-this run's as-of date and recomputes the changes around it (`assets/logic/history.py`).
+this run's as-of date and recomputes the changes around it (`assets/rules/history.py`).
 """
 
 import dagster as dg
 import polars as pl
 
-from assets.common import recorded_table, validate
-from assets.logic.history import CHANGE_SCHEMA, SNAPSHOT_SCHEMA, merge_snapshot, snapshot, update_changes
-from pipelines.metadata import column_schema_for
-from pipelines.resources import Warehouse
+from assets.common import recorded_table, table_out, validate
+from assets.resources import AlmsSettings, Warehouse
+from assets.rules.history import (
+    CHANGE_SCHEMA,
+    SNAPSHOT_INPUTS,
+    SNAPSHOT_SCHEMA,
+    merge_snapshot,
+    snapshot,
+    update_changes,
+)
 from schemas.marts import AccountChanges, AccountHistory
 
 
 @dg.multi_asset(
     outs={
-        "history": dg.AssetOut(
-            key=["marts", "account_history"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="One snapshot per as-of date of every account: key flag, tier, designation, owner, score and "
+        "history": table_out(
+            "marts",
+            "account_history",
+            "One snapshot per as-of date of every account: key flag, tier, designation, owner, score and "
             "its client records. Re-running an as-of date replaces its snapshot.",
-            metadata=column_schema_for("marts", "account_history"),
         ),
-        "changes": dg.AssetOut(
-            key=["marts", "account_changes"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="Accounts whose key flag, tier, designation or owner changed between consecutive snapshots, "
+        "changes": table_out(
+            "marts",
+            "account_changes",
+            "Accounts whose key flag, tier, designation or owner changed between consecutive snapshots, "
             "or that appeared, merged or split, each with a reason code.",
-            metadata=column_schema_for("marts", "account_changes"),
         ),
     },
     ins={
-        "accounts": dg.AssetIn(
-            key=["marts", "accounts"],
-            metadata={
-                "columns": [
-                    "as_of_date",
-                    "account_id",
-                    "account_name",
-                    "owner_id",
-                    "billing_12m",
-                    "is_key_account",
-                    "key_level",
-                    "review_period_start",
-                ]
-            },
-        ),
-        "scores": dg.AssetIn(
-            key=["marts", "account_scores"],
-            metadata={"columns": ["account_id", "priority_score", "tier", "tier_override_by", "config_version"]},
-        ),
-        "lists": dg.AssetIn(
-            key=["marts", "seller_account_lists"],
-            metadata={
-                "columns": ["row_type", "account_id", "designation", "designation_override_by", "is_seller_pick"]
-            },
-        ),
-        "crosswalk": dg.AssetIn(
-            key=["marts", "client_crosswalk"], metadata={"columns": ["account_id", "source_system", "source_client_id"]}
-        ),
-    },  # fmt: skip
+        name: dg.AssetIn(key=["marts", table], metadata={"columns": list(SNAPSHOT_INPUTS[name])})
+        for name, table in {
+            "accounts": "accounts",
+            "scores": "account_scores",
+            "lists": "seller_account_lists",
+            "crosswalk": "client_crosswalk",
+        }.items()
+    },
 )
 def account_history(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
+    settings: AlmsSettings,
     accounts: pl.DataFrame,
     scores: pl.DataFrame,
     lists: pl.DataFrame,
@@ -74,15 +56,18 @@ def account_history(
 ):
     current = snapshot(accounts, scores, lists, crosswalk)
     as_of = current["as_of_date"][0]
-    history = merge_snapshot(recorded_table(context, warehouse, "account_history", SNAPSHOT_SCHEMA), current)
+    recorded = recorded_table(context, warehouse, "account_history", SNAPSHOT_SCHEMA)
+    history = with_snapshot_currency(merge_snapshot(recorded, current), recorded, as_of, settings.reporting_currency)
     changes = update_changes(history, recorded_table(context, warehouse, "account_changes", CHANGE_SCHEMA), as_of)
     latest = changes.filter(pl.col("to_as_of_date") == as_of)
     reasons = dict(latest.group_by("reason").len().sort("reason").iter_rows())
     snapshots = history["as_of_date"].n_unique()
-    context.log.info(f"snapshot {as_of}: {current.height:,} accounts; {latest.height:,} changes since the previous "
-                     f"snapshot ({snapshots} snapshots kept)")  # fmt: skip
+    context.log.info(
+        f"snapshot {as_of}: {current.height:,} accounts; {latest.height:,} changes since the previous "
+        f"snapshot ({snapshots} snapshots kept)"
+    )
     yield dg.Output(
-        validate(AccountHistory, history),
+        validate(AccountHistory, history.select(list(AccountHistory.to_schema().columns))),
         output_name="history",
         metadata={"snapshots": snapshots, "as_of_date": str(as_of), "accounts_in_snapshot": current.height},
     )
@@ -91,3 +76,16 @@ def account_history(
         output_name="changes",
         metadata={"changes_since_last_run": latest.height, "changes_by_reason": dg.MetadataValue.json(reasons)},
     )
+
+
+def with_snapshot_currency(history: pl.DataFrame, recorded: pl.DataFrame | None, as_of, currency: str) -> pl.DataFrame:
+    """`reporting_currency` of each snapshot: this run's for its own as-of date, the recorded one for the others (null
+    for snapshots recorded before the column existed: the history is carried over, not dropped, on upgrade)."""
+    schema = {"as_of_date": pl.Date, "reporting_currency": pl.String}
+    known = pl.DataFrame(schema=schema)
+    if recorded is not None and "reporting_currency" in recorded.columns:
+        known = recorded.filter(pl.col("as_of_date") != as_of).select(list(schema)).unique("as_of_date")
+    known = pl.concat(
+        [known.cast(schema), pl.DataFrame({"as_of_date": [as_of], "reporting_currency": [currency]}, schema=schema)]
+    )
+    return history.join(known, on="as_of_date", how="left", maintain_order="left")

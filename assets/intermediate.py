@@ -3,29 +3,27 @@
 import dagster as dg
 import polars as pl
 
-from assets.common import clear_failures
-from assets.logic.inputs import CLIENTS
-from assets.logic.resolution import match_client_records
-from pipelines.resources import AlmsSettings
+from assets.common import errors_as_dagster_failures, table_out
+from assets.resources import AlmsSettings
+from assets.rules.inputs import CLIENTS
+from assets.rules.resolution import match_client_records
 
 OPTIONAL_FIELDS = CLIENTS.optional  # what the survivorship rule counts as "filled"
 
 
 @dg.multi_asset(
     outs={
-        "matched": dg.AssetOut(
-            key=["intermediate", "int_clients_matched"],
-            group_name="intermediate",
-            kinds={"polars", "duckdb"},
-            description="Every usable client record with the account it belongs to, the match confidence and the "
-            "evidence (assets/logic/resolution.py; ALMS_MATCHER=deterministic for the rule-based matcher).",
+        "matched": table_out(
+            "intermediate",
+            "int_clients_matched",
+            "Every usable client record with the account it belongs to, the match confidence and the "
+            "evidence (assets/rules/resolution.py; ALMS_MATCHER=deterministic for the rule-based matcher).",
         ),
-        "review": dg.AssetOut(
-            key=["intermediate", "int_match_pairs_reviewed"],
-            group_name="intermediate",
-            kinds={"polars", "duckdb"},
-            description="Candidate pairs a person should decide, ranked by how much a decision would teach the "
-            "matcher (assets/logic/resolution.py, review_queue).",
+        "review": table_out(
+            "intermediate",
+            "int_match_pairs_reviewed",
+            "Candidate pairs a person should decide, ranked by how much a decision would teach the "
+            "matcher (assets/rules/resolution.py, review_queue).",
         ),
     },
     ins={
@@ -36,7 +34,7 @@ OPTIONAL_FIELDS = CLIENTS.optional  # what the survivorship rule counts as "fill
 def clients_matched(
     context: dg.AssetExecutionContext, settings: AlmsSettings, records: pl.DataFrame, overrides: pl.DataFrame
 ):
-    with clear_failures():
+    with errors_as_dagster_failures():
         matched, review, report = match_client_records(
             records,
             overrides,

@@ -1,49 +1,50 @@
 """marts: the ranked, key-cut account list and the key level of each review period (polars), validated.
 
-The key level is frozen per review period (`assets/logic/reviews.py`): this asset reads the levels recorded by earlier
+The key level is frozen per review period (`assets/rules/reviews.py`): this asset reads the levels recorded by earlier
 runs from the warehouse, applies the period's level or records a new review, and writes the whole history back.
 An account's owner is survivorship's proposal unless the nearest recorded snapshot's owner is still carried by one of
-its records (`assets/logic/ownership.py`): owners do not flip with monthly billing.
+its records (`assets/rules/ownership.py`): owners do not flip with monthly billing.
 Scores, tiers and seller lists are in assets/scoring.py; the other published tables are SQL models in sql/marts/.
 """
 
 import dagster as dg
 import polars as pl
 
-from assets.common import MONTHLY_FRESHNESS, clear_failures, recorded_table, reference_owners, tag_run, validate
-from assets.logic.key_accounts import designate_key_accounts
-from assets.logic.ownership import keep_owners
-from assets.logic.reviews import AUDIT_SCHEMA, LEVEL_SCHEMA, decide_level, review_period
-from pipelines.metadata import column_schema_for
-from pipelines.resources import AlmsSettings, Warehouse
+from assets.common import (
+    MONTHLY_FRESHNESS,
+    errors_as_dagster_failures,
+    recorded_table,
+    reference_owners,
+    table_out,
+    tag_run,
+    validate,
+)
+from assets.resources import AlmsSettings, Warehouse
+from assets.rules.key_accounts import designate_key_accounts
+from assets.rules.ownership import keep_owners
+from assets.rules.reviews import AUDIT_SCHEMA, LEVEL_SCHEMA, decide_level, review_period
 from schemas.marts import Accounts, KeyLevelAudit, KeyLevels
 
 
 @dg.multi_asset(
     outs={
-        "accounts": dg.AssetOut(
-            key=["marts", "accounts"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="One row per deduplicated account with its 12-month billing, top-down rank and key flag.",
-            freshness_policy=MONTHLY_FRESHNESS,
-            metadata=column_schema_for("marts", "accounts"),
+        "accounts": table_out(
+            "marts",
+            "accounts",
+            "One row per deduplicated account with its 12-month billing, top-down rank and key flag.",
+            MONTHLY_FRESHNESS,
         ),
-        "key_levels": dg.AssetOut(
-            key=["marts", "key_levels"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="The key level of every review period: the frozen dollar level, how it was computed (n, k, "
+        "key_levels": table_out(
+            "marts",
+            "key_levels",
+            "The key level of every review period: the frozen dollar level, how it was computed (n, k, "
             "share) and from which as-of date; is_current marks the period of the latest run.",
-            freshness_policy=MONTHLY_FRESHNESS,
-            metadata=column_schema_for("marts", "key_levels"),
+            MONTHLY_FRESHNESS,
         ),
-        "key_level_audit": dg.AssetOut(
-            key=["marts", "key_level_audit"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="Every re-run of a review: old and new level, when and why (ALMS_REVIEW_REASON).",
-            metadata=column_schema_for("marts", "key_level_audit"),
+        "key_level_audit": table_out(
+            "marts",
+            "key_level_audit",
+            "Every re-run of a review: old and new level, when and why (ALMS_REVIEW_REASON).",
         ),
     },
     ins={
@@ -61,28 +62,44 @@ def accounts_and_key_levels(
     window = reporting_window.row(0, named=True)
     as_of = window["as_of_date"]
     tag_run(context, settings, as_of)
-    with clear_failures():
+    with errors_as_dagster_failures():
         ranked, cut = designate_key_accounts(aggregated, settings.key_share)
     ranked, ownership = keep_owners(ranked, reference_owners(warehouse, as_of))
     period = review_period(as_of, settings.review_months, settings.review_start_month)
     previous = recorded_table(context, warehouse, "key_levels", LEVEL_SCHEMA)
     previous_audit = recorded_table(context, warehouse, "key_level_audit", AUDIT_SCHEMA)
-    decision = decide_level(previous, previous_audit, period, cut, as_of, window["window_start_date"],
-                            settings.reporting_currency, settings.review_reason or None, context.run.run_id)  # fmt: skip
+    decision = decide_level(
+        previous,
+        previous_audit,
+        period,
+        cut,
+        as_of,
+        window["window_start_date"],
+        settings.reporting_currency,
+        settings.review_reason or None,
+        context.run.run_id,
+    )
     level = pl.lit(decision.applied_level, dtype=ranked.schema["billing_12m"])
     accounts = ranked.rename({"is_key_account": "would_be_key_at_next_review"}).with_columns(
         ((pl.col("billing_12m") > 0) & (pl.col("billing_12m") >= level)).fill_null(False).alias("is_key_account"),
         level.alias("key_level"),
+        pl.lit(settings.reporting_currency).alias("reporting_currency"),
         pl.lit(period.start).alias("review_period_start"),
         pl.lit(as_of).alias("as_of_date"),
     )
     accounts = validate(Accounts, accounts.select(list(Accounts.to_schema().columns)))
     key_levels = validate(KeyLevels, decision.levels)
-    audit = validate(KeyLevelAudit, decision.audit)
+    currencies = decision.levels.select("review_period_start", "reporting_currency")
+    audit = decision.audit.join(currencies, on="review_period_start", how="left", maintain_order="left")
+    audit = validate(KeyLevelAudit, audit.select(list(KeyLevelAudit.to_schema().columns)))
     key_count = int(accounts["is_key_account"].sum())
     crossing = int((accounts["is_key_account"] != accounts["would_be_key_at_next_review"]).sum())
-    verb = {"frozen": "frozen since the review of", "bootstrap": "bootstrapped for", "review": "new review for",
-            "rerun": "review re-run for"}[decision.kind]  # fmt: skip
+    verb = {
+        "frozen": "frozen since the review of",
+        "bootstrap": "bootstrapped for",
+        "review": "new review for",
+        "rerun": "review re-run for",
+    }[decision.kind]
     context.log.info(
         f"key level {decision.applied_level} {settings.reporting_currency} ({verb} the period from {period.start}): "
         f"{key_count:,} key accounts of {cut.ranked_accounts:,} ranked; {crossing:,} would change at a review today"

@@ -1,53 +1,37 @@
-"""publish: the BI-facing copy of the marts, the CRM file and the what-if's inputs, as one publication made current by
-one atomic switch (see assets/logic/publish.py)."""
+"""marts/publication: the BI-facing copy of the marts, the CRM file and the what-if's inputs, as one publication
+made current by one atomic switch (see assets/rules/publish.py)."""
 
 import dagster as dg
 
-from assets.common import MONTHLY_FRESHNESS, clear_failures, tag_run
-from assets.logic.publish import current_publication, publish, read_manifest
-from assets.scoring import SCORING_INPUTS
-from pipelines.resources import AlmsSettings, Warehouse
-
-# Published tables and the row order BI readers get from a plain `select *` (the working tables have none). Each
-# order ends in a unique key of its table, so identical runs give identical files (tests/test_publication.py).
-PUBLISHED_TABLES = {
-    ("marts", "accounts"): "billing_rank",
-    ("marts", "key_levels"): "review_period_start",
-    ("marts", "key_level_audit"): "rerun_at, review_period_start, run_id",
-    ("marts", "seller_account_lists"): "owner_id nulls last, seller_rank",
-    ("marts", "client_crosswalk"): "account_id, source_system, source_client_id",
-    ("marts", "quarantine"): "input_name, source_file, source_row",
-    ("marts", "match_review"): "review_rank",
-    ("marts", "account_scores"): "priority_score desc, account_id",
-    ("marts", "override_status"): "source_file, source_row",
-    ("marts", "account_history"): "as_of_date, account_id",
-    ("marts", "account_changes"): "to_as_of_date, account_id, field",
-    ("marts", "input_files"): "input_name, source_file",
-    ("marts", "billing_completeness"): "source_system, month",
-    ("marts", "engagement_completeness"): "source_system, month",
-}
+from assets.common import MONTHLY_FRESHNESS, errors_as_dagster_failures, tag_run
+from assets.resources import AlmsSettings, Warehouse
+from assets.rules.documentation import TableDoc
+from assets.rules.publish import current_publication, publish, read_manifest
+from assets.rules.scoring_run import SCORING_INPUTS, scoring_input_selects
+from schemas import PUBLISHED_TABLES, table_documentation
 
 
 @dg.asset(
-    group_name="publish",
+    key_prefix="marts",
+    group_name="marts",
     kinds={"duckdb", "parquet"},
     deps=[dg.AssetKey(list(table)) for table in PUBLISHED_TABLES]
     + [dg.AssetKey([layer, table]) for layer, table, _ in SCORING_INPUTS.values()],
     freshness_policy=MONTHLY_FRESHNESS,
 )
-def published_marts(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: AlmsSettings):
+def publication(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: AlmsSettings):
     """`$ALMS_OUTPUT_DIR/alms.duckdb` (schema marts), `parquet/<table>.parquet`, `crm/` and `manifest.json`: what BI
     tools and sales ops read, one publication made current in one atomic switch, only after every blocking check
     upstream passed. A run for an as-of date earlier than the current publication's is published beside it but not
     made current unless ALMS_PUBLISH_BACKFILL=1."""
-    with clear_failures(settings), warehouse.connect() as conn:
+    with errors_as_dagster_failures(settings), warehouse.connect() as conn:
         as_of, key_level = conn.sql("select max(as_of_date), max(key_level) from marts.accounts").fetchall()[0]
         tag_run(context, settings, as_of)
         current = current_publication(settings.output_dir)
         current_manifest = read_manifest(current) if current is not None else {}
         current_as_of = current_manifest.get("as_of_date")
         earlier = current_as_of is not None and str(as_of) < current_as_of
-        publication = publish(
+        made = publish(
             conn,
             settings.output_dir,
             PUBLISHED_TABLES,
@@ -55,11 +39,9 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: Warehouse, set
             as_of=str(as_of),
             make_current=not earlier or settings.publish_backfill,
             keep=settings.keep_publications,
-            scoring_inputs={
-                name: f"select {columns} from {layer}.{table}"
-                for name, (layer, table, columns) in SCORING_INPUTS.items()
-            },
+            scoring_inputs=scoring_input_selects(),
             extra_manifest={"key_level": str(key_level), "input_dir": str(settings.data_dir)},
+            documentation={table: TableDoc(*table_documentation(*table)) for table in PUBLISHED_TABLES},
         )
         key_accounts, quarantined, changes = conn.sql(
             "select (select count(*) from marts.accounts where is_key_account), "
@@ -67,32 +49,32 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: Warehouse, set
             "(select count(*) from marts.account_changes where to_as_of_date = "
             "(select max(to_as_of_date) from marts.account_changes))"
         ).fetchall()[0]
-    manifest = publication.manifest
-    if publication.is_current:
-        context.log.info(f"published {len(PUBLISHED_TABLES)} tables as {publication.path}, now current")
+    manifest = made.manifest
+    if made.is_current:
+        context.log.info(f"published {len(PUBLISHED_TABLES)} tables as {made.path}, now current")
     else:
         context.log.warning(
             f"as-of {as_of} is earlier than the current publication's {current_as_of} (run "
             f"{current_manifest.get('run_id', '?')[:8]}): its snapshot is recorded in the history and it is published "
-            f"to {publication.path} without replacing the current publication; ALMS_PUBLISH_BACKFILL=1 makes it current"
+            f"to {made.path} without replacing the current publication; ALMS_PUBLISH_BACKFILL=1 makes it current"
         )
-    for removed in publication.removed:
+    for removed in made.removed:
         context.log.info(f"removed an older publication: {removed}")
     return dg.MaterializeResult(
         metadata={
-            "publication": dg.MetadataValue.path(str(publication.path)),
-            "is_current": publication.is_current,
+            "publication": dg.MetadataValue.path(str(made.path)),
+            "is_current": made.is_current,
             "output_dir": dg.MetadataValue.path(str(settings.output_dir)),
-            "duckdb_file": dg.MetadataValue.path(str(publication.path / manifest["duckdb_file"])),
-            "parquet_dir": dg.MetadataValue.path(str(publication.path / manifest["parquet_dir"])),
+            "duckdb_file": dg.MetadataValue.path(str(made.path / manifest["duckdb_file"])),
+            "parquet_dir": dg.MetadataValue.path(str(made.path / manifest["parquet_dir"])),
             "tables": dg.MetadataValue.json(manifest["tables"]),
             "as_of_date": str(as_of),
             "key_level": float(key_level),
             "key_accounts": key_accounts,
             "quarantined_rows": quarantined,
             "changes_since_previous_snapshot": changes,
-            "crm_import_file": dg.MetadataValue.path(str(publication.path / manifest["crm_import_file"])),
+            "crm_import_file": dg.MetadataValue.path(str(made.path / manifest["crm_import_file"])),
             "crm_import_rows": manifest["crm_import_rows"],
-            "publications_removed": len(publication.removed),
+            "publications_removed": len(made.removed),
         }
     )

@@ -13,10 +13,10 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
-from assets.common import MONTHLY, clear_failures, validate
-from assets.logic import inputs, parsing
-from pipelines.metadata import column_schema_for, table_metadata
-from pipelines.resources import AlmsSettings, Warehouse, write_frame
+from assets.common import MONTHLY, errors_as_dagster_failures, validate
+from assets.metadata import column_schema_for, table_metadata
+from assets.resources import AlmsSettings, Warehouse, write_frame
+from assets.rules import inputs, parsing
 from schemas.raw import (
     RawAccountOverrides,
     RawBillingLines,
@@ -66,7 +66,7 @@ def _ingest(
     loading = f"raw.{name}__loading"
     rows = cleaned = 0
     schema = None
-    with clear_failures(), warehouse.connect() as conn:
+    with errors_as_dagster_failures(), warehouse.connect() as conn:
         existing = _existing_files(conn, name, model) if months is not None else None
         if existing is None:
             months = None  # first ingest, or a table from an older layout: read everything
@@ -120,8 +120,10 @@ def _ingest(
     if cleaned:
         context.log.warning(f"{name}: {cleaned:,} rows held control characters, replaced by spaces (marts.quarantine)")
     if months is not None:
-        context.log.info(f"{name}: months {', '.join(sorted(months)) or '-'}: {len(replaced)} files read again, "
-                         f"{len(gone)} gone; {rows:,} rows in raw.{name}")  # fmt: skip
+        context.log.info(
+            f"{name}: months {', '.join(sorted(months)) or '-'}: {len(replaced)} files read again, "
+            f"{len(gone)} gone; {rows:,} rows in raw.{name}"
+        )
     return dg.MaterializeResult(
         metadata={
             **table_metadata("raw", name, schema, rows),
@@ -283,7 +285,7 @@ account_overrides = _raw_asset(
 def input_files(context: dg.AssetExecutionContext, settings: AlmsSettings, warehouse: Warehouse):
     """Every file of every input in the input folder (month folders included), with its size and modification
     time: what marts.input_files accounts for, row by row. The layout is checked as the ingest checks it."""
-    with clear_failures():
+    with errors_as_dagster_failures():
         frame = validate(RawInputFiles, inputs.list_input_files(settings.data_dir))
     with warehouse.connect() as conn:
         write_frame(conn, "raw.input_files", frame)

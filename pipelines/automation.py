@@ -22,8 +22,8 @@ from pathlib import Path
 import dagster as dg
 
 from assets.common import MONTHLY
-from assets.logic.inputs import ALL_INPUTS, BILLING, ENGAGEMENT, SUPPORTED_SUFFIXES, file_month
-from pipelines.resources import AlmsSettings
+from assets.resources import AlmsSettings
+from assets.rules.inputs import ALL_INPUTS, BILLING, ENGAGEMENT, SUPPORTED_SUFFIXES, file_month
 
 MONTHLY_CRON = "0 6 2 * *"
 
@@ -100,8 +100,9 @@ def build_automation(job, settings: AlmsSettings) -> tuple[list, list]:
     )
     def review(context: dg.ScheduleEvaluationContext):
         tags = full_refresh_tags(Path(settings.data_dir))
-        return dg.RunRequest(run_key=f"review-{context.scheduled_execution_time:%Y-%m}",
-                             tags={**tags, "alms/trigger": "schedule"})  # fmt: skip
+        return dg.RunRequest(
+            run_key=f"review-{context.scheduled_execution_time:%Y-%m}", tags={**tags, "alms/trigger": "schedule"}
+        )
 
     @dg.sensor(
         name="new_input_files",

@@ -1,6 +1,7 @@
-"""pandera models, one per validated or published table, found by their warehouse table name."""
+"""pandera models, one per validated or published table, found by their warehouse table name; the published tables."""
 
 import pandera.polars as pa
+import polars as pl
 
 from schemas.marts import (
     AccountChanges,
@@ -17,6 +18,7 @@ from schemas.marts import (
     OverrideStatus,
     Quarantine,
     SellerAccountLists,
+    Sellers,
 )
 from schemas.raw import (
     RawAccountOverrides,
@@ -32,6 +34,30 @@ from schemas.raw import (
     RawSellers,
 )
 
+# The published tables, in publishing order, each with its pandera model and the row order BI readers get from a
+# plain `select *` (the working tables have none). Each order ends in a unique key of its table, so identical runs give
+# identical files (tests/test_publication.py). The publisher (assets/publish.py), the registry below and the summary
+# of `alms run` derive from this list.
+PUBLISHED: dict[tuple[str, str], tuple[type[pa.DataFrameModel], str]] = {
+    ("marts", "accounts"): (Accounts, "billing_rank"),
+    ("marts", "key_levels"): (KeyLevels, "review_period_start"),
+    ("marts", "key_level_audit"): (KeyLevelAudit, "rerun_at, review_period_start, run_id"),
+    ("marts", "seller_account_lists"): (SellerAccountLists, "owner_id nulls last, seller_rank"),
+    ("marts", "client_crosswalk"): (ClientCrosswalk, "account_id, source_system, source_client_id"),
+    ("marts", "quarantine"): (Quarantine, "input_name, source_file, source_row"),
+    ("marts", "match_review"): (MatchReview, "review_rank"),
+    ("marts", "account_scores"): (AccountScores, "priority_score desc, account_id"),
+    ("marts", "override_status"): (OverrideStatus, "source_file, source_row"),
+    ("marts", "account_history"): (AccountHistory, "as_of_date, account_id"),
+    ("marts", "account_changes"): (AccountChanges, "to_as_of_date, account_id, field"),
+    ("marts", "input_files"): (InputFiles, "input_name, source_file"),
+    ("marts", "billing_completeness"): (BillingCompleteness, "source_system, month"),
+    ("marts", "engagement_completeness"): (EngagementCompleteness, "source_system, month"),
+    ("marts", "sellers"): (Sellers, "owner_id nulls last, seller_name"),
+}
+# (layer, table) -> the row order it is published in
+PUBLISHED_TABLES: dict[tuple[str, str], str] = {table: order for table, (_, order) in PUBLISHED.items()}
+
 SCHEMAS_BY_TABLE: dict[tuple[str, str], type[pa.DataFrameModel]] = {
     ("raw", "billing_lines"): RawBillingLines,
     ("raw", "clients"): RawClients,
@@ -44,20 +70,7 @@ SCHEMAS_BY_TABLE: dict[tuple[str, str], type[pa.DataFrameModel]] = {
     ("raw", "seller_picks"): RawSellerPicks,
     ("raw", "account_overrides"): RawAccountOverrides,
     ("raw", "input_files"): RawInputFiles,
-    ("marts", "accounts"): Accounts,
-    ("marts", "key_levels"): KeyLevels,
-    ("marts", "key_level_audit"): KeyLevelAudit,
-    ("marts", "seller_account_lists"): SellerAccountLists,
-    ("marts", "client_crosswalk"): ClientCrosswalk,
-    ("marts", "quarantine"): Quarantine,
-    ("marts", "match_review"): MatchReview,
-    ("marts", "account_scores"): AccountScores,
-    ("marts", "override_status"): OverrideStatus,
-    ("marts", "account_history"): AccountHistory,
-    ("marts", "account_changes"): AccountChanges,
-    ("marts", "input_files"): InputFiles,
-    ("marts", "billing_completeness"): BillingCompleteness,
-    ("marts", "engagement_completeness"): EngagementCompleteness,
+    **{table: model for table, (model, _) in PUBLISHED.items()},
 }
 
 
@@ -66,3 +79,17 @@ def column_descriptions(layer: str, name: str) -> dict[str, str]:
     if model is None:
         return {}
     return {column: (spec.description or "") for column, spec in model.to_schema().columns.items()}
+
+
+def polars_schema(model: type[pa.DataFrameModel]) -> dict[str, pl.DataType]:
+    """The model's columns and their polars types, in order: the frame schema a rule builds or casts to."""
+    return {column: spec.dtype.type for column, spec in model.to_schema().columns.items()}
+
+
+def table_documentation(layer: str, name: str) -> tuple[str, dict[str, str]]:
+    """(table description, column -> description) of a table with a pandera model: the model's docstring and its
+    fields' descriptions, the one source of the comments a publication carries (assets/rules/documentation.py)."""
+    model = SCHEMAS_BY_TABLE.get((layer, name))
+    if model is None:
+        return "", {}
+    return " ".join((model.__doc__ or "").split()), column_descriptions(layer, name)

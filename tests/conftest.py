@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assets.logic.inputs import BILLING, CLIENTS, ENGAGEMENT
+from assets.rules.inputs import BILLING, CLIENTS, ENGAGEMENT
 
 CLIENT_COLUMNS = list(CLIENTS.columns)
 BILLING_COLUMNS = list(BILLING.columns)

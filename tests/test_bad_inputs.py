@@ -6,7 +6,7 @@
 - `Accepted`: the input is read, and the assertion says what it becomes.
 
 Each case runs the ingest layer without Dagster: the input files are read, typed and validated as the raw assets do
-(`assets.logic.inputs`, `assets.logic.parsing`, the pandera models), then the staging models and the marts models that
+(`assets.rules.inputs`, `assets.rules.parsing`, the pandera models), then the staging models and the marts models that
 need no Python step (quarantine, input_files, billing and engagement completeness) run on an in-memory DuckDB. Every
 case that is not an error also proves the per-file accounting: rows read = loaded + quarantined + outside the window.
 """
@@ -27,10 +27,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.logic import inputs, parsing
-from assets.logic.completeness import describe_gaps
-from assets.logic.inputs import InputError
-from pipelines.resources import LAYERS, SettingsError, settings_from_env
+from assets.resources import LAYERS, SettingsError, settings_from_env
+from assets.rules import inputs, parsing
+from assets.rules.completeness import describe_gaps
+from assets.rules.inputs import InputError
 from pipelines.sql_models import in_dependency_order, load_sql_models
 from schemas import SCHEMAS_BY_TABLE
 
@@ -92,9 +92,17 @@ def event(system="nat", client="N1", date="2026-03-10", kind="meeting", quantity
 
 
 def deal(**values):
-    row = {"source_system": "nat", "opportunity_id": "O9", "source_client_id": "N1", "stage": "proposal",
-           "amount": "1000.00", "currency": "USD", "expected_close_date": "2026-12-31", "probability": "",
-           "created_date": "2026-01-05"}  # fmt: skip
+    row = {
+        "source_system": "nat",
+        "opportunity_id": "O9",
+        "source_client_id": "N1",
+        "stage": "proposal",
+        "amount": "1000.00",
+        "currency": "USD",
+        "expected_close_date": "2026-12-31",
+        "probability": "",
+        "created_date": "2026-01-05",
+    }
     return {**row, **values}
 
 
@@ -598,8 +606,10 @@ def test_bad_input(case: Case, tmp_path: Path):
     conn = ingest(data_dir, case.env)
     found = {
         (i, r, c, a): n
-        for i, r, c, a, n in rows(conn, "select input_name, reason, column_name, action, count(*) from marts.quarantine group by all")
-    }  # fmt: skip
+        for i, r, c, a, n in rows(
+            conn, "select input_name, reason, column_name, action, count(*) from marts.quarantine group by all"
+        )
+    }
     expected = case.expect.found if isinstance(case.expect, Quarantined) else case.expect.quarantine
     assert found == expected
     if isinstance(case.expect, Accepted):
@@ -623,10 +633,13 @@ def test_the_good_folder_is_clean_and_complete(tmp_path):
 
 def test_a_gap_is_described_in_one_line_with_the_setting_that_accepts_it():
     text = describe_gaps(
-        [("nat_erp", "2026-10", "missing", Decimal("0"), Decimal("3461452.61")),
-         ("loc", "2026-07", "below_share", Decimal("40.00"), Decimal("100.00"))],
-        "USD", 0.5,
-    )  # fmt: skip
+        [
+            ("nat_erp", "2026-10", "missing", Decimal("0"), Decimal("3461452.61")),
+            ("loc", "2026-07", "below_share", Decimal("40.00"), Decimal("100.00")),
+        ],
+        "USD",
+        0.5,
+    )
     assert text == (
         "nat_erp has no billing in 2026-10 (it had some in the months before); loc has 40.00 USD of billing in "
         "2026-07, below 50% (ALMS_MIN_MONTH_SHARE) of its trailing median 100.00 USD; if the data is complete, accept "

@@ -13,9 +13,9 @@ import duckdb
 import pytest
 from conftest import BILLING_COLUMNS, CLIENT_COLUMNS, SMALL_INPUT_GAPS, client, line, small_inputs, write_csv
 
-from assets.logic.completeness import accepted_gaps_in_use
+from assets.rules.completeness import accepted_gaps_in_use
 from pipelines.automation import full_refresh_tags
-from pipelines.cli import describe_failures, run_pipeline
+from pipelines.commands.cli import describe_failures, run_pipeline
 from pipelines.definitions import ALMS_JOB, build_definitions
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -26,7 +26,9 @@ CONTROL_RE2 = r"[\x00-\x1f\x7f-\x9f\x{200b}\x{2028}\x{2029}\x{202a}-\x{202e}\x{2
 def run(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("bad_inputs_pipeline")
     data = small_inputs(root / "inputs")
-    write_csv(data / "billing" / "2026-03" / "late.csv", BILLING_COLUMNS, [line("nat", "M1", 1, "N2", "2026-03-20", "200.00")])  # fmt: skip
+    write_csv(
+        data / "billing" / "2026-03" / "late.csv", BILLING_COLUMNS, [line("nat", "M1", 1, "N2", "2026-03-20", "200.00")]
+    )
     write_csv(
         data / "billing" / "zz_faults.csv",
         BILLING_COLUMNS,
@@ -42,8 +44,11 @@ def run(tmp_path_factory) -> dict:
         CLIENT_COLUMNS,
         [client("loc", "L7", "Umbrella\x00 Ltd", owner_id="S2"), client("loc", "L8", "Initech\tWest\r\nBranch")],
     )
-    write_csv(data / "billing" / "zz_more.csv", BILLING_COLUMNS, [line("loc", "U1", 1, "L7", "2026-04-01", "60.00"),
-                                                                  line("loc", "U2", 1, "L8", "2026-04-01", "70.00")])  # fmt: skip
+    write_csv(
+        data / "billing" / "zz_more.csv",
+        BILLING_COLUMNS,
+        [line("loc", "U1", 1, "L7", "2026-04-01", "60.00"), line("loc", "U2", 1, "L8", "2026-04-01", "70.00")],
+    )
     env = {"ALMS_DATA_DIR": str(data), "ALMS_OUTPUT_DIR": str(root / "output"), "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS}
     home = root / "dagster_home"
     home.mkdir()
@@ -56,8 +61,16 @@ def run(tmp_path_factory) -> dict:
             check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
                 [dg.AssetCheckKey(dg.AssetKey(["marts", "billing_completeness"]), "billing_months_complete")]
             )
-        yield {"env": env, "success": success, "errors": errors, "output": root / "output", "data": data,
-               "home": home, "check": check, "patch": patch}  # fmt: skip
+        yield {
+            "env": env,
+            "success": success,
+            "errors": errors,
+            "output": root / "output",
+            "data": data,
+            "home": home,
+            "check": check,
+            "patch": patch,
+        }
 
 
 def published(run: dict, sql: str):
@@ -71,9 +84,10 @@ def test_the_run_publishes(run):
 
 def test_a_month_folder_is_read_and_accounted(run):
     assert published(
-        run, "select file_month, rows_read, rows_loaded, billing_loaded from marts.input_files "
+        run,
+        "select file_month, rows_read, rows_loaded, billing_loaded from marts.input_files "
         "where source_file = 'billing/2026-03/late.csv'",
-    ) == [("2026-03", 1, 1, Decimal("200.00"))]  # fmt: skip
+    ) == [("2026-03", 1, 1, Decimal("200.00"))]
     # Globex: 800 in billing/nat.csv, 200 in the month folder
     assert published(run, "select billing_12m from marts.accounts where account_id = 'nat:N2'") == [
         (Decimal("1000.00"),)
@@ -82,14 +96,15 @@ def test_a_month_folder_is_read_and_accounted(run):
 
 def test_bad_lines_are_published_in_the_quarantine_not_in_billing(run):
     assert published(
-        run, "select source_row, reason, column_name, action from marts.quarantine "
+        run,
+        "select source_row, reason, column_name, action from marts.quarantine "
         "where source_file = 'billing/zz_faults.csv' order by source_row",
     ) == [
         (1, "duplicate_line", "line_number", "excluded"),
         (2, "implausible_date", "invoice_date", "excluded"),
         (3, "unparseable_date", "invoice_date", "excluded"),
         (4, "unparseable_date", "invoice_date", "excluded"),
-    ]  # fmt: skip
+    ]
     assert published(run, "select billing_12m from marts.accounts where account_id = 'loc:L1'") == [
         (Decimal("1650.00"),)
     ]
@@ -97,9 +112,10 @@ def test_bad_lines_are_published_in_the_quarantine_not_in_billing(run):
 
 def test_every_file_is_accounted_row_by_row(run):
     files = published(
-        run, "select source_file, rows_read, rows_loaded, rows_quarantined, rows_outside_window, quarantine_reasons "
+        run,
+        "select source_file, rows_read, rows_loaded, rows_quarantined, rows_outside_window, quarantine_reasons "
         "from marts.input_files where input_name = 'billing' order by source_file",
-    )  # fmt: skip
+    )
     assert files == [
         ("billing/2026-03/late.csv", 1, 1, 0, 0, None),
         ("billing/loc.csv", 3, 3, 0, 0, None),
@@ -108,16 +124,17 @@ def test_every_file_is_accounted_row_by_row(run):
         ("billing/zz_more.csv", 2, 2, 0, 0, None),
     ]
     assert all(read == loaded + quarantined + outside for _, read, loaded, quarantined, outside, _ in files)
-    assert published(run, "select billing_outside_window from marts.input_files where source_file = 'billing/nat.csv'") == [
-        (Decimal("100049.00"),)
-    ]  # fmt: skip
+    assert published(
+        run, "select billing_outside_window from marts.input_files where source_file = 'billing/nat.csv'"
+    ) == [(Decimal("100049.00"),)]
 
 
 def test_control_characters_reach_no_published_table_and_no_crm_file(run):
     assert published(
-        run, "select source_file, source_row, column_name, action from marts.quarantine where reason = 'control_characters' "
+        run,
+        "select source_file, source_row, column_name, action from marts.quarantine where reason = 'control_characters' "
         "order by source_row",
-    ) == [("clients/zz_more.csv", 1, "name", "kept_cleaned"), ("clients/zz_more.csv", 2, "name", "kept_cleaned")]  # fmt: skip
+    ) == [("clients/zz_more.csv", 1, "name", "kept_cleaned"), ("clients/zz_more.csv", 2, "name", "kept_cleaned")]
     names = {r[0] for r in published(run, "select account_name from marts.accounts")}
     assert {"Umbrella Ltd", "Initech West Branch"} <= names
     with duckdb.connect(str(run["output"] / "alms.duckdb"), read_only=True) as conn:
@@ -137,16 +154,22 @@ def test_control_characters_reach_no_published_table_and_no_crm_file(run):
 
 def test_the_accepted_gaps_are_recorded_in_the_table_the_metadata_and_for_the_publisher(run):
     accepted = published(
-        run, "select source_system, strftime(month, '%Y-%m'), status, accepted_by from marts.billing_completeness "
+        run,
+        "select source_system, strftime(month, '%Y-%m'), status, accepted_by from marts.billing_completeness "
         "where accepted_by is not null and status <> 'ok' order by 1, 2 limit 2",
-    )  # fmt: skip
+    )
     # loc bills in 2026-02 and 2026-04 only: 2026-03 and every month after April are missing, accepted
     assert accepted == [("loc", "2026-03", "missing", "loc:2015-01.."), ("loc", "2026-05", "missing", "loc:2015-01..")]
     assert not published(run, "select count(*) from marts.billing_completeness where is_blocking")[0][0]
     with duckdb.connect(str(run["output"] / "alms.duckdb"), read_only=True) as conn:
         for_the_publisher = accepted_gaps_in_use(conn)
-    assert {"input": "billing", "source_system": "loc", "month": "2026-03", "status": "missing",
-            "accepted_by": "loc:2015-01.."} in for_the_publisher  # fmt: skip
+    assert {
+        "input": "billing",
+        "source_system": "loc",
+        "month": "2026-03",
+        "status": "missing",
+        "accepted_by": "loc:2015-01..",
+    } in for_the_publisher
     metadata = run["check"][dg.AssetCheckKey(dg.AssetKey(["marts", "billing_completeness"]), "billing_months_complete")]
     evaluation = metadata.event.dagster_event.event_specific_data
     assert evaluation.passed
@@ -165,7 +188,7 @@ def test_without_the_acceptance_a_gap_stops_the_publication_in_one_line(run):
     selection = [
         key
         for key in job.asset_layer.executable_asset_keys
-        if key.path[0] in ("raw", "staging") or key.path[-1] in ("billing_completeness", "published_marts")
+        if key.path[0] in ("raw", "staging") or key.path[-1] in ("billing_completeness", "publication")
     ]
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
@@ -191,7 +214,7 @@ def test_without_the_acceptance_a_gap_stops_the_publication_in_one_line(run):
         "nat:2026-09,loc:2026-10,nat:2026-10 "
         "(a system that stopped: ALMS_ACCEPT_GAPS=<system>:<first month>..)"
     ), gap_lines[0]
-    # the rest is Dagster saying the step's blocking check failed (pipelines/cli.py prints it as it is)
+    # the rest is Dagster saying the step's blocking check failed (pipelines/commands/cli.py prints it as it is)
     assert all("blocking asset check failed" in e for e in errors if e not in gap_lines), errors
     assert (run["output"] / "alms.duckdb").read_bytes() == before
 
@@ -202,7 +225,7 @@ def test_the_accounting_check_fails_when_a_file_loses_a_row(run):
     import shutil
 
     from assets.checks import every_input_row_accounted
-    from pipelines.resources import Warehouse
+    from assets.resources import Warehouse
 
     copy = run["output"].parent / "warehouse_copy.duckdb"
     shutil.copy(run["output"] / "work" / "warehouse.duckdb", copy)

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.cli import run_pipeline
+from pipelines.commands.cli import run_pipeline
 
 READER = r"""
 import json, os, sys, time

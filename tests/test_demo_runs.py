@@ -16,10 +16,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.logic.demo_data import generate_demo_data
-from assets.logic.publish import current_publication, read_manifest
-from assets.publish import PUBLISHED_TABLES
-from pipelines.cli import execute_pipeline
+from assets.rules.publish import current_publication, read_manifest
+from pipelines.commands.cli import execute_pipeline
+from pipelines.commands.demo_data import generate_demo_data
+from schemas import PUBLISHED_TABLES
 
 pytestmark = pytest.mark.slow
 
@@ -36,8 +36,11 @@ def demo(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         for key, value in {"ALMS_DATA_DIR": base / "demo", "ALMS_OUTPUT_DIR": output, "DAGSTER_HOME": home}.items():
             patch.setenv(key, str(value))
-        for name, as_of, reason in (("first", "2026-10-31", ""), ("backfill", "2026-09-30", ""),
-                                    ("again", "2026-10-31", "checked after the September backfill")):  # fmt: skip
+        for name, as_of, reason in (
+            ("first", "2026-10-31", ""),
+            ("backfill", "2026-09-30", ""),
+            ("again", "2026-10-31", "checked after the September backfill"),
+        ):
             patch.setenv("ALMS_AS_OF", as_of)
             patch.setenv("ALMS_REVIEW_REASON", reason)
             success, errors, run_id = execute_pipeline(quiet=True, log_level="CRITICAL")
@@ -51,7 +54,7 @@ def demo(tmp_path_factory):
                     ).pl()
             if name == "backfill":
                 with dg.DagsterInstance.get() as instance:
-                    event = instance.get_latest_materialization_event(dg.AssetKey("published_marts"))
+                    event = instance.get_latest_materialization_event(dg.AssetKey(["marts", "publication"]))
                     runs[name]["metadata"] = {
                         k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()
                     }

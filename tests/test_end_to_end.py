@@ -1,4 +1,4 @@
-"""The demo through the same entry point `make run` uses (`python -m pipelines.cli run`), in a subprocess."""
+"""The demo through the same entry point `make run` uses (`python -m pipelines.commands run`), in a subprocess."""
 
 import os
 import subprocess
@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.resources import REPO_ROOT
+from assets.resources import REPO_ROOT
 
 
 def pairwise_f1(truth: pl.DataFrame, crosswalk: pl.DataFrame) -> tuple[float, float, float]:
@@ -38,7 +38,7 @@ def test_demo_run_through_the_cli(tmp_path):
     }
     (tmp_path / "dagster_home").mkdir()
     (tmp_path / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    cli = [sys.executable, "-m", "pipelines.cli"]
+    cli = [sys.executable, "-m", "pipelines.commands"]
     subprocess.run([*cli, "generate", env["ALMS_DATA_DIR"]], cwd=REPO_ROOT, env=env, check=True, capture_output=True)
     result = subprocess.run([*cli, "run"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr

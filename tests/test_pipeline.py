@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from conftest import BILLING_COLUMNS, line, write_csv
 
-from pipelines.cli import run_pipeline
-from pipelines.resources import REPO_ROOT
+from assets.resources import REPO_ROOT
+from pipelines.commands.cli import run_pipeline
 
 
 def published(env: dict, sql: str):
@@ -143,7 +143,7 @@ def test_no_billing_in_the_window_is_a_clear_message(pipeline_env, inputs_dir):
 
 def test_a_failing_blocking_check_stops_publishing(pipeline_env, monkeypatch):
     import assets.marts
-    from assets.logic.key_accounts import designate_key_accounts
+    from assets.rules.key_accounts import designate_key_accounts
 
     def wrong_flags(accounts, key_share):
         ranked, cut = designate_key_accounts(accounts, key_share)
@@ -169,6 +169,11 @@ def test_metadata_and_column_descriptions_reach_the_catalog(pipeline_env):
         matched = instance.get_latest_materialization_event(dg.AssetKey(["intermediate", "int_clients_matched"]))
         assert matched.asset_materialization.metadata["records_in"].value == 6
         assert matched.asset_materialization.metadata["accounts_out"].value == 5
+        aggregated = instance.get_latest_materialization_event(
+            dg.AssetKey(["intermediate", "int_accounts_aggregated"])
+        ).asset_materialization.metadata
+        billing = aggregated["dagster/column_lineage"].column_lineage.deps_by_column["billing_12m"]
+        assert billing == [dg.TableColumnDep(["staging", "stg_billing__invoice_lines"], "billing_amount")]
 
 
 def test_workspace_yaml_loads_the_definitions():
@@ -192,7 +197,7 @@ def test_workspace_yaml_loads_the_definitions():
     ],
 )
 def test_bad_settings_are_clear_errors(variable, value, message, monkeypatch):
-    from pipelines.resources import SettingsError, settings_from_env
+    from assets.resources import SettingsError, settings_from_env
 
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError, match=message.replace("(", r"\(")):

@@ -16,7 +16,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.logic.publish import (
+from assets.resources import REPO_ROOT, take_output_folder
+from assets.rules.publish import (
     BUILDING,
     PUBLICATIONS,
     STABLE_PATHS,
@@ -26,20 +27,17 @@ from assets.logic.publish import (
     read_manifest,
     remove_leftovers,
 )
-from assets.publish import PUBLISHED_TABLES
-from assets.scoring import SCORING_INPUTS
-from pipelines.cli import run_pipeline
-from pipelines.resources import REPO_ROOT, take_output_folder
+from assets.rules.scoring_run import scoring_input_selects
+from pipelines.commands.cli import run_pipeline
+from schemas import PUBLISHED_TABLES
 
-SCORING_SELECTS = {
-    name: f"select {columns} from {layer}.{table}" for name, (layer, table, columns) in SCORING_INPUTS.items()
-}
+SCORING_SELECTS = scoring_input_selects()
 
 # A second publication of the same warehouse with every account name marked, so a mix of the two is visible.
 PUBLISHER = r"""
 import json, sys
 import duckdb
-from assets.logic.publish import publish
+from assets.rules.publish import publish
 
 output_dir, tables, scoring = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
 conn = duckdb.connect(f"{output_dir}/work/warehouse.duckdb")
@@ -54,14 +52,18 @@ print("published", flush=True)
 @pytest.fixture(scope="module")
 def first_publication(tmp_path_factory):
     """One pipeline run on the small inputs: the output folder with its first publication (copied per test)."""
-    from conftest import small_inputs
+    from conftest import SMALL_INPUT_GAPS, small_inputs
 
     base = tmp_path_factory.mktemp("first")
     home = base / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {"ALMS_DATA_DIR": str(small_inputs(base / "inputs")), "ALMS_OUTPUT_DIR": str(base / "output"),
-           "DAGSTER_HOME": str(home)}  # fmt: skip
+    env = {
+        "ALMS_DATA_DIR": str(small_inputs(base / "inputs")),
+        "ALMS_OUTPUT_DIR": str(base / "output"),
+        "DAGSTER_HOME": str(home),
+        "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS,
+    }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
@@ -109,8 +111,14 @@ def publish_in_subprocess(output: Path, kill_after: str | None) -> subprocess.Co
     if kill_after:
         env["ALMS_TEST_KILL_AFTER"] = kill_after
     tables = json.dumps({".".join(key): order for key, order in PUBLISHED_TABLES.items()})
-    return subprocess.run([sys.executable, "-c", PUBLISHER, str(output), tables, json.dumps(SCORING_SELECTS)],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", PUBLISHER, str(output), tables, json.dumps(SCORING_SELECTS)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.slow
@@ -145,14 +153,32 @@ def test_retention_and_a_not_current_publication(first_publication, tmp_path):
     conn = duckdb.connect(str(output / "work" / "warehouse.duckdb"))
     made = []
     for number in range(3):
-        made.append(publish(conn, output, PUBLISHED_TABLES, run_id=f"run-{number}", as_of="2026-10-31",
-                            make_current=True, keep=2, scoring_inputs=SCORING_SELECTS))  # fmt: skip
+        made.append(
+            publish(
+                conn,
+                output,
+                PUBLISHED_TABLES,
+                run_id=f"run-{number}",
+                as_of="2026-10-31",
+                make_current=True,
+                keep=2,
+                scoring_inputs=SCORING_SELECTS,
+            )
+        )
         time.sleep(1.1)  # publication names carry the second
     names = sorted(p.name for p in (output / PUBLICATIONS).iterdir())
     assert names == sorted([made[1].path.name, made[2].path.name])  # keep=2: the two newest
     assert first.name not in names and made[0].removed == [] and str(first) in made[1].removed
-    backfill = publish(conn, output, PUBLISHED_TABLES, run_id="older-as-of", as_of="2026-09-30", make_current=False,
-                       keep=2, scoring_inputs=SCORING_SELECTS)  # fmt: skip
+    backfill = publish(
+        conn,
+        output,
+        PUBLISHED_TABLES,
+        run_id="older-as-of",
+        as_of="2026-09-30",
+        make_current=False,
+        keep=2,
+        scoring_inputs=SCORING_SELECTS,
+    )
     conn.close()
     assert not backfill.is_current and current_publication(output) == made[2].path  # current never removed
     assert read_manifest(backfill.path)["role"] == "not_current"
@@ -180,13 +206,21 @@ def test_the_layout_before_publications_is_adopted(first_publication, tmp_path):
         [str(output / ".alms.duckdb.abc.tmp"), str(output / "parquet" / ".accounts.abc.tmp")]
     )
     conn = duckdb.connect(str(output / "work" / "warehouse.duckdb"))
-    from assets.logic.publish import ensure_layout
+    from assets.rules.publish import ensure_layout
 
     ensure_layout(output)
     assert (output / "alms.duckdb").is_symlink() and (output / "alms.duckdb").read_bytes() == legacy_bytes
     assert current_publication(output).name.endswith("-legacy")
-    made = publish(conn, output, PUBLISHED_TABLES, run_id="after-upgrade", as_of="2026-10-31", make_current=True,
-                   keep=3, scoring_inputs=SCORING_SELECTS)  # fmt: skip
+    made = publish(
+        conn,
+        output,
+        PUBLISHED_TABLES,
+        run_id="after-upgrade",
+        as_of="2026-10-31",
+        make_current=True,
+        keep=3,
+        scoring_inputs=SCORING_SELECTS,
+    )
     conn.close()
     assert current_publication(output) == made.path
     assert version_seen_by_readers(output) == "v1"
@@ -194,7 +228,7 @@ def test_the_layout_before_publications_is_adopted(first_publication, tmp_path):
 
 HOLDER = r"""
 import sys, time
-from pipelines.resources import take_output_folder
+from assets.resources import take_output_folder
 take_output_folder(sys.argv[1], "holder")
 print("held", flush=True)
 time.sleep(120)
@@ -205,12 +239,19 @@ time.sleep(120)
 def test_a_second_run_on_the_same_output_folder_is_refused(pipeline_env, tmp_path):
     output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(output)], cwd=REPO_ROOT, env=env,
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(output)], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
-        refused = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=REPO_ROOT, env=env,
-                                 capture_output=True, text=True, timeout=300)  # fmt: skip
+        refused = subprocess.run(
+            [sys.executable, "-m", "pipelines.commands", "run"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert refused.returncode == 1
         lines = refused.stderr.strip().splitlines()
         assert lines[-1].startswith(f"alms: another run (pid {holder.pid}, started at 20") and str(output) in lines[-1]
@@ -222,7 +263,7 @@ def test_a_second_run_on_the_same_output_folder_is_refused(pipeline_env, tmp_pat
         holder.send_signal(signal.SIGKILL)  # dies holding the lock: a stale lock
         holder.wait()
     notes = take_output_folder(output, "after")
-    from assets.logic import run_lock
+    from assets.rules import run_lock
 
     run_lock.release(output, "after")
     assert any(f"took over the run lock of pid {holder.pid}" in note for note in notes), notes
@@ -234,13 +275,24 @@ def test_a_run_killed_while_publishing_is_cleaned_up_by_the_next_run(pipeline_en
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     assert run_pipeline(quiet=True, log_level="CRITICAL")[0]
     first = current_publication(output)
-    killed = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=REPO_ROOT,
-                            env={**env, "ALMS_TEST_KILL_AFTER": "crm"}, capture_output=True, timeout=300)  # fmt: skip
+    killed = subprocess.run(
+        [sys.executable, "-m", "pipelines.commands", "run"],
+        cwd=REPO_ROOT,
+        env={**env, "ALMS_TEST_KILL_AFTER": "crm"},
+        capture_output=True,
+        timeout=300,
+    )
     assert killed.returncode == -signal.SIGKILL
     assert current_publication(output) == first
     assert [p for p in (output / PUBLICATIONS).iterdir() if p.name.startswith(BUILDING)]
-    again = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=REPO_ROOT, env=env,
-                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    again = subprocess.run(
+        [sys.executable, "-m", "pipelines.commands", "run"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0, again.stderr
     assert "took over the run lock of pid" in again.stdout and "removed what killed or failed publications left" in (
         again.stdout

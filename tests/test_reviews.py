@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 from conftest import BILLING_COLUMNS, line, write_csv
 
-from assets.logic.demo_data import generate_demo_data
-from assets.logic.reviews import review_period
-from pipelines.cli import run_pipeline
+from assets.rules.reviews import review_period
+from pipelines.commands.cli import run_pipeline
+from pipelines.commands.demo_data import generate_demo_data
 
 
 @pytest.mark.parametrize(
@@ -107,8 +107,11 @@ def test_two_reviews_over_eighteen_months(pipeline_env, tmp_path, monkeypatch):
         pipeline_env,
         f"select source_system, source_client_id from marts.client_crosswalk where account_id = '{at_level}'",
     ).row(0)
-    write_csv(data_dir / "billing" / "zz_correction.csv", BILLING_COLUMNS,
-              [line(system, "CORR-1", 1, client_id, "2026-07-15", "-999999.00")])  # fmt: skip
+    write_csv(
+        data_dir / "billing" / "zz_correction.csv",
+        BILLING_COLUMNS,
+        [line(system, "CORR-1", 1, client_id, "2026-07-15", "-999999.00")],
+    )
     # the credit note takes the system's July below half its usual billing: a gap the completeness check stops on
     # unless accepted (docs/inputs.md)
     monkeypatch.setenv("ALMS_ACCEPT_GAPS", f"{system}:2026-07")
@@ -124,12 +127,18 @@ def test_the_reviews_own_date_on_corrected_data_reruns_the_review(pipeline_env, 
     """A CAD line of March has no rate (quarantined); the rate is added and the same as-of date run again: the level
     is recomputed and audited with an automatic reason instead of failing key_count_rule. Once more with the same
     data: nothing recomputed, nothing audited."""
-    write_csv(inputs_dir / "billing" / "loc_march.csv", BILLING_COLUMNS,
-              [line("loc", "A9", 1, "L2", "2026-03-15", "3000.00", "CAD")])  # fmt: skip
+    write_csv(
+        inputs_dir / "billing" / "loc_march.csv",
+        BILLING_COLUMNS,
+        [line("loc", "A9", 1, "L2", "2026-03-15", "3000.00", "CAD")],
+    )
     run_at(monkeypatch, "2026-10-31")
     assert published(pipeline_env, "select key_level from marts.key_levels").item() == Decimal("1650.00")
-    write_csv(inputs_dir / "fx_rates.csv", ["currency", "month", "rate_to_reporting"],
-              [["CAD", "2026-02", "0.75"], ["CAD", "2026-03", "0.75"]])  # fmt: skip
+    write_csv(
+        inputs_dir / "fx_rates.csv",
+        ["currency", "month", "rate_to_reporting"],
+        [["CAD", "2026-02", "0.75"], ["CAD", "2026-03", "0.75"]],
+    )
     run_at(monkeypatch, "2026-10-31")  # no ALMS_REVIEW_REASON
     audit = published(pipeline_env, "select * from marts.key_level_audit").row(0, named=True)
     assert audit["old_key_level"] == Decimal("1650.00") and audit["new_key_level"] == Decimal("2325.00")

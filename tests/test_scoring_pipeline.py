@@ -13,9 +13,9 @@ import polars as pl
 import pytest
 from conftest import write_csv
 
-from assets.logic.inputs import ACCOUNT_OVERRIDES, OPPORTUNITIES, PROSPECTS, SELLER_PICKS
-from pipelines.cli import main as cli_main
-from pipelines.cli import run_pipeline
+from assets.rules.inputs import ACCOUNT_OVERRIDES, OPPORTUNITIES, PROSPECTS, SELLER_PICKS
+from pipelines.commands.cli import main as cli_main
+from pipelines.commands.cli import run_pipeline
 
 
 def published(env: dict, sql: str) -> pl.DataFrame:
@@ -47,10 +47,14 @@ def add_scoring_inputs(data_dir: Path) -> None:
 
 def test_deals_prospects_and_picks_reach_scores_and_lists(pipeline_env, inputs_dir):
     add_scoring_inputs(inputs_dir)
-    write_csv(inputs_dir / "seller_picks.csv", list(SELLER_PICKS.columns), [
-        {"owner_id": "S2", "pick_type": "target", "reference": "nat:N2", "note": "renewal due"},
-        {"owner_id": "S2", "pick_type": "lead", "reference": "P2"},
-    ])  # fmt: skip
+    write_csv(
+        inputs_dir / "seller_picks.csv",
+        list(SELLER_PICKS.columns),
+        [
+            {"owner_id": "S2", "pick_type": "target", "reference": "nat:N2", "note": "renewal due"},
+            {"owner_id": "S2", "pick_type": "lead", "reference": "P2"},
+        ],
+    )
     success, errors = run_pipeline(quiet=True, log_level="WARNING")
     assert success, errors
     scores = published(pipeline_env, "select * from marts.account_scores")
@@ -59,8 +63,19 @@ def test_deals_prospects_and_picks_reach_scores_and_lists(pipeline_env, inputs_d
     assert by_id["nat:N3"]["likelihood_score"] == 100  # the largest weighted open deal
     assert by_id["nat:N2"]["likelihood_score"] == 0  # only a closed deal (and a quarantined one)
     for row in by_id.values():  # the contributions explain the whole score
-        parts = sum(row[f"{c}_contribution"] or 0 for c in ("current_spend", "growth", "whitespace", "likelihood",
-                                                             "engagement", "icp_fit", "tenure", "strategic"))  # fmt: skip
+        parts = sum(
+            row[f"{c}_contribution"] or 0
+            for c in (
+                "current_spend",
+                "growth",
+                "whitespace",
+                "likelihood",
+                "engagement",
+                "icp_fit",
+                "tenure",
+                "strategic",
+            )
+        )
         assert abs(parts - row["priority_score"]) < 1e-9
     assert "whitespace" in by_id["nat:N2"]["missing_criteria"]  # no employee count: re-weighted, not zero
     lists = published(pipeline_env, "select * from marts.seller_account_lists")
@@ -73,10 +88,16 @@ def test_deals_prospects_and_picks_reach_scores_and_lists(pipeline_env, inputs_d
     assert ("P2", "lead") in leads and ("P1", "recommended_lead") in leads
     sam_leads = lists.filter((pl.col("owner_id") == "S1") & (pl.col("row_type") == "lead"))["prospect_id"].to_list()
     assert sam_leads == ["P4"]  # P3 is Acme, already a client
-    quarantine = published(pipeline_env, "select input_name, source_row, reason from marts.quarantine "
-                                          "where input_name in ('opportunities', 'prospects') order by 1, 2").rows()  # fmt: skip
-    assert quarantine == [("opportunities", 4, "negative_amount"), ("opportunities", 5, "unknown_client"),
-                          ("prospects", 4, "unparseable_value")]  # fmt: skip
+    quarantine = published(
+        pipeline_env,
+        "select input_name, source_row, reason from marts.quarantine "
+        "where input_name in ('opportunities', 'prospects') order by 1, 2",
+    ).rows()
+    assert quarantine == [
+        ("opportunities", 4, "negative_amount"),
+        ("opportunities", 5, "unknown_client"),
+        ("prospects", 4, "unparseable_value"),
+    ]
     crm = pl.read_csv(Path(pipeline_env["ALMS_OUTPUT_DIR"]) / "crm" / "alms_crm_import_2026-10-31.csv")
     assert crm.filter(pl.col("record_type") == "lead")["alms_id"].sort().to_list() == ["P2", "P4"]
 
@@ -104,8 +125,11 @@ def test_a_bad_pick_stops_the_run_naming_row_and_seller(pipeline_env, inputs_dir
 def test_too_many_targets_for_one_seller_is_an_error(pipeline_env, inputs_dir):
     add_scoring_inputs(inputs_dir)
     rows = [{"owner_id": "S2", "pick_type": "lead", "reference": f"P{i}"} for i in range(1, 12)]
-    write_csv(inputs_dir / "prospects.csv", list(PROSPECTS.columns),
-              [{"prospect_id": f"P{i}", "name": f"Prospect {i}", "owner_id": "S2"} for i in range(1, 12)])  # fmt: skip
+    write_csv(
+        inputs_dir / "prospects.csv",
+        list(PROSPECTS.columns),
+        [{"prospect_id": f"P{i}", "name": f"Prospect {i}", "owner_id": "S2"} for i in range(1, 12)],
+    )
     write_csv(inputs_dir / "seller_picks.csv", list(SELLER_PICKS.columns), rows)
     success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
     assert (
@@ -128,15 +152,24 @@ def test_overrides_apply_until_they_expire_and_unknown_ones_are_reported(pipelin
     ])  # fmt: skip
     success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
     assert success, errors  # not applying an override warns; it does not fail the run
-    initech = published(pipeline_env, "select tier_computed, tier, tier_override_by from marts.account_scores "
-                                      "where account_id = 'nat:N3'").row(0)  # fmt: skip
+    initech = published(
+        pipeline_env,
+        "select tier_computed, tier, tier_override_by from marts.account_scores where account_id = 'nat:N3'",
+    ).row(0)
     assert initech[1:] == ("high", "sam@example.com") and initech[0] != "high"
-    designations = dict(published(pipeline_env, "select account_id, designation from marts.seller_account_lists "
-                                                "where row_type = 'account'").rows())  # fmt: skip
+    designations = dict(
+        published(
+            pipeline_env, "select account_id, designation from marts.seller_account_lists where row_type = 'account'"
+        ).rows()
+    )
     assert designations["loc:L1"] == "key" and designations["nat:N2"] == "key"
     status = published(pipeline_env, "select source_row, status, computed_value from marts.override_status").rows()
-    assert status == [(1, "applied", initech[0]), (2, "expired", "key"), (3, "applied", "target"),
-                      (4, "unknown_record", None)]  # fmt: skip
+    assert status == [
+        (1, "applied", initech[0]),
+        (2, "expired", "key"),
+        (3, "applied", "target"),
+        (4, "unknown_record", None),
+    ]
 
 
 def test_bad_scoring_config_names_file_and_key(pipeline_env, inputs_dir):

@@ -17,13 +17,20 @@ from pathlib import Path
 
 import pytest
 
-from assets.publish import PUBLISHED_TABLES
-from pipelines.resources import REPO_ROOT
+from assets.resources import REPO_ROOT
+from schemas import PUBLISHED_TABLES
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("ALMS_TEST_ARTIFACTS", REPO_ROOT / "test-artifacts")) / "ui"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = pytest.mark.slow
 
@@ -88,13 +95,13 @@ def test_asset_graph_shows_layers_and_marts_and_a_mart_page_its_columns(webserve
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         try:
             page.goto(f"{webserver}/asset-groups", wait_until="domcontentloaded")
-            for group in ("raw", "staging", "intermediate", "marts", "publish"):
+            for group in ("raw", "staging", "intermediate", "marts"):
                 page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)
             page.screenshot(path=str(ARTIFACTS / "asset_graph.png"), full_page=True)
             # the marts layer opened: its graph draws the nodes in view (which ones depends on the layout, so each mart
             # is looked at in its own lineage, where it is the centre) ...
             page.goto(f"{webserver}/locations/alms/asset-groups/marts", wait_until="domcontentloaded")
-            page.get_by_text("published_marts", exact=True).first.wait_for(state="attached", timeout=60_000)
+            page.get_by_text("publication", exact=True).first.wait_for(state="attached", timeout=60_000)
             skip = page.get_by_role("button", name="Skip")  # the UI's one-time community dialog
             if skip.count():
                 skip.first.click()
@@ -108,11 +115,21 @@ def test_asset_graph_shows_layers_and_marts_and_a_mart_page_its_columns(webserve
             listed = page.inner_text("body")
             for mart in PUBLISHED_TABLES:
                 assert f"marts / {mart[1]}" in listed, f"{mart[1]} is not in the marts layer"
+            assert "marts / publication" in listed, "the publication is not in the marts layer"
             page.goto(f"{webserver}/assets/marts/account_scores", wait_until="domcontentloaded")
             description = "Weighted score over the criteria present (0-100)."
             page.get_by_text(description).first.wait_for(timeout=60_000)
             page.get_by_text("priority_score").first.wait_for(timeout=10_000)
             page.screenshot(path=str(ARTIFACTS / "account_scores.png"), full_page=True)
+            # a SQL model's column lineage: the definition's column_lineage table, opened from its metadata row
+            page.goto(f"{webserver}/assets/intermediate/int_accounts_aggregated", wait_until="domcontentloaded")
+            page.locator("tr", has_text="column_lineage").get_by_text("[Show Markdown]").first.click()
+            dialog = page.get_by_role("dialog").filter(has_text="traced back to the inputs")
+            row = dialog.locator("tr", has_text="billing_12m").first
+            row.wait_for(timeout=30_000)
+            assert "staging.stg_billing__invoice_lines.billing_amount" in row.inner_text()
+            assert "raw.fx_rates.rate_to_reporting" in row.inner_text()
+            page.screenshot(path=str(ARTIFACTS / "column_lineage.png"))
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
             raise

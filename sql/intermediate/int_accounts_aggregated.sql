@@ -4,7 +4,7 @@
 -- owner, segment, industry, country) takes the first non-empty value in that order. The first member is the
 -- account's primary record. owner_id here is survivorship's proposal: marts.accounts keeps the owner of the
 -- nearest recorded snapshot while a member record still carries it (owner_ids: every owner its records name;
--- assets/logic/ownership.py), so owners do not flip when billing reorders the members. employee_count follows the
+-- assets/rules/ownership.py), so owners do not flip when billing reorders the members. employee_count follows the
 -- same rule; customer_since is the earliest of the members;
 -- segments lists every segment a member carries. billing_recent_6m is the billing of the window's last 6 months
 -- (invoice dates after as_of_date - 6 months), billing_earlier_6m the rest of the window.

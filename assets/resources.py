@@ -1,0 +1,358 @@
+"""The environment, chosen in one place: settings from environment variables, the warehouse, the I/O manager.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| ALMS_DATA_DIR | <repo>/data/demo | input folder (the input contract: docs/inputs.md) |
+| ALMS_OUTPUT_DIR | <repo>/output | published outputs: alms.duckdb, Parquet copies, manifest.json |
+| ALMS_AS_OF | (inferred) | last day of the 12-month window; default: end of the latest complete billing month |
+| ALMS_KEY_SHARE | 0.25 | share of ranked accounts counted down to find the key level |
+| ALMS_REPORTING_CURRENCY | USD | currency of all published amounts; fx_rates convert into it |
+| ALMS_MAX_LINE_AMOUNT | 1000000000 | a billing line with |amount| at or above this is quarantined as absurd_amount |
+| ALMS_MIN_DATE | 2000-01-01 | invoice, event and deal dates before this are quarantined as implausible_date |
+| ALMS_MIN_MONTH_SHARE | 0.5 | a source system's month below this share of its trailing median is a gap |
+| ALMS_ACCEPT_GAPS | (unset) | gaps accepted on purpose: nat_erp:2026-10, legacy:2026-05..2026-07, old:2026-03.. |
+| ALMS_MATCHER | probabilistic | client deduplication: probabilistic (Fellegi-Sunter), or deterministic (rule-based, no overrides) |
+| ALMS_MATCH_THRESHOLD | 0.5 | calibrated match probability at which two client records link |
+| ALMS_REVIEW_THRESHOLD | 0.05 | uncertain pairs from here up go to marts.match_review |
+| ALMS_REVIEW_MONTHS | 12 | review cadence: the key level is frozen for 6 or 12 months |
+| ALMS_REVIEW_START_MONTH | 1 | month (1-12) in which review periods start (1 with 6: January and July) |
+| ALMS_REVIEW_REASON | (unset) | set to re-run the current period's review with this run's data; the reason is audited |
+| ALMS_PUBLISH_BACKFILL | (unset) | 1: a run for an as-of date earlier than the current publication's is made current too |
+| ALMS_KEEP_PUBLICATIONS | 3 | complete publications kept in $ALMS_OUTPUT_DIR/publications (the current one always) |
+| ALMS_DUCKDB_MEMORY_LIMIT | 4GB | DuckDB memory limit of the pipeline's own connections |
+| ALMS_DUCKDB_THREADS | (all cores) | DuckDB threads |
+| ALMS_POSTGRES_DSN | (unset) | also publish to PostgreSQL (libpq string or URI; read at run time, never shown) |
+| ALMS_POSTGRES_SCHEMA | alms | the PostgreSQL schema BI tools read |
+| ALMS_POSTGRES_READER_ROLE | (unset) | the role granted USAGE + SELECT on it (BI tools log in as a member) |
+| ALMS_POSTGRES_LOCK_TIMEOUT | 30 | seconds the swap waits for BI sessions that hold the published tables |
+
+The pipeline-private warehouse (every layer) is `$ALMS_OUTPUT_DIR/work/warehouse.duckdb`; BI tools connect to the
+published `$ALMS_OUTPUT_DIR/alms.duckdb` instead, which resolves through the `current` publication (see
+assets/rules/publish.py). A run holds `$ALMS_OUTPUT_DIR/.alms-run.lock` from its first warehouse connection to its end
+(assets/rules/run_lock.py), and every operating-system or DuckDB I/O error inside a connection becomes a one-line
+`dg.Failure` (assets/rules/causes.py).
+"""
+
+import datetime as dt
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+from pydantic import PrivateAttr
+
+from assets.metadata import table_metadata
+from assets.rules import run_lock
+from assets.rules.causes import first_line, one_line_cause
+from assets.rules.completeness import completeness_parameters, parse_accepted_gaps
+from assets.rules.key_accounts import check_key_share
+from assets.rules.postgres import DEFAULT_LOCK_TIMEOUT, DEFAULT_SCHEMA, IDENTIFIER, parse_dsn
+from assets.rules.publish import DEFAULT_KEEP, remove_leftovers
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ("raw", "staging", "intermediate", "marts")
+
+
+class SettingsError(ValueError):
+    """A setting (environment variable or run config) has an unusable value."""
+
+
+class AlmsSettings(dg.ConfigurableResource):
+    """What the run works on and the rules' parameters."""
+
+    data_dir: str
+    output_dir: str
+    as_of: str = ""
+    key_share: float = 0.25
+    reporting_currency: str = "USD"
+    max_line_amount: float = 1_000_000_000.0
+    min_date: str = "2000-01-01"
+    min_month_share: float = 0.5
+    accept_gaps: str = ""
+    matcher: str = "probabilistic"
+    match_threshold: float = 0.5
+    review_threshold: float = 0.05
+    review_months: int = 12
+    review_start_month: int = 1
+    review_reason: str = ""
+    publish_backfill: bool = False
+    keep_publications: int = DEFAULT_KEEP
+    # PostgreSQL target (assets/rules/postgres.py): the DSN is a dg.EnvVar, resolved only inside a run, so the UI, the
+    # run's config and its snapshot show the variable's name and never the value (the password)
+    postgres_dsn: str = ""
+    postgres_schema: str = DEFAULT_SCHEMA
+    postgres_reader_role: str = ""
+    postgres_lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+
+    @property
+    def as_of_date(self) -> dt.date | None:
+        return parse_as_of(self.as_of)
+
+    def sql_parameters(self) -> dict:
+        """Every value a SQL model may bind (each model binds the `$name`s it uses)."""
+        return {
+            "as_of": self.as_of_date,
+            "today": dt.datetime.now(dt.UTC).date(),
+            "reporting_currency": self.reporting_currency,
+            "max_line_amount": self.max_line_amount,
+            "min_date": dt.date.fromisoformat(self.min_date),
+            "min_month_share": self.min_month_share,
+            **completeness_parameters(parse_accepted_gaps(self.accept_gaps)),
+        }
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The pipeline's own DuckDB file, one schema per layer. Only the pipeline connects to it.
+
+    Inside a run, the first connection takes the output folder's run lock (released when the run ends) and removes
+    what killed or failed publications left; any OS or DuckDB I/O error inside a connection fails the step with its
+    cause in one line."""
+
+    path: str
+    memory_limit: str = "4GB"
+    threads: int = 0
+    data_dir: str = ""  # only to name ALMS_DATA_DIR in a failure's line
+    _run_id: str | None = PrivateAttr(default=None)
+    _log: object = PrivateAttr(default=None)
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.path).parent.parent
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_id = context.run.run_id if context.run is not None else None
+        self._log = context.log
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._run_id:
+            run_lock.release(self.output_dir, self._run_id)
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        places = {"ALMS_OUTPUT_DIR": self.output_dir, **({"ALMS_DATA_DIR": self.data_dir} if self.data_dir else {})}
+        try:
+            if self._run_id:
+                for note in take_output_folder(self.output_dir, self._run_id):
+                    if self._log is not None:
+                        self._log.warning(note)
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # Row order of a table carries no meaning here (every model orders what it needs), and not preserving it
+            # makes large CTAS about a third faster and lighter; publishing restores order for BI readers.
+            config = {"memory_limit": self.memory_limit, "preserve_insertion_order": False}
+            if self.threads:
+                config["threads"] = self.threads
+            conn = duckdb.connect(self.path, config=config)
+        except run_lock.RunLockBusy as error:
+            raise dg.Failure(description=str(error), allow_retries=False) from None
+        except (OSError, duckdb.Error) as error:
+            raise dg.Failure(description=one_line_cause(error, places) or first_line(error)) from None
+        try:
+            for layer in LAYERS:
+                conn.execute(f"create schema if not exists {layer}")
+            yield conn
+        except (OSError, duckdb.IOException, duckdb.OutOfMemoryException) as error:
+            raise dg.Failure(description=one_line_cause(error, places) or first_line(error)) from None
+        except duckdb.Error as error:  # e.g. a commit that could not write its log: "No space left on device"
+            line = one_line_cause(error, places)
+            if line is None:
+                raise
+            raise dg.Failure(description=line) from None
+        finally:
+            conn.close()
+
+
+def take_output_folder(output_dir: Path | str, holder: str) -> list[str]:
+    """Take the output folder's run lock for `holder` (RunLockBusy when another process has it); the first holder in
+    this process also removes the leftovers of killed or failed publications. Returns what an operator should read."""
+    held, fresh = run_lock.acquire(output_dir, holder)
+    notes = []
+    if fresh:
+        if held.taken_over:
+            notes.append(f"{output_dir}: {run_lock.describe_takeover(held.taken_over)}")
+        removed = remove_leftovers(output_dir)
+        if removed:
+            notes.append(f"removed what killed or failed publications left: {', '.join(removed)}")
+    return notes
+
+
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    """Stores polars frames as tables `<layer>.<name>` (the asset key) and loads them back as polars frames."""
+
+    warehouse: Warehouse
+
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
+        layer, name = _table_of(context.asset_key)
+        with self.warehouse.connect() as conn:
+            write_frame(conn, f"{layer}.{name}", obj)
+        context.add_output_metadata(table_metadata(layer, name, obj.schema, obj.height))
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        """The table as a polars frame; an input declared with `metadata={"columns": [...]}` loads only those."""
+        layer, name = _table_of(context.asset_key)
+        columns = (context.definition_metadata or {}).get("columns")
+        selected = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+        with self.warehouse.connect() as conn:
+            return conn.sql(f"select {selected} from {layer}.{name}").pl()
+
+
+def write_frame(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, append: bool = False) -> None:
+    """Store a polars frame as a table (replacing it), or append it to an existing table."""
+    conn.register("frame_to_write", frame)
+    try:
+        if append:
+            conn.execute(f"insert into {table} select * from frame_to_write")
+        else:
+            conn.execute(f"create or replace table {table} as select * from frame_to_write")
+    finally:
+        conn.unregister("frame_to_write")
+
+
+def _table_of(asset_key: dg.AssetKey) -> tuple[str, str]:
+    if len(asset_key.path) != 2 or asset_key.path[0] not in LAYERS:
+        raise ValueError(f"asset key {asset_key.to_user_string()} is not <layer>/<table> with a layer in {LAYERS}")
+    return asset_key.path[0], asset_key.path[1]
+
+
+def parse_as_of(text: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise SettingsError(f"ALMS_AS_OF={text!r} is not a date; use YYYY-MM-DD (or leave it unset)") from None
+
+
+def settings_from_env(environ: dict | None = None) -> AlmsSettings:
+    """Settings from ALMS_* environment variables, each checked with a clear message."""
+    env = os.environ if environ is None else environ
+    output_dir = env.get("ALMS_OUTPUT_DIR") or str(REPO_ROOT / "output")
+    settings = AlmsSettings(
+        data_dir=env.get("ALMS_DATA_DIR") or str(REPO_ROOT / "data" / "demo"),
+        output_dir=output_dir,
+        as_of=env.get("ALMS_AS_OF", "").strip(),
+        key_share=_number(env, "ALMS_KEY_SHARE", 0.25),
+        reporting_currency=env.get("ALMS_REPORTING_CURRENCY", "USD").strip().upper(),
+        max_line_amount=_number(env, "ALMS_MAX_LINE_AMOUNT", 1_000_000_000.0),
+        min_date=env.get("ALMS_MIN_DATE", "").strip() or "2000-01-01",
+        min_month_share=_number(env, "ALMS_MIN_MONTH_SHARE", 0.5),
+        accept_gaps=env.get("ALMS_ACCEPT_GAPS", "").strip(),
+        matcher=env.get("ALMS_MATCHER", "probabilistic").strip().lower() or "probabilistic",
+        match_threshold=_number(env, "ALMS_MATCH_THRESHOLD", 0.5),
+        review_threshold=_number(env, "ALMS_REVIEW_THRESHOLD", 0.05),
+        review_months=int(_number(env, "ALMS_REVIEW_MONTHS", 12)),
+        review_start_month=int(_number(env, "ALMS_REVIEW_START_MONTH", 1)),
+        review_reason=env.get("ALMS_REVIEW_REASON", "").strip(),
+        publish_backfill=_flag(env, "ALMS_PUBLISH_BACKFILL"),
+        keep_publications=int(_number(env, "ALMS_KEEP_PUBLICATIONS", DEFAULT_KEEP)),
+        postgres_dsn=_postgres_dsn(env),
+        postgres_schema=env.get("ALMS_POSTGRES_SCHEMA", "").strip() or DEFAULT_SCHEMA,
+        postgres_reader_role=env.get("ALMS_POSTGRES_READER_ROLE", "").strip(),
+        postgres_lock_timeout=_number(env, "ALMS_POSTGRES_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT),
+    )
+    check_settings(settings)
+    return settings
+
+
+def _postgres_dsn(env) -> str:
+    """dg.EnvVar("ALMS_POSTGRES_DSN") when it is set and parses (the message never echoes it), else ""."""
+    dsn = env.get("ALMS_POSTGRES_DSN", "").strip()
+    if not dsn:
+        return ""
+    try:
+        parse_dsn(dsn)
+    except ValueError as error:
+        raise SettingsError(f"ALMS_POSTGRES_DSN {error}") from None
+    return dg.EnvVar("ALMS_POSTGRES_DSN")
+
+
+def check_settings(settings: AlmsSettings) -> None:
+    parse_as_of(settings.as_of)
+    try:
+        check_key_share(settings.key_share)
+    except ValueError as error:
+        raise SettingsError(f"ALMS_KEY_SHARE: {error}") from None
+    if len(settings.reporting_currency) != 3 or not settings.reporting_currency.isalpha():
+        raise SettingsError(f"ALMS_REPORTING_CURRENCY={settings.reporting_currency!r} is not an ISO 4217 code")
+    if settings.matcher not in ("probabilistic", "deterministic"):
+        raise SettingsError(f"ALMS_MATCHER={settings.matcher!r}: use probabilistic or deterministic")
+    if not 0 < settings.review_threshold <= settings.match_threshold < 1:
+        raise SettingsError(
+            "ALMS_REVIEW_THRESHOLD and ALMS_MATCH_THRESHOLD must satisfy 0 < review <= match < 1; got "
+            f"{settings.review_threshold} and {settings.match_threshold}"
+        )
+    if settings.review_months not in (6, 12):
+        raise SettingsError(f"ALMS_REVIEW_MONTHS must be 6 or 12; got {settings.review_months}")
+    if not 1 <= settings.review_start_month <= 12:
+        raise SettingsError(f"ALMS_REVIEW_START_MONTH must be a month number 1-12; got {settings.review_start_month}")
+    if settings.keep_publications < 1:
+        raise SettingsError(f"ALMS_KEEP_PUBLICATIONS must be 1 or more; got {settings.keep_publications}")
+    if settings.max_line_amount <= 0:
+        raise SettingsError(f"ALMS_MAX_LINE_AMOUNT must be positive; got {settings.max_line_amount}")
+    try:
+        min_date = dt.date.fromisoformat(settings.min_date)
+    except ValueError:
+        raise SettingsError(f"ALMS_MIN_DATE={settings.min_date!r} is not a date; use YYYY-MM-DD") from None
+    if not dt.date(1900, 1, 1) <= min_date <= dt.datetime.now(dt.UTC).date():
+        raise SettingsError(f"ALMS_MIN_DATE={settings.min_date} must lie between 1900-01-01 and today")
+    if not 0 <= settings.min_month_share <= 1:
+        raise SettingsError(
+            f"ALMS_MIN_MONTH_SHARE must be a share from 0 to 1 (0 turns the share test off); got {settings.min_month_share}"
+        )
+    try:
+        parse_accepted_gaps(settings.accept_gaps)
+    except ValueError as error:
+        raise SettingsError(f"ALMS_ACCEPT_GAPS: {error}") from None
+    if not IDENTIFIER.match(settings.postgres_schema):
+        raise SettingsError(
+            f"ALMS_POSTGRES_SCHEMA={settings.postgres_schema!r}: use a lower-case name of letters, digits and _ "
+            "(at most 40)"
+        )
+    if settings.postgres_reader_role and not re.match(r"^[a-z_][a-z0-9_]{0,62}$", settings.postgres_reader_role):
+        raise SettingsError(
+            f"ALMS_POSTGRES_READER_ROLE={settings.postgres_reader_role!r}: use a lower-case role name of letters, "
+            "digits and _"
+        )
+    if settings.postgres_lock_timeout <= 0:
+        raise SettingsError(
+            f"ALMS_POSTGRES_LOCK_TIMEOUT must be a positive number of seconds; got {settings.postgres_lock_timeout}"
+        )
+
+
+def _number(env, name: str, default: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a number") from None
+
+
+def _flag(env, name: str) -> bool:
+    text = env.get(name, "").strip().lower()
+    if text in ("", "0", "false", "no"):
+        return False
+    if text in ("1", "true", "yes"):
+        return True
+    raise SettingsError(f"{name}={text!r}: use 1 or 0")
+
+
+def warehouse_path(output_dir: str) -> str:
+    return str(Path(output_dir) / "work" / "warehouse.duckdb")
+
+
+def build_resources(environ: dict | None = None) -> dict:
+    env = os.environ if environ is None else environ
+    settings = settings_from_env(env)
+    threads = env.get("ALMS_DUCKDB_THREADS", "").strip()
+    warehouse = Warehouse(
+        path=warehouse_path(settings.output_dir),
+        memory_limit=env.get("ALMS_DUCKDB_MEMORY_LIMIT", "").strip() or "4GB",
+        threads=int(threads) if threads.isdigit() else 0,
+        data_dir=settings.data_dir,
+    )
+    return {"settings": settings, "warehouse": warehouse, "io_manager": WarehouseIOManager(warehouse=warehouse)}

@@ -1,0 +1,371 @@
+"""Publishing the marts for BI readers: every file of a run appears at once, or none does.
+
+Layout of an output folder (`$ALMS_OUTPUT_DIR`):
+
+    publications/20261102T060412Z-9cca0443/   one folder per publication, never changed once complete
+        alms.duckdb                           the marts (schema marts), DuckDB storage version v1.5.0
+        parquet/<table>.parquet               the same tables as Parquet
+        crm/alms_crm_import_<as-of>.csv       the CRM import file (and alms_crm_import_latest.csv, the same file)
+        scoring_inputs/<table>.parquet        what the what-if scores again (not for BI)
+        manifest.json                         what was published: run, as-of date, tables and row counts
+    current -> publications/20261102T060412Z-9cca0443      THE switch: one symlink, replaced atomically
+    alms.duckdb -> current/alms.duckdb        the paths BI tools use, fixed: they resolve through `current`
+    parquet -> current/parquet
+    crm -> current/crm
+    manifest.json -> current/manifest.json
+    work/warehouse.duckdb                     the pipeline's own working file (never for BI)
+
+A publication is built in a hidden folder `publications/.building-<name>`, renamed to its name when complete, and
+made current by pointing a new symlink at it and `os.replace`-ing it over `current` (an atomic rename on POSIX).
+Before that rename every path a reader uses resolves to the previous publication, after it to the new one, never to
+a mix: a process killed at any point leaves the previous or the new publication, whole. A reader that holds a DuckDB
+connection keeps reading the file it opened; a reader that wants several Parquet files of one publication resolves
+`current` once (`os.path.realpath`) and reads from there.
+
+`keep` publications are kept (the current one always), older ones are removed after a switch. Leftovers of a
+killed or failed publication (a `.building-*` folder, a complete folder that never became current, temporary files
+of earlier versions) are removed by `remove_leftovers` when the next run starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import stat
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from assets.rules.crm import write_crm_import
+from assets.rules.documentation import TableDoc, comment_duckdb_table, parquet_schema_option
+
+PUBLISHED_FILE = "alms.duckdb"
+STORAGE_VERSION = "v1.5.0"
+PUBLICATIONS = "publications"
+CURRENT = "current"
+MANIFEST = "manifest.json"
+PARQUET = "parquet"
+CRM = "crm"
+SCORING_INPUTS = "scoring_inputs"
+STABLE_PATHS = (PUBLISHED_FILE, PARQUET, CRM, MANIFEST)  # <output>/<name> -> current/<name>
+BUILDING = ".building-"
+DEFAULT_KEEP = 3
+# The steps of a publication in order. Tests kill the process right after each one (ALMS_TEST_KILL_AFTER=<step>).
+STEPS = ("folder", "duckdb", "parquet", "scoring_inputs", "crm", "manifest", "sealed", "renamed", "switched", "pruned")
+KILL_AFTER = "ALMS_TEST_KILL_AFTER"
+
+
+class PublishError(RuntimeError):
+    """Publishing could not start or complete; the current publication is untouched. The message is one line."""
+
+
+@dataclass
+class Publication:
+    path: Path
+    manifest: dict
+    is_current: bool
+    removed: list[str] = field(default_factory=list)
+
+
+def current_publication(output_dir: str | os.PathLike) -> Path | None:
+    """The folder `current` points at, or None before the first publication."""
+    link = Path(output_dir) / CURRENT
+    if not link.is_symlink():
+        return None
+    target = Path(os.path.realpath(link))
+    return target if target.is_dir() else None
+
+
+def read_manifest(publication: Path) -> dict:
+    return json.loads((publication / MANIFEST).read_text())
+
+
+def publish(
+    conn: duckdb.DuckDBPyConnection,
+    output_dir: str | os.PathLike,
+    tables: Mapping[tuple[str, str], str],
+    *,
+    run_id: str,
+    as_of: str,
+    make_current: bool,
+    keep: int = DEFAULT_KEEP,
+    scoring_inputs: Mapping[str, str] | None = None,
+    extra_manifest: dict | None = None,
+    documentation: Mapping[tuple[str, str], TableDoc] | None = None,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> Publication:
+    """Build a publication of `tables` ((schema, name) -> order by) from the warehouse behind `conn`, with the CRM
+    import file and the `scoring_inputs` (name -> select) beside it, and make it current when `make_current`. Each
+    table and column `documentation` describes gets its comment in alms.duckdb and its description in Parquet."""
+    output_dir = Path(output_dir)
+    ensure_layout(output_dir)
+    refuse_open_writer(output_dir)
+    started = now()
+    name = f"{started:%Y%m%dT%H%M%SZ}-{run_id[:8] or uuid.uuid4().hex[:8]}"
+    publications = output_dir / PUBLICATIONS
+    building = publications / f"{BUILDING}{name}"
+    final = publications / name
+    if final.exists():
+        raise PublishError(f"{final} exists already (two publications of one run in one second)")
+    building.mkdir(parents=True)
+    try:
+        _reached("folder")
+        row_counts = _write_tables(conn, building, tables, documentation or {})
+        if scoring_inputs:
+            folder = building / SCORING_INPUTS
+            folder.mkdir()
+            for table, select in scoring_inputs.items():
+                conn.execute(f"copy ({select}) to '{_sql_path(folder / f'{table}.parquet')}' (format parquet)")
+        _reached("scoring_inputs")
+        crm_file, crm_rows = write_crm_import(conn, building / CRM, as_of)
+        _reached("crm")
+        manifest = {
+            "publication": name,
+            "publication_dir": str(final),
+            "role": "current" if make_current else "not_current",
+            "published_at": started.isoformat(timespec="seconds"),
+            "run_id": run_id,
+            "as_of_date": as_of,
+            "duckdb_file": PUBLISHED_FILE,
+            "duckdb_storage_version": STORAGE_VERSION,
+            "parquet_dir": PARQUET,
+            "crm_import_file": f"{CRM}/{crm_file.name}",
+            "crm_import_rows": crm_rows,
+            "tables": row_counts,
+            **(extra_manifest or {}),
+        }
+        (building / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        _reached("manifest")
+        _seal(building)
+        _reached("sealed")
+        os.rename(building, final)
+        _fsync_folder(publications)
+        _reached("renamed")
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    publication = Publication(path=final, manifest=manifest, is_current=False)
+    if make_current:
+        switch_current(output_dir, final)
+        publication.is_current = True
+        _reached("switched")
+        publication.removed = prune(output_dir, keep)
+        _reached("pruned")
+    else:
+        publication.removed = prune(output_dir, keep, spare=final)
+    return publication
+
+
+def switch_current(output_dir: Path, publication: Path) -> None:
+    """Point `current` at `publication` in one atomic rename."""
+    temporary = output_dir / f".{CURRENT}.{uuid.uuid4().hex[:12]}"
+    temporary.symlink_to(Path(PUBLICATIONS) / publication.name, target_is_directory=True)
+    try:
+        os.replace(temporary, output_dir / CURRENT)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_folder(output_dir)
+
+
+def ensure_layout(output_dir: Path) -> None:
+    """The fixed paths BI tools use (`alms.duckdb`, `parquet`, `crm`, `manifest.json`) as symlinks through
+    `current`; files of the layout before publications (regular files there) are adopted as a publication first,
+    so those paths keep showing the same data until the next switch."""
+    (output_dir / PUBLICATIONS).mkdir(parents=True, exist_ok=True)
+    legacy = output_dir / PUBLISHED_FILE
+    if legacy.exists() and not legacy.is_symlink():
+        _adopt_legacy(output_dir)
+    for name in STABLE_PATHS:
+        path = output_dir / name
+        wanted = Path(CURRENT) / name
+        if path.is_symlink() and Path(os.readlink(path)) == wanted:
+            continue
+        if path.is_dir() and not path.is_symlink():  # a folder of the old layout (nothing current reads it now)
+            aside = output_dir / f".{name}.old-{uuid.uuid4().hex[:8]}"
+            os.rename(path, aside)
+            shutil.rmtree(aside, ignore_errors=True)
+        temporary = output_dir / f".{name}.{uuid.uuid4().hex[:12]}.link"
+        temporary.symlink_to(wanted)
+        os.replace(temporary, path)
+
+
+def _adopt_legacy(output_dir: Path) -> None:
+    """The old layout's alms.duckdb, parquet/, crm/ and manifest.json become a publication (hard links, no copy),
+    made current, before the fixed paths are turned into links through `current`."""
+    legacy_time = dt.datetime.fromtimestamp((output_dir / PUBLISHED_FILE).stat().st_mtime, dt.UTC)
+    name = f"{legacy_time:%Y%m%dT%H%M%SZ}-legacy"
+    building = output_dir / PUBLICATIONS / f"{BUILDING}{name}"
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    for entry in (PUBLISHED_FILE, MANIFEST, PARQUET, CRM):
+        source = output_dir / entry
+        if source.is_symlink() or not source.exists():
+            continue
+        if source.is_dir():
+            (building / entry).mkdir()
+            for child in source.iterdir():
+                if child.is_file() and not child.name.startswith("."):
+                    _link_or_copy(child, building / entry / child.name)
+        else:
+            _link_or_copy(source, building / entry)
+    final = output_dir / PUBLICATIONS / name
+    if final.exists():  # adopted by a run that stopped before it turned the paths into links
+        shutil.rmtree(building)
+    else:
+        os.rename(building, final)
+    if current_publication(output_dir) is None:
+        switch_current(output_dir, final)
+
+
+def refuse_open_writer(output_dir: Path) -> None:
+    """A `.wal` beside the published file means a process opened it for writing: a new publication would make
+    readers replay that foreign log on the new file. Refuse, naming the holder when DuckDB can tell it."""
+    current = current_publication(output_dir)
+    candidates = [output_dir / f"{PUBLISHED_FILE}.wal"]
+    if current is not None:
+        candidates.append(current / f"{PUBLISHED_FILE}.wal")
+    for wal in candidates:
+        if wal.exists():
+            holder = ""
+            try:
+                duckdb.connect(str(wal.with_suffix("")), read_only=True).close()
+            except duckdb.Error as error:
+                from assets.rules.causes import one_line_cause
+
+                holder = f" ({one_line_cause(error) or error})"
+            raise PublishError(
+                f"{wal} exists: a process opened the published alms.duckdb for writing{holder}; BI tools must "
+                "connect read-only. Close it, or delete the .wal file if no process has it open"
+            )
+
+
+def remove_leftovers(output_dir: str | os.PathLike) -> list[str]:
+    """Remove what killed or failed publications left: `.building-*` folders, complete folders meant to become
+    current that never did (newer than the current one), temporary links and files of earlier versions."""
+    output_dir = Path(output_dir)
+    removed: list[str] = []
+    publications = output_dir / PUBLICATIONS
+    current = current_publication(output_dir)
+    if publications.is_dir():
+        for path in sorted(publications.iterdir()):
+            if path.name.startswith(BUILDING):
+                _remove(path, removed)
+            elif path.is_dir() and path != current and (current is None or path.name > current.name):
+                try:
+                    role = read_manifest(path).get("role")
+                except (OSError, ValueError):
+                    role = None
+                if role in ("current", None):  # built to become current, and something stopped it
+                    _remove(path, removed)
+    patterns = [f".{CURRENT}.*", ".*.link", f".{PUBLISHED_FILE}.*.tmp", ".manifest.*.tmp", ".*.old-*"]
+    for pattern in patterns:
+        for path in output_dir.glob(pattern):
+            _remove(path, removed)
+    for folder, pattern in ((PARQUET, ".*.tmp"), (CRM, "*.partial")):  # the layout before publications
+        if (output_dir / folder).is_dir() and not (output_dir / folder).is_symlink():
+            for path in (output_dir / folder).glob(pattern):
+                _remove(path, removed)
+    return removed
+
+
+def prune(output_dir: Path, keep: int, spare: Path | None = None) -> list[str]:
+    """Remove complete publications beyond the `keep` newest; never the current one, nor `spare`."""
+    publications = output_dir / PUBLICATIONS
+    current = current_publication(output_dir)
+    complete = sorted(p for p in publications.iterdir() if p.is_dir() and not p.name.startswith("."))
+    removed: list[str] = []
+    for path in complete[: max(len(complete) - max(keep, 1), 0)]:
+        if path != current and path != spare:
+            _remove(path, removed)
+    return removed
+
+
+def _write_tables(
+    conn: duckdb.DuckDBPyConnection,
+    folder: Path,
+    tables: Mapping[tuple[str, str], str],
+    documentation: Mapping[tuple[str, str], TableDoc],
+) -> dict:
+    alias = f"publish_{uuid.uuid4().hex[:12]}"
+    row_counts: dict[str, int] = {}
+    conn.execute("set preserve_insertion_order = true")  # tables keep the order their model gave them
+    conn.execute(f"attach '{_sql_path(folder / PUBLISHED_FILE)}' as {alias} (storage_version '{STORAGE_VERSION}')")
+    try:
+        for (schema, name), order_by in tables.items():
+            conn.execute(f"create schema if not exists {alias}.{schema}")
+            conn.execute(f"create table {alias}.{schema}.{name} as select * from {schema}.{name} order by {order_by}")
+            comment_duckdb_table(conn, f"{alias}.{schema}.{name}", documentation.get((schema, name), TableDoc("")))
+            row_counts[f"{schema}.{name}"] = conn.sql(f"select count(*) from {alias}.{schema}.{name}").fetchall()[0][0]
+        _reached("duckdb")
+        (folder / PARQUET).mkdir()
+        for schema, name in tables:
+            target = folder / PARQUET / f"{name}.parquet"
+            described = parquet_schema_option(
+                conn, f"{alias}.{schema}.{name}", documentation.get((schema, name), TableDoc(""))
+            )
+            conn.execute(
+                f"copy {alias}.{schema}.{name} to '{_sql_path(target)}' (format parquet, compression zstd{described})"
+            )
+        _reached("parquet")
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            conn.execute(f"detach {alias}")
+    return row_counts
+
+
+def _seal(folder: Path) -> None:
+    """Every file on disk (fsync) and read-only: a publication is never changed once complete."""
+    read_only = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.chmod(path, read_only)
+        _fsync_folder(Path(root))
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every file system can sync a folder
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _remove(path: Path, removed: list[str]) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+    removed.append(str(path))
+
+
+def _reached(step: str) -> None:
+    """Fault injection for the tests: die right here, as a `kill -9` would, when told to."""
+    if os.environ.get(KILL_AFTER) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _sql_path(path: Path) -> str:
+    """A path for a SQL string literal (paths cannot be bound as parameters in ATTACH / COPY)."""
+    return str(path).replace("'", "''")
