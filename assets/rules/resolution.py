@@ -263,8 +263,16 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         pl.col("weight").alias("token_weights"),
         *(pl.col(f"{flag}_bit").sum().alias(f"{flag}_mask") for flag in ("common", "qualifier", "division", "typo")),
     )
-    # the two rarest words (fewest names, then alphabetical): the first two of each record's words in that order
-    by_rarity = words.select("record_id", "token", "names", "alphabetical").sort("record_id", "names", "alphabetical")
+    # the two rarest words (fewest names, then alphabetical): the first two of each record's words in that order.
+    # Words that name a site (a number, "West", the record's own city) or are too short to block on come last: they
+    # tell sites apart, not organisations ("Kingston Systems of Jacksonville #169" meets its duplicates on kingston)
+    by_rarity = words.select(
+        "record_id",
+        "token",
+        ((pl.col("qualifier_bit") > 0) | (pl.col("token").str.len_chars() < 3)).alias("is_site_or_short"),
+        "names",
+        "alphabetical",
+    ).sort("record_id", "is_site_or_short", "names", "alphabetical")
     by_rarity = by_rarity.with_columns(_rank_in_run("record_id").alias("rank"))
     for rank, column in enumerate(("rarest_token", "second_rarest_token")):
         per_record = per_record.join(
