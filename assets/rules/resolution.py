@@ -223,13 +223,10 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
     )
     words = words.filter(~pl.col("token").is_in(_misspelt_legal_forms(words["token"].unique()).implode()))
     words = words.with_columns(_rank_in_run("record_id").alias("position"))
-    # word rarity over distinct names (an organisation with many records counts once)
+    # word rarity over organisations, not spellings (see _word_holders)
     n_names = max(prepared["name_key"].drop_nulls().n_unique(), 1)
-    first_of_name = prepared.select(pl.col("name_key").is_first_distinct()).to_series()
     frequencies = (
-        words.filter(pl.lit(first_of_name).gather(pl.col("record_id")))
-        .group_by("token")
-        .agg(pl.col("record_id").n_unique().cast(pl.UInt32).alias("names"))
+        _word_holders(prepared, words)
         .with_columns((pl.lit(n_names + 1.0) / pl.col("names")).log().alias("weight"))
         .sort("token")
         .with_row_index("alphabetical")
@@ -315,6 +312,39 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
     )  # fmt: skip
     prepared = pl.concat([prepared.drop("name_tokens"), attached], how="horizontal")
     return prepared, common
+
+
+# Records holding one word are one holder of it when they share a name or any of these (one organisation's spellings)
+HOLDER_KEYS = (("name_key",), ("phone7",), ("domain_key",), ("postal_code_key", "house_number"))
+
+
+def _word_holders(prepared: pl.DataFrame, words: pl.DataFrame) -> pl.DataFrame:
+    """Per word, how many organisations hold it (`names`): the records holding the word, grouped where two of them
+    share a name, a phone, a domain or an address (connected components, per word). Counting distinct names instead,
+    an organisation with 15 spellings would count 15 times and its own words would become common."""
+    nodes = words.select("record_id", "token").unique().with_row_index("node")
+    keyed = nodes.join(
+        prepared.select("record_id", *{key for keys in HOLDER_KEYS for key in keys}), on="record_id", how="left"
+    )
+    # each group of records that hold a word and share a key: every member linked to the group's first
+    edges = pl.concat(
+        [
+            keyed.drop_nulls(list(keys))
+            .select("node", pl.col("node").min().over("token", *keys).alias("first"))
+            .filter(pl.col("node") != pl.col("first"))
+            for keys in HOLDER_KEYS
+        ]
+    )
+    graph = coo_matrix(
+        (np.ones(edges.height), (edges["node"].to_numpy(), edges["first"].to_numpy())),
+        shape=(nodes.height, nodes.height),
+    )
+    _, holder = connected_components(graph, directed=False)
+    return (
+        nodes.with_columns(pl.Series("holder", holder))
+        .group_by("token")
+        .agg(pl.col("holder").n_unique().cast(pl.UInt32).alias("names"))
+    )
 
 
 def _rank_in_run(key: str) -> pl.Expr:
