@@ -10,10 +10,9 @@ from pipelines.sql_models import build_sql_assets
 
 ALMS_JOB = "alms"
 
-all_assets = [
+python_assets = [
     *raw.RAW_ASSETS,
     feedback.seller_feedback_raw,
-    *build_sql_assets(),
     intermediate.clients_matched,
     marts.accounts_and_key_levels,
     scoring.account_scores,
@@ -23,6 +22,7 @@ all_assets = [
     feedback.seller_feedback,
     publish.publication,
 ]
+all_assets = [*python_assets, *build_sql_assets(python_assets)]
 
 
 def build_job(settings):
