@@ -4,7 +4,8 @@ The model is one `select`; the factory owns the DDL (`create or replace table <l
 when the model has a line `-- materialize: view`: cheap filters that are read once need not be stored again). Its
 dependencies are exactly the `<layer>.<table>` names its SQL reads (comments ignored), its description is its leading
 comment, and it binds the `$name` parameters it uses from the settings. A model whose table has a pandera model in
-`schemas` is validated on an eager frame before the run goes on.
+`schemas` is validated on an eager frame before the run goes on. With ALMS_ENGINE=spark the same file runs on Spark,
+transpiled, its table stored as Parquet and seen here through a view (assets/spark.py).
 """
 
 import re
@@ -15,6 +16,7 @@ import dagster as dg
 
 from assets.metadata import column_schema_for, table_metadata
 from assets.resources import LAYERS, REPO_ROOT, AlmsSettings, Warehouse
+from assets.spark import SparkEngine, run_sql_model_on_spark
 from schemas import SCHEMAS_BY_TABLE
 
 SQL_DIR = REPO_ROOT / "sql"
@@ -92,9 +94,12 @@ def sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
             "sql": dg.MetadataValue.md(f"```sql\n{model.sql}\n```"),
         },
     )
-    def _sql_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: AlmsSettings):
+    def _sql_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: AlmsSettings, spark: SparkEngine):
         with warehouse.connect() as conn:
-            row_count = run_sql_model(conn, model, settings.sql_parameters())
+            if settings.engine == "spark":  # Parquet under the Spark warehouse, a view over it here (assets/spark.py)
+                row_count = run_sql_model_on_spark(spark, conn, model, settings.sql_parameters())
+            else:
+                row_count = run_sql_model(conn, model, settings.sql_parameters())
             relation = conn.sql(f"select * from {model.layer}.{model.name}")
             schema_model = SCHEMAS_BY_TABLE.get((model.layer, model.name))
             if schema_model is not None:

@@ -1,0 +1,105 @@
+"""DuckDB SQL as Spark SQL: one SQL source (`sql/<layer>/<model>.sql`), transpiled with sqlglot when a model is loaded
+on the Spark engine (assets/spark.py).
+
+sqlglot translates the dialect (functions, casts, `$name` parameters into Spark's `:name` markers); the rewrites below
+cover what it leaves with another meaning in Spark, each keeping DuckDB's:
+
+- `to_months(n)` is `make_ym_interval(0, n)`;
+- `regexp_full_match(value, pattern)` matches the whole value (Spark's `rlike` finds the pattern anywhere);
+- `array_agg` over no row (or none its filter keeps) is null, not an empty array;
+- several `unnest`s in one select zip parallel lists (Spark allows one generator per select).
+
+Every `<layer>.<table>` the model reads is read from the Parquet folder it is given (`parquet.`<folder>``), so Spark
+needs no metastore.
+"""
+
+import sqlglot
+from sqlglot import exp
+
+LAYERS = ("raw", "staging", "intermediate", "marts")
+
+
+def to_spark_sql(sql: str, table_paths: dict[tuple[str, str], str]) -> str:
+    """The model's DuckDB SQL as Spark SQL, every `<layer>.<table>` read from its Parquet folder."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    tree = _spark_rewrites(tree)
+    for table in list(tree.find_all(exp.Table)):
+        key = (table.db, table.name)
+        if table.db in LAYERS and key in table_paths:
+            alias = table.alias or table.name
+            table.replace(
+                exp.Table(
+                    this=exp.to_identifier(table_paths[key], quoted=True),
+                    db=exp.to_identifier("parquet"),
+                    alias=exp.TableAlias(this=exp.to_identifier(alias)),
+                )
+            )
+    for column in list(tree.find_all(exp.Column)):  # `staging.x.a`: the table now goes by its name alone
+        if column.args.get("db") is not None and column.db in LAYERS and (column.db, column.table) in table_paths:
+            column.set("db", None)
+    return tree.sql(dialect="spark")
+
+
+def _spark_rewrites(tree: exp.Expression) -> exp.Expression:
+    """What sqlglot does not translate on its own, rewritten to Spark SQL of the same meaning."""
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "to_months":  # an interval of n months
+            return exp.Anonymous(this="make_ym_interval", expressions=[exp.Literal.number(0), node.expressions[0]])
+        if isinstance(node, exp.RegexpFullMatch) or (
+            isinstance(node, exp.Anonymous) and node.name.lower() == "regexp_full_match"
+        ):  # the whole value matches (Spark's regexp_like finds the pattern anywhere)
+            value, pattern = (node.this, node.expression) if isinstance(node, exp.RegexpFullMatch) else node.expressions
+            anchored = exp.Concat(expressions=[exp.Literal.string("^(?:"), pattern, exp.Literal.string(")$")])
+            return exp.RegexpLike(this=value, expression=anchored)
+        return node
+
+    tree = tree.transform(rewrite)
+    # array_agg over no row (or none that passes its filter) is null in DuckDB, an empty array in Spark
+    aggregates = [node for node in tree.find_all(exp.ArrayAgg) if not isinstance(node.parent, exp.Filter)]
+    aggregates += [node for node in tree.find_all(exp.Filter) if isinstance(node.this, exp.ArrayAgg)]
+    for node in aggregates:
+        size = exp.Anonymous(this="size", expressions=[node.copy()])
+        node.replace(
+            exp.Case(
+                ifs=[exp.If(this=exp.EQ(this=size, expression=exp.Literal.number(0)), true=exp.null())],
+                default=node.copy(),
+            )
+        )
+    for select in list(tree.find_all(exp.Select)):
+        _zip_parallel_unnests(select)
+    return tree
+
+
+def _zip_parallel_unnests(select: exp.Select) -> None:
+    """DuckDB unnests several lists of one select side by side (the lists are parallel); Spark allows one generator
+    per select: `inline(transform(first, (x, i) -> named_struct('a', x, 'b', element_at(second, i + 1), ...)))`."""
+    if len(select.expressions) < 2:
+        return
+    names, arrays = [], []
+    for projection in select.expressions:
+        if not (isinstance(projection, exp.Alias) and isinstance(projection.this, exp.Explode | exp.Unnest)):
+            return
+        inner = projection.this
+        names.append(projection.alias)
+        arrays.append(inner.this if isinstance(inner, exp.Explode) else inner.expressions[0])
+    x, i = exp.to_identifier("x"), exp.to_identifier("i")
+    fields = []
+    for index, (name, array) in enumerate(zip(names, arrays, strict=True)):
+        value = (
+            exp.column("x")
+            if index == 0
+            else exp.Anonymous(
+                this="element_at",
+                expressions=[array.copy(), exp.Add(this=exp.column("i"), expression=exp.Literal.number(1))],
+            )
+        )
+        fields += [exp.Literal.string(name), value]
+    rows = exp.Anonymous(
+        this="transform",
+        expressions=[
+            arrays[0].copy(),
+            exp.Lambda(this=exp.Anonymous(this="named_struct", expressions=fields), expressions=[x, i]),
+        ],
+    )
+    select.set("expressions", [exp.Anonymous(this="inline", expressions=[rows])])

@@ -1,0 +1,138 @@
+"""The Spark engine (ALMS_ENGINE=spark): the SQL models of `sql/` run on Apache Spark and their tables are stored as
+Parquet under a warehouse folder (`<layer>/<table>/`); the pipeline's DuckDB file keeps a view over each of them, so
+every other step (the matcher, the account rules, the checks, the publication) reads them as it reads any table.
+
+One SQL source: each model's file is transpiled to Spark SQL with sqlglot when it runs (assets/rules/spark_sql.py).
+`$name` parameters become Spark's named parameter markers, bound by `spark.sql(..., args=...)`: values are never
+formatted into the SQL.
+
+Tables the SQL models read that Spark did not build (the raw ingest, the matcher's output) are handed over as Parquet:
+written from the DuckDB file into the warehouse folder before the model that reads them runs (docs/spark.md).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+VIEW_MARKER = "alms-spark"  # the comment on a DuckDB view over a table Spark built
+
+_SESSION_LOCK = threading.Lock()
+
+
+class SparkEngine(dg.ConfigurableResource):
+    """A Spark session (created on first use, one per process) and the warehouse folder its tables live in.
+
+    `master`: `local[2]` runs Spark inside this process's JVM on 2 cores; `spark://host:7077`, `yarn`, `k8s://...`
+    a cluster (ALMS_SPARK_MASTER). `warehouse_dir`: where `<layer>/<table>/` Parquet folders go; on a cluster, a
+    folder every executor and this driver see at the same path (docs/spark.md)."""
+
+    master: str = "local[2]"
+    warehouse_dir: str = ""
+    driver_memory: str = "2g"
+    shuffle_partitions: int = 8
+    _session: object = PrivateAttr(default=None)
+
+    def session(self):
+        """The Spark session, started on first use (about 30 s for local Spark on 2 cores)."""
+        if self._session is None:
+            with _SESSION_LOCK:
+                self._session = start_session(self.master, self.driver_memory, self.shuffle_partitions)
+        return self._session
+
+    def table_path(self, layer: str, table: str) -> str:
+        return str(Path(self.warehouse_dir) / layer / table)
+
+
+def start_session(master: str, driver_memory: str, shuffle_partitions: int):
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise RuntimeError(
+            "ALMS_ENGINE=spark needs pyspark: `make install-spark` (or pip install 'alms[spark]'), and Java 17+"
+        ) from None
+    return (
+        SparkSession.builder.master(master)
+        .appName("alms")
+        .config("spark.driver.memory", driver_memory)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        # Parquet timestamps as DuckDB and polars write and read them (microseconds, not the legacy INT96)
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        .config("spark.sql.parquet.datetimeRebaseModeInWrite", "CORRECTED")
+        .config("spark.sql.parquet.int96RebaseModeInWrite", "CORRECTED")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+
+
+def spark_parameters(parameters: dict) -> dict:
+    """Parameter values as Spark binds them: a list becomes an `array(...)` (the SQL casts it to its element type)."""
+    from pyspark.sql import functions as F
+
+    return {
+        name: F.array(*[F.lit(v) for v in value]) if isinstance(value, list | tuple) else value
+        for name, value in parameters.items()
+    }
+
+
+def clear_folder(path: str) -> None:
+    target = Path(path)
+    if target.exists():
+        shutil.rmtree(target)
+
+
+def run_sql_model_on_spark(engine: SparkEngine, conn, model, parameters: dict) -> int:
+    """Build the model's table with Spark as Parquet under the warehouse folder, then point the DuckDB view
+    `<layer>.<model>` at it. Returns the row count."""
+    from assets.rules.spark_sql import to_spark_sql  # sqlglot: installed with pyspark (make install-spark)
+
+    session = engine.session()
+    paths = {(layer, table): hand_over(engine, conn, layer, table) for layer, table in model.reads}
+    sql = to_spark_sql(model.sql, paths)
+    bound = spark_parameters({name: parameters[name] for name in model.parameters})
+    target = engine.table_path(model.layer, model.name)
+    session.sql(sql, args=bound).write.mode("overwrite").parquet(target)
+    point_view_at(conn, model.layer, model.name, target)
+    return conn.sql(f"select count(*) from {model.layer}.{model.name}").fetchall()[0][0]
+
+
+def point_view_at(conn, layer: str, table: str, folder: str) -> None:
+    """`<layer>.<table>` in the DuckDB file becomes a view over the Parquet folder Spark wrote (marked as such)."""
+    kind = _duckdb_kind(conn, layer, table)
+    if kind == "BASE TABLE":
+        conn.execute(f"drop table {layer}.{table}")
+    files = (Path(folder) / "*.parquet").as_posix().replace("'", "''")
+    conn.execute(f"create or replace view {layer}.{table} as select * from read_parquet('{files}')")
+    conn.execute(f"comment on view {layer}.{table} is '{VIEW_MARKER}'")
+
+
+def hand_over(engine: SparkEngine, conn, layer: str, table: str) -> str:
+    """The Parquet folder Spark reads `<layer>.<table>` from: the folder Spark wrote it to, or, for a table the
+    DuckDB side built (raw ingest, matcher, account rules), a Parquet copy written now."""
+    folder = engine.table_path(layer, table)
+    if _is_spark_view(conn, layer, table):
+        return folder
+    clear_folder(folder)
+    Path(folder).mkdir(parents=True)
+    target = (Path(folder) / "part-00000.parquet").as_posix().replace("'", "''")
+    conn.execute(f"copy (select * from {layer}.{table}) to '{target}' (format parquet)")
+    return folder
+
+
+def _duckdb_kind(conn, layer: str, table: str) -> str | None:
+    found = conn.execute(
+        "select table_type from information_schema.tables where table_schema = ? and table_name = ?", [layer, table]
+    ).fetchall()
+    return found[0][0] if found else None
+
+
+def _is_spark_view(conn, layer: str, table: str) -> bool:
+    found = conn.execute(
+        "select comment from duckdb_views() where schema_name = ? and view_name = ?", [layer, table]
+    ).fetchall()
+    return bool(found) and found[0][0] == VIEW_MARKER
