@@ -27,8 +27,8 @@ _SESSION_LOCK = threading.Lock()
 class SparkEngine(dg.ConfigurableResource):
     """A Spark session (created on first use, one per process) and the warehouse folder its tables live in.
 
-    `master`: `local[2]` runs Spark inside this process's JVM on 2 cores; `spark://host:7077`, `yarn`, `k8s://...`
-    a cluster (ALMS_SPARK_MASTER). `warehouse_dir`: where `<layer>/<table>/` Parquet folders go; on a cluster, a
+    `master` (ALMS_SPARK_MASTER): `local[2]` runs Spark in a JVM beside this process on 2 cores; `spark://host:7077`,
+    `yarn`, `k8s://...` a cluster; `cluster` the one spark-submit or a Databricks cluster configured. `warehouse_dir`: where `<layer>/<table>/` Parquet folders go; on a cluster, a
     folder every executor and this driver see at the same path (docs/spark.md)."""
 
     master: str = "local[2]"
@@ -49,25 +49,48 @@ class SparkEngine(dg.ConfigurableResource):
 
 
 def start_session(master: str, driver_memory: str, shuffle_partitions: int):
+    """The process's Spark session: the one already running when there is one (a Databricks notebook), else a new one
+    on `master` (`cluster`: the master spark-submit or the Databricks cluster configured; `sc://...`: a Spark Connect
+    server). Cluster-wide settings come from the cluster's own
+    configuration (spark-defaults.conf, the Databricks cluster); only what alms's results depend on is set here."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise RuntimeError(
-            "ALMS_ENGINE=spark needs pyspark: `make install-spark` (or pip install 'alms[spark]'), and Java 17+"
+        raise dg.Failure(
+            description="ALMS_ENGINE=spark needs pyspark and Java 17+: `make install-spark` (or pip install 'alms[spark]')",
+            allow_retries=False,
         ) from None
-    return (
-        SparkSession.builder.master(master)
-        .appName("alms")
-        .config("spark.driver.memory", driver_memory)
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        session = active
+    else:
+        builder = SparkSession.builder.appName("alms")
+        if master.startswith("sc://"):
+            builder = builder.remote(master)
+        elif master == "cluster":  # what spark-submit or the Databricks cluster configured
+            pass
+        else:
+            builder = builder.master(master).config("spark.driver.memory", driver_memory)
+        if master.startswith("local"):  # one machine: no network name to resolve, few partitions for small data
+            builder = (
+                builder.config("spark.driver.bindAddress", "127.0.0.1")
+                .config("spark.driver.host", "127.0.0.1")
+                .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+                .config("spark.ui.showConsoleProgress", "false")
+            )
+        session = builder.getOrCreate()
+    for key, value in {
+        "spark.sql.session.timeZone": "UTC",  # dates and timestamps as DuckDB computes them
         # Parquet timestamps as DuckDB and polars write and read them (microseconds, not the legacy INT96)
-        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-        .config("spark.sql.parquet.datetimeRebaseModeInWrite", "CORRECTED")
-        .config("spark.sql.parquet.int96RebaseModeInWrite", "CORRECTED")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+        "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
+        "spark.sql.ansi.enabled": "true",  # a cast that fails is an error, as in DuckDB (Spark 4's default too)
+    }.items():
+        session.conf.set(key, value)
+    if not master.startswith("sc://"):
+        session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 def spark_parameters(parameters: dict) -> dict:
@@ -126,13 +149,17 @@ def hand_over(engine: SparkEngine, conn, layer: str, table: str) -> str:
 
 def _duckdb_kind(conn, layer: str, table: str) -> str | None:
     found = conn.execute(
-        "select table_type from information_schema.tables where table_schema = ? and table_name = ?", [layer, table]
+        "select table_type from information_schema.tables where table_catalog = current_database() "
+        "and table_schema = ? and table_name = ?",
+        [layer, table],
     ).fetchall()
     return found[0][0] if found else None
 
 
 def _is_spark_view(conn, layer: str, table: str) -> bool:
     found = conn.execute(
-        "select comment from duckdb_views() where schema_name = ? and view_name = ?", [layer, table]
+        "select comment from duckdb_views() where database_name = current_database() and schema_name = ? "
+        "and view_name = ?",
+        [layer, table],
     ).fetchall()
     return bool(found) and found[0][0] == VIEW_MARKER

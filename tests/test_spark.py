@@ -60,6 +60,11 @@ def test_parallel_unnests_are_zipped_into_one_generator():
     assert "NAMED_STRUCT('entry', x, 'month', ELEMENT_AT(CAST(:b AS ARRAY<DATE>), i + 1))" in sql
 
 
+def test_a_cast_unnest_casts_the_elements():
+    sql = spark_sql("select s, cast(unnest(generate_series(a, b, interval 1 month)) as date) as month from t")
+    assert "EXPLODE(TRANSFORM(SEQUENCE(a, b, INTERVAL '1' MONTH), v -> CAST(v AS DATE))) AS month" in sql
+
+
 def test_to_months_is_a_year_month_interval():
     assert "MAKE_YM_INTERVAL(0, :n)" in spark_sql("select d - to_months($n) from t")
 
@@ -155,6 +160,9 @@ def test_what_people_act_on_is_identical(both_engines):
         duck = published(duck_dir, table).select(*key, *columns).sort(key)
         spark = published(spark_dir, table).select(*key, *columns).sort(key)
         assert spark.equals(duck), table
-    duck_level, spark_level = published(duck_dir, ("marts", "key_levels")), published(spark_dir, ("marts", "key_levels"))
+    duck_level, spark_level = (
+        published(duck_dir, ("marts", "key_levels")),
+        published(spark_dir, ("marts", "key_levels")),
+    )
     assert spark_level["key_level"].to_list() == duck_level["key_level"].to_list()
     assert str(duck_level["key_level"].dtype).startswith("Decimal")  # money in cents, never a float

@@ -7,7 +7,8 @@ cover what it leaves with another meaning in Spark, each keeping DuckDB's:
 - `to_months(n)` is `make_ym_interval(0, n)`;
 - `regexp_full_match(value, pattern)` matches the whole value (Spark's `rlike` finds the pattern anywhere);
 - `array_agg` over no row (or none its filter keeps) is null, not an empty array;
-- several `unnest`s in one select zip parallel lists (Spark allows one generator per select).
+- several `unnest`s in one select zip parallel lists (Spark allows one generator per select);
+- `cast(unnest(list) as t)` casts the elements (Spark allows no generator inside an expression).
 
 Every `<layer>.<table>` the model reads is read from the Parquet folder it is given (`parquet.`<folder>``), so Spark
 needs no metastore.
@@ -52,6 +53,14 @@ def _spark_rewrites(tree: exp.Expression) -> exp.Expression:
             value, pattern = (node.this, node.expression) if isinstance(node, exp.RegexpFullMatch) else node.expressions
             anchored = exp.Concat(expressions=[exp.Literal.string("^(?:"), pattern, exp.Literal.string(")$")])
             return exp.RegexpLike(this=value, expression=anchored)
+        if isinstance(node, exp.Cast) and isinstance(node.this, exp.Explode | exp.Unnest):
+            # cast(unnest(list) as t): Spark allows no generator inside an expression; cast the elements instead
+            inner = node.this
+            array = inner.this if isinstance(inner, exp.Explode) else inner.expressions[0]
+            each = exp.Lambda(
+                this=exp.Cast(this=exp.column("v"), to=node.to.copy()), expressions=[exp.to_identifier("v")]
+            )
+            return exp.Explode(this=exp.Anonymous(this="transform", expressions=[array.copy(), each]))
         return node
 
     tree = tree.transform(rewrite)
