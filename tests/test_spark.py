@@ -65,6 +65,15 @@ def test_a_cast_unnest_casts_the_elements():
     assert "EXPLODE(TRANSFORM(SEQUENCE(a, b, INTERVAL '1' MONTH), v -> CAST(v AS DATE))) AS month" in sql
 
 
+def test_division_is_in_doubles_as_in_duckdb():
+    assert "CAST(a AS DOUBLE) / b" in spark_sql("select a / b from t")
+
+
+def test_a_windowed_median_is_the_middle_of_the_sorted_window():
+    sql = spark_sql("select median(x) over w from t window w as (order by m rows between 6 preceding and 1 preceding)")
+    assert "MEDIAN" not in sql and "ARRAY_SORT(COLLECT_LIST(x) OVER w)" in sql
+
+
 def test_to_months_is_a_year_month_interval():
     assert "MAKE_YM_INTERVAL(0, :n)" in spark_sql("select d - to_months($n) from t")
 

@@ -4,10 +4,12 @@ on the Spark engine (assets/spark.py).
 sqlglot translates the dialect (functions, casts, `$name` parameters into Spark's `:name` markers); the rewrites below
 cover what it leaves with another meaning in Spark, each keeping DuckDB's:
 
+- `a / b` divides as doubles, as DuckDB does whatever the operands (Spark keeps decimals decimal);
 - `to_months(n)` is `make_ym_interval(0, n)`;
 - `regexp_full_match(value, pattern)` matches the whole value (Spark's `rlike` finds the pattern anywhere);
 - `array_agg` over no row (or none its filter keeps) is null, not an empty array;
 - several `unnest`s in one select zip parallel lists (Spark allows one generator per select);
+- `median(x) over w` with a frame (Spark allows none for median) is the middle of the window's sorted values;
 - `cast(unnest(list) as t)` casts the elements (Spark allows no generator inside an expression).
 
 Every `<layer>.<table>` the model reads is read from the Parquet folder it is given (`parquet.`<folder>``), so Spark
@@ -53,6 +55,11 @@ def _spark_rewrites(tree: exp.Expression) -> exp.Expression:
             value, pattern = (node.this, node.expression) if isinstance(node, exp.RegexpFullMatch) else node.expressions
             anchored = exp.Concat(expressions=[exp.Literal.string("^(?:"), pattern, exp.Literal.string(")$")])
             return exp.RegexpLike(this=value, expression=anchored)
+        if isinstance(node, exp.Div) and not (
+            isinstance(node.this, exp.Cast) and node.this.to.this == exp.DataType.Type.DOUBLE
+        ):  # DuckDB's `/` divides as doubles, whatever the operands (Spark keeps decimals decimal)
+            node.set("this", exp.Cast(this=node.this, to=exp.DataType.build("double")))
+            return node
         if isinstance(node, exp.Cast) and isinstance(node.this, exp.Explode | exp.Unnest):
             # cast(unnest(list) as t): Spark allows no generator inside an expression; cast the elements instead
             inner = node.this
@@ -64,6 +71,8 @@ def _spark_rewrites(tree: exp.Expression) -> exp.Expression:
         return node
 
     tree = tree.transform(rewrite)
+    for window in [node for node in tree.find_all(exp.Window) if isinstance(node.this, exp.Median)]:
+        window.replace(_median_over(window))
     # array_agg over no row (or none that passes its filter) is null in DuckDB, an empty array in Spark
     aggregates = [node for node in tree.find_all(exp.ArrayAgg) if not isinstance(node.parent, exp.Filter)]
     aggregates += [node for node in tree.find_all(exp.Filter) if isinstance(node.this, exp.ArrayAgg)]
@@ -78,6 +87,37 @@ def _spark_rewrites(tree: exp.Expression) -> exp.Expression:
     for select in list(tree.find_all(exp.Select)):
         _zip_parallel_unnests(select)
     return tree
+
+
+def _median_over(window: exp.Window) -> exp.Expression:
+    """`median(x) over w` (Spark allows no frame for median): the middle of the window's sorted values, or the mean
+    of the two middle ones (a double for integers, as DuckDB's median; decimals: see the completeness models)."""
+    values = window.copy()
+    values.set("this", exp.Anonymous(this="collect_list", expressions=[window.this.this.copy()]))
+
+    def sorted_values() -> exp.Expression:
+        return exp.Anonymous(this="array_sort", expressions=[values.copy()])
+
+    def size() -> exp.Expression:
+        return exp.Anonymous(this="size", expressions=[values.copy()])
+
+    def at(offset: int) -> exp.Expression:  # element_at(sorted, size div 2 + offset), 1-based
+        half = exp.Cast(
+            this=exp.Floor(this=exp.Div(this=size(), expression=exp.Literal.number(2))), to=exp.DataType.build("int")
+        )
+        return exp.Anonymous(
+            this="element_at", expressions=[sorted_values(), exp.Add(this=half, expression=exp.Literal.number(offset))]
+        )
+
+    odd = exp.EQ(this=exp.Mod(this=size(), expression=exp.Literal.number(2)), expression=exp.Literal.number(1))
+    mean = exp.Div(this=exp.Paren(this=exp.Add(this=at(0), expression=at(1))), expression=exp.Literal.number(2))
+    return exp.Case(
+        ifs=[
+            exp.If(this=exp.EQ(this=size(), expression=exp.Literal.number(0)), true=exp.null()),
+            exp.If(this=odd, true=at(1)),
+        ],
+        default=mean,
+    )
 
 
 def _zip_parallel_unnests(select: exp.Select) -> None:
