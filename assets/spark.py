@@ -36,6 +36,10 @@ class SparkEngine(dg.ConfigurableResource):
     driver_memory: str = "2g"
     shuffle_partitions: int = 8
     _session: object = PrivateAttr(default=None)
+    _handed_over: set = PrivateAttr(default_factory=set)  # DuckDB tables copied to Parquet in this run
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._handed_over = set()
 
     def session(self):
         """The Spark session, started on first use (about 30 s for local Spark on 2 cores)."""
@@ -138,12 +142,13 @@ def hand_over(engine: SparkEngine, conn, layer: str, table: str) -> str:
     """The Parquet folder Spark reads `<layer>.<table>` from: the folder Spark wrote it to, or, for a table the
     DuckDB side built (raw ingest, matcher, account rules), a Parquet copy written now."""
     folder = engine.table_path(layer, table)
-    if _is_spark_view(conn, layer, table):
-        return folder
+    if _is_spark_view(conn, layer, table) or (layer, table) in engine._handed_over:
+        return folder  # each table is written once in a run, before the models that read it
     clear_folder(folder)
     Path(folder).mkdir(parents=True)
     target = (Path(folder) / "part-00000.parquet").as_posix().replace("'", "''")
     conn.execute(f"copy (select * from {layer}.{table}) to '{target}' (format parquet)")
+    engine._handed_over.add((layer, table))
     return folder
 
 
