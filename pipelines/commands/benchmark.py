@@ -3,6 +3,7 @@
     python -m pipelines.commands benchmark                       # 1,000,000 client records, ~10M lines, ~5M events
     python -m pipelines.commands benchmark --clients 100000      # a smaller run
     python -m pipelines.commands benchmark --format csv          # CSV inputs instead of Parquet
+    python -m pipelines.commands benchmark --engine spark --clients 100000   # the SQL models on local Spark
 
 Prints seconds per asset, total wall time, rows per second and peak memory (RSS of the run's process, DuckDB's
 native memory included). Generation runs in its own process and is timed apart. Measured on a 2-core machine at
@@ -25,6 +26,22 @@ from pathlib import Path
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _children_peak_rss_mb() -> float:
+    """Peak RSS of this process's live children (the Spark engine's JVM), from /proc; 0 where there is none."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != os.getpid():
+                continue
+            for line in (stat.parent / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def run_once(data_dir: str, output_dir: str) -> dict:
@@ -66,6 +83,7 @@ def run_once(data_dir: str, output_dir: str) -> dict:
         "steps": steps,
         "rows": counts,
         "peak_rss_mb": _peak_rss_mb(),
+        "children_peak_rss_mb": _children_peak_rss_mb(),
     }
 
 
@@ -87,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=1_000_000, help="client records (billing lines ~10x)")
     parser.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "alms-benchmark")
+    parser.add_argument(
+        "--engine", choices=["duckdb", "spark"], default="duckdb", help="what runs the SQL models (ALMS_ENGINE)"
+    )
     parser.add_argument("--runs", type=int, default=1, help="pipeline runs on the same data (figures of each)")
     parser.add_argument("--child", nargs=2, metavar=("DATA_DIR", "OUTPUT_DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -95,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     data_dir = args.work_dir / f"data-{args.clients}-{args.format}"
-    env = {**os.environ, "DAGSTER_HOME": str(args.work_dir / "dagster_home")}
+    env = {**os.environ, "DAGSTER_HOME": str(args.work_dir / "dagster_home"), "ALMS_ENGINE": args.engine}
     Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     if not (data_dir / ".complete").exists():
@@ -133,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\nrun {run}: {args.clients:,} client records, {lines:,} billing lines, "
             f"{report['rows'].get('raw/engagement_events', 0):,} engagement events, "
-            f"{report['rows'].get('marts/accounts', 0):,} accounts"
+            f"{report['rows'].get('marts/accounts', 0):,} accounts; engine {args.engine}"
         )
         print(f"{'step':52} {'seconds':>8}")
         for step, seconds in sorted(report["steps"].items(), key=lambda item: -item[1]):
@@ -143,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"process wall time (interpreter start to exit): {elapsed:.1f} s")
         print(f"billing lines per second (end to end): {lines / elapsed:,.0f}")
         print(f"peak memory (RSS of the run process): {report['peak_rss_mb']:,.0f} MB")
+        if report.get("children_peak_rss_mb"):
+            print(f"peak memory of its child processes (Spark's JVM): {report['children_peak_rss_mb']:,.0f} MB")
     return 0
 
 
