@@ -6,7 +6,7 @@ export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 # the project runs from its checkout (no install step that could go stale): its packages are found from here
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: install install-evaluation browser run test dev benchmark benchmark-scoring benchmark-matching lint format clean lock
+.PHONY: install install-evaluation browser postgres run test dev benchmark benchmark-scoring benchmark-matching lint format clean lock
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ install-evaluation: $(EVALUATION)/.installed
 run: install  ## run the whole pipeline on the demo data (or on ALMS_DATA_DIR)
 	$(BIN)/python -m pipelines.commands run
 
-test: install install-evaluation browser  ## the whole test suite
+test: install install-evaluation browser postgres  ## the whole test suite
 	$(BIN)/python -m pytest -q
 
 browser:  ## Debian's chromium for the UI test (tests/test_ui.py drives it with Playwright)
@@ -36,6 +36,12 @@ browser:  ## Debian's chromium for the UI test (tests/test_ui.py drives it with 
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		echo "installing Debian's chromium for the browser test ..."; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+postgres:  ## Debian's PostgreSQL server binaries: tests/test_postgres.py starts a throwaway cluster with them
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		echo "installing Debian's postgresql for the PostgreSQL tests ..."; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends postgresql >/dev/null; }
 
 dev: install  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -8,7 +8,7 @@ import dagster as dg
 import polars as pl
 
 from assets.common import recorded_table, table_out, validate
-from assets.resources import Warehouse
+from assets.resources import AlmsSettings, Warehouse
 from assets.rules.history import (
     CHANGE_SCHEMA,
     SNAPSHOT_INPUTS,
@@ -48,6 +48,7 @@ from schemas.marts import AccountChanges, AccountHistory
 def account_history(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
+    settings: AlmsSettings,
     accounts: pl.DataFrame,
     scores: pl.DataFrame,
     lists: pl.DataFrame,
@@ -55,7 +56,8 @@ def account_history(
 ):
     current = snapshot(accounts, scores, lists, crosswalk)
     as_of = current["as_of_date"][0]
-    history = merge_snapshot(recorded_table(context, warehouse, "account_history", SNAPSHOT_SCHEMA), current)
+    recorded = recorded_table(context, warehouse, "account_history", SNAPSHOT_SCHEMA)
+    history = with_snapshot_currency(merge_snapshot(recorded, current), recorded, as_of, settings.reporting_currency)
     changes = update_changes(history, recorded_table(context, warehouse, "account_changes", CHANGE_SCHEMA), as_of)
     latest = changes.filter(pl.col("to_as_of_date") == as_of)
     reasons = dict(latest.group_by("reason").len().sort("reason").iter_rows())
@@ -65,7 +67,7 @@ def account_history(
         f"snapshot ({snapshots} snapshots kept)"
     )
     yield dg.Output(
-        validate(AccountHistory, history),
+        validate(AccountHistory, history.select(list(AccountHistory.to_schema().columns))),
         output_name="history",
         metadata={"snapshots": snapshots, "as_of_date": str(as_of), "accounts_in_snapshot": current.height},
     )
@@ -74,3 +76,16 @@ def account_history(
         output_name="changes",
         metadata={"changes_since_last_run": latest.height, "changes_by_reason": dg.MetadataValue.json(reasons)},
     )
+
+
+def with_snapshot_currency(history: pl.DataFrame, recorded: pl.DataFrame | None, as_of, currency: str) -> pl.DataFrame:
+    """`reporting_currency` of each snapshot: this run's for its own as-of date, the recorded one for the others (null
+    for snapshots recorded before the column existed: the history is carried over, not dropped, on upgrade)."""
+    schema = {"as_of_date": pl.Date, "reporting_currency": pl.String}
+    known = pl.DataFrame(schema=schema)
+    if recorded is not None and "reporting_currency" in recorded.columns:
+        known = recorded.filter(pl.col("as_of_date") != as_of).select(list(schema)).unique("as_of_date")
+    known = pl.concat(
+        [known.cast(schema), pl.DataFrame({"as_of_date": [as_of], "reporting_currency": [currency]}, schema=schema)]
+    )
+    return history.join(known, on="as_of_date", how="left", maintain_order="left")

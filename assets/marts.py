@@ -83,12 +83,15 @@ def accounts_and_key_levels(
     accounts = ranked.rename({"is_key_account": "would_be_key_at_next_review"}).with_columns(
         ((pl.col("billing_12m") > 0) & (pl.col("billing_12m") >= level)).fill_null(False).alias("is_key_account"),
         level.alias("key_level"),
+        pl.lit(settings.reporting_currency).alias("reporting_currency"),
         pl.lit(period.start).alias("review_period_start"),
         pl.lit(as_of).alias("as_of_date"),
     )
     accounts = validate(Accounts, accounts.select(list(Accounts.to_schema().columns)))
     key_levels = validate(KeyLevels, decision.levels)
-    audit = validate(KeyLevelAudit, decision.audit)
+    currencies = decision.levels.select("review_period_start", "reporting_currency")
+    audit = decision.audit.join(currencies, on="review_period_start", how="left", maintain_order="left")
+    audit = validate(KeyLevelAudit, audit.select(list(KeyLevelAudit.to_schema().columns)))
     key_count = int(accounts["is_key_account"].sum())
     crossing = int((accounts["is_key_account"] != accounts["would_be_key_at_next_review"]).sum())
     verb = {

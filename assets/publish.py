@@ -5,9 +5,10 @@ import dagster as dg
 
 from assets.common import MONTHLY_FRESHNESS, errors_as_dagster_failures, tag_run
 from assets.resources import AlmsSettings, Warehouse
+from assets.rules.documentation import TableDoc
 from assets.rules.publish import current_publication, publish, read_manifest
 from assets.rules.scoring_run import SCORING_INPUTS, scoring_input_selects
-from schemas import PUBLISHED_TABLES
+from schemas import PUBLISHED_TABLES, table_documentation
 
 
 @dg.asset(
@@ -40,6 +41,7 @@ def publication(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
             keep=settings.keep_publications,
             scoring_inputs=scoring_input_selects(),
             extra_manifest={"key_level": str(key_level), "input_dir": str(settings.data_dir)},
+            documentation={table: TableDoc(*table_documentation(*table)) for table in PUBLISHED_TABLES},
         )
         key_accounts, quarantined, changes = conn.sql(
             "select (select count(*) from marts.accounts where is_key_account), "

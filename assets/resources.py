@@ -21,6 +21,10 @@
 | ALMS_KEEP_PUBLICATIONS | 3 | complete publications kept in $ALMS_OUTPUT_DIR/publications (the current one always) |
 | ALMS_DUCKDB_MEMORY_LIMIT | 4GB | DuckDB memory limit of the pipeline's own connections |
 | ALMS_DUCKDB_THREADS | (all cores) | DuckDB threads |
+| ALMS_POSTGRES_DSN | (unset) | also publish to PostgreSQL (libpq string or URI; read at run time, never shown) |
+| ALMS_POSTGRES_SCHEMA | alms | the PostgreSQL schema BI tools read |
+| ALMS_POSTGRES_READER_ROLE | (unset) | the role granted USAGE + SELECT on it (BI tools log in as a member) |
+| ALMS_POSTGRES_LOCK_TIMEOUT | 30 | seconds the swap waits for BI sessions that hold the published tables |
 
 The pipeline-private warehouse (every layer) is `$ALMS_OUTPUT_DIR/work/warehouse.duckdb`; BI tools connect to the
 published `$ALMS_OUTPUT_DIR/alms.duckdb` instead, which resolves through the `current` publication (see
@@ -31,6 +35,7 @@ assets/rules/publish.py). A run holds `$ALMS_OUTPUT_DIR/.alms-run.lock` from its
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +50,7 @@ from assets.rules import run_lock
 from assets.rules.causes import first_line, one_line_cause
 from assets.rules.completeness import completeness_parameters, parse_accepted_gaps
 from assets.rules.key_accounts import check_key_share
+from assets.rules.postgres import DEFAULT_LOCK_TIMEOUT, DEFAULT_SCHEMA, IDENTIFIER, parse_dsn
 from assets.rules.publish import DEFAULT_KEEP, remove_leftovers
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -75,6 +81,12 @@ class AlmsSettings(dg.ConfigurableResource):
     review_reason: str = ""
     publish_backfill: bool = False
     keep_publications: int = DEFAULT_KEEP
+    # PostgreSQL target (assets/rules/postgres.py): the DSN is a dg.EnvVar, resolved only inside a run, so the UI, the
+    # run's config and its snapshot show the variable's name and never the value (the password)
+    postgres_dsn: str = ""
+    postgres_schema: str = DEFAULT_SCHEMA
+    postgres_reader_role: str = ""
+    postgres_lock_timeout: float = DEFAULT_LOCK_TIMEOUT
 
     @property
     def as_of_date(self) -> dt.date | None:
@@ -236,9 +248,25 @@ def settings_from_env(environ: dict | None = None) -> AlmsSettings:
         review_reason=env.get("ALMS_REVIEW_REASON", "").strip(),
         publish_backfill=_flag(env, "ALMS_PUBLISH_BACKFILL"),
         keep_publications=int(_number(env, "ALMS_KEEP_PUBLICATIONS", DEFAULT_KEEP)),
+        postgres_dsn=_postgres_dsn(env),
+        postgres_schema=env.get("ALMS_POSTGRES_SCHEMA", "").strip() or DEFAULT_SCHEMA,
+        postgres_reader_role=env.get("ALMS_POSTGRES_READER_ROLE", "").strip(),
+        postgres_lock_timeout=_number(env, "ALMS_POSTGRES_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT),
     )
     check_settings(settings)
     return settings
+
+
+def _postgres_dsn(env) -> str:
+    """dg.EnvVar("ALMS_POSTGRES_DSN") when it is set and parses (the message never echoes it), else ""."""
+    dsn = env.get("ALMS_POSTGRES_DSN", "").strip()
+    if not dsn:
+        return ""
+    try:
+        parse_dsn(dsn)
+    except ValueError as error:
+        raise SettingsError(f"ALMS_POSTGRES_DSN {error}") from None
+    return dg.EnvVar("ALMS_POSTGRES_DSN")
 
 
 def check_settings(settings: AlmsSettings) -> None:
@@ -278,6 +306,20 @@ def check_settings(settings: AlmsSettings) -> None:
         parse_accepted_gaps(settings.accept_gaps)
     except ValueError as error:
         raise SettingsError(f"ALMS_ACCEPT_GAPS: {error}") from None
+    if not IDENTIFIER.match(settings.postgres_schema):
+        raise SettingsError(
+            f"ALMS_POSTGRES_SCHEMA={settings.postgres_schema!r}: use a lower-case name of letters, digits and _ "
+            "(at most 40)"
+        )
+    if settings.postgres_reader_role and not re.match(r"^[a-z_][a-z0-9_]{0,62}$", settings.postgres_reader_role):
+        raise SettingsError(
+            f"ALMS_POSTGRES_READER_ROLE={settings.postgres_reader_role!r}: use a lower-case role name of letters, "
+            "digits and _"
+        )
+    if settings.postgres_lock_timeout <= 0:
+        raise SettingsError(
+            f"ALMS_POSTGRES_LOCK_TIMEOUT must be a positive number of seconds; got {settings.postgres_lock_timeout}"
+        )
 
 
 def _number(env, name: str, default: float) -> float:

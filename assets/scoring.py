@@ -85,8 +85,12 @@ def account_scores(
             f"{row['source_file']} row {row['source_row']}: {row['field']} override of "
             f"{row['source_system']}:{row['source_client_id']} not applied ({row['status']})"
         )
-    scores = validate(AccountScores, result.scores.select(list(AccountScores.to_schema().columns)))
-    lists = validate(SellerAccountLists, result.seller_lists.select(list(SellerAccountLists.to_schema().columns)))
+    currency = pl.lit(settings.reporting_currency).alias("reporting_currency")
+    scores = validate(
+        AccountScores, result.scores.with_columns(currency).select(list(AccountScores.to_schema().columns))
+    )
+    lists = validate(SellerAccountLists, result.seller_lists.with_columns(currency).select(
+        list(SellerAccountLists.to_schema().columns)))  # fmt: skip
     status = validate(OverrideStatus, result.override_status)
     context.log.info(
         f"scored {scores.height:,} accounts with {config.label}: tiers {result.report['tiers']}, "

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets import history, intermediate, marts, publish, raw, scoring
+from assets import history, intermediate, marts, postgres, publish, raw, scoring
 from assets.checks import CHECKS
 from assets.resources import build_resources
 from pipelines.automation import build_automation
@@ -42,8 +42,10 @@ def build_definitions(environ: dict | None = None) -> dg.Definitions:
     resources = build_resources(environ)
     alms_job = build_job(resources["settings"])
     schedules, sensors = build_automation(alms_job, resources["settings"])
+    # PostgreSQL is a publication target only when ALMS_POSTGRES_DSN is set (assets/postgres.py)
+    targets = [postgres.postgres_publication] if resources["settings"].postgres_dsn else []
     return dg.Definitions(
-        assets=all_assets,
+        assets=[*all_assets, *targets],
         asset_checks=CHECKS,
         jobs=[alms_job],
         schedules=schedules,

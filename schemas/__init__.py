@@ -18,6 +18,7 @@ from schemas.marts import (
     OverrideStatus,
     Quarantine,
     SellerAccountLists,
+    Sellers,
 )
 from schemas.raw import (
     RawAccountOverrides,
@@ -52,6 +53,7 @@ PUBLISHED: dict[tuple[str, str], tuple[type[pa.DataFrameModel], str]] = {
     ("marts", "input_files"): (InputFiles, "input_name, source_file"),
     ("marts", "billing_completeness"): (BillingCompleteness, "source_system, month"),
     ("marts", "engagement_completeness"): (EngagementCompleteness, "source_system, month"),
+    ("marts", "sellers"): (Sellers, "owner_id nulls last, seller_name"),
 }
 # (layer, table) -> the row order it is published in
 PUBLISHED_TABLES: dict[tuple[str, str], str] = {table: order for table, (_, order) in PUBLISHED.items()}
@@ -82,3 +84,12 @@ def column_descriptions(layer: str, name: str) -> dict[str, str]:
 def polars_schema(model: type[pa.DataFrameModel]) -> dict[str, pl.DataType]:
     """The model's columns and their polars types, in order: the frame schema a rule builds or casts to."""
     return {column: spec.dtype.type for column, spec in model.to_schema().columns.items()}
+
+
+def table_documentation(layer: str, name: str) -> tuple[str, dict[str, str]]:
+    """(table description, column -> description) of a table with a pandera model: the model's docstring and its
+    fields' descriptions, the one source of the comments a publication carries (assets/rules/documentation.py)."""
+    model = SCHEMAS_BY_TABLE.get((layer, name))
+    if model is None:
+        return "", {}
+    return " ".join((model.__doc__ or "").split()), column_descriptions(layer, name)

@@ -7,6 +7,11 @@ import polars as pl
 
 MONEY = Annotated[pl.Decimal, 38, 2]
 BILLING_12M = "Net billing over the trailing 12 months in the reporting currency, exact to the cent (credit notes net)."
+CURRENCY = "ISO 4217 code of the amounts in this row ({}): ALMS_REPORTING_CURRENCY of the run that computed them."
+
+
+def currency_field(amounts: str, nullable: bool = False):
+    return pa.Field(str_matches=r"^[A-Z]{3}$", nullable=nullable, description=CURRENCY.format(amounts))
 
 
 class Accounts(pa.DataFrameModel):
@@ -43,6 +48,7 @@ class Accounts(pa.DataFrameModel):
         "crossed the frozen level either way since the review."
     )
     key_level: MONEY = pa.Field(gt=0, description="The key level applied: the frozen level of the review period.")
+    reporting_currency: str = currency_field("billing_12m, key_level")
     review_period_start: pl.Date = pa.Field(description="First day of the review period the level belongs to.")
     as_of_date: pl.Date = pa.Field(description="Last day of the 12-month window.")
 
@@ -89,6 +95,11 @@ class KeyLevelAudit(pa.DataFrameModel):
     review_period_start: pl.Date = pa.Field(description="The review period re-run.")
     old_key_level: MONEY = pa.Field(description="Level before the re-run.")
     new_key_level: MONEY = pa.Field(description="Level after the re-run.")
+    reporting_currency: str = pa.Field(
+        str_matches=r"^[A-Z]{3}$",
+        description="ISO 4217 code of new_key_level: the currency of the period's level in marts.key_levels. "
+        "old_key_level is in it too, unless reason names a change of reporting currency (then it is in the old one).",
+    )
     old_as_of_date: pl.Date = pa.Field(description="As-of date of the data behind the old level.")
     new_as_of_date: pl.Date = pa.Field(description="As-of date of the data behind the new level.")
     changed: bool = pa.Field(description="The level or its data changed (false: same data, same level).")
@@ -113,6 +124,7 @@ class SellerAccountLists(pa.DataFrameModel):
     prospect_id: str = pa.Field(nullable=True, description="The prospect of a lead row; null for an account.")
     name: str = pa.Field(nullable=True, description="Account or prospect name.")
     billing_12m: MONEY = pa.Field(nullable=True, description=BILLING_12M + " Null for a lead.")
+    reporting_currency: str = currency_field("billing_12m")
     billing_rank: int = pa.Field(nullable=True, ge=1, description="Position in the company-wide top-down list.")
     is_key_account: bool = pa.Field(description="Key account.")
     priority_score: float = pa.Field(
@@ -159,6 +171,7 @@ class AccountScores(pa.DataFrameModel):
     account_name: str = pa.Field(nullable=True, description="Account name.")
     owner_id: str = pa.Field(nullable=True, description="Owning seller.")
     billing_12m: MONEY = pa.Field(description=BILLING_12M)
+    reporting_currency: str = currency_field("billing_12m, estimated_wallet")
     is_key_account: bool = pa.Field(description="Key account (marts.accounts).")
     status: str = pa.Field(
         isin=["active", "pipeline", "inactive"],
@@ -412,6 +425,12 @@ class AccountHistory(pa.DataFrameModel):
     billing_12m: MONEY = pa.Field(description=BILLING_12M)
     is_key_account: bool = pa.Field(description="Key then (against the level of its review period).")
     key_level: MONEY = pa.Field(description="The key level applied then.")
+    reporting_currency: str = pa.Field(
+        nullable=True,
+        str_matches=r"^[A-Z]{3}$",
+        description="ISO 4217 code of billing_12m and key_level in this snapshot (ALMS_REPORTING_CURRENCY of its run); "
+        "null for snapshots recorded before alms stored it (then they are in the currency of that run).",
+    )
     review_period_start: pl.Date = pa.Field(description="Review period of that level.")
     priority_score: float = pa.Field(nullable=True, description="Priority score then.")
     tier: str = pa.Field(nullable=True, description="Tier then (after overrides).")
@@ -497,6 +516,7 @@ class InputFiles(pa.DataFrameModel):
     billing_outside_window: MONEY = pa.Field(
         nullable=True, description="Billing files: billing of the clean lines outside the window (reporting currency)."
     )
+    reporting_currency: str = currency_field("billing_loaded, billing_outside_window")
 
     class Config:
         strict = True
@@ -525,6 +545,7 @@ class BillingCompleteness(pa.DataFrameModel):
     status: str = pa.Field(isin=COMPLETENESS_STATUS, description=COMPLETENESS_STATUS_TEXT)
     accepted_by: str = pa.Field(nullable=True, description="The ALMS_ACCEPT_GAPS entry covering this month, if any.")
     is_blocking: bool = pa.Field(description="A gap (missing or below_share) nobody accepted: the run stops.")
+    reporting_currency: str = currency_field("billing_amount, trailing_median")
 
     class Config:
         strict = True
@@ -550,3 +571,25 @@ class EngagementCompleteness(pa.DataFrameModel):
     class Config:
         strict = True
         unique = ["source_system", "month"]
+
+
+class Sellers(pa.DataFrameModel):
+    """One row per seller: accounts owned, key accounts, 12-month billing, targets and leads. Every seller of the
+    sellers input, with or without accounts; accounts whose owner is not in it are summed per owner_id as
+    '(unknown seller)', accounts without an owner as '(unassigned)': the rows add up to every account once."""
+
+    owner_id: str = pa.Field(
+        nullable=True, unique=True, description="Seller id; null: the row of the accounts without an owner."
+    )
+    seller_name: str = pa.Field(description="Seller's name; '(unassigned)' or '(unknown seller)' when not in sellers.")
+    team: str = pa.Field(nullable=True, description="Sales team (from the sellers input).")
+    has_known_seller: bool = pa.Field(description="owner_id is in the sellers input.")
+    accounts: int = pa.Field(ge=0, description="Accounts the seller owns (marts.accounts.owner_id).")
+    key_accounts: int = pa.Field(ge=0, description="Of those, key accounts (is_key_account).")
+    billing_12m: MONEY = pa.Field(description="Sum of the owned accounts' billing_12m: " + BILLING_12M)
+    reporting_currency: str = currency_field("billing_12m")
+    targets: int = pa.Field(ge=0, description="Accounts designated target (after picks and overrides).")
+    leads: int = pa.Field(ge=0, description="Prospects designated lead (after picks).")
+
+    class Config:
+        strict = True

@@ -28,7 +28,9 @@ from schemas import polars_schema
 from schemas.marts import AccountChanges, AccountHistory
 
 # The columns and types of marts.account_history and marts.account_changes, as their pandera models define them.
-SNAPSHOT_SCHEMA = polars_schema(AccountHistory)
+# a snapshot's own columns; its reporting_currency is added per snapshot by the asset (older snapshots keep theirs)
+SNAPSHOT_SCHEMA = {column: dtype for column, dtype in polars_schema(AccountHistory).items()
+                   if column != "reporting_currency"}  # fmt: skip
 CHANGE_SCHEMA = polars_schema(AccountChanges)
 TRACKED = ("is_key_account", "tier", "designation", "owner_id")
 # The columns a snapshot reads of each of its inputs (the asset loads only these).

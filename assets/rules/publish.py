@@ -44,6 +44,7 @@ from pathlib import Path
 import duckdb
 
 from assets.rules.crm import write_crm_import
+from assets.rules.documentation import TableDoc, comment_duckdb_table, parquet_schema_option
 
 PUBLISHED_FILE = "alms.duckdb"
 STORAGE_VERSION = "v1.5.0"
@@ -97,10 +98,12 @@ def publish(
     keep: int = DEFAULT_KEEP,
     scoring_inputs: Mapping[str, str] | None = None,
     extra_manifest: dict | None = None,
+    documentation: Mapping[tuple[str, str], TableDoc] | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> Publication:
     """Build a publication of `tables` ((schema, name) -> order by) from the warehouse behind `conn`, with the CRM
-    import file and the `scoring_inputs` (name -> select) beside it, and make it current when `make_current`."""
+    import file and the `scoring_inputs` (name -> select) beside it, and make it current when `make_current`. Each
+    table and column `documentation` describes gets its comment in alms.duckdb and its description in Parquet."""
     output_dir = Path(output_dir)
     ensure_layout(output_dir)
     refuse_open_writer(output_dir)
@@ -114,7 +117,7 @@ def publish(
     building.mkdir(parents=True)
     try:
         _reached("folder")
-        row_counts = _write_tables(conn, building, tables)
+        row_counts = _write_tables(conn, building, tables, documentation or {})
         if scoring_inputs:
             folder = building / SCORING_INPUTS
             folder.mkdir()
@@ -285,7 +288,12 @@ def prune(output_dir: Path, keep: int, spare: Path | None = None) -> list[str]:
     return removed
 
 
-def _write_tables(conn: duckdb.DuckDBPyConnection, folder: Path, tables: Mapping[tuple[str, str], str]) -> dict:
+def _write_tables(
+    conn: duckdb.DuckDBPyConnection,
+    folder: Path,
+    tables: Mapping[tuple[str, str], str],
+    documentation: Mapping[tuple[str, str], TableDoc],
+) -> dict:
     alias = f"publish_{uuid.uuid4().hex[:12]}"
     row_counts: dict[str, int] = {}
     conn.execute("set preserve_insertion_order = true")  # tables keep the order their model gave them
@@ -294,12 +302,18 @@ def _write_tables(conn: duckdb.DuckDBPyConnection, folder: Path, tables: Mapping
         for (schema, name), order_by in tables.items():
             conn.execute(f"create schema if not exists {alias}.{schema}")
             conn.execute(f"create table {alias}.{schema}.{name} as select * from {schema}.{name} order by {order_by}")
+            comment_duckdb_table(conn, f"{alias}.{schema}.{name}", documentation.get((schema, name), TableDoc("")))
             row_counts[f"{schema}.{name}"] = conn.sql(f"select count(*) from {alias}.{schema}.{name}").fetchall()[0][0]
         _reached("duckdb")
         (folder / PARQUET).mkdir()
         for schema, name in tables:
             target = folder / PARQUET / f"{name}.parquet"
-            conn.execute(f"copy {alias}.{schema}.{name} to '{_sql_path(target)}' (format parquet, compression zstd)")
+            described = parquet_schema_option(
+                conn, f"{alias}.{schema}.{name}", documentation.get((schema, name), TableDoc(""))
+            )
+            conn.execute(
+                f"copy {alias}.{schema}.{name} to '{_sql_path(target)}' (format parquet, compression zstd{described})"
+            )
         _reached("parquet")
     finally:
         with contextlib.suppress(duckdb.Error):

@@ -139,7 +139,8 @@ select
     assessed.share_of_trailing_median,
     assessed.status,
     case when assessed.status in ('missing', 'below_share') then accepted.accepted_by end as accepted_by,
-    assessed.status in ('missing', 'below_share') and accepted.accepted_by is null as is_blocking
+    assessed.status in ('missing', 'below_share') and accepted.accepted_by is null as is_blocking,
+    $reporting_currency as reporting_currency
 from assessed
 left join accepted
     on accepted.source_system = assessed.source_system

@@ -160,7 +160,8 @@ select
     case
         when coalesce(files.input_name, rows_per_file.input_name) = 'billing'
             then cast(coalesce(rows_per_file.billing_outside_window, 0) as decimal(38, 2))
-    end as billing_outside_window
+    end as billing_outside_window,
+    $reporting_currency as reporting_currency
 from files
 full outer join rows_per_file
     on rows_per_file.input_name = files.input_name
