@@ -32,6 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# the steps whose work could grow with the snapshots kept (printed for each of --months N runs)
+GROWING_STEPS = ("account_history", "marts__publication")
+
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -205,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(_run_alms(data_dir, output_dir, env, month=month, as_of=_month_end(month)))
         print(
             f"monthly run as of {_month_end(month)}: {runs[-1]['elapsed']:.1f} s (CPU {runs[-1]['cpu']:.1f} s), "
-            f"peak {runs[-1]['peak_rss_mb']:,.0f} MB",
+            f"peak {runs[-1]['peak_rss_mb']:,.0f} MB; steps that carry the past: "
+            + ", ".join(f"{step} {runs[-1]['steps'].get(step, 0):.1f} s" for step in GROWING_STEPS),
             flush=True,
         )
     if len(runs) > 1:
