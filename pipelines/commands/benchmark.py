@@ -15,7 +15,7 @@ One invocation prints, on the same input folder:
 - with `--months N`: N consecutive monthly runs (as-of the last day of each month, the first one a full refresh, the
   others reading their new month), each run's time and the last one's as a multiple of the first.
 Generation runs in its own process and is timed apart; the deduplication and the scoring have their own benchmarks
-(pipelines/commands/evaluate_matching.py, pipelines/commands/benchmark_scoring.py). Figures: the README, "Benchmark".
+(pipelines/commands/evaluate_matching.py, pipelines/commands/benchmark_scoring.py). Figures: docs/benchmarks.md.
 """
 
 from __future__ import annotations
