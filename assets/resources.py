@@ -25,6 +25,10 @@
 | ALMS_POSTGRES_SCHEMA | alms | the PostgreSQL schema BI tools read |
 | ALMS_POSTGRES_READER_ROLE | (unset) | the role granted USAGE + SELECT on it (BI tools log in as a member) |
 | ALMS_POSTGRES_LOCK_TIMEOUT | 30 | seconds the swap waits for BI sessions that hold the published tables |
+| ALMS_ENGINE | duckdb | what runs the SQL models: duckdb (embedded), or spark (docs/spark.md) |
+| ALMS_SPARK_MASTER | local[2] | the Spark master: local[N], spark://host:7077, yarn, k8s://... (engine spark) |
+| ALMS_SPARK_WAREHOUSE | $ALMS_OUTPUT_DIR/work/spark-warehouse | where Spark's tables go, <layer>/<table>/ Parquet folders |
+| ALMS_SPARK_DRIVER_MEMORY | 2g | the Spark driver's memory (local mode: all of Spark's memory) |
 
 The pipeline-private warehouse (every layer) is `$ALMS_OUTPUT_DIR/work/warehouse.duckdb`; BI tools connect to the
 published `$ALMS_OUTPUT_DIR/alms.duckdb` instead, which resolves through the `current` publication (see
@@ -52,9 +56,11 @@ from assets.rules.completeness import completeness_parameters, parse_accepted_ga
 from assets.rules.key_accounts import check_key_share
 from assets.rules.postgres import DEFAULT_LOCK_TIMEOUT, DEFAULT_SCHEMA, IDENTIFIER, parse_dsn
 from assets.rules.publish import DEFAULT_KEEP, remove_leftovers
+from assets.spark import SparkEngine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("raw", "staging", "intermediate", "marts")
+ENGINES = ("duckdb", "spark")
 
 
 class SettingsError(ValueError):
@@ -87,6 +93,8 @@ class AlmsSettings(dg.ConfigurableResource):
     postgres_schema: str = DEFAULT_SCHEMA
     postgres_reader_role: str = ""
     postgres_lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    # what runs the SQL models (assets/spark.py): recorded in the run summary and the publication's manifest
+    engine: str = "duckdb"
 
     @property
     def as_of_date(self) -> dt.date | None:
@@ -297,6 +305,7 @@ def settings_from_env(environ: dict | None = None) -> AlmsSettings:
         postgres_schema=env.get("ALMS_POSTGRES_SCHEMA", "").strip() or DEFAULT_SCHEMA,
         postgres_reader_role=env.get("ALMS_POSTGRES_READER_ROLE", "").strip(),
         postgres_lock_timeout=_number(env, "ALMS_POSTGRES_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT),
+        engine=env.get("ALMS_ENGINE", "").strip().lower() or "duckdb",
     )
     check_settings(settings)
     return settings
@@ -322,6 +331,8 @@ def check_settings(settings: AlmsSettings) -> None:
         raise SettingsError(f"ALMS_KEY_SHARE: {error}") from None
     if len(settings.reporting_currency) != 3 or not settings.reporting_currency.isalpha():
         raise SettingsError(f"ALMS_REPORTING_CURRENCY={settings.reporting_currency!r} is not an ISO 4217 code")
+    if settings.engine not in ENGINES:
+        raise SettingsError(f"ALMS_ENGINE={settings.engine!r}: use duckdb or spark")
     if settings.matcher not in ("probabilistic", "deterministic"):
         raise SettingsError(f"ALMS_MATCHER={settings.matcher!r}: use probabilistic or deterministic")
     if not 0 < settings.review_threshold <= settings.match_threshold < 1:
@@ -400,4 +411,15 @@ def build_resources(environ: dict | None = None) -> dict:
         threads=int(threads) if threads.isdigit() else 0,
         data_dir=settings.data_dir,
     )
-    return {"settings": settings, "warehouse": warehouse, "io_manager": WarehouseIOManager(warehouse=warehouse)}
+    spark = SparkEngine(
+        master=env.get("ALMS_SPARK_MASTER", "").strip() or "local[2]",
+        warehouse_dir=env.get("ALMS_SPARK_WAREHOUSE", "").strip()
+        or str(Path(settings.output_dir) / "work" / "spark-warehouse"),
+        driver_memory=env.get("ALMS_SPARK_DRIVER_MEMORY", "").strip() or "2g",
+    )
+    return {
+        "settings": settings,
+        "warehouse": warehouse,
+        "io_manager": WarehouseIOManager(warehouse=warehouse),
+        "spark": spark,  # used only when settings.engine is spark; starts nothing until a model asks for a session
+    }

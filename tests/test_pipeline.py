@@ -194,6 +194,7 @@ def test_workspace_yaml_loads_the_definitions():
         ("ALMS_KEY_SHARE", "1.5", "ALMS_KEY_SHARE: key_share must be greater than 0"),
         ("ALMS_AS_OF", "31/10/2026", "ALMS_AS_OF='31/10/2026' is not a date"),
         ("ALMS_REPORTING_CURRENCY", "dollars", "is not an ISO 4217 code"),
+        ("ALMS_ENGINE", "snowflake", "ALMS_ENGINE='snowflake': use duckdb or spark"),
     ],
 )
 def test_bad_settings_are_clear_errors(variable, value, message, monkeypatch):
