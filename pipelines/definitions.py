@@ -10,15 +10,15 @@ from pipelines.sql_models import build_sql_assets
 
 ALMS_JOB = "alms"
 
-all_assets = [
+python_assets = [
     *raw.RAW_ASSETS,
-    *build_sql_assets(),
     intermediate.clients_matched,
     marts.accounts_and_key_levels,
     scoring.account_scores,
     history.account_history,
     publish.publication,
 ]
+all_assets = [*python_assets, *build_sql_assets(python_assets)]
 
 
 def build_job(settings):
