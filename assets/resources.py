@@ -189,16 +189,28 @@ def take_output_folder(output_dir: Path | str, holder: str) -> list[str]:
     return notes
 
 
+# Output metadata naming a column: the frame replaces only the table's rows with its values of that column (a table
+# that carries its past, written one snapshot at a time), instead of the whole table.
+REPLACE_ROWS_BY = "alms/replace_rows_by"
+
+
 class WarehouseIOManager(dg.ConfigurableIOManager):
-    """Stores polars frames as tables `<layer>.<name>` (the asset key) and loads them back as polars frames."""
+    """Stores polars frames as tables `<layer>.<name>` (the asset key) and loads them back as polars frames. An output
+    whose metadata names a `REPLACE_ROWS_BY` column replaces only the rows with the frame's values of that column."""
 
     warehouse: Warehouse
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
         layer, name = _table_of(context.asset_key)
+        by = (context.definition_metadata or {}).get(REPLACE_ROWS_BY)
         with self.warehouse.connect() as conn:
-            write_frame(conn, f"{layer}.{name}", obj)
-        context.add_output_metadata(table_metadata(layer, name, obj.schema, obj.height))
+            if by:
+                rows = replace_rows(conn, f"{layer}.{name}", obj, by)
+                schema = dict(conn.sql(f"select * from {layer}.{name} limit 0").pl().schema)
+            else:
+                write_frame(conn, f"{layer}.{name}", obj)
+                rows, schema = obj.height, obj.schema
+        context.add_output_metadata(table_metadata(layer, name, schema, rows))
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         """The table as a polars frame; an input declared with `metadata={"columns": [...]}` loads only those."""
@@ -219,6 +231,39 @@ def write_frame(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame
             conn.execute(f"create or replace table {table} as select * from frame_to_write")
     finally:
         conn.unregister("frame_to_write")
+
+
+def replace_rows(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, by: str) -> int:
+    """In one transaction: the table's rows whose `by` value the frame has are replaced by the frame's rows (the table
+    is created when missing; columns the frame brings are added). Returns the table's row count."""
+    layer, name = table.split(".")
+    existing = {
+        row[0]
+        for row in conn.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [layer, name],
+        ).fetchall()
+    }
+    conn.register("frame_to_write", frame)
+    try:
+        conn.execute("begin")
+        if not existing:
+            conn.execute(f"create table {table} as select * from frame_to_write")
+        else:
+            relation = conn.sql("select * from frame_to_write limit 0")
+            types = dict(zip(relation.columns, (str(dtype) for dtype in relation.types), strict=True))
+            for column in frame.columns:
+                if column not in existing:
+                    conn.execute(f'alter table {table} add column "{column}" {types[column]}')
+            conn.execute(f'delete from {table} where "{by}" in (select distinct "{by}" from frame_to_write)')
+            conn.execute(f"insert into {table} by name select * from frame_to_write")
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    finally:
+        conn.unregister("frame_to_write")
+    return conn.sql(f"select count(*) from {table}").fetchall()[0][0]
 
 
 def _table_of(asset_key: dg.AssetKey) -> tuple[str, str]:
