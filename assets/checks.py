@@ -19,6 +19,11 @@ def _one(conn, sql: str, parameters: dict | list | None = None) -> tuple:
     return conn.execute(sql, parameters).fetchall()[0]
 
 
+def _reasons(*reasons: str | None) -> str | None:
+    """A failed check's description: its reasons in one line (None when there is none, i.e. it passed)."""
+    return "; ".join(r for r in reasons if r) or None
+
+
 @dg.asset_check(asset=dg.AssetKey(["marts", "accounts"]), blocking=True)
 def one_row_per_account(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Each account appears once in marts.accounts, and every account the matcher formed is there."""
@@ -30,6 +35,10 @@ def one_row_per_account(warehouse: Warehouse) -> dg.AssetCheckResult:
         )
     return dg.AssetCheckResult(
         passed=bool(rows == distinct == matched),
+        description=_reasons(
+            f"marts.accounts has {rows} rows for {distinct} account_ids" if rows != distinct else None,
+            f"the matcher formed {matched} accounts, marts.accounts has {distinct}" if distinct != matched else None,
+        ),
         metadata={"rows": rows, "distinct_account_ids": distinct, "accounts_from_matcher": matched},
     )
 
@@ -75,12 +84,35 @@ def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetChec
         ).fetchall()
     level_recorded, level_as_of, k_recorded, key_recorded = current[0] if len(current) == 1 else (None,) * 4
     passed = kth_billing is not None and wrong_next == 0 and wrong_flags == 0 and level_applied == level_recorded
+    rule_broken = None
     if passed and level_as_of == as_of:  # the level was computed from this very data: the whole rule holds
         passed = (
             kth_billing == level_applied and above < k <= key_count and k == k_recorded and key_count == key_recorded
         )
+        rule_broken = (
+            None
+            if passed
+            else f"k = ceil({settings.key_share} x {n} positive billers) = {k} (recorded {k_recorded}), the k-th "
+            f"billing is {kth_billing} and the level {level_applied}, {key_count} key accounts (recorded "
+            f"{key_recorded}), {above} above the level"
+        )
     return dg.AssetCheckResult(
         passed=bool(passed),
+        description=_reasons(
+            "no account has positive billing, so there is no k-th billing" if kth_billing is None else None,
+            f"{wrong_flags} accounts' is_key_account disagrees with billing >= the level {level_applied}"
+            if wrong_flags
+            else None,
+            f"{wrong_next} accounts' would_be_key_at_next_review disagrees with billing >= the k-th billing "
+            f"{kth_billing}"
+            if wrong_next
+            else None,
+            f"the level applied {level_applied} is not the current period's level {level_recorded} in marts.key_levels "
+            f"({len(current)} current periods)"
+            if level_applied != level_recorded
+            else None,
+            rule_broken,
+        ),
         metadata={
             "ranked_accounts": n,
             "k": k,
@@ -114,15 +146,25 @@ def billing_rows_conserved(warehouse: Warehouse) -> dg.AssetCheckResult:
                 (select coalesce(sum(billing_12m), 0) from marts.accounts)
             """,
         )
-    passed = raw_lines == quarantined + outside_window + in_accounts and line_total == account_total
+    unaccounted = raw_lines - quarantined - outside_window - in_accounts
+    passed = unaccounted == 0 and line_total == account_total
     return dg.AssetCheckResult(
         passed=bool(passed),
+        description=_reasons(
+            f"{raw_lines} raw billing lines <> {quarantined} quarantined + {outside_window} outside the window + "
+            f"{in_accounts} in accounts"
+            if unaccounted
+            else None,
+            f"billing of marts.accounts {account_total} <> billing of the clean lines {line_total}"
+            if line_total != account_total
+            else None,
+        ),
         metadata={
             "raw_lines": raw_lines,
             "quarantined_lines": quarantined,
             "lines_outside_window": outside_window,
             "lines_in_accounts": in_accounts,
-            "unaccounted_lines": raw_lines - quarantined - outside_window - in_accounts,
+            "unaccounted_lines": unaccounted,
             "billing_of_clean_lines": str(line_total),
             "billing_of_accounts": str(account_total),
         },
@@ -147,6 +189,14 @@ def every_client_record_once(warehouse: Warehouse) -> dg.AssetCheckResult:
     passed = raw_records == usable + excluded and usable == crosswalk == distinct_keys
     return dg.AssetCheckResult(
         passed=bool(passed),
+        description=_reasons(
+            f"{raw_records} raw client records <> {usable} usable + {excluded} excluded"
+            if raw_records != usable + excluded
+            else None,
+            f"{usable} usable client records, marts.client_crosswalk has {crosswalk} rows for {distinct_keys} records"
+            if not usable == crosswalk == distinct_keys
+            else None,
+        ),
         metadata={
             "raw_records": raw_records,
             "usable_records": usable,
@@ -178,9 +228,15 @@ def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
                 """,
                 {"input_name": input_name},
             )
-    passed = all(rows_in == clean + excluded for rows_in, clean, excluded in counts.values())
+    wrong = {name: values for name, values in counts.items() if values[0] != values[1] + values[2]}
     return dg.AssetCheckResult(
-        passed=passed,
+        passed=not wrong,
+        description=_reasons(
+            *(
+                f"{name}: {rows_in} rows in <> {clean} clean + {excluded} excluded in marts.quarantine"
+                for name, (rows_in, clean, excluded) in wrong.items()
+            )
+        ),
         metadata={
             f"{name}_in_clean_excluded": dg.MetadataValue.text(" / ".join(f"{v:,}" for v in values))
             for name, values in counts.items()
@@ -225,6 +281,13 @@ def scores_explain_themselves(warehouse: Warehouse) -> dg.AssetCheckResult:
         )
     return dg.AssetCheckResult(
         passed=bool(rows == distinct == accounts and unexplained == 0 and out_of_range == 0),
+        description=_reasons(
+            f"marts.account_scores has {rows} rows for {distinct} accounts, marts.accounts {accounts}"
+            if not rows == distinct == accounts
+            else None,
+            f"{unexplained} scores are not the sum of their criteria's contributions" if unexplained else None,
+            f"{out_of_range} scores outside 0-100" if out_of_range else None,
+        ),
         metadata={
             "scored_accounts": rows,
             "accounts": accounts,
@@ -260,6 +323,12 @@ def seller_list_limits(warehouse: Warehouse) -> dg.AssetCheckResult:
         )
     return dg.AssetCheckResult(
         passed=bool(listed == accounts and max_targets <= MAX_TARGETS and max_leads <= MAX_LEADS and key_targets == 0),
+        description=_reasons(
+            f"{listed} accounts listed, marts.accounts has {accounts}" if listed != accounts else None,
+            f"a seller has {max_targets} targets (at most {MAX_TARGETS})" if max_targets > MAX_TARGETS else None,
+            f"a seller has {max_leads} leads (at most {MAX_LEADS})" if max_leads > MAX_LEADS else None,
+            f"{key_targets} key accounts recommended as target" if key_targets else None,
+        ),
         metadata={
             "listed_accounts": listed,
             "accounts": accounts,
