@@ -17,6 +17,7 @@ from assets.rules.history import (
     snapshot,
     update_changes,
 )
+from assets.rules.progress import progress
 from schemas.marts import AccountChanges, AccountHistory
 
 
@@ -54,11 +55,17 @@ def account_history(
     lists: pl.DataFrame,
     crosswalk: pl.DataFrame,
 ):
-    current = snapshot(accounts, scores, lists, crosswalk)
-    as_of = current["as_of_date"][0]
-    recorded = recorded_table(context, warehouse, "account_history", SNAPSHOT_SCHEMA)
-    history = with_snapshot_currency(merge_snapshot(recorded, current), recorded, as_of, settings.reporting_currency)
-    changes = update_changes(history, recorded_table(context, warehouse, "account_changes", CHANGE_SCHEMA), as_of)
+    with progress("marts.account_history", context.log.info) as step:
+        step.update(f"taking the snapshot of {accounts.height:,} accounts")
+        current = snapshot(accounts, scores, lists, crosswalk)
+        as_of = current["as_of_date"][0]
+        recorded = recorded_table(context, warehouse, "account_history", SNAPSHOT_SCHEMA)
+        step.update(f"merging the snapshot of {as_of} into the history")
+        history = with_snapshot_currency(
+            merge_snapshot(recorded, current), recorded, as_of, settings.reporting_currency
+        )
+        step.update("comparing it with the previous snapshot")
+        changes = update_changes(history, recorded_table(context, warehouse, "account_changes", CHANGE_SCHEMA), as_of)
     latest = changes.filter(pl.col("to_as_of_date") == as_of)
     reasons = dict(latest.group_by("reason").len().sort("reason").iter_rows())
     snapshots = history["as_of_date"].n_unique()

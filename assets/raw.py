@@ -17,6 +17,7 @@ from assets.common import MONTHLY, errors_as_dagster_failures, validate
 from assets.metadata import column_schema_for, table_metadata
 from assets.resources import AlmsSettings, Warehouse, write_frame
 from assets.rules import inputs, parsing
+from assets.rules.progress import progress
 from schemas.raw import (
     RawAccountOverrides,
     RawBillingLines,
@@ -66,7 +67,11 @@ def _ingest(
     loading = f"raw.{name}__loading"
     rows = cleaned = 0
     schema = None
-    with errors_as_dagster_failures(), warehouse.connect() as conn:
+    with (
+        errors_as_dagster_failures(),
+        warehouse.connect() as conn,
+        progress(f"raw.{name}", context.log.info, conn) as step,
+    ):
         existing = _existing_files(conn, name, model) if months is not None else None
         if existing is None:
             months = None  # first ingest, or a table from an older layout: read everything
@@ -81,11 +86,14 @@ def _ingest(
             whole, report = inputs.read_input(settings.data_dir, spec, context.log.info)
             chunks = iter([whole])
             del whole
+        step.update("reading the first files")
         for text in chunks:
+            step.update(f"{rows:,} rows written; typing and validating {text.height:,} more")
             frame = validate(model, parse(text))
             del text
             write_frame(conn, loading, frame, append=schema is not None)
             rows += frame.height
+            step.update(f"{rows:,} rows written; reading the next files")
             if "cleaned_fields" in frame.columns:
                 cleaned += frame.height - frame["cleaned_fields"].null_count()
             schema = frame.schema
@@ -101,6 +109,7 @@ def _ingest(
             gone = sorted(existing - on_disk)
             if existing <= set(replaced) | set(gone):
                 months = None  # every file the table held was read again: swapping it is faster than replacing rows
+        step.update(f"{rows:,} rows written; replacing raw.{name}")
         if months is None:
             conn.execute(f"drop table if exists raw.{name}")
             conn.execute(f"alter table {loading} rename to {name}")

@@ -10,6 +10,7 @@ import polars as pl
 
 from assets.common import MONTHLY_FRESHNESS, errors_as_dagster_failures, table_out, validate
 from assets.resources import AlmsSettings
+from assets.rules.progress import progress
 from assets.rules.scoring_config import load_scoring_config
 from assets.rules.scoring_run import ACCOUNT_ATTRIBUTES, SCORING_INPUTS, run_scoring, scoring_inputs
 from schemas.marts import AccountScores, OverrideStatus, SellerAccountLists
@@ -63,7 +64,8 @@ def account_scores(
     picks: pl.DataFrame,
     overrides: pl.DataFrame,
 ):
-    with errors_as_dagster_failures():
+    with errors_as_dagster_failures(), progress("marts.account_scores", context.log.info) as step:
+        step.update(f"scoring {accounts.height:,} accounts")
         config = load_scoring_config(settings.data_dir)
         for note in config.notes:
             context.log.warning(note)
