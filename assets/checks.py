@@ -4,7 +4,9 @@ All but one are blocking: when one fails, nothing downstream runs, so nothing is
 previous, consistent tables. `overrides_all_applied` warns (an expired override is news, not an error).
 """
 
+import functools
 import math
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 
 import dagster as dg
@@ -19,7 +21,47 @@ def _one(conn, sql: str, parameters: dict | list | None = None) -> tuple:
     return conn.execute(sql, parameters).fetchall()[0]
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "accounts"]), blocking=True)
+FAILED_CHECK = "alms/failed_check"  # metadata key of the dg.Failure a failed blocking check stops its step with
+
+
+def one_line(*reasons: str | None) -> str | None:
+    """The reasons that apply (None: does not), joined into one line; None when none applies."""
+    found = [" ".join(reason.split()) for reason in reasons if reason]
+    return "; ".join(found) or None
+
+
+def check(asset: list[str], blocking: bool = True) -> Callable:
+    """`@dg.asset_check` for a function returning its `dg.AssetCheckResult`, whose description (when it failed) is
+    its reason in one line. The step yields that result, then, when a blocking check failed, stops with a `dg.Failure`
+    of that line: the run's failure message is the reason, where Dagster's own error would name the check only, under
+    a stack trace. Calling the check (a test) gives a generator: `evaluate(check, **resources)` gives the result."""
+
+    def decorate(evaluate: Callable[..., dg.AssetCheckResult]) -> dg.AssetChecksDefinition:
+        @functools.wraps(evaluate)
+        def step(*args, **kwargs) -> Iterator[dg.AssetCheckResult]:
+            result = evaluate(*args, **kwargs)
+            if not result.passed and not result.description:  # every check words its reasons; this is a fallback
+                shown = ", ".join(f"{k}={getattr(v, 'value', v)}" for k, v in result.metadata.items())
+                result = result._replace(description=f"{evaluate.__name__} failed: {shown}")
+            elif result.description:
+                result = result._replace(description=one_line(result.description))
+            yield result
+            if blocking and not result.passed and result.severity == dg.AssetCheckSeverity.ERROR:
+                raise dg.Failure(
+                    description=result.description, allow_retries=False, metadata={FAILED_CHECK: evaluate.__name__}
+                )
+
+        return dg.asset_check(asset=dg.AssetKey(asset), name=evaluate.__name__, blocking=blocking)(step)
+
+    return decorate
+
+
+def evaluate(definition: dg.AssetChecksDefinition, **resources) -> dg.AssetCheckResult:
+    """The result of a check called directly (tests): the first thing its step yields."""
+    return next(iter(definition(**resources)))
+
+
+@check(["marts", "accounts"])
 def one_row_per_account(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Each account appears once in marts.accounts, and every account the matcher formed is there."""
     with warehouse.connect() as conn:
@@ -28,13 +70,18 @@ def one_row_per_account(warehouse: Warehouse) -> dg.AssetCheckResult:
             "select count(*), count(distinct account_id), "
             "(select count(distinct account_id) from intermediate.int_clients_matched) from marts.accounts",
         )
+    passed = bool(rows == distinct == matched)
     return dg.AssetCheckResult(
-        passed=bool(rows == distinct == matched),
+        passed=passed,
+        description=None
+        if passed
+        else f"marts.accounts has {rows:,} rows for {distinct:,} distinct account ids; the matcher formed "
+        f"{matched:,} accounts",
         metadata={"rows": rows, "distinct_account_ids": distinct, "accounts_from_matcher": matched},
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "accounts"]), blocking=True)
+@check(["marts", "accounts"])
 def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetCheckResult:
     """Recomputes the cut-off independently: n positive billers, k = ceil(share * n), the k-th billing is today's
     level, and would_be_key_at_next_review is exactly billing >= that level. Key accounts are exactly those with
@@ -75,12 +122,36 @@ def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetChec
         ).fetchall()
     level_recorded, level_as_of, k_recorded, key_recorded = current[0] if len(current) == 1 else (None,) * 4
     passed = kth_billing is not None and wrong_next == 0 and wrong_flags == 0 and level_applied == level_recorded
-    if passed and level_as_of == as_of:  # the level was computed from this very data: the whole rule holds
+    same_data = passed and level_as_of == as_of  # the level was computed from this very data: the whole rule holds
+    if same_data:
         passed = (
             kth_billing == level_applied and above < k <= key_count and k == k_recorded and key_count == key_recorded
         )
+    reason = None
+    if not passed:
+        share = settings.key_share
+        reason = one_line(
+            "no account has positive billing, so there is no k-th billing" if kth_billing is None else None,
+            f"{wrong_flags:,} accounts have is_key_account <> (billing_12m >= the applied level {level_applied})"
+            if wrong_flags
+            else None,
+            f"{wrong_next:,} accounts have would_be_key_at_next_review <> (billing_12m >= the k-th billing "
+            f"{kth_billing})"
+            if wrong_next
+            else None,
+            f"{len(current)} current review periods in marts.key_levels (one expected)" if len(current) != 1 else None,
+            f"the applied level {level_applied} is not the current period's recorded level {level_recorded}"
+            if len(current) == 1 and level_applied != level_recorded
+            else None,
+            f"the level {level_applied} was computed from this data but the k-th billing is {kth_billing} "
+            f"(k = ceil({share} x {n:,}) = {k:,}; recorded k {k_recorded}, {key_count:,} key accounts of "
+            f"{key_recorded} recorded, {above:,} above the level)"
+            if same_data
+            else None,
+        )
     return dg.AssetCheckResult(
         passed=bool(passed),
+        description=reason,
         metadata={
             "ranked_accounts": n,
             "k": k,
@@ -96,7 +167,7 @@ def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetChec
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "accounts"]), blocking=True)
+@check(["marts", "accounts"])
 def billing_rows_conserved(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Every raw billing line is in an account, quarantined, or outside the window; and the accounts' billing adds
     up to the clean lines' billing to the cent."""
@@ -114,22 +185,33 @@ def billing_rows_conserved(warehouse: Warehouse) -> dg.AssetCheckResult:
                 (select coalesce(sum(billing_12m), 0) from marts.accounts)
             """,
         )
-    passed = raw_lines == quarantined + outside_window + in_accounts and line_total == account_total
+    unaccounted = raw_lines - quarantined - outside_window - in_accounts
+    passed = unaccounted == 0 and line_total == account_total
     return dg.AssetCheckResult(
         passed=bool(passed),
+        description=one_line(
+            f"{unaccounted:,} raw billing lines are in no account, not quarantined and not outside the window "
+            f"({raw_lines:,} raw = {quarantined:,} quarantined + {outside_window:,} outside + {in_accounts:,} in "
+            "accounts)"
+            if unaccounted
+            else None,
+            f"the accounts' billing {account_total} <> the clean lines' billing {line_total}"
+            if line_total != account_total
+            else None,
+        ),
         metadata={
             "raw_lines": raw_lines,
             "quarantined_lines": quarantined,
             "lines_outside_window": outside_window,
             "lines_in_accounts": in_accounts,
-            "unaccounted_lines": raw_lines - quarantined - outside_window - in_accounts,
+            "unaccounted_lines": unaccounted,
             "billing_of_clean_lines": str(line_total),
             "billing_of_accounts": str(account_total),
         },
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "client_crosswalk"]), blocking=True)
+@check(["marts", "client_crosswalk"])
 def every_client_record_once(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Each usable client record is in the crosswalk exactly once; raw records = usable + excluded."""
     with warehouse.connect() as conn:
@@ -147,6 +229,14 @@ def every_client_record_once(warehouse: Warehouse) -> dg.AssetCheckResult:
     passed = raw_records == usable + excluded and usable == crosswalk == distinct_keys
     return dg.AssetCheckResult(
         passed=bool(passed),
+        description=one_line(
+            f"{raw_records:,} raw client records <> {usable:,} usable + {excluded:,} excluded"
+            if raw_records != usable + excluded
+            else None,
+            f"{usable:,} usable records but {crosswalk:,} crosswalk rows for {distinct_keys:,} distinct records"
+            if not usable == crosswalk == distinct_keys
+            else None,
+        ),
         metadata={
             "raw_records": raw_records,
             "usable_records": usable,
@@ -157,7 +247,7 @@ def every_client_record_once(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "quarantine"]), blocking=True)
+@check(["marts", "quarantine"])
 def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
     """For every transactional input, rows in = clean rows + rows excluded in marts.quarantine."""
     with warehouse.connect() as conn:
@@ -181,6 +271,13 @@ def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
     passed = all(rows_in == clean + excluded for rows_in, clean, excluded in counts.values())
     return dg.AssetCheckResult(
         passed=passed,
+        description=one_line(
+            *(
+                f"{name}: {rows_in:,} rows in <> {clean:,} clean + {excluded:,} excluded in marts.quarantine"
+                for name, (rows_in, clean, excluded) in counts.items()
+                if rows_in != clean + excluded
+            )
+        ),
         metadata={
             f"{name}_in_clean_excluded": dg.MetadataValue.text(" / ".join(f"{v:,}" for v in values))
             for name, values in counts.items()
@@ -188,7 +285,7 @@ def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["staging", "stg_billing__reporting_window"]), blocking=True)
+@check(["staging", "stg_billing__reporting_window"])
 def reporting_window_is_set(warehouse: Warehouse) -> dg.AssetCheckResult:
     """The as-of date is known: ALMS_AS_OF is set or the billing files have at least one valid, past invoice date."""
     with warehouse.connect() as conn:
@@ -205,7 +302,7 @@ def reporting_window_is_set(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "account_scores"]), blocking=True)
+@check(["marts", "account_scores"])
 def scores_explain_themselves(warehouse: Warehouse) -> dg.AssetCheckResult:
     """One score per account of marts.accounts; every score is the sum of its criteria's contributions (so "why is
     this account high?" always has a complete answer) and lies within 0-100."""
@@ -225,6 +322,13 @@ def scores_explain_themselves(warehouse: Warehouse) -> dg.AssetCheckResult:
         )
     return dg.AssetCheckResult(
         passed=bool(rows == distinct == accounts and unexplained == 0 and out_of_range == 0),
+        description=one_line(
+            f"{rows:,} scores for {distinct:,} distinct accounts of {accounts:,} in marts.accounts"
+            if not rows == distinct == accounts
+            else None,
+            f"{unexplained:,} scores are not the sum of their criteria's contributions" if unexplained else None,
+            f"{out_of_range:,} scores lie outside 0-100" if out_of_range else None,
+        ),
         metadata={
             "scored_accounts": rows,
             "accounts": accounts,
@@ -234,7 +338,7 @@ def scores_explain_themselves(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "seller_account_lists"]), blocking=True)
+@check(["marts", "seller_account_lists"])
 def seller_list_limits(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Every account is listed once; no seller has more targets or leads than the method allows (MAX_TARGETS,
     MAX_LEADS of the scoring rules: 9 and 10); key accounts are never targets."""
@@ -260,6 +364,12 @@ def seller_list_limits(warehouse: Warehouse) -> dg.AssetCheckResult:
         )
     return dg.AssetCheckResult(
         passed=bool(listed == accounts and max_targets <= MAX_TARGETS and max_leads <= MAX_LEADS and key_targets == 0),
+        description=one_line(
+            f"{listed:,} accounts listed of {accounts:,} in marts.accounts" if listed != accounts else None,
+            f"a seller has {max_targets} targets (at most {MAX_TARGETS})" if max_targets > MAX_TARGETS else None,
+            f"a seller has {max_leads} leads (at most {MAX_LEADS})" if max_leads > MAX_LEADS else None,
+            f"{key_targets:,} key accounts are recommended as targets" if key_targets else None,
+        ),
         metadata={
             "listed_accounts": listed,
             "accounts": accounts,
@@ -270,7 +380,7 @@ def seller_list_limits(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "override_status"]), blocking=False)
+@check(["marts", "override_status"], blocking=False)
 def overrides_all_applied(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Warns when an override was not applied (expired, or naming an unknown client record): someone should renew
     or remove it. Which rows: marts.override_status where status <> 'applied'."""
@@ -300,7 +410,7 @@ _RAW_TABLES = {
 }
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "input_files"]), blocking=True)
+@check(["marts", "input_files"])
 def every_input_row_accounted(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Per file: rows read (counted again in the raw table) = rows loaded + quarantined + outside the window; the
     quarantined rows are the file's excluded rows in marts.quarantine; every file the raw tables hold has its row
@@ -402,7 +512,7 @@ def _completeness_check(warehouse: Warehouse, settings: AlmsSettings, table: str
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "billing_completeness"]), blocking=True)
+@check(["marts", "billing_completeness"])
 def billing_months_complete(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetCheckResult:
     """No source system is missing a month of billing, or bills less than ALMS_MIN_MONTH_SHARE of its trailing
     median, unless ALMS_ACCEPT_GAPS accepts it: a missing extract would otherwise lower every account's billing and
@@ -412,7 +522,7 @@ def billing_months_complete(warehouse: Warehouse, settings: AlmsSettings) -> dg.
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "engagement_completeness"]), blocking=False)
+@check(["marts", "engagement_completeness"], blocking=False)
 def engagement_months_complete(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetCheckResult:
     """Warns when a source system's engagement events are missing in a month, or fall below ALMS_MIN_MONTH_SHARE
     of its trailing median (engagement feeds scores, not the key level: a warning, not a stop)."""

@@ -78,12 +78,16 @@ def describe_failures(result) -> list[str]:
     """What went wrong, in the words a user needs, one line per cause: failed steps' messages (a `dg.Failure`'s
     description, else the innermost error's first line), failed blocking checks, a run that failed before any step.
     Steps that failed for the same cause are one line."""
+    from assets.checks import FAILED_CHECK
+
     errors: dict[str, list[str]] = {}
     checks: list[str] = []
     run_failures = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             failure = event.step_failure_data
+            if failure.user_failure_data and FAILED_CHECK in (failure.user_failure_data.metadata or {}):
+                continue  # a blocking check stopped its step with its reason: the check's own line says it
             message = failure.user_failure_data.description if failure.user_failure_data else None
             errors.setdefault(message or _innermost(failure.error), []).append(event.step_key)
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
