@@ -21,7 +21,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.common import MONTHLY
+from assets.common import monthly_partitions
 from assets.resources import AlmsSettings
 from assets.rules.inputs import ALL_INPUTS, BILLING, ENGAGEMENT, SUPPORTED_SUFFIXES, file_month
 
@@ -52,31 +52,37 @@ def input_files(data_dir: Path) -> dict[str, list[int]]:
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
-def months_of(paths: list[str]) -> list[str]:
+def months_of(paths: list[str], monthly: dg.MonthlyPartitionsDefinition) -> list[str]:
     """The partition months that billing and engagement files name (files naming no known month: none)."""
-    known = set(MONTHLY.get_partition_keys())
-    monthly = (f"{BILLING.name}/", f"{ENGAGEMENT.name}/")
-    return sorted({m for p in paths if p.startswith(monthly) and (m := file_month(p)) in known})
+    known = set(monthly.get_partition_keys())
+    folders = (f"{BILLING.name}/", f"{ENGAGEMENT.name}/")
+    return sorted({m for p in paths if p.startswith(folders) and (m := file_month(p)) in known})
 
 
-def range_tags(months: list[str]) -> dict[str, str]:
+def range_tags(months: list[str], monthly: dg.MonthlyPartitionsDefinition) -> dict[str, str]:
     """Tags of one run over the months min .. max (a single run, whatever the number of months); with no month, the
-    latest partition (files naming no month are read by every run anyway)."""
-    last = MONTHLY.get_last_partition_key()
+    latest partition (files naming no month are read by every run anyway). Months outside the partitions are left
+    out (a month closed before the first month of the data)."""
+    known = set(monthly.get_partition_keys())
+    months = sorted(m for m in months if m in known)
+    last = monthly.get_last_partition_key()
     start, end = (months[0], months[-1]) if months else (last, last)
     return {RANGE_START: start, RANGE_END: end}
 
 
-def full_refresh_tags(data_dir: Path) -> dict[str, str]:
-    """A run that reads every input file again: the range over every month the billing and engagement files name."""
-    return range_tags(months_of(list(input_files(Path(data_dir))))) if Path(data_dir).is_dir() else range_tags([])
+def full_refresh_tags(data_dir: Path, monthly: dg.MonthlyPartitionsDefinition | None = None) -> dict[str, str]:
+    """A run that reads every input file again: the range over every partition (they start with the first month
+    the files name, assets/common.py `monthly_partitions`), so no month is left unmaterialized."""
+    monthly = monthly or monthly_partitions(data_dir)
+    keys = monthly.get_partition_keys()
+    return {RANGE_START: keys[0], RANGE_END: keys[-1]}
 
 
 def new_files(seen: dict, current: dict) -> list[str]:
     return sorted(path for path, version in current.items() if seen.get(path) != version)
 
 
-def build_automation(job, settings: AlmsSettings) -> tuple[list, list]:
+def build_automation(job, settings: AlmsSettings, partitions: dg.MonthlyPartitionsDefinition) -> tuple[list, list]:
     @dg.schedule(
         name="monthly_refresh",
         job=job,
@@ -88,7 +94,9 @@ def build_automation(job, settings: AlmsSettings) -> tuple[list, list]:
     def monthly(context: dg.ScheduleEvaluationContext):
         tick = context.scheduled_execution_time
         closed = (tick.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
-        return dg.RunRequest(run_key=f"monthly-{closed}", tags={**range_tags([closed]), "alms/trigger": "schedule"})
+        return dg.RunRequest(
+            run_key=f"monthly-{closed}", tags={**range_tags([closed], partitions), "alms/trigger": "schedule"}
+        )
 
     @dg.schedule(
         name="review_schedule",
@@ -99,7 +107,7 @@ def build_automation(job, settings: AlmsSettings) -> tuple[list, list]:
         f"{settings.review_start_month}): a full refresh whose run records the new period's key level.",
     )
     def review(context: dg.ScheduleEvaluationContext):
-        tags = full_refresh_tags(Path(settings.data_dir))
+        tags = full_refresh_tags(Path(settings.data_dir), partitions)
         return dg.RunRequest(
             run_key=f"review-{context.scheduled_execution_time:%Y-%m}", tags={**tags, "alms/trigger": "schedule"}
         )
@@ -124,7 +132,11 @@ def build_automation(job, settings: AlmsSettings) -> tuple[list, list]:
         shown = ", ".join(fresh[:5]) + (f" and {len(fresh) - 5} more" if len(fresh) > 5 else "")
         return dg.RunRequest(
             run_key=f"files-{digest}",
-            tags={**range_tags(months_of(fresh)), "alms/trigger": "sensor", "alms/new_files": shown[:250]},
+            tags={
+                **range_tags(months_of(fresh, partitions), partitions),
+                "alms/trigger": "sensor",
+                "alms/new_files": shown[:250],
+            },
         )
 
     return [monthly, review], [new_input_files]

@@ -4,14 +4,14 @@ import dagster as dg
 
 from assets import history, intermediate, marts, postgres, publish, raw, scoring
 from assets.checks import CHECKS
+from assets.common import monthly_partitions
 from assets.resources import build_resources
 from pipelines.automation import build_automation
 from pipelines.sql_models import build_sql_assets
 
 ALMS_JOB = "alms"
 
-all_assets = [
-    *raw.RAW_ASSETS,
+OTHER_ASSETS = [
     *build_sql_assets(),
     intermediate.clients_matched,
     marts.accounts_and_key_levels,
@@ -40,12 +40,14 @@ def build_job(settings):
 
 def build_definitions(environ: dict | None = None) -> dg.Definitions:
     resources = build_resources(environ)
-    alms_job = build_job(resources["settings"])
-    schedules, sensors = build_automation(alms_job, resources["settings"])
+    settings = resources["settings"]
+    alms_job = build_job(settings)
+    monthly = monthly_partitions(settings.data_dir)  # from the first month the input files name
+    schedules, sensors = build_automation(alms_job, settings, monthly)
     # PostgreSQL is a publication target only when ALMS_POSTGRES_DSN is set (assets/postgres.py)
-    targets = [postgres.postgres_publication] if resources["settings"].postgres_dsn else []
+    targets = [postgres.postgres_publication] if settings.postgres_dsn else []
     return dg.Definitions(
-        assets=[*all_assets, *targets],
+        assets=[*raw.build_raw_assets(monthly), *OTHER_ASSETS, *targets],
         asset_checks=CHECKS,
         jobs=[alms_job],
         schedules=schedules,
