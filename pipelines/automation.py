@@ -10,19 +10,26 @@
   requested; its cursor keeps path, size and modification time of every file it has handed over, so each file version
   starts exactly one run (the run key is a digest of the new files, so a repeated tick cannot start it twice), over
   the months the new billing and engagement files name.
-Schedules and the sensor are off by default; turn them on in the UI (Automation) or with `dagster schedule start`.
+- `alert_on_run_failure` (only when ALMS_ALERT_WEBHOOK is set, and then on by default): when a run of the job fails,
+  posts the job, run id, failing step, cause in one line and the run's link (ALMS_UI_URL) to the webhook
+  (assets/rules/alerts.py). The daemon evaluates it (`make dev` starts one): runs launched from the UI, the
+  schedules and the sensor are watched; `make run`'s own run prints its failure on the terminal instead.
+Schedules and the file sensor are off by default; turn them on in the UI (Automation) or `dagster schedule start`.
 Their runs are tagged `alms/trigger` = schedule or sensor (Dagster adds `dagster/schedule_name` / `dagster/sensor_name`).
 """
 
 import datetime as dt
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
 
 from assets.common import monthly_partitions
 from assets.resources import AlmsSettings
+from assets.rules.alerts import AlertError, failure_alert, post_alert, shown_url
+from assets.rules.causes import innermost_error_line
 from assets.rules.inputs import ALL_INPUTS, BILLING, ENGAGEMENT, SUPPORTED_SUFFIXES, file_month
 
 MONTHLY_CRON = "0 6 2 * *"
@@ -139,4 +146,48 @@ def build_automation(job, settings: AlmsSettings, partitions: dg.MonthlyPartitio
             },
         )
 
-    return [monthly, review], [new_input_files]
+    sensors = [new_input_files]
+    if settings.alert_webhook:
+        sensors.append(build_failure_alert(job, settings))
+    return [monthly, review], sensors
+
+
+def failure_of(context: dg.RunFailureSensorContext) -> tuple[str | None, str]:
+    """The first failing step of the run and its cause in one line (a dg.Failure's description, else the innermost
+    error's first line); no step failed: None and the run's own failure message."""
+    for event in context.get_step_failure_events():
+        failure = event.step_failure_data
+        described = failure.user_failure_data.description if failure.user_failure_data else None
+        return event.step_key, described or innermost_error_line(failure.error)
+    error = getattr(context.failure_event.event_specific_data, "error", None)
+    return None, innermost_error_line(error) if error is not None else (context.failure_event.message or "failed")
+
+
+def send_failure_alert(context: dg.RunFailureSensorContext, webhook: str, ui_url: str) -> str:
+    """Post the alert of the failed run to `webhook`; what was done, in a line that never holds the URL's secret."""
+    run = context.dagster_run
+    step, cause = failure_of(context)
+    payload = failure_alert(run.job_name, run.run_id, step, cause, f"{ui_url}/runs/{run.run_id}")
+    status = post_alert(webhook, payload)
+    return f"alert for run {run.run_id[:8]} posted to {shown_url(webhook)} (HTTP {status})"
+
+
+def build_failure_alert(job, settings: AlmsSettings) -> dg.SensorDefinition:
+    @dg.run_failure_sensor(
+        name="alert_on_run_failure",
+        monitored_jobs=[job],
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="When a run fails: posts job, run id, failing step, the cause in one line and the run's link "
+        "to ALMS_ALERT_WEBHOOK (its value is never shown).",
+    )
+    def alert_on_run_failure(context: dg.RunFailureSensorContext):
+        webhook = os.environ.get("ALMS_ALERT_WEBHOOK", "").strip()  # read at each tick: the value is never stored
+        if not webhook:
+            return dg.SkipReason("ALMS_ALERT_WEBHOOK is not set in the daemon's environment")
+        try:
+            context.log.info(send_failure_alert(context, webhook, settings.ui_url))
+        except AlertError as error:
+            raise AlertError(str(error)) from None  # the tick fails with the scrubbed line; the next failure retries
+        return None
+
+    return alert_on_run_failure
