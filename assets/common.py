@@ -4,7 +4,7 @@ of multi-assets, the freshness policy and the monthly partitions."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import dagster as dg
@@ -17,6 +17,7 @@ from assets.metadata import column_schema_for
 from assets.rules.causes import first_line, one_line_cause
 from assets.rules.inputs import InputError, first_month
 from assets.rules.key_accounts import NoBillingError
+from assets.rules.pictures import markdown_image
 from assets.rules.publish import PublishError
 from assets.rules.run_lock import RunLockBusy
 
@@ -142,3 +143,18 @@ def reference_owners(warehouse, as_of) -> pl.DataFrame | None:
             """,
             params={"as_of": as_of},
         ).pl()
+
+
+def picture_metadata(context, key: str, alt: str, draw: Callable[[], bytes | tuple | None]) -> dict:
+    """`{key: Markdown with the PNG inline}` for an asset's metadata (the asset page shows the picture), drawn by
+    `draw` (assets/rules/pictures.py); {} when there is nothing to draw. A picture never stops a run: a drawing error
+    is a warning."""
+    try:
+        drawn = draw()
+    except Exception as error:
+        context.log.warning(f"{key}: the picture could not be drawn: {first_line(error)}")
+        return {}
+    if drawn is None:
+        return {}
+    png = drawn[0] if isinstance(drawn, tuple) else drawn
+    return {key: dg.MetadataValue.md(markdown_image(png, alt))}

@@ -7,7 +7,7 @@ this run's as-of date and recomputes the changes around it (`assets/rules/histor
 import dagster as dg
 import polars as pl
 
-from assets.common import recorded_table, table_out, validate
+from assets.common import picture_metadata, recorded_table, table_out, validate
 from assets.resources import AlmsSettings, Warehouse
 from assets.rules.history import (
     CHANGE_SCHEMA,
@@ -17,6 +17,7 @@ from assets.rules.history import (
     snapshot,
     update_changes,
 )
+from assets.rules.pictures import crossings_from
 from assets.rules.progress import progress
 from schemas.marts import AccountChanges, AccountHistory
 
@@ -78,10 +79,21 @@ def account_history(
         output_name="history",
         metadata={"snapshots": snapshots, "as_of_date": str(as_of), "accounts_in_snapshot": current.height},
     )
+
+    def crossings():
+        with warehouse.connect() as conn:  # this run's marts.accounts and key_levels, the review's snapshot
+            return crossings_from(conn)
+
     yield dg.Output(
         validate(AccountChanges, changes),
         output_name="changes",
-        metadata={"changes_since_last_run": latest.height, "changes_by_reason": dg.MetadataValue.json(reasons)},
+        metadata={
+            "changes_since_last_run": latest.height,
+            "changes_by_reason": dg.MetadataValue.json(reasons),
+            **picture_metadata(
+                context, "key_level_crossings", "Accounts that crossed the key level since the review", crossings
+            ),
+        },
     )
 
 

@@ -8,8 +8,9 @@ tells the UI what happened.
 import dagster as dg
 import polars as pl
 
-from assets.common import MONTHLY_FRESHNESS, errors_as_dagster_failures, table_out, validate
+from assets.common import MONTHLY_FRESHNESS, errors_as_dagster_failures, picture_metadata, table_out, validate
 from assets.resources import AlmsSettings
+from assets.rules.pictures import tier_mix, tier_mix_png
 from assets.rules.progress import progress
 from assets.rules.scoring_config import load_scoring_config
 from assets.rules.scoring_run import ACCOUNT_ATTRIBUTES, SCORING_INPUTS, run_scoring, scoring_inputs
@@ -103,6 +104,13 @@ def account_scores(
     yield dg.Output(
         lists,
         output_name="lists",
-        metadata={"rows": lists.height, "targets": result.report["targets"], "leads": result.report["leads"]},
+        metadata={
+            "rows": lists.height,
+            "targets": result.report["targets"],
+            "leads": result.report["leads"],
+            **picture_metadata(
+                context, "tier_mix_per_seller", "Tier mix per seller", lambda: tier_mix_png(tier_mix(lists))
+            ),
+        },
     )
     yield dg.Output(status, output_name="override_status", metadata={"overrides": metadata["overrides"]})

@@ -46,10 +46,11 @@ class Progress:
         self._lock = threading.Lock()
 
     def say(self, message: str) -> None:
-        """Log `message` now and keep it as the state later lines repeat."""
+        """Log `message` now (as it is: a phase line carries its own time) and keep it as the state later lines
+        repeat."""
         with self._lock:
             self.state, self.said = message, True
-            self._line(message)
+            self._line(message, elapsed=False)
 
     def update(self, message: str) -> None:
         """Keep `message` as the state; it is logged with the next line that is due."""
@@ -76,11 +77,11 @@ class Progress:
             return None
         return value if value is not None and value >= 0 else None
 
-    def _line(self, message: str) -> None:
+    def _line(self, message: str, elapsed: bool = True) -> None:
         now = self.clock()
         self.last_line = now
         self.lines += 1
-        self.log(f"{self.what}: {message} ({now - self.started:.0f} s)")
+        self.log(f"{self.what}: {message}" + (f" ({now - self.started:.0f} s)" if elapsed else ""))
 
 
 def track_sql(conn: duckdb.DuckDBPyConnection) -> None:
