@@ -6,7 +6,7 @@ export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 # the project runs from its checkout (no install step that could go stale): its packages are found from here
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: install install-evaluation browser postgres run test dev benchmark benchmark-scoring benchmark-matching lint format clean lock
+.PHONY: install install-evaluation browser postgres run test dev benchmark benchmark-scoring benchmark-matching benchmark-backtest lint format clean lock
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,9 @@ benchmark: install  ## 10M billing lines / 1M clients / 5M events, timed (see RE
 
 benchmark-scoring: install  ## scoring 1M accounts with their engagement and deals, timed
 	$(BIN)/python -m pipelines.commands.benchmark_scoring $(ARGS)
+
+benchmark-backtest: install  ## the backtest of 12 monthly snapshots of 1M accounts, timed
+	$(BIN)/python -m pipelines.commands.benchmark_backtest $(ARGS)
 
 benchmark-matching: install install-evaluation  ## matching quality on labelled sets beside Splink, then speed at 100k / 300k / 1M
 	$(BIN)/python -m pipelines.commands.evaluate_matching $(ARGS)

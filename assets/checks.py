@@ -407,6 +407,7 @@ _RAW_TABLES = {
     "match_overrides": "raw.match_overrides",
     "seller_picks": "raw.seller_picks",
     "overrides": "raw.account_overrides",
+    "seller_feedback": "raw.seller_feedback",
 }
 
 

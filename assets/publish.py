@@ -5,9 +5,11 @@ import dagster as dg
 
 from assets.common import MONTHLY_FRESHNESS, errors_as_dagster_failures, tag_run
 from assets.resources import AlmsSettings, Warehouse
+from assets.rules.backtest import BACKTEST_INPUTS, backtest_input_selects
 from assets.rules.documentation import TableDoc
 from assets.rules.progress import progress
 from assets.rules.publish import current_publication, publish, read_manifest
+from assets.rules.report import write_report
 from assets.rules.scoring_run import SCORING_INPUTS, scoring_input_selects
 from schemas import PUBLISHED_TABLES, table_documentation
 
@@ -17,7 +19,8 @@ from schemas import PUBLISHED_TABLES, table_documentation
     group_name="marts",
     kinds={"duckdb", "parquet"},
     deps=[dg.AssetKey(list(table)) for table in PUBLISHED_TABLES]
-    + [dg.AssetKey([layer, table]) for layer, table, _ in SCORING_INPUTS.values()],
+    + [dg.AssetKey([layer, table]) for layer, table, _ in SCORING_INPUTS.values()]
+    + [dg.AssetKey([layer, table]) for layer, table, _ in BACKTEST_INPUTS.values()],
     freshness_policy=MONTHLY_FRESHNESS,
 )
 def publication(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: AlmsSettings):
@@ -44,10 +47,13 @@ def publication(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
             as_of=str(as_of),
             make_current=not earlier or settings.publish_backfill,
             keep=settings.keep_publications,
-            scoring_inputs=scoring_input_selects(),
+            scoring_inputs={**scoring_input_selects(), **backtest_input_selects()},
             extra_manifest={"key_level": str(key_level), "input_dir": str(settings.data_dir)},
             documentation={table: TableDoc(*table_documentation(*table)) for table in PUBLISHED_TABLES},
             progress=step.update,
+            write_extras=lambda conn, folder: {
+                "report_file": write_report(conn, folder, str(as_of), context.run.run_id).name
+            },
         )
         key_accounts, quarantined, changes = conn.sql(
             "select (select count(*) from marts.accounts where is_key_account), "
@@ -81,6 +87,7 @@ def publication(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
             "changes_since_previous_snapshot": changes,
             "crm_import_file": dg.MetadataValue.path(str(made.path / manifest["crm_import_file"])),
             "crm_import_rows": manifest["crm_import_rows"],
+            "report": dg.MetadataValue.path(str(made.path / manifest["report_file"])),
             "publications_removed": len(made.removed),
         }
     )

@@ -19,6 +19,7 @@
 | ALMS_REVIEW_REASON | (unset) | set to re-run the current period's review with this run's data; the reason is audited |
 | ALMS_PUBLISH_BACKFILL | (unset) | 1: a run for an as-of date earlier than the current publication's is made current too |
 | ALMS_KEEP_PUBLICATIONS | 3 | complete publications kept in $ALMS_OUTPUT_DIR/publications (the current one always) |
+| ALMS_OUTCOME_MONTHS | 24 | past month ends reconstructed for the outcomes and the backtest (0: recorded snapshots only) |
 | ALMS_DUCKDB_MEMORY_LIMIT | 4GB | DuckDB memory limit of the pipeline's own connections |
 | ALMS_DUCKDB_THREADS | (all cores) | DuckDB threads |
 | ALMS_POSTGRES_DSN | (unset) | also publish to PostgreSQL (libpq string or URI; read at run time, never shown) |
@@ -85,6 +86,7 @@ class AlmsSettings(dg.ConfigurableResource):
     review_reason: str = ""
     publish_backfill: bool = False
     keep_publications: int = DEFAULT_KEEP
+    outcome_months: int = 24
     # PostgreSQL target (assets/rules/postgres.py): the DSN is a dg.EnvVar, resolved only inside a run, so the UI, the
     # run's config and its snapshot show the variable's name and never the value (the password)
     postgres_dsn: str = ""
@@ -255,6 +257,7 @@ def settings_from_env(environ: dict | None = None) -> AlmsSettings:
         review_reason=env.get("ALMS_REVIEW_REASON", "").strip(),
         publish_backfill=_flag(env, "ALMS_PUBLISH_BACKFILL"),
         keep_publications=int(_number(env, "ALMS_KEEP_PUBLICATIONS", DEFAULT_KEEP)),
+        outcome_months=int(_number(env, "ALMS_OUTCOME_MONTHS", 24)),
         postgres_dsn=_postgres_dsn(env),
         postgres_schema=env.get("ALMS_POSTGRES_SCHEMA", "").strip() or DEFAULT_SCHEMA,
         postgres_reader_role=env.get("ALMS_POSTGRES_READER_ROLE", "").strip(),
@@ -308,6 +311,8 @@ def check_settings(settings: AlmsSettings) -> None:
         raise SettingsError(f"ALMS_REVIEW_MONTHS must be 6 or 12; got {settings.review_months}")
     if not 1 <= settings.review_start_month <= 12:
         raise SettingsError(f"ALMS_REVIEW_START_MONTH must be a month number 1-12; got {settings.review_start_month}")
+    if settings.outcome_months < 0:
+        raise SettingsError(f"ALMS_OUTCOME_MONTHS must be 0 or more; got {settings.outcome_months}")
     if settings.keep_publications < 1:
         raise SettingsError(f"ALMS_KEEP_PUBLICATIONS must be 1 or more; got {settings.keep_publications}")
     if settings.max_line_amount <= 0:

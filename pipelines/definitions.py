@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets import history, intermediate, marts, postgres, publish, raw, scoring
+from assets import feedback, history, intermediate, marts, outcomes, postgres, publish, raw, scoring
 from assets.checks import CHECKS
 from assets.common import monthly_partitions
 from assets.resources import build_resources
@@ -12,11 +12,15 @@ from pipelines.sql_models import build_sql_assets
 ALMS_JOB = "alms"
 
 OTHER_ASSETS = [
+    feedback.seller_feedback_raw,
     *build_sql_assets(),
     intermediate.clients_matched,
     marts.accounts_and_key_levels,
     scoring.account_scores,
     history.account_history,
+    outcomes.prioritization_outcomes,
+    outcomes.scoring_backtest,
+    feedback.seller_feedback,
     publish.publication,
 ]
 
@@ -48,7 +52,7 @@ def build_definitions(environ: dict | None = None) -> dg.Definitions:
     targets = [postgres.postgres_publication] if settings.postgres_dsn else []
     return dg.Definitions(
         assets=[*raw.build_raw_assets(monthly), *OTHER_ASSETS, *targets],
-        asset_checks=CHECKS,
+        asset_checks=[*CHECKS, *outcomes.OUTCOME_CHECKS],
         jobs=[alms_job],
         schedules=schedules,
         sensors=sensors,

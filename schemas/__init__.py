@@ -20,6 +20,13 @@ from schemas.marts import (
     SellerAccountLists,
     Sellers,
 )
+from schemas.outcomes import (
+    PrioritizationOutcomes,
+    RawSellerFeedback,
+    ScoringBacktest,
+    SellerFeedback,
+    SellerFeedbackSummary,
+)
 from schemas.raw import (
     RawAccountOverrides,
     RawBillingLines,
@@ -54,6 +61,13 @@ PUBLISHED: dict[tuple[str, str], tuple[type[pa.DataFrameModel], str]] = {
     ("marts", "billing_completeness"): (BillingCompleteness, "source_system, month"),
     ("marts", "engagement_completeness"): (EngagementCompleteness, "source_system, month"),
     ("marts", "sellers"): (Sellers, "owner_id nulls last, seller_name"),
+    ("marts", "prioritization_outcomes"): (
+        PrioritizationOutcomes,
+        "as_of_date, snapshot_source, population, group_kind, group_value, horizon_months",
+    ),
+    ("marts", "scoring_backtest"): (ScoringBacktest, "horizon_months, ranking, as_of_date nulls last"),
+    ("marts", "seller_feedback"): (SellerFeedback, "source_file, source_row"),
+    ("marts", "seller_feedback_summary"): (SellerFeedbackSummary, "dimension, group_value, verdict"),
 }
 # (layer, table) -> the row order it is published in
 PUBLISHED_TABLES: dict[tuple[str, str], str] = {table: order for table, (_, order) in PUBLISHED.items()}
@@ -70,6 +84,7 @@ SCHEMAS_BY_TABLE: dict[tuple[str, str], type[pa.DataFrameModel]] = {
     ("raw", "seller_picks"): RawSellerPicks,
     ("raw", "account_overrides"): RawAccountOverrides,
     ("raw", "input_files"): RawInputFiles,
+    ("raw", "seller_feedback"): RawSellerFeedback,
     **{table: model for table, (model, _) in PUBLISHED.items()},
 }
 

@@ -1,10 +1,12 @@
-"""The demo data over two consecutive month ends, as an operator runs them: 2026-10-31, then a backfill of 2026-09-30,
-then 2026-10-31 again with a review reason. One set of runs (a module fixture), many assertions:
+"""The demo data as `make run` generates it (with its billing history), over two consecutive month ends, as an
+operator runs them: 2026-10-31, then a backfill of 2026-09-30, then 2026-10-31 again with a review reason. One set of
+runs (a module fixture), many assertions:
 
 - the backfill records its snapshot but does not replace the current publication;
 - owners do not flip between the two snapshots although billing reorders the members of many accounts;
 - every published table's order ends in a unique key, so identical data gives identical files;
-- the CRM file of real data has no formula and no control character.
+- the CRM file of real data has no formula and no control character;
+- the demo's history shows the signal it was built with in the outcomes and the backtest.
 """
 
 import csv
@@ -17,7 +19,7 @@ import polars as pl
 import pytest
 
 from assets.rules.publish import current_publication, read_manifest
-from pipelines.commands.cli import execute_pipeline
+from pipelines.commands.cli import DEMO_HISTORY_MONTHS, execute_pipeline
 from pipelines.commands.demo_data import generate_demo_data
 from schemas import PUBLISHED_TABLES
 
@@ -30,7 +32,7 @@ def demo(tmp_path_factory):
     home = base / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    generate_demo_data(base / "demo")
+    generate_demo_data(base / "demo", history_months=DEMO_HISTORY_MONTHS)  # what make run generates
     output = base / "output"
     runs = {}
     with pytest.MonkeyPatch.context() as patch:
@@ -120,6 +122,9 @@ def test_identical_data_gives_identical_published_rows(demo):
     (history, change log and the level's audit trail are the tables that legitimately grew)."""
     _, runs = demo
     grown = {"account_history", "account_changes", "key_levels", "key_level_audit"}
+    # a recorded snapshot (the backfill's) replaced the reconstructed one of its month, and the feedback given since
+    # joins the snapshot in force that day
+    grown |= {"prioritization_outcomes", "scoring_backtest", "seller_feedback", "seller_feedback_summary"}
     for _, table in PUBLISHED_TABLES:
         if table in grown:
             continue
@@ -141,3 +146,26 @@ def test_the_crm_file_of_the_demo_is_spreadsheet_safe(demo):
             value = record[column]
             assert not value.startswith(("=", "+", "-", "@")), (column, value)
             assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in value), (column, value)
+
+
+def test_the_demo_history_shows_its_signal(demo):
+    """What the demo's history was built to show (pipelines/commands/demo_history.py): targets grow more, high-tier
+    accounts churn less, recommended leads convert more often, and the backtest has its complete snapshots."""
+    output, _ = demo
+    groups = published(output, "select * from marts.prioritization_outcomes where is_complete and horizon_months = 6")
+    assert groups["as_of_date"].n_unique() == 7  # 2025-10-31 .. 2026-04-30 have 6 complete months after them
+    assert set(groups["snapshot_source"]) == {"reconstructed"}  # the recorded ones (2026-09, 2026-10) are too recent
+    means = groups.group_by("group_kind", "group_value").agg(
+        pl.col("median_account_change_share", "conversion_share", "churn_share").mean()
+    )
+    mean = {f"{row['group_kind']}:{row['group_value']}": row for row in means.iter_rows(named=True)}
+    assert (
+        mean["target:target"]["median_account_change_share"] > mean["target:not_target"]["median_account_change_share"]
+    )
+    assert mean["tier:high"]["churn_share"] < mean["tier:low"]["churn_share"]
+    assert mean["lead:recommended"]["conversion_share"] > mean["lead:not_recommended"]["conversion_share"]
+    backtest = published(output, "select * from marts.scoring_backtest where as_of_date is null")
+    assert set(backtest.filter(pl.col("snapshots") == 7)["ranking"]) >= {"score", "suggested_score", "whitespace"}
+    feedback = published(output, "select count(*) from marts.seller_feedback").item()
+    with (output.parent / "demo" / "seller_feedback.csv").open() as handle:
+        assert feedback == sum(1 for _ in csv.DictReader(handle)) > 0

@@ -178,6 +178,20 @@ ACCOUNT_OVERRIDES = InputSpec(
     },
 )
 
+SELLER_FEEDBACK = InputSpec(
+    name="seller_feedback",
+    required=("owner_id", "reference", "verdict", "date"),
+    optional=("reason",),
+    is_required_input=False,
+    descriptions={
+        "owner_id": "The seller who gives the feedback (sellers.owner_id).",
+        "reference": "An account as one of its client records (source_system:source_client_id), or a prospect_id.",
+        "verdict": "agree, disagree, already_working or not_reachable.",
+        "reason": "Why (required with disagree).",
+        "date": "When the feedback was given (YYYY-MM-DD).",
+    },
+)
+
 FILE_MONTH = re.compile(r"(?<![0-9])([0-9]{4})-(0[1-9]|1[0-2])(?![0-9])")
 
 
@@ -211,6 +225,7 @@ ALL_INPUTS = (
     PROSPECTS,
     SELLER_PICKS,
     ACCOUNT_OVERRIDES,
+    SELLER_FEEDBACK,
 )
 
 

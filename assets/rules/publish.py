@@ -100,11 +100,13 @@ def publish(
     extra_manifest: dict | None = None,
     documentation: Mapping[tuple[str, str], TableDoc] | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    write_extras: Callable[[duckdb.DuckDBPyConnection, Path], dict] | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> Publication:
     """Build a publication of `tables` ((schema, name) -> order by) from the warehouse behind `conn`, with the CRM
     import file and the `scoring_inputs` (name -> select) beside it, and make it current when `make_current`. Each
     table and column `documentation` describes gets its comment in alms.duckdb and its description in Parquet.
+    `write_extras(conn, folder)` writes more files into the publication (report.html) and returns manifest entries.
     `progress` is told what is being written (assets/rules/progress.py `Progress.update`)."""
     output_dir = Path(output_dir)
     ensure_layout(output_dir)
@@ -129,6 +131,8 @@ def publish(
         _reached("scoring_inputs")
         crm_file, crm_rows = write_crm_import(conn, building / CRM, as_of)
         _reached("crm")
+        progress("writing the report and the other files beside the tables")
+        extras = write_extras(conn, building) if write_extras is not None else {}
         manifest = {
             "publication": name,
             "publication_dir": str(final),
@@ -142,6 +146,7 @@ def publish(
             "crm_import_file": f"{CRM}/{crm_file.name}",
             "crm_import_rows": crm_rows,
             "tables": row_counts,
+            **extras,
             **(extra_manifest or {}),
         }
         (building / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")

@@ -5,6 +5,7 @@
     python -m pipelines.commands benchmark  # what `make benchmark` does (see pipelines/commands/benchmark.py)
     python -m pipelines.commands whatif --config other_scoring.yaml [--key-share 0.3]   # nothing published changes
     python -m pipelines.commands review     # decide pairs of client records; the next run applies and learns from them
+    python -m pipelines.commands backtest [--config candidate.yaml]   # rank past snapshots; nothing published changes
 
 `alms <command>` is the same (the script pyproject.toml installs).
 
@@ -25,6 +26,7 @@ from assets.resources import REPO_ROOT, SettingsError
 DEFAULT_DAGSTER_HOME = REPO_ROOT / "dagster_home"
 DEMO_DIR = REPO_ROOT / "data" / "demo"
 DEMO_CLIENTS = 4000
+DEMO_HISTORY_MONTHS = 10  # billing history before the demo's window, so outcomes and the backtest have a past
 
 
 def use_project_instance() -> None:
@@ -39,7 +41,7 @@ def ensure_demo_data(data_dir: Path = DEMO_DIR, clients: int = DEMO_CLIENTS) -> 
     from pipelines.commands.demo_data import generate_demo_data
 
     print(f"generating the demo data set ({clients:,} client records) in {data_dir} ...", flush=True)
-    generate_demo_data(data_dir, clients=clients)
+    generate_demo_data(data_dir, clients=clients, history_months=DEMO_HISTORY_MONTHS)
     return True
 
 
@@ -130,6 +132,7 @@ def summarize(output_dir: Path) -> str:
     """The short summary of what is published: read from the published file itself, as a BI reader would."""
     import duckdb
 
+    from assets.rules.outcomes_report import summary_lines as outcome_summary_lines
     from assets.rules.publish import PUBLISHED_FILE, current_publication, read_manifest
     from schemas import PUBLISHED_TABLES
 
@@ -156,6 +159,7 @@ def summarize(output_dir: Path) -> str:
             conn.sql("select designation, count(*) from marts.seller_account_lists group by all").fetchall()
         )
         overrides = dict(conn.sql("select status, count(*) from marts.override_status group by all").fetchall())
+        outcomes = outcome_summary_lines(conn)
     currency = level["reporting_currency"]
     lines = [
         f"published: {path}",
@@ -185,7 +189,7 @@ def summarize(output_dir: Path) -> str:
         )
     else:
         lines.append("quarantine: none")
-    return "\n".join(lines)
+    return "\n".join(lines + outcomes)
 
 
 def publication_of_run(output_dir: Path, run_id: str) -> tuple[Path, dict] | None:
@@ -264,6 +268,7 @@ def command_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         file_format=args.format,
         faults=not args.no_faults,
+        history_months=args.history_months,
         progress=lambda message: print(message, flush=True),
     )
     for key, value in summary.items():
@@ -293,6 +298,22 @@ def command_whatif(args: argparse.Namespace) -> int:
             f"-{row['no_longer_key']} key)"
         )
     print(f"written: {result.out_dir}/changes.csv, per_seller.csv (published tables untouched)")
+    return 0
+
+
+def command_backtest(args: argparse.Namespace) -> int:
+    from assets.resources import settings_from_env
+    from assets.rules.inputs import InputError
+    from pipelines.commands.backtest import BacktestError, report_lines, run
+
+    try:
+        settings = settings_from_env()
+        result = run(Path(settings.output_dir), Path(settings.data_dir), args.config, args.horizon, args.name,
+                     search=not args.no_search)  # fmt: skip
+    except (SettingsError, BacktestError, InputError) as error:
+        print(f"alms backtest: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(report_lines(result)))
     return 0
 
 
@@ -360,12 +381,23 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--seed", type=int, default=7)
     generate.add_argument("--format", choices=["csv", "parquet"], default="csv")
     generate.add_argument("--no-faults", action="store_true", help="no deliberately faulty billing lines")
+    generate.add_argument(
+        "--history-months",
+        type=int,
+        default=0,
+        help="months of billing history before the window (outcomes, backtest; make run: 10)",
+    )
     commands.add_parser("benchmark", help="generate benchmark data and time the full materialization (--help)")
     whatif = commands.add_parser("whatif", help="score the last run under another config; publishes nothing")
     whatif.add_argument("--config", type=Path, required=True, help="a scoring.yaml (sections merge over the default)")
     whatif.add_argument("--key-share", type=float, help="cut the key level again at this share (e.g. 0.3)")
     whatif.add_argument("--name", default="latest", help="sub-folder of $ALMS_OUTPUT_DIR/whatif for the result")
     whatif.add_argument("--show", type=int, default=15, help="sellers to print")
+    backtest = commands.add_parser("backtest", help="score past snapshots with a config; publishes nothing")
+    backtest.add_argument("--config", type=Path, help="a candidate scoring.yaml (default: the config in force)")
+    backtest.add_argument("--horizon", type=int, help="months of growth after each snapshot: 3, 6 or 12 (default 6)")
+    backtest.add_argument("--name", default="latest", help="sub-folder of $ALMS_OUTPUT_DIR/backtest for the result")
+    backtest.add_argument("--no-search", action="store_true", help="no weight suggestion (faster)")
     review = commands.add_parser("review", help="decide pairs of client records (match_overrides.csv)")
     review.add_argument("--limit", type=int, help="at most this many pairs")
     review.add_argument("--by", default=None, help="who decides (default: the login name)")
@@ -377,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
         from pipelines.commands.review import default_reviewer
 
         args.by = default_reviewer()
-    handlers = {"run": command_run, "generate": command_generate, "whatif": command_whatif, "review": command_review}
+    handlers = {"run": command_run, "generate": command_generate, "whatif": command_whatif, "review": command_review,
+                "backtest": command_backtest}  # fmt: skip
     return handlers[args.command](args)
 
 

@@ -1590,6 +1590,7 @@ def generate_demo_data(
     progress: Callable[[str], None] | None = None,
     noise: float = 1.0,
     profile: str = "demo",
+    history_months: int = 0,
 ) -> dict:
     """Write a complete alms input folder under ``out_dir`` and return a summary of counts.
 
@@ -1602,6 +1603,8 @@ def generate_demo_data(
     ``profile`` is ``demo`` (the default: an easy data set whose files never change for the same arguments) or
     ``hard`` (`pipelines.commands.demo_data_hard`: the variations, large clusters and hard negatives real records have,
     plus ``_truth/record_variations.csv`` and ``_truth/hard_negatives.csv``; see docs/generator.md).
+    ``history_months`` > 0 adds that many months of billing and engagement before the first month, with a signal,
+    prospects that became clients and sellers' feedback (`pipelines.commands.demo_history`; the other files are unchanged).
     """
     t0 = time.perf_counter()
     if clients < 1:
@@ -2043,6 +2046,17 @@ def generate_demo_data(
     write(overrides, "overrides.csv", force_csv=True)
     say(f"prospects: {n_prospects:,}; seller picks: {picks.height}; overrides: {overrides.height}")
 
+    history = {}
+    if history_months > 0:
+        from pipelines.commands.demo_history import write_history
+
+        history = write_history(
+            seed=seed, ext=ext, write=write, o=o, rec=rec, rec_ids=rec_ids, rec_ccy=rec_ccy, records_of=records_of,
+            signals=signals, fx=fx, fx_rows=fx_rows, first_month=month_list[0], history_months=history_months,
+            as_of_day=as_of_day, prospects=prospects, sellers=sellers, industry_labels=INDUSTRY_LABELS,
+        )  # fmt: skip
+        say(f"history: {history['history_billing_lines']:,} billing lines in {history_months} earlier months")
+
     summary = {
         "out_dir": str(out),
         "seed": seed,
@@ -2078,6 +2092,7 @@ def generate_demo_data(
         ),
         "currencies": list(CURRENCIES),
         "months": month_names,
+        **history,
         "files_written": len(written),
         "seconds": round(time.perf_counter() - t0, 2),
     }
@@ -2101,6 +2116,7 @@ def main(argv: list[str] | None = None) -> int:
         default="demo",
         help="demo: the easy, stable demo data; hard: real-world variations, large clusters, hard negatives",
     )
+    p.add_argument("--history-months", type=int, default=0, help="months of billing history before the window")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     summary = generate_demo_data(
@@ -2113,6 +2129,7 @@ def main(argv: list[str] | None = None) -> int:
         faults=a.faults,
         noise=a.noise,
         profile=a.profile,
+        history_months=a.history_months,
         progress=None if a.quiet else (lambda m: print(m, flush=True)),
     )
     for k, v in summary.items():

@@ -49,6 +49,10 @@ account_overrides as (
     select * from raw.account_overrides
 ),
 
+seller_feedback as (
+    select * from raw.seller_feedback
+),
+
 quarantine as (
     select * from marts.quarantine
 ),
@@ -114,6 +118,9 @@ rows_per_file as (
     select 'seller_picks', source_file, count(*), count(*), 0, 0, null, null from seller_picks group by source_file
     union all
     select 'overrides', source_file, count(*), count(*), 0, 0, null, null from account_overrides group by source_file
+    union all
+    select 'seller_feedback', source_file, count(*), count(*), 0, 0, null, null from seller_feedback
+    group by source_file
 ),
 
 reason_counts as (

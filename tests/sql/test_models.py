@@ -9,6 +9,7 @@ import pytest
 
 from assets.resources import LAYERS
 from assets.rules.completeness import completeness_parameters
+from assets.rules.feedback import parse_seller_feedback
 from assets.rules.inputs import (
     ACCOUNT_OVERRIDES,
     BILLING,
@@ -18,6 +19,7 @@ from assets.rules.inputs import (
     MATCH_OVERRIDES,
     OPPORTUNITIES,
     PROSPECTS,
+    SELLER_FEEDBACK,
     SELLER_PICKS,
 )
 from assets.rules.inputs import CLIENTS as CLIENTS_SPEC
@@ -97,6 +99,7 @@ def warehouse(
         "match_overrides": parse_match_overrides(text_frame([], list(MATCH_OVERRIDES.columns))),
         "seller_picks": parse_seller_picks(text_frame([], list(SELLER_PICKS.columns))),
         "account_overrides": parse_account_overrides(text_frame([], list(ACCOUNT_OVERRIDES.columns))),
+        "seller_feedback": parse_seller_feedback(text_frame([], list(SELLER_FEEDBACK.columns))),
         "input_files": pl.DataFrame(schema=INVENTORY_SCHEMA),
     }
     for name, frame in tables.items():
@@ -303,3 +306,41 @@ def test_declared_dependencies_are_the_tables_the_sql_reads():
         declared = {tuple(parent.path) for parent in graph.get(key).parent_keys}
         assert declared == set(model.reads), model.name
         assert all(graph.has(pytest.importorskip("dagster").AssetKey(list(t))) for t in model.reads), model.name
+
+
+def test_monthly_billing_history_keeps_every_month_up_to_the_as_of_date():
+    """int_client_billing_monthly: clean lines of every month (also before the window), none after the as-of date."""
+    conn = warehouse(
+        [
+            line("A", date="2024-03-05", amount="100.00"),  # two years back: outside the window, in the history
+            line("B", date="2024-03-20", amount="50.00"),
+            line("C", date="2026-10-31", amount="7.00"),
+            line("D", date="2026-11-10", amount="999.00"),  # after the as-of date (the month is not complete)
+            line("E", date="2026-10-02", amount="abc"),  # quarantined
+            line("F", date="2026-01-10", amount="10.00", currency="CAD", system="loc", client="L1"),
+        ],
+        CLIENTS,
+    )
+    rows = conn.sql(
+        "select source_system, source_client_id, month, billing_amount, billing_line_count "
+        "from intermediate.int_client_billing_monthly order by 1, 3"
+    ).fetchall()
+    assert rows == [
+        ("loc", "L1", dt.date(2026, 1, 1), Decimal("7.50"), 1),
+        ("nat", "N1", dt.date(2024, 3, 1), Decimal("150.00"), 2),
+        ("nat", "N1", dt.date(2026, 10, 1), Decimal("7.00"), 1),
+    ]
+
+
+def test_monthly_engagement_history_counts_events_and_quantities_per_type():
+    events = [
+        {"source_system": "nat", "source_client_id": "N1", "event_date": "2024-06-03", "event_type": "email"},
+        {"source_system": "nat", "source_client_id": "N1", "event_date": "2024-06-20", "event_type": "email",
+         "quantity": "3"},
+        {"source_system": "nat", "source_client_id": "N1", "event_date": "2026-11-02", "event_type": "email"},
+    ]  # fmt: skip
+    conn = warehouse([line("A", date="2026-10-31")], CLIENTS, events=events)
+    rows = conn.sql(
+        "select month, event_type, events, quantity from intermediate.int_client_engagement_monthly"
+    ).fetchall()
+    assert rows == [(dt.date(2024, 6, 1), "email", 2, 4)]  # November 2026 is after the as-of date

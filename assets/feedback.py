@@ -1,0 +1,124 @@
+"""raw and marts: sellers' feedback (`seller_feedback.csv`), checked like the picks and joined to the score and tier
+each account had in the snapshot in force when the seller gave it (`assets/rules/feedback.py`, docs/outcomes.md)."""
+
+import dagster as dg
+import polars as pl
+
+from assets.common import errors_as_dagster_failures, validate
+from assets.metadata import column_schema_for
+from assets.raw import _raw_asset
+from assets.resources import AlmsSettings
+from assets.rules import feedback, outcomes
+from assets.rules.inputs import SELLER_FEEDBACK
+from assets.rules.outcomes_report import feedback_presentation
+from assets.rules.scoring_config import CRITERIA, load_scoring_config
+from schemas.outcomes import RawSellerFeedback, SellerFeedback, SellerFeedbackSummary
+
+seller_feedback_raw = _raw_asset(
+    "seller_feedback",
+    SELLER_FEEDBACK,
+    feedback.parse_seller_feedback,
+    RawSellerFeedback,
+    False,
+    "Sellers' verdicts on the accounts and prospects alms put in front of them (seller_feedback.csv): agree, "
+    "disagree, already_working or not_reachable, with why and when. Optional; checked when it is joined.",
+)
+
+SNAPSHOT_COLUMNS = ["as_of_date", "snapshot_source", "account_id", "owner_id", "priority_score", "tier", "designation"]
+
+
+@dg.multi_asset(
+    outs={
+        "rows": dg.AssetOut(
+            key=["marts", "seller_feedback"],
+            group_name="marts",
+            kinds={"polars", "duckdb"},
+            description="Every feedback row with the snapshot in force that day: the account's (or prospect's) "
+            "score, tier and designation then and the criterion that drove its score.",
+            metadata=column_schema_for("marts", "seller_feedback"),
+        ),
+        "summary": dg.AssetOut(
+            key=["marts", "seller_feedback_summary"],
+            group_name="marts",
+            kinds={"polars", "duckdb"},
+            description="Sellers' verdicts counted per seller, per criterion that drove the score, per tier and "
+            "overall.",
+            metadata=column_schema_for("marts", "seller_feedback_summary"),
+        ),
+    },
+    ins={
+        "given": dg.AssetIn(key=["raw", "seller_feedback"]),
+        "sellers": dg.AssetIn(key=["raw", "sellers"], metadata={"columns": ["owner_id", "seller_name"]}),
+        "records": dg.AssetIn(
+            key=["intermediate", "int_clients_matched"],
+            metadata={"columns": ["source_system", "source_client_id", "account_id"]},
+        ),
+        "prospects": dg.AssetIn(key=["raw", "prospects"], metadata={"columns": ["prospect_id", "owner_id"]}),
+        "accounts": dg.AssetIn(key=["marts", "accounts"], metadata={"columns": ["account_id", "owner_id"]}),
+        "history": dg.AssetIn(
+            key=["marts", "account_history"], metadata={"columns": ["as_of_date", "account_id", "member_records"]}
+        ),
+        "snapshots": dg.AssetIn(
+            key=["intermediate", "int_account_outcomes"],
+            metadata={"columns": [*SNAPSHOT_COLUMNS, *(f"{c}_score" for c in CRITERIA)]},
+        ),
+        "leads": dg.AssetIn(
+            key=["intermediate", "int_lead_outcomes"],
+            metadata={"columns": ["as_of_date", "prospect_id", "lead_score", "is_recommended"]},
+        ),
+    },
+)
+def seller_feedback(
+    context: dg.AssetExecutionContext,
+    settings: AlmsSettings,
+    given: pl.DataFrame,
+    sellers: pl.DataFrame,
+    records: pl.DataFrame,
+    prospects: pl.DataFrame,
+    accounts: pl.DataFrame,
+    history: pl.DataFrame,
+    snapshots: pl.DataFrame,
+    leads: pl.DataFrame,
+):
+    used = outcomes.chosen(snapshots)
+    references = given["reference"].drop_nulls().unique().implode()
+    recorded_members = (
+        history.select("as_of_date", "account_id", pl.col("member_records").fill_null("").str.split(";").alias("record"))
+        .explode("record")
+        .filter(pl.col("record").is_in(references))
+    )  # fmt: skip
+    today = records.select((pl.col("source_system") + ":" + pl.col("source_client_id")).alias("record"), "account_id")
+    today = today.filter(pl.col("record").is_in(references))
+    reconstructed = used.filter(pl.col("snapshot_source") == "reconstructed").select("as_of_date").unique()
+    members = pl.concat(
+        [recorded_members.select("as_of_date", "record", "account_id"),
+         reconstructed.join(today, how="cross").select("as_of_date", "record", "account_id")]
+    )  # fmt: skip
+    owners_then = members.join(used.select("as_of_date", "account_id", "owner_id"), on=["as_of_date", "account_id"])
+    with errors_as_dagster_failures():
+        config = load_scoring_config(settings.data_dir)
+        checked = feedback.check_feedback(given, sellers, records, prospects, owners_then.drop("account_id"), accounts)
+    criteria = snapshots.filter(pl.col("snapshot_source") == "reconstructed").select(
+        "as_of_date", "account_id", *(f"{c}_score" for c in CRITERIA)
+    )
+    joined = feedback.join_snapshots(
+        checked, used.select(SNAPSHOT_COLUMNS), members, criteria, leads, sellers, config.weights
+    )
+    rows = validate(SellerFeedback, joined)
+    summary = validate(SellerFeedbackSummary, feedback.summarise(rows))
+    verdicts = dict(rows.group_by("verdict").len().sort("verdict").iter_rows())
+    no_snapshot = rows.filter(pl.col("snapshot_as_of_date").is_null()).height
+    if no_snapshot:
+        context.log.warning(f"{no_snapshot} feedback rows are dated before every snapshot: no score or tier to join")
+    context.log.info(f"seller feedback: {rows.height} rows ({verdicts or 'no file'})")
+    presentation = feedback_presentation(summary)
+    yield dg.Output(
+        rows,
+        output_name="rows",
+        metadata={
+            "rows": rows.height,
+            "verdicts": dg.MetadataValue.json(verdicts),
+            "before_every_snapshot": no_snapshot,
+        },
+    )
+    yield dg.Output(summary, output_name="summary", metadata={"feedback": dg.MetadataValue.md(presentation.markdown())})

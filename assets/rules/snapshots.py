@@ -1,0 +1,374 @@
+"""Past snapshots: what alms said at a past as-of date (recorded), or would have said from the data known then
+(reconstructed). The outcomes (`assets/rules/outcomes.py`) and the backtest (`assets/rules/backtest.py`) measure them.
+
+**Recorded** snapshots are the rows of `marts.account_history`: the key flag, tier, designation and owner each run
+published, picks and overrides included. They are the truth of what sellers were shown.
+
+**Reconstructed** snapshots let a data set with more than 12 months of billing answer on its first run: at every
+month end T whose 12-month window lies inside the billing data (the last `limit` of them, T up to the run's as-of
+date), the rules of a run are applied again to the data *known at T*, and to nothing later:
+
+- client records known at T: `customer_since` on or before T, or billing in a month up to T's (a record with
+  neither date is known always); an account exists at T when one of its records does, with today's deduplication
+  (which record belongs to which account is not dated in the inputs);
+- billing and engagement of the 12 months ending with T's month, from `int_client_billing_monthly` and
+  `int_client_engagement_monthly` (every month of the data, not only the current window);
+- attributes by the survivorship rule over the records known at T, ordered by their billing at T; the owner by the
+  ownership rule against the previous reconstructed snapshot (`assets/rules/ownership.py`);
+- the key level of each review period computed at the period's first reconstructed month end and frozen for its
+  other month ends (`assets/rules/reviews.py`), as monthly runs would have done;
+- deals created on or before T (or without a creation date); a deal closed now whose expected close date is after T
+  was open at T: the inputs keep no stage history, so it counts at the open stage of median probability in
+  `scoring.yaml` (`replay_stage`) and without a probability of its own; deals open now keep their stage;
+- prospects created on or before T (or without a creation date), a lead only if no client record known at T is
+  that organisation (the prospect matching of `assets/rules/designations.py`);
+- scores, tiers, targets and leads by the current `scoring.yaml`; no picks and no overrides (neither is dated).
+
+A change to data dated after T therefore changes no group of the snapshot at T (tests/rules/test_outcomes.py).
+Not dated in the inputs, and therefore taken as they are today: which records form an account, a record's
+attributes (employee count, industry, segment, owner field), a deal's stage while it is open, the prospects' data.
+
+Snapshots are whole calendar months: T's month and the 11 before it are "the 12 months before"; the months after
+T's month are "the following months". For month-end as-of dates (what alms infers) this is exact; a recorded
+mid-month as-of date counts its own month as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import polars as pl
+
+from assets.rules import designations, scoring
+from assets.rules.key_accounts import NoBillingError, designate_key_accounts
+from assets.rules.ownership import keep_owners
+from assets.rules.reviews import review_period
+from assets.rules.scoring_config import CRITERIA, ScoringConfig
+
+RECORDED, RECONSTRUCTED = "recorded", "reconstructed"
+MONEY = pl.Decimal(38, 2)
+DEFAULT_LIMIT = 24  # month ends reconstructed at most (the most recent ones)
+
+# One row per (as_of_date, account_id): the groups an outcome is measured for.
+SNAPSHOT_SCHEMA = {
+    "as_of_date": pl.Date,
+    "snapshot_source": pl.String,
+    "account_id": pl.String,
+    "owner_id": pl.String,
+    "billing_12m": MONEY,
+    "is_key_account": pl.Boolean,
+    "tier": pl.String,
+    "priority_score": pl.Float64,
+    "designation": pl.String,
+    "target_source": pl.String,
+}
+CRITERIA_COLUMNS = [f"{c}_raw" for c in CRITERIA] + [f"{c}_score" for c in CRITERIA]
+# A reconstructed snapshot also carries every criterion's raw value and score (the backtest re-scores the raw values).
+RECONSTRUCTED_SCHEMA = {**SNAPSHOT_SCHEMA, **{c: pl.Float64 for c in CRITERIA_COLUMNS}}
+LEAD_SCHEMA = {
+    "as_of_date": pl.Date,
+    "prospect_id": pl.String,
+    "owner_id": pl.String,
+    "lead_score": pl.Float64,
+    "is_client_then": pl.Boolean,
+    "is_recommended": pl.Boolean,
+    "lead_rank": pl.Int64,
+}
+
+
+@dataclass
+class History:
+    """The data of every month, as frames (the warehouse tables the asset reads, or a test's tiny frames).
+
+    records: source_system, source_client_id, account_id, name, domain, phone, postal_code, owner_id, industry,
+      employee_count, segment, customer_since, filled_field_count (every usable client record, today's accounts).
+    billing: source_system, source_client_id, month (first day), billing_amount (decimal).
+    engagement: source_system, source_client_id, month, event_type, events, quantity; None: no engagement input.
+    deals: source_system, source_client_id, stage, amount_reporting, probability, created_date, expected_close_date,
+      is_open (clean deals); None: no opportunities input.
+    prospects: prospect_id, name, domain, phone, postal_code, industry, employee_count, owner_id, created_date.
+    """
+
+    records: pl.DataFrame
+    billing: pl.DataFrame
+    engagement: pl.DataFrame | None = None
+    deals: pl.DataFrame | None = None
+    prospects: pl.DataFrame | None = None
+
+
+@dataclass
+class Reconstruction:
+    accounts: pl.DataFrame  # RECONSTRUCTED_SCHEMA
+    leads: pl.DataFrame  # LEAD_SCHEMA
+    skipped: list[str] = field(default_factory=list)  # as-of dates left out, with why
+
+
+# ---- calendar months ----------------------------------------------------------------------------------------------
+
+
+def month_index(value: pl.Expr | dt.date) -> pl.Expr | int:
+    """Months since year 0 (2026-10 -> 24321): whole-month arithmetic as integer arithmetic."""
+    if isinstance(value, dt.date):
+        return value.year * 12 + value.month - 1
+    return (value.dt.year().cast(pl.Int32) * 12 + value.dt.month().cast(pl.Int32) - 1).alias("month_index")
+
+
+def month_end(index: int) -> dt.date:
+    following = index + 1
+    return dt.date(following // 12, following % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+def is_month_end(day: dt.date) -> bool:
+    return (day + dt.timedelta(days=1)).day == 1
+
+
+def last_complete_month(as_of: dt.date) -> int:
+    """The last month whose billing is complete at `as_of`: its own month when it is a month end, else the one before."""
+    return month_index(as_of) if is_month_end(as_of) else month_index(as_of) - 1
+
+
+def reconstruction_dates(billing: pl.DataFrame, as_of: dt.date, limit: int = DEFAULT_LIMIT) -> list[dt.date]:
+    """Month ends T <= `as_of` whose 12-month window lies inside the billing data (T's month at least 11 months
+    after the first month with billing), the `limit` most recent."""
+    if billing.height == 0 or limit <= 0:
+        return []
+    first = month_index(billing["month"].min())
+    last = last_complete_month(as_of)
+    return [month_end(m) for m in range(max(first + 11, last - limit + 1), last + 1)]
+
+
+# ---- reconstruction -----------------------------------------------------------------------------------------------
+
+
+def _record_key() -> pl.Expr:
+    return (pl.col("source_system") + ":" + pl.col("source_client_id")).alias("record")
+
+
+def replay_stage(config: ScoringConfig) -> str | None:
+    """The open stage a deal that closed after T is counted at, for T: the open stage (not `closed...`, probability
+    above 0) of median probability, the lower one of two middles."""
+    open_stages = sorted((p, s) for s, p in config.stages.items() if not s.startswith("closed") and p > 0)
+    return open_stages[(len(open_stages) - 1) // 2][1] if open_stages else None
+
+
+def billing_by_record(billing: pl.DataFrame) -> pl.DataFrame:
+    """record ('system:id'), month_index, billing (decimal) of the monthly billing table."""
+    return billing.select(
+        _record_key(), month_index(pl.col("month")), pl.col("billing_amount").cast(MONEY).alias("billing")
+    )
+
+
+def records_now(records: pl.DataFrame) -> pl.DataFrame:
+    """record ('system:id'), account_id: today's deduplication."""
+    return records.select(_record_key(), "account_id")
+
+
+def _prepared(history: History) -> dict:
+    records = history.records.with_columns(_record_key())
+    billing = billing_by_record(history.billing)
+    first_billing = billing.group_by("record").agg(pl.col("month_index").min().alias("first_billing_month"))
+    since = month_index(pl.col("customer_since")).alias("since_month")
+    records = (
+        records.join(first_billing, on="record", how="left")
+        .with_columns(since)
+        .with_columns(pl.min_horizontal("since_month", "first_billing_month").alias("known_from_month"))
+    )
+    engagement = None
+    if history.engagement is not None:
+        engagement = history.engagement.select(
+            _record_key(), month_index(pl.col("month")), "event_type", "events", "quantity"
+        )
+    return {"records": records, "billing": billing, "engagement": engagement}
+
+
+def _accounts_at(records: pl.DataFrame, billing: pl.DataFrame, m: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Accounts at month m: survivorship over the records known then, ordered by their billing then."""
+    known = records.filter(pl.col("known_from_month").is_null() | (pl.col("known_from_month") <= m))
+    per_record = (
+        billing.filter(pl.col("month_index").is_between(m - 11, m))
+        .group_by("record")
+        .agg(
+            pl.col("billing").sum().alias("billing_12m"),
+            pl.col("billing").filter(pl.col("month_index") >= m - 5).sum().alias("billing_recent_6m"),
+        )
+    )
+    members = known.join(per_record, on="record", how="left").with_columns(
+        pl.col("billing_12m", "billing_recent_6m").fill_null(Decimal(0)).cast(MONEY)
+    )
+    ordered = members.sort(
+        ["account_id", "billing_12m", "filled_field_count", "source_system", "source_client_id"],
+        descending=[False, True, True, False, False],
+        nulls_last=True,
+    )
+    accounts = ordered.group_by("account_id", maintain_order=True).agg(
+        pl.col("owner_id").drop_nulls().first(),
+        pl.col("industry").drop_nulls().first(),
+        pl.col("employee_count").drop_nulls().first(),
+        pl.col("customer_since").min(),
+        pl.col("segment").drop_nulls().unique().sort().alias("segments"),
+        pl.col("owner_id").drop_nulls().unique().sort().alias("owner_ids"),
+        pl.col("billing_12m").sum(),
+        pl.col("billing_recent_6m").sum(),
+    )
+    return known, accounts
+
+
+def _pipeline_at(deals: pl.DataFrame | None, known: pl.DataFrame, as_of: dt.date, stage: str | None):
+    if deals is None:
+        return None
+    open_then = pl.col("is_open") | (pl.col("expected_close_date") > pl.lit(as_of)).fill_null(False)
+    dated = deals.filter(pl.col("created_date").is_null() | (pl.col("created_date") <= pl.lit(as_of)))
+    then = dated.filter(open_then).with_columns(
+        pl.when(pl.col("is_open")).then(pl.col("stage")).otherwise(pl.lit(stage)).alias("stage"),
+        pl.when(pl.col("is_open")).then(pl.col("probability").cast(pl.Float64)).alias("probability"),
+        pl.col("amount_reporting").cast(pl.Float64),
+    )
+    then = then.filter(pl.col("stage").is_not_null())
+    joined = then.with_columns(_record_key()).join(known.select("record", "account_id"), on="record", how="inner")
+    return joined.group_by("account_id", "stage").agg(
+        pl.len().cast(pl.Int64).alias("open_deals"),
+        (pl.col("amount_reporting") * pl.col("probability") / 100.0).sum().alias("weighted_amount"),
+        pl.col("amount_reporting").filter(pl.col("probability").is_null()).sum().alias("unweighted_amount"),
+    )
+
+
+def _engagement_at(engagement: pl.DataFrame | None, known: pl.DataFrame, m: int) -> pl.DataFrame | None:
+    if engagement is None:
+        return None
+    window = engagement.filter(pl.col("month_index").is_between(m - 11, m)).join(
+        known.select("record", "account_id"), on="record", how="inner"
+    )
+    if window.height == 0:
+        return None  # as a run does: no engagement in the window, the criterion is missing for everyone
+    return window.group_by("account_id", "event_type", (m - pl.col("month_index")).cast(pl.Int32).alias("months_ago")).agg(
+        pl.col("events").sum().cast(pl.Int64), pl.col("quantity").sum().cast(pl.Int64)
+    )  # fmt: skip
+
+
+def _leads_at(prospects: pl.DataFrame | None, known: pl.DataFrame, as_of: dt.date, config: ScoringConfig):
+    if prospects is None or prospects.height == 0:
+        return pl.DataFrame(schema=LEAD_SCHEMA)
+    dated = prospects.filter(pl.col("created_date").is_null() | (pl.col("created_date") <= pl.lit(as_of)))
+    clients = known.select("source_system", "source_client_id", "account_id", "name", "domain", "phone", "postal_code")
+    scored = designations.score_prospects(dated, clients, config)
+    recommended = designations.recommend_leads(scored, config)
+    return (
+        scored.select(
+            "prospect_id", "owner_id", "lead_score", pl.col("existing_account_id").is_not_null().alias("is_client_then")
+        )
+        .join(recommended.select("prospect_id", "lead_rank"), on="prospect_id", how="left")
+        .with_columns(pl.lit(as_of, pl.Date).alias("as_of_date"), pl.col("lead_rank").is_not_null().alias("is_recommended"))
+        .select(list(LEAD_SCHEMA))
+        .cast(LEAD_SCHEMA)
+        .sort("prospect_id")
+    )  # fmt: skip
+
+
+def reconstruct(
+    history: History,
+    dates: list[dt.date],
+    config: ScoringConfig,
+    key_share: float = 0.25,
+    review_months: int = 12,
+    review_start_month: int = 1,
+) -> Reconstruction:
+    """The reconstructed snapshot of every date in `dates` (month ends), oldest first (see the module docstring)."""
+    prepared = _prepared(history)
+    records, billing = prepared["records"], prepared["billing"]
+    stage = replay_stage(config)
+    levels: dict[dt.date, Decimal] = {}
+    previous_owners = None
+    accounts_out, leads_out, skipped = [], [], []
+    for as_of in sorted(dates):
+        m = month_index(as_of)
+        known, accounts = _accounts_at(records, billing, m)
+        accounts, _ = keep_owners(accounts, previous_owners)
+        period = review_period(as_of, review_months, review_start_month).start
+        if period not in levels:
+            try:
+                _, cut = designate_key_accounts(accounts.select("account_id", "billing_12m"), key_share)
+            except NoBillingError:
+                skipped.append(f"{as_of}: no account had positive billing in the 12 months then")
+                continue
+            levels[period] = cut.key_level
+        level = pl.lit(levels[period], dtype=MONEY)
+        accounts = accounts.with_columns(
+            ((pl.col("billing_12m") > 0) & (pl.col("billing_12m") >= level)).alias("is_key_account")
+        )
+        features = accounts.select(
+            "account_id", "owner_id", "industry", pl.col("employee_count").cast(pl.Int64),
+            pl.col("customer_since").cast(pl.Date), pl.col("segments").cast(pl.List(pl.String)),
+            pl.col("billing_12m").cast(pl.Float64), pl.col("billing_recent_6m").cast(pl.Float64),
+            (pl.col("billing_12m") - pl.col("billing_recent_6m")).cast(pl.Float64).alias("billing_earlier_6m"),
+            "is_key_account",
+        )  # fmt: skip
+        engagement = _engagement_at(prepared["engagement"], known, m)
+        pipeline = _pipeline_at(history.deals, known, as_of, stage)
+        scored = scoring.score(features, engagement, pipeline, config, as_of)
+        targets = designations.recommend_targets(scored, config).select("account_id", pl.lit(True).alias("_target"))
+        frame = (
+            scored.select("account_id", "tier", "priority_score", *CRITERIA_COLUMNS)
+            .join(accounts.select("account_id", "owner_id", "billing_12m", "is_key_account"), on="account_id")
+            .join(targets, on="account_id", how="left")
+            .with_columns(
+                pl.lit(as_of, pl.Date).alias("as_of_date"),
+                pl.lit(RECONSTRUCTED).alias("snapshot_source"),
+                pl.when(pl.col("is_key_account"))
+                .then(pl.lit("key"))
+                .when(pl.col("_target").fill_null(False))
+                .then(pl.lit("target"))
+                .otherwise(pl.lit("secondary"))
+                .alias("designation"),
+                pl.when(pl.col("_target").fill_null(False) & ~pl.col("is_key_account"))
+                .then(pl.lit("recommended"))
+                .alias("target_source"),
+            )
+        )
+        accounts_out.append(frame.select(list(RECONSTRUCTED_SCHEMA)).cast(RECONSTRUCTED_SCHEMA))
+        leads_out.append(_leads_at(history.prospects, known, as_of, config))
+        previous_owners = accounts.select("account_id", "owner_id")
+    accounts_frame = (pl.concat(accounts_out) if accounts_out else pl.DataFrame(schema=RECONSTRUCTED_SCHEMA)).sort(
+        "as_of_date", "account_id"
+    )
+    leads_frame = pl.concat(leads_out) if leads_out else pl.DataFrame(schema=LEAD_SCHEMA)
+    return Reconstruction(accounts=accounts_frame, leads=leads_frame, skipped=skipped)
+
+
+# ---- recorded snapshots and the choice between the two ------------------------------------------------------------
+
+
+def recorded_snapshots(history: pl.DataFrame | None) -> pl.DataFrame:
+    """`marts.account_history` as snapshots (SNAPSHOT_SCHEMA plus `member_records`, a list of 'system:id')."""
+    schema = {**SNAPSHOT_SCHEMA, "member_records": pl.List(pl.String)}
+    if history is None or history.height == 0:
+        return pl.DataFrame(schema=schema)
+    target = pl.col("designation") == "target"
+    return (
+        history.with_columns(
+            pl.lit(RECORDED).alias("snapshot_source"),
+            pl.when(target & pl.col("is_designation_overridden").fill_null(False))
+            .then(pl.lit("override"))
+            .when(target & pl.col("is_seller_pick").fill_null(False))
+            .then(pl.lit("seller_pick"))
+            .when(target)
+            .then(pl.lit("recommended"))
+            .alias("target_source"),
+            pl.col("member_records").fill_null("").str.split(";").list.filter(pl.element() != ""),
+        )
+        .select(list(schema))
+        .cast(schema)
+    )
+
+
+def choose_snapshots(recorded: pl.DataFrame, reconstructed: pl.DataFrame) -> pl.DataFrame:
+    """One snapshot per as-of date: every recorded one, and a reconstructed one for each month without a recorded
+    snapshot (what sellers were shown wins over what alms would have shown)."""
+    recorded_months = recorded.select(month_index(pl.col("as_of_date"))).unique()
+    kept = reconstructed.with_columns(month_index(pl.col("as_of_date"))).join(
+        recorded_months, on="month_index", how="anti"
+    )
+    return pl.concat([recorded.select(list(SNAPSHOT_SCHEMA)), kept.select(list(SNAPSHOT_SCHEMA))], how="vertical").sort(
+        "as_of_date", "account_id"
+    )

@@ -1,0 +1,293 @@
+"""Past snapshots and their outcomes on a history small enough that every figure is known by construction.
+
+Five organisations billing monthly from 2024-11 to 2026-10 (the run's as-of date 2026-10-31):
+- s:A 1,000 a month, 2,000 from 2025-11; a second record s:F of the same account bills 300 a month from 2026-03 (it
+  did not exist before: customer_since 2026-03-01);
+- s:B 1,000 a month throughout; s:C 500 a month until 2025-10, nothing after (churn); s:D 100 a month;
+- s:E a new client from 2026-01 (customer_since 2026-01-01); prospect P1 is that organisation, P2 never buys.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+import polars as pl
+import pytest
+
+from assets.rules.outcomes import (
+    account_outcomes,
+    chosen,
+    group_outcomes,
+    lead_outcomes,
+    recorded_mapping,
+)
+from assets.rules.scoring_config import load_scoring_config
+from assets.rules.snapshots import (
+    RECONSTRUCTED_SCHEMA,
+    SNAPSHOT_SCHEMA,
+    History,
+    billing_by_record,
+    choose_snapshots,
+    reconstruct,
+    reconstruction_dates,
+    recorded_snapshots,
+    records_now,
+    replay_stage,
+)
+
+AS_OF = dt.date(2026, 10, 31)
+T = dt.date(2025, 10, 31)
+MONTHS = [dt.date(2024 + (10 + i) // 12, (10 + i) % 12 + 1, 1) for i in range(24)]  # 2024-11 .. 2026-10
+
+
+def record(client_id, account, name, since=None, domain=None):
+    return {
+        "source_system": "s", "source_client_id": client_id, "account_id": account, "name": name, "domain": domain,
+        "phone": None, "postal_code": None, "owner_id": "S1", "industry": "Technology", "employee_count": 100,
+        "segment": "national", "customer_since": since, "filled_field_count": 3,
+    }  # fmt: skip
+
+
+def monthly(client_id, amount_of) -> list[dict]:
+    return [
+        {"source_system": "s", "source_client_id": client_id, "month": m, "billing_amount": Decimal(amount_of(m))}
+        for m in MONTHS
+        if amount_of(m)
+    ]
+
+
+def history(billing_rows=None) -> History:
+    records = pl.DataFrame(
+        [
+            record("A", "s:A", "Alpha Inc"),
+            record("F", "s:A", "Alpha Inc", since=dt.date(2026, 3, 1)),
+            record("B", "s:B", "Bravo Inc"),
+            record("C", "s:C", "Charlie Inc"),
+            record("D", "s:D", "Delta Inc"),
+            record("E", "s:E", "Echo Ltd", since=dt.date(2026, 1, 1), domain="echo.com"),
+        ]
+    ).cast(
+        {
+            "customer_since": pl.Date,
+            "employee_count": pl.Int64,
+            "filled_field_count": pl.Int32,
+            "domain": pl.String,
+            "phone": pl.String,
+            "postal_code": pl.String,
+        }
+    )
+    rows = billing_rows or [
+        *monthly("A", lambda m: 2000 if m > dt.date(2025, 10, 1) else 1000),
+        *monthly("F", lambda m: 300 if m >= dt.date(2026, 3, 1) else 0),
+        *monthly("B", lambda m: 1000),
+        *monthly("C", lambda m: 500 if m <= dt.date(2025, 10, 1) else 0),
+        *monthly("D", lambda m: 100),
+        *monthly("E", lambda m: 800 if m >= dt.date(2026, 1, 1) else 0),
+    ]
+    billing = pl.DataFrame(rows).cast({"billing_amount": pl.Decimal(38, 2)})
+    prospects = pl.DataFrame(
+        {
+            "prospect_id": ["P1", "P2"],
+            "name": ["Echo Ltd", "Foxtrot Corp"],
+            "domain": ["echo.com", "foxtrot.com"],
+            "phone": [None, None],
+            "postal_code": [None, None],
+            "industry": ["Technology", "Technology"],
+            "employee_count": [120, 80],
+            "owner_id": ["S1", "S1"],
+            "created_date": [dt.date(2025, 1, 15), dt.date(2025, 1, 15)],
+        },
+        schema_overrides={"phone": pl.String, "postal_code": pl.String, "employee_count": pl.Int64},
+    )
+    return History(records=records, billing=billing, prospects=prospects)
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_scoring_config()
+
+
+def rebuild(data: History, config):
+    dates = reconstruction_dates(data.billing, AS_OF)
+    built = reconstruct(data, dates, config)
+    billing, now = billing_by_record(data.billing), records_now(data.records)
+    outcomes = account_outcomes(recorded_snapshots(None), built.accounts, billing, now, AS_OF)
+    return built, outcomes
+
+
+def one(frame: pl.DataFrame, as_of: dt.date, account: str) -> dict:
+    return frame.filter((pl.col("as_of_date") == as_of) & (pl.col("account_id") == account)).row(0, named=True)
+
+
+def test_snapshots_start_when_a_whole_12_month_window_exists(config):
+    dates = reconstruction_dates(history().billing, AS_OF)
+    assert dates[0] == T and dates[-1] == AS_OF and len(dates) == 13
+    assert reconstruction_dates(history().billing, AS_OF, limit=3) == [
+        dt.date(2026, 8, 31), dt.date(2026, 9, 30), AS_OF,
+    ]  # fmt: skip
+    assert reconstruction_dates(history().billing, dt.date(2026, 10, 15))[-1] == dt.date(2026, 9, 30)  # partial month
+
+
+def test_a_client_that_did_not_exist_yet_is_not_in_the_snapshot(config):
+    built, _ = rebuild(history(), config)
+    at_t = built.accounts.filter(pl.col("as_of_date") == T)
+    assert sorted(at_t["account_id"]) == ["s:A", "s:B", "s:C", "s:D"]  # s:E starts in 2026
+    assert "s:E" in built.accounts.filter(pl.col("as_of_date") == AS_OF)["account_id"].to_list()
+
+
+def test_outcomes_are_the_billing_of_the_following_months(config):
+    _, outcomes = rebuild(history(), config)
+    a = one(outcomes, T, "s:A")
+    assert a["billing_before_12m"] == Decimal("12000.00")
+    assert a["billing_after_3m"] == Decimal("6000.00")  # Nov-Jan at 2,000
+    assert a["billing_after_6m"] == Decimal("12600.00")  # + s:F in March and April: a new record of the account
+    assert a["billing_after_12m"] == Decimal("26400.00")
+    c = one(outcomes, T, "s:C")
+    assert (c["billing_before_12m"], c["billing_after_12m"]) == (Decimal("6000.00"), Decimal("0.00"))
+
+
+def test_windows_not_complete_yet_are_null_not_zero(config):
+    _, outcomes = rebuild(history(), config)
+    may = one(outcomes, dt.date(2026, 5, 31), "s:B")
+    assert may["billing_after_3m"] == Decimal("3000.00")  # June-August: complete
+    assert may["billing_after_6m"] is None and may["billing_after_12m"] is None  # would need November 2026
+    last = one(outcomes, AS_OF, "s:B")
+    assert last["billing_after_3m"] is None
+
+
+def test_changing_billing_after_the_as_of_date_changes_its_outcomes_not_its_groups(config):
+    base, base_outcomes = rebuild(history(), config)
+    changed_rows = [
+        {**row, "billing_amount": row["billing_amount"] * 7 if row["month"] > T else row["billing_amount"]}
+        for row in history().billing.to_dicts()
+        if not (row["source_client_id"] == "D" and row["month"] > T)  # D stops right after the snapshot
+    ]
+    changed, changed_outcomes = rebuild(history(changed_rows), config)
+    groups = list(RECONSTRUCTED_SCHEMA)
+    before = base.accounts.filter(pl.col("as_of_date") == T).select(groups)
+    after = changed.accounts.filter(pl.col("as_of_date") == T).select(groups)
+    assert before.equals(after)  # tier, designation, key flag, owner, score and every criterion: unchanged
+    assert one(changed_outcomes, T, "s:A")["billing_after_3m"] == Decimal("42000.00")  # 7 x 6,000
+    assert one(changed_outcomes, T, "s:D")["billing_after_3m"] == Decimal("0.00")
+    assert one(base_outcomes, T, "s:D")["billing_after_3m"] == Decimal("300.00")
+    # and a later snapshot does see the changed billing
+    later = dt.date(2026, 4, 30)
+    assert (
+        not base.accounts.filter(pl.col("as_of_date") == later)
+        .select(groups)
+        .equals(changed.accounts.filter(pl.col("as_of_date") == later).select(groups))
+    )
+
+
+def test_truncating_the_data_at_the_as_of_date_gives_the_same_snapshot(config):
+    """The stronger form: the snapshot at T from all the data equals the one from only what existed at T."""
+    full = history()
+    known = History(
+        records=full.records.filter(pl.col("customer_since").is_null() | (pl.col("customer_since") <= T)),
+        billing=full.billing.filter(pl.col("month") <= T),
+        prospects=full.prospects.filter(pl.col("created_date") <= T),
+    )
+    everything = reconstruct(full, [T], config)
+    then = reconstruct(known, [T], config)
+    assert everything.accounts.equals(then.accounts)
+    assert everything.leads.equals(then.leads)
+
+
+def test_leads_that_became_clients_count_as_converted(config):
+    data = history()
+    built, _ = rebuild(data, config)
+    at_t = built.leads.filter(pl.col("as_of_date") == T)
+    assert at_t.filter(pl.col("is_client_then")).height == 0  # Echo did not exist as a client in October 2025
+    later = built.leads.filter(pl.col("as_of_date") == dt.date(2026, 2, 28))
+    assert later.filter(pl.col("prospect_id") == "P1")["is_client_then"].item() is True
+    matched = pl.DataFrame({"prospect_id": ["P1"], "account_id": ["s:E"]})
+    leads = lead_outcomes(built.leads, matched, billing_by_record(data.billing), records_now(data.records), AS_OF)
+    p1 = one(leads.rename({"prospect_id": "account_id"}), T, "P1")
+    p2 = one(leads.rename({"prospect_id": "account_id"}), T, "P2")
+    assert p1["is_converted_3m"] is True  # Echo billed from January 2026, within three months of October 2025
+    assert p2["is_converted_12m"] is False
+    assert leads.filter(pl.col("as_of_date") == dt.date(2026, 2, 28))["prospect_id"].to_list() == ["P2"]
+
+
+def test_group_outcomes_add_up_the_accounts(config):
+    _, outcomes = rebuild(history(), config)
+    groups = group_outcomes(chosen(outcomes), min_group_size=4)
+    everyone = groups.filter(
+        (pl.col("as_of_date") == T) & (pl.col("group_kind") == "all") & (pl.col("horizon_months") == 12)
+    ).row(0, named=True)
+    # before: 12,000 + 12,000 + 6,000 + 1,200; after: 26,400 + 12,000 + 0 + 1,200
+    assert everyone["members"] == 4 and everyone["active_members"] == 4 and not everyone["is_small_group"]
+    assert everyone["billing_before_12m"] == Decimal("31200.00")
+    assert everyone["billing_after"] == Decimal("39600.00")
+    assert everyone["billing_change_share"] == pytest.approx(39600 / 31200 - 1)
+    assert everyone["churned_members"] == 1 and everyone["churn_share"] == pytest.approx(0.25)
+    assert everyone["grown_share"] == pytest.approx(0.25)  # only A grew
+    assert everyone["median_account_change_share"] == pytest.approx(0.0)  # -1, 0, 0, 1.2
+    assert (everyone["window_start_date"], everyone["window_end_date"]) == (dt.date(2025, 11, 1), AS_OF)
+    tiers = groups.filter(
+        (pl.col("as_of_date") == T) & (pl.col("group_kind") == "tier") & (pl.col("horizon_months") == 3)
+    )
+    assert tiers["members"].sum() == 4
+    small = groups.filter(pl.col("members") < 4)
+    assert (
+        small.height > 0
+        and small["is_small_group"].all()
+        and not groups.filter(pl.col("members") >= 4)["is_small_group"].any()
+    )
+    incomplete = groups.filter((pl.col("as_of_date") == AS_OF) & (pl.col("group_kind") == "all"))
+    assert not incomplete["is_complete"].any() and incomplete["billing_after"].null_count() == 3
+
+
+def test_a_recorded_snapshot_wins_over_the_reconstructed_one_of_its_month(config):
+    data = history()
+    built, _ = rebuild(data, config)
+    recorded = pl.DataFrame(
+        {
+            "as_of_date": [T, T], "account_id": ["s:A", "s:B"], "owner_id": ["S1", "S1"],
+            "billing_12m": [Decimal(12000), Decimal(12000)], "is_key_account": [True, True], "tier": ["low", "high"],
+            "priority_score": [10.0, 90.0], "designation": ["target", "key"], "is_designation_overridden": [False, False],
+            "is_seller_pick": [True, False], "member_records": ["s:A", "s:B"],
+        }
+    )  # fmt: skip
+    snapshots = recorded_snapshots(recorded)
+    assert one(snapshots, T, "s:A")["target_source"] == "seller_pick"
+    combined = choose_snapshots(snapshots, built.accounts)
+    assert combined.filter(pl.col("as_of_date") == T)["snapshot_source"].unique().to_list() == ["recorded"]
+    assert combined.filter(pl.col("as_of_date") == T).height == 2
+    assert combined.filter(pl.col("as_of_date") == dt.date(2025, 11, 30))["snapshot_source"].unique().to_list() == [
+        "reconstructed"
+    ]
+    outcomes = account_outcomes(snapshots, built.accounts, billing_by_record(data.billing), records_now(data.records),
+                                AS_OF)  # fmt: skip
+    used = chosen(outcomes)
+    assert used.filter(pl.col("as_of_date") == T)["snapshot_source"].unique().to_list() == ["recorded"]
+    # s:F did not exist at T: today it is in s:A's account, so its billing counts for the recorded s:A
+    assert one(used, T, "s:A")["billing_after_12m"] == Decimal("26400.00")
+    assert list(used.columns)[: len(SNAPSHOT_SCHEMA)] == list(SNAPSHOT_SCHEMA)
+
+
+def test_recorded_mapping_follows_records_that_joined_later():
+    snapshot = pl.DataFrame({"account_id": ["s:A", "s:B"], "member_records": [["s:A"], ["s:B", "s:C"]]})
+    now = pl.DataFrame(
+        {"record": ["s:A", "s:F", "s:B", "s:C", "s:X"], "account_id": ["s:A", "s:A", "s:B", "s:C", "s:X"]}
+    )
+    mapping = dict(recorded_mapping(snapshot, now).iter_rows())
+    # s:F joined s:A's account later; s:C left s:B but was s:B's then; s:X is a new organisation: nobody's
+    assert mapping == {"s:A": "s:A", "s:B": "s:B", "s:C": "s:B", "s:F": "s:A"}
+
+
+def test_a_deal_closed_after_the_snapshot_was_open_then(config):
+    assert replay_stage(config) == "qualification"
+    data = history()
+    deals = pl.DataFrame(
+        {
+            "source_system": ["s", "s"], "source_client_id": ["B", "C"], "stage": ["closed_won", "closed_lost"],
+            "amount_reporting": [50000.0, 50000.0], "probability": [100, 0],
+            "created_date": [dt.date(2025, 6, 1), dt.date(2025, 6, 1)],
+            "expected_close_date": [dt.date(2026, 2, 1), dt.date(2025, 9, 1)], "is_open": [False, False],
+        }
+    )  # fmt: skip
+    built = reconstruct(History(data.records, data.billing, deals=deals), [T], config)
+    likelihood = dict(built.accounts.select("account_id", "likelihood_raw").iter_rows())
+    # B's deal closed (won) in 2026: at T it was open, at the replay stage's 0.2 and not at its final 100%
+    assert likelihood["s:B"] == pytest.approx(50000 * 0.2)
+    assert likelihood["s:C"] == 0  # closed before T

@@ -1,0 +1,226 @@
+"""Outcomes, sellers' feedback, report.html and the backtest command through the whole pipeline.
+
+The small inputs (tests/conftest.py) with two years of monthly billing added (2024-11 .. 2026-10): Globex (nat:N2)
+1,000 a month, Initech (nat:N3) 200 a month until June 2025, Umbrella (loc:L2) 50 a month plus 10 more every month,
+and Acme (nat:N1, of the account loc:L1) 300 a month from May 2025. One run (as of 2026-10-31) serves the module.
+"""
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+from conftest import SMALL_INPUT_GAPS, line, small_inputs, write_csv
+
+from assets.rules.inputs import BILLING, PROSPECTS, SELLER_FEEDBACK
+from pipelines.commands.cli import describe_failures, execute_pipeline
+from pipelines.commands.cli import main as cli_main
+from pipelines.definitions import ALMS_JOB, build_definitions
+from schemas import PUBLISHED_TABLES
+
+MONTHS = [dt.date(2024 + (10 + i) // 12, (10 + i) % 12 + 1, 1) for i in range(24)]  # 2024-11 .. 2026-10
+CAD = Decimal("0.75")  # the small inputs' only rate (2026-02)
+
+
+def history_lines() -> list[dict]:
+    rows = []
+    for i, month in enumerate(MONTHS):
+        day = month.replace(day=10).isoformat()
+        rows.append(line("nat", f"H-N2-{i}", 1, "N2", day, "1000.00"))
+        if month < dt.date(2025, 7, 1):
+            rows.append(line("nat", f"H-N3-{i}", 1, "N3", day, "200.00"))
+        rows.append(line("loc", f"H-L2-{i}", 1, "L2", day, f"{50 + 10 * i}.00"))
+        if month >= dt.date(2025, 5, 1):
+            rows.append(line("nat", f"H-N1-{i}", 1, "N1", day, "300.00"))
+    return rows
+
+
+def all_billing(data_dir: Path, leave_out: tuple[str, ...] = ()) -> list[tuple[dt.date, Decimal]]:
+    """Every line of the input folder as (date, amount in USD): the independent side of the comparison."""
+    out = []
+    for path in sorted((data_dir / "billing").glob("*.csv")):
+        for row in pl.read_csv(path, infer_schema=False).iter_rows(named=True):
+            if f"{row['source_system']}:{row['source_client_id']}" in leave_out:
+                continue
+            amount = Decimal(row["amount"]) * (CAD if row["currency"] == "CAD" else 1)
+            out.append((dt.date.fromisoformat(row["invoice_date"]), amount.quantize(Decimal("0.01"))))
+    return out
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    base = tmp_path_factory.mktemp("outcomes")
+    data = small_inputs(base / "inputs")
+    write_csv(data / "billing" / "history.csv", list(BILLING.columns), history_lines())
+    write_csv(data / "prospects.csv", list(PROSPECTS.columns), [
+        {"prospect_id": "P1", "name": "Hooli Inc", "industry": "Technology", "employee_count": "800",
+         "owner_id": "S2", "created_date": "2025-01-10"},
+    ])  # fmt: skip
+    write_csv(data / "seller_feedback.csv", list(SELLER_FEEDBACK.columns), [
+        {"owner_id": "S2", "reference": "nat:N2", "verdict": "agree", "date": "2026-03-15"},
+        {"owner_id": "S2", "reference": "nat:N2", "verdict": "disagree", "reason": "Budget cut", "date": "2026-10-31"},
+        {"owner_id": "S2", "reference": "P1", "verdict": "not_reachable", "date": "2026-06-02"},
+    ])  # fmt: skip
+    home = base / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {"ALMS_DATA_DIR": str(data), "ALMS_OUTPUT_DIR": str(base / "output"), "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS,
+           "DAGSTER_HOME": str(home)}  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        success, errors, _ = execute_pipeline(quiet=True, log_level="CRITICAL")
+        assert success, errors
+        yield {"data": data, "output": base / "output", "env": env, "patch": patch}
+
+
+def published(run: dict, sql: str) -> pl.DataFrame:
+    with duckdb.connect(str(run["output"] / "alms.duckdb"), read_only=True) as conn:
+        return conn.sql(sql).pl()
+
+
+def test_outcomes_are_the_billing_that_followed_each_snapshot(run):
+    groups = published(run, "select * from marts.prioritization_outcomes where group_kind = 'all'")
+    t = dt.date(2025, 10, 31)
+    row = groups.filter((pl.col("as_of_date") == t) & (pl.col("horizon_months") == 12)).row(0, named=True)
+    # Acme West (loc:L9) first bills in April 2026 and has no customer_since: in October 2025 it was nobody's client
+    lines = all_billing(run["data"], leave_out=("loc:L9",))
+    before = sum(a for d, a in lines if dt.date(2024, 11, 1) <= d <= t)
+    after = sum(a for d, a in lines if dt.date(2025, 11, 1) <= d <= dt.date(2026, 10, 31))
+    assert row["snapshot_source"] == "reconstructed" and row["is_complete"]
+    assert row["billing_before_12m"] == before and row["billing_after"] == after
+    assert row["members"] == 4 and row["is_small_group"]  # four accounts: every share of them is noise
+    assert row["churned_members"] == 1  # Initech stopped in June 2025
+    latest = groups.filter(pl.col("as_of_date") == dt.date(2026, 10, 31))
+    assert latest["snapshot_source"].unique().to_list() == ["recorded"]  # the run's own snapshot
+    assert not latest["is_complete"].any() and latest["billing_after"].null_count() == latest.height
+    dates = groups["as_of_date"].unique().sort().to_list()
+    assert dates[0] == dt.date(2025, 5, 31) and dates[-1] == dt.date(2026, 10, 31)  # first month with billing: 2024-06
+
+
+def test_the_backtest_table_has_every_ranking(run):
+    table = published(run, "select * from marts.scoring_backtest where as_of_date is null")
+    assert {"score", "current_spend", "growth", "likelihood"} <= set(table["ranking"])
+    assert table["horizon_months"].unique().to_list() == [6]
+
+
+def test_feedback_joins_the_snapshot_in_force_that_day(run):
+    feedback = published(run, "select * from marts.seller_feedback order by source_row")
+    march, october, june = feedback.rows(named=True)
+    assert march["snapshot_as_of_date"] == dt.date(2026, 2, 28) and march["snapshot_source"] == "reconstructed"
+    with duckdb.connect(str(run["output"] / "work" / "warehouse.duckdb"), read_only=True) as conn:
+        then = conn.sql(
+            "select tier, priority_score from intermediate.int_account_outcomes "
+            "where as_of_date = '2026-02-28' and account_id = 'nat:N2'"
+        ).fetchall()
+    assert (march["tier"], march["priority_score"]) == then[0]
+    recorded = published(
+        run, "select tier, priority_score from marts.account_history where as_of_date = '2026-10-31' "
+        "and account_id = 'nat:N2'"
+    )  # fmt: skip
+    assert october["snapshot_source"] == "recorded" and (october["tier"], october["priority_score"]) == recorded.row(0)
+    assert october["top_criterion"] is not None
+    assert june["reference_type"] == "prospect" and june["snapshot_as_of_date"] == dt.date(2026, 5, 31)
+    assert june["designation"] in ("lead", "prospect") and june["priority_score"] is not None
+    summary = published(run, "select * from marts.seller_feedback_summary where dimension = 'seller'")
+    assert dict(summary.select("verdict", "feedback_rows").iter_rows()) == {
+        "agree": 1, "disagree": 1, "not_reachable": 1, "all": 3,
+    }  # fmt: skip
+
+
+def test_the_publication_holds_a_report(run):
+    manifest = json.loads((run["output"] / "manifest.json").read_text())
+    report = run["output"] / "current" / manifest["report_file"]
+    text = report.read_text()
+    for heading in ("Did the prioritization work?", "Backtest of the decision matrix", "Sellers&#x27; feedback"):
+        assert heading in text
+    assert "<svg" in text and "2026-10-31" in text
+
+
+def test_the_backtest_command_publishes_nothing(run, capsys, tmp_path):
+    output = run["output"]
+    watched = [output / "alms.duckdb", output / "work" / "warehouse.duckdb", *sorted((output / "parquet").iterdir()),
+               output / "current" / "report.html"]  # fmt: skip
+    before = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in watched}
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text("criteria:\n  growth: {weight: 1.0}\n  current_spend: {weight: 0.0}\nwallet:\n"
+                         "  default_per_employee: 100\n")  # fmt: skip
+    assert cli_main(["backtest", "--config", str(candidate), "--horizon", "3", "--name", "test"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"on the publication as of 2026-10-31 (run {json.loads((output / 'manifest.json').read_text())['run_id'][:8]}"
+        in out
+    )
+    assert "snapshots with 3 complete months after them" in out
+    assert "the config in force" in out and "the candidate changes wallet" in out
+    assert {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in watched} == before
+    folder = output / "backtest" / "test"
+    summary = pl.read_csv(folder / "summary.csv")
+    assert {"score", "growth"} <= set(summary["ranking"])
+    assert "criteria:" in (folder / "suggested_scoring.yaml").read_text()
+    assert cli_main(["backtest", "--horizon", "5"]) == 2
+    assert "--horizon must be one of 3, 6, 12" in capsys.readouterr().err
+
+
+def test_the_backtest_before_any_run_is_a_clear_error(pipeline_env, capsys):
+    assert cli_main(["backtest"]) == 2
+    assert "nothing published yet; run the pipeline once" in capsys.readouterr().err
+
+
+def test_a_bad_feedback_file_stops_the_run_naming_file_row_and_seller(run, tmp_path):
+    """On copies of the module run's inputs and output, only the feedback assets run again (not the whole pipeline)."""
+    data = shutil.copytree(run["data"], tmp_path / "inputs")
+    output = shutil.copytree(run["output"], tmp_path / "output", symlinks=True)
+    write_csv(data / "seller_feedback.csv", list(SELLER_FEEDBACK.columns), [
+        {"owner_id": "S1", "reference": "nat:N1", "verdict": "agree", "date": "2026-10-01"},
+        {"owner_id": "S1", "reference": "nat:N2", "verdict": "perhaps", "date": "2026-10-01"},
+    ])  # fmt: skip
+    environ = {**run["env"], "ALMS_DATA_DIR": str(data), "ALMS_OUTPUT_DIR": str(output)}
+    job = build_definitions(environ).resolve_job_def(ALMS_JOB)
+    feedback_assets = [["raw", "seller_feedback"], ["marts", "seller_feedback"], ["marts", "seller_feedback_summary"]]
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, asset_selection=[dg.AssetKey(k) for k in feedback_assets]
+        )
+    assert not result.success
+    text = "\n".join(describe_failures(result))
+    assert "seller_feedback.csv: sellers' feedback rejected (1 problem):" in text, text
+    assert "seller_feedback.csv row 2 (seller S1): verdict 'perhaps' is not one of" in text
+
+
+def test_every_published_order_of_these_tables_ends_in_a_unique_key(run):
+    review_tables = {"prioritization_outcomes", "scoring_backtest", "seller_feedback", "seller_feedback_summary"}
+    for table, order_by in {t: o for t, o in PUBLISHED_TABLES.items() if t[1] in review_tables}.items():
+        columns = ", ".join(part.split()[0] for part in order_by.split(","))
+        rows, distinct = published(run, f"select count(*), count(distinct ({columns})) from {'.'.join(table)}").row(0)
+        assert rows > 0 and rows == distinct, (table, rows, distinct)
+
+
+def test_the_window_check_fails_on_a_window_published_as_zero(run):
+    """The blocking check recomputes which windows are complete: run on a copy of the run's warehouse, it passes, and
+    fails when an incomplete window gets a number or a complete one is marked incomplete."""
+    from assets.checks import evaluate
+    from assets.outcomes import outcome_windows_complete_or_null
+    from assets.resources import Warehouse
+
+    copy = run["output"].parent / "warehouse_outcomes_copy.duckdb"
+    shutil.copy(run["output"] / "work" / "warehouse.duckdb", copy)
+    warehouse = Warehouse(path=str(copy))
+    assert evaluate(outcome_windows_complete_or_null, warehouse=warehouse).passed
+    with duckdb.connect(str(copy)) as conn:
+        conn.execute("update marts.prioritization_outcomes set billing_after = 0 where as_of_date = '2026-10-31' "
+                     "and population = 'accounts' and group_kind = 'all'")  # fmt: skip
+        conn.execute("update marts.prioritization_outcomes set is_complete = false where as_of_date = '2025-10-31' "
+                     "and population = 'accounts' and group_kind = 'all' and horizon_months = 3")  # fmt: skip
+    result = evaluate(outcome_windows_complete_or_null, warehouse=warehouse)
+    assert not result.passed
+    assert result.description == (
+        "1 rows say complete when their window is not (or the reverse), 4 incomplete rows carry an outcome, "
+        "0 complete rows lack one"
+    )
