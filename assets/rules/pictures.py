@@ -83,7 +83,8 @@ def pareto_png(billing: pl.Series, key_count: int, key_level: float | Decimal | 
         axes.plot([x], [y], "o", color=KEY_COLOUR)
         level = f"key level {_money(float(key_level))} {currency}" if key_level is not None else "key level"
         axes.annotate(
-            f"{level}:\n{key_count:,} key accounts ({x:.1f} % of accounts)\nhold {y:.1f} % of billing",
+            f"{level}:\n{key_count:,} key account{'s' if key_count != 1 else ''} ({x:.1f} % of accounts)\n"
+            f"hold{'s' if key_count == 1 else ''} {y:.1f} % of billing",
             (x, y),
             xytext=(12, -48),
             textcoords="offset points",
@@ -149,6 +150,9 @@ def tier_mix_png(mix: pl.DataFrame) -> bytes:
             continue
         axes.barh(sellers, counts, left=left, color=colour, label=tier, edgecolor="white", linewidth=0.5)
         left = [a + b for a, b in zip(left, counts, strict=True)]
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set(xlabel="accounts", title=f"Tier mix per seller ({int(mix['accounts'].sum()):,} accounts)")
     axes.tick_params(axis="y", labelsize=7 if len(sellers) > 15 else 9)
     axes.legend(title="tier", loc="lower right", fontsize=8)
