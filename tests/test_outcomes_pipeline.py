@@ -5,10 +5,13 @@ The small inputs (tests/conftest.py) with two years of monthly billing added (20
 and Acme (nat:N1, of the account loc:L1) 300 a month from May 2025. One run (as of 2026-10-31) serves the module.
 """
 
+import base64
 import datetime as dt
 import hashlib
 import json
+import re
 import shutil
+import struct
 from decimal import Decimal
 from pathlib import Path
 
@@ -141,6 +144,13 @@ def test_the_publication_holds_a_report(run):
     for heading in ("Did the prioritization work?", "Backtest of the decision matrix", "Sellers&#x27; feedback"):
         assert heading in text
     assert "<svg" in text and "2026-10-31" in text
+    # the pictures (assets/rules/pictures.py) come first, as PNGs inside the page
+    assert text.index("Accounts at a glance") < text.index("Did the prioritization work?")
+    for title in ("Billing concentration (Pareto)", "Tier mix per seller", "crossed the key level since the review"):
+        assert title in text
+    pngs = [base64.b64decode(src) for src in re.findall(r'src="data:image/png;base64,([^"]+)"', text)]
+    assert len(pngs) == 3 and all(png[:8] == b"\x89PNG\r\n\x1a\n" for png in pngs)
+    assert {struct.unpack(">II", png[16:24]) for png in pngs} == {(800, 450)}
 
 
 def test_the_backtest_command_publishes_nothing(run, capsys, tmp_path):
