@@ -1,4 +1,4 @@
-# The README's commands. Each installs what it needs from the pinned requirements.lock into .venv first.
+# The README's commands. Each installs what it needs from the pinned requirements.lock into .venv first (with uv, below).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,9 +8,29 @@ export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .PHONY: install install-evaluation browser postgres run test dev benchmark benchmark-scoring benchmark-matching benchmark-backtest lint format clean lock
 
+# The installer: uv (pinned in requirements.lock) installs the lock in parallel, several times faster than pip on a fresh
+# clone (docs/development.md). The .venv then has no pip of its own (ensurepip alone costs seconds): the system's pip
+# puts uv into it (pip 22.3+; an older pip gets a pip in the .venv first). uv reads UV_DEFAULT_INDEX / UV_INDEX, not
+# pip.conf: behind a package mirror set those, or use pip alone with `make run INSTALLER=pip`.
+INSTALLER ?= uv
+PIP := -m pip install --quiet --disable-pip-version-check
+ifeq ($(INSTALLER),uv)
+INSTALL := $(BIN)/python -m uv pip install --quiet --python $(BIN)/python
+FREEZE := $(BIN)/python -m uv pip freeze --python $(BIN)/python --exclude-editable
+else
+INSTALL := $(BIN)/python $(PIP)
+FREEZE := $(BIN)/python -m pip freeze --all --exclude-editable
+endif
+
 $(VENV)/.installed: requirements.lock pyproject.toml
+ifeq ($(INSTALLER),uv)
+	$(PYTHON) -m venv --without-pip $(VENV)
+	UV="$$(grep '^uv==' requirements.lock)"; $(PYTHON) -m pip --python $(BIN)/python install --quiet \
+		--disable-pip-version-check "$$UV" || { $(BIN)/python -m ensurepip && $(BIN)/python $(PIP) "$$UV"; }
+else
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+endif
+	$(INSTALL) -r requirements.lock
 	touch $@
 
 install: $(VENV)/.installed
@@ -20,7 +40,7 @@ install: $(VENV)/.installed
 EVALUATION := $(VENV)/evaluation
 $(EVALUATION)/.installed: requirements-evaluation.lock $(VENV)/.installed
 	rm -rf $(EVALUATION)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --target $(EVALUATION) -r requirements-evaluation.lock
+	$(INSTALL) --no-deps --target $(EVALUATION) -r requirements-evaluation.lock
 	touch $@
 
 install-evaluation: $(EVALUATION)/.installed
@@ -28,8 +48,8 @@ install-evaluation: $(EVALUATION)/.installed
 run: install  ## run the whole pipeline on the demo data (or on ALMS_DATA_DIR)
 	$(BIN)/python -m pipelines.commands run
 
-test: install install-evaluation browser postgres  ## the whole test suite
-	$(BIN)/python -m pytest -q
+test: install install-evaluation browser postgres  ## the whole test suite (ARGS=tests/test_docs.py: some of it)
+	$(BIN)/python -m pytest -q $(ARGS)
 
 browser:  ## Debian's chromium for the UI test (tests/test_ui.py drives it with Playwright)
 	@command -v chromium >/dev/null || { \
@@ -46,7 +66,7 @@ postgres:  ## Debian's PostgreSQL server binaries: tests/test_postgres.py starts
 dev: install  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-benchmark: install  ## 10M billing lines / 1M clients / 5M events, timed (see README)
+benchmark: install  ## 10M billing lines / 1M clients / 5M events, timed (docs/benchmarks.md)
 	$(BIN)/python -m pipelines.commands benchmark $(ARGS)
 
 benchmark-scoring: install  ## scoring 1M accounts with their engagement and deals, timed
@@ -69,4 +89,4 @@ clean:
 
 lock:  ## re-pin requirements.lock from the current .venv
 	(echo "# Exact versions installed by make (pip freeze of a working environment; regenerate with: make lock)"; \
-	 $(BIN)/python -m pip freeze --all --exclude-editable | grep -v "^-e\|^alms\|^pip==") > requirements.lock
+	 $(FREEZE) | grep -v "^-e\|^alms\|^pip==") > requirements.lock

@@ -2,7 +2,7 @@
 
 | variable | default | meaning |
 | --- | --- | --- |
-| ALMS_DATA_DIR | <repo>/data/demo | input folder (see the README's input contract) |
+| ALMS_DATA_DIR | <repo>/data/demo | input folder (the input contract: docs/inputs.md) |
 | ALMS_OUTPUT_DIR | <repo>/output | published outputs: alms.duckdb, Parquet copies, manifest.json |
 | ALMS_AS_OF | (inferred) | last day of the 12-month window; default: end of the latest complete billing month |
 | ALMS_KEY_SHARE | 0.25 | share of ranked accounts counted down to find the key level |

@@ -11,9 +11,8 @@ from pipelines.sql_models import build_sql_assets
 
 ALMS_JOB = "alms"
 
-OTHER_ASSETS = [
+python_assets = [
     feedback.seller_feedback_raw,
-    *build_sql_assets(),
     intermediate.clients_matched,
     marts.accounts_and_key_levels,
     scoring.account_scores,
@@ -23,6 +22,9 @@ OTHER_ASSETS = [
     feedback.seller_feedback,
     publish.publication,
 ]
+# The SQL models may read only assets (checked here, once): the raw assets' keys do not depend on their partitions,
+# which each build_definitions reads from the input folder
+sql_assets = build_sql_assets([*raw.build_raw_assets(dg.MonthlyPartitionsDefinition("2000-01")), *python_assets])
 
 
 def build_job(settings):
@@ -51,7 +53,7 @@ def build_definitions(environ: dict | None = None) -> dg.Definitions:
     # PostgreSQL is a publication target only when ALMS_POSTGRES_DSN is set (assets/postgres.py)
     targets = [postgres.postgres_publication] if settings.postgres_dsn else []
     return dg.Definitions(
-        assets=[*raw.build_raw_assets(monthly), *OTHER_ASSETS, *targets],
+        assets=[*raw.build_raw_assets(monthly), *python_assets, *sql_assets, *targets],
         asset_checks=[*CHECKS, *outcomes.OUTCOME_CHECKS],
         jobs=[alms_job],
         schedules=schedules,

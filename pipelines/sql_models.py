@@ -1,26 +1,40 @@
 """The SQL-model-to-asset factory: every `sql/<layer>/<model>.sql` becomes the asset `<layer>/<model>`.
 
 The model is one `select`; the factory owns the DDL (`create or replace table <layer>.<model> as ...`, or a view
-when the model has a line `-- materialize: view`: cheap filters that are read once need not be stored again). Its
-dependencies are exactly the `<layer>.<table>` names its SQL reads (comments ignored), its description is its leading
-comment, and it binds the `$name` parameters it uses from the settings. A model whose table has a pandera model in
-`schemas` is validated on an eager frame before the run goes on.
+when the model has a line `-- materialize: view`: cheap filters that are read once need not be stored again). The
+SQL is read by a parser (assets/rules/sql_lineage.py, sqlglot): the model's dependencies are exactly the tables it
+reads (CTEs excluded), and a table that is not an asset stops the definitions with the file and the table named;
+its `$name` parameters are bound from the settings; every output column's upstream columns are published as
+`dagster/column_lineage` on each materialization and, readable, as the definition's `column_lineage` table. Its
+description is its leading comment. A model whose table has a pandera model in `schemas` is validated on an eager
+frame before the run goes on.
 """
 
+import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
+from sqlglot import exp
 
 from assets.metadata import column_schema_for, table_metadata
 from assets.resources import LAYERS, REPO_ROOT, AlmsSettings, Warehouse
 from assets.rules.progress import progress
+from assets.rules.sql_lineage import (
+    ColumnLineage,
+    SqlModelError,
+    lineage_of_models,
+    parameters_used,
+    parse_model,
+    tables_read,
+    trace_to_inputs,
+)
 from schemas import SCHEMAS_BY_TABLE
 
 SQL_DIR = REPO_ROOT / "sql"
-_TABLE_REFERENCE = re.compile(r"\b(" + "|".join(LAYERS) + r")\.([a-z_][a-z0-9_]*)\b")
-_PARAMETER = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 
 @dataclass(frozen=True)
@@ -30,9 +44,13 @@ class SqlModel:
     sql: str
 
     @property
-    def code(self) -> str:
-        """The SQL without comments (what dependencies and parameters are read from)."""
-        return re.sub(r"--[^\n]*", "", self.sql)
+    def path(self) -> str:
+        return f"sql/{self.layer}/{self.name}.sql"
+
+    @cached_property
+    def tree(self) -> exp.Query:
+        """The parsed select (parsed once per model)."""
+        return parse_model(self.sql, self.path)
 
     @property
     def description(self) -> str:
@@ -48,13 +66,14 @@ class SqlModel:
     def materialization(self) -> str:
         return "view" if re.search(r"^--\s*materialize:\s*view\s*$", self.sql, re.MULTILINE) else "table"
 
-    @property
+    @cached_property
     def reads(self) -> list[tuple[str, str]]:
-        return sorted(set(_TABLE_REFERENCE.findall(self.code)))
+        """Every `(layer, table)` the SQL reads, CTEs excluded."""
+        return tables_read(self.tree, self.path)
 
-    @property
+    @cached_property
     def parameters(self) -> list[str]:
-        return sorted(set(_PARAMETER.findall(self.code)))
+        return parameters_used(self.tree)
 
 
 def load_sql_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
@@ -81,7 +100,19 @@ def run_sql_model(conn, model: SqlModel, parameters: dict) -> int:
     return conn.sql(f"select count(*) from {model.layer}.{model.name}").fetchall()[0][0]
 
 
-def sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
+def sql_model_asset(model: SqlModel, lineage: dict[tuple[str, str], ColumnLineage]) -> dg.AssetsDefinition:
+    """The model's asset; `lineage`: the column lineage of every SQL model (the model's own, and its upstreams' to
+    trace a column back to the inputs)."""
+    column_lineage = dg.TableColumnLineage(
+        deps_by_column={
+            column: [
+                dg.TableColumnDep(asset_key=dg.AssetKey([layer, table]), column_name=name)
+                for layer, table, name in deps
+            ]
+            for column, deps in lineage[(model.layer, model.name)].columns.items()
+        }
+    )
+
     @dg.asset(
         key=[model.layer, model.name],
         deps=[dg.AssetKey([layer, table]) for layer, table in model.reads],
@@ -91,6 +122,7 @@ def sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
         metadata={
             **column_schema_for(model.layer, model.name),
             "sql": dg.MetadataValue.md(f"```sql\n{model.sql}\n```"),
+            "column_lineage": dg.MetadataValue.md(lineage_table(model, lineage)),
         },
     )
     def _sql_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: AlmsSettings):
@@ -108,13 +140,47 @@ def sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
             else:
                 schema = dict(zip(relation.columns, [str(t) for t in relation.types], strict=True))
         context.log.info(f"{table}: {row_count:,} rows")
-        return dg.MaterializeResult(metadata=table_metadata(model.layer, model.name, schema, row_count))
+        return dg.MaterializeResult(
+            metadata={
+                **table_metadata(model.layer, model.name, schema, row_count),
+                "dagster/column_lineage": column_lineage,
+            }
+        )
 
     return _sql_asset
 
 
-def build_sql_assets(sql_dir: Path = SQL_DIR) -> list[dg.AssetsDefinition]:
-    return [sql_model_asset(model) for model in load_sql_models(sql_dir)]
+def lineage_table(model: SqlModel, lineage: dict[tuple[str, str], ColumnLineage]) -> str:
+    """The model's column lineage as a Markdown table (the Dagster UI of open-source Dagster does not draw
+    `dagster/column_lineage`): each column, the upstream columns it is computed from, and the input columns (raw
+    tables and Python-built tables) those trace back to through the SQL models."""
+    rows = ["| column | computed from | traced back to the inputs |", "| --- | --- | --- |"]
+    for column, deps in lineage[(model.layer, model.name)].columns.items():
+        inputs = trace_to_inputs(lineage, (model.layer, model.name, column))
+        direct = ", ".join(".".join(dep) for dep in deps) or "no column (a literal, a parameter or a row count)"
+        rows.append(f"| `{column}` | {direct} | {', '.join('.'.join(dep) for dep in sorted(inputs))} |")
+    return "\n".join(rows)
+
+
+def build_sql_assets(other_assets: Sequence[dg.AssetsDefinition], sql_dir: Path = SQL_DIR) -> list[dg.AssetsDefinition]:
+    """An asset per SQL model. Every table a model reads must be an asset: a SQL model or one of `other_assets`."""
+    models = load_sql_models(sql_dir)
+    assets = {tuple(key.path) for definition in other_assets for key in definition.keys}
+    assets |= {(model.layer, model.name) for model in models}
+    for model in models:
+        for table in model.reads:
+            if table not in assets:
+                near = difflib.get_close_matches(".".join(table), sorted(".".join(a) for a in assets), n=1)
+                hint = f" (did you mean {near[0]}?)" if near else ""
+                raise SqlModelError(f"{model.path} reads {'.'.join(table)}, which is not an asset{hint}")
+    lineage = sql_column_lineage(models)
+    return [sql_model_asset(model, lineage) for model in models]
+
+
+def sql_column_lineage(models: list[SqlModel]) -> dict[tuple[str, str], ColumnLineage]:
+    """Every model's column lineage; `select *` expands with the pandera models' columns and the upstream models'."""
+    known_columns = {table: list(model.to_schema().columns) for table, model in SCHEMAS_BY_TABLE.items()}
+    return lineage_of_models([((m.layer, m.name), m.tree, m.path) for m in in_dependency_order(models)], known_columns)
 
 
 def in_dependency_order(models: list[SqlModel]) -> list[SqlModel]:

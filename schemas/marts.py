@@ -447,7 +447,7 @@ class AccountHistory(pa.DataFrameModel):
 
 
 class AccountChanges(pa.DataFrameModel):
-    """What changed between consecutive snapshots, and why (README, "History")."""
+    """What changed between consecutive snapshots, and why (reason codes: docs/operations.md, "Read the change log")."""
 
     from_as_of_date: pl.Date = pa.Field(description="Earlier snapshot.")
     to_as_of_date: pl.Date = pa.Field(description="Later snapshot.")
@@ -474,7 +474,7 @@ class AccountChanges(pa.DataFrameModel):
             "new_account",
             "account_removed",
         ],
-        description="Why (first match wins): see the README's reason codes.",
+        description="Why (first match wins): see the reason codes in docs/operations.md.",
     )
 
     class Config:

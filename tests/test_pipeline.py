@@ -169,6 +169,11 @@ def test_metadata_and_column_descriptions_reach_the_catalog(pipeline_env):
         matched = instance.get_latest_materialization_event(dg.AssetKey(["intermediate", "int_clients_matched"]))
         assert matched.asset_materialization.metadata["records_in"].value == 6
         assert matched.asset_materialization.metadata["accounts_out"].value == 5
+        aggregated = instance.get_latest_materialization_event(
+            dg.AssetKey(["intermediate", "int_accounts_aggregated"])
+        ).asset_materialization.metadata
+        billing = aggregated["dagster/column_lineage"].column_lineage.deps_by_column["billing_12m"]
+        assert billing == [dg.TableColumnDep(["staging", "stg_billing__invoice_lines"], "billing_amount")]
 
 
 def test_workspace_yaml_loads_the_definitions():

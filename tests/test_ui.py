@@ -126,6 +126,15 @@ def test_asset_graph_shows_layers_and_marts_and_a_mart_page_its_columns(webserve
             page.get_by_text(description).first.wait_for(timeout=60_000)
             page.get_by_text("priority_score").first.wait_for(timeout=10_000)
             page.screenshot(path=str(ARTIFACTS / "account_scores.png"), full_page=True)
+            # a SQL model's column lineage: the definition's column_lineage table, opened from its metadata row
+            page.goto(f"{webserver}/assets/intermediate/int_accounts_aggregated", wait_until="domcontentloaded")
+            page.locator("tr", has_text="column_lineage").get_by_text("[Show Markdown]").first.click()
+            dialog = page.get_by_role("dialog").filter(has_text="traced back to the inputs")
+            row = dialog.locator("tr", has_text="billing_12m").first
+            row.wait_for(timeout=30_000)
+            assert "staging.stg_billing__invoice_lines.billing_amount" in row.inner_text()
+            assert "raw.fx_rates.rate_to_reporting" in row.inner_text()
+            page.screenshot(path=str(ARTIFACTS / "column_lineage.png"))
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
             raise

@@ -1,6 +1,6 @@
 """Targets, leads, sellers' picks and front-line overrides: from scores to the designation of every account.
 
-Rules (README, "Targets and leads"):
+Rules (docs/scoring.md, "Targets" and "Leads"):
 - Recommended targets: per seller, among their own accounts that are not key and are active or in pipeline, the
   `targets.per_seller` best by the mean of the `targets.rank_by` criteria scores (whitespace and likelihood: room to
   grow and a deal in motion), then priority score, then account_id. Never more than 9.

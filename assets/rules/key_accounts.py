@@ -1,6 +1,6 @@
 """The key cut-off: top-down listing of accounts by 12-month billing and the 25% key level.
 
-The rule, exactly (README, "The key cut-off"):
+The rule, exactly (docs/method.md, "The key cut-off"):
 - n = the number of accounts with positive net 12-month billing. Accounts with zero or negative net billing
   (dormant accounts, accounts whose credit notes exceed their invoices) are never key and are not counted in n.
 - k = ceil(key_share * n), computed exactly (0.1 * 30 is 3, not 3.0000000000000004 rounded up to 4).

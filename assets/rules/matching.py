@@ -133,8 +133,8 @@ def normalise_name(name: pl.Expr) -> pl.Expr:
     tokens = text.str.split(" ").list.eval(
         pl.element().replace(ABBREVIATIONS).filter(~pl.element().is_in(LEGAL_FORMS) & (pl.element() != ""))
     )
-    key = tokens.list.join(" ").str.replace(r"( and)+$", "")
-    return pl.when(key != "").then(key)
+    # an empty key is a missing name (written without pl.when, which would compute the key twice)
+    return tokens.list.join(" ").str.replace(r"( and)+$", "").replace("", None)
 
 
 def normalise_domain(domain: pl.Expr) -> pl.Expr:
@@ -146,31 +146,28 @@ def normalise_domain(domain: pl.Expr) -> pl.Expr:
         .str.replace(r"[/?#:].*$", "")
         .str.strip_chars(".")
     )
-    return pl.when(text.str.contains(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$") & ~text.is_in(WEBMAIL_DOMAINS)).then(text)
+    # a host name or missing; web mail is missing too (each step once: pl.when would compute the text twice)
+    host = text.str.extract(r"^([a-z0-9-]+(\.[a-z0-9-]+)+)$", 1)
+    return host.replace(WEBMAIL_DOMAINS, [None] * len(WEBMAIL_DOMAINS))
 
 
 def normalise_phone(phone: pl.Expr) -> pl.Expr:
-    digits = phone.str.replace_all(r"[^0-9]", "")
-    digits = (
-        pl.when((digits.str.len_chars() == 11) & digits.str.starts_with("1"))
-        .then(digits.str.slice(1))
-        .otherwise(digits)
-    )
-    return pl.when(digits.str.len_chars() >= 7).then(digits)
+    digits = phone.str.replace_all(r"[^0-9]", "").str.replace(r"^1([0-9]{10})$", "$1")
+    return digits.str.extract(r"^([0-9]{7,})$", 1)
 
 
 def normalise_postal_code(postal_code: pl.Expr) -> pl.Expr:
     """Upper case without spaces or dashes; a US ZIP+4 (`94105-1234`) keeps its five-digit ZIP."""
     text = postal_code.str.to_uppercase().str.replace(r"^\s*([0-9]{5})\s*-\s*[0-9]{4}\s*$", "$1")
-    text = text.str.replace_all(r"[^A-Z0-9]", "")
-    return pl.when(text != "").then(text)
+    return text.str.replace_all(r"[^A-Z0-9]", "").replace("", None)
 
 
 def add_match_keys(records: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
     """The normalised comparison keys of each client record.
 
-    A DataFrame is keyed through the lazy engine: common sub-expressions are computed once and both cores work
-    (1M records: 3.6 s eager, ~1.5 s lazy streaming); row order is kept."""
+    A DataFrame is keyed through the lazy streaming engine, so both cores work; row order is kept. Each normaliser
+    computes each step once (polars does not share a sub-expression that appears twice in one expression, as in
+    `pl.when(key != "").then(key)`): 1M records 2.0 s, 3.4 s with the repeated steps."""
     if isinstance(records, pl.DataFrame):
         return add_match_keys(records.lazy()).collect(engine="streaming")
     return records.with_columns(

@@ -5,7 +5,7 @@ becomes null next to its original text, and the staging models turn that into a 
 (sellers, FX rates) are small and every value matters to every account, so a bad row there stops the run with an
 `InputError` naming file, row and column.
 
-Value formats (documented in the README's input contract and docs/inputs.md):
+Value formats (documented in docs/inputs.md):
 - text: trimmed; control characters (NUL, tab, CR, LF, DEL, the C1 range, zero-width space, line and paragraph
   separators, bidirectional overrides, a stray byte-order mark) are replaced, each run by one space, so they never
   reach a published table or the CRM file. Transactional rows keep the cleaned value and name the column in

@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import duckdb
@@ -76,8 +77,8 @@ FIELD_LEVELS = {"name_level": NAME_LEVELS, "location_level": LOCATION_LEVELS, "p
 FIELDS = tuple(FIELD_LEVELS)
 LEVELS = {column: tuple(sorted(levels)) for column, levels in FIELD_LEVELS.items()}
 EXACT_NAME = 9
-# Agreement on a value that many sites share is weaker evidence (term frequency): an exact name and the same domain
-# carry the share of sites with that value as their u, instead of the level's average u.
+# Agreement on a value that many sites share is weaker evidence (term frequency): an exact name carries the share of
+# sites with that name as its u, instead of the level's average u.
 TERM_FREQUENCIES = {"name_level": (EXACT_NAME, "name_tf")}
 # Names that differ by conflicting qualifiers never link (unless labels of their pattern say they match); names that
 # share nothing link only with identity evidence, the same web domain: organisations in one building share an
@@ -98,6 +99,8 @@ U_PRIOR = {
     "domain_level": {2: 5e-5, 1: 1e-5, 0: 0.99994},
 }
 U_PRIOR_PAIRS = 1000.0
+# The comparison SQL holds a name's word flags as bits of a BIGINT: words past this many are not compared.
+MAX_NAME_WORDS = 62
 COUNTRIES = {
     "us": "us", "usa": "us", "united states": "us", "united states of america": "us", "u s": "us", "u s a": "us",
     "ca": "ca", "can": "ca", "canada": "ca", "au": "au", "aus": "au", "australia": "au",
@@ -158,124 +161,183 @@ def _ascii_lower(expr: pl.Expr) -> pl.Expr:
 
 def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tuple[pl.DataFrame, set[str]]:
     """One row per record with an integer id and every comparison key; and the set of common name words."""
-    keyed = add_match_keys(records.lazy().sort("source_system", "source_client_id"))
-    address = (
-        _ascii_lower(pl.col("address"))
-        .str.replace(r",?\s*(unit|ste|suite|apt|#|floor|fl)\b.*$", "")
-        .str.replace_all(r"[^a-z0-9 ]", " ")
-    )
+    # the columns the matcher reads (the records' other columns would only be copied along)
+    matched_columns = ["source_system", "source_client_id", "name", "domain", "address", "city", "postal_code",
+                       "country", "phone"]  # fmt: skip
+    keyed = add_match_keys(records.lazy().select(matched_columns).sort("source_system", "source_client_id"))
+    address = pl.col("_address")
     street_tokens = (
         address.str.extract(r"^\s*[0-9]+[a-z]?\s+(.*)$", 1)
         .str.split(" ")
         .list.eval(pl.element().replace(STREET_WORDS).filter(pl.element() != ""))
     )
-    words = pl.col("name_key").str.split(" ").list.eval(pl.element().filter(~pl.element().is_in(STOP_WORDS)))
-    prepared = (
-        keyed.with_row_index("record_id")
-        .with_columns(
-            pl.col("record_id").cast(pl.Int64),
-            pl.col("domain_key").str.replace(r"\.[a-z]+$", "").str.replace_all(r"[-.]", "").alias("domain_stem"),
-            address.str.extract(r"^\s*([0-9]+)", 1).alias("house_number"),
-            street_tokens.list.join(" ").alias("street_key"),
-            _ascii_lower(pl.col("city")).str.replace_all(r"[^a-z]", "").alias("city_key"),
+    words = (
+        pl.col("name_key")
+        .str.split(" ")
+        .list.eval(pl.element().filter(~pl.element().is_in(STOP_WORDS)))
+        .list.head(MAX_NAME_WORDS)
+    )
+    # cities and countries are few: each distinct value is keyed once
+    places = [
+        _keyed_values(records, "city", _ascii_lower(pl.col("city")).str.replace_all(r"[^a-z]", ""), "city_key"),
+        _keyed_values(
+            records,
+            "country",
             pl.col("country")
             .str.to_lowercase()
             .str.replace_all(r"[^a-z ]", " ")
             .str.strip_chars()
-            .replace_strict(COUNTRIES, default=None)
-            .alias("country_key"),
+            .replace_strict(COUNTRIES, default=None),
+            "country_key",
+        ),
+    ]
+    for column, keys in places:
+        keyed = keyed.join(keys.lazy(), on=column, how="left", nulls_equal=True, maintain_order="left")
+    prepared = (
+        keyed.with_row_index("record_id")
+        # the address once, for the house number and the street (polars would compute a repeated expression twice)
+        .with_columns(
+            _ascii_lower(pl.col("address"))
+            .str.replace(r",?\s*(unit|ste|suite|apt|#|floor|fl)\b.*$", "")
+            .str.replace_all(r"[^a-z0-9 ]", " ")
+            .alias("_address")
+        )
+        .with_columns(
+            pl.col("record_id").cast(pl.Int64),
+            pl.col("domain_key").str.replace(r"\.[a-z]+$", "").str.replace_all(r"[-.]", "").alias("domain_stem"),
+            address.str.extract(r"^\s*([0-9]+)", 1).alias("house_number"),
+            street_tokens.list.join(" ").replace("", None).alias("street_key"),
             pl.col("phone_key").str.slice(-7).alias("phone7"),
             pl.col("name_key").str.replace_all(" ", "").alias("name_compact"),
             words.alias("name_tokens"),
         )
-        .with_columns(pl.when(pl.col("street_key") != "").then(pl.col("street_key")).alias("street_key"))
+        .drop("_address")
         .collect(engine="streaming")
     )
-    prepared = _drop_misspelt_legal_forms(prepared)
+    # one row per record and word, in name order (misspelt legal forms dropped), every step below vectorised over
+    # all words at once
+    words = (
+        prepared.select("record_id", "city_key", pl.col("name_tokens").alias("token"))
+        .explode("token")
+        .drop_nulls("token")
+    )
+    words = words.filter(~pl.col("token").is_in(_misspelt_legal_forms(words["token"].unique()).implode()))
+    words = words.with_columns(_rank_in_run("record_id").alias("position"))
     # word rarity over distinct names (an organisation with many records counts once)
-    names = prepared.select(pl.col("name_key"), pl.col("name_tokens")).drop_nulls("name_key").unique("name_key")
-    n_names = max(names.height, 1)
-    frequencies = names.select(pl.col("name_tokens").list.unique().explode().alias("token")).drop_nulls()
+    n_names = max(prepared["name_key"].drop_nulls().n_unique(), 1)
+    first_of_name = prepared.select(pl.col("name_key").is_first_distinct()).to_series()
     frequencies = (
-        frequencies.group_by("token")
-        .len("names")
+        words.filter(pl.lit(first_of_name).gather(pl.col("record_id")))
+        .group_by("token")
+        .agg(pl.col("record_id").n_unique().cast(pl.UInt32).alias("names"))
         .with_columns((pl.lit(n_names + 1.0) / pl.col("names")).log().alias("weight"))
+        .sort("token")
+        .with_row_index("alphabetical")
     )
     cutoff = max(settings.common_token_min, int(settings.common_token_share * n_names))
     common = set(frequencies.filter(pl.col("names") >= cutoff)["token"].to_list())
     # words that name a site: compass points and the like, numbers, and the record's own place ("X Aurora" in Aurora)
     qualifiers = pl.Series(DISCRIMINATORS).implode()
-    # per record: the words with their weights (in name order), the two rarest words, a sorted word key, initials
-    exploded = (
-        prepared.select("record_id", pl.col("name_tokens").alias("token"), "city_key")
-        .explode("token")
-        .drop_nulls("token")
-        .with_row_index("position")
-        .join(frequencies, on="token", how="left")
-    )
-    per_record = (
-        exploded.sort("position")
-        .group_by("record_id")
-        .agg(
-            pl.col("token").alias("tokens"),
-            pl.col("weight").alias("token_weights"),
-            pl.col("token").is_in(list(common)).alias("token_common"),
-            (
-                pl.col("token").is_in(qualifiers)
-                | pl.col("token").str.contains(r"^[0-9]+$")
-                | ((pl.col("token") == pl.col("city_key")) & (pl.col("token").str.len_chars() >= 4))
-            ).alias("token_qualifier"),
-            pl.col("token").is_in(DIVISIONS).alias("token_division"),
-            pl.col("token").filter(~pl.col("token").is_in(list(common))).alias("rare_tokens"),
-            pl.col("token").sort_by("names", "token").first().alias("rarest_token"),
-            pl.col("token").sort_by("names", "token").get(1, null_on_oob=True).alias("second_rarest_token"),
-            pl.col("token").sort().str.join(" ").alias("name_sorted"),
-            pl.col("token").str.slice(0, 1).str.join("").alias("initials"),
-            pl.len().alias("token_count"),
+    # per word: its weight, and its flags as bits (the i-th word is bit i) for the comparison SQL
+    words = words.join(frequencies, on="token", how="left", maintain_order="left")
+    bit = pl.lit(2, pl.Int64).pow(pl.col("position"))
+    words = words.with_columns(
+        pl.when(pl.col("token").is_in(list(common))).then(bit).otherwise(0).alias("common_bit"),
+        pl.when(
+            pl.col("token").is_in(qualifiers)
+            | pl.col("token").str.contains(r"^[0-9]+$")
+            | ((pl.col("token") == pl.col("city_key")) & (pl.col("token").str.len_chars() >= 4))
         )
+        .then(bit)
+        .otherwise(0)
+        .alias("qualifier_bit"),
+        pl.when(pl.col("token").is_in(DIVISIONS)).then(bit).otherwise(0).alias("division_bit"),
+        # words a typo can reach (Jaro-Winkler): four letters or more, no digits
+        pl.when((pl.col("token").str.len_chars() >= 4) & ~pl.col("token").str.contains("[0-9]"))
+        .then(bit)
+        .otherwise(0)
+        .alias("typo_bit"),
     )
-    site = pl.struct("name_key", "city_key")
-    prepared = (
-        prepared.join(per_record, on="record_id", how="left")
+    per_record = words.group_by("record_id").agg(
+        pl.col("token").alias("tokens"),
+        pl.col("weight").alias("token_weights"),
+        *(pl.col(f"{flag}_bit").sum().alias(f"{flag}_mask") for flag in ("common", "qualifier", "division", "typo")),
+    )
+    # the two rarest words (fewest names, then alphabetical): the first two of each record's words in that order.
+    # Words that name a site (a number, "West", the record's own city) or are too short to block on come last: they
+    # tell sites apart, not organisations ("Kingston Systems of Jacksonville #169" meets its duplicates on kingston)
+    by_rarity = words.select(
+        "record_id",
+        "token",
+        ((pl.col("qualifier_bit") > 0) | (pl.col("token").str.len_chars() < 3)).alias("is_site_or_short"),
+        "names",
+        "alphabetical",
+    ).sort("record_id", "is_site_or_short", "names", "alphabetical")
+    by_rarity = by_rarity.with_columns(_rank_in_run("record_id").alias("rank"))
+    for rank, column in enumerate(("rarest_token", "second_rarest_token")):
+        per_record = per_record.join(
+            by_rarity.filter(pl.col("rank") == rank).select("record_id", pl.col("token").alias(column)),
+            on="record_id",
+            how="left",
+        )
+    # the words in alphabetical order (sorting the words of all records at once is faster than each record's list)
+    alphabetical = (
+        words.select("record_id", "token", "alphabetical")
+        .sort("record_id", "alphabetical")
+        .group_by("record_id", maintain_order=True)
+        .agg(pl.col("token").alias("name_sorted"))
+    )
+    per_record = per_record.join(alphabetical, on="record_id", how="left").with_columns(
+        pl.col("name_sorted").list.join(" "),
+        pl.col("tokens").list.eval(pl.element().str.slice(0, 1)).list.join("").alias("initials"),
+        pl.col("tokens").list.len().alias("token_count"),
+    )
+    # term frequency of an exact name: the share of distinct sites (name, city) that carry it
+    # (with the prior's share worth U_PRIOR_PAIRS sites: one name among six sites is not 1 in 6)
+    sites = prepared.select("name_key", "city_key").unique()
+    # attached column by column: joining the wide frame itself would copy every column of every record
+    attached = (
+        prepared.select("record_id", "name_key")
+        .join(per_record, on="record_id", how="left", maintain_order="left")
+        .join(sites.group_by("name_key").len("name_sites"), on="name_key", how="left", nulls_equal=True,
+              maintain_order="left")
         .with_columns(
             pl.when(pl.col("token_count") >= 2).then(pl.col("initials")).alias("initials"),
             pl.when((pl.col("token_count") == 1) & pl.col("tokens").list.first().str.contains(r"^[a-z]{2,6}$"))
             .then(pl.col("tokens").list.first())
             .alias("acronym_token"),
-            # term frequency of an exact name: the share of distinct sites (name, city) that carry it
-            # (with the prior's exact-name share worth U_PRIOR_PAIRS sites: one name among six sites is not 1 in 6)
             (
-                (site.n_unique().over("name_key") + U_PRIOR_PAIRS * U_PRIOR["name_level"][EXACT_NAME])
-                / (site.n_unique() + U_PRIOR_PAIRS)
+                (pl.col("name_sites") + U_PRIOR_PAIRS * U_PRIOR["name_level"][EXACT_NAME])
+                / (sites.height + U_PRIOR_PAIRS)
             ).alias("name_tf"),
-            (
-                (
-                    pl.struct("domain_key", "city_key").n_unique().over("domain_key")
-                    + U_PRIOR_PAIRS * U_PRIOR["domain_level"][2]
-                )
-                / (site.n_unique() + U_PRIOR_PAIRS)
-            ).alias("domain_tf"),
         )
-        .sort("record_id")
-    )
+        .drop("record_id", "name_key", "name_sites")
+    )  # fmt: skip
+    prepared = pl.concat([prepared.drop("name_tokens"), attached], how="horizontal")
     return prepared, common
 
 
-def _drop_misspelt_legal_forms(prepared: pl.DataFrame) -> pl.DataFrame:
-    """Words within Jaro-Winkler 0.9 of a long legal form ("incorported", "compnay") are no part of the name."""
-    tokens = prepared.select(pl.col("name_tokens").explode().alias("token")).drop_nulls().unique()
+def _rank_in_run(key: str) -> pl.Expr:
+    """0, 1, 2, ... along each run of equal `key` (a record's words, in a frame ordered by record): vectorised."""
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    starts = pl.col(key) != pl.col(key).shift(1, fill_value=-1)
+    return row - pl.when(starts).then(row).forward_fill()
+
+
+def _keyed_values(records: pl.DataFrame, column: str, key: pl.Expr, name: str) -> tuple[str, pl.DataFrame]:
+    """`column` and the frame of its distinct values with their key `name`."""
+    return column, records.select(pl.col(column).unique()).with_columns(key.alias(name))
+
+
+def _misspelt_legal_forms(words: pl.Series) -> pl.Series:
+    """The words within Jaro-Winkler 0.9 of a long legal form ("incorported", "compnay"): no part of a name."""
     with duckdb.connect() as conn:
-        conn.register("tokens", tokens)
-        legal = conn.sql(
-            "select token from tokens where length(token) >= 4 and list_bool_or(list_transform($legal, "
+        conn.register("words", words.to_frame("token"))
+        return conn.sql(
+            "select token from words where length(token) >= 4 and list_bool_or(list_transform($legal, "
             "lambda f: jaro_winkler_similarity(token, f) >= 0.9))",
             params={"legal": LEGAL_WORDS},
         ).pl()["token"]
-    if legal.len() == 0:
-        return prepared
-    return prepared.with_columns(
-        pl.col("name_tokens").list.eval(pl.element().filter(~pl.element().is_in(legal.to_list())))
-    )
 
 
 BLOCKING_RULES: dict[str, list[str]] = {
@@ -305,212 +367,313 @@ SMALL_BLOCK_RULES = {"city+word_start", "house+word", "house+street", "postal+wo
 
 def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tuple[pl.DataFrame, dict]:
     """(left_id, right_id) pairs, left < right, sharing at least one blocking key, with `is_training` (a pair of a
-    tight rule); and counts per rule."""
-    derived = {"name_prefix", "word", "word_start"}
-    frame = prepared.select(
+    tight rule); and counts per rule. The pairs come sorted by (left_id, right_id).
+
+    Each rule hashes its key to one integer (a block: the records sharing it; grouping and joining one 64-bit
+    integer is twice as fast as the key's strings, and two keys colliding among a million would only add pairs to
+    compare), counts each block's size, drops the blocks that are too large, and joins the members of each block;
+    the rules run in parallel (lazy frames collected together), and a pair found by several rules is kept once."""
+    frame = prepared.lazy().select(
         "record_id",
-        *{column for columns in BLOCKING_RULES.values() for column in columns if column not in derived} - {"city_key"},
+        *{column for columns in BLOCKING_RULES.values() for column in columns} - set(_WORD_KEYS) - {"name_prefix"},
         pl.col("name_key").str.slice(0, 4).alias("name_prefix"),
-        # the rare words of the name (3+ letters): a typo in one word leaves the others to meet on
-        pl.concat_list("rarest_token", "second_rarest_token")
-        .list.drop_nulls()
-        .list.filter(pl.element().str.len_chars() >= 3)
-        .alias("word"),
-        # the first three letters of the two rarest words: a typo later in a word leaves its start
-        pl.concat_list("rarest_token", "second_rarest_token")
-        .list.drop_nulls()
-        .list.eval(pl.element().str.slice(0, 3))
-        .list.filter(pl.element().str.len_chars() >= 3)
-        .alias("word_start"),
-        "initials",
-        "acronym_token",
-        "city_key",
+        "rarest_token",
+        "second_rarest_token",
     )
-    pairs = []
-    report = {"pairs_by_rule": {}, "blocks_skipped": {}}
-    for rule, keys in BLOCKING_RULES.items():
-        blocks = frame.select("record_id", *keys)
-        word = next((key for key in keys if key.startswith("word")), None)
-        if word:  # one row per word of the name, so a typo in one word leaves the others
-            blocks = blocks.explode(word).unique()
+    sized = []
+    for keys in BLOCKING_RULES.values():
+        word = next((key for key in keys if key in _WORD_KEYS), None)
+        rows = _word_rows(frame, keys, word) if word else frame.select("record_id", *keys)
+        block = (pl.struct(keys) if len(keys) > 1 else pl.col(keys[0])).hash().alias("block")
+        sized.append(
+            rows.drop_nulls(keys)
+            .select("record_id", block)
+            .with_columns(pl.len().over("block").alias("size"))
+            .filter(pl.col("size") > 1)
+        )
+    # the blocks of every rule (their members and size), sized once and in parallel
+    blocks = dict(zip(BLOCKING_RULES, pl.collect_all(sized), strict=True))
+    rules, skipped = [], {}
+    for rule, members in blocks.items():
         limit = settings.max_word_block_size if rule in SMALL_BLOCK_RULES else settings.max_block_size
-        blocks = blocks.drop_nulls(keys).with_columns(pl.len().over(keys).alias("_size"))
-        report["blocks_skipped"][rule] = int(
-            blocks.filter(pl.col("_size") > limit).select(pl.struct(keys).n_unique()).item()
-        )
-        blocks = blocks.filter((pl.col("_size") > 1) & (pl.col("_size") <= limit)).drop("_size")
-        joined = (
-            blocks.join(blocks, on=keys, suffix="_right")
+        skipped[rule] = members.filter(pl.col("size") > limit)["block"].n_unique()
+        kept = members.lazy().filter(pl.col("size") <= limit).select("record_id", "block")
+        rules.append(
+            kept.join(kept, on="block", suffix="_right")
             .filter(pl.col("record_id") < pl.col("record_id_right"))
-            .select(pl.col("record_id").alias("left_id"), pl.col("record_id_right").alias("right_id"))
-            .unique()
+            .select(_pair_code("record_id", "record_id_right", is_training=rule not in BROAD_RULES))
         )
-        report["pairs_by_rule"][rule] = joined.height
-        pairs.append(joined.with_columns(pl.lit(rule not in BROAD_RULES).alias("is_training")))
+    del blocks
     # acronyms: a one-word name equal to the initials of another name in the same city
-    short = frame.select("record_id", pl.col("acronym_token").alias("acronym"), "city_key").drop_nulls()
-    long = frame.select("record_id", pl.col("initials").alias("acronym"), "city_key").drop_nulls()
-    acronyms = (
+    short = prepared.lazy().select("record_id", pl.col("acronym_token").alias("acronym"), "city_key").drop_nulls()
+    long = prepared.lazy().select("record_id", pl.col("initials").alias("acronym"), "city_key").drop_nulls()
+    rules.append(
         short.join(long, on=["acronym", "city_key"], suffix="_right")
         .filter(pl.col("record_id") != pl.col("record_id_right"))
         .select(
-            pl.min_horizontal("record_id", "record_id_right").alias("left_id"),
-            pl.max_horizontal("record_id", "record_id_right").alias("right_id"),
+            _pair_code(
+                pl.min_horizontal("record_id", "record_id_right"),
+                pl.max_horizontal("record_id", "record_id_right"),
+                is_training=True,
+            )
         )
     )
-    report["pairs_by_rule"]["acronym+city"] = acronyms.height
-    pairs.append(acronyms.with_columns(pl.lit(True).alias("is_training")))
-    unique = pl.concat(pairs).group_by("left_id", "right_id").agg(pl.col("is_training").any())
+    found = pl.collect_all(rules)
+    pair = pl.col("code") // 2
+    report = {
+        # a pair that shares both rare words is joined twice by a word rule: counted once
+        "pairs_by_rule": {rule: found[i].select(pair.n_unique()).item() if i < len(BLOCKING_RULES) and
+                          any(key in _WORD_KEYS for key in BLOCKING_RULES[rule]) else found[i].height
+                          for i, rule in enumerate([*BLOCKING_RULES, "acronym+city"])},
+        "blocks_skipped": skipped,
+    }  # fmt: skip
+    # sorted, a pair's codes lie side by side, the training one (even) first: the first of each pair is kept
+    unique = (
+        pl.concat(found)
+        .sort("code")
+        .filter(pair != pair.shift(1, fill_value=-1))
+        .select(
+            (pair // _PAIR_BASE).alias("left_id"),
+            (pair % _PAIR_BASE).alias("right_id"),
+            (pl.col("code") % 2 == 0).alias("is_training"),
+        )
+    )
     report["candidate_pairs"] = unique.height
     return unique, report
 
 
-def _token_equal(t: str, s: str) -> str:
-    """SQL: two name words are the same word: equal, a typo (Jaro-Winkler 0.88, 4+ letters, not numbers), an
-    abbreviation (one starts with the other, 3+ letters: deli / delicatessen), or an initial (j / john)."""
+def _pair_code(left: str | pl.Expr, right: str | pl.Expr, is_training: bool) -> pl.Expr:
+    """A pair as one integer (record ids stay below 2^32), times two, plus one where the pair is not for training:
+    counting, sorting and de-duplicating one column is cheaper than two."""
+    left, right = (pl.col(side) if isinstance(side, str) else side for side in (left, right))
+    return ((left * _PAIR_BASE + right) * 2 + int(not is_training)).alias("code")
+
+
+# Keys made of the two rarest words of the name: each word (3+ letters), or its first three letters
+_WORD_KEYS = {"word": lambda token: token, "word_start": lambda token: token.str.slice(0, 3)}
+_PAIR_BASE = 2**32
+
+
+def _word_rows(frame: pl.LazyFrame, keys: list[str], word: str) -> pl.LazyFrame:
+    """One row per record and rare word (a typo in one word leaves the other to meet on), the other keys beside."""
+    others = [key for key in keys if key != word]
+    rarest, second = (_WORD_KEYS[word](pl.col(token)) for token in ("rarest_token", "second_rarest_token"))
+    return pl.concat(
+        [
+            frame.select("record_id", *others, rarest.alias(word)),
+            # the second word only where it differs from the first (a word written twice, two words of one start)
+            frame.filter(second != rarest).select("record_id", *others, second.alias(word)),
+        ]
+    ).filter(pl.col(word).str.len_chars() >= 3)
+
+
+def _bit(mask: str, position: str) -> str:
+    """SQL: the word at 1-based `position` has its flag in `mask` (bit i - 1, see prepare_records)."""
+    return f"(({mask} >> ({position} - 1)) & 1 = 1)"
+
+
+def _similar(left: str, right: str, threshold: float) -> str:
+    """SQL: Jaro-Winkler similarity of `left` and `right` at least `threshold`. DuckDB's score cutoff gives up early on
+    a dissimilar pair (most of them), but it rounds differently at the threshold itself (0.88 -> 0): a cutoff a hair
+    below only screens, and the pairs it passes are measured in full."""
     return (
-        f"({t} = {s} or (length({t}) >= 4 and length({s}) >= 4 and not regexp_matches({t} || {s}, '[0-9]') "
-        f"and jaro_winkler_similarity({t}, {s}) >= 0.88) "
-        f"or (length({t}) >= 3 and length({s}) > length({t}) and starts_with({s}, {t})) "
-        f"or (length({s}) >= 3 and length({t}) > length({s}) and starts_with({t}, {s})) "
-        f"or (length({t}) = 1 and length({s}) > 1 and starts_with({s}, {t})) "
-        f"or (length({s}) = 1 and length({t}) > 1 and starts_with({t}, {s})))"
+        f"(case when jaro_winkler_similarity({left}, {right}, {threshold - 0.01:g}) = 0 then false "
+        f"else jaro_winkler_similarity({left}, {right}) >= {threshold:g} end)"
+    )
+
+
+# SQL: the left name's word t (position i) and the right name's word s (position j) are the same word: equal, an
+# abbreviation (one starts with the other, 3+ letters: deli / delicatessen), an initial (j / john), or a typo
+# (Jaro-Winkler 0.88, 4+ letters, no digits). A qualifier (East, 12, a place) only meets itself, never a look-alike
+# ("central" is no typo of "centennial"). The cheap tests come first: a CASE stops at the first that decides.
+SAME_WORD = f"""case
+    when t = s then true
+    when {_bit("l_qualifier_mask", "i")} or {_bit("r_qualifier_mask", "j")} then false
+    when starts_with(t, s) then length(s) <> 2
+    when starts_with(s, t) then length(t) <> 2
+    when {_bit("l_typo_mask", "i")} and {_bit("r_typo_mask", "j")} then {_similar("t", "s", 0.88)}
+    else false
+end"""
+
+
+def _shared_weight(side: str) -> str:
+    """SQL: the summed weight of the words of one name that meet the other (no word: 0, every word: the name's)."""
+    return (
+        f"case when {side}_hits = 0 then 0.0 when {side}_hits = (1::bigint << len({side}_tokens)) - 1 "
+        f"then {side}_weight else list_sum(list_transform({side}_weights, lambda w, i: case when {_bit(f'{side}_hits', 'i')} then w "
+        "else 0 end)) end"
     )
 
 
 COMPARISONS_SQL = f"""
 with pairs as (select * from pair_ids),
-records as (select * from prepared),
 joined as (
     select
-        pairs.left_id, pairs.right_id,
+        pairs.pair_index, pairs.left_id, pairs.right_id,
         l.name_key as l_name, r.name_key as r_name, l.name_compact as l_compact, r.name_compact as r_compact,
         l.tokens as l_tokens, r.tokens as r_tokens, l.token_weights as l_weights, r.token_weights as r_weights,
-        l.token_common as l_common, r.token_common as r_common, l.token_qualifier as l_qualifier,
-        r.token_qualifier as r_qualifier, l.token_division as l_division, r.token_division as r_division, l.initials as l_initials, r.initials as r_initials,
-        l.acronym_token as l_acronym, r.acronym_token as r_acronym, l.name_tf, l.domain_tf,
+        l.name_weight as l_weight, r.name_weight as r_weight,
+        l.common_mask as l_common_mask, r.common_mask as r_common_mask, l.qualifier_mask as l_qualifier_mask,
+        r.qualifier_mask as r_qualifier_mask, l.division_mask as l_division_mask, r.division_mask as r_division_mask,
+        l.typo_mask as l_typo_mask, r.typo_mask as r_typo_mask, l.initials as l_initials, r.initials as r_initials,
+        l.acronym_token as l_acronym, r.acronym_token as r_acronym, l.name_tf,
         l.domain_key as l_domain, r.domain_key as r_domain, l.domain_stem as l_stem, r.domain_stem as r_stem,
         l.phone_key as l_phone, r.phone_key as r_phone,
         l.postal_code_key as l_postal, r.postal_code_key as r_postal,
         l.house_number as l_house, r.house_number as r_house, l.street_key as l_street, r.street_key as r_street,
         l.city_key as l_city, r.city_key as r_city, l.country_key as l_country, r.country_key as r_country
     from pairs
-    join records as l on l.record_id = pairs.left_id
-    join records as r on r.record_id = pairs.right_id
+    join prepared as l on l.record_id = pairs.left_id
+    join prepared as r on r.record_id = pairs.right_id
 ),
-word_hits as (
+word_matrix as (
+    -- per word of the left name, the words of the right name it meets, as bits (each word pair is compared once);
+    -- not needed where the names are equal (the level is exact, and every word meets)
     select
         *,
-        -- a qualifier (East, 12, a place) only meets itself, never a look-alike ("central" is no typo of "centennial")
-        list_transform(l_tokens, lambda t, i: list_bool_or(list_transform(r_tokens, lambda s, j:
-            case when l_qualifier[i] or r_qualifier[j] then t = s else {_token_equal("t", "s")} end))) as l_hit,
-        list_transform(r_tokens, lambda s, j: list_bool_or(list_transform(l_tokens, lambda t, i:
-            case when l_qualifier[i] or r_qualifier[j] then t = s else {_token_equal("t", "s")} end))) as r_hit
+        case when l_name = r_name then null else list_transform(l_tokens, lambda t, i: list_bit_or(
+            list_transform(r_tokens, lambda s, j: case when {SAME_WORD} then 1::bigint << (j - 1) else 0::bigint end)
+        )) end as l_meets
     from joined
+),
+word_bits as (
+    -- the words of each name that meet a word of the other
+    select
+        *,
+        list_bit_or(list_transform(l_meets, lambda m, i: case when m <> 0 then 1::bigint << (i - 1) else 0::bigint end))
+            as l_hits,
+        list_bit_or(l_meets) as r_hits
+    from word_matrix
 ),
 word_sums as (
     select
         *,
-        len(list_filter(l_hit, lambda h: not h)) as l_unmatched,
-        len(list_filter(r_hit, lambda h: not h)) as r_unmatched,
-        list_sum(list_transform(l_weights, lambda w, i: case when l_hit[i] then w else 0 end)) as l_shared_weight,
-        list_sum(list_transform(r_weights, lambda w, i: case when r_hit[i] then w else 0 end)) as r_shared_weight,
-        list_sum(l_weights) as l_weight,
-        list_sum(r_weights) as r_weight,
-        list_bool_or(list_transform(l_hit, lambda h, i: h and not l_common[i])) as l_rare_hit,
-        list_bool_or(list_transform(r_hit, lambda h, i: h and not r_common[i])) as r_rare_hit,
-        list_bool_or(list_transform(l_qualifier, lambda q, i: q and not l_hit[i])) as l_discriminator,
-        list_bool_and(list_transform(l_division, lambda d, i: d or l_hit[i])) as l_division_only,
-        list_bool_and(list_transform(r_division, lambda d, i: d or r_hit[i])) as r_division_only,
-        list_bool_or(list_transform(r_qualifier, lambda q, i: q and not r_hit[i])) as r_discriminator
-    from word_hits
+        len(l_tokens) - bit_count(l_hits) as l_unmatched,
+        len(r_tokens) - bit_count(r_hits) as r_unmatched,
+        {_shared_weight("l")} as l_shared_weight,
+        {_shared_weight("r")} as r_shared_weight,
+        l_hits & ~l_common_mask <> 0 as l_rare_hit,
+        r_hits & ~r_common_mask <> 0 as r_rare_hit,
+        l_qualifier_mask & ~l_hits <> 0 as l_discriminator,
+        r_qualifier_mask & ~r_hits <> 0 as r_discriminator,
+        ~(l_hits | l_division_mask) & ((1::bigint << len(l_tokens)) - 1) = 0 as l_division_only,
+        ~(r_hits | r_division_mask) & ((1::bigint << len(r_tokens)) - 1) = 0 as r_division_only
+    from word_bits
 ),
 address_parts as (
     select
         *,
+        -- (a CASE tests Jaro-Winkler only where the values differ: an OR in a select list computes both sides)
         case
             when l_street is null or r_street is null then null
-            else l_street = r_street or jaro_winkler_similarity(replace(l_street, ' ', ''), replace(r_street, ' ', ''))
-                >= 0.9
+            when l_street = r_street then true
+            else {_similar("replace(l_street, ' ', '')", "replace(r_street, ' ', '')", 0.9)}
         end as same_street,
         case
             when l_house is null or r_house is null or l_street is null or r_street is null then null
-            when l_house = r_house and (l_street = r_street or jaro_winkler_similarity(l_street, r_street) >= 0.88)
+            when l_house = r_house and (l_street = r_street or {_similar("l_street", "r_street", 0.88)})
                 then true
             else false
         end as same_address,
         case when l_postal is null or r_postal is null then null else l_postal = r_postal end as same_postal,
         case
             when l_city is null or r_city is null then null
-            else l_city = r_city or (length(l_city) >= 5 and jaro_winkler_similarity(l_city, r_city) >= 0.92)
+            when l_city = r_city then true
+            when length(l_city) >= 5 then {_similar("l_city", "r_city", 0.92)}
+            else false
         end as same_city,
         case when l_country is null or r_country is null then null else l_country = r_country end as same_country
     from word_sums
+),
+levels as (
+    select
+        pair_index,
+        case
+            when l_name is null or r_name is null then null
+            when l_name = r_name or l_compact = r_compact then 9
+            -- a name of stop words only ("De La") has no words: it lies within any other name, and meets another such
+            -- name by its spelling only
+            when l_tokens is null and r_tokens is null then case when {_similar("l_name", "r_name", 0.85)}
+                then 2 else 0 end
+            when l_tokens is null or r_tokens is null then 6
+            when l_unmatched = 0 and r_unmatched = 0 then 8
+            -- one name adds only division words to the other: "Acme West" beside "Acme" is another unit
+            when (l_unmatched = 0 and r_unmatched > 0 and r_division_only) or (r_unmatched = 0 and l_unmatched > 0
+                and l_division_only) then 1
+            when (l_unmatched = 0 or r_unmatched = 0) and (l_rare_hit or r_rare_hit) then 7
+            when l_unmatched = 0 or r_unmatched = 0 then 6
+            when (l_acronym is not null and l_acronym = r_initials)
+                or (r_acronym is not null and r_acronym = l_initials) then 5
+            when l_discriminator and r_discriminator then 1
+            when (l_rare_hit or r_rare_hit)
+                and least(l_shared_weight / nullif(l_weight, 0), r_shared_weight / nullif(r_weight, 0)) >= 0.5 then 4
+            when l_rare_hit or r_rare_hit then 3
+            when l_shared_weight > 0 or {_similar("l_name", "r_name", 0.85)} then 2
+            else 0
+        end as name_level,
+        case
+            when same_country = false then 0
+            when same_address is null and same_postal is null and same_city is null then null
+            when same_address and coalesce(same_postal, true) and coalesce(same_city, true) then 6
+            when same_address then 5
+            when same_street and coalesce(same_postal, true) and coalesce(same_city, true)
+                and (same_postal or same_city) then 4
+            when same_postal and coalesce(same_city, true) then 3
+            when same_postal is null and same_city then 2
+            when same_city or same_postal then 1
+            else 0
+        end as location_level,
+        case
+            when l_phone is null or r_phone is null then null
+            when l_phone = r_phone then 2
+            when (length(l_phone) = 7 or length(r_phone) = 7) and right(l_phone, 7) = right(r_phone, 7) then 1
+            else 0
+        end as phone_level,
+        case
+            when l_stem is null or r_stem is null then null
+            when l_domain = r_domain then 2
+            when l_stem = r_stem then 1
+            else 0
+        end as domain_level,
+        name_tf,
+        -- the record whose words all lie within the other name (for the containment guard): the left one?
+        l_tokens is null or l_name = r_name or l_unmatched = 0 as left_is_contained
+    from address_parts
 )
+-- one byte per level: 4M pairs' results are held in memory
 select
-    left_id,
-    right_id,
-    case
-        when l_name is null or r_name is null then null
-        when l_name = r_name or l_compact = r_compact then 9
-        when l_unmatched = 0 and r_unmatched = 0 then 8
-        -- one name adds only division words to the other: "Acme West" beside "Acme" is another unit
-        when (l_unmatched = 0 and r_unmatched > 0 and r_division_only) or (r_unmatched = 0 and l_unmatched > 0
-            and l_division_only) then 1
-        when (l_unmatched = 0 or r_unmatched = 0) and (l_rare_hit or r_rare_hit) then 7
-        when l_unmatched = 0 or r_unmatched = 0 then 6
-        when (l_acronym is not null and l_acronym = r_initials) or (r_acronym is not null and r_acronym = l_initials)
-            then 5
-        when l_discriminator and r_discriminator then 1
-        when (l_rare_hit or r_rare_hit)
-            and least(l_shared_weight / nullif(l_weight, 0), r_shared_weight / nullif(r_weight, 0)) >= 0.5 then 4
-        when l_rare_hit or r_rare_hit then 3
-        when l_shared_weight > 0 or jaro_winkler_similarity(l_name, r_name) >= 0.85 then 2
-        else 0
-    end as name_level,
-    case
-        when same_country = false then 0
-        when same_address is null and same_postal is null and same_city is null then null
-        when same_address and coalesce(same_postal, true) and coalesce(same_city, true) then 6
-        when same_address then 5
-        when same_street and coalesce(same_postal, true) and coalesce(same_city, true)
-            and (same_postal or same_city) then 4
-        when same_postal and coalesce(same_city, true) then 3
-        when same_postal is null and same_city then 2
-        when same_city or same_postal then 1
-        else 0
-    end as location_level,
-    case
-        when l_phone is null or r_phone is null then null
-        when l_phone = r_phone then 2
-        when (length(l_phone) = 7 or length(r_phone) = 7) and right(l_phone, 7) = right(r_phone, 7) then 1
-        else 0
-    end as phone_level,
-    case
-        when l_stem is null or r_stem is null then null
-        when l_domain = r_domain then 2
-        when l_stem = r_stem then 1
-        else 0
-    end as domain_level,
+    pair_index,
+    name_level::tinyint as name_level,
+    location_level::tinyint as location_level,
+    phone_level::tinyint as phone_level,
+    domain_level::tinyint as domain_level,
     name_tf,
-    domain_tf,
-    -- the record whose words all lie within the other name (for the containment guard)
-    case when l_unmatched = 0 then left_id else right_id end as contained_id
-from address_parts
+    left_is_contained
+from levels
 """
 
 
 def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    """The comparison levels of each pair (and the exact name's term frequency)."""
-    columns = ["record_id", "name_key", "name_compact", "tokens", "token_weights", "token_common", "token_qualifier",
-               "token_division",
-               "initials",
-               "acronym_token", "name_tf", "domain_tf", "domain_key", "domain_stem", "phone_key", "postal_code_key",
-               "house_number", "street_key", "city_key", "country_key"]  # fmt: skip
-    conn.register("prepared", prepared.select(columns))
-    conn.register("pair_ids", pairs.select("left_id", "right_id"))
+    """The comparison levels of each pair (and the exact name's term frequency), in the order of `pairs` and with its
+    other columns."""
+    columns = ["record_id", "name_key", "name_compact", "tokens", "token_weights", "common_mask", "qualifier_mask",
+               "division_mask", "typo_mask", "initials", "acronym_token", "name_tf", "domain_key", "domain_stem",
+               "phone_key", "postal_code_key", "house_number", "street_key", "city_key", "country_key"]  # fmt: skip
+    # a name's total word weight computed here: a CTE read twice (once per side) would be materialised, one more copy
+    # of the records in memory (1M records: 0.4 GB)
+    conn.register("prepared", prepared.select(*columns, pl.col("token_weights").list.sum().alias("name_weight")))
+    conn.register("pair_ids", pairs.select("left_id", "right_id").with_row_index("pair_index"))
     try:
-        return conn.sql(COMPARISONS_SQL).pl()
+        # put back in order by the pair's index (cheaper than joining the pairs back on two ids)
+        levels = conn.sql(COMPARISONS_SQL).pl().sort("pair_index").drop("pair_index")
+        return pl.concat([pairs, levels], how="horizontal").select(
+            "left_id",
+            "right_id",
+            *(pl.col(column).cast(pl.Int32) for column in FIELDS),
+            "name_tf",
+            pl.when("left_is_contained").then("left_id").otherwise("right_id").alias("contained_id"),
+            pl.exclude("left_id", "right_id", *FIELDS, "name_tf", "left_is_contained"),
+        )
     finally:
         for name in ("prepared", "pair_ids"):
             conn.unregister(name)
@@ -563,7 +726,7 @@ def _log_bayes_factors(patterns: pl.DataFrame, m: dict, u: dict) -> np.ndarray:
     return total
 
 
-def _patterns(levels: pl.DataFrame) -> pl.DataFrame:
+def _patterns(levels: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """Distinct comparison patterns with their pair counts (the term frequencies, rounded, are part of it)."""
     rounded = [
         pl.when(pl.col(column) == level).then(pl.lit(2.0) ** pl.col(tf).log(2).round(1)).alias(tf)
@@ -571,11 +734,15 @@ def _patterns(levels: pl.DataFrame) -> pl.DataFrame:
     ]
     keys = [*FIELDS, *(tf for _, tf in TERM_FREQUENCIES.values())]
     # sorted, so that the EM's sums run in one order and identical data gives identical probabilities
-    return levels.with_columns(rounded).group_by(keys).len().sort(keys, nulls_last=True)
+    return levels.lazy().with_columns(rounded).group_by(keys).len().sort(keys, nulls_last=True).collect()
 
 
 def estimate_parameters(
-    levels: pl.DataFrame, u: dict, n_records: int, settings: ResolutionSettings, labels: pl.DataFrame | None = None
+    levels: pl.DataFrame | pl.LazyFrame,
+    u: dict,
+    n_records: int,
+    settings: ResolutionSettings,
+    labels: pl.DataFrame | None = None,
 ) -> tuple[dict, float]:
     """m-probabilities and the prior (probability that two random records match) by EM over the candidate pairs.
 
@@ -623,7 +790,9 @@ def estimate_parameters(
     return m, prior
 
 
-def estimate_prior(levels: pl.DataFrame, m: dict, u: dict, prior: float, n_records: int, iterations: int = 20) -> float:
+def estimate_prior(
+    levels: pl.DataFrame | pl.LazyFrame, m: dict, u: dict, prior: float, n_records: int, iterations: int = 20
+) -> float:
     """The prior again over every compared pair (the broad rules' too), m and u fixed: the expected matches among
     them over all n(n-1)/2 pairs."""
     all_pairs = max(n_records * (n_records - 1) / 2, 1.0)
@@ -881,13 +1050,14 @@ def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionS
     more. The queue shows the most valuable pattern's most uncertain pair first, then one pair of each other
     pattern in order of value, then the second pairs, and so on."""
     cluster_of = pl.Series("cluster", labels)
-    sizes = pl.DataFrame({"cluster": labels}).group_by("cluster").len("cluster_size")
-    undecided = scored.filter(pl.col("decision").is_null())
+    cluster_size = pl.Series("cluster_size", np.bincount(labels), dtype=pl.UInt32)
+    # lazily, so that only the columns each step needs are read (the pairs frame is wide)
+    undecided = scored.lazy().filter(pl.col("decision").is_null())
     held_back = (pl.col("match_probability") >= settings.match_threshold) & ~pl.col("is_link")
     torn = ((pl.col("name_weight") <= -4) & (pl.col("place_weight") >= 8)) | (
         (pl.col("name_weight") >= 8) & (pl.col("place_weight") <= -4)
     )
-    labelled = scored.filter(pl.col("decision").is_not_null()).group_by(FIELDS).len("labels")
+    labelled = scored.lazy().filter(pl.col("decision").is_not_null()).group_by(FIELDS).len("labels")
     pattern_value = (
         undecided.group_by(FIELDS)
         .agg(
@@ -906,23 +1076,53 @@ def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionS
         | (pl.col("phone_level") == 2)
         | (pl.col("domain_level") == 2)
     )
-    queue = (
-        undecided.with_columns(
-            pl.lit(cluster_of).gather(pl.col("left_id")).alias("left_cluster"),
-            pl.lit(cluster_of).gather(pl.col("right_id")).alias("right_cluster"),
+    left_cluster, right_cluster = (pl.lit(cluster_of).gather(pl.col(side)) for side in ("left_id", "right_id"))
+    # each pair's rank within its pattern (most uncertain first), on the columns that decide it only
+    ranked = (
+        scored.lazy()
+        .with_row_index("_row")
+        .filter(pl.col("decision").is_null() & worth_a_look.fill_null(False) & (left_cluster != right_cluster))
+        .select(
+            "_row",
+            *FIELDS,
+            pl.struct((pl.col("match_probability") - 0.5).abs(), "left_id", "right_id")
+            .rank("ordinal")
+            .over(*FIELDS)
+            .alias("_rank_in_pattern"),
         )
-        .filter((pl.col("left_cluster") != pl.col("right_cluster")) & worth_a_look.fill_null(False))
-        .join(sizes.rename({"cluster": "left_cluster", "cluster_size": "left_size"}), on="left_cluster")
-        .join(sizes.rename({"cluster": "right_cluster", "cluster_size": "right_size"}), on="right_cluster")
-        .join(pattern_value, on=list(FIELDS), how="left", nulls_equal=True)
+        .collect()
+    )
+    # the queue takes every pattern's first pair, then every pattern's second, ...: the first `review_limit` rows have
+    # a rank of at most `deepest`, so only those are looked at further
+    sizes = np.sort(ranked.group_by(FIELDS).len()["len"].to_numpy())
+    ranks = np.arange(1, settings.review_limit + 1)
+    smaller = np.searchsorted(sizes, ranks)  # patterns with fewer pairs than the rank
+    rows_up_to = np.concatenate([[0], np.cumsum(sizes)])[smaller] + ranks * (sizes.size - smaller)
+    enough = rows_up_to >= settings.review_limit
+    deepest = int(ranks[np.argmax(enough)]) if enough.any() else settings.review_limit
+    shallow = ranked.filter(pl.col("_rank_in_pattern") <= deepest)
+    candidates = (
+        scored[shallow["_row"]]
+        .with_columns(
+            pl.lit(cluster_size).gather(left_cluster).alias("left_size"),
+            pl.lit(cluster_size).gather(right_cluster).alias("right_size"),
+        )
+        .join(pattern_value.collect(), on=list(FIELDS), how="left", nulls_equal=True, maintain_order="left")
         .with_columns(
             (pl.col("pattern_value") * (1 + (pl.col("left_size") + pl.col("right_size")).log(2) / 4))
             .round(9)
             .alias("teaching_value"),
             (pl.col("match_probability") - 0.5).abs().alias("_distance"),
+            shallow["_rank_in_pattern"],
         )
+    )
+    queue = (
+        candidates.sort(
+            ["_rank_in_pattern", "teaching_value", "_distance", "left_id", "right_id"],
+            descending=[False, True, False, False, False],
+        )  # fmt: skip
+        .head(settings.review_limit)
         .with_columns(
-            pl.struct("_distance", "left_id", "right_id").rank("ordinal").over(*FIELDS).alias("_rank_in_pattern"),
             pl.when(held_back)
             .then(pl.lit("names_disagree"))
             .when(torn)
@@ -932,15 +1132,10 @@ def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionS
             .otherwise(pl.lit("shared_evidence"))
             .alias("review_reason"),
         )
-        .sort(
-            ["_rank_in_pattern", "teaching_value", "_distance", "left_id", "right_id"],
-            descending=[False, True, False, False, False],
-        )  # fmt: skip
-        .head(settings.review_limit)
         .with_row_index("review_rank", offset=1)
         .with_columns(pl.col("review_rank").cast(pl.Int64), describe_evidence().alias("evidence"))
     )
-    return queue.drop("_distance", "_rank_in_pattern", "left_cluster", "right_cluster")
+    return queue.drop("_distance", "_rank_in_pattern")
 
 
 def resolve_clients(
@@ -957,23 +1152,33 @@ def resolve_clients(
     prepared, common = prepare_records(records, settings)
     decided = attach_overrides(prepared, overrides)
     clock.done(f"prepared {prepared.height:,} records ({len(common):,} common name words)")
-    pairs, report = candidate_pairs(prepared, settings)
-    clock.done(f"blocked: {report['candidate_pairs']:,} candidate pairs")
-    with duckdb.connect() as conn:
-        compared = pl.concat([pairs, decided.select("left_id", "right_id", pl.lit(False).alias("is_training"))])
-        compared = compared.group_by("left_id", "right_id").agg(pl.col("is_training").any())
-        levels = compare_pairs(conn, prepared, compared).join(compared, on=["left_id", "right_id"])
+    with duckdb.connect() as conn, ThreadPoolExecutor(max_workers=1) as alongside:
+        conn.execute("set enable_progress_bar = false")
+        # u from random pairs (DuckDB) while the blocking (polars) runs: neither engine keeps both cores busy alone
+        sample = random_pairs(prepared.height, settings.random_pairs, settings.seed)
+        random_levels = alongside.submit(compare_pairs, conn, prepared, sample)
+        pairs, report = candidate_pairs(prepared, settings)
+        clock.done(f"blocked: {report['candidate_pairs']:,} candidate pairs")
+        u = level_frequencies(random_levels.result())
+        clock.done(f"u from {sample.height:,} random pairs (alongside the blocking)")
+        # the labelled pairs too, where blocking did not find them
+        unblocked = decided.select("left_id", "right_id").join(pairs, on=["left_id", "right_id"], how="anti")
+        compared = pl.concat([pairs, unblocked.with_columns(pl.lit(False).alias("is_training"))])
+        levels = compare_pairs(conn, prepared, compared)
         clock.done(f"compared {levels.height:,} pairs")
-        sample = compare_pairs(conn, prepared, random_pairs(prepared.height, settings.random_pairs, settings.seed))
-    u = level_frequencies(sample)
-    levels = levels.join(decided.select("left_id", "right_id", "decision"), on=["left_id", "right_id"], how="left")
+    levels = (
+        levels.join(decided.select("left_id", "right_id", "decision"), on=["left_id", "right_id"], how="left")
+        if decided.height
+        else levels.with_columns(pl.lit(None, pl.String).alias("decision"))
+    )
     labels = levels.filter(pl.col("decision").is_not_null()).with_columns(
         (pl.col("decision") == "must_link").alias("is_match")
     )
-    undecided = levels.filter(pl.col("decision").is_null())
+    # lazily: the estimates read a few columns of the undecided pairs, no copy of them
+    undecided = levels.lazy().filter(pl.col("decision").is_null())
     m, prior = estimate_parameters(undecided.filter("is_training"), u, prepared.height, settings, labels)
     prior = estimate_prior(undecided, m, u, prior, prepared.height)
-    clock.done("estimated u (random pairs), m and the prior (EM)")
+    clock.done("estimated m and the prior (EM)")
     scored, taught = learn_from_labels(score_pairs(levels, m, u, prior), settings.label_prior_strength)
     name_allows = (
         pl.when(pl.col("name_level") == CONFLICTING_QUALIFIERS)
@@ -1001,18 +1206,32 @@ def resolve_clients(
         links.join(cluster_of.rename({"record_id": "left_id", "cluster": "left_cluster"}), on="left_id")
         .join(cluster_of.rename({"record_id": "right_id", "cluster": "right_cluster"}), on="right_id")
         .filter(pl.col("left_cluster") == pl.col("right_cluster"))
-        .with_columns(describe_evidence().alias("evidence"))
     )
+    # the evidence text of each comparison pattern once (a few hundred), with its rank for the tie-break below
+    evidence = (
+        kept.select(FIELDS)
+        .unique()
+        .with_columns(describe_evidence().alias("evidence"))
+        .sort("evidence")
+        .with_row_index("evidence_rank")
+    )
+    kept = kept.join(evidence, on=list(FIELDS), how="left", nulls_equal=True)
     ends = pl.concat(
-        [kept.select(pl.col(side).alias("record_id"), "match_probability", "evidence", "is_must_link")
+        [kept.select(pl.col(side).alias("record_id"), "match_probability", "evidence", "evidence_rank",
+                     "is_must_link")
          for side in ("left_id", "right_id")]
     )  # fmt: skip
-    best = ends.sort(["is_must_link", "match_probability", "evidence"], descending=True).unique(
-        "record_id", keep="first", maintain_order=True
+    best = (
+        ends.sort(["is_must_link", "match_probability", "evidence_rank"], descending=True)
+        .unique("record_id", keep="first", maintain_order=True)
+        .drop("evidence_rank")
     )
-    account = (pl.col("source_system") + ":" + pl.col("source_client_id")).min().over("cluster")
+    # an account is named after the smallest source_system:source_client_id among its records
+    named = clustered.with_columns((pl.col("source_system") + ":" + pl.col("source_client_id")).alias("account_id"))
     crosswalk = (
-        clustered.with_columns(account.alias("account_id"))
+        named.drop("account_id")
+        .join(named.group_by("cluster").agg(pl.col("account_id").min()), on="cluster", how="left",
+              maintain_order="left")
         .join(best, on="record_id", how="left")
         .with_columns(
             pl.when(pl.col("is_must_link"))
@@ -1030,14 +1249,18 @@ def resolve_clients(
     )  # fmt: skip
     review = review_queue(scored, labels_, settings)
     clock.done(f"crosswalk and {review.height:,} review pairs")
-    undecided = scored.filter(pl.col("decision").is_null())
     report.update(
         seconds=clock.seconds,
         records_in=prepared.height,
         accounts_out=crosswalk["account_id"].n_unique(),
         links=links.height,
         prior_two_random_records_match=prior,
-        uncertain_pair_share=float(undecided["match_probability"].is_between(0.05, 0.95).mean() or 0.0),
+        uncertain_pair_share=float(
+            scored.select(
+                pl.col("match_probability").filter(pl.col("decision").is_null()).is_between(0.05, 0.95).mean()
+            ).item()
+            or 0.0
+        ),
         m=m,
         u=u,
         common_tokens=len(common),

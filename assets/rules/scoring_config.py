@@ -39,7 +39,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# The normalisations each criterion accepts (the first is its default); README "Scores" documents each method.
+# The normalisations each criterion accepts (the first is its default); docs/scoring.md documents each method.
 NORMALISATIONS = {
     "current_spend": ("percentile", "log_minmax"),
     "growth": ("ratio",),

@@ -6,7 +6,7 @@
 
 Prints seconds per asset, total wall time, rows per second and peak memory (RSS of the run's process, DuckDB's
 native memory included). Generation runs in its own process and is timed apart. Measured on a 2-core machine at
-the default size: 95 s end to end and 4.5 GB peak (README, "Benchmark"); the deduplication and the scoring have their
+the default size: 95 s end to end and 4.5 GB peak (docs/benchmarks.md); the deduplication and the scoring have their
 own benchmarks (pipelines/commands/evaluate_matching.py, pipelines/commands/benchmark_scoring.py).
 """
 

@@ -255,6 +255,7 @@ class SetResult:
     reviewer: ReviewerRun | None = None
     notes: list[str] = field(default_factory=list)
     kinds: list = field(default_factory=list)  # hard generator: (set, matcher, recall per kind, false merges)
+    missed: pl.DataFrame | None = None  # the true pairs never compared, counted by what they share (--missed)
 
 
 def recall_by_variation(truth: pl.DataFrame, variations: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.DataFrame:
@@ -315,8 +316,45 @@ def false_merges_by_kind(truth: pl.DataFrame, hard_negatives: pl.DataFrame, cros
     )
 
 
+MISSED_KEYS = {"phone": "phone7", "postal code": "postal_code_key", "house number": "house_number",
+               "street": "street_key", "city": "city_key", "domain": "domain_stem"}  # fmt: skip
+
+
+def missed_by_evidence(records: pl.DataFrame, truth_pairs: pl.DataFrame, compared: pl.DataFrame) -> pl.DataFrame:
+    """The true pairs no blocking rule brought, counted by what the two records share (the matcher's keys: last 7
+    phone digits, postal code, house number, street, city, domain stem, a name word) and which of postal code and
+    phone is missing on a side: what a new blocking rule would have to meet them on. Largest groups first."""
+    from assets.rules.resolution import ResolutionSettings, prepare_records
+
+    prepared = prepare_records(records, ResolutionSettings())[0].select("record_id", *MISSED_KEYS.values(), "tokens")
+    missed = truth_pairs.join(compared.select("left_id", "right_id"), on=["left_id", "right_id"], how="anti")
+    sides = missed.join(prepared, left_on="left_id", right_on="record_id").join(
+        prepared, left_on="right_id", right_on="record_id", suffix="_right"
+    )
+    return (
+        sides.select(
+            *(
+                (pl.col(key) == pl.col(f"{key}_right")).fill_null(False).alias(shared)
+                for shared, key in MISSED_KEYS.items()
+            ),
+            (pl.col("tokens").list.set_intersection(pl.col("tokens_right")).list.len() > 0).alias("name word"),
+            (pl.col("postal_code_key").is_null() | pl.col("postal_code_key_right").is_null()).alias("no postal code"),
+            (pl.col("phone7").is_null() | pl.col("phone7_right").is_null()).alias("no phone"),
+        )
+        .group_by(pl.all())
+        .len("missed_pairs")
+        .sort("missed_pairs", descending=True)
+    )
+
+
 def evaluate_set(
-    name: str, records: pl.DataFrame, truth: pl.DataFrame, splink: bool, labels: list[int], details=None
+    name: str,
+    records: pl.DataFrame,
+    truth: pl.DataFrame,
+    splink: bool,
+    labels: list[int],
+    details=None,
+    missed: bool = False,
 ) -> SetResult:
     from assets.rules.matching import match_clients
     from assets.rules.resolution import resolve_clients
@@ -333,6 +371,8 @@ def evaluate_set(
         "compared_pairs": resolution.pairs.height,
     }
     result.calibration = calibration(label_pairs(resolution.pairs, entities))
+    if missed:
+        result.missed = missed_by_evidence(records, truth_pairs, resolution.pairs)
     started = time.perf_counter()
     deterministic = match_clients(records)[0]
     result.scores["deterministic"] = pairwise_scores(truth, deterministic) | {"seconds": time.perf_counter() - started}
@@ -479,7 +519,13 @@ def print_reviewer(results: list[SetResult], checkpoints: list[int]) -> None:
 
 
 def quality(
-    work_dir: Path, clients: int, noises: list[float], selected: list[str] | None, splink: bool, labels: list[int]
+    work_dir: Path,
+    clients: int,
+    noises: list[float],
+    selected: list[str] | None,
+    splink: bool,
+    labels: list[int],
+    missed: bool = False,
 ) -> list[SetResult]:
     if splink:
         try:
@@ -510,7 +556,7 @@ def quality(
             print(f"{labelled.name} skipped: {error}")
             continue
         started = time.perf_counter()
-        results.append(evaluate_set(labelled.name, records, truth, splink, labels, labelled.details))
+        results.append(evaluate_set(labelled.name, records, truth, splink, labels, labelled.details, missed))
         print(
             f"measured {labelled.name} ({records.height:,} records) in {time.perf_counter() - started:.1f} s",
             flush=True,
@@ -521,7 +567,20 @@ def quality(
         print_kind_tables(kinds)
     print_calibration(results)
     print_reviewer(results, labels)
+    print_missed(results)
     return results
+
+
+def print_missed(results: list[SetResult], rows: int = 12) -> None:
+    """Per set, the true pairs never compared by what they share (true = the two records agree on it)."""
+    for result in results:
+        if result.missed is None or result.missed.height == 0:
+            continue
+        print(f"\n{result.name}: {result.missed['missed_pairs'].sum():,} true pairs never compared, by what they share")
+        with pl.Config(
+            tbl_rows=rows, tbl_width_chars=160, tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True
+        ):
+            print(result.missed.head(rows))
 
 
 def print_kind_tables(kinds: list) -> None:
@@ -638,6 +697,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--quality-only", action="store_true", help="no speed section")
     parser.add_argument("--speed-only", action="store_true", help="no quality sections")
+    parser.add_argument(
+        "--missed", action="store_true", help="list the true pairs no blocking rule brought, by what they share"
+    )
     parser.add_argument("--speed-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.speed_child:
@@ -647,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--labels must be 0 or more")
     if not args.speed_only:
         labels = sorted(set(args.labels) | ({0} if args.labels else set()))
-        quality(args.work_dir, args.clients, args.noise, args.sets, not args.no_splink, labels)
+        quality(args.work_dir, args.clients, args.noise, args.sets, not args.no_splink, labels, args.missed)
     if not args.quality_only:
         speed(args.work_dir, args.sizes)
     return 0

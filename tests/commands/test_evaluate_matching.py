@@ -15,6 +15,7 @@ from pipelines.commands.evaluate_matching import (
     false_merges_by_kind,
     label_pairs,
     main,
+    missed_by_evidence,
     pairwise_scores,
     recall_by_variation,
     review_order,
@@ -58,6 +59,32 @@ def test_blocking_recall_is_the_share_of_true_pairs_compared():
     assert sorted(truth.iter_rows()) == [(0, 1), (0, 2), (1, 2), (3, 4)]
     compared = pl.DataFrame({"left_id": [0, 1, 2, 0], "right_id": [1, 2, 3, 1]})  # two true pairs, one repeated
     assert blocking_recall(truth, compared) == 2 / 4
+
+
+def test_missed_pairs_are_counted_by_what_the_two_records_share():
+    records = pl.DataFrame(
+        {
+            "source_system": ["a", "a", "a"],
+            "source_client_id": ["1", "2", "3"],
+            "name": ["Herrera Clinic", "Herrera Family Clinic", "HFC Billing"],
+            "domain": [None, None, None],
+            "address": ["1 Main St", "9 Oak Ave", "1 Main St"],
+            "city": ["Louisville", "Louisville", "Dallas"],
+            "postal_code": [None, "40261", "40261"],
+            "country": ["US", "US", "US"],
+            "phone": ["502 555 0101", "502 555 0199", None],
+        },
+        schema_overrides={"domain": pl.String},
+    )
+    truth_pairs = pl.DataFrame({"left_id": [0, 0, 1], "right_id": [1, 2, 2]})
+    compared = pl.DataFrame({"left_id": [0], "right_id": [2]})  # (0, 1) and (1, 2) never compared
+    missed = missed_by_evidence(records, truth_pairs, compared).to_dicts()
+    assert [row["missed_pairs"] for row in missed] == [1, 1]
+    by_city = [row for row in missed if row["city"]]
+    assert len(by_city) == 1 and by_city[0]["name word"] and by_city[0]["no postal code"]
+    assert not by_city[0]["phone"] and not by_city[0]["house number"]
+    by_postal = [row for row in missed if row["postal code"]]
+    assert len(by_postal) == 1 and not by_postal[0]["name word"] and by_postal[0]["no phone"]
 
 
 def test_calibration_error_matches_a_hand_computation():
