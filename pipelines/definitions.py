@@ -24,7 +24,9 @@ python_assets = [
 ]
 # The SQL models may read only assets (checked here, once): the raw assets' keys do not depend on their partitions,
 # which each build_definitions reads from the input folder
-sql_assets = build_sql_assets([*raw.build_raw_assets(dg.MonthlyPartitionsDefinition("2000-01")), *python_assets])
+sql_assets = build_sql_assets(
+    [*raw.build_raw_assets(dg.MonthlyPartitionsDefinition("2000-01", fmt="%Y-%m")), *python_assets]
+)
 
 
 def build_job(settings):
