@@ -11,7 +11,9 @@ from pipelines.sql_models import build_sql_assets
 
 ALMS_JOB = "alms"
 
-python_assets = [
+# Every asset built in Python but the raw ingest, whose monthly partitions each build_definitions reads from the input
+# folder (assets/common.py monthly_partitions)
+processing_assets = [
     feedback.seller_feedback_raw,
     intermediate.clients_matched,
     marts.accounts_and_key_levels,
@@ -22,11 +24,10 @@ python_assets = [
     feedback.seller_feedback,
     publish.publication,
 ]
-# The SQL models may read only assets (checked here, once): the raw assets' keys do not depend on their partitions,
-# which each build_definitions reads from the input folder
-sql_assets = build_sql_assets(
-    [*raw.build_raw_assets(dg.MonthlyPartitionsDefinition("2000-01", fmt="%Y-%m")), *python_assets]
-)
+# The SQL models may read only assets, checked once against every Python asset (the raw assets' keys do not depend on
+# their partitions)
+python_assets = [*raw.build_raw_assets(dg.MonthlyPartitionsDefinition("2000-01", fmt="%Y-%m")), *processing_assets]
+sql_assets = build_sql_assets(python_assets)
 
 
 def build_job(settings):
@@ -55,7 +56,7 @@ def build_definitions(environ: dict | None = None) -> dg.Definitions:
     # PostgreSQL is a publication target only when ALMS_POSTGRES_DSN is set (assets/postgres.py)
     targets = [postgres.postgres_publication] if settings.postgres_dsn else []
     return dg.Definitions(
-        assets=[*raw.build_raw_assets(monthly), *python_assets, *sql_assets, *targets],
+        assets=[*raw.build_raw_assets(monthly), *processing_assets, *sql_assets, *targets],
         asset_checks=[*CHECKS, *outcomes.OUTCOME_CHECKS],
         jobs=[alms_job],
         schedules=schedules,

@@ -110,6 +110,8 @@ NO_COLUMN = {
     "staging.stg_billing__reporting_window.is_as_of_set": "the parameter $as_of",
     "intermediate.int_account_engagement_monthly.events": "count(*)",
     "intermediate.int_account_pipeline.open_deals": "count(*)",
+    "intermediate.int_client_billing_monthly.billing_line_count": "count(*)",
+    "intermediate.int_client_engagement_monthly.events": "count(*)",
     "intermediate.int_accounts_aggregated.client_record_count": "count(*)",
     "intermediate.int_accounts_aggregated.billing_line_count": "sum of count(*)",
     "marts.billing_completeness.billing_rows": "count(*)",
