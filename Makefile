@@ -6,7 +6,7 @@ export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 # the project runs from its checkout (no install step that could go stale): its packages are found from here
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: install install-evaluation browser postgres run test dev benchmark benchmark-scoring benchmark-matching benchmark-backtest lint format clean lock
+.PHONY: install install-evaluation install-spark java browser postgres run run-spark test test-spark dev benchmark benchmark-scoring benchmark-matching lint format clean lock benchmark-backtest
 
 # The installer: uv (pinned in requirements.lock) installs the lock in parallel, several times faster than pip on a fresh
 # clone (docs/development.md). The .venv then has no pip of its own (ensurepip alone costs seconds): the system's pip
@@ -45,11 +45,30 @@ $(EVALUATION)/.installed: requirements-evaluation.lock $(VENV)/.installed
 
 install-evaluation: $(EVALUATION)/.installed
 
+# The Spark engine (ALMS_ENGINE=spark, docs/spark.md): pyspark from requirements-spark.lock, into .venv
+$(VENV)/.installed-spark: requirements-spark.lock $(VENV)/.installed
+	$(INSTALL) -r requirements-spark.lock
+	touch $@
+
+install-spark: $(VENV)/.installed-spark java
+
+java:  ## Debian's Java runtime for Spark, when no java is on the PATH
+	@command -v java >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		echo "installing Debian's Java runtime for Spark ..."; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null; }
+
 run: install  ## run the whole pipeline on the demo data (or on ALMS_DATA_DIR)
 	$(BIN)/python -m pipelines.commands run
 
-test: install install-evaluation browser postgres  ## the whole test suite (ARGS=tests/test_docs.py: some of it)
-	$(BIN)/python -m pytest -q $(ARGS)
+run-spark: install-spark  ## `make run` with the SQL models on local Spark (ALMS_ENGINE=spark, docs/spark.md)
+	ALMS_ENGINE=spark $(BIN)/python -m pipelines.commands run
+
+test: install install-evaluation browser postgres  ## the whole test suite but the Spark engine's (ARGS=tests/test_docs.py: some of it)
+	$(BIN)/python -m pytest -q -m "not spark" $(ARGS)
+
+test-spark: install-spark  ## the Spark engine against the DuckDB engine on the demo (tests/test_spark.py)
+	$(BIN)/python -m pytest -q -m spark $(ARGS)
 
 browser:  ## Debian's chromium for the UI test (tests/test_ui.py drives it with Playwright)
 	@command -v chromium >/dev/null || { \
@@ -66,7 +85,7 @@ postgres:  ## Debian's PostgreSQL server binaries: tests/test_postgres.py starts
 dev: install  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-benchmark: install  ## 10M billing lines / 1M clients / 5M events, timed (docs/benchmarks.md)
+benchmark: install $(if $(findstring spark,$(ARGS)),install-spark)  ## 10M billing lines / 1M clients / 5M events, timed (docs/benchmarks.md)
 	$(BIN)/python -m pipelines.commands benchmark $(ARGS)
 
 benchmark-scoring: install  ## scoring 1M accounts with their engagement and deals, timed
@@ -89,4 +108,4 @@ clean:
 
 lock:  ## re-pin requirements.lock from the current .venv
 	(echo "# Exact versions installed by make (pip freeze of a working environment; regenerate with: make lock)"; \
-	 $(FREEZE) | grep -v "^-e\|^alms\|^pip==") > requirements.lock
+	 $(FREEZE) | grep -v "^-e\|^alms\|^pip==\|^pyspark==\|^py4j==") > requirements.lock

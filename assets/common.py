@@ -74,7 +74,7 @@ def validate(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.DataFram
 MONTHLY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=35), warn_window=dt.timedelta(days=32))
 
 
-def table_out(layer: str, table: str, description: str, freshness_policy=None) -> dg.AssetOut:
+def table_out(layer: str, table: str, description: str, freshness_policy=None, metadata=None) -> dg.AssetOut:
     """The output `<layer>/<table>` of a multi-asset: in its layer's group, a polars frame stored in DuckDB by the IO
     manager, its columns documented from the table's pandera model (when it has one) before any run."""
     return dg.AssetOut(
@@ -83,7 +83,7 @@ def table_out(layer: str, table: str, description: str, freshness_policy=None) -
         kinds={"polars", "duckdb"},
         description=description,
         freshness_policy=freshness_policy,
-        metadata=column_schema_for(layer, table),
+        metadata={**column_schema_for(layer, table), **(metadata or {})},
     )
 
 

@@ -1,14 +1,18 @@
 """marts: account history (a snapshot per as-of date) and the change log between snapshots, with reasons.
 
-Both tables carry their past: this asset reads what earlier runs recorded from the warehouse, replaces the snapshot of
-this run's as-of date and recomputes the changes around it (`assets/rules/history.py`).
+Both tables carry their past. A run writes only its own snapshot: the IO manager replaces the rows of its as-of date in
+marts.account_history (`REPLACE_ROWS_BY`), so a run's cost does not grow with the number of snapshots kept. To
+recompute the changes around its snapshot it reads only the snapshots just before and after its as-of date
+(`assets/rules/history.py`).
 """
+
+import datetime as dt
 
 import dagster as dg
 import polars as pl
 
 from assets.common import picture_metadata, recorded_table, table_out, validate
-from assets.resources import AlmsSettings, Warehouse
+from assets.resources import REPLACE_ROWS_BY, AlmsSettings, Warehouse
 from assets.rules.history import (
     CHANGE_SCHEMA,
     SNAPSHOT_INPUTS,
@@ -29,6 +33,7 @@ from schemas.marts import AccountChanges, AccountHistory
             "account_history",
             "One snapshot per as-of date of every account: key flag, tier, designation, owner, score and "
             "its client records. Re-running an as-of date replaces its snapshot.",
+            metadata={REPLACE_ROWS_BY: "as_of_date"},
         ),
         "changes": table_out(
             "marts",
@@ -57,27 +62,31 @@ def account_history(
     crosswalk: pl.DataFrame,
 ):
     with progress("marts.account_history", context.log.info) as step:
-        step.update(f"taking the snapshot of {accounts.height:,} accounts")
+        step.update(f"taking the snapshot of {accounts.height:,} accounts and comparing it with its neighbours")
         current = snapshot(accounts, scores, lists, crosswalk)
         as_of = current["as_of_date"][0]
-        recorded = recorded_table(context, warehouse, "account_history", SNAPSHOT_SCHEMA)
-        step.update(f"merging the snapshot of {as_of} into the history")
-        history = with_snapshot_currency(
-            merge_snapshot(recorded, current), recorded, as_of, settings.reporting_currency
-        )
-        step.update("comparing it with the previous snapshot")
-        changes = update_changes(history, recorded_table(context, warehouse, "account_changes", CHANGE_SCHEMA), as_of)
+        dates, neighbours, compatible = recorded_neighbours(warehouse, as_of)
+        if not compatible:
+            context.log.warning("marts.account_history was written by an older version; its rows are not carried over")
+        nearby = merge_snapshot(neighbours, current)
+        dates = sorted(set(dates) | {as_of})
+        recorded_changes = recorded_table(context, warehouse, "account_changes", CHANGE_SCHEMA)
+        changes = update_changes(nearby, recorded_changes, as_of, dates)
     latest = changes.filter(pl.col("to_as_of_date") == as_of)
     reasons = dict(latest.group_by("reason").len().sort("reason").iter_rows())
-    snapshots = history["as_of_date"].n_unique()
     context.log.info(
         f"snapshot {as_of}: {current.height:,} accounts; {latest.height:,} changes since the previous "
-        f"snapshot ({snapshots} snapshots kept)"
+        f"snapshot ({len(dates)} snapshots kept)"
     )
+    own = current.with_columns(pl.lit(settings.reporting_currency, pl.String).alias("reporting_currency"))
+    own = validate(AccountHistory, own.select(list(AccountHistory.to_schema().columns)))
+    if not compatible:
+        with warehouse.connect() as conn:
+            conn.execute("drop table marts.account_history")
     yield dg.Output(
-        validate(AccountHistory, history.select(list(AccountHistory.to_schema().columns))),
+        own,
         output_name="history",
-        metadata={"snapshots": snapshots, "as_of_date": str(as_of), "accounts_in_snapshot": current.height},
+        metadata={"snapshots": len(dates), "as_of_date": str(as_of), "accounts_in_snapshot": current.height},
     )
 
     def crossings():
@@ -97,14 +106,32 @@ def account_history(
     )
 
 
-def with_snapshot_currency(history: pl.DataFrame, recorded: pl.DataFrame | None, as_of, currency: str) -> pl.DataFrame:
-    """`reporting_currency` of each snapshot: this run's for its own as-of date, the recorded one for the others (null
-    for snapshots recorded before the column existed: the history is carried over, not dropped, on upgrade)."""
-    schema = {"as_of_date": pl.Date, "reporting_currency": pl.String}
-    known = pl.DataFrame(schema=schema)
-    if recorded is not None and "reporting_currency" in recorded.columns:
-        known = recorded.filter(pl.col("as_of_date") != as_of).select(list(schema)).unique("as_of_date")
-    known = pl.concat(
-        [known.cast(schema), pl.DataFrame({"as_of_date": [as_of], "reporting_currency": [currency]}, schema=schema)]
-    )
-    return history.join(known, on="as_of_date", how="left", maintain_order="left")
+def recorded_neighbours(warehouse: Warehouse, as_of: dt.date) -> tuple[list[dt.date], pl.DataFrame | None, bool]:
+    """The as-of dates recorded in marts.account_history, the snapshots just before and just after `as_of` (what
+    the changes around this run's snapshot are computed from), and whether the recorded table has the columns this
+    version needs (when it has not, its rows are not carried over)."""
+    with warehouse.connect() as conn:
+        found = {
+            row[0]
+            for row in conn.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'marts' and table_name = 'account_history'"
+            ).fetchall()
+        }
+        if not found:
+            return [], None, True
+        if not set(SNAPSHOT_SCHEMA) <= found:
+            return [], None, False
+        dates = [
+            row[0] for row in conn.sql("select distinct as_of_date from marts.account_history order by 1").fetchall()
+        ]
+        before = max((date for date in dates if date < as_of), default=None)
+        after = min((date for date in dates if date > as_of), default=None)
+        wanted = [date for date in (before, after) if date is not None]
+        if not wanted:
+            return dates, None, True
+        neighbours = conn.sql(
+            "select * from marts.account_history where as_of_date in (select unnest($dates))",
+            params={"dates": wanted},
+        ).pl()
+    return dates, neighbours, True

@@ -48,7 +48,11 @@ def publication(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
             make_current=not earlier or settings.publish_backfill,
             keep=settings.keep_publications,
             scoring_inputs={**scoring_input_selects(), **backtest_input_selects()},
-            extra_manifest={"key_level": str(key_level), "input_dir": str(settings.data_dir)},
+            extra_manifest={
+                "key_level": str(key_level),
+                "input_dir": str(settings.data_dir),
+                "engine": settings.engine,  # what ran the SQL models (assets/spark.py)
+            },
             documentation={table: TableDoc(*table_documentation(*table)) for table in PUBLISHED_TABLES},
             progress=step.update,
             write_extras=lambda conn, folder: {

@@ -28,6 +28,10 @@
 | ALMS_POSTGRES_LOCK_TIMEOUT | 30 | seconds the swap waits for BI sessions that hold the published tables |
 | ALMS_ALERT_WEBHOOK | (unset) | a failed run posts a one-line JSON alert here (read at run time, never shown) |
 | ALMS_UI_URL | http://127.0.0.1:3000 | the Dagster UI's address, for the link to a failed run in the alert |
+| ALMS_ENGINE | duckdb | what runs the SQL models: duckdb (embedded), or spark (docs/spark.md) |
+| ALMS_SPARK_MASTER | local[2] | the Spark master: local[N], spark://host:7077, yarn, k8s://... (engine spark) |
+| ALMS_SPARK_WAREHOUSE | $ALMS_OUTPUT_DIR/work/spark-warehouse | where Spark's tables go, <layer>/<table>/ Parquet folders |
+| ALMS_SPARK_DRIVER_MEMORY | 2g | the Spark driver's memory (local mode: all of Spark's memory) |
 
 The pipeline-private warehouse (every layer) is `$ALMS_OUTPUT_DIR/work/warehouse.duckdb`; BI tools connect to the
 published `$ALMS_OUTPUT_DIR/alms.duckdb` instead, which resolves through the `current` publication (see
@@ -56,10 +60,12 @@ from assets.rules.completeness import completeness_parameters, parse_accepted_ga
 from assets.rules.key_accounts import check_key_share
 from assets.rules.postgres import DEFAULT_LOCK_TIMEOUT, DEFAULT_SCHEMA, IDENTIFIER, parse_dsn
 from assets.rules.publish import DEFAULT_KEEP, remove_leftovers
+from assets.spark import SparkEngine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_UI_URL = "http://127.0.0.1:3000"  # `make dev`
 LAYERS = ("raw", "staging", "intermediate", "marts")
+ENGINES = ("duckdb", "spark")
 
 
 class SettingsError(ValueError):
@@ -96,6 +102,8 @@ class AlmsSettings(dg.ConfigurableResource):
     # failure alerts (pipelines/automation.py, assets/rules/alerts.py): the URL holds a secret, so a dg.EnvVar too
     alert_webhook: str = ""
     ui_url: str = DEFAULT_UI_URL
+    # what runs the SQL models (assets/spark.py): recorded in the run summary and the publication's manifest
+    engine: str = "duckdb"
 
     @property
     def as_of_date(self) -> dt.date | None:
@@ -188,16 +196,28 @@ def take_output_folder(output_dir: Path | str, holder: str) -> list[str]:
     return notes
 
 
+# Output metadata naming a column: the frame replaces only the table's rows with its values of that column (a table
+# that carries its past, written one snapshot at a time), instead of the whole table.
+REPLACE_ROWS_BY = "alms/replace_rows_by"
+
+
 class WarehouseIOManager(dg.ConfigurableIOManager):
-    """Stores polars frames as tables `<layer>.<name>` (the asset key) and loads them back as polars frames."""
+    """Stores polars frames as tables `<layer>.<name>` (the asset key) and loads them back as polars frames. An output
+    whose metadata names a `REPLACE_ROWS_BY` column replaces only the rows with the frame's values of that column."""
 
     warehouse: Warehouse
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
         layer, name = _table_of(context.asset_key)
+        by = (context.definition_metadata or {}).get(REPLACE_ROWS_BY)
         with self.warehouse.connect() as conn:
-            write_frame(conn, f"{layer}.{name}", obj)
-        context.add_output_metadata(table_metadata(layer, name, obj.schema, obj.height))
+            if by:
+                rows = replace_rows(conn, f"{layer}.{name}", obj, by)
+                schema = dict(conn.sql(f"select * from {layer}.{name} limit 0").pl().schema)
+            else:
+                write_frame(conn, f"{layer}.{name}", obj)
+                rows, schema = obj.height, obj.schema
+        context.add_output_metadata(table_metadata(layer, name, schema, rows))
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         """The table as a polars frame; an input declared with `metadata={"columns": [...]}` loads only those."""
@@ -218,6 +238,39 @@ def write_frame(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame
             conn.execute(f"create or replace table {table} as select * from frame_to_write")
     finally:
         conn.unregister("frame_to_write")
+
+
+def replace_rows(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, by: str) -> int:
+    """In one transaction: the table's rows whose `by` value the frame has are replaced by the frame's rows (the table
+    is created when missing; columns the frame brings are added). Returns the table's row count."""
+    layer, name = table.split(".")
+    existing = {
+        row[0]
+        for row in conn.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [layer, name],
+        ).fetchall()
+    }
+    conn.register("frame_to_write", frame)
+    try:
+        conn.execute("begin")
+        if not existing:
+            conn.execute(f"create table {table} as select * from frame_to_write")
+        else:
+            relation = conn.sql("select * from frame_to_write limit 0")
+            types = dict(zip(relation.columns, (str(dtype) for dtype in relation.types), strict=True))
+            for column in frame.columns:
+                if column not in existing:
+                    conn.execute(f'alter table {table} add column "{column}" {types[column]}')
+            conn.execute(f'delete from {table} where "{by}" in (select distinct "{by}" from frame_to_write)')
+            conn.execute(f"insert into {table} by name select * from frame_to_write")
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    finally:
+        conn.unregister("frame_to_write")
+    return conn.sql(f"select count(*) from {table}").fetchall()[0][0]
 
 
 def _table_of(asset_key: dg.AssetKey) -> tuple[str, str]:
@@ -264,6 +317,7 @@ def settings_from_env(environ: dict | None = None) -> AlmsSettings:
         postgres_lock_timeout=_number(env, "ALMS_POSTGRES_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT),
         alert_webhook=_alert_webhook(env),
         ui_url=(env.get("ALMS_UI_URL", "").strip() or DEFAULT_UI_URL).rstrip("/"),
+        engine=env.get("ALMS_ENGINE", "").strip().lower() or "duckdb",
     )
     check_settings(settings)
     return settings
@@ -300,6 +354,8 @@ def check_settings(settings: AlmsSettings) -> None:
         raise SettingsError(f"ALMS_KEY_SHARE: {error}") from None
     if len(settings.reporting_currency) != 3 or not settings.reporting_currency.isalpha():
         raise SettingsError(f"ALMS_REPORTING_CURRENCY={settings.reporting_currency!r} is not an ISO 4217 code")
+    if settings.engine not in ENGINES:
+        raise SettingsError(f"ALMS_ENGINE={settings.engine!r}: use duckdb or spark")
     if settings.matcher not in ("probabilistic", "deterministic"):
         raise SettingsError(f"ALMS_MATCHER={settings.matcher!r}: use probabilistic or deterministic")
     if not 0 < settings.review_threshold <= settings.match_threshold < 1:
@@ -380,4 +436,15 @@ def build_resources(environ: dict | None = None) -> dict:
         threads=int(threads) if threads.isdigit() else 0,
         data_dir=settings.data_dir,
     )
-    return {"settings": settings, "warehouse": warehouse, "io_manager": WarehouseIOManager(warehouse=warehouse)}
+    spark = SparkEngine(
+        master=env.get("ALMS_SPARK_MASTER", "").strip() or "local[2]",
+        warehouse_dir=env.get("ALMS_SPARK_WAREHOUSE", "").strip()
+        or str(Path(settings.output_dir) / "work" / "spark-warehouse"),
+        driver_memory=env.get("ALMS_SPARK_DRIVER_MEMORY", "").strip() or "2g",
+    )
+    return {
+        "settings": settings,
+        "warehouse": warehouse,
+        "io_manager": WarehouseIOManager(warehouse=warehouse),
+        "spark": spark,  # used only when settings.engine is spark; starts nothing until a model asks for a session
+    }

@@ -7,7 +7,8 @@ reads (CTEs excluded), and a table that is not an asset stops the definitions wi
 its `$name` parameters are bound from the settings; every output column's upstream columns are published as
 `dagster/column_lineage` on each materialization and, readable, as the definition's `column_lineage` table. Its
 description is its leading comment. A model whose table has a pandera model in `schemas` is validated on an eager
-frame before the run goes on.
+frame before the run goes on. With ALMS_ENGINE=spark the same file runs on Spark, transpiled, its table stored as
+Parquet and seen here through a view (assets/spark.py).
 """
 
 import difflib
@@ -32,6 +33,7 @@ from assets.rules.sql_lineage import (
     tables_read,
     trace_to_inputs,
 )
+from assets.spark import SparkEngine, run_sql_model_on_spark
 from schemas import SCHEMAS_BY_TABLE
 
 SQL_DIR = REPO_ROOT / "sql"
@@ -125,11 +127,14 @@ def sql_model_asset(model: SqlModel, lineage: dict[tuple[str, str], ColumnLineag
             "column_lineage": dg.MetadataValue.md(lineage_table(model, lineage)),
         },
     )
-    def _sql_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: AlmsSettings):
+    def _sql_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: AlmsSettings, spark: SparkEngine):
         table = f"{model.layer}.{model.name}"
         with warehouse.connect() as conn, progress(table, context.log.info, conn) as step:
-            step.update(f"building the {model.materialization}")
-            row_count = run_sql_model(conn, model, settings.sql_parameters())
+            step.update(f"building the {model.materialization}" + (" on Spark" if settings.engine == "spark" else ""))
+            if settings.engine == "spark":  # Parquet under the Spark warehouse, a view over it here (assets/spark.py)
+                row_count = run_sql_model_on_spark(spark, conn, model, settings.sql_parameters())
+            else:
+                row_count = run_sql_model(conn, model, settings.sql_parameters())
             relation = conn.sql(f"select * from {table}")
             schema_model = SCHEMAS_BY_TABLE.get((model.layer, model.name))
             if schema_model is not None:

@@ -1,8 +1,36 @@
-"""Shared test helpers: tiny input folders written from Python rows, and a pipeline runner into tmp folders."""
+"""Shared test helpers and fixtures. A whole pipeline run costs about 8 CPU seconds even on the small inputs (most of
+it Dagster's own bookkeeping), so runs are shared: reach for the cheapest fixture that shows what the test is about.
+
+Input folders
+- `small_inputs(folder)`: six client records of four organisations in two systems, a dozen billing lines in two
+  currencies (the accounts are described in its docstring). `SMALL_INPUT_GAPS` accepts their billing gaps.
+- `inputs_dir` (function): the small inputs in the test's tmp_path, to edit before a run.
+- `write_csv`, `client`, `line`: rows for input files; `*_COLUMNS`: the input contracts' column lists.
+
+Runs
+- `pipeline_env` (function): the environment for a run into tmp folders (inputs_dir, an output folder, its own
+  DAGSTER_HOME), set with monkeypatch. Then `run_pipeline(quiet=True, log_level="CRITICAL")`.
+- `small_run` (session): ONE successful run on the untouched small inputs, shared by the whole session. Read it, never
+  write into it: `small_run.published(sql)` (a polars frame from alms.duckdb), `small_run.output`, `small_run.env`,
+  `small_run.run_id`, `small_run.instance()` (its Dagster instance, for events and metadata).
+- `published_env` (function): `pipeline_env` whose output folder and Dagster home already hold a copy of `small_run`'s
+  (the state after a first successful run): for a test that breaks something and runs again, or reads while runs
+  publish. Saves the first run.
+- `copy_run_output(source, target)`: an output folder copied with its relative symbolic links (current, ...).
+- `new_dagster_home(folder)`: an instance home without telemetry.
+
+Scenarios that need other inputs share one module-scoped run each (tests/test_bad_inputs_pipeline.py, the demo in
+tests/test_demo_runs.py, PostgreSQL in tests/test_postgres.py): add assertions there rather than another run.
+Asset checks are tested on a copy of `small_run`'s warehouse (tests/test_checks.py), without a run.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -138,6 +166,19 @@ def inputs_dir(tmp_path: Path) -> Path:
     return small_inputs(tmp_path / "inputs")
 
 
+def new_dagster_home(folder: Path) -> Path:
+    """A Dagster instance home (telemetry off) in `folder`, created."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return folder
+
+
+def copy_run_output(source: Path, target: Path) -> Path:
+    """A copy of an output folder; its links (current, alms.duckdb, ...) are relative, so the copy stands alone."""
+    shutil.copytree(source, target, symlinks=True)
+    return target
+
+
 @pytest.fixture
 def pipeline_env(tmp_path: Path, inputs_dir: Path, monkeypatch) -> dict:
     """Environment for a pipeline run into tmp folders, with its own Dagster instance home."""
@@ -150,8 +191,64 @@ def pipeline_env(tmp_path: Path, inputs_dir: Path, monkeypatch) -> dict:
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(new_dagster_home(tmp_path / "dagster_home")))
     return env
+
+
+@dataclass(frozen=True)
+class SharedRun:
+    """A finished pipeline run shared between tests: read it, do not write into its folders."""
+
+    env: dict
+    output: Path
+    home: Path
+    run_id: str
+
+    def published(self, sql: str):
+        """The query's result on the published alms.duckdb, as a polars frame."""
+        import duckdb
+
+        with duckdb.connect(str(self.output / "alms.duckdb"), read_only=True) as conn:
+            return conn.sql(sql).pl()
+
+    @contextlib.contextmanager
+    def instance(self):
+        """The run's Dagster instance (its events, asset metadata and check results)."""
+        import dagster as dg
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DAGSTER_HOME", str(self.home))
+            with dg.DagsterInstance.get() as instance:
+                yield instance
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory) -> SharedRun:
+    """One successful run on the untouched small inputs for the whole session (see the module docstring)."""
+    from pipelines.commands.cli import execute_pipeline
+
+    base = tmp_path_factory.mktemp("small_run")
+    env = {
+        "ALMS_DATA_DIR": str(small_inputs(base / "inputs")),
+        "ALMS_OUTPUT_DIR": str(base / "output"),
+        "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS,
+    }
+    home = new_dagster_home(base / "dagster_home")
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {**env, "DAGSTER_HOME": str(home)}.items():
+            patch.setenv(key, value)
+        for key in [k for k in os.environ if k.startswith("ALMS_") and k not in env]:
+            patch.delenv(key)  # a setting left in the shell would change the shared run
+        success, errors, run_id = execute_pipeline(quiet=True, log_level="CRITICAL")
+    assert success, errors
+    return SharedRun(env=env, output=base / "output", home=home, run_id=run_id)
+
+
+@pytest.fixture
+def published_env(pipeline_env: dict, small_run: SharedRun, tmp_path: Path, monkeypatch) -> dict:
+    """`pipeline_env` after a first successful run: a copy of `small_run`'s output folder and Dagster home."""
+    copy_run_output(small_run.output, Path(pipeline_env["ALMS_OUTPUT_DIR"]))
+    home = tmp_path / "dagster_home"
+    shutil.rmtree(home)
+    shutil.copytree(small_run.home, home)
+    return pipeline_env

@@ -49,8 +49,8 @@ with open(report_file, "w") as handle:
 
 
 @pytest.mark.slow
-def test_runs_publish_while_a_reader_holds_a_read_only_connection(pipeline_env, tmp_path, monkeypatch):
-    assert run_pipeline(quiet=True, log_level="WARNING")[0]
+def test_runs_publish_while_a_reader_holds_a_read_only_connection(published_env, tmp_path, monkeypatch):
+    pipeline_env = published_env  # the state after a first run (tests/conftest.py)
     published = Path(pipeline_env["ALMS_OUTPUT_DIR"]) / "alms.duckdb"
     stop_file = tmp_path / "stop"
     readers = {

@@ -38,8 +38,8 @@ def test_an_unreadable_input_file(pipeline_env, inputs_dir):
     assert "clients/gone.csv: cannot be read: No such file or directory (ENOENT)" in error, error
 
 
-def test_a_bi_tool_holding_the_working_warehouse(pipeline_env):
-    assert run_pipeline(quiet=True, log_level="CRITICAL")[0]
+def test_a_bi_tool_holding_the_working_warehouse(published_env):
+    pipeline_env = published_env
     warehouse = Path(pipeline_env["ALMS_OUTPUT_DIR"]) / "work" / "warehouse.duckdb"
     holder = subprocess.Popen(
         [
@@ -60,8 +60,8 @@ def test_a_bi_tool_holding_the_working_warehouse(pipeline_env):
     assert f"{warehouse} is locked by another process (python" in errors[0] and f"pid {holder.pid})" in errors[0]
 
 
-def test_the_published_file_left_open_for_writing(pipeline_env):
-    assert run_pipeline(quiet=True, log_level="CRITICAL")[0]
+def test_the_published_file_left_open_for_writing(published_env):
+    pipeline_env = published_env
     output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
     before = current_publication(output)
     writer = subprocess.Popen(
@@ -85,8 +85,8 @@ def test_the_published_file_left_open_for_writing(pipeline_env):
     assert current_publication(output) == before
 
 
-def test_a_full_disk_while_publishing(pipeline_env, monkeypatch):
-    assert run_pipeline(quiet=True, log_level="CRITICAL")[0]
+def test_a_full_disk_while_publishing(published_env, monkeypatch):
+    pipeline_env = published_env
     output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
     before = current_publication(output)
     import assets.rules.publish

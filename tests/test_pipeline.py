@@ -20,9 +20,8 @@ def published(env: dict, sql: str):
         return conn.sql(sql).fetchall()
 
 
-def test_small_inputs_end_to_end(pipeline_env):
-    success, errors = run_pipeline(quiet=True, log_level="WARNING")
-    assert success, errors
+def test_small_inputs_end_to_end(small_run):
+    pipeline_env = small_run.env
     accounts = published(
         pipeline_env,
         "select account_id, billing_12m, billing_rank, is_key_account, client_record_count "
@@ -114,8 +113,8 @@ def test_bad_billing_lines_are_quarantined_with_reasons_and_counted(pipeline_env
     ]
 
 
-def test_a_failing_run_names_the_problem_and_leaves_published_tables_intact(pipeline_env, inputs_dir):
-    assert run_pipeline(quiet=True, log_level="WARNING")[0]
+def test_a_failing_run_names_the_problem_and_leaves_published_tables_intact(published_env, inputs_dir):
+    pipeline_env = published_env
     output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
     before = (output / "alms.duckdb").read_bytes()
     write_csv(
@@ -156,11 +155,10 @@ def test_a_failing_blocking_check_stops_publishing(pipeline_env, monkeypatch):
     assert not (Path(pipeline_env["ALMS_OUTPUT_DIR"]) / "alms.duckdb").exists()
 
 
-def test_metadata_and_column_descriptions_reach_the_catalog(pipeline_env):
+def test_metadata_and_column_descriptions_reach_the_catalog(small_run):
     import dagster as dg
 
-    assert run_pipeline(quiet=True, log_level="WARNING")[0]
-    with dg.DagsterInstance.get() as instance:
+    with small_run.instance() as instance:
         event = instance.get_latest_materialization_event(dg.AssetKey(["marts", "accounts"]))
         metadata = event.asset_materialization.metadata
         assert metadata["dagster/row_count"].value == 5
@@ -194,6 +192,7 @@ def test_workspace_yaml_loads_the_definitions():
         ("ALMS_KEY_SHARE", "1.5", "ALMS_KEY_SHARE: key_share must be greater than 0"),
         ("ALMS_AS_OF", "31/10/2026", "ALMS_AS_OF='31/10/2026' is not a date"),
         ("ALMS_REPORTING_CURRENCY", "dollars", "is not an ISO 4217 code"),
+        ("ALMS_ENGINE", "snowflake", "ALMS_ENGINE='snowflake': use duckdb or spark"),
     ],
 )
 def test_bad_settings_are_clear_errors(variable, value, message, monkeypatch):

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from conftest import copy_run_output
 
 from assets.resources import REPO_ROOT, take_output_folder
 from assets.rules.publish import (
@@ -50,31 +51,9 @@ print("published", flush=True)
 
 
 @pytest.fixture(scope="module")
-def first_publication(tmp_path_factory):
-    """One pipeline run on the small inputs: the output folder with its first publication (copied per test)."""
-    from conftest import SMALL_INPUT_GAPS, small_inputs
-
-    base = tmp_path_factory.mktemp("first")
-    home = base / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {
-        "ALMS_DATA_DIR": str(small_inputs(base / "inputs")),
-        "ALMS_OUTPUT_DIR": str(base / "output"),
-        "DAGSTER_HOME": str(home),
-        "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS,
-    }
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            patch.setenv(key, value)
-        success, errors = run_pipeline(quiet=True, log_level="WARNING")
-    assert success, errors
-    return base / "output"
-
-
-def copy_output(source: Path, target: Path) -> Path:
-    shutil.copytree(source, target, symlinks=True)
-    return target
+def first_publication(small_run) -> Path:
+    """The output folder of one run on the small inputs, with its first publication (tests copy it before writing)."""
+    return small_run.output
 
 
 def version_seen_by_readers(output: Path) -> str:
@@ -124,7 +103,7 @@ def publish_in_subprocess(output: Path, kill_after: str | None) -> subprocess.Co
 @pytest.mark.slow
 @pytest.mark.parametrize("step", [*STEPS, None])
 def test_a_kill_after_any_step_leaves_one_whole_publication(first_publication, tmp_path, step):
-    output = copy_output(first_publication, tmp_path / "output")
+    output = copy_run_output(first_publication, tmp_path / "output")
     assert version_seen_by_readers(output) == "v1"
     before = current_publication(output)
     result = publish_in_subprocess(output, step)
@@ -148,7 +127,7 @@ def test_a_kill_after_any_step_leaves_one_whole_publication(first_publication, t
 
 @pytest.mark.slow
 def test_retention_and_a_not_current_publication(first_publication, tmp_path):
-    output = copy_output(first_publication, tmp_path / "output")
+    output = copy_run_output(first_publication, tmp_path / "output")
     first = current_publication(output)
     conn = duckdb.connect(str(output / "work" / "warehouse.duckdb"))
     made = []
@@ -270,10 +249,9 @@ def test_a_second_run_on_the_same_output_folder_is_refused(pipeline_env, tmp_pat
 
 
 @pytest.mark.slow
-def test_a_run_killed_while_publishing_is_cleaned_up_by_the_next_run(pipeline_env):
-    output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
+def test_a_run_killed_while_publishing_is_cleaned_up_by_the_next_run(published_env):
+    output = Path(published_env["ALMS_OUTPUT_DIR"])
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    assert run_pipeline(quiet=True, log_level="CRITICAL")[0]
     first = current_publication(output)
     killed = subprocess.run(
         [sys.executable, "-m", "pipelines.commands", "run"],

@@ -52,7 +52,11 @@ def test_two_reviews_over_eighteen_months(pipeline_env, tmp_path, monkeypatch):
             path.rmdir()
         else:
             path.unlink()
-    generate_demo_data(data_dir, clients=1500, seed=5, months=20, faults=False)
+    # 600 client records keep the six runs cheap; the small legacy system then bills too few invoices for every month
+    # to look complete, which is accepted here (the completeness check has its own tests)
+    generate_demo_data(data_dir, clients=600, seed=5, months=20, faults=False)
+    legacy_gaps = "crm_legacy:2015-01.."
+    monkeypatch.setenv("ALMS_ACCEPT_GAPS", legacy_gaps)
     monkeypatch.setenv("ALMS_REVIEW_MONTHS", "6")
     monkeypatch.setenv("ALMS_REVIEW_START_MONTH", "1")
 
@@ -114,7 +118,7 @@ def test_two_reviews_over_eighteen_months(pipeline_env, tmp_path, monkeypatch):
     )
     # the credit note takes the system's July below half its usual billing: a gap the completeness check stops on
     # unless accepted (docs/inputs.md)
-    monkeypatch.setenv("ALMS_ACCEPT_GAPS", f"{system}:2026-07")
+    monkeypatch.setenv("ALMS_ACCEPT_GAPS", legacy_gaps + ("" if system == "crm_legacy" else f",{system}:2026-07"))
     run_at(monkeypatch, "2026-07-31", reason="credit note booked late")
     audit = published(pipeline_env, "select * from marts.key_level_audit order by rerun_at")
     assert audit.height == 2 and audit["changed"][1] and audit["reason"][1] == "credit note booked late"

@@ -11,11 +11,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from conftest import write_csv
+from conftest import SMALL_INPUT_GAPS, SharedRun, copy_run_output, new_dagster_home, small_inputs, write_csv
 
 from assets.rules.inputs import ACCOUNT_OVERRIDES, OPPORTUNITIES, PROSPECTS, SELLER_PICKS
+from pipelines.commands.cli import execute_pipeline, run_pipeline
 from pipelines.commands.cli import main as cli_main
-from pipelines.commands.cli import run_pipeline
 
 
 def published(env: dict, sql: str) -> pl.DataFrame:
@@ -45,18 +45,39 @@ def add_scoring_inputs(data_dir: Path) -> None:
     ])  # fmt: skip
 
 
-def test_deals_prospects_and_picks_reach_scores_and_lists(pipeline_env, inputs_dir):
-    add_scoring_inputs(inputs_dir)
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory) -> SharedRun:
+    """One run on the small inputs with deals, prospects and two picks of Alex (S2): read by the first test, copied by
+    the what-if tests."""
+    base = tmp_path_factory.mktemp("scored")
+    data_dir = small_inputs(base / "inputs")
+    add_scoring_inputs(data_dir)
     write_csv(
-        inputs_dir / "seller_picks.csv",
+        data_dir / "seller_picks.csv",
         list(SELLER_PICKS.columns),
         [
-            {"owner_id": "S2", "pick_type": "target", "reference": "nat:N2", "note": "renewal due"},
+            # Umbrella, the lower-ranked of Alex's two active accounts (a pick of Globex would stop the what-if's
+            # key share 0.5, which makes Globex key)
+            {"owner_id": "S2", "pick_type": "target", "reference": "loc:L2", "note": "renewal due"},
             {"owner_id": "S2", "pick_type": "lead", "reference": "P2"},
         ],
     )
-    success, errors = run_pipeline(quiet=True, log_level="WARNING")
+    env = {
+        "ALMS_DATA_DIR": str(data_dir),
+        "ALMS_OUTPUT_DIR": str(base / "output"),
+        "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS,
+    }
+    home = new_dagster_home(base / "dagster_home")
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {**env, "DAGSTER_HOME": str(home)}.items():
+            patch.setenv(key, value)
+        success, errors, run_id = execute_pipeline(quiet=True, log_level="WARNING")
     assert success, errors
+    return SharedRun(env=env, output=base / "output", home=home, run_id=run_id)
+
+
+def test_deals_prospects_and_picks_reach_scores_and_lists(scored):
+    pipeline_env = scored.env
     scores = published(pipeline_env, "select * from marts.account_scores")
     by_id = {row["account_id"]: row for row in scores.iter_rows(named=True)}
     assert by_id["nat:N3"]["status"] == "pipeline" and by_id["nat:N3"]["open_deals"] == 1
@@ -81,9 +102,9 @@ def test_deals_prospects_and_picks_reach_scores_and_lists(pipeline_env, inputs_d
     lists = published(pipeline_env, "select * from marts.seller_account_lists")
     alex = lists.filter(pl.col("owner_id") == "S2")
     targets = alex.filter(pl.col("designation") == "target")["account_id"].to_list()
-    assert targets == ["nat:N2"]  # Alex's pick wins over the recommendations ...
-    umbrella = alex.filter(pl.col("account_id") == "loc:L2").row(0, named=True)
-    assert umbrella["is_recommended"] and umbrella["designation"] == "secondary"  # ... which stay visible
+    assert targets == ["loc:L2"]  # Alex's pick wins over the recommendations ...
+    globex = alex.filter(pl.col("account_id") == "nat:N2").row(0, named=True)
+    assert globex["is_recommended"] and globex["designation"] == "secondary"  # ... which stay visible
     leads = alex.filter(pl.col("row_type") == "lead").select("prospect_id", "designation").rows()
     assert ("P2", "lead") in leads and ("P1", "recommended_lead") in leads
     sam_leads = lists.filter((pl.col("owner_id") == "S1") & (pl.col("row_type") == "lead"))["prospect_id"].to_list()
@@ -102,41 +123,52 @@ def test_deals_prospects_and_picks_reach_scores_and_lists(pipeline_env, inputs_d
     assert crm.filter(pl.col("record_type") == "lead")["alms_id"].sort().to_list() == ["P2", "P4"]
 
 
-@pytest.mark.parametrize(
-    ("row", "message"),
-    [
-        ({"owner_id": "S2", "pick_type": "target", "reference": "nat:N3"}, "belongs to S1, not S2"),
-        ({"owner_id": "S1", "pick_type": "target", "reference": "loc:L1"}, "already a key account"),
-        ({"owner_id": "S9", "pick_type": "target", "reference": "nat:N3"}, "unknown seller 'S9'"),
-        ({"owner_id": "S1", "pick_type": "target", "reference": "nat:N99"}, "unknown client record 'nat:N99'"),
-        ({"owner_id": "S1", "pick_type": "lead", "reference": "P1"}, "prospect P1 belongs to S2, not S1"),
-        ({"owner_id": "S1", "pick_type": "favourite", "reference": "nat:N3"}, "'favourite' is not target or lead"),
-    ],
-)
-def test_a_bad_pick_stops_the_run_naming_row_and_seller(pipeline_env, inputs_dir, row, message):
-    add_scoring_inputs(inputs_dir)
-    write_csv(inputs_dir / "seller_picks.csv", list(SELLER_PICKS.columns), [row])
-    success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
-    assert not success
-    text = "\n".join(errors)
-    assert "seller_picks.csv row 1" in text and message in text, text
+BAD_PICKS = [  # (row, what the run's error says about it): each a case of tests/rules/test_designations.py
+    ({"owner_id": "S2", "pick_type": "target", "reference": "nat:N3"}, "belongs to S1, not S2"),
+    ({"owner_id": "S1", "pick_type": "target", "reference": "loc:L1"}, "already a key account"),
+    ({"owner_id": "S9", "pick_type": "target", "reference": "nat:N3"}, "unknown seller 'S9'"),
+    ({"owner_id": "S1", "pick_type": "target", "reference": "nat:N99"}, "unknown client record 'nat:N99'"),
+    ({"owner_id": "S1", "pick_type": "lead", "reference": "P1"}, "prospect P1 belongs to S2, not S1"),
+    ({"owner_id": "S1", "pick_type": "favourite", "reference": "nat:N3"}, "'favourite' is not target or lead"),
+]
+ELEVEN_LEADS = [{"owner_id": "S2", "pick_type": "lead", "reference": f"P{i}"} for i in range(1, 12)]
 
 
-def test_too_many_targets_for_one_seller_is_an_error(pipeline_env, inputs_dir):
-    add_scoring_inputs(inputs_dir)
-    rows = [{"owner_id": "S2", "pick_type": "lead", "reference": f"P{i}"} for i in range(1, 12)]
+@pytest.fixture(scope="module")
+def bad_picks_run(tmp_path_factory) -> list[str]:
+    """One run whose picks file holds every bad row of BAD_PICKS and then eleven leads of one seller: the errors."""
+    base = tmp_path_factory.mktemp("bad_picks")
+    data_dir = small_inputs(base / "inputs")
+    add_scoring_inputs(data_dir)
     write_csv(
-        inputs_dir / "prospects.csv",
+        data_dir / "prospects.csv",
         list(PROSPECTS.columns),
         [{"prospect_id": f"P{i}", "name": f"Prospect {i}", "owner_id": "S2"} for i in range(1, 12)],
     )
-    write_csv(inputs_dir / "seller_picks.csv", list(SELLER_PICKS.columns), rows)
-    success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
-    assert (
-        not success
-        and "seller S2: 11 leads picked (rows 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11); at most 10 are allowed"
-        in "\n".join(errors)
-    )
+    write_csv(data_dir / "seller_picks.csv", list(SELLER_PICKS.columns), [row for row, _ in BAD_PICKS] + ELEVEN_LEADS)
+    env = {
+        "ALMS_DATA_DIR": str(data_dir),
+        "ALMS_OUTPUT_DIR": str(base / "output"),
+        "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS,
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {**env, "DAGSTER_HOME": str(new_dagster_home(base / "dagster_home"))}.items():
+            patch.setenv(key, value)
+        success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+    assert not success
+    assert not (base / "output" / "alms.duckdb").exists()  # nothing published
+    return errors
+
+
+@pytest.mark.parametrize(("number", "row", "message"), [(i, row, m) for i, (row, m) in enumerate(BAD_PICKS, start=1)])
+def test_a_bad_pick_stops_the_run_naming_row_and_seller(bad_picks_run, number, row, message):
+    (line,) = [e for e in bad_picks_run if "seller_picks.csv: sellers' picks rejected" in e]
+    assert f"seller_picks.csv row {number} (seller {row['owner_id']}): " in line and message in line, line
+
+
+def test_too_many_targets_for_one_seller_is_an_error(bad_picks_run):
+    rows = ", ".join(str(number) for number in range(len(BAD_PICKS) + 1, len(BAD_PICKS) + 12))
+    assert f"seller S2: 11 leads picked (rows {rows}); at most 10 are allowed" in "\n".join(bad_picks_run)
 
 
 def test_overrides_apply_until_they_expire_and_unknown_ones_are_reported(pipeline_env, inputs_dir):
@@ -180,11 +212,12 @@ def test_bad_scoring_config_names_file_and_key(pipeline_env, inputs_dir):
     assert f"{inputs_dir / 'scoring.yaml'}: criteria: unknown criterion loyalty" in text, text
 
 
-def test_whatif_reports_changes_without_touching_published_tables(pipeline_env, inputs_dir, tmp_path, capsys):
-    add_scoring_inputs(inputs_dir)
-    success, errors = run_pipeline(quiet=True, log_level="WARNING")
-    assert success, errors
-    output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
+def test_whatif_reports_changes_without_touching_published_tables(scored, tmp_path, monkeypatch, capsys):
+    output = copy_run_output(scored.output, tmp_path / "output")
+    monkeypatch.setenv("ALMS_DATA_DIR", scored.env["ALMS_DATA_DIR"])  # read only
+    monkeypatch.setenv("ALMS_OUTPUT_DIR", str(output))
+    monkeypatch.setenv("ALMS_ACCEPT_GAPS", SMALL_INPUT_GAPS)
+    monkeypatch.setenv("DAGSTER_HOME", str(new_dagster_home(tmp_path / "dagster_home")))
     watched = [output / "alms.duckdb", output / "work" / "warehouse.duckdb", *sorted((output / "parquet").iterdir())]
     before = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in watched}
     # a failed run since: the working warehouse holds tables of two runs; the what-if reads the publication instead

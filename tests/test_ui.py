@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zlib
 from pathlib import Path
 
 import pytest
@@ -140,8 +141,33 @@ def test_asset_graph_shows_layers_and_marts_and_a_mart_page_its_columns(webserve
             raise
         finally:
             browser.close()
-    assert (ARTIFACTS / "asset_graph.png").stat().st_size > 10_000
-    assert (ARTIFACTS / "account_scores.png").stat().st_size > 10_000
+    graph, scores = (png_rows(ARTIFACTS / name) for name in ("asset_graph.png", "account_scores.png"))
+    for width, height, distinct in (graph, scores):  # a page drawn, not a blank or one-colour screenshot
+        assert width == 1600 and height >= 1000 and distinct > 100, (width, height, distinct)
+    assert (ARTIFACTS / "asset_graph.png").read_bytes() != (ARTIFACTS / "account_scores.png").read_bytes()
+
+
+def png_rows(path: Path) -> tuple[int, int, int]:
+    """Width, height and the number of distinct pixel rows of an 8-bit RGB(A) PNG (a blank page has a handful)."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
+    position, chunks = 8, {}
+    while position < len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        chunks.setdefault(kind, []).append(data[position + 8 : position + 8 + length])
+        position += 12 + length
+    header = chunks[b"IHDR"][0]
+    width, height, depth, colour = (
+        int.from_bytes(header[:4], "big"),
+        int.from_bytes(header[4:8], "big"),
+        header[8],
+        header[9],
+    )
+    assert depth == 8 and colour in (2, 6), (depth, colour)
+    raw = zlib.decompress(b"".join(chunks[b"IDAT"]))
+    stride = 1 + width * (4 if colour == 6 else 3)  # a filter byte, then the pixels
+    return width, height, len({raw[i : i + stride] for i in range(0, len(raw), stride)})
 
 
 PICTURES = {  # mart -> the metadata entries whose Markdown holds a picture (assets/rules/pictures.py)
@@ -195,4 +221,5 @@ def test_the_pictures_render_on_the_mart_pages(webserver, pipeline_env):
         finally:
             browser.close()
     for entry in (e for entries in PICTURES.values() for e in entries):
-        assert (ARTIFACTS / f"picture_{entry}.png").stat().st_size > 10_000
+        width, height, distinct = png_rows(ARTIFACTS / f"picture_{entry}.png")
+        assert width == 1600 and distinct > 100, (entry, width, height, distinct)

@@ -202,9 +202,14 @@ def changes_between(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
     ).sort("account_id", "field")
 
 
-def update_changes(history: pl.DataFrame, changes: pl.DataFrame | None, as_of: dt.date) -> pl.DataFrame:
-    """The change log with the pairs around `as_of` (the snapshot before it, and the one after it) recomputed."""
-    dates = sorted(set(history["as_of_date"].to_list()))
+def update_changes(
+    history: pl.DataFrame, changes: pl.DataFrame | None, as_of: dt.date, dates: list[dt.date] | None = None
+) -> pl.DataFrame:
+    """The change log with the pairs around `as_of` (the snapshot before it, and the one after it) recomputed.
+
+    `history` needs only the snapshots of `as_of` and of the dates just before and after it when `dates` lists every
+    recorded as-of date (by default, the dates of `history`)."""
+    dates = sorted(set(dates or []) | set(history["as_of_date"].to_list()))
     position = dates.index(as_of)
     pairs = []
     if position > 0:

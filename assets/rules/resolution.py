@@ -2,8 +2,9 @@
 
 1. Prepare: the normalised keys of `assets.rules.matching` (name, domain, phone, postal code) plus the domain stem,
    house number and street, city and country, and each name's words (stop words and misspelt legal forms removed).
-   Each word gets a rarity weight, log(distinct names / distinct names holding the word): counted over distinct
-   names, not records, so the words of an organisation with many records stay distinctive.
+   Each word gets a rarity weight, log(distinct names / organisations holding the word): records holding the word
+   count once where they share a name, phone, domain or address, so the words of an organisation with many records
+   and spellings stay distinctive. Shared words that together weigh as much as a rare word count as a rare word.
 2. Block: candidate pairs share at least one blocking key (BLOCKING_RULES): exact name, the same words in any order,
    domain stem, the last 7 phone digits, house number with postal code or with street, the rarest word with postal
    code, city or house number, the two rarest words, and acronyms within a city. Rules without postal codes keep
@@ -223,13 +224,10 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
     )
     words = words.filter(~pl.col("token").is_in(_misspelt_legal_forms(words["token"].unique()).implode()))
     words = words.with_columns(_rank_in_run("record_id").alias("position"))
-    # word rarity over distinct names (an organisation with many records counts once)
+    # word rarity over organisations, not spellings (see _word_holders)
     n_names = max(prepared["name_key"].drop_nulls().n_unique(), 1)
-    first_of_name = prepared.select(pl.col("name_key").is_first_distinct()).to_series()
     frequencies = (
-        words.filter(pl.lit(first_of_name).gather(pl.col("record_id")))
-        .group_by("token")
-        .agg(pl.col("record_id").n_unique().cast(pl.UInt32).alias("names"))
+        _word_holders(prepared, words)
         .with_columns((pl.lit(n_names + 1.0) / pl.col("names")).log().alias("weight"))
         .sort("token")
         .with_row_index("alphabetical")
@@ -313,8 +311,44 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         )
         .drop("record_id", "name_key", "name_sites")
     )  # fmt: skip
-    prepared = pl.concat([prepared.drop("name_tokens"), attached], how="horizontal")
+    prepared = pl.concat([prepared.drop("name_tokens"), attached], how="horizontal").with_columns(
+        # words that together weigh as much as one word short of common are together rare ("Mendoza Nelson")
+        pl.lit(math.log((n_names + 1.0) / cutoff)).alias("rare_weight")
+    )
     return prepared, common
+
+
+# Records holding one word are one holder of it when they share a name or any of these (one organisation's spellings)
+HOLDER_KEYS = (("name_key",), ("phone7",), ("domain_key",), ("postal_code_key", "house_number"))
+
+
+def _word_holders(prepared: pl.DataFrame, words: pl.DataFrame) -> pl.DataFrame:
+    """Per word, how many organisations hold it (`names`): the records holding the word, grouped where two of them
+    share a name, a phone, a domain or an address (connected components, per word). Counting distinct names instead,
+    an organisation with 15 spellings would count 15 times and its own words would become common."""
+    nodes = words.select("record_id", "token").unique().with_row_index("node")
+    keyed = nodes.join(
+        prepared.select("record_id", *{key for keys in HOLDER_KEYS for key in keys}), on="record_id", how="left"
+    )
+    # each group of records that hold a word and share a key: every member linked to the group's first
+    edges = pl.concat(
+        [
+            keyed.drop_nulls(list(keys))
+            .select("node", pl.col("node").min().over("token", *keys).alias("first"))
+            .filter(pl.col("node") != pl.col("first"))
+            for keys in HOLDER_KEYS
+        ]
+    )
+    graph = coo_matrix(
+        (np.ones(edges.height), (edges["node"].to_numpy(), edges["first"].to_numpy())),
+        shape=(nodes.height, nodes.height),
+    )
+    _, holder = connected_components(graph, directed=False)
+    return (
+        nodes.with_columns(pl.Series("holder", holder))
+        .group_by("token")
+        .agg(pl.col("holder").n_unique().cast(pl.UInt32).alias("names"))
+    )
 
 
 def _rank_in_run(key: str) -> pl.Expr:
@@ -512,7 +546,8 @@ joined as (
         pairs.pair_index, pairs.left_id, pairs.right_id,
         l.name_key as l_name, r.name_key as r_name, l.name_compact as l_compact, r.name_compact as r_compact,
         l.tokens as l_tokens, r.tokens as r_tokens, l.token_weights as l_weights, r.token_weights as r_weights,
-        l.name_weight as l_weight, r.name_weight as r_weight,
+        l.name_weight as l_weight, r.name_weight as r_weight, l.rare_weight as l_rare_weight,
+        r.rare_weight as r_rare_weight,
         l.common_mask as l_common_mask, r.common_mask as r_common_mask, l.qualifier_mask as l_qualifier_mask,
         r.qualifier_mask as r_qualifier_mask, l.division_mask as l_division_mask, r.division_mask as r_division_mask,
         l.typo_mask as l_typo_mask, r.typo_mask as r_typo_mask, l.initials as l_initials, r.initials as r_initials,
@@ -552,8 +587,8 @@ word_sums as (
         len(r_tokens) - bit_count(r_hits) as r_unmatched,
         {_shared_weight("l")} as l_shared_weight,
         {_shared_weight("r")} as r_shared_weight,
-        l_hits & ~l_common_mask <> 0 as l_rare_hit,
-        r_hits & ~r_common_mask <> 0 as r_rare_hit,
+        l_hits & ~l_common_mask <> 0 or {_shared_weight("l")} >= l_rare_weight as l_rare_hit,
+        r_hits & ~r_common_mask <> 0 or {_shared_weight("r")} >= r_rare_weight as r_rare_hit,
         l_qualifier_mask & ~l_hits <> 0 as l_discriminator,
         r_qualifier_mask & ~r_hits <> 0 as r_discriminator,
         ~(l_hits | l_division_mask) & ((1::bigint << len(l_tokens)) - 1) = 0 as l_division_only,
@@ -658,7 +693,8 @@ def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs
     other columns."""
     columns = ["record_id", "name_key", "name_compact", "tokens", "token_weights", "common_mask", "qualifier_mask",
                "division_mask", "typo_mask", "initials", "acronym_token", "name_tf", "domain_key", "domain_stem",
-               "phone_key", "postal_code_key", "house_number", "street_key", "city_key", "country_key"]  # fmt: skip
+               "phone_key", "postal_code_key", "house_number", "street_key", "city_key", "country_key",
+               "rare_weight"]  # fmt: skip
     # a name's total word weight computed here: a CTE read twice (once per side) would be materialised, one more copy
     # of the records in memory (1M records: 0.4 GB)
     conn.register("prepared", prepared.select(*columns, pl.col("token_weights").list.sum().alias("name_weight")))

@@ -1,49 +1,83 @@
-"""Benchmark: generate a large input folder and time the full materialization.
+"""Benchmark: generate a large input folder, time the full materialization and the core job's reference.
 
     python -m pipelines.commands benchmark                       # 1,000,000 client records, ~10M lines, ~5M events
-    python -m pipelines.commands benchmark --clients 100000      # a smaller run
-    python -m pipelines.commands benchmark --format csv          # CSV inputs instead of Parquet
+    python -m pipelines.commands benchmark --clients 3000000     # ~30M lines
+    python -m pipelines.commands benchmark --months 12           # 12 consecutive monthly as-of dates
+    python -m pipelines.commands benchmark --clients 100000 --format csv
+    python -m pipelines.commands benchmark --engine spark --clients 100000   # the SQL models on local Spark
 
-Prints seconds per asset, total wall time, rows per second and peak memory (RSS of the run's process, DuckDB's
-native memory included). Generation runs in its own process and is timed apart. Measured on a 2-core machine at
-the default size: 95 s end to end and 4.5 GB peak (docs/benchmarks.md); the deduplication and the scoring have their
-own benchmarks (pipelines/commands/evaluate_matching.py, pipelines/commands/benchmark_scoring.py).
+One invocation prints, on the same input folder:
+- the full refresh: seconds per step, wall time, rows per second, peak memory (RSS of the run's process, DuckDB's
+  native memory included);
+- a monthly run that reads only the latest month's files (what the `monthly_refresh` schedule does), and its time as
+  a share of the full refresh;
+- the reference implementation of the core job (`reference_core.py`: exact-name dedup, window, FX, key level, one
+  DuckDB file and one Parquet file) and alms's full refresh as a multiple of it;
+- with `--months N`: N consecutive monthly runs (as-of the last day of each month, the first one a full refresh, the
+  others reading their new month), each run's time and the last one's as a multiple of the first.
+Generation runs in its own process and is timed apart; the deduplication and the scoring have their own benchmarks
+(pipelines/commands/evaluate_matching.py, pipelines/commands/benchmark_scoring.py). Figures: docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+# the steps whose work could grow with the snapshots kept (printed for each of --months N runs)
+GROWING_STEPS = ("account_history", "marts__publication")
+
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_once(data_dir: str, output_dir: str) -> dict:
-    """Runs in the child process: the pipeline, timed per step from the run's own events."""
+def _children_peak_rss_mb() -> float:
+    """Peak RSS of this process's live children (the Spark engine's JVM), from /proc; 0 where there is none."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != os.getpid():
+                continue
+            for line in (stat.parent / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def run_once(data_dir: str, output_dir: str, month: str = "", as_of: str = "") -> dict:
+    """Runs in the child process: the pipeline (a full refresh, or only `month`'s files), timed per step from the
+    run's own events."""
     os.environ["ALMS_DATA_DIR"] = data_dir
     os.environ["ALMS_OUTPUT_DIR"] = output_dir
+    if as_of:
+        os.environ["ALMS_AS_OF"] = as_of
     import dagster as dg
 
-    from pipelines.automation import full_refresh_tags
+    from pipelines.automation import full_refresh_tags, range_tags
     from pipelines.definitions import ALMS_JOB, build_definitions
 
     started = time.perf_counter()
     job = build_definitions().resolve_job_def(ALMS_JOB)
+    tags = range_tags([month]) if month else full_refresh_tags(Path(data_dir))
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            tags=full_refresh_tags(Path(data_dir)),
+            tags={**tags, "alms/trigger": "benchmark"},
         )
         wall = time.perf_counter() - started
         starts, steps = {}, {}
@@ -66,18 +100,84 @@ def run_once(data_dir: str, output_dir: str) -> dict:
         "steps": steps,
         "rows": counts,
         "peak_rss_mb": _peak_rss_mb(),
+        "children_peak_rss_mb": _children_peak_rss_mb(),
     }
 
 
-def _child(command: list[str], env: dict) -> tuple[float, str]:
-    started = time.perf_counter()
+def _child(command: list[str], env: dict) -> tuple[float, float, str]:
+    """Runs `command` in its own process: its wall seconds, its CPU seconds (user + system, every thread: the figure
+    that moves least when other processes share the machine) and its output."""
     from assets.resources import REPO_ROOT
 
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
     completed = subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if completed.returncode != 0:
         raise SystemExit(f"benchmark: {' '.join(command[:4])} failed:\n{completed.stdout}\n{completed.stderr}")
-    return elapsed, completed.stdout
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu, completed.stdout
+
+
+def _shift_month(month: str, months: int) -> str:
+    year, number = (int(part) for part in month.split("-"))
+    index = year * 12 + number - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _month_end(month: str) -> str:
+    """The last day of `month` (YYYY-MM)."""
+    return str(dt.date.fromisoformat(_shift_month(month, 1) + "-01") - dt.timedelta(days=1))
+
+
+def _months_back(month: str, count: int) -> list[str]:
+    """`count` months ending with `month`, oldest first."""
+    return [_shift_month(month, -back) for back in range(count - 1, -1, -1)]
+
+
+def _run_alms(data_dir: Path, output_dir: Path, env: dict, month: str = "", as_of: str = "") -> dict:
+    """One pipeline run in its own process; its report with the process's wall and CPU seconds."""
+    command = [sys.executable, "-m", "pipelines.commands.benchmark", "--child", str(data_dir), str(output_dir)]
+    command += ["--child-month", month] if month else []
+    command += ["--child-as-of", as_of] if as_of else []
+    elapsed, cpu, stdout = _child(command, env)
+    report = json.loads(stdout.strip().splitlines()[-1])
+    if not report["success"]:
+        raise SystemExit("benchmark: the run failed; see the Dagster UI with DAGSTER_HOME=" + env["DAGSTER_HOME"])
+    return report | {"elapsed": elapsed, "cpu": cpu}
+
+
+def _print_steps(report: dict, label: str) -> None:
+    rows = report["rows"]
+    lines = rows.get("raw/billing_lines", 0)
+    print(
+        f"\n{label}: {rows.get('raw/clients', 0):,} client records, {lines:,} billing lines, "
+        f"{rows.get('raw/engagement_events', 0):,} engagement events, {rows.get('marts/accounts', 0):,} accounts"
+    )
+    print(f"{'step':60} {'seconds':>8}")
+    for step, seconds in sorted(report["steps"].items(), key=lambda item: -item[1]):
+        print(f"{step:60} {seconds:8.2f}")
+    print(f"{'sum of steps':60} {sum(report['steps'].values()):8.2f}")
+    print(f"pipeline wall time (definitions + run): {report['wall_seconds']:.1f} s")
+    print(f"process wall time (interpreter start to exit): {report['elapsed']:.1f} s, CPU {report['cpu']:.1f} s")
+    if lines:
+        print(f"billing lines per second (end to end): {lines / report['elapsed']:,.0f}")
+    print(f"peak memory (RSS of the run process): {report['peak_rss_mb']:,.0f} MB")
+    if report.get("children_peak_rss_mb"):
+        print(f"peak memory of its child processes (Spark's JVM): {report['children_peak_rss_mb']:,.0f} MB")
+
+
+def _generate(data_dir: Path, clients: int, file_format: str, span: int, end_month: str, env: dict) -> None:
+    if (data_dir / ".complete").exists():
+        print(f"reusing {data_dir}", flush=True)
+        return
+    print(f"generating {clients:,} client records over {span} months ({file_format}) in {data_dir} ...", flush=True)
+    command = [sys.executable, "-m", "pipelines.commands.demo_data", str(data_dir), "--clients", str(clients)]
+    command += ["--format", file_format, "--no-faults", "--months", str(span), "--end-month", end_month, "--quiet"]
+    seconds, _, _ = _child(command, env)
+    (data_dir / ".complete").write_text("")
+    print(f"generated in {seconds:.1f} s", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,62 +187,79 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=1_000_000, help="client records (billing lines ~10x)")
     parser.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "alms-benchmark")
-    parser.add_argument("--runs", type=int, default=1, help="pipeline runs on the same data (figures of each)")
+    parser.add_argument(
+        "--engine", choices=["duckdb", "spark"], default="duckdb", help="what runs the SQL models (ALMS_ENGINE)"
+    )
+    parser.add_argument("--months", type=int, default=1, help="consecutive monthly as-of dates to run (default 1)")
+    parser.add_argument("--end-month", default="2026-10", help="the last as-of month (default 2026-10)")
+    parser.add_argument("--no-monthly", action="store_true", help="with --months 1: skip the monthly run")
+    parser.add_argument("--no-reference", action="store_true", help="skip the core job's reference implementation")
     parser.add_argument("--child", nargs=2, metavar=("DATA_DIR", "OUTPUT_DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-month", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--child-as-of", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(run_once(*args.child)))
+        print(json.dumps(run_once(*args.child, month=args.child_month, as_of=args.child_as_of)))
         return 0
+    if args.months < 1:
+        parser.error("--months must be at least 1")
 
-    data_dir = args.work_dir / f"data-{args.clients}-{args.format}"
-    env = {**os.environ, "DAGSTER_HOME": str(args.work_dir / "dagster_home")}
+    env = {**os.environ, "DAGSTER_HOME": str(args.work_dir / "dagster_home"), "ALMS_ENGINE": args.engine}
     Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    if not (data_dir / ".complete").exists():
-        print(f"generating {args.clients:,} client records ({args.format}) in {data_dir} ...", flush=True)
-        seconds, _ = _child(
-            [
-                sys.executable,
-                "-m",
-                "pipelines.commands",
-                "generate",
-                str(data_dir),
-                "--clients",
-                str(args.clients),
-                "--format",
-                args.format,
-                "--no-faults",
-            ],
-            env,
-        )
-        (data_dir / ".complete").write_text("")
-        print(f"generated in {seconds:.1f} s", flush=True)
-    else:
-        print(f"reusing {data_dir}", flush=True)
+    # a full 12-month window before the first as-of date, and the month after the last one (as the demo has)
+    span = 13 + args.months
+    data_dir = args.work_dir / f"data-{args.clients}-{args.format}-{span}m-{args.end_month}"
+    _generate(data_dir, args.clients, args.format, span, _shift_month(args.end_month, 1), env)
 
-    for run in range(1, args.runs + 1):
-        output_dir = args.work_dir / "output"
-        elapsed, stdout = _child(
-            [sys.executable, "-m", "pipelines.commands.benchmark", "--child", str(data_dir), str(output_dir)], env
-        )
-        report = json.loads(stdout.strip().splitlines()[-1])
-        if not report["success"]:
-            print("benchmark: the run failed; see the Dagster UI with DAGSTER_HOME=" + env["DAGSTER_HOME"])
-            return 1
-        lines = report["rows"].get("raw/billing_lines", 0)
+    as_of_months = _months_back(args.end_month, args.months)
+    output_dir = args.work_dir / "output"
+    shutil.rmtree(output_dir, ignore_errors=True)
+    summary: list[tuple[str, str]] = [("engine running the SQL models", args.engine)]
+    full = _run_alms(data_dir, output_dir, env, as_of=_month_end(as_of_months[0]))
+    _print_steps(full, f"full refresh as of {_month_end(as_of_months[0])}")
+    summary.append(("alms full refresh, end to end", f"{full['elapsed']:.1f} s (CPU {full['cpu']:.1f} s)"))
+    summary.append(("alms full refresh, peak memory", f"{full['peak_rss_mb'] / 1024:.2f} GB"))
+    if args.months == 1 and not args.no_monthly:
+        month = as_of_months[0]
+        monthly = _run_alms(data_dir, output_dir, env, month=month, as_of=_month_end(month))
+        _print_steps(monthly, f"monthly run of {month} (its files only)")
+        summary.append(("monthly run (one month of files)", f"{monthly['elapsed']:.1f} s (CPU {monthly['cpu']:.1f} s)"))
+        summary.append(("monthly run / full refresh", f"{monthly['elapsed'] / full['elapsed']:.2f}"))
+    runs = [full]
+    for month in as_of_months[1:]:
+        runs.append(_run_alms(data_dir, output_dir, env, month=month, as_of=_month_end(month)))
         print(
-            f"\nrun {run}: {args.clients:,} client records, {lines:,} billing lines, "
-            f"{report['rows'].get('raw/engagement_events', 0):,} engagement events, "
-            f"{report['rows'].get('marts/accounts', 0):,} accounts"
+            f"monthly run as of {_month_end(month)}: {runs[-1]['elapsed']:.1f} s (CPU {runs[-1]['cpu']:.1f} s), "
+            f"peak {runs[-1]['peak_rss_mb']:,.0f} MB; steps that carry the past: "
+            + ", ".join(f"{step} {runs[-1]['steps'].get(step, 0):.1f} s" for step in GROWING_STEPS),
+            flush=True,
         )
-        print(f"{'step':52} {'seconds':>8}")
-        for step, seconds in sorted(report["steps"].items(), key=lambda item: -item[1]):
-            print(f"{step:52} {seconds:8.2f}")
-        print(f"{'sum of steps':52} {sum(report['steps'].values()):8.2f}")
-        print(f"pipeline wall time (definitions + run): {report['wall_seconds']:.1f} s")
-        print(f"process wall time (interpreter start to exit): {elapsed:.1f} s")
-        print(f"billing lines per second (end to end): {lines / elapsed:,.0f}")
-        print(f"peak memory (RSS of the run process): {report['peak_rss_mb']:,.0f} MB")
+    if len(runs) > 1:
+        monthly_runs = runs[1:]
+        mean = sum(run["elapsed"] for run in monthly_runs) / len(monthly_runs)
+        summary.append((f"{len(monthly_runs)} monthly runs after it: first", f"{monthly_runs[0]['elapsed']:.1f} s"))
+        summary.append(("last monthly run", f"{monthly_runs[-1]['elapsed']:.1f} s"))
+        summary.append(("last / first monthly run", f"{monthly_runs[-1]['elapsed'] / monthly_runs[0]['elapsed']:.2f}"))
+        summary.append(("mean monthly run / full refresh", f"{mean / full['elapsed']:.2f}"))
+    if not args.no_reference:
+        reference_out = args.work_dir / "reference"
+        shutil.rmtree(reference_out, ignore_errors=True)
+        command = [sys.executable, "-m", "pipelines.commands.reference_core", str(data_dir), str(reference_out)]
+        elapsed, cpu, stdout = _child(command + ["--as-of", _month_end(as_of_months[0])], env)
+        reference = json.loads(stdout.strip().splitlines()[-1])
+        print(
+            f"\nreference core job (pipelines/commands/reference_core.py): {reference['accounts']:,} accounts, "
+            f"{reference['key_accounts']:,} key, key level {reference['key_level']:,.2f}"
+        )
+        summary.append(("reference core job, end to end", f"{elapsed:.1f} s (CPU {cpu:.1f} s)"))
+        summary.append(("reference core job, peak memory", f"{reference['peak_mb'] / 1024:.2f} GB"))
+        summary.append(
+            ("alms full refresh / reference", f"{full['elapsed'] / elapsed:.2f} (CPU {full['cpu'] / cpu:.2f})")
+        )
+    print(f"\n{'summary':44} {'':>24}")
+    for label, value in summary:
+        print(f"{label:44} {value:>24}")
     return 0
 
 

@@ -79,8 +79,13 @@ filled as (
 history as (
     select
         filled.*,
-        median(case when month >= first_billing_month then billing_amount end) over previous_months
-            as trailing_median,
+        -- the median in whole cents, rounded down (what DuckDB's decimal median gives, said so any engine agrees)
+        cast(
+            floor(
+                median(case when month >= first_billing_month then cast(billing_amount * 100 as bigint) end)
+                    over previous_months
+            ) / 100 as decimal(38, 2)
+        ) as trailing_median,
         count(case when month >= first_billing_month then billing_amount end) over previous_months
             as trailing_months
     from filled

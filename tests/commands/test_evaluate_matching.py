@@ -253,12 +253,21 @@ def test_the_script_prints_every_section(tmp_path, capsys):
     assert len(speed) == 1 and float(speed[0][5]) >= 0.85  # F1 at the speed size (hard generator)
 
 
-def test_the_script_runs_from_the_command_line():
+def test_the_script_runs_from_the_command_line(tmp_path):
+    """`python -m pipelines.commands.evaluate_matching` on the smallest labelled set: it measures and prints the set's
+    quality rows; a bad option is refused with the parser's message."""
+    command = [sys.executable, "-m", "pipelines.commands.evaluate_matching", "--work-dir", str(tmp_path)]
     completed = subprocess.run(
-        [sys.executable, "-m", "pipelines.commands.evaluate_matching", "--help"],
+        [*command, "--sets", "stoxx50", "--no-splink", "--labels", "--quality-only"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        check=True,
+        timeout=300,
     )
-    assert "--sets" in completed.stdout and "--no-splink" in completed.stdout
+    assert completed.returncode == 0, completed.stderr
+    rows = [line.split() for line in completed.stdout.splitlines()]
+    (alms,) = [row for row in rows if row[:1] == ["stoxx50"]]
+    assert alms[1:4] == ["134", "118", "alms"]  # records, true pairs, matcher
+    assert any(row[:1] == ["deterministic"] for row in rows) and "Splink" not in completed.stdout
+    refused = subprocess.run([*command, "--labels", "-1"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "--labels must be 0 or more" in refused.stderr

@@ -115,3 +115,22 @@ def test_a_rerun_replaces_its_snapshot_and_a_backfill_recomputes_both_sides():
     assert changes.select("from_as_of_date", "to_as_of_date", "field", "new_value").rows() == [
         (FEB, MAR, "tier", "high")
     ]
+
+
+def test_the_neighbouring_snapshots_are_enough_when_every_date_is_given():
+    """A run reads only the snapshots just before and after its as-of date: with every recorded date given, the
+    changes of the other pairs are kept and the log is the one the whole history gives."""
+    apr = dt.date(2026, 4, 30)
+    whole = pl.concat([snap(account("a")), snap(account("a", FEB, tier="high")), snap(account("a", MAR, tier="low"))])
+    log = update_changes(whole.filter(pl.col("as_of_date") <= FEB), None, FEB)
+    log = update_changes(whole, log, MAR)
+    new = snap(account("a", apr, tier="high", owner_id="S2"))
+    from_whole = update_changes(merge_snapshot(whole, new), log, apr)
+    nearby = merge_snapshot(whole.filter(pl.col("as_of_date") == MAR), new)
+    from_nearby = update_changes(nearby, log, apr, [JAN, FEB, MAR, apr])
+    assert from_nearby.equals(from_whole)
+    assert from_nearby.select("to_as_of_date", "field").rows() == [
+        (FEB, "tier"), (MAR, "tier"), (apr, "owner_id"), (apr, "tier")
+    ]  # fmt: skip
+    # without the dates, the pairs it cannot see are dropped as no longer consecutive
+    assert update_changes(nearby, log, apr).height == 2

@@ -201,8 +201,26 @@ def test_result_does_not_depend_on_row_order():
 
 
 def test_thresholds_are_settings():
-    strict = resolve_clients(frame(pair_rows()), ResolutionSettings(match_threshold=0.999999999, review_threshold=0.5))
-    assert strict.report["links"] <= resolve_clients(frame(pair_rows())).report["links"]
+    """A pair of middling evidence (same name, same postal code, nothing else): linked when its probability is above
+    match_threshold, queued for review when the match threshold is raised just above it."""
+    records = frame(
+        population()
+        + [
+            org("nat", "N1", "Zenith Foods", postal_code="02139"),
+            org("loc", "L1", "Zenith Foods Co", postal_code="02139"),
+        ]
+    )
+    (probability,) = resolve_clients(records).pairs["match_probability"].to_list()
+    assert 0.6 < probability < 0.9999  # room on both sides for thresholds
+
+    def outcome(match_threshold: float, review_threshold: float) -> tuple[bool, int]:
+        resolution = resolve_clients(records, ResolutionSettings(match_threshold, review_threshold))
+        ids = accounts_of(resolution.crosswalk)
+        return ids["nat:N1"] == ids["loc:L1"], resolution.review.height
+
+    just_above, just_below = (probability + 1) / 2, probability - 0.001
+    assert outcome(just_below, 0.05) == (True, 0)  # linked, not queued
+    assert outcome(just_above, 0.05) == (False, 1)  # the same pair, now below the match threshold: for review
 
 
 @pytest.mark.parametrize("seed", [11, 12])

@@ -75,8 +75,12 @@ def test_explicit_path_that_does_not_exist_is_an_error_naming_it(tmp_path):
     assert str(missing) in str(caught.value)
 
 
-def test_config_error_is_an_input_error():
-    assert issubclass(ConfigError, InputError)
+def test_a_config_error_is_raised_as_an_input_error_naming_file_and_key(tmp_path):
+    """Callers (the run's steps, the what-if) catch InputError: a bad scoring.yaml must arrive as one, with its words."""
+    data_dir = folder_with(tmp_path, "criteria:\n  loyalty: {weight: 0.2}\n")
+    with pytest.raises(InputError, match="criteria: unknown criterion loyalty") as caught:
+        load_scoring_config(data_dir)
+    assert type(caught.value) is ConfigError and str(data_dir / "scoring.yaml") in str(caught.value)
 
 
 # --- merging --------------------------------------------------------------------------------------------------------

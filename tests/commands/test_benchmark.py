@@ -1,0 +1,125 @@
+"""`make benchmark`: the reference implementation of the core job on a hand-made input, and the table it prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.commands import benchmark, reference_core
+from tests.conftest import BILLING_COLUMNS, CLIENT_COLUMNS, client, line, write_csv
+
+AS_OF = dt.date(2026, 10, 31)  # window 2025-11-01 .. 2026-10-31
+
+
+def hand_made_inputs(data_dir: Path) -> Path:
+    """Five accounts; every trap below, if fallen into, moves the key level away from 1,200.00.
+
+    Acme = a:A1 + b:B1 (same name once legal forms and punctuation go): 1,000.00 USD + 500.00 EUR at 1.1 = 1,550.00.
+    Bolt: 1,200.00 (its line sent twice counts once). Cedar: 300.00 (5,000.00 before the window and 999.00 in a
+    currency without a rate do not count). a:A4 and b:B2 have no name: two accounts, 100.00 and 50.00.
+    n = 5 positive billers, k = ceil(0.25 x 5) = 2, the key level is the second billing: Bolt's 1,200.00.
+    """
+    write_csv(
+        data_dir / "clients" / "a.csv",
+        CLIENT_COLUMNS,
+        [
+            client("a", "A1", "Acme Inc"),
+            client("a", "A2", "Bolt LLC"),
+            client("a", "A3", "Cedar"),
+            client("a", "A4", ""),
+        ],
+    )
+    write_csv(data_dir / "clients" / "b.csv", CLIENT_COLUMNS, [client("b", "B1", "ACME, inc."), client("b", "B2", "")])
+    write_csv(
+        data_dir / "billing" / "a_2026-03.csv",
+        BILLING_COLUMNS,
+        [
+            line("a", "I1", 1, "A1", "2026-03-10", "1000.00"),
+            line("a", "I2", 1, "A2", "2026-03-11", "1200.00"),
+            line("a", "I2", 1, "A2", "2026-03-11", "1200.00"),
+            line("a", "I3", 1, "A3", "2026-05-02", "300.00"),
+            line("a", "I4", 1, "A3", "2025-10-31", "5000.00"),
+            line("a", "I5", 1, "A3", "2026-05-02", "999.00", "GBP"),
+            line("a", "I6", 1, "A4", "2026-06-01", "100.00"),
+            line("a", "I7", 1, "A4", "2026-06-01", "n/a"),
+        ],
+    )
+    write_csv(
+        data_dir / "billing" / "b_2026-03.csv",
+        BILLING_COLUMNS,
+        [line("b", "J1", 1, "B1", "2026-03-15", "500.00", "EUR"), line("b", "J2", 1, "B2", "2026-04-01", "50.00")],
+    )
+    write_csv(data_dir / "fx_rates.csv", ["currency", "month", "rate_to_reporting"], [["EUR", "2026-03", "1.1"]])
+    return data_dir
+
+
+def test_reference_core_job_key_level(tmp_path):
+    data_dir = hand_made_inputs(tmp_path / "data")
+    result = reference_core.run(data_dir, tmp_path / "out", AS_OF)
+    assert result == {"as_of": "2026-10-31", "accounts": 5, "key_accounts": 2, "key_level": 1200.0}
+    billing = dict(
+        duckdb.sql(f"select account_id, billing_cents from '{tmp_path / 'out' / 'accounts.parquet'}'").fetchall()
+    )
+    assert billing == {"a:A1": 155_000, "a:A2": 120_000, "a:A3": 30_000, "a:A4": 10_000, "b:B2": 5_000}
+    assert (tmp_path / "out" / "reference.duckdb").exists()
+
+
+def fake_report(elapsed: float) -> dict:
+    return {
+        "success": True,
+        "wall_seconds": elapsed - 1,
+        "steps": {"raw__billing_lines": elapsed / 2, "marts__publication": elapsed / 4},
+        "rows": {"raw/billing_lines": 9, "raw/clients": 6, "raw/engagement_events": 0, "marts/accounts": 5},
+        "peak_rss_mb": 512.0,
+        "elapsed": elapsed,
+        "cpu": elapsed * 1.5,
+    }
+
+
+@pytest.fixture
+def fake_runs(monkeypatch, tmp_path):
+    """The pipeline runs replaced by canned reports (the pipeline has its own tests); generation writes the hand-made
+    input; the reference implementation runs for real on it."""
+    calls = []
+
+    def generate(data_dir, clients, file_format, span, end_month, env):
+        calls.append(("generate", span, end_month))
+        hand_made_inputs(data_dir)
+
+    def run_alms(data_dir, output_dir, env, month="", as_of=""):
+        calls.append(("run", month, as_of))
+        return fake_report(40.0 if not month else 10.0 + len(calls))
+
+    monkeypatch.setattr(benchmark, "_generate", generate)
+    monkeypatch.setattr(benchmark, "_run_alms", run_alms)
+    return calls
+
+
+def test_benchmark_prints_its_table(fake_runs, tmp_path, capsys):
+    assert benchmark.main(["--clients", "6", "--work-dir", str(tmp_path / "work")]) == 0
+    out = capsys.readouterr().out
+    assert fake_runs == [("generate", 14, "2026-11"), ("run", "", "2026-10-31"), ("run", "2026-10", "2026-10-31")]
+    assert "raw__billing_lines" in out and "peak memory (RSS of the run process): 512 MB" in out
+    summary = dict(
+        (line[:44].strip(), line[44:].strip()) for line in out.split("\nsummary")[1].splitlines()[1:] if line.strip()
+    )
+    assert summary["alms full refresh, end to end"] == "40.0 s (CPU 60.0 s)"
+    assert summary["monthly run / full refresh"] == "0.33"  # 13 s / 40 s
+    assert float(summary["alms full refresh / reference"].split()[0]) > 0
+    assert "key level 1,200.00" in out
+
+
+def test_benchmark_consecutive_months(fake_runs, tmp_path, capsys):
+    work = ["--clients", "6", "--work-dir", str(tmp_path / "work"), "--no-reference"]
+    assert benchmark.main([*work, "--months", "3", "--end-month", "2027-01"]) == 0
+    out = capsys.readouterr().out
+    assert fake_runs == [
+        ("generate", 16, "2027-02"),
+        ("run", "", "2026-11-30"),
+        ("run", "2026-12", "2026-12-31"),
+        ("run", "2027-01", "2027-01-31"),
+    ]
+    assert "last / first monthly run" in out and "reference" not in out.split("summary")[1]
