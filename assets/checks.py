@@ -4,7 +4,9 @@ All but one are blocking: when one fails, nothing downstream runs, so nothing is
 previous, consistent tables. `overrides_all_applied` warns (an expired override is news, not an error).
 """
 
+import functools
 import math
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 
 import dagster as dg
@@ -19,12 +21,47 @@ def _one(conn, sql: str, parameters: dict | list | None = None) -> tuple:
     return conn.execute(sql, parameters).fetchall()[0]
 
 
-def _reasons(*reasons: str | None) -> str | None:
-    """A failed check's description: its reasons in one line (None when there is none, i.e. it passed)."""
-    return "; ".join(r for r in reasons if r) or None
+FAILED_CHECK = "alms/failed_check"  # metadata key of the dg.Failure a failed blocking check stops its step with
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "accounts"]), blocking=True)
+def one_line(*reasons: str | None) -> str | None:
+    """The reasons that apply (None: does not), joined into one line; None when none applies."""
+    found = [" ".join(reason.split()) for reason in reasons if reason]
+    return "; ".join(found) or None
+
+
+def check(asset: list[str], blocking: bool = True) -> Callable:
+    """`@dg.asset_check` for a function returning its `dg.AssetCheckResult`, whose description (when it failed) is
+    its reason in one line. The step yields that result, then, when a blocking check failed, stops with a `dg.Failure`
+    of that line: the run's failure message is the reason, where Dagster's own error would name the check only, under
+    a stack trace. Calling the check (a test) gives a generator: `evaluate(check, **resources)` gives the result."""
+
+    def decorate(evaluate: Callable[..., dg.AssetCheckResult]) -> dg.AssetChecksDefinition:
+        @functools.wraps(evaluate)
+        def step(*args, **kwargs) -> Iterator[dg.AssetCheckResult]:
+            result = evaluate(*args, **kwargs)
+            if not result.passed and not result.description:  # every check words its reasons; this is a fallback
+                shown = ", ".join(f"{k}={getattr(v, 'value', v)}" for k, v in result.metadata.items())
+                result = result._replace(description=f"{evaluate.__name__} failed: {shown}")
+            elif result.description:
+                result = result._replace(description=one_line(result.description))
+            yield result
+            if blocking and not result.passed and result.severity == dg.AssetCheckSeverity.ERROR:
+                raise dg.Failure(
+                    description=result.description, allow_retries=False, metadata={FAILED_CHECK: evaluate.__name__}
+                )
+
+        return dg.asset_check(asset=dg.AssetKey(asset), name=evaluate.__name__, blocking=blocking)(step)
+
+    return decorate
+
+
+def evaluate(definition: dg.AssetChecksDefinition, **resources) -> dg.AssetCheckResult:
+    """The result of a check called directly (tests): the first thing its step yields."""
+    return next(iter(definition(**resources)))
+
+
+@check(["marts", "accounts"])
 def one_row_per_account(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Each account appears once in marts.accounts, and every account the matcher formed is there."""
     with warehouse.connect() as conn:
@@ -33,17 +70,18 @@ def one_row_per_account(warehouse: Warehouse) -> dg.AssetCheckResult:
             "select count(*), count(distinct account_id), "
             "(select count(distinct account_id) from intermediate.int_clients_matched) from marts.accounts",
         )
+    passed = bool(rows == distinct == matched)
     return dg.AssetCheckResult(
-        passed=bool(rows == distinct == matched),
-        description=_reasons(
-            f"marts.accounts has {rows} rows for {distinct} account_ids" if rows != distinct else None,
-            f"the matcher formed {matched} accounts, marts.accounts has {distinct}" if distinct != matched else None,
-        ),
+        passed=passed,
+        description=None
+        if passed
+        else f"marts.accounts has {rows:,} rows for {distinct:,} distinct account ids; the matcher formed "
+        f"{matched:,} accounts",
         metadata={"rows": rows, "distinct_account_ids": distinct, "accounts_from_matcher": matched},
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "accounts"]), blocking=True)
+@check(["marts", "accounts"])
 def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetCheckResult:
     """Recomputes the cut-off independently: n positive billers, k = ceil(share * n), the k-th billing is today's
     level, and would_be_key_at_next_review is exactly billing >= that level. Key accounts are exactly those with
@@ -84,35 +122,36 @@ def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetChec
         ).fetchall()
     level_recorded, level_as_of, k_recorded, key_recorded = current[0] if len(current) == 1 else (None,) * 4
     passed = kth_billing is not None and wrong_next == 0 and wrong_flags == 0 and level_applied == level_recorded
-    rule_broken = None
-    if passed and level_as_of == as_of:  # the level was computed from this very data: the whole rule holds
+    same_data = passed and level_as_of == as_of  # the level was computed from this very data: the whole rule holds
+    if same_data:
         passed = (
             kth_billing == level_applied and above < k <= key_count and k == k_recorded and key_count == key_recorded
         )
-        rule_broken = (
-            None
-            if passed
-            else f"k = ceil({settings.key_share} x {n} positive billers) = {k} (recorded {k_recorded}), the k-th "
-            f"billing is {kth_billing} and the level {level_applied}, {key_count} key accounts (recorded "
-            f"{key_recorded}), {above} above the level"
+    reason = None
+    if not passed:
+        share = settings.key_share
+        reason = one_line(
+            "no account has positive billing, so there is no k-th billing" if kth_billing is None else None,
+            f"{wrong_flags:,} accounts have is_key_account <> (billing_12m >= the applied level {level_applied})"
+            if wrong_flags
+            else None,
+            f"{wrong_next:,} accounts have would_be_key_at_next_review <> (billing_12m >= the k-th billing "
+            f"{kth_billing})"
+            if wrong_next
+            else None,
+            f"{len(current)} current review periods in marts.key_levels (one expected)" if len(current) != 1 else None,
+            f"the applied level {level_applied} is not the current period's recorded level {level_recorded}"
+            if len(current) == 1 and level_applied != level_recorded
+            else None,
+            f"the level {level_applied} was computed from this data but the k-th billing is {kth_billing} "
+            f"(k = ceil({share} x {n:,}) = {k:,}; recorded k {k_recorded}, {key_count:,} key accounts of "
+            f"{key_recorded} recorded, {above:,} above the level)"
+            if same_data
+            else None,
         )
     return dg.AssetCheckResult(
         passed=bool(passed),
-        description=_reasons(
-            "no account has positive billing, so there is no k-th billing" if kth_billing is None else None,
-            f"{wrong_flags} accounts' is_key_account disagrees with billing >= the level {level_applied}"
-            if wrong_flags
-            else None,
-            f"{wrong_next} accounts' would_be_key_at_next_review disagrees with billing >= the k-th billing "
-            f"{kth_billing}"
-            if wrong_next
-            else None,
-            f"the level applied {level_applied} is not the current period's level {level_recorded} in marts.key_levels "
-            f"({len(current)} current periods)"
-            if level_applied != level_recorded
-            else None,
-            rule_broken,
-        ),
+        description=reason,
         metadata={
             "ranked_accounts": n,
             "k": k,
@@ -128,7 +167,7 @@ def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetChec
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "accounts"]), blocking=True)
+@check(["marts", "accounts"])
 def billing_rows_conserved(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Every raw billing line is in an account, quarantined, or outside the window; and the accounts' billing adds
     up to the clean lines' billing to the cent."""
@@ -150,12 +189,13 @@ def billing_rows_conserved(warehouse: Warehouse) -> dg.AssetCheckResult:
     passed = unaccounted == 0 and line_total == account_total
     return dg.AssetCheckResult(
         passed=bool(passed),
-        description=_reasons(
-            f"{raw_lines} raw billing lines <> {quarantined} quarantined + {outside_window} outside the window + "
-            f"{in_accounts} in accounts"
+        description=one_line(
+            f"{unaccounted:,} raw billing lines are in no account, not quarantined and not outside the window "
+            f"({raw_lines:,} raw = {quarantined:,} quarantined + {outside_window:,} outside + {in_accounts:,} in "
+            "accounts)"
             if unaccounted
             else None,
-            f"billing of marts.accounts {account_total} <> billing of the clean lines {line_total}"
+            f"the accounts' billing {account_total} <> the clean lines' billing {line_total}"
             if line_total != account_total
             else None,
         ),
@@ -171,7 +211,7 @@ def billing_rows_conserved(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "client_crosswalk"]), blocking=True)
+@check(["marts", "client_crosswalk"])
 def every_client_record_once(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Each usable client record is in the crosswalk exactly once; raw records = usable + excluded."""
     with warehouse.connect() as conn:
@@ -189,11 +229,11 @@ def every_client_record_once(warehouse: Warehouse) -> dg.AssetCheckResult:
     passed = raw_records == usable + excluded and usable == crosswalk == distinct_keys
     return dg.AssetCheckResult(
         passed=bool(passed),
-        description=_reasons(
-            f"{raw_records} raw client records <> {usable} usable + {excluded} excluded"
+        description=one_line(
+            f"{raw_records:,} raw client records <> {usable:,} usable + {excluded:,} excluded"
             if raw_records != usable + excluded
             else None,
-            f"{usable} usable client records, marts.client_crosswalk has {crosswalk} rows for {distinct_keys} records"
+            f"{usable:,} usable records but {crosswalk:,} crosswalk rows for {distinct_keys:,} distinct records"
             if not usable == crosswalk == distinct_keys
             else None,
         ),
@@ -207,7 +247,7 @@ def every_client_record_once(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "quarantine"]), blocking=True)
+@check(["marts", "quarantine"])
 def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
     """For every transactional input, rows in = clean rows + rows excluded in marts.quarantine."""
     with warehouse.connect() as conn:
@@ -228,13 +268,14 @@ def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
                 """,
                 {"input_name": input_name},
             )
-    wrong = {name: values for name, values in counts.items() if values[0] != values[1] + values[2]}
+    passed = all(rows_in == clean + excluded for rows_in, clean, excluded in counts.values())
     return dg.AssetCheckResult(
-        passed=not wrong,
-        description=_reasons(
+        passed=passed,
+        description=one_line(
             *(
-                f"{name}: {rows_in} rows in <> {clean} clean + {excluded} excluded in marts.quarantine"
-                for name, (rows_in, clean, excluded) in wrong.items()
+                f"{name}: {rows_in:,} rows in <> {clean:,} clean + {excluded:,} excluded in marts.quarantine"
+                for name, (rows_in, clean, excluded) in counts.items()
+                if rows_in != clean + excluded
             )
         ),
         metadata={
@@ -244,7 +285,7 @@ def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["staging", "stg_billing__reporting_window"]), blocking=True)
+@check(["staging", "stg_billing__reporting_window"])
 def reporting_window_is_set(warehouse: Warehouse) -> dg.AssetCheckResult:
     """The as-of date is known: ALMS_AS_OF is set or the billing files have at least one valid, past invoice date."""
     with warehouse.connect() as conn:
@@ -261,7 +302,7 @@ def reporting_window_is_set(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "account_scores"]), blocking=True)
+@check(["marts", "account_scores"])
 def scores_explain_themselves(warehouse: Warehouse) -> dg.AssetCheckResult:
     """One score per account of marts.accounts; every score is the sum of its criteria's contributions (so "why is
     this account high?" always has a complete answer) and lies within 0-100."""
@@ -281,12 +322,12 @@ def scores_explain_themselves(warehouse: Warehouse) -> dg.AssetCheckResult:
         )
     return dg.AssetCheckResult(
         passed=bool(rows == distinct == accounts and unexplained == 0 and out_of_range == 0),
-        description=_reasons(
-            f"marts.account_scores has {rows} rows for {distinct} accounts, marts.accounts {accounts}"
+        description=one_line(
+            f"{rows:,} scores for {distinct:,} distinct accounts of {accounts:,} in marts.accounts"
             if not rows == distinct == accounts
             else None,
-            f"{unexplained} scores are not the sum of their criteria's contributions" if unexplained else None,
-            f"{out_of_range} scores outside 0-100" if out_of_range else None,
+            f"{unexplained:,} scores are not the sum of their criteria's contributions" if unexplained else None,
+            f"{out_of_range:,} scores lie outside 0-100" if out_of_range else None,
         ),
         metadata={
             "scored_accounts": rows,
@@ -297,7 +338,7 @@ def scores_explain_themselves(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "seller_account_lists"]), blocking=True)
+@check(["marts", "seller_account_lists"])
 def seller_list_limits(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Every account is listed once; no seller has more targets or leads than the method allows (MAX_TARGETS,
     MAX_LEADS of the scoring rules: 9 and 10); key accounts are never targets."""
@@ -323,11 +364,11 @@ def seller_list_limits(warehouse: Warehouse) -> dg.AssetCheckResult:
         )
     return dg.AssetCheckResult(
         passed=bool(listed == accounts and max_targets <= MAX_TARGETS and max_leads <= MAX_LEADS and key_targets == 0),
-        description=_reasons(
-            f"{listed} accounts listed, marts.accounts has {accounts}" if listed != accounts else None,
+        description=one_line(
+            f"{listed:,} accounts listed of {accounts:,} in marts.accounts" if listed != accounts else None,
             f"a seller has {max_targets} targets (at most {MAX_TARGETS})" if max_targets > MAX_TARGETS else None,
             f"a seller has {max_leads} leads (at most {MAX_LEADS})" if max_leads > MAX_LEADS else None,
-            f"{key_targets} key accounts recommended as target" if key_targets else None,
+            f"{key_targets:,} key accounts are recommended as targets" if key_targets else None,
         ),
         metadata={
             "listed_accounts": listed,
@@ -339,7 +380,7 @@ def seller_list_limits(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "override_status"]), blocking=False)
+@check(["marts", "override_status"], blocking=False)
 def overrides_all_applied(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Warns when an override was not applied (expired, or naming an unknown client record): someone should renew
     or remove it. Which rows: marts.override_status where status <> 'applied'."""
@@ -370,7 +411,7 @@ _RAW_TABLES = {
 }
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "input_files"]), blocking=True)
+@check(["marts", "input_files"])
 def every_input_row_accounted(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Per file: rows read (counted again in the raw table) = rows loaded + quarantined + outside the window; the
     quarantined rows are the file's excluded rows in marts.quarantine; every file the raw tables hold has its row
@@ -472,7 +513,7 @@ def _completeness_check(warehouse: Warehouse, settings: AlmsSettings, table: str
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "billing_completeness"]), blocking=True)
+@check(["marts", "billing_completeness"])
 def billing_months_complete(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetCheckResult:
     """No source system is missing a month of billing, or bills less than ALMS_MIN_MONTH_SHARE of its trailing
     median, unless ALMS_ACCEPT_GAPS accepts it: a missing extract would otherwise lower every account's billing and
@@ -482,7 +523,7 @@ def billing_months_complete(warehouse: Warehouse, settings: AlmsSettings) -> dg.
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "engagement_completeness"]), blocking=False)
+@check(["marts", "engagement_completeness"], blocking=False)
 def engagement_months_complete(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetCheckResult:
     """Warns when a source system's engagement events are missing in a month, or fall below ALMS_MIN_MONTH_SHARE
     of its trailing median (engagement feeds scores, not the key level: a warning, not a stop)."""

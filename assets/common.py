@@ -4,7 +4,7 @@ of multi-assets, the freshness policy and the monthly partitions."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import dagster as dg
@@ -15,8 +15,9 @@ import polars as pl
 
 from assets.metadata import column_schema_for
 from assets.rules.causes import first_line, one_line_cause
-from assets.rules.inputs import InputError
+from assets.rules.inputs import InputError, first_month
 from assets.rules.key_accounts import NoBillingError
+from assets.rules.pictures import markdown_image
 from assets.rules.publish import PublishError
 from assets.rules.run_lock import RunLockBusy
 
@@ -86,9 +87,17 @@ def table_out(layer: str, table: str, description: str, freshness_policy=None, m
     )
 
 
-# Billing and engagement arrive as monthly files; their raw ingest is partitioned by that month (key YYYY-MM). The
-# range starts early enough for any history a customer brings and ends with the current month.
-MONTHLY = dg.MonthlyPartitionsDefinition(start_date="2015-01", fmt="%Y-%m", end_offset=1)
+def monthly_partitions(data_dir, today: dt.date | None = None) -> dg.MonthlyPartitionsDefinition:
+    """Billing and engagement arrive as monthly files; their raw ingest is partitioned by that month (key YYYY-MM).
+
+    The partitions start with the first month a billing or engagement file in the input folder names, read when the
+    definitions load (a file of an earlier month added later moves the start back at the next load; until then it
+    is read by every run, as are files naming no month). With no such file, they start with the month before the
+    current one (the month the monthly refresh reads). They end with the current month. The earliest
+    start is 2000-01 (ALMS_MIN_DATE's default)."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    start = first_month(data_dir) or f"{today.replace(day=1) - dt.timedelta(days=1):%Y-%m}"
+    return dg.MonthlyPartitionsDefinition(start_date=start, fmt="%Y-%m", end_offset=1)
 
 
 def recorded_table(context, warehouse, table: str, columns) -> pl.DataFrame | None:
@@ -134,3 +143,18 @@ def reference_owners(warehouse, as_of) -> pl.DataFrame | None:
             """,
             params={"as_of": as_of},
         ).pl()
+
+
+def picture_metadata(context, key: str, alt: str, draw: Callable[[], bytes | tuple | None]) -> dict:
+    """`{key: Markdown with the PNG inline}` for an asset's metadata (the asset page shows the picture), drawn by
+    `draw` (assets/rules/pictures.py); {} when there is nothing to draw. A picture never stops a run: a drawing error
+    is a warning."""
+    try:
+        drawn = draw()
+    except Exception as error:
+        context.log.warning(f"{key}: the picture could not be drawn: {first_line(error)}")
+        return {}
+    if drawn is None:
+        return {}
+    png = drawn[0] if isinstance(drawn, tuple) else drawn
+    return {key: dg.MetadataValue.md(markdown_image(png, alt))}

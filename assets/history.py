@@ -11,7 +11,7 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from assets.common import recorded_table, table_out, validate
+from assets.common import picture_metadata, recorded_table, table_out, validate
 from assets.resources import REPLACE_ROWS_BY, AlmsSettings, Warehouse
 from assets.rules.history import (
     CHANGE_SCHEMA,
@@ -21,6 +21,8 @@ from assets.rules.history import (
     snapshot,
     update_changes,
 )
+from assets.rules.pictures import crossings_from
+from assets.rules.progress import progress
 from schemas.marts import AccountChanges, AccountHistory
 
 
@@ -59,15 +61,17 @@ def account_history(
     lists: pl.DataFrame,
     crosswalk: pl.DataFrame,
 ):
-    current = snapshot(accounts, scores, lists, crosswalk)
-    as_of = current["as_of_date"][0]
-    dates, neighbours, compatible = recorded_neighbours(warehouse, as_of)
-    if not compatible:
-        context.log.warning("marts.account_history was written by an older version; its rows are not carried over")
-    nearby = merge_snapshot(neighbours, current)
-    dates = sorted(set(dates) | {as_of})
-    recorded_changes = recorded_table(context, warehouse, "account_changes", CHANGE_SCHEMA)
-    changes = update_changes(nearby, recorded_changes, as_of, dates)
+    with progress("marts.account_history", context.log.info) as step:
+        step.update(f"taking the snapshot of {accounts.height:,} accounts and comparing it with its neighbours")
+        current = snapshot(accounts, scores, lists, crosswalk)
+        as_of = current["as_of_date"][0]
+        dates, neighbours, compatible = recorded_neighbours(warehouse, as_of)
+        if not compatible:
+            context.log.warning("marts.account_history was written by an older version; its rows are not carried over")
+        nearby = merge_snapshot(neighbours, current)
+        dates = sorted(set(dates) | {as_of})
+        recorded_changes = recorded_table(context, warehouse, "account_changes", CHANGE_SCHEMA)
+        changes = update_changes(nearby, recorded_changes, as_of, dates)
     latest = changes.filter(pl.col("to_as_of_date") == as_of)
     reasons = dict(latest.group_by("reason").len().sort("reason").iter_rows())
     context.log.info(
@@ -84,10 +88,21 @@ def account_history(
         output_name="history",
         metadata={"snapshots": len(dates), "as_of_date": str(as_of), "accounts_in_snapshot": current.height},
     )
+
+    def crossings():
+        with warehouse.connect() as conn:  # this run's marts.accounts and key_levels, the review's snapshot
+            return crossings_from(conn)
+
     yield dg.Output(
         validate(AccountChanges, changes),
         output_name="changes",
-        metadata={"changes_since_last_run": latest.height, "changes_by_reason": dg.MetadataValue.json(reasons)},
+        metadata={
+            "changes_since_last_run": latest.height,
+            "changes_by_reason": dg.MetadataValue.json(reasons),
+            **picture_metadata(
+                context, "key_level_crossings", "Accounts that crossed the key level since the review", crossings
+            ),
+        },
     )
 
 

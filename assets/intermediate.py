@@ -6,6 +6,7 @@ import polars as pl
 from assets.common import errors_as_dagster_failures, table_out
 from assets.resources import AlmsSettings
 from assets.rules.inputs import CLIENTS
+from assets.rules.progress import progress
 from assets.rules.resolution import match_client_records
 
 OPTIONAL_FIELDS = CLIENTS.optional  # what the survivorship rule counts as "filled"
@@ -34,14 +35,15 @@ OPTIONAL_FIELDS = CLIENTS.optional  # what the survivorship rule counts as "fill
 def clients_matched(
     context: dg.AssetExecutionContext, settings: AlmsSettings, records: pl.DataFrame, overrides: pl.DataFrame
 ):
-    with errors_as_dagster_failures():
+    with errors_as_dagster_failures(), progress("intermediate.int_clients_matched", context.log.info) as step:
+        step.update(f"matching {records.height:,} client records")
         matched, review, report = match_client_records(
             records,
             overrides,
             settings.matcher,
             settings.match_threshold,
             settings.review_threshold,
-            context.log.info,
+            step.say,  # each phase is logged as it ends; a long phase is said again every few seconds
         )
     metadata = {
         key: dg.MetadataValue.json(value) if isinstance(value, dict) else value for key, value in report.items()

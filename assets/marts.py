@@ -13,6 +13,7 @@ import polars as pl
 from assets.common import (
     MONTHLY_FRESHNESS,
     errors_as_dagster_failures,
+    picture_metadata,
     recorded_table,
     reference_owners,
     table_out,
@@ -22,6 +23,7 @@ from assets.common import (
 from assets.resources import AlmsSettings, Warehouse
 from assets.rules.key_accounts import designate_key_accounts
 from assets.rules.ownership import keep_owners
+from assets.rules.pictures import pareto_png
 from assets.rules.reviews import AUDIT_SCHEMA, LEVEL_SCHEMA, decide_level, review_period
 from schemas.marts import Accounts, KeyLevelAudit, KeyLevels
 
@@ -118,6 +120,12 @@ def accounts_and_key_levels(
         "review_rerun_reason": decision.reason or "",
         **ownership,
     }
-    yield dg.Output(accounts, output_name="accounts", metadata=summary)
+    pareto = picture_metadata(
+        context,
+        "billing_concentration",
+        "Billing concentration with the key level",
+        lambda: pareto_png(accounts["billing_12m"], key_count, decision.applied_level, settings.reporting_currency),
+    )
+    yield dg.Output(accounts, output_name="accounts", metadata={**summary, **pareto})
     yield dg.Output(key_levels, output_name="key_levels", metadata=summary)
     yield dg.Output(audit, output_name="key_level_audit", metadata={"reruns": audit.height})

@@ -8,6 +8,7 @@ warehouse tables and shows the result as tables and charts on the asset pages (d
 import dagster as dg
 import polars as pl
 
+from assets.checks import check
 from assets.common import errors_as_dagster_failures, validate
 from assets.metadata import column_schema_for
 from assets.resources import AlmsSettings, Warehouse
@@ -193,7 +194,7 @@ def scoring_backtest(context: dg.AssetExecutionContext, settings: AlmsSettings, 
     )
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "prioritization_outcomes"]), blocking=True)
+@check(["marts", "prioritization_outcomes"])  # assets/checks.py: a failure stops its step with its reason
 def outcome_windows_complete_or_null(warehouse: Warehouse) -> dg.AssetCheckResult:
     """A window is complete exactly when it ends by the last complete month of the run's data (recomputed from the
     reporting window here), an incomplete window has no outcome at all (null, never zero), a complete one has its

@@ -13,6 +13,7 @@ from assets.rules.postgres import (
     publish_to_postgres,
     replace_manifest_section,
 )
+from assets.rules.progress import progress
 from assets.rules.publish import current_publication, read_manifest
 
 MANIFEST_KEY = "postgres"
@@ -33,15 +34,16 @@ def postgres_publication(context: dg.AssetExecutionContext, warehouse: Warehouse
     shown = describe_target(target.dsn, target.schema)
     with (
         errors_as_dagster_failures(settings),
-        warehouse.connect(),
-    ):  # holds the output folder's run lock: one publisher at a time
+        warehouse.connect(),  # holds the output folder's run lock: one publisher at a time
+        progress("marts.postgres_publication", context.log.info) as step,
+    ):
         publication = current_publication(settings.output_dir)
         if publication is None:
             raise PostgresError("PostgreSQL: nothing is published yet in ALMS_OUTPUT_DIR")
         manifest = read_manifest(publication)
         try:
             result = publish_to_postgres(target, publication, manifest, run_id=context.run.run_id,
-                                         log=context.log.info)  # fmt: skip
+                                         log=context.log.info, progress=step.update)  # fmt: skip
         except PostgresError as error:
             replace_manifest_section(publication, MANIFEST_KEY, {"state": "failed", "target": shown,
                                                                  "run_id": context.run.run_id, "error": str(error)})  # fmt: skip

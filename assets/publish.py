@@ -7,6 +7,7 @@ from assets.common import MONTHLY_FRESHNESS, errors_as_dagster_failures, tag_run
 from assets.resources import AlmsSettings, Warehouse
 from assets.rules.backtest import BACKTEST_INPUTS, backtest_input_selects
 from assets.rules.documentation import TableDoc
+from assets.rules.progress import progress
 from assets.rules.publish import current_publication, publish, read_manifest
 from assets.rules.report import write_report
 from assets.rules.scoring_run import SCORING_INPUTS, scoring_input_selects
@@ -27,7 +28,11 @@ def publication(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
     tools and sales ops read, one publication made current in one atomic switch, only after every blocking check
     upstream passed. A run for an as-of date earlier than the current publication's is published beside it but not
     made current unless ALMS_PUBLISH_BACKFILL=1."""
-    with errors_as_dagster_failures(settings), warehouse.connect() as conn:
+    with (
+        errors_as_dagster_failures(settings),
+        warehouse.connect() as conn,
+        progress("marts.publication", context.log.info, conn) as step,
+    ):
         as_of, key_level = conn.sql("select max(as_of_date), max(key_level) from marts.accounts").fetchall()[0]
         tag_run(context, settings, as_of)
         current = current_publication(settings.output_dir)
@@ -49,6 +54,7 @@ def publication(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
                 "engine": settings.engine,  # what ran the SQL models (assets/spark.py)
             },
             documentation={table: TableDoc(*table_documentation(*table)) for table in PUBLISHED_TABLES},
+            progress=step.update,
             write_extras=lambda conn, folder: {
                 "report_file": write_report(conn, folder, str(as_of), context.run.run_id).name
             },

@@ -13,10 +13,11 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
-from assets.common import MONTHLY, errors_as_dagster_failures, validate
+from assets.common import errors_as_dagster_failures, validate
 from assets.metadata import column_schema_for, table_metadata
 from assets.resources import AlmsSettings, Warehouse, write_frame
 from assets.rules import inputs, parsing
+from assets.rules.progress import progress
 from schemas.raw import (
     RawAccountOverrides,
     RawBillingLines,
@@ -58,6 +59,7 @@ def _ingest(
     model: type[pa.DataFrameModel],
     per_file: bool,
     months: set[str] | None = None,
+    known_months: set[str] = frozenset(),
 ) -> dg.MaterializeResult:
     """Read, type, validate and store one input. `months` (a monthly-partitioned input): only files whose path names
     one of those months are read again, plus files that name no month (they cannot be placed, so every run reads
@@ -66,11 +68,15 @@ def _ingest(
     loading = f"raw.{name}__loading"
     rows = cleaned = 0
     schema = None
-    with errors_as_dagster_failures(), warehouse.connect() as conn:
+    with (
+        errors_as_dagster_failures(),
+        warehouse.connect() as conn,
+        progress(f"raw.{name}", context.log.info, conn) as step,
+    ):
         existing = _existing_files(conn, name, model) if months is not None else None
         if existing is None:
             months = None  # first ingest, or a table from an older layout: read everything
-        only = None if months is None else _selector(months)
+        only = None if months is None else _selector(months, known_months)
         conn.execute(f"drop table if exists {loading}")
         if per_file:
             files = (
@@ -81,11 +87,14 @@ def _ingest(
             whole, report = inputs.read_input(settings.data_dir, spec, context.log.info)
             chunks = iter([whole])
             del whole
+        step.update("reading the first files")
         for text in chunks:
+            step.update(f"{rows:,} rows written; typing and validating {text.height:,} more")
             frame = validate(model, parse(text))
             del text
             write_frame(conn, loading, frame, append=schema is not None)
             rows += frame.height
+            step.update(f"{rows:,} rows written; reading the next files")
             if "cleaned_fields" in frame.columns:
                 cleaned += frame.height - frame["cleaned_fields"].null_count()
             schema = frame.schema
@@ -101,6 +110,7 @@ def _ingest(
             gone = sorted(existing - on_disk)
             if existing <= set(replaced) | set(gone):
                 months = None  # every file the table held was read again: swapping it is faster than replacing rows
+        step.update(f"{rows:,} rows written; replacing raw.{name}")
         if months is None:
             conn.execute(f"drop table if exists raw.{name}")
             conn.execute(f"alter table {loading} rename to {name}")
@@ -138,10 +148,9 @@ def _ingest(
     )
 
 
-def _selector(months: set[str]) -> Callable[[str], bool]:
+def _selector(months: set[str], known: set[str]) -> Callable[[str], bool]:
     """Files a run of `months` reads: those naming one of the months, and those naming no month of the partitions
-    (no month at all, or one outside 2015 .. next month), which no partition owns and every run therefore reads."""
-    known = set(MONTHLY.get_partition_keys())
+    `known` (no month at all, or one outside them), which no partition owns and every run therefore reads."""
 
     def only(relative: str) -> bool:
         month = inputs.file_month(relative)
@@ -166,10 +175,16 @@ def _existing_files(conn, name: str, model: type[pa.DataFrameModel]) -> set[str]
     return {row[0] for row in conn.sql(f"select distinct source_file from raw.{name}").fetchall()}
 
 
-def _raw_asset(name: str, spec: inputs.InputSpec, parse, model, per_file: bool, description: str, monthly=False):
+def _raw_asset(name: str, spec: inputs.InputSpec, parse, model, per_file: bool, description: str, monthly=None):
+    """The ingest asset of one input; `monthly`: its monthly partitions (assets/common.py `monthly_partitions`)."""
+
     def _asset(context: dg.AssetExecutionContext, settings: AlmsSettings, warehouse: Warehouse):
-        months = set(context.partition_keys) if monthly else None
-        return _ingest(context, settings, warehouse, name, spec, parse, model, per_file, months)
+        if monthly is None:
+            return _ingest(context, settings, warehouse, name, spec, parse, model, per_file)
+        known = set(monthly.get_partition_keys())
+        return _ingest(
+            context, settings, warehouse, name, spec, parse, model, per_file, set(context.partition_keys), known
+        )
 
     _asset.__name__ = name
     with warnings.catch_warnings():  # backfill_policy is marked beta; a single-run backfill is what 12+ months need
@@ -181,22 +196,25 @@ def _raw_asset(name: str, spec: inputs.InputSpec, parse, model, per_file: bool, 
             kinds={"polars", "duckdb"},
             description=description,
             metadata=column_schema_for("raw", name),
-            partitions_def=MONTHLY if monthly else None,
-            backfill_policy=dg.BackfillPolicy.single_run() if monthly else None,
+            partitions_def=monthly,
+            backfill_policy=dg.BackfillPolicy.single_run() if monthly is not None else None,
         )(_asset)
 
 
-billing_lines = _raw_asset(
-    "billing_lines",
-    inputs.BILLING,
-    parsing.parse_billing_lines,
-    RawBillingLines,
-    True,
-    "Every invoice line of every file in billing/, as text and typed (null where a value does not parse). "
-    "Monthly partitions: a month's run reads again the files named with that month (billing/<system>_YYYY-MM.csv) "
-    "and files that name no month.",
-    monthly=True,
-)
+def billing_lines(monthly: dg.MonthlyPartitionsDefinition) -> dg.AssetsDefinition:
+    return _raw_asset(
+        "billing_lines",
+        inputs.BILLING,
+        parsing.parse_billing_lines,
+        RawBillingLines,
+        True,
+        "Every invoice line of every file in billing/, as text and typed (null where a value does not parse). "
+        "Monthly partitions: a month's run reads again the files named with that month (billing/<system>_YYYY-MM.csv) "
+        "and files that name no month.",
+        monthly=monthly,
+    )
+
+
 clients = _raw_asset(
     "clients",
     inputs.CLIENTS,
@@ -205,16 +223,21 @@ clients = _raw_asset(
     True,
     "Every client record of every source system (clients/), typed; unparseable optional values nulled and listed.",
 )
-engagement_events = _raw_asset(
-    "engagement_events",
-    inputs.ENGAGEMENT,
-    parsing.parse_engagement_events,
-    RawEngagementEvents,
-    True,
-    "Every engagement event (engagement/), typed where it parses. Optional input: none gives an empty table. "
-    "Monthly partitions, as for billing lines.",
-    monthly=True,
-)
+
+
+def engagement_events(monthly: dg.MonthlyPartitionsDefinition) -> dg.AssetsDefinition:
+    return _raw_asset(
+        "engagement_events",
+        inputs.ENGAGEMENT,
+        parsing.parse_engagement_events,
+        RawEngagementEvents,
+        True,
+        "Every engagement event (engagement/), typed where it parses. Optional input: none gives an empty table. "
+        "Monthly partitions, as for billing lines.",
+        monthly=monthly,
+    )
+
+
 sellers = _raw_asset(
     "sellers",
     inputs.SELLERS,
@@ -300,10 +323,13 @@ def input_files(context: dg.AssetExecutionContext, settings: AlmsSettings, wareh
     )
 
 
-RAW_ASSETS = [
-    billing_lines,
+def build_raw_assets(monthly: dg.MonthlyPartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """Every raw asset; billing lines and engagement events with the monthly partitions `monthly`."""
+    return [billing_lines(monthly), engagement_events(monthly), *UNPARTITIONED]
+
+
+UNPARTITIONED = [
     clients,
-    engagement_events,
     sellers,
     fx_rates,
     match_overrides,

@@ -26,6 +26,8 @@
 | ALMS_POSTGRES_SCHEMA | alms | the PostgreSQL schema BI tools read |
 | ALMS_POSTGRES_READER_ROLE | (unset) | the role granted USAGE + SELECT on it (BI tools log in as a member) |
 | ALMS_POSTGRES_LOCK_TIMEOUT | 30 | seconds the swap waits for BI sessions that hold the published tables |
+| ALMS_ALERT_WEBHOOK | (unset) | a failed run posts a one-line JSON alert here (read at run time, never shown) |
+| ALMS_UI_URL | http://127.0.0.1:3000 | the Dagster UI's address, for the link to a failed run in the alert |
 | ALMS_ENGINE | duckdb | what runs the SQL models: duckdb (embedded), or spark (docs/spark.md) |
 | ALMS_SPARK_MASTER | local[2] | the Spark master: local[N], spark://host:7077, yarn, k8s://... (engine spark) |
 | ALMS_SPARK_WAREHOUSE | $ALMS_OUTPUT_DIR/work/spark-warehouse | where Spark's tables go, <layer>/<table>/ Parquet folders |
@@ -41,6 +43,7 @@ assets/rules/publish.py). A run holds `$ALMS_OUTPUT_DIR/.alms-run.lock` from its
 import datetime as dt
 import os
 import re
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,6 +63,7 @@ from assets.rules.publish import DEFAULT_KEEP, remove_leftovers
 from assets.spark import SparkEngine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_UI_URL = "http://127.0.0.1:3000"  # `make dev`
 LAYERS = ("raw", "staging", "intermediate", "marts")
 ENGINES = ("duckdb", "spark")
 
@@ -95,6 +99,9 @@ class AlmsSettings(dg.ConfigurableResource):
     postgres_schema: str = DEFAULT_SCHEMA
     postgres_reader_role: str = ""
     postgres_lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    # failure alerts (pipelines/automation.py, assets/rules/alerts.py): the URL holds a secret, so a dg.EnvVar too
+    alert_webhook: str = ""
+    ui_url: str = DEFAULT_UI_URL
     # what runs the SQL models (assets/spark.py): recorded in the run summary and the publication's manifest
     engine: str = "duckdb"
 
@@ -308,6 +315,8 @@ def settings_from_env(environ: dict | None = None) -> AlmsSettings:
         postgres_schema=env.get("ALMS_POSTGRES_SCHEMA", "").strip() or DEFAULT_SCHEMA,
         postgres_reader_role=env.get("ALMS_POSTGRES_READER_ROLE", "").strip(),
         postgres_lock_timeout=_number(env, "ALMS_POSTGRES_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT),
+        alert_webhook=_alert_webhook(env),
+        ui_url=(env.get("ALMS_UI_URL", "").strip() or DEFAULT_UI_URL).rstrip("/"),
         engine=env.get("ALMS_ENGINE", "").strip().lower() or "duckdb",
     )
     check_settings(settings)
@@ -324,6 +333,17 @@ def _postgres_dsn(env) -> str:
     except ValueError as error:
         raise SettingsError(f"ALMS_POSTGRES_DSN {error}") from None
     return dg.EnvVar("ALMS_POSTGRES_DSN")
+
+
+def _alert_webhook(env) -> str:
+    """dg.EnvVar("ALMS_ALERT_WEBHOOK") when it is set to an http(s) URL (the message never echoes it), else ""."""
+    url = env.get("ALMS_ALERT_WEBHOOK", "").strip()
+    if not url:
+        return ""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError("ALMS_ALERT_WEBHOOK must be an http:// or https:// URL (its value is not shown)")
+    return dg.EnvVar("ALMS_ALERT_WEBHOOK")
 
 
 def check_settings(settings: AlmsSettings) -> None:

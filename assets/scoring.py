@@ -8,8 +8,10 @@ tells the UI what happened.
 import dagster as dg
 import polars as pl
 
-from assets.common import MONTHLY_FRESHNESS, errors_as_dagster_failures, table_out, validate
+from assets.common import MONTHLY_FRESHNESS, errors_as_dagster_failures, picture_metadata, table_out, validate
 from assets.resources import AlmsSettings
+from assets.rules.pictures import tier_mix, tier_mix_png
+from assets.rules.progress import progress
 from assets.rules.scoring_config import load_scoring_config
 from assets.rules.scoring_run import ACCOUNT_ATTRIBUTES, SCORING_INPUTS, run_scoring, scoring_inputs
 from schemas.marts import AccountScores, OverrideStatus, SellerAccountLists
@@ -63,7 +65,8 @@ def account_scores(
     picks: pl.DataFrame,
     overrides: pl.DataFrame,
 ):
-    with errors_as_dagster_failures():
+    with errors_as_dagster_failures(), progress("marts.account_scores", context.log.info) as step:
+        step.update(f"scoring {accounts.height:,} accounts")
         config = load_scoring_config(settings.data_dir)
         for note in config.notes:
             context.log.warning(note)
@@ -101,6 +104,13 @@ def account_scores(
     yield dg.Output(
         lists,
         output_name="lists",
-        metadata={"rows": lists.height, "targets": result.report["targets"], "leads": result.report["leads"]},
+        metadata={
+            "rows": lists.height,
+            "targets": result.report["targets"],
+            "leads": result.report["leads"],
+            **picture_metadata(
+                context, "tier_mix_per_seller", "Tier mix per seller", lambda: tier_mix_png(tier_mix(lists))
+            ),
+        },
     )
     yield dg.Output(status, output_name="override_status", metadata={"overrides": metadata["overrides"]})

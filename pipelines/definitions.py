@@ -4,14 +4,16 @@ import dagster as dg
 
 from assets import feedback, history, intermediate, marts, outcomes, postgres, publish, raw, scoring
 from assets.checks import CHECKS
+from assets.common import monthly_partitions
 from assets.resources import build_resources
 from pipelines.automation import build_automation
 from pipelines.sql_models import build_sql_assets
 
 ALMS_JOB = "alms"
 
-python_assets = [
-    *raw.RAW_ASSETS,
+# Every asset built in Python but the raw ingest, whose monthly partitions each build_definitions reads from the input
+# folder (assets/common.py monthly_partitions)
+processing_assets = [
     feedback.seller_feedback_raw,
     intermediate.clients_matched,
     marts.accounts_and_key_levels,
@@ -22,7 +24,10 @@ python_assets = [
     feedback.seller_feedback,
     publish.publication,
 ]
-all_assets = [*python_assets, *build_sql_assets(python_assets)]
+# The SQL models may read only assets, checked once against every Python asset (the raw assets' keys do not depend on
+# their partitions)
+python_assets = [*raw.build_raw_assets(dg.MonthlyPartitionsDefinition("2000-01", fmt="%Y-%m")), *processing_assets]
+sql_assets = build_sql_assets(python_assets)
 
 
 def build_job(settings):
@@ -44,12 +49,14 @@ def build_job(settings):
 
 def build_definitions(environ: dict | None = None) -> dg.Definitions:
     resources = build_resources(environ)
-    alms_job = build_job(resources["settings"])
-    schedules, sensors = build_automation(alms_job, resources["settings"])
+    settings = resources["settings"]
+    alms_job = build_job(settings)
+    monthly = monthly_partitions(settings.data_dir)  # from the first month the input files name
+    schedules, sensors = build_automation(alms_job, settings, monthly)
     # PostgreSQL is a publication target only when ALMS_POSTGRES_DSN is set (assets/postgres.py)
-    targets = [postgres.postgres_publication] if resources["settings"].postgres_dsn else []
+    targets = [postgres.postgres_publication] if settings.postgres_dsn else []
     return dg.Definitions(
-        assets=[*all_assets, *targets],
+        assets=[*raw.build_raw_assets(monthly), *processing_assets, *sql_assets, *targets],
         asset_checks=[*CHECKS, *outcomes.OUTCOME_CHECKS],
         jobs=[alms_job],
         schedules=schedules,

@@ -23,6 +23,7 @@ from sqlglot import exp
 
 from assets.metadata import column_schema_for, table_metadata
 from assets.resources import LAYERS, REPO_ROOT, AlmsSettings, Warehouse
+from assets.rules.progress import progress
 from assets.rules.sql_lineage import (
     ColumnLineage,
     SqlModelError,
@@ -127,20 +128,23 @@ def sql_model_asset(model: SqlModel, lineage: dict[tuple[str, str], ColumnLineag
         },
     )
     def _sql_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: AlmsSettings, spark: SparkEngine):
-        with warehouse.connect() as conn:
+        table = f"{model.layer}.{model.name}"
+        with warehouse.connect() as conn, progress(table, context.log.info, conn) as step:
+            step.update(f"building the {model.materialization}" + (" on Spark" if settings.engine == "spark" else ""))
             if settings.engine == "spark":  # Parquet under the Spark warehouse, a view over it here (assets/spark.py)
                 row_count = run_sql_model_on_spark(spark, conn, model, settings.sql_parameters())
             else:
                 row_count = run_sql_model(conn, model, settings.sql_parameters())
-            relation = conn.sql(f"select * from {model.layer}.{model.name}")
+            relation = conn.sql(f"select * from {table}")
             schema_model = SCHEMAS_BY_TABLE.get((model.layer, model.name))
             if schema_model is not None:
+                step.update(f"validating {row_count:,} rows")
                 frame = relation.pl()
                 schema_model.validate(frame, lazy=True)
                 schema = frame.schema
             else:
                 schema = dict(zip(relation.columns, [str(t) for t in relation.types], strict=True))
-        context.log.info(f"{model.layer}.{model.name}: {row_count:,} rows")
+        context.log.info(f"{table}: {row_count:,} rows")
         return dg.MaterializeResult(
             metadata={
                 **table_metadata(model.layer, model.name, schema, row_count),

@@ -214,8 +214,10 @@ def test_without_the_acceptance_a_gap_stops_the_publication_in_one_line(run):
         "nat:2026-09,loc:2026-10,nat:2026-10 "
         "(a system that stopped: ALMS_ACCEPT_GAPS=<system>:<first month>..)"
     ), gap_lines[0]
-    # the rest is Dagster saying the step's blocking check failed (pipelines/commands/cli.py prints it as it is)
-    assert all("blocking asset check failed" in e for e in errors if e not in gap_lines), errors
+    # the check's step stopped with that line (assets/checks.py): no second line saying a blocking check failed
+    assert errors == gap_lines, errors
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.step_failure_data.user_failure_data.description == gap_lines[0].split(" failed: ", 1)[1]
     assert (run["output"] / "alms.duckdb").read_bytes() == before
 
 
@@ -224,16 +226,16 @@ def test_the_accounting_check_fails_when_a_file_loses_a_row(run):
     row counts that no longer add up) fails it, naming the file. Run on a copy of the run's warehouse."""
     import shutil
 
-    from assets.checks import every_input_row_accounted
+    from assets.checks import evaluate, every_input_row_accounted
     from assets.resources import Warehouse
 
     copy = run["output"].parent / "warehouse_copy.duckdb"
     shutil.copy(run["output"] / "work" / "warehouse.duckdb", copy)
     warehouse = Warehouse(path=str(copy))
-    assert every_input_row_accounted(warehouse=warehouse).passed
+    assert evaluate(every_input_row_accounted, warehouse=warehouse).passed
     with duckdb.connect(str(copy)) as conn:
         conn.execute("delete from marts.quarantine where source_file = 'billing/zz_faults.csv' and source_row = 2")
-    result = every_input_row_accounted(warehouse=warehouse)
+    result = evaluate(every_input_row_accounted, warehouse=warehouse)
     assert not result.passed
     assert result.description == (
         "billing/zz_faults.csv: 4 rows in the raw table, 4 read = 0 loaded + 4 quarantined + 0 outside the window, "
@@ -241,5 +243,5 @@ def test_the_accounting_check_fails_when_a_file_loses_a_row(run):
     )
     with duckdb.connect(str(copy)) as conn:
         conn.execute("delete from raw.billing_lines where source_file = 'billing/loc.csv' and source_row = 1")
-    result = every_input_row_accounted(warehouse=warehouse)
+    result = evaluate(every_input_row_accounted, warehouse=warehouse)
     assert not result.passed and "(1 more files like it)" in result.description

@@ -5,10 +5,13 @@ The small inputs (tests/conftest.py) with two years of monthly billing added (20
 and Acme (nat:N1, of the account loc:L1) 300 a month from May 2025. One run (as of 2026-10-31) serves the module.
 """
 
+import base64
 import datetime as dt
 import hashlib
 import json
+import re
 import shutil
+import struct
 from decimal import Decimal
 from pathlib import Path
 
@@ -141,6 +144,13 @@ def test_the_publication_holds_a_report(run):
     for heading in ("Did the prioritization work?", "Backtest of the decision matrix", "Sellers&#x27; feedback"):
         assert heading in text
     assert "<svg" in text and "2026-10-31" in text
+    # the pictures (assets/rules/pictures.py) come first, as PNGs inside the page
+    assert text.index("Accounts at a glance") < text.index("Did the prioritization work?")
+    for title in ("Billing concentration (Pareto)", "Tier mix per seller", "crossed the key level since the review"):
+        assert title in text
+    pngs = [base64.b64decode(src) for src in re.findall(r'src="data:image/png;base64,([^"]+)"', text)]
+    assert len(pngs) == 3 and all(png[:8] == b"\x89PNG\r\n\x1a\n" for png in pngs)
+    assert {struct.unpack(">II", png[16:24]) for png in pngs} == {(800, 450)}
 
 
 def test_the_asset_pages_show_tables_and_charts(run):
@@ -220,19 +230,20 @@ def test_every_published_order_of_these_tables_ends_in_a_unique_key(run):
 def test_the_window_check_fails_on_a_window_published_as_zero(run):
     """The blocking check recomputes which windows are complete: run on a copy of the run's warehouse, it passes, and
     fails when an incomplete window gets a number or a complete one is marked incomplete."""
+    from assets.checks import evaluate
     from assets.outcomes import outcome_windows_complete_or_null
     from assets.resources import Warehouse
 
     copy = run["output"].parent / "warehouse_outcomes_copy.duckdb"
     shutil.copy(run["output"] / "work" / "warehouse.duckdb", copy)
     warehouse = Warehouse(path=str(copy))
-    assert outcome_windows_complete_or_null(warehouse=warehouse).passed
+    assert evaluate(outcome_windows_complete_or_null, warehouse=warehouse).passed
     with duckdb.connect(str(copy)) as conn:
         conn.execute("update marts.prioritization_outcomes set billing_after = 0 where as_of_date = '2026-10-31' "
                      "and population = 'accounts' and group_kind = 'all'")  # fmt: skip
         conn.execute("update marts.prioritization_outcomes set is_complete = false where as_of_date = '2025-10-31' "
                      "and population = 'accounts' and group_kind = 'all' and horizon_months = 3")  # fmt: skip
-    result = outcome_windows_complete_or_null(warehouse=warehouse)
+    result = evaluate(outcome_windows_complete_or_null, warehouse=warehouse)
     assert not result.passed
     assert result.description == (
         "1 rows say complete when their window is not (or the reverse), 4 incomplete rows carry an outcome, "

@@ -168,3 +168,58 @@ def png_rows(path: Path) -> tuple[int, int, int]:
     raw = zlib.decompress(b"".join(chunks[b"IDAT"]))
     stride = 1 + width * (4 if colour == 6 else 3)  # a filter byte, then the pixels
     return width, height, len({raw[i : i + stride] for i in range(0, len(raw), stride)})
+
+
+PICTURES = {  # mart -> the metadata entries whose Markdown holds a picture (assets/rules/pictures.py)
+    "accounts": ["billing_concentration"],
+    "seller_account_lists": ["tier_mix_per_seller"],
+    "account_changes": ["key_level_crossings"],
+}
+
+
+def test_the_pictures_render_on_the_mart_pages(webserver, pipeline_env):
+    """Dagster 1.13 lists Markdown metadata on the asset's Overview (Metadata table) as "[Show Markdown]"; the dialog
+    it opens renders the Markdown, here an inline PNG: the browser must decode it (naturalWidth > 0)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    from pipelines.commands.cli import run_pipeline
+
+    success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+    assert success, errors
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1400})
+        try:
+            for mart, entries in PICTURES.items():
+                page.goto(f"{webserver}/assets/marts/{mart}", wait_until="domcontentloaded")
+                for entry in entries:
+                    key = page.get_by_text(entry, exact=True).first
+                    key.wait_for(timeout=60_000)
+                    if mart == "accounts":  # the UI's one-time community dialog comes a moment after the first page
+                        skip = page.get_by_role("button", name="Skip")
+                        try:
+                            skip.first.wait_for(timeout=10_000)
+                            skip.first.click()
+                        except PlaywrightTimeout:
+                            pass
+                    key.scroll_into_view_if_needed()
+                    key.locator("xpath=ancestor::tr[1]").get_by_text("[Show Markdown]").click()
+                    dialog = page.get_by_role("dialog").filter(has_text=entry)
+                    picture = dialog.locator("img[src^='data:image/png']").first
+                    picture.wait_for(timeout=30_000)
+                    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=picture.element_handle())
+                    size = picture.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+                    assert size == [800, 450], (mart, entry, size)
+                    page.screenshot(path=str(ARTIFACTS / f"picture_{entry}.png"))
+                    dialog.get_by_role("button", name="Close").click()
+                    dialog.wait_for(state="detached", timeout=10_000)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "pictures_failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+    for entry in (e for entries in PICTURES.values() for e in entries):
+        width, height, distinct = png_rows(ARTIFACTS / f"picture_{entry}.png")
+        assert width == 1600 and distinct > 100, (entry, width, height, distinct)

@@ -113,3 +113,16 @@ def _setting_of(path, places) -> str:
         if resolved == folder or folder in resolved.parents:
             return f" ({setting}={folder})"
     return ""
+
+
+def innermost_error_line(error) -> str:
+    """The first line of the innermost cause of a serialized error (Dagster's `SerializableErrorInfo`, read by its
+    attributes: what Dagster wraps as 'Error occurred while executing op ...'), with its type."""
+    if error is None:
+        return "unknown error"
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    text = (error.message or "").strip()
+    first = next((line for line in text.splitlines() if line.strip()), error.cls_name or "error").strip()
+    name = error.cls_name or ""
+    return first if first.startswith(name) or ": " in first[:60] else f"{name}: {first}"

@@ -201,6 +201,19 @@ def file_month(relative: str) -> str | None:
     return f"{found[-1][0]}-{found[-1][1]}" if found else None
 
 
+def first_month(data_dir: Path, not_before: str = "2000-01") -> str | None:
+    """The earliest month (YYYY-MM) that a billing or engagement file's path names, not before `not_before`; None
+    when no file names one, or the folder cannot be listed (its layout errors are the ingest's to report)."""
+    months = []
+    for spec in (BILLING, ENGAGEMENT):
+        try:
+            paths = find_input_files(Path(data_dir), spec)
+        except (InputError, OSError):
+            continue
+        months += [m for p in paths if (m := file_month(p.relative_to(data_dir).as_posix())) and m >= not_before]
+    return min(months, default=None)
+
+
 ALL_INPUTS = (
     CLIENTS,
     BILLING,

@@ -202,6 +202,7 @@ def publish_to_postgres(
     *,
     run_id: str,
     log: Callable[[str], None] = lambda message: None,
+    progress: Callable[[str], None] = lambda message: None,
 ) -> PostgresResult:
     """Make PostgreSQL's `target.schema` show the DuckDB publication in the folder `publication` (see the module
     docstring). Returns what happened; PostgresError (one line, no password) when it could not."""
@@ -211,7 +212,7 @@ def publish_to_postgres(
     name = manifest["publication"]
     try:
         with psycopg.connect(target.dsn, connect_timeout=10, application_name="alms publisher") as conn:
-            return _publish(conn, target, publication, manifest, name, run_id, log, started)
+            return _publish(conn, target, publication, manifest, name, run_id, log, started, progress)
     except PostgresError as error:
         raise PostgresError(scrub(str(error), target.dsn)) from None
     except psycopg.Error as error:
@@ -230,7 +231,7 @@ def _message(error) -> str:
     return str(error) or type(error).__name__
 
 
-def _publish(conn, target, publication, manifest, name, run_id, log, started) -> PostgresResult:
+def _publish(conn, target, publication, manifest, name, run_id, log, started, progress) -> PostgresResult:
     from psycopg import sql
 
     schema = target.schema
@@ -255,7 +256,8 @@ def _publish(conn, target, publication, manifest, name, run_id, log, started) ->
             tables = published_tables(source)
             _check_against_manifest(tables, manifest)
             try:
-                _load(conn, source, tables, stage, target, manifest, log)
+                _load(conn, source, tables, stage, target, manifest, log, progress)
+                progress("checking the loaded tables, then swapping them in")
                 _check_loaded(conn, stage, tables)
                 attempts = _swap(conn, stage, schema, _suffix(run_id), target.lock_timeout)
             except BaseException:
@@ -319,7 +321,7 @@ def _check_against_manifest(tables: list[Table], manifest: dict) -> None:
         raise PostgresError(f"PostgreSQL: the DuckDB publication does not match its manifest: {'; '.join(differences)}")
 
 
-def _load(conn, source, tables: list[Table], stage: str, target: PostgresTarget, manifest: dict, log) -> None:
+def _load(conn, source, tables: list[Table], stage: str, target: PostgresTarget, manifest: dict, log, progress) -> None:
     """Create the stage schema and load every table into it, with comments and the reader role's grants, committed."""
     from psycopg import sql
 
@@ -330,7 +332,11 @@ def _load(conn, source, tables: list[Table], stage: str, target: PostgresTarget,
                f"{manifest.get('as_of_date', '?')}): the marts, replaced whole by each publication")  # fmt: skip
     conn.execute(sql.SQL("comment on schema {} is {}").format(schema_id, sql.Literal(comment)))
     with tempfile.TemporaryDirectory(prefix="alms-postgres-") as folder:
-        for table in tables:
+        for number, table in enumerate(tables, start=1):
+            rows = manifest.get("tables", {}).get(f"marts.{table.name}")
+            counted = f"{rows:,} rows; " if isinstance(rows, int) else ""
+            doing = f"copying marts.{table.name} ({counted}table {number} of {len(tables)})"
+            progress(doing)
             table_id = sql.Identifier(stage, table.name)
             columns = sql.SQL(", ").join(
                 sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(postgres_type(c.duckdb_type)))
@@ -353,8 +359,11 @@ def _load(conn, source, tables: list[Table], stage: str, target: PostgresTarget,
                 cursor.copy(sql.SQL("copy {} ({}) from stdin (format csv)").format(table_id, names)) as copy,
                 csv_path.open("rb") as handle,
             ):
+                sent = 0
                 while chunk := handle.read(COPY_CHUNK):
                     copy.write(chunk)
+                    sent += len(chunk)
+                    progress(f"{doing}: {sent / 1e6:,.0f} MB sent")
             csv_path.unlink()
     if target.reader_role:
         role = sql.Identifier(target.reader_role)

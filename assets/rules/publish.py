@@ -101,11 +101,13 @@ def publish(
     documentation: Mapping[tuple[str, str], TableDoc] | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     write_extras: Callable[[duckdb.DuckDBPyConnection, Path], dict] | None = None,
+    progress: Callable[[str], None] = lambda message: None,
 ) -> Publication:
     """Build a publication of `tables` ((schema, name) -> order by) from the warehouse behind `conn`, with the CRM
     import file and the `scoring_inputs` (name -> select) beside it, and make it current when `make_current`. Each
     table and column `documentation` describes gets its comment in alms.duckdb and its description in Parquet.
-    `write_extras(conn, folder)` writes more files into the publication (report.html) and returns manifest entries."""
+    `write_extras(conn, folder)` writes more files into the publication (report.html) and returns manifest entries.
+    `progress` is told what is being written (assets/rules/progress.py `Progress.update`)."""
     output_dir = Path(output_dir)
     ensure_layout(output_dir)
     refuse_open_writer(output_dir)
@@ -119,7 +121,8 @@ def publish(
     building.mkdir(parents=True)
     try:
         _reached("folder")
-        row_counts = _write_tables(conn, building, tables, documentation or {})
+        row_counts = _write_tables(conn, building, tables, documentation or {}, progress)
+        progress("writing the scoring inputs and the CRM import file")
         if scoring_inputs:
             folder = building / SCORING_INPUTS
             folder.mkdir()
@@ -128,6 +131,7 @@ def publish(
         _reached("scoring_inputs")
         crm_file, crm_rows = write_crm_import(conn, building / CRM, as_of)
         _reached("crm")
+        progress("writing the report and the other files beside the tables")
         extras = write_extras(conn, building) if write_extras is not None else {}
         manifest = {
             "publication": name,
@@ -297,20 +301,23 @@ def _write_tables(
     folder: Path,
     tables: Mapping[tuple[str, str], str],
     documentation: Mapping[tuple[str, str], TableDoc],
+    progress: Callable[[str], None],
 ) -> dict:
     alias = f"publish_{uuid.uuid4().hex[:12]}"
     row_counts: dict[str, int] = {}
     conn.execute("set preserve_insertion_order = true")  # tables keep the order their model gave them
     conn.execute(f"attach '{_sql_path(folder / PUBLISHED_FILE)}' as {alias} (storage_version '{STORAGE_VERSION}')")
     try:
-        for (schema, name), order_by in tables.items():
+        for number, ((schema, name), order_by) in enumerate(tables.items(), start=1):
+            progress(f"copying {schema}.{name} into alms.duckdb (table {number} of {len(tables)})")
             conn.execute(f"create schema if not exists {alias}.{schema}")
             conn.execute(f"create table {alias}.{schema}.{name} as select * from {schema}.{name} order by {order_by}")
             comment_duckdb_table(conn, f"{alias}.{schema}.{name}", documentation.get((schema, name), TableDoc("")))
             row_counts[f"{schema}.{name}"] = conn.sql(f"select count(*) from {alias}.{schema}.{name}").fetchall()[0][0]
         _reached("duckdb")
         (folder / PARQUET).mkdir()
-        for schema, name in tables:
+        for number, (schema, name) in enumerate(tables, start=1):
+            progress(f"writing parquet/{name}.parquet (table {number} of {len(tables)})")
             target = folder / PARQUET / f"{name}.parquet"
             described = parquet_schema_option(
                 conn, f"{alias}.{schema}.{name}", documentation.get((schema, name), TableDoc(""))

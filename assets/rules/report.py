@@ -4,7 +4,8 @@ publication `$ALMS_OUTPUT_DIR/current/report.html`), for people who read results
 The page is a list of sections. A section is a function `(conn) -> str | None` that reads the warehouse through the
 connection the publication is built from and returns an HTML fragment (None: nothing to say). Adding pictures to
 the report is writing a section function (in a module of its own) and adding it to `SECTIONS`: nothing else here
-changes. Charts are inline SVG (assets/rules/charts.py): the page needs no network, no script and no other file.
+changes. Charts are inline SVG (assets/rules/charts.py) or PNG as data URIs (assets/rules/pictures.py): the page
+needs no network, no script and no other file.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from pathlib import Path
 import duckdb
 
 from assets.rules.outcomes_report import backtest_section, feedback_section, outcomes_section
+from assets.rules.pictures import pictures_section
 
 REPORT_FILE = "report.html"
 Section = Callable[[duckdb.DuckDBPyConnection], "str | None"]
-SECTIONS: list[Section] = [outcomes_section, backtest_section, feedback_section]
+SECTIONS: list[Section] = [pictures_section, outcomes_section, backtest_section, feedback_section]
 
 STYLE = """
 body { font-family: Helvetica, Arial, sans-serif; color: #111827; margin: 2rem auto; max-width: 64rem; padding: 0 1rem; }

@@ -80,14 +80,19 @@ def describe_failures(result) -> list[str]:
     """What went wrong, in the words a user needs, one line per cause: failed steps' messages (a `dg.Failure`'s
     description, else the innermost error's first line), failed blocking checks, a run that failed before any step.
     Steps that failed for the same cause are one line."""
+    from assets.checks import FAILED_CHECK
+    from assets.rules.causes import innermost_error_line
+
     errors: dict[str, list[str]] = {}
     checks: list[str] = []
     run_failures = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             failure = event.step_failure_data
+            if failure.user_failure_data and FAILED_CHECK in (failure.user_failure_data.metadata or {}):
+                continue  # a blocking check stopped its step with its reason: the check's own line says it
             message = failure.user_failure_data.description if failure.user_failure_data else None
-            errors.setdefault(message or _innermost(failure.error), []).append(event.step_key)
+            errors.setdefault(message or innermost_error_line(failure.error), []).append(event.step_key)
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed and evaluation.severity.value != "WARN":  # warnings are in the log and the UI
@@ -98,7 +103,7 @@ def describe_failures(result) -> list[str]:
         elif event.event_type_value in ("RESOURCE_INIT_FAILURE", "PIPELINE_FAILURE", "RUN_FAILURE"):
             error = getattr(event.event_specific_data, "error", None)
             if error is not None:
-                run_failures.append(_innermost(error))
+                run_failures.append(innermost_error_line(error))
     lines = []
     for message, where in errors.items():
         if len(where) == 1:
@@ -109,19 +114,6 @@ def describe_failures(result) -> list[str]:
     if not lines:
         lines = [f"run failed: {message}" for message in dict.fromkeys(run_failures)]
     return lines
-
-
-def _innermost(error) -> str:
-    """The first line of the innermost cause of a serialized error (what Dagster wraps as 'Error occurred while
-    executing op ...'), with its type."""
-    if error is None:
-        return "unknown error"
-    while error.cause is not None:
-        error = error.cause
-    text = (error.message or "").strip()
-    first = next((line for line in text.splitlines() if line.strip()), error.cls_name or "error").strip()
-    name = error.cls_name or ""
-    return first if first.startswith(name) or ": " in first[:60] else f"{name}: {first}"
 
 
 def _wrapped(label: str, items: list[str], width: int = 116) -> list[str]:

@@ -61,6 +61,10 @@ def evaluate(sensor, cursor, instance):
 
 
 def test_sensor_starts_one_run_per_new_or_changed_file(pipeline_env, inputs_dir):
+    # the partitions start with the first month a file names (assets/common.py monthly_partitions): 2026-08 here
+    write_csv(
+        inputs_dir / "billing" / "nat_2026-08.csv", BILLING_COLUMNS, [line("nat", "Z0", 1, "N1", "2026-08-01", "5")]
+    )
     sensor = build_definitions().resolve_sensor_def("new_input_files")
     with dg.instance_for_test() as instance:
         requests, _, cursor = evaluate(sensor, None, instance)
@@ -68,6 +72,7 @@ def test_sensor_starts_one_run_per_new_or_changed_file(pipeline_env, inputs_dir)
         assert set(json.loads(cursor)) == {
             "billing/loc.csv",
             "billing/nat.csv",
+            "billing/nat_2026-08.csv",
             "clients/loc.csv",
             "clients/nat.csv",
             "engagement/events.csv",

@@ -1,11 +1,14 @@
 """Monthly partitions of billing and engagement ingest: a month's run reads that month's files again (and files that
 name no month), a 13-month backfill is one run, changed and removed files replace their rows."""
 
+import datetime as dt
+
 import dagster as dg
 import duckdb
 import pytest
-from conftest import BILLING_COLUMNS, line, write_csv
+from conftest import BILLING_COLUMNS, ENGAGEMENT_COLUMNS, line, write_csv
 
+from assets.common import monthly_partitions
 from pipelines.automation import RANGE_END, RANGE_START, full_refresh_tags, months_of
 from pipelines.definitions import ALMS_JOB, build_definitions
 
@@ -45,19 +48,24 @@ def test_a_month_run_reads_only_that_month_and_a_backfill_is_one_run(pipeline_en
                   "2026-07", "2026-08", "2026-09", "2026-10"):  # fmt: skip
         month_file(inputs_dir, month, "10.00")
     tags = full_refresh_tags(inputs_dir)
-    assert (tags[RANGE_START], tags[RANGE_END]) == ("2025-10", "2026-10")  # 13 months
-    backfill = run(tags)  # one run for the 13 months
+    # every partition: from the first month the files name to the current month (none left missing in the UI)
+    today = dt.datetime.now(dt.UTC).date()
+    assert (tags[RANGE_START], tags[RANGE_END]) == ("2025-10", f"{today:%Y-%m}")
+    months = (today.year - 2025) * 12 + today.month - 10 + 1
+    backfill = run(tags)  # one run for them all
     materialized = [
         e for e in backfill.get_asset_materialization_events() if e.asset_key.path == ["raw", "billing_lines"]
     ]
-    assert len({e.partition for e in materialized}) == 13 and len({backfill.run_id}) == 1
+    assert len({e.partition for e in materialized}) == months and len({backfill.run_id}) == 1
     before = raw_lines(pipeline_env)
     assert before["billing/nat_2026-03.csv"] == 2 and before["billing/nat.csv"] == 7
 
     month_file(inputs_dir, "2026-11", "20.00", lines=3)  # a new month arrives
     (inputs_dir / "billing" / "nat_2026-03.csv").unlink()  # and a month is withdrawn
     month_file(inputs_dir, "2026-10", "30.00", lines=1)  # and a month is corrected
-    assert months_of(["billing/nat_2026-11.csv", "billing/nat_2026-10.csv", "clients/nat.csv"]) == [
+    assert months_of(
+        ["billing/nat_2026-11.csv", "billing/nat_2026-10.csv", "clients/nat.csv"], monthly_partitions(inputs_dir)
+    ) == [
         "2026-10",
         "2026-11",
     ]
@@ -72,3 +80,30 @@ def test_a_month_run_reads_only_that_month_and_a_backfill_is_one_run(pipeline_en
     assert "billing/nat_2026-03.csv" not in after
     assert after["billing/nat_2026-01.csv"] == before["billing/nat_2026-01.csv"]
     assert sum(after.values()) == sum(before.values()) - 2 + 3 - 1
+
+
+def test_partitions_start_with_the_first_month_the_files_name(tmp_path):
+    data = tmp_path / "inputs"
+    today = dt.date(2026, 11, 30)
+    assert monthly_partitions(data, today).get_partition_keys(dt.datetime(2026, 11, 30)) == [
+        "2026-10",
+        "2026-11",
+    ]  # no folder, or no file naming a month: the month the monthly refresh reads and this one
+    write_csv(data / "billing" / "nat.csv", BILLING_COLUMNS, [])
+    write_csv(data / "billing" / "2024-03" / "late.csv", BILLING_COLUMNS, [])  # a month folder
+    write_csv(data / "billing" / "nat_1999-12.csv", BILLING_COLUMNS, [])  # before 2000: not a start
+    write_csv(data / "clients" / "export_2020-01.csv", ["source_system"], [])  # clients are not partitioned
+    assert monthly_partitions(data, today).get_partition_keys(dt.datetime(2026, 11, 30))[0] == "2024-03"
+    write_csv(data / "engagement" / "events_2023-07.csv", ENGAGEMENT_COLUMNS, [])
+    keys = monthly_partitions(data, today).get_partition_keys(dt.datetime(2026, 11, 30))
+    assert (keys[0], keys[-1], len(keys)) == ("2023-07", "2026-11", 41)
+
+
+def test_the_definitions_partition_the_raw_ingest_from_the_data(pipeline_env, inputs_dir):
+    from pipelines.definitions import build_definitions
+
+    write_csv(inputs_dir / "billing" / "nat_2025-06.csv", BILLING_COLUMNS, [])
+    defs = build_definitions()
+    for asset in ("billing_lines", "engagement_events"):
+        partitions = defs.resolve_assets_def(dg.AssetKey(["raw", asset])).partitions_def
+        assert partitions.get_first_partition_key() == "2025-06"
