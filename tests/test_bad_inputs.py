@@ -28,7 +28,7 @@ import polars as pl
 import pytest
 
 from assets.resources import LAYERS, SettingsError, settings_from_env
-from assets.rules import inputs, parsing
+from assets.rules import feedback, inputs, parsing
 from assets.rules.completeness import describe_gaps
 from assets.rules.inputs import InputError
 from pipelines.sql_models import in_dependency_order, load_sql_models
@@ -54,6 +54,7 @@ RAW = {  # raw table -> (input, parse, whole input at once as the reference inpu
     "prospects": (inputs.PROSPECTS, parsing.parse_prospects),
     "seller_picks": (inputs.SELLER_PICKS, parsing.parse_seller_picks),
     "account_overrides": (inputs.ACCOUNT_OVERRIDES, parsing.parse_account_overrides),
+    "seller_feedback": (inputs.SELLER_FEEDBACK, feedback.parse_seller_feedback),
 }
 VALIDATED = ("billing_lines", "clients", "engagement_events", "opportunities", "prospects")
 MODELS = [
