@@ -211,6 +211,8 @@ def test_the_cli_run_prints_its_summary_and_keeps_the_key_rule(demo):
     _, runs = demo
     stdout = runs["first"]["stdout"]
     assert "published: " in stdout and "key level: " in stdout and "key accounts: " in stdout
+    report = Path(stdout.split("report:    ", 1)[1].split(" (open in a browser)", 1)[0])
+    assert report.name == "report.html" and "<html" in report.read_text(encoding="utf-8")[:500].lower()
     level = first_publication(runs, "select * from marts.key_levels").row(0, named=True)
     key_accounts = first_publication(runs, "select count(*) from marts.accounts where is_key_account").item()
     assert str(level["as_of_date"]) == "2026-10-31"  # the demo extract stops mid-November

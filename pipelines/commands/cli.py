@@ -166,6 +166,7 @@ def summarize(output_dir: Path) -> str:
         f"           {output_dir / 'parquet'}/<table>.parquet, crm/, manifest.json",
         f"           (publication {publication}: run {str(manifest.get('run_id', '?'))[:8]}, "
         f"as of {manifest.get('as_of_date')})",
+        f"report:    {output_dir / 'current' / 'report.html'} (open in a browser)",
         f"engine:    {manifest.get('engine', 'duckdb')}",
         *_wrapped("tables:    ", [f"{schema}.{table}" for schema, table in PUBLISHED_TABLES]),
         f"window:    {window_start} .. {as_of}",
