@@ -4,8 +4,7 @@ each account had in the snapshot in force when the seller gave it (`assets/rules
 import dagster as dg
 import polars as pl
 
-from assets.common import errors_as_dagster_failures, validate
-from assets.metadata import column_schema_for
+from assets.common import errors_as_dagster_failures, table_out, validate
 from assets.raw import _raw_asset
 from assets.resources import AlmsSettings
 from assets.rules import feedback, outcomes
@@ -29,21 +28,16 @@ SNAPSHOT_COLUMNS = ["as_of_date", "snapshot_source", "account_id", "owner_id", "
 
 @dg.multi_asset(
     outs={
-        "rows": dg.AssetOut(
-            key=["marts", "seller_feedback"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="Every feedback row with the snapshot in force that day: the account's (or prospect's) "
+        "rows": table_out(
+            "marts",
+            "seller_feedback",
+            "Every feedback row with the snapshot in force that day: the account's (or prospect's) "
             "score, tier and designation then and the criterion that drove its score.",
-            metadata=column_schema_for("marts", "seller_feedback"),
         ),
-        "summary": dg.AssetOut(
-            key=["marts", "seller_feedback_summary"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="Sellers' verdicts counted per seller, per criterion that drove the score, per tier and "
-            "overall.",
-            metadata=column_schema_for("marts", "seller_feedback_summary"),
+        "summary": table_out(
+            "marts",
+            "seller_feedback_summary",
+            "Sellers' verdicts counted per seller, per criterion that drove the score, per tier and overall.",
         ),
     },
     ins={

@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 
 from assets.checks import check
-from assets.common import errors_as_dagster_failures, validate
+from assets.common import errors_as_dagster_failures, table_out, validate
 from assets.metadata import column_schema_for
 from assets.resources import AlmsSettings, Warehouse
 from assets.rules import backtest, designations, outcomes, snapshots
@@ -36,28 +36,24 @@ HISTORY_COLUMNS = [
 
 @dg.multi_asset(
     outs={
-        "accounts": dg.AssetOut(
-            key=["intermediate", "int_account_outcomes"],
-            group_name="intermediate",
-            kinds={"polars", "duckdb"},
-            description="Every account of every past snapshot (recorded, and reconstructed from the data known at "
+        "accounts": table_out(
+            "intermediate",
+            "int_account_outcomes",
+            "Every account of every past snapshot (recorded, and reconstructed from the data known at "
             "each month end): its groups then, its billing in the 12 months before and in the 3, 6 and 12 months "
             "after (null while incomplete), and for reconstructed snapshots every criterion's raw value and score.",
         ),
-        "leads": dg.AssetOut(
-            key=["intermediate", "int_lead_outcomes"],
-            group_name="intermediate",
-            kinds={"polars", "duckdb"},
-            description="Every prospect that was not a client at a reconstructed snapshot: recommended as a lead "
+        "leads": table_out(
+            "intermediate",
+            "int_lead_outcomes",
+            "Every prospect that was not a client at a reconstructed snapshot: recommended as a lead "
             "then or not, and whether it became a billing client within 3, 6 and 12 months.",
         ),
-        "groups": dg.AssetOut(
-            key=["marts", "prioritization_outcomes"],
-            group_name="marts",
-            kinds={"polars", "duckdb"},
-            description="Did the prioritization work? Per past snapshot, group (tier, designation, target, "
+        "groups": table_out(
+            "marts",
+            "prioritization_outcomes",
+            "Did the prioritization work? Per past snapshot, group (tier, designation, target, "
             "recommended or picked, lead) and window: billing after against before, churn, leads converted, counts.",
-            metadata=column_schema_for("marts", "prioritization_outcomes"),
         ),
     },
     ins={
