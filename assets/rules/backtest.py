@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -283,35 +284,48 @@ def _normalised(weights: dict[str, float]) -> dict[str, float]:
     return {c: w / total for c, w in weights.items()} if total > 0 else weights
 
 
+def _climb(
+    prepared: pl.DataFrame, weights: dict[str, float], neighbours: Callable[[dict[str, float]], Iterator[dict]]
+) -> tuple[dict[str, float], int]:
+    """Hill climbing on the mean Spearman: each round scores every neighbour of the current weights and takes the
+    best while it improves by more than MIN_IMPROVEMENT (at most MAX_ROUNDS). Returns the weights and the number of
+    weightings scored."""
+    best = mean_spearman(prepared, weights)
+    evaluations = 1
+    for _ in range(MAX_ROUNDS):
+        moves = []
+        for candidate in neighbours(weights):
+            score = mean_spearman(prepared, candidate)
+            evaluations += 1
+            if not math.isnan(score):
+                moves.append((score, candidate))
+        if not moves:
+            break
+        score, candidate = max(moves, key=lambda move: move[0])
+        if math.isnan(best) or score > best + MIN_IMPROVEMENT:
+            best, weights = score, candidate
+        else:
+            break
+    return weights, evaluations
+
+
 def _search(prepared: pl.DataFrame, start: dict[str, float], criteria: list[str]) -> tuple[dict[str, float], int]:
     """Coordinate search on a 0.05 grid from `start`: the best single ±0.05 move per round while it improves."""
     weights = {c: round(start.get(c, 0.0) / STEP) * STEP for c in criteria}
     if sum(weights.values()) <= 0:
         weights = dict.fromkeys(criteria, STEP)
-    best = mean_spearman(prepared, weights)
-    evaluations = 1
-    for _ in range(MAX_ROUNDS):
-        moves = []
+
+    def neighbours(weights: dict[str, float]) -> Iterator[dict[str, float]]:
         for c in criteria:
             for delta in (STEP, -STEP):
                 value = round(weights[c] + delta, 10)
                 if value < 0:
                     continue
                 candidate = {**weights, c: value}
-                if sum(candidate.values()) <= 0:
-                    continue
-                score = mean_spearman(prepared, candidate)
-                evaluations += 1
-                if not math.isnan(score):
-                    moves.append((score, c, delta, candidate))
-        if not moves:
-            break
-        score, _, _, candidate = max(moves, key=lambda move: move[0])
-        if math.isnan(best) or score > best + MIN_IMPROVEMENT:
-            best, weights = score, candidate
-        else:
-            break
-    return weights, evaluations
+                if sum(candidate.values()) > 0:
+                    yield candidate
+
+    return _climb(prepared, weights, neighbours)
 
 
 def _nearby(prepared: pl.DataFrame, current: dict[str, float], criteria: list[str]) -> tuple[dict[str, float], int]:
@@ -320,10 +334,8 @@ def _nearby(prepared: pl.DataFrame, current: dict[str, float], criteria: list[st
     improves and no weight leaves NEARBY of where it was."""
     weights = _normalised({c: current.get(c, 0.0) for c in CRITERIA})
     start = dict(weights)
-    best = mean_spearman(prepared, weights)
-    evaluations = 1
-    for _ in range(MAX_ROUNDS):
-        moves = []
+
+    def neighbours(weights: dict[str, float]) -> Iterator[dict[str, float]]:
         for c in criteria:
             others = {o: weights[o] for o in criteria if o != c}
             pool = sum(others.values())
@@ -336,19 +348,9 @@ def _nearby(prepared: pl.DataFrame, current: dict[str, float], criteria: list[st
                     candidate[o] = w - delta * (w / pool if pool > 0 else 1 / len(others))
                 if any(v < -TOLERANCE or abs(v - start[o]) > NEARBY + TOLERANCE for o, v in candidate.items()):
                     continue
-                candidate = {o: max(round(v, 10), 0.0) for o, v in candidate.items()}
-                score = mean_spearman(prepared, candidate)
-                evaluations += 1
-                if not math.isnan(score):
-                    moves.append((score, c, delta, candidate))
-        if not moves:
-            break
-        score, _, _, candidate = max(moves, key=lambda move: move[0])
-        if math.isnan(best) or score > best + MIN_IMPROVEMENT:
-            best, weights = score, candidate
-        else:
-            break
-    return weights, evaluations
+                yield {o: max(round(v, 10), 0.0) for o, v in candidate.items()}
+
+    return _climb(prepared, weights, neighbours)
 
 
 def _fit(prepared: pl.DataFrame, current: dict[str, float], criteria: list[str]) -> tuple[dict, dict, int, int]:
