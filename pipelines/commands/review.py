@@ -20,17 +20,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from assets.rules.inputs import MATCH_OVERRIDES
 from assets.rules.publish import PUBLISHED_FILE
 
-OVERRIDE_COLUMNS = [
-    "source_system_1",
-    "source_client_id_1",
-    "source_system_2",
-    "source_client_id_2",
-    "decision",
-    "set_by",
-    "reason",
-]
+OVERRIDE_COLUMNS = list(MATCH_OVERRIDES.required)  # the columns of match_overrides.csv, as ingest reads them
 ANSWERS = {
     "s": "must_link",
     "same": "must_link",
