@@ -33,7 +33,7 @@ from assets.rules.matching import (
     normalise_phone,
     normalise_postal_code,
 )
-from assets.rules.scoring import percentile, size_fit  # one definition of the ICP parts and the percentile
+from assets.rules.scoring import percentile, wallet_and_icp_fit  # one definition of the wallet, ICP fit and percentile
 from assets.rules.scoring_config import MAX_LEADS, MAX_TARGETS, ScoringConfig
 
 OVERRIDE_VALUES = {"tier": ("high", "medium", "low"), "designation": ("key", "target", "secondary")}
@@ -136,17 +136,9 @@ def score_prospects(
     if matches is None:
         matches = match_prospects(prospects, client_records)
     same = matches.group_by("prospect_id").agg(pl.col("account_id").min().alias("existing_account_id"))
-    wallet = pl.col("employee_count").cast(pl.Float64) * pl.col("industry").replace_strict(
-        config.wallet.per_employee, default=config.wallet.default_per_employee, return_dtype=pl.Float64
-    )
-    industry_fit = pl.when(pl.col("industry").is_not_null()).then(
-        pl.col("industry").replace_strict(
-            config.icp.industries, default=config.icp.default_industry_fit, return_dtype=pl.Float64
-        )
-    )
-    size_fit_score = pl.when(pl.col("employee_count").is_not_null()).then(size_fit(pl.col("employee_count"), config))
+    wallet, icp_fit = wallet_and_icp_fit(config)
     frame = prospects.join(same, on="prospect_id", how="left").with_columns(
-        wallet.alias("estimated_wallet"), pl.mean_horizontal(industry_fit, size_fit_score).alias("icp_fit_score")
+        wallet.alias("estimated_wallet"), icp_fit.alias("icp_fit_score")
     )
     return frame.with_columns(
         pl.mean_horizontal("icp_fit_score", percentile(pl.col("estimated_wallet"))).alias("lead_score")

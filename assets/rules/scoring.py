@@ -148,6 +148,22 @@ def size_fit(employees: pl.Expr, config: ScoringConfig) -> pl.Expr:
     return pl.when(x < low - edge).then(below).when(x > high + edge).then(above).otherwise(100.0)
 
 
+def wallet_and_icp_fit(config: ScoringConfig) -> tuple[pl.Expr, pl.Expr]:
+    """An organisation's estimated wallet (employees x its industry's spend per employee) and its ICP fit (the mean of
+    its industry's fit and its size fit, each null where unknown), from `employee_count` and `industry`: one definition
+    for accounts (whitespace, icp_fit) and prospects (lead score)."""
+    wallet = pl.col("employee_count").cast(pl.Float64) * pl.col("industry").replace_strict(
+        config.wallet.per_employee, default=config.wallet.default_per_employee, return_dtype=pl.Float64
+    )
+    industry_fit = pl.when(pl.col("industry").is_not_null()).then(
+        pl.col("industry").replace_strict(
+            config.icp.industries, default=config.icp.default_industry_fit, return_dtype=pl.Float64
+        )
+    )
+    size_fit_score = pl.when(pl.col("employee_count").is_not_null()).then(size_fit(pl.col("employee_count"), config))
+    return wallet, pl.mean_horizontal(industry_fit, size_fit_score)
+
+
 def criteria_values(
     features: pl.DataFrame,
     engagement: pl.DataFrame | None,
@@ -191,22 +207,14 @@ def criteria_values(
         )
     recent, earlier = pl.col("billing_recent_6m"), pl.col("billing_earlier_6m")
     spread = recent.abs() + earlier.abs()
-    wallet = pl.col("employee_count").cast(pl.Float64) * pl.col("industry").replace_strict(
-        config.wallet.per_employee, default=config.wallet.default_per_employee, return_dtype=pl.Float64
-    )
-    industry_fit = pl.when(pl.col("industry").is_not_null()).then(
-        pl.col("industry").replace_strict(
-            config.icp.industries, default=config.icp.default_industry_fit, return_dtype=pl.Float64
-        )
-    )
-    size_fit_score = pl.when(pl.col("employee_count").is_not_null()).then(size_fit(pl.col("employee_count"), config))
+    wallet, icp_fit = wallet_and_icp_fit(config)
     years = (pl.lit(as_of, pl.Date) - pl.col("customer_since")).dt.total_days().cast(pl.Float64) / 365.25
     segments = pl.col("segments")
     return frame.with_columns(
         pl.col("billing_12m").alias("current_spend_raw"),
         pl.when(spread > 0).then((recent - earlier) / spread).alias("growth_raw"),
         (wallet - pl.col("billing_12m").clip(0, None)).clip(0, None).alias("whitespace_raw"),
-        pl.mean_horizontal(industry_fit, size_fit_score).alias("icp_fit_raw"),
+        icp_fit.alias("icp_fit_raw"),
         years.alias("tenure_raw"),
         pl.when(segments.list.len() > 0)
         .then(
