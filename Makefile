@@ -67,7 +67,7 @@ run-spark: install-spark  ## `make run` with the SQL models on local Spark (ALMS
 test: install install-evaluation browser postgres  ## the whole test suite but the Spark engine's (ARGS=tests/test_docs.py: some of it)
 	$(BIN)/python -m pytest -q -m "not spark" $(ARGS)
 
-test-spark: install-spark  ## the Spark engine against the DuckDB engine on the demo (tests/test_spark.py)
+test-spark: install-spark  ## the Spark engine against the DuckDB engine: the demo (tests/test_spark.py), bad inputs (tests/test_spark_ingest.py)
 	$(BIN)/python -m pytest -q -m spark $(ARGS)
 
 browser:  ## Debian's chromium for the UI test (tests/test_ui.py drives it with Playwright)
