@@ -195,9 +195,7 @@ def _ingest_on_spark(
         step.update(f"reading, typing and validating {len(files)} files on Spark")
         clear_folder(loading)
         session = spark.session()
-        ingest_on_spark(
-            session, settings.data_dir, spec, parse, model, files, report, loading, spark.shuffle_partitions
-        )
+        ingest_on_spark(session, settings.data_dir, spec, parse, model, files, report, loading, BATCH_ROWS)
         read = conn.execute(
             "select source_file, count(*), count(cleaned_fields) from read_parquet(?) group by all",
             [(Path(loading) / "*.parquet").as_posix()],

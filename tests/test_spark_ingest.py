@@ -78,7 +78,7 @@ def spark_ingest(session, data_dir: Path, monkeypatch, warehouse: Path):
             inputs.find_input_files(Path(data_dir_), spec),
             inputs.new_report(),
             str(folder),
-            2,
+            batch_rows=5,  # several files per batch, and batches that end inside a partition
         )
         typed = pl.read_parquet(folder / "*.parquet").sort("source_file", "source_row")
         return typed, inputs.new_report()

@@ -2,18 +2,18 @@
 typed and validated on the executors by the DuckDB engine's own code, written as Parquet.
 
 One source of rules: the executors run `assets.rules.parsing` (the `parse_*` functions) and the raw pandera model on
-each file's rows, through `mapInArrow`; nothing here restates how a value parses. What Spark adds is the reading and
-the distribution: every CSV column as text (`header`, `multiLine`, doubled quotes, a positional schema built from the
-header the driver checked), the file from `_metadata.file_path`, and the file's order kept so that `source_row` is
-the data row the DuckDB engine numbers (one file is one split with `multiLine`; `monotonically_increasing_id` keeps
-its order through the shuffle that gathers each file's rows in one task).
+whole files' rows, through `mapInArrow`, in batches as the DuckDB engine batches them; nothing here restates how a
+value parses. What Spark adds is the reading and the distribution: every CSV column as text (`header`, `multiLine`,
+doubled quotes, a positional schema built from the header the driver checked), the file from `_metadata.file_path`,
+and the file's order: with `multiLine` a file is one split, read in order by one task, so `source_row` is the data
+row the DuckDB engine numbers, without a shuffle.
 
 Spark's CSV reader and polars' differ on a few inputs (Spark skips blank lines and NUL-led lines, takes a stray quote
 literally, pads a short row, replaces bytes that are not UTF-8, may split mixed line ends differently). A file that
 could be one of those (a row Spark marked malformed; a value with a control character, a quote or U+FFFD; a blank
 line or a NUL byte in the file) is read again on its executor by `inputs.read_input_file`, the DuckDB engine's
 reader: its rows, or its one-line `InputError`, are then exactly the DuckDB engine's. So are Parquet files (read by
-polars on the executors, one task per file), whose typed columns get the DuckDB engine's text form (`_as_text`).
+polars on the executors, the files spread over the tasks), whose typed columns get the DuckDB engine's text form (`_as_text`).
 
 The file-level checks (layout, size, encoding, line ends, header, required columns) run on the driver before any row
 is read, as in the DuckDB engine (`inputs.checked_header`).
@@ -42,7 +42,7 @@ CSV_OPTIONS = {
 GLOB_CHARACTERS = re.compile(r"[*?\[\]{}\\]")  # Spark would read a path holding them as a pattern
 SUSPECT_TEXT = '["\ufffd]|' + parsing.CONTROL_CHARACTERS
 BLANK_LINE_OR_NUL = re.compile(rb"\n\r?\n|\x00")
-KEY, ORDER, MALFORMED = "_file", "_order", "_malformed"
+KEY, MALFORMED = "_file", "_malformed"
 
 
 def file_key(column):
@@ -66,9 +66,9 @@ def arrow_schema(schema: pl.Schema):
 
 
 def read_text_on_spark(session, data_dir: Path, spec: inputs.InputSpec, files: list[Path], report: dict):
-    """One Spark DataFrame of every file's rows as text (`_file`, `_order`, `_malformed`, the contract's columns),
-    plus one marker row per file (`_order` -1; `_malformed` 'exact' for a file Spark does not read); and the
-    relative path of each `_file`. The driver's checks run here, file by file, raising the DuckDB engine's
+    """Every file's rows as text, read by Spark's CSV reader (`_file`, `_malformed`, the contract's columns; None when
+    no file is read that way), one row per file (`_file`, `_malformed`: 'exact' for a file Spark does not read), and
+    the relative path of each `_file`. The driver's checks run here, file by file, raising the DuckDB engine's
     `InputError` for a bad header."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
@@ -86,18 +86,9 @@ def read_text_on_spark(session, data_dir: Path, spec: inputs.InputSpec, files: l
         markers.append((key, "exact" if exact else None))
         if not exact:
             groups.setdefault(tuple(names), []).append(path)
-    text = T.StructType([T.StructField(c, T.StringType()) for c in spec.columns])
-    shape = T.StructType(
-        [
-            T.StructField(KEY, T.StringType()),
-            T.StructField(ORDER, T.LongType()),
-            T.StructField(MALFORMED, T.StringType()),
-        ]
-        + text.fields
-    )
-    frame = session.createDataFrame(
-        [(key, -1, flag, *([None] * len(spec.columns))) for key, flag in markers], schema=shape
-    )
+    shape = T.StructType([T.StructField(KEY, T.StringType()), T.StructField(MALFORMED, T.StringType())])
+    each_file = session.createDataFrame(markers, schema=shape)
+    rows = None
     for names, members in groups.items():
         positional = T.StructType(
             [T.StructField(f"c{i}", T.StringType()) for i in range(len(names))]
@@ -107,15 +98,9 @@ def read_text_on_spark(session, data_dir: Path, spec: inputs.InputSpec, files: l
         columns = [
             (F.col(f"c{names.index(c)}") if c in names else F.lit(None).cast("string")).alias(c) for c in spec.columns
         ]
-        frame = frame.unionByName(
-            read.select(
-                file_key(F.col("_metadata.file_path")).alias(KEY),
-                F.monotonically_increasing_id().alias(ORDER),
-                F.col(MALFORMED),
-                *columns,
-            )
-        )
-    return frame, relative_of
+        read = read.select(file_key(F.col("_metadata.file_path")).alias(KEY), F.col(MALFORMED), *columns)
+        rows = read if rows is None else rows.unionByName(read)
+    return rows, each_file, relative_of
 
 
 def parse_on_executors(
@@ -125,49 +110,79 @@ def parse_on_executors(
     model,
     relative_of: dict[str, str],
     target,
-) -> Callable:
-    """The `mapInArrow` function: a partition's rows, sorted by file and order, typed and validated file by file
-    with the DuckDB engine's rules (`parse`, the pandera `model`), as Arrow batches of the `target` schema."""
+    batch_rows: int,
+) -> tuple[Callable, Callable]:
+    """The two `mapInArrow` functions: one over Spark's rows (a file's rows come in order, in one partition: one
+    split per file with `multiLine`), one over the one-row-per-file frame (the files read exactly, and those Spark
+    may have read otherwise, `needs_exact_read`). Each file's text gets its `source_file` and `source_row`; whole
+    files are then typed and validated in batches of about `batch_rows` rows with the DuckDB engine's rules
+    (`parse`, the pandera `model`), as the DuckDB engine batches them, and leave as Arrow batches of `target`."""
     data_dir = str(data_dir)
 
-    def one_file(key: str, text: pl.DataFrame):
+    def located(key: str) -> tuple[str, Path]:
         relative = relative_of.get(key)
         if relative is None:
             raise RuntimeError(f"Spark read a file the driver did not list: {key}")
-        path = Path(data_dir) / relative
-        rows = text.filter(pl.col(ORDER) >= 0)
-        exact = (text.filter(pl.col(ORDER) < 0)[MALFORMED] == "exact").any()
-        if exact or needs_exact_read(path, rows, spec.columns):
-            frame = inputs.read_input_file(path, relative, spec, inputs.new_report())
-        else:
-            frame = inputs.with_source(rows.select(spec.columns), relative).select(
-                "source_file", "source_row", *spec.columns
-            )
-        return model.validate(parse(frame), lazy=True).to_arrow().cast(target)
+        return relative, Path(data_dir) / relative
 
-    def run(batches: Iterator) -> Iterator:
-        key, parts = None, []
+    def exactly(relative: str, path: Path) -> pl.DataFrame:
+        return inputs.read_input_file(path, relative, spec, inputs.new_report())
+
+    def spark_rows(key: str, rows: pl.DataFrame) -> pl.DataFrame | None:
+        relative, path = located(key)
+        if has_blank_line_or_nul(path):
+            return None  # the one-row-per-file pass reads it exactly
+        if is_suspect(rows, spec.columns):
+            return exactly(relative, path)
+        return inputs.with_source(rows.select(spec.columns), relative).select(
+            "source_file", "source_row", *spec.columns
+        )
+
+    def one_file(key: str, marker: pl.DataFrame) -> pl.DataFrame | None:
+        relative, path = located(key)
+        if marker[MALFORMED][0] == "exact" or has_blank_line_or_nul(path):
+            return exactly(relative, path)
+        return None  # read by Spark (or header only)
+
+    def typed(frames: list[pl.DataFrame]) -> Iterator:
+        if frames:
+            frame = model.validate(parse(pl.concat(frames, how="vertical")), lazy=True)
+            yield from frame.to_arrow().cast(target).to_batches()
+
+    def per_file(batches: Iterator, text: Callable) -> Iterator:
+        key, parts, done, size = None, [], [], 0
         for batch in batches:
             frame = pl.from_arrow(batch)
             for (group,), part in frame.partition_by(KEY, maintain_order=True, as_dict=True).items():
                 if group != key and parts:
-                    yield from one_file(key, pl.concat(parts).sort(ORDER)).to_batches()
+                    if (found := text(key, pl.concat(parts))) is not None:
+                        done.append(found)
+                        size += found.height
                     parts = []
+                    if size >= batch_rows:
+                        yield from typed(done)
+                        done, size = [], 0
                 key = group
                 parts.append(part)
-        if parts:
-            yield from one_file(key, pl.concat(parts).sort(ORDER)).to_batches()
+        if parts and (found := text(key, pl.concat(parts))) is not None:
+            done.append(found)
+        yield from typed(done)
 
-    return run
+    return (lambda batches: per_file(batches, spark_rows)), (lambda batches: per_file(batches, one_file))
 
 
-def needs_exact_read(path: Path, rows: pl.DataFrame, columns) -> bool:
-    """True when Spark's reading of this CSV file might differ from the DuckDB engine's (module docstring)."""
-    if rows.height and (
+def is_suspect(rows: pl.DataFrame, columns) -> bool:
+    """A row Spark marked malformed, or a value with a control character, a quote or U+FFFD (module docstring)."""
+    return bool(
         rows[MALFORMED].is_not_null().any()
         or rows.select(pl.any_horizontal(pl.col(c).str.contains(SUSPECT_TEXT) for c in columns).any()).item()
-    ):
-        return True
+    )
+
+
+def has_blank_line_or_nul(path: Path) -> bool:
+    """A CSV file with a blank line (a row of nulls for the DuckDB engine, nothing for Spark) or a NUL byte."""
+    if path.suffix.lower() != ".csv":
+        return False
     with path.open("rb") as handle:
         tail = b""
         while chunk := handle.read(16 << 20):
@@ -186,7 +201,7 @@ def ingest_on_spark(
     files: list[Path],
     report: dict,
     folder: str,
-    partitions: int,
+    batch_rows: int = 2_000_000,
 ) -> None:
     """Read, type and validate `files` on Spark into the Parquet folder `folder` (replaced). An `InputError` raised
     on an executor is raised here with its own one-line message."""
@@ -198,13 +213,13 @@ def ingest_on_spark(
         return
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    text, relative_of = read_text_on_spark(session, data_dir, spec, files, report)
-    run = parse_on_executors(data_dir, spec, parse, model, relative_of, target)
-    typed = (
-        text.repartition(max(1, min(partitions, len(files))), KEY)
-        .sortWithinPartitions(KEY, ORDER)
-        .mapInArrow(run, from_arrow_schema(target))
-    )
+    rows, each_file, relative_of = read_text_on_spark(session, data_dir, spec, files, report)
+    over_rows, over_files = parse_on_executors(data_dir, spec, parse, model, relative_of, target, batch_rows)
+    shape = from_arrow_schema(target)
+    parallelism = session.sparkContext.defaultParallelism
+    typed = each_file.repartition(max(1, min(len(files), parallelism)), KEY).mapInArrow(over_files, shape)
+    if rows is not None:
+        typed = rows.mapInArrow(over_rows, shape).unionByName(typed)
     try:
         typed.write.mode("overwrite").parquet(folder)
     except Exception as error:
