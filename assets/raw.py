@@ -3,7 +3,8 @@
 Transactional inputs (billing lines, client records, engagement events) are read, typed and validated in batches of
 whole files (about 2M rows) and appended to a loading table that replaces `raw.<name>` only once every file has
 passed, so memory holds one batch and a failed ingest leaves the previous table as it was. Reference inputs (sellers, FX rates) are small and
-checked as a whole (a key repeated across two files is an error).
+checked as a whole (a key repeated across two files is an error). With ALMS_ENGINE=spark the transactional inputs are
+read, typed and validated by Spark with the same rules (`_ingest_on_spark`, docs/spark.md).
 """
 
 import warnings

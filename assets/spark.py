@@ -6,8 +6,9 @@ One SQL source: each model's file is transpiled to Spark SQL with sqlglot when i
 `$name` parameters become Spark's named parameter markers, bound by `spark.sql(..., args=...)`: values are never
 formatted into the SQL.
 
-Tables the SQL models read that Spark did not build (the raw ingest, the matcher's output) are handed over as Parquet:
-written from the DuckDB file into the warehouse folder before the model that reads them runs (docs/spark.md).
+The raw ingest of the transactional inputs runs on Spark too (assets/rules/spark_ingest.py, a view the same way).
+Tables the SQL models read that Spark did not build (the reference inputs, the matcher's output) are handed over as
+Parquet: written from the DuckDB file into the warehouse folder before the model that reads them runs (docs/spark.md).
 """
 
 from __future__ import annotations
