@@ -76,6 +76,8 @@ def _ingest(
         warehouse.connect() as conn,
         progress(f"raw.{name}", context.log.info, conn) as step,
     ):
+        if is_spark_view(conn, "raw", name):  # left by a run on the Spark engine: this engine reads every file again
+            conn.execute(f"drop view raw.{name}")
         existing = _existing_files(conn, name, model) if months is not None else None
         if existing is None:
             months = None  # first ingest, or a table from an older layout: read everything
