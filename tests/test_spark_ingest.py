@@ -128,7 +128,8 @@ def test_a_bad_input_ends_as_on_the_duckdb_engine(session, case_id, monkeypatch)
         found = {
             (i, r, c, a): n
             for i, r, c, a, n in bad.rows(
-                conn, "select input_name, reason, column_name, action, count(*) from marts.quarantine group by all"
+                conn,
+                "select input_name, reason, column_name, action, count(*) from marts.quarantined_rows group by all",
             )
         }
         expected = case.expect.found if isinstance(case.expect, bad.Quarantined) else case.expect.quarantine
