@@ -10,14 +10,16 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from conftest import run_in_memory
 
 from assets.resources import REPO_ROOT
 from assets.rules.publish import BUILDING, PUBLICATIONS, current_publication
 from pipelines.commands.cli import run_pipeline
 
 
-def failed_run() -> list[str]:
-    success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+def failed_run(recorded: bool = False) -> list[str]:
+    """A run that must fail, on an in-memory Dagster instance unless `recorded` (in DAGSTER_HOME, for its events)."""
+    success, errors = run_pipeline(quiet=True, log_level="CRITICAL") if recorded else run_in_memory()
     assert not success
     assert errors and all("\n" not in error for error in errors), errors
     return errors
@@ -127,7 +129,7 @@ def test_the_ui_shows_the_same_line(pipeline_env, inputs_dir):
     """The step failure Dagster records (what the UI shows) carries the one-line cause as its message."""
     loop = inputs_dir / "billing" / "loop.csv"
     loop.symlink_to(loop)
-    failed_run()
+    failed_run(recorded=True)
     with dg.DagsterInstance.get() as instance:
         (run,) = instance.get_runs(limit=1)
         failures = [e for e in instance.all_logs(run.run_id) if e.dagster_event and e.dagster_event.is_step_failure]

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from conftest import copy_run_output
+from conftest import copy_run_output, run_in_memory
 
 from assets.resources import REPO_ROOT, take_output_folder
 from assets.rules.publish import (
@@ -29,7 +29,6 @@ from assets.rules.publish import (
     remove_leftovers,
 )
 from assets.rules.scoring_run import scoring_input_selects
-from pipelines.commands.cli import run_pipeline
 from schemas import PUBLISHED_TABLES
 
 SCORING_SELECTS = scoring_input_selects()
@@ -235,7 +234,7 @@ def test_a_second_run_on_the_same_output_folder_is_refused(pipeline_env, tmp_pat
         lines = refused.stderr.strip().splitlines()
         assert lines[-1].startswith(f"alms: another run (pid {holder.pid}, started at 20") and str(output) in lines[-1]
         # a run started another way (the UI, a schedule) is refused by its first step, with the same line
-        success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+        success, errors = run_in_memory()
         assert not success and errors and all(f"another run (pid {holder.pid}, started at" in e for e in errors)
         assert len(errors) == 1  # steps failing for one cause are one line
     finally:
