@@ -13,7 +13,7 @@
 | ALMS_ACCEPT_GAPS | (unset) | gaps accepted on purpose: nat_erp:2026-10, legacy:2026-05..2026-07, old:2026-03.. |
 | ALMS_MATCHER | probabilistic | client deduplication: probabilistic (Fellegi-Sunter), or deterministic (rule-based, no overrides) |
 | ALMS_MATCH_THRESHOLD | 0.5 | calibrated match probability at which two client records link |
-| ALMS_REVIEW_THRESHOLD | 0.05 | uncertain pairs from here up go to marts.match_review |
+| ALMS_REVIEW_THRESHOLD | 0.05 | uncertain pairs from here up go to marts.match_review_pairs |
 | ALMS_REVIEW_MONTHS | 12 | review cadence: the key level is frozen for 6 or 12 months |
 | ALMS_REVIEW_START_MONTH | 1 | month (1-12) in which review periods start (1 with 6: January and July) |
 | ALMS_REVIEW_REASON | (unset) | set to re-run the current period's review with this run's data; the reason is audited |

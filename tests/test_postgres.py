@@ -228,9 +228,9 @@ def test_sellers_add_up_to_every_account_once_and_amounts_say_their_currency(pub
     assert sellers[None][1:3] == ("(unassigned)", False)  # loc:L9 has no owner
     amounts = pg_rows(cluster, "select distinct table_name from information_schema.columns where table_schema = %s "
                       "and data_type = 'numeric'", [SCHEMA])  # fmt: skip
-    # accounts, key_levels, key_level_audit, seller lists, scores, history, files, billing, sellers, outcomes
+    # accounts, key_levels, key_level_reruns, seller lists, scores, history, files, billing, sellers, outcomes
     assert len(amounts) == 10
-    for (table,) in amounts:  # key_level_audit is empty until a review is re-run (the readers' test re-runs two)
+    for (table,) in amounts:  # key_level_reruns is empty until a review is re-run (the readers' test re-runs two)
         assert set(pg_rows(cluster, f"select distinct reporting_currency from alms.{table}")) <= {("USD",)}, table
 
 
@@ -475,7 +475,7 @@ def test_readers_see_the_old_or_the_new_publication_never_a_mix(published, clust
     manifest = read_manifest(publication)
     assert manifest["postgres"]["state"] == "published"  # after the outage, the next run caught up
     assert pg_rows(cluster, "select key_share from alms.key_levels") == [(1.0,)]
-    assert pg_rows(cluster, "select count(*), min(reporting_currency) from alms.key_level_audit") == [(2, "USD")]
+    assert pg_rows(cluster, "select count(*), min(reporting_currency) from alms.key_level_reruns") == [(2, "USD")]
     assert pg_rows(cluster, "select obj_description(%s::regnamespace, 'pg_namespace')", [SCHEMA])[0][0].startswith(
         f"alms publication {publication.name}"
     )

@@ -12,7 +12,7 @@ Prints each difference (at most `--show` per table) or `identical`; the exit sta
 
 `--ignore TABLE.COLUMN` leaves a column out of the comparison wherever that table is published (DuckDB and Parquet);
 `--ignore-run-columns` leaves out the columns that carry a run's own id or clock time, which differ between any two
-runs: key_levels.computed_at and run_id, key_level_audit.rerun_at and run_id.
+runs: key_levels.computed_at and run_id, key_level_reruns.rerun_at and run_id.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import duckdb
 
 from assets.rules.publish import CRM, PARQUET, PUBLISHED_FILE, SCORING_INPUTS
 
-RUN_COLUMNS = ("key_levels.computed_at", "key_levels.run_id", "key_level_audit.rerun_at", "key_level_audit.run_id")
+RUN_COLUMNS = ("key_levels.computed_at", "key_levels.run_id", "key_level_reruns.rerun_at", "key_level_reruns.run_id")
 BATCH_ROWS = 50_000
 
 
