@@ -58,6 +58,7 @@ from assets.rules import run_lock
 from assets.rules.causes import first_line, one_line_cause
 from assets.rules.completeness import completeness_parameters, parse_accepted_gaps
 from assets.rules.key_accounts import check_key_share
+from assets.rules.old_names import upgrade_warehouse
 from assets.rules.postgres import DEFAULT_LOCK_TIMEOUT, DEFAULT_SCHEMA, IDENTIFIER, parse_dsn
 from assets.rules.publish import DEFAULT_KEEP, remove_leftovers
 from assets.spark import SparkEngine
@@ -122,6 +123,9 @@ class AlmsSettings(dg.ConfigurableResource):
         }
 
 
+_UPGRADED: set[str] = set()  # warehouse files whose old table and column names this process has renamed
+
+
 class Warehouse(dg.ConfigurableResource):
     """The pipeline's own DuckDB file, one schema per layer. Only the pipeline connects to it.
 
@@ -170,6 +174,11 @@ class Warehouse(dg.ConfigurableResource):
         try:
             for layer in LAYERS:
                 conn.execute(f"create schema if not exists {layer}")
+            if self.path not in _UPGRADED:  # once per warehouse and process: tables an earlier version named
+                for renamed in upgrade_warehouse(conn):
+                    if self._log is not None:
+                        self._log.info(f"warehouse upgraded: renamed {renamed}")
+                _UPGRADED.add(self.path)
             yield conn
         except (OSError, duckdb.IOException, duckdb.OutOfMemoryException) as error:
             raise dg.Failure(description=one_line_cause(error, places) or first_line(error)) from None
