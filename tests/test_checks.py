@@ -70,13 +70,13 @@ BREAKS = {
     ),
     "billing_months_complete": (
         "update marts.billing_completeness set is_blocking = true, status = 'missing' where source_system = 'nat' "
-        "and month = '2026-02-01'",
+        "and month_start_date = '2026-02-01'",
         "nat has no billing in 2026-02 (it had some in the months before); if the data is complete, accept with "
         "ALMS_ACCEPT_GAPS=nat:2026-02 (a system that stopped: ALMS_ACCEPT_GAPS=<system>:<first month>..)",
     ),
     "engagement_months_complete": (
         "update marts.engagement_completeness set is_blocking = true, status = 'missing' where source_system = "
-        "'loc' and month = '2026-04-01'",
+        "'loc' and month_start_date = '2026-04-01'",
         "loc has no engagement in 2026-04 (it had some in the months before); if the data is complete, accept "
         "with ALMS_ACCEPT_GAPS=loc:2026-04 (a system that stopped: ALMS_ACCEPT_GAPS=<system>:<first month>..)",
     ),
