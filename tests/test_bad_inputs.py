@@ -63,6 +63,7 @@ MODELS = [
     if m.layer == "staging"
     or (m.layer, m.name)
     in {
+        ("intermediate", "int_reporting_windows_resolved"),
         ("marts", "quarantined_rows"),
         ("marts", "input_files"),
         ("marts", "billing_completeness"),
