@@ -128,7 +128,9 @@ def _ingest(
     for relative in report["files_without_rows"]:
         context.log.warning(f"{relative}: header only, no data rows")
     if cleaned:
-        context.log.warning(f"{name}: {cleaned:,} rows held control characters, replaced by spaces (marts.quarantine)")
+        context.log.warning(
+            f"{name}: {cleaned:,} rows held control characters, replaced by spaces (marts.quarantined_rows)"
+        )
     if months is not None:
         context.log.info(
             f"{name}: months {', '.join(sorted(months)) or '-'}: {len(replaced)} files read again, "

@@ -13,7 +13,7 @@
 | ALMS_ACCEPT_GAPS | (unset) | gaps accepted on purpose: nat_erp:2026-10, legacy:2026-05..2026-07, old:2026-03.. |
 | ALMS_MATCHER | probabilistic | client deduplication: probabilistic (Fellegi-Sunter), or deterministic (rule-based, no overrides) |
 | ALMS_MATCH_THRESHOLD | 0.5 | calibrated match probability at which two client records link |
-| ALMS_REVIEW_THRESHOLD | 0.05 | uncertain pairs from here up go to marts.match_review |
+| ALMS_REVIEW_THRESHOLD | 0.05 | uncertain pairs from here up go to marts.match_review_pairs |
 | ALMS_REVIEW_MONTHS | 12 | review cadence: the key level is frozen for 6 or 12 months |
 | ALMS_REVIEW_START_MONTH | 1 | month (1-12) in which review periods start (1 with 6: January and July) |
 | ALMS_REVIEW_REASON | (unset) | set to re-run the current period's review with this run's data; the reason is audited |
@@ -58,6 +58,7 @@ from assets.rules import run_lock
 from assets.rules.causes import first_line, one_line_cause
 from assets.rules.completeness import completeness_parameters, parse_accepted_gaps
 from assets.rules.key_accounts import check_key_share
+from assets.rules.old_names import upgrade_warehouse
 from assets.rules.postgres import DEFAULT_LOCK_TIMEOUT, DEFAULT_SCHEMA, IDENTIFIER, parse_dsn
 from assets.rules.publish import DEFAULT_KEEP, remove_leftovers
 from assets.spark import SparkEngine
@@ -120,6 +121,9 @@ class AlmsSettings(dg.ConfigurableResource):
             "min_month_share": self.min_month_share,
             **completeness_parameters(parse_accepted_gaps(self.accept_gaps)),
         }
+
+
+_UPGRADED: set[str] = set()  # warehouse files whose old table and column names this process has renamed
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -185,6 +189,11 @@ class Warehouse(dg.ConfigurableResource):
         try:
             for layer in LAYERS:
                 conn.execute(f"create schema if not exists {layer}")
+            if self.path not in _UPGRADED:  # once per warehouse and process: tables an earlier version named
+                for renamed in upgrade_warehouse(conn):
+                    if self._log is not None:
+                        self._log.info(f"warehouse upgraded: renamed {renamed}")
+                _UPGRADED.add(self.path)
             yield conn
         except (OSError, duckdb.IOException, duckdb.OutOfMemoryException) as error:
             raise dg.Failure(description=one_line_cause(error, places) or first_line(error)) from None

@@ -85,5 +85,5 @@ def test_runs_publish_while_a_reader_holds_a_read_only_connection(published_env,
     assert len(fresh["versions"]) >= 3  # new connections see each new publication
     with duckdb.connect(str(published), read_only=True) as conn:
         assert conn.sql("select key_share from marts.key_levels").fetchall() == [(1.0,)]
-        assert conn.sql("select count(*) from marts.key_level_audit").fetchall() == [(3,)]
+        assert conn.sql("select count(*) from marts.key_level_reruns").fetchall() == [(3,)]
     assert not os.path.exists(f"{published}.wal")

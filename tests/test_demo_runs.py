@@ -92,7 +92,9 @@ def test_a_backfill_records_its_snapshot_but_does_not_replace_the_current_public
     assert read_manifest(made)["as_of_date"] == "2026-09-30" and read_manifest(made)["role"] == "not_current"
     assert backfill["tags"]["alms/as_of_date"] == "2026-09-30" and backfill["tags"]["alms/trigger"] == "cli"
     assert backfill["tags"]["alms/output_dir"] == str(output) and backfill["tags"]["alms/input_dir"].endswith("demo")
-    history = published(output, "select as_of_date::varchar as d, count(*) as n from marts.account_history group by 1")
+    history = published(
+        output, "select as_of_date::varchar as d, count(*) as n from marts.account_snapshots group by 1"
+    )
     assert sorted(history["d"]) == ["2026-09-30", "2026-10-31"]  # the next current publication carries it
 
 
@@ -135,10 +137,10 @@ def test_identical_data_gives_identical_published_rows(demo):
     """The 2026-10-31 publication before and after the backfill: the same data, the same rows in the same order
     (history, change log and the level's audit trail are the tables that legitimately grew)."""
     _, runs = demo
-    grown = {"account_history", "account_changes", "key_levels", "key_level_audit"}
+    grown = {"account_snapshots", "account_changes", "key_levels", "key_level_reruns"}
     # a recorded snapshot (the backfill's) replaced the reconstructed one of its month, and the feedback given since
     # joins the snapshot in force that day
-    grown |= {"prioritization_outcomes", "scoring_backtest", "seller_feedback", "seller_feedback_summary"}
+    grown |= {"prioritization_outcomes", "scoring_backtest", "seller_feedback", "seller_feedback_counts"}
     for _, table in PUBLISHED_TABLES:
         if table in grown:
             continue
@@ -225,7 +227,7 @@ def test_the_cli_run_prints_its_summary_and_keeps_the_key_rule(demo):
 def test_the_demo_faults_are_quarantined_with_their_reasons_and_nothing_else(demo):
     output, runs = demo
     quarantine = first_publication(
-        runs, "select source_file, source_row, reason from marts.quarantine where input_name = 'billing'"
+        runs, "select source_file, source_row, reason from marts.quarantined_rows where input_name = 'billing'"
     )
     truth = output.parent / "demo" / "_truth"
     faults = pl.read_csv(truth / "faults.csv", infer_schema=False).with_columns(pl.col("source_row").cast(pl.Int64))

@@ -66,7 +66,7 @@ def test_small_inputs_end_to_end(small_run):
     # a plain select * gives BI readers the published order
     assert [r[0] for r in published(pipeline_env, "select billing_rank from marts.accounts")] == [1, 2, 3, 4, 5]
     output = Path(pipeline_env["ALMS_OUTPUT_DIR"])
-    for table in ("accounts", "key_levels", "seller_account_lists", "client_crosswalk", "quarantine"):
+    for table in ("accounts", "key_levels", "seller_account_lists", "client_crosswalk", "quarantined_rows"):
         assert (
             pl.read_parquet(output / "parquet" / f"{table}.parquet").height
             == published(pipeline_env, f"select count(*) from marts.{table}")[0][0]
@@ -95,7 +95,7 @@ def test_bad_billing_lines_are_quarantined_with_reasons_and_counted(pipeline_env
     assert success, errors
     rows = published(
         pipeline_env,
-        "select source_file, source_row, reason, column_name from marts.quarantine "
+        "select source_file, source_row, reason, column_name from marts.quarantined_rows "
         "where input_name = 'billing' order by source_row",
     )
     assert rows == [

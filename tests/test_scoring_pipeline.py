@@ -119,7 +119,7 @@ def test_deals_prospects_and_picks_reach_scores_and_lists(scored):
     assert sam_leads == ["P4"]  # P3 is Acme, already a client
     quarantine = published(
         pipeline_env,
-        "select input_name, source_row, reason from marts.quarantine "
+        "select input_name, source_row, reason from marts.quarantined_rows "
         "where input_name in ('opportunities', 'prospects') order by 1, 2",
     ).rows()
     assert quarantine == [
@@ -203,7 +203,7 @@ def test_overrides_apply_until_they_expire_and_unknown_ones_are_reported(pipelin
         ).rows()
     )
     assert designations["loc:L1"] == "key" and designations["nat:N2"] == "key"
-    status = published(pipeline_env, "select source_row, status, computed_value from marts.override_status").rows()
+    status = published(pipeline_env, "select source_row, status, computed_value from marts.account_overrides").rows()
     assert status == [
         (1, "applied", initech[0]),
         (2, "expired", "key"),

@@ -110,7 +110,7 @@ def test_asset_graph_shows_layers_and_marts_and_a_mart_page_its_columns(webserve
             if skip.count():
                 skip.first.click()
             page.screenshot(path=str(ARTIFACTS / "marts_graph.png"), full_page=True)
-            for mart in ("seller_account_lists", "account_history", "prioritization_outcomes", "publication"):
+            for mart in ("seller_account_lists", "account_snapshots", "prioritization_outcomes", "publication"):
                 page.goto(f"{webserver}/assets/marts/{mart}?view=lineage", wait_until="domcontentloaded")
                 page.get_by_text(mart, exact=True).first.wait_for(state="attached", timeout=60_000)
             # ... and the layer's list names every published mart
