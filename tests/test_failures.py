@@ -156,7 +156,7 @@ set -u
 out="$1"; report="$2"
 mount -t tmpfs -o size=40m tmpfs "$out"
 python="$3"
-"$python" -m pipelines.commands run > "$report/run1.out" 2>&1; echo $? > "$report/run1.rc"
+cp -a "$4"/. "$out"/  # the output folder after a first successful run
 readlink "$out/current" > "$report/current1"
 mount -o remount,ro "$out"
 "$python" -m pipelines.commands run > "$report/readonly.out" 2> "$report/readonly.err"; echo $? > "$report/readonly.rc"
@@ -179,23 +179,36 @@ def can_mount_in_a_namespace(tmp_path) -> bool:
 
 
 @pytest.mark.slow
-def test_a_read_only_and_a_full_output_folder_for_real(pipeline_env, tmp_path):
-    """The output folder on a 40 MB tmpfs in a private mount namespace (root only; skipped elsewhere): remounted
-    read-only, then filled up. Each run fails with one line naming the folder, and the publication stays."""
+def test_a_read_only_and_a_full_output_folder_for_real(published_env, tmp_path):
+    """The output folder (after a first successful run) on a 40 MB tmpfs in a private mount namespace (root only;
+    skipped elsewhere): remounted read-only, then filled up. Each run fails with one line naming the folder, and the
+    publication stays."""
     if not can_mount_in_a_namespace(tmp_path):
         pytest.skip("needs root and mount namespaces (unshare -m) for a real read-only / full file system")
-    output, report = Path(pipeline_env["ALMS_OUTPUT_DIR"]), tmp_path / "report"
+    output, report, first = Path(published_env["ALMS_OUTPUT_DIR"]), tmp_path / "report", tmp_path / "first"
+    output.rename(first)
     output.mkdir()
     report.mkdir()
     subprocess.run(
-        ["unshare", "-m", "bash", "-c", NAMESPACE_SCRIPT, "script", str(output), str(report), sys.executable],
+        [
+            "unshare",
+            "-m",
+            "bash",
+            "-c",
+            NAMESPACE_SCRIPT,
+            "script",
+            str(output),
+            str(report),
+            sys.executable,
+            str(first),
+        ],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         check=True,
         timeout=900,
     )
     read = lambda name: (report / name).read_text().strip()  # noqa: E731
-    assert read("run1.rc") == "0", read("run1.out")
+    assert read("current1").startswith("publications/")
     assert read("readonly.rc") == "1"
     assert read("readonly.err").splitlines()[-1] == (
         f"alms: cannot use the output folder: {output}/.alms-run.lock: read-only file system (ALMS_OUTPUT_DIR={output})"
