@@ -10,8 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-from pipelines.commands.cli import run_pipeline
+from conftest import run_in_memory
 
 READER = r"""
 import json, os, sys, time
@@ -69,7 +68,7 @@ def test_runs_publish_while_a_reader_holds_a_read_only_connection(published_env,
         for share in ("0.5", "0.75", "1"):  # each run publishes different key counts
             monkeypatch.setenv("ALMS_KEY_SHARE", share)
             monkeypatch.setenv("ALMS_REVIEW_REASON", f"key share changed to {share}")  # re-run the review
-            outcomes.append(run_pipeline(quiet=True, log_level="WARNING"))
+            outcomes.append(run_in_memory(log_level="WARNING"))
             time.sleep(0.3)
     finally:
         stop_file.touch()

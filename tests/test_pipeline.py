@@ -9,10 +9,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from conftest import BILLING_COLUMNS, line, write_csv
+from conftest import BILLING_COLUMNS, line, run_in_memory, write_csv
 
 from assets.resources import REPO_ROOT
-from pipelines.commands.cli import run_pipeline
 
 
 def published(env: dict, sql: str):
@@ -92,7 +91,7 @@ def test_bad_billing_lines_are_quarantined_with_reasons_and_counted(pipeline_env
             line("nat", "B5", 1, "N1", "2026-01-01", "5000000000.00"),
         ],
     )
-    success, errors = run_pipeline(quiet=True, log_level="WARNING")
+    success, errors = run_in_memory(log_level="WARNING")
     assert success, errors
     rows = published(
         pipeline_env,
@@ -122,7 +121,7 @@ def test_a_failing_run_names_the_problem_and_leaves_published_tables_intact(publ
         [c for c in BILLING_COLUMNS if c != "amount"],
         [["nat", "X", "1", "N1", "2026-01-01", "USD"]],
     )
-    success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+    success, errors = run_in_memory()
     assert not success
     assert any("billing/broken.csv: required column amount is missing" in e for e in errors), errors
     assert (output / "alms.duckdb").read_bytes() == before
@@ -134,7 +133,7 @@ def test_no_billing_in_the_window_is_a_clear_message(pipeline_env, inputs_dir):
     write_csv(
         inputs_dir / "billing" / "credit.csv", BILLING_COLUMNS, [line("nat", "C1", 1, "N1", "2026-01-31", "-10.00")]
     )
-    success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+    success, errors = run_in_memory()
     assert not success
     assert any("no account has positive 12-month billing" in e for e in errors), errors
     assert not (Path(pipeline_env["ALMS_OUTPUT_DIR"]) / "alms.duckdb").exists()
@@ -149,7 +148,7 @@ def test_a_failing_blocking_check_stops_publishing(pipeline_env, monkeypatch):
         return ranked.with_columns(pl.lit(True).alias("is_key_account")), cut
 
     monkeypatch.setattr(assets.marts, "designate_key_accounts", wrong_flags)
-    success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+    success, errors = run_in_memory()
     assert not success
     assert any("key_count_rule failed" in e for e in errors), errors
     assert not (Path(pipeline_env["ALMS_OUTPUT_DIR"]) / "alms.duckdb").exists()

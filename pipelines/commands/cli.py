@@ -16,6 +16,7 @@ the UI that `make dev` opens.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -45,13 +46,17 @@ def ensure_demo_data(data_dir: Path = DEMO_DIR, clients: int = DEMO_CLIENTS) -> 
     return True
 
 
-def run_pipeline(environ: dict | None = None, quiet: bool = False, log_level: str = "INFO") -> tuple[bool, list[str]]:
-    """Materialize the whole asset graph in-process on the project instance. Returns (success, error messages)."""
-    success, errors, _ = execute_pipeline(environ, quiet, log_level)
+def run_pipeline(
+    environ: dict | None = None, quiet: bool = False, log_level: str = "INFO", instance=None
+) -> tuple[bool, list[str]]:
+    """Materialize the whole asset graph in-process on the project instance (or on `instance`: a test's in-memory
+    one, `dg.DagsterInstance.ephemeral()`, when nothing reads the run's events afterwards). Returns (success, error
+    messages)."""
+    success, errors, _ = execute_pipeline(environ, quiet, log_level, instance)
     return success, errors
 
 
-def execute_pipeline(environ: dict | None = None, quiet: bool = False, log_level: str = "INFO"):
+def execute_pipeline(environ: dict | None = None, quiet: bool = False, log_level: str = "INFO", instance=None):
     """`run_pipeline`, also returning the run id."""
     import dagster as dg
 
@@ -63,7 +68,7 @@ def execute_pipeline(environ: dict | None = None, quiet: bool = False, log_level
     definitions = build_definitions(environ)
     job = definitions.resolve_job_def(ALMS_JOB)
     tags = {**full_refresh_tags(Path(settings_from_env(environ).data_dir)), "alms/trigger": "cli"}
-    with dg.DagsterInstance.get() as instance:
+    with contextlib.nullcontext(instance) if instance is not None else dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
