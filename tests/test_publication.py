@@ -2,7 +2,9 @@
 new publication, whole, behind every path a reader uses; the next start removes the leftovers. Retention, the
 adoption of the layout before publications, and the run lock between two processes."""
 
+import contextlib
 import csv
+import io
 import json
 import os
 import shutil
@@ -29,6 +31,7 @@ from assets.rules.publish import (
     remove_leftovers,
 )
 from assets.rules.scoring_run import scoring_input_selects
+from pipelines.commands.cli import main as cli_main
 from schemas import PUBLISHED_TABLES
 from schemas.renamed import OLD_NAMES, OLD_NAMES_REMOVED_IN, RENAMED_IN
 
@@ -263,18 +266,11 @@ def test_a_run_killed_while_publishing_is_cleaned_up_by_the_next_run(published_e
     assert killed.returncode == -signal.SIGKILL
     assert current_publication(output) == first
     assert [p for p in (output / PUBLICATIONS).iterdir() if p.name.startswith(BUILDING)]
-    again = subprocess.run(
-        [sys.executable, "-m", "pipelines.commands", "run"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert again.returncode == 0, again.stderr
-    assert "took over the run lock of pid" in again.stdout and "removed what killed or failed publications left" in (
-        again.stdout
-    )
+    with contextlib.redirect_stdout(io.StringIO()) as printed:  # the next `alms run` (in this process)
+        code = cli_main(["run"])
+    assert code == 0, printed.getvalue()
+    said = printed.getvalue()
+    assert "took over the run lock of pid" in said and "removed what killed or failed publications left" in said
     assert not [p for p in (output / PUBLICATIONS).iterdir() if p.name.startswith(BUILDING)]
     assert current_publication(output) != first
 
