@@ -10,7 +10,11 @@ cover what it leaves with another meaning in Spark, each keeping DuckDB's:
 - `array_agg` over no row (or none its filter keeps) is null, not an empty array;
 - several `unnest`s in one select zip parallel lists (Spark allows one generator per select);
 - `median(x) over w` with a frame (Spark allows none for median) is the middle of the window's sorted values;
-- `cast(unnest(list) as t)` casts the elements (Spark allows no generator inside an expression).
+- `cast(unnest(list) as t)` casts the elements (Spark allows no generator inside an expression);
+- a lambda's index (`lambda x, i: ...`) counts from 1 (Spark's from 0);
+- `list_bit_or` and `list_sum` skip nulls and give null for no value, as DuckDB's (folded with `aggregate`);
+- `jaro_winkler_similarity` (Spark has none, and allows no Python or SQL function inside a lambda) is written out in
+  Spark SQL, DuckDB's algorithm step by step on the UTF-8 bytes (`jaro_winkler_sql`; proven equal on many pairs).
 
 Every `<layer>.<table>` the model reads is read from the Parquet folder it is given (`parquet.`<folder>``), so Spark
 needs no metastore.
@@ -60,6 +64,14 @@ def _spark_rewrites(tree: exp.Expression) -> exp.Expression:
         ):  # DuckDB's `/` divides as doubles, whatever the operands (Spark keeps decimals decimal)
             node.set("this", exp.Cast(this=node.this, to=exp.DataType.build("double")))
             return node
+        if isinstance(node, exp.Lambda) and len(node.expressions) == 2:  # DuckDB's index counts from 1
+            return _index_from_one(node)
+        name = _function_name(node)
+        if name in ("list_bit_or", "list_sum"):
+            return _fold(name, node)
+        if name in ("jarowinkler_similarity", "jaro_winkler_similarity"):
+            arguments = [_argument_sql(argument) for argument in _arguments(node)]
+            return sqlglot.parse_one(jaro_winkler_sql(*arguments), read="spark")
         if isinstance(node, exp.Cast) and isinstance(node.this, exp.Explode | exp.Unnest):
             # cast(unnest(list) as t): Spark allows no generator inside an expression; cast the elements instead
             inner = node.this
@@ -152,3 +164,136 @@ def _zip_parallel_unnests(select: exp.Select) -> None:
         ],
     )
     select.set("expressions", [exp.Anonymous(this="inline", expressions=[rows])])
+
+
+def _function_name(node: exp.Expression) -> str | None:
+    if isinstance(node, exp.Anonymous):
+        return node.name.lower()
+    if isinstance(node, exp.Func) and not isinstance(node, exp.Anonymous):
+        return node.sql_name().lower()
+    return None
+
+
+def _arguments(node: exp.Expression) -> list[exp.Expression]:
+    if isinstance(node, exp.Anonymous):
+        return list(node.expressions)
+    return [node.this, *(node.args.get(key) for key in ("expression", "expressions") if node.args.get(key))]
+
+
+def _argument_sql(argument: exp.Expression | list) -> str:
+    if isinstance(argument, list):
+        (argument,) = argument
+    return argument.sql(dialect="spark")
+
+
+def _index_from_one(node: exp.Lambda) -> exp.Lambda:
+    """`(x, i) -> body` with `i` counted from 1, as in DuckDB: the body reads `(i0 + 1)` for every `i`."""
+    index = node.expressions[1].name
+    zero_based = f"{index}_from_zero"
+    body = node.this.transform(
+        lambda n: (
+            exp.Paren(this=exp.Add(this=exp.column(zero_based), expression=exp.Literal.number(1)))
+            if isinstance(n, exp.Column) and not n.table and n.name == index
+            else n
+        )
+    )
+    return exp.Lambda(this=body, expressions=[node.expressions[0].copy(), exp.to_identifier(zero_based)])
+
+
+def _fold(name: str, node: exp.Expression) -> exp.Expression:
+    """list_bit_or / list_sum as DuckDB computes them: nulls skipped, null when no value is left."""
+    (values,) = _arguments(node)
+    kind, combine = ("bigint", "acc | x") if name == "list_bit_or" else ("double", "acc + x")
+    return sqlglot.parse_one(
+        f"aggregate({values.sql(dialect='spark')}, cast(null as {kind}), (acc, x) -> case when x is null then acc "
+        f"when acc is null then cast(x as {kind}) else {combine} end)",
+        read="spark",
+    )
+
+
+def jaro_winkler_sql(left: str, right: str, cutoff: str = "0.0D") -> str:
+    """Spark SQL for DuckDB's `jaro_winkler_similarity(left, right[, cutoff])` (third_party/jaro_winkler in DuckDB),
+    step by step on the UTF-8 bytes so that every value is DuckDB's to the last bit: the common prefix (at most 4
+    bytes, weight 0.1), Jaro's cutoff raised for the prefix, the length and common-character filters, greedy matching
+    in the window max(len) / 2 - 1 (each byte of `right` takes the first free equal byte of `left`), half the
+    transpositions, ((c / p + c / t) + (c - half) / c) / 3 as DuckDB adds them, then the Winkler boost above 0.7;
+    below the cutoff, 0. Empty strings give 0, a null gives null. Spark allows no Python or SQL function inside a
+    lambda (the comparisons call this inside one), hence an expression; each `let` below is a one-element
+    `transform`."""
+    stages = [
+        ("a", f"encode({left}, 'UTF-8')"),
+        ("b", f"encode({right}, 'UTF-8')"),
+        ("c", f"cast({cutoff} as double)"),
+        ("p", "length(jw1.a)"),
+        ("t", "length(jw1.b)"),
+        # the common prefix, at most 4 bytes
+        ("prefix", "cast(array_position(transform(sequence(1, least(jw2.p, jw2.t, 4) + 1), k -> k > least(jw2.p, "
+                   "jw2.t, 4) or substring(jw2.a, k, 1) != substring(jw2.b, k, 1)), true) - 1 as double)"),
+        ("bound", "cast(greatest(jw2.p, jw2.t) div 2 - 1 as int)"),
+    ]  # fmt: skip
+    # Jaro's own cutoff, lowered by what the prefix will add
+    jaro_cutoff = (
+        "case when jw3.c > 0.7D then greatest(0.7D, (jw3.prefix * 0.1D - jw3.c) / (jw3.prefix * 0.1D - 1.0D)) "
+        "else jw3.c end"
+    )
+    stages.append(("jaro_cutoff", jaro_cutoff))
+    first_free = (
+        "array_min(filter(sequence(greatest(1, jw_j - jw4.bound), least(jw4.p, jw_j + jw4.bound)), jw_i -> "
+        "jw_i >= 1 and jw_i <= jw4.p and jw_i >= jw_j - jw4.bound and jw_i <= jw_j + jw4.bound "
+        "and substring(jw4.a, jw_i, 1) = substring(jw4.b, jw_j, 1) and not array_contains(acc.used, jw_i)))"
+    )
+    step = (
+        f"element_at(transform(array({first_free}), jw_f -> named_struct("
+        "'used', case when jw_f is null then acc.used else concat(acc.used, array(jw_f)) end, "
+        "'found', case when jw_f is null then acc.found else concat(acc.found, array(jw_j)) end)), 1)"
+    )
+    common = "cast(size(acc.used) as double)"
+    half_transpositions = (
+        "cast(size(filter(sequence(1, size(acc.used)), jw_n -> substring(jw4.a, element_at(array_sort(acc.used), "
+        "jw_n), 1) != substring(jw4.b, element_at(acc.found, jw_n), 1))) div 2 as double)"
+    )
+    sides = f"({common} / cast(jw4.p as double) + {common} / cast(jw4.t as double))"
+    similarity = f"(({sides} + ({common} - {half_transpositions}) / {common}) / 3.0D)"
+    finish = (
+        f"acc -> case when size(acc.used) = 0 then 0.0D when not (({sides} + 1.0D) / 3.0D >= jw4.jaro_cutoff) "
+        f"then 0.0D when {similarity} >= jw4.jaro_cutoff then {similarity} else 0.0D end"
+    )
+    shorter = "cast(least(jw4.p, jw4.t) as double)"
+    jaro = (
+        "case when jw4.p = 0 or jw4.t = 0 then 0.0D "
+        f"when not ((({shorter} / cast(jw4.p as double) + {shorter} / cast(jw4.t as double)) + 1.0D) / 3.0D "
+        ">= jw4.jaro_cutoff) then 0.0D when jw4.p = 1 and jw4.t = 1 then cast(jw4.a = jw4.b as double) "
+        "else aggregate(sequence(1, jw4.t), named_struct('used', cast(array() as array<int>), 'found', "
+        f"cast(array() as array<int>)), (acc, jw_j) -> {step}, {finish}) end"
+    )
+    stages.append(("jaro", jaro))
+    # DuckDB's build fuses the Winkler step into one fused multiply-add (one rounding): jaro + (prefix * 0.1) *
+    # (1 - jaro) is computed exactly in integers (jaro and 1 - jaro are multiples of 2^-53 in (0.7, 1], prefix * 0.1
+    # one of 2^-56) and rounded once, half to even, to a multiple of 2^-53
+    exact = (
+        "cast(cast(jw5.jaro * 9007199254740992.0D as bigint) as decimal(38, 0)) * 72057594037927936 "
+        "+ cast(cast(jw5.prefix * 0.1D * 72057594037927936.0D as bigint) as decimal(38, 0)) "
+        "* cast(cast((1.0D - jw5.jaro) * 9007199254740992.0D as bigint) as decimal(38, 0))"
+    )
+    fused = (
+        f"element_at(transform(array({exact}), n -> element_at(transform(array(named_struct('q', "
+        "cast(n div 72057594037927936 as bigint), 'r', n - cast(n div 72057594037927936 as decimal(38, 0)) "
+        "* 72057594037927936)), h -> cast(h.q + case when h.r > 36028797018963968 or (h.r = 36028797018963968 "
+        "and h.q % 2 = 1) then 1 else 0 end as double) / 9007199254740992.0D), 1)), 1)"
+    )
+    winkler = f"case when jw5.jaro > 0.7D then {fused} else jw5.jaro end"
+    result = f"case when ({winkler}) >= jw5.c then ({winkler}) else 0.0D end"
+    # stage n binds the fields so far as `jw<n>` (1: a, b, c; 2: + p, t; 3: + prefix, bound; 4: + jaro_cutoff;
+    # 5: + jaro)
+    groups = [["a", "b", "c"], ["p", "t"], ["prefix", "bound"], ["jaro_cutoff"], ["jaro"]]
+    values = dict(stages)
+    expression, known = result, []
+    nested = []
+    for number, group in enumerate(groups, start=1):
+        previous = f"jw{number - 1}"
+        fields = [f"'{name}', {previous}.{name}" for name in known] + [f"'{name}', {values[name]}" for name in group]
+        nested.append((f"jw{number}", ", ".join(fields)))
+        known += group
+    for variable, fields in reversed(nested):
+        expression = f"element_at(transform(array(named_struct({fields})), {variable} -> {expression}), 1)"
+    return f"case when ({left}) is null or ({right}) is null then cast(null as double) else {expression} end"
