@@ -10,7 +10,8 @@
 - Estimation: the expectation-maximisation reads nothing but the number of pairs of each comparison pattern (four
   levels and an exact name's term frequency), so Spark counts the pairs per pattern and the driver runs the EM on
   those counts: the estimate over every pair, on a table of a few thousand rows whatever the number of pairs. u comes
-  from the same random sample of pairs as on DuckDB (`ResolutionSettings.random_pairs`, 500,000).
+  from the same random sample of pairs as on DuckDB (`ResolutionSettings.random_pairs`, 500,000), compared on the
+  driver by DuckDB while Spark blocks: a fixed-size sample, a few seconds whatever the number of records.
 - Scoring: a pair's weights and probability depend on its pattern alone, so the driver scores the distinct patterns
   with `resolution.score_pairs` and Spark joins the scores to the pairs: every value is the DuckDB engine's.
 
@@ -22,8 +23,10 @@ Dagster-free like every rule: the asset hands in its session (assets/spark.py st
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
+import duckdb
 import polars as pl
 
 from assets.rules.resolution import (
@@ -35,6 +38,7 @@ from assets.rules.resolution import (
     TERM_FREQUENCIES,
     PairScorer,
     ResolutionSettings,
+    compare_pairs,
     comparison_records,
     estimate_parameters,
     estimate_prior,
@@ -123,9 +127,7 @@ def candidate_pairs_on_spark(records, settings: ResolutionSettings):
         members = block if members is None else members.unionByName(block)
     sized = members.withColumn("size", F.count("*").over(Window.partitionBy("rule", "block"))).filter("size > 1")
     sized = sized.persist()
-    skipped = dict(
-        sized.filter("size > limit").groupBy("rule").agg(F.countDistinct("block").alias("blocks")).collect()
-    )
+    skipped = dict(sized.filter("size > limit").groupBy("rule").agg(F.countDistinct("block").alias("blocks")).collect())
     kept = sized.filter("size <= limit").select("rule", "block", "record_id")
     right = kept.withColumnRenamed("record_id", "right_id")
     pairs = (
@@ -199,12 +201,16 @@ def score_candidate_pairs_on_spark(session, prepared: pl.DataFrame, decided: pl.
     from pyspark.sql import functions as F
 
     records = spark_records(session, prepared).persist()
-    sample = random_pairs(prepared.height, settings.random_pairs, settings.seed)
-    random_levels = compare_on_spark(session, records, to_spark(session, sample)).select(*FIELDS)
-    u = level_frequencies(to_polars(random_levels))
-    clock.done(f"u from {sample.height:,} random pairs (Spark)")
-    pairs, report = candidate_pairs_on_spark(records, settings)
-    clock.done(f"blocked: {report['candidate_pairs']:,} candidate pairs (Spark)")
+    with duckdb.connect() as conn, ThreadPoolExecutor(max_workers=1) as alongside:
+        conn.execute("set enable_progress_bar = false")
+        # u from a fixed number of random pairs, on the driver (DuckDB) while Spark blocks: the sample does not grow
+        # with the data, and DuckDB compares it in a few seconds
+        sample = random_pairs(prepared.height, settings.random_pairs, settings.seed)
+        random_levels = alongside.submit(compare_pairs, conn, prepared, sample)
+        pairs, report = candidate_pairs_on_spark(records, settings)
+        clock.done(f"blocked: {report['candidate_pairs']:,} candidate pairs (Spark)")
+        u = level_frequencies(random_levels.result())
+        clock.done(f"u from {sample.height:,} random pairs (driver, alongside the blocking)")
     # the labelled pairs too, where blocking did not find them (last, as on DuckDB)
     labelled = to_spark(session, decided.select("left_id", "right_id", "decision"))
     unblocked = labelled.select("left_id", "right_id").join(pairs, ["left_id", "right_id"], "left_anti")
@@ -229,9 +235,7 @@ def score_candidate_pairs_on_spark(session, prepared: pl.DataFrame, decided: pl.
         *(pl.col(column).cast(pl.Int32) for column in FIELDS), (pl.col("decision") == "must_link").alias("is_match")
     )
     undecided = patterns.filter("is_undecided")
-    m, prior = estimate_parameters(
-        undecided.filter("is_training"), u, prepared.height, settings, labels, count="pairs"
-    )
+    m, prior = estimate_parameters(undecided.filter("is_training"), u, prepared.height, settings, labels, count="pairs")
     prior = estimate_prior(undecided, m, u, prior, prepared.height, count="pairs")
     clock.done("estimated m and the prior (EM, on Spark's pattern counts)")
     # a pair's scores are its pattern's: scored once per pattern here, joined to the pairs there

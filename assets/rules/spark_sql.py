@@ -64,14 +64,6 @@ def _spark_rewrites(tree: exp.Expression) -> exp.Expression:
         ):  # DuckDB's `/` divides as doubles, whatever the operands (Spark keeps decimals decimal)
             node.set("this", exp.Cast(this=node.this, to=exp.DataType.build("double")))
             return node
-        if isinstance(node, exp.Lambda) and len(node.expressions) == 2:  # DuckDB's index counts from 1
-            return _index_from_one(node)
-        name = _function_name(node)
-        if name in ("list_bit_or", "list_sum"):
-            return _fold(name, node)
-        if name in ("jarowinkler_similarity", "jaro_winkler_similarity"):
-            arguments = [_argument_sql(argument) for argument in _arguments(node)]
-            return sqlglot.parse_one(jaro_winkler_sql(*arguments), read="spark")
         if isinstance(node, exp.Cast) and isinstance(node.this, exp.Explode | exp.Unnest):
             # cast(unnest(list) as t): Spark allows no generator inside an expression; cast the elements instead
             inner = node.this
@@ -83,6 +75,29 @@ def _spark_rewrites(tree: exp.Expression) -> exp.Expression:
         return node
 
     tree = tree.transform(rewrite)
+    for node in list(tree.find_all(exp.Lambda)):  # DuckDB's lambda index counts from 1
+        if len(node.expressions) == 2:
+            _index_from_one(node)
+    for case in list(tree.find_all(exp.Case)):
+        _drop_similarity_screen(case)
+    # list functions and Jaro-Winkler, innermost first (each is rewritten from its arguments' final SQL)
+    for node in reversed(list(tree.walk(bfs=False))):
+        name = _function_name(node)
+        if name in ("list_bit_or", "list_sum"):
+            replaced = _fold(name, node)
+        elif name in ("jarowinkler_similarity", "jaro_winkler_similarity"):
+            arguments = [
+                node.this,
+                node.expression,
+                *(v for k, v in node.args.items() if k not in ("this", "expression")),
+            ]
+            replaced = sqlglot.parse_one(jaro_winkler_sql(*(a.sql(dialect="spark") for a in arguments)), read="spark")
+        else:
+            continue
+        if node is tree:
+            tree = replaced
+        else:
+            node.replace(replaced)
     for window in [node for node in tree.find_all(exp.Window) if isinstance(node.this, exp.Median)]:
         window.replace(_median_over(window))
     # array_agg over no row (or none that passes its filter) is null in DuckDB, an empty array in Spark
@@ -174,39 +189,62 @@ def _function_name(node: exp.Expression) -> str | None:
     return None
 
 
-def _arguments(node: exp.Expression) -> list[exp.Expression]:
-    if isinstance(node, exp.Anonymous):
-        return list(node.expressions)
-    return [node.this, *(node.args.get(key) for key in ("expression", "expressions") if node.args.get(key))]
-
-
-def _argument_sql(argument: exp.Expression | list) -> str:
-    if isinstance(argument, list):
-        (argument,) = argument
-    return argument.sql(dialect="spark")
-
-
-def _index_from_one(node: exp.Lambda) -> exp.Lambda:
-    """`(x, i) -> body` with `i` counted from 1, as in DuckDB: the body reads `(i0 + 1)` for every `i`."""
+def _index_from_one(node: exp.Lambda) -> None:
+    """`(x, i) -> body` with `i` counted from 1, as in DuckDB: the body reads `(i_from_zero + 1)` for every `i`
+    (in place). Inside a lambda its variables are bare identifiers; `t.i` is a column of a table, left alone."""
     index = node.expressions[1].name
     zero_based = f"{index}_from_zero"
-    body = node.this.transform(
-        lambda n: (
-            exp.Paren(this=exp.Add(this=exp.column(zero_based), expression=exp.Literal.number(1)))
-            if isinstance(n, exp.Column) and not n.table and n.name == index
-            else n
-        )
-    )
-    return exp.Lambda(this=body, expressions=[node.expressions[0].copy(), exp.to_identifier(zero_based)])
+    for identifier in list(node.this.find_all(exp.Identifier)):
+        target = identifier
+        if isinstance(identifier.parent, exp.Column):
+            if identifier.parent.table or identifier.arg_key != "this":
+                continue
+            target = identifier.parent
+        elif isinstance(identifier.parent, exp.Lambda) and identifier.arg_key == "expressions":
+            continue  # an inner lambda's own variable
+        if identifier.name != index:
+            continue
+        one_based = exp.Paren(this=exp.Add(this=exp.to_identifier(zero_based), expression=exp.Literal.number(1)))
+        if target is node.this:
+            node.set("this", one_based)
+        else:
+            target.replace(one_based)
+    node.set("expressions", [node.expressions[0], exp.to_identifier(zero_based)])
+
+
+def _drop_similarity_screen(case: exp.Case) -> None:
+    """`case when jaro_winkler_similarity(a, b, cutoff) = 0 then false else jaro_winkler_similarity(a, b) >= t end`
+    with cutoff < t is `jaro_winkler_similarity(a, b) >= t` (a cutoff's 0 says the similarity is below the cutoff,
+    so below t): DuckDB's cutoff is a cheap screen, the written-out Spark SQL would compute the similarity twice."""
+    ifs = case.args.get("ifs") or []
+    default = case.args.get("default")
+    if len(ifs) != 1 or not isinstance(default, exp.GTE) or not isinstance(ifs[0].this, exp.EQ):
+        return
+    screen, full = ifs[0].this.this, default.this
+    if not (isinstance(screen, exp.JarowinklerSimilarity) and isinstance(full, exp.JarowinklerSimilarity)):
+        return
+    cutoff, threshold = screen.args.get("case_insensitive"), default.expression
+    if not (
+        ifs[0].this.expression == exp.Literal.number(0)
+        and ifs[0].args.get("true") == exp.false()
+        and isinstance(cutoff, exp.Literal)
+        and isinstance(threshold, exp.Literal)
+        and float(cutoff.this) < float(threshold.this)
+        and screen.this == full.this
+        and screen.expression == full.expression
+        and full.args.get("case_insensitive") is None
+    ):
+        return
+    case.replace(default.copy())
 
 
 def _fold(name: str, node: exp.Expression) -> exp.Expression:
     """list_bit_or / list_sum as DuckDB computes them: nulls skipped, null when no value is left."""
-    (values,) = _arguments(node)
-    kind, combine = ("bigint", "acc | x") if name == "list_bit_or" else ("double", "acc + x")
+    (values,) = node.expressions
+    kind, combine = ("bigint", "fold_acc | fold_x") if name == "list_bit_or" else ("double", "fold_acc + fold_x")
     return sqlglot.parse_one(
-        f"aggregate({values.sql(dialect='spark')}, cast(null as {kind}), (acc, x) -> case when x is null then acc "
-        f"when acc is null then cast(x as {kind}) else {combine} end)",
+        f"aggregate({values.sql(dialect='spark')}, cast(null as {kind}), (fold_acc, fold_x) -> case when fold_x is null "
+        f"then fold_acc when fold_acc is null then cast(fold_x as {kind}) else {combine} end)",
         read="spark",
     )
 
@@ -227,8 +265,8 @@ def jaro_winkler_sql(left: str, right: str, cutoff: str = "0.0D") -> str:
         ("p", "length(jw1.a)"),
         ("t", "length(jw1.b)"),
         # the common prefix, at most 4 bytes
-        ("prefix", "cast(array_position(transform(sequence(1, least(jw2.p, jw2.t, 4) + 1), k -> k > least(jw2.p, "
-                   "jw2.t, 4) or substring(jw2.a, k, 1) != substring(jw2.b, k, 1)), true) - 1 as double)"),
+        ("prefix", "cast(array_position(transform(sequence(1, least(jw2.p, jw2.t, 4) + 1), jw_k -> jw_k > least(jw2.p, "
+                   "jw2.t, 4) or substring(jw2.a, jw_k, 1) != substring(jw2.b, jw_k, 1)), true) - 1 as double)"),
         ("bound", "cast(greatest(jw2.p, jw2.t) div 2 - 1 as int)"),
     ]  # fmt: skip
     # Jaro's own cutoff, lowered by what the prefix will add
@@ -240,22 +278,22 @@ def jaro_winkler_sql(left: str, right: str, cutoff: str = "0.0D") -> str:
     first_free = (
         "array_min(filter(sequence(greatest(1, jw_j - jw4.bound), least(jw4.p, jw_j + jw4.bound)), jw_i -> "
         "jw_i >= 1 and jw_i <= jw4.p and jw_i >= jw_j - jw4.bound and jw_i <= jw_j + jw4.bound "
-        "and substring(jw4.a, jw_i, 1) = substring(jw4.b, jw_j, 1) and not array_contains(acc.used, jw_i)))"
+        "and substring(jw4.a, jw_i, 1) = substring(jw4.b, jw_j, 1) and not array_contains(jw_acc.used, jw_i)))"
     )
     step = (
         f"element_at(transform(array({first_free}), jw_f -> named_struct("
-        "'used', case when jw_f is null then acc.used else concat(acc.used, array(jw_f)) end, "
-        "'found', case when jw_f is null then acc.found else concat(acc.found, array(jw_j)) end)), 1)"
+        "'used', case when jw_f is null then jw_acc.used else concat(jw_acc.used, array(jw_f)) end, "
+        "'found', case when jw_f is null then jw_acc.found else concat(jw_acc.found, array(jw_j)) end)), 1)"
     )
-    common = "cast(size(acc.used) as double)"
+    common = "cast(size(jw_acc.used) as double)"
     half_transpositions = (
-        "cast(size(filter(sequence(1, size(acc.used)), jw_n -> substring(jw4.a, element_at(array_sort(acc.used), "
-        "jw_n), 1) != substring(jw4.b, element_at(acc.found, jw_n), 1))) div 2 as double)"
+        "cast(size(filter(sequence(1, size(jw_acc.used)), jw_n -> substring(jw4.a, element_at(array_sort(jw_acc.used), "
+        "jw_n), 1) != substring(jw4.b, element_at(jw_acc.found, jw_n), 1))) div 2 as double)"
     )
     sides = f"({common} / cast(jw4.p as double) + {common} / cast(jw4.t as double))"
     similarity = f"(({sides} + ({common} - {half_transpositions}) / {common}) / 3.0D)"
     finish = (
-        f"acc -> case when size(acc.used) = 0 then 0.0D when not (({sides} + 1.0D) / 3.0D >= jw4.jaro_cutoff) "
+        f"jw_acc -> case when size(jw_acc.used) = 0 then 0.0D when not (({sides} + 1.0D) / 3.0D >= jw4.jaro_cutoff) "
         f"then 0.0D when {similarity} >= jw4.jaro_cutoff then {similarity} else 0.0D end"
     )
     shorter = "cast(least(jw4.p, jw4.t) as double)"
@@ -264,7 +302,7 @@ def jaro_winkler_sql(left: str, right: str, cutoff: str = "0.0D") -> str:
         f"when not ((({shorter} / cast(jw4.p as double) + {shorter} / cast(jw4.t as double)) + 1.0D) / 3.0D "
         ">= jw4.jaro_cutoff) then 0.0D when jw4.p = 1 and jw4.t = 1 then cast(jw4.a = jw4.b as double) "
         "else aggregate(sequence(1, jw4.t), named_struct('used', cast(array() as array<int>), 'found', "
-        f"cast(array() as array<int>)), (acc, jw_j) -> {step}, {finish}) end"
+        f"cast(array() as array<int>)), (jw_acc, jw_j) -> {step}, {finish}) end"
     )
     stages.append(("jaro", jaro))
     # DuckDB's build fuses the Winkler step into one fused multiply-add (one rounding): jaro + (prefix * 0.1) *
@@ -276,10 +314,10 @@ def jaro_winkler_sql(left: str, right: str, cutoff: str = "0.0D") -> str:
         "* cast(cast((1.0D - jw5.jaro) * 9007199254740992.0D as bigint) as decimal(38, 0))"
     )
     fused = (
-        f"element_at(transform(array({exact}), n -> element_at(transform(array(named_struct('q', "
-        "cast(n div 72057594037927936 as bigint), 'r', n - cast(n div 72057594037927936 as decimal(38, 0)) "
-        "* 72057594037927936)), h -> cast(h.q + case when h.r > 36028797018963968 or (h.r = 36028797018963968 "
-        "and h.q % 2 = 1) then 1 else 0 end as double) / 9007199254740992.0D), 1)), 1)"
+        f"element_at(transform(array({exact}), jw_e -> element_at(transform(array(named_struct('q', "
+        "cast(jw_e div 72057594037927936 as bigint), 'r', jw_e - cast(jw_e div 72057594037927936 as decimal(38, 0)) "
+        "* 72057594037927936)), jw_h -> cast(jw_h.q + case when jw_h.r > 36028797018963968 or (jw_h.r = 36028797018963968 "
+        "and jw_h.q % 2 = 1) then 1 else 0 end as double) / 9007199254740992.0D), 1)), 1)"
     )
     winkler = f"case when jw5.jaro > 0.7D then {fused} else jw5.jaro end"
     result = f"case when ({winkler}) >= jw5.c then ({winkler}) else 0.0D end"
