@@ -268,6 +268,9 @@ def jaro_winkler_sql(left: str, right: str, cutoff: str = "0.0D") -> str:
         ("prefix", "cast(array_position(transform(sequence(1, least(jw2.p, jw2.t, 4) + 1), jw_k -> jw_k > least(jw2.p, "
                    "jw2.t, 4) or substring(jw2.a, jw_k, 1) != substring(jw2.b, jw_k, 1)), true) - 1 as double)"),
         ("bound", "cast(greatest(jw2.p, jw2.t) div 2 - 1 as int)"),
+        # each string's bytes, cut once (the matching below reads each many times)
+        ("left_bytes", "transform(sequence(1, jw2.p), jw_k -> substring(jw2.a, jw_k, 1))"),
+        ("right_bytes", "transform(sequence(1, jw2.t), jw_k -> substring(jw2.b, jw_k, 1))"),
     ]  # fmt: skip
     # Jaro's own cutoff, lowered by what the prefix will add
     jaro_cutoff = (
@@ -275,10 +278,11 @@ def jaro_winkler_sql(left: str, right: str, cutoff: str = "0.0D") -> str:
         "else jw3.c end"
     )
     stages.append(("jaro_cutoff", jaro_cutoff))
+    low, high = "greatest(1, jw_j - jw4.bound)", "least(jw4.p, jw_j + jw4.bound)"
     first_free = (
-        "array_min(filter(sequence(greatest(1, jw_j - jw4.bound), least(jw4.p, jw_j + jw4.bound)), jw_i -> "
-        "jw_i >= 1 and jw_i <= jw4.p and jw_i >= jw_j - jw4.bound and jw_i <= jw_j + jw4.bound "
-        "and substring(jw4.a, jw_i, 1) = substring(jw4.b, jw_j, 1) and not array_contains(jw_acc.used, jw_i)))"
+        f"case when {low} <= {high} then array_min(filter(sequence({low}, {high}), jw_i -> "
+        "element_at(jw4.left_bytes, jw_i) = element_at(jw4.right_bytes, jw_j) "
+        "and not array_contains(jw_acc.used, jw_i))) end"
     )
     step = (
         f"element_at(transform(array({first_free}), jw_f -> named_struct("
@@ -287,14 +291,16 @@ def jaro_winkler_sql(left: str, right: str, cutoff: str = "0.0D") -> str:
     )
     common = "cast(size(jw_acc.used) as double)"
     half_transpositions = (
-        "cast(size(filter(sequence(1, size(jw_acc.used)), jw_n -> substring(jw4.a, element_at(array_sort(jw_acc.used), "
-        "jw_n), 1) != substring(jw4.b, element_at(jw_acc.found, jw_n), 1))) div 2 as double)"
+        "cast(size(filter(sequence(1, size(jw_acc.used)), jw_n -> element_at(jw4.left_bytes, "
+        "element_at(array_sort(jw_acc.used), jw_n)) != element_at(jw4.right_bytes, element_at(jw_acc.found, jw_n)))) "
+        "div 2 as double)"
     )
     sides = f"({common} / cast(jw4.p as double) + {common} / cast(jw4.t as double))"
     similarity = f"(({sides} + ({common} - {half_transpositions}) / {common}) / 3.0D)"
     finish = (
         f"jw_acc -> case when size(jw_acc.used) = 0 then 0.0D when not (({sides} + 1.0D) / 3.0D >= jw4.jaro_cutoff) "
-        f"then 0.0D when {similarity} >= jw4.jaro_cutoff then {similarity} else 0.0D end"
+        f"then 0.0D else element_at(transform(array({similarity}), jw_s -> case when jw_s >= jw4.jaro_cutoff "
+        "then jw_s else 0.0D end), 1) end"
     )
     shorter = "cast(least(jw4.p, jw4.t) as double)"
     jaro = (
@@ -320,10 +326,10 @@ def jaro_winkler_sql(left: str, right: str, cutoff: str = "0.0D") -> str:
         "and jw_h.q % 2 = 1) then 1 else 0 end as double) / 9007199254740992.0D), 1)), 1)"
     )
     winkler = f"case when jw5.jaro > 0.7D then {fused} else jw5.jaro end"
-    result = f"case when ({winkler}) >= jw5.c then ({winkler}) else 0.0D end"
-    # stage n binds the fields so far as `jw<n>` (1: a, b, c; 2: + p, t; 3: + prefix, bound; 4: + jaro_cutoff;
-    # 5: + jaro)
-    groups = [["a", "b", "c"], ["p", "t"], ["prefix", "bound"], ["jaro_cutoff"], ["jaro"]]
+    result = f"element_at(transform(array({winkler}), jw_w -> case when jw_w >= jw5.c then jw_w else 0.0D end), 1)"
+    # stage n binds the fields so far as `jw<n>` (1: a, b, c; 2: + p, t; 3: + prefix, bound, the bytes;
+    # 4: + jaro_cutoff; 5: + jaro)
+    groups = [["a", "b", "c"], ["p", "t"], ["prefix", "bound", "left_bytes", "right_bytes"], ["jaro_cutoff"], ["jaro"]]
     values = dict(stages)
     expression, known = result, []
     nested = []
