@@ -291,7 +291,7 @@ def test_the_matchers_pairs_on_spark_are_duckdbs(both_engines, session):
         .filter(pl.col("right_id") < prepared.height)
         .join(pairs, on=["left_id", "right_id"], how="anti")
     )
-    decided = pl.concat([pairs.head(1).with_columns(pl.lit("cannot_link").alias("decision")),
+    decided = pl.concat([pairs.head(1).select("left_id", "right_id", pl.lit("cannot_link").alias("decision")),
                          far.head(1).with_columns(pl.lit("must_link").alias("decision"))]).sort("left_id", "right_id")  # fmt: skip
     duck_scored, duck_report, duck_estimates = score_candidate_pairs(prepared, decided, settings, _PhaseClock(None))
     spark_scored, spark_report, spark_estimates = spark_scorer(session)(prepared, decided, settings, _PhaseClock(None))
