@@ -64,10 +64,13 @@ run: install  ## run the whole pipeline on the demo data (or on ALMS_DATA_DIR)
 run-spark: install-spark  ## `make run` with the SQL models on local Spark (ALMS_ENGINE=spark, docs/spark.md)
 	ALMS_ENGINE=spark $(BIN)/python -m pipelines.commands run
 
+# The suite runs on every core (pytest-xdist): a module's tests stay on one worker, so each module-scoped pipeline run
+# happens once (docs/development.md). TEST_WORKERS=0 runs it in this process (a debugger, -x, pdb).
+TEST_WORKERS ?= auto
 test: install install-evaluation browser postgres  ## the whole test suite but the Spark engine's (ARGS=tests/test_docs.py: some of it)
-	$(BIN)/python -m pytest -q -m "not spark" $(ARGS)
+	$(BIN)/python -m pytest -q -m "not spark" -n $(TEST_WORKERS) --dist loadscope $(ARGS)
 
-test-spark: install-spark  ## the Spark engine against the DuckDB engine on the demo (tests/test_spark.py)
+test-spark: install-spark  ## the Spark engine against the DuckDB engine: the demo (tests/test_spark.py), bad inputs (tests/test_spark_ingest.py)
 	$(BIN)/python -m pytest -q -m spark $(ARGS)
 
 browser:  ## Debian's chromium for the UI test (tests/test_ui.py drives it with Playwright)

@@ -84,7 +84,7 @@ def one_row_per_account(warehouse: Warehouse) -> dg.AssetCheckResult:
 @check(["marts", "accounts"])
 def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetCheckResult:
     """Recomputes the cut-off independently: n positive billers, k = ceil(share * n), the k-th billing is today's
-    level, and would_be_key_at_next_review is exactly billing >= that level. Key accounts are exactly those with
+    level, and is_key_at_next_review is exactly billing >= that level. Key accounts are exactly those with
     positive billing >= the frozen level of the current review period in marts.key_levels; when that level was computed
     from this run's data, it is the k-th billing and the key count matches the recorded one."""
     with warehouse.connect() as conn:
@@ -110,7 +110,7 @@ def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetChec
         kth_billing = kth[0][0] if kth else None
         wrong_next = (
             conn.execute(
-                "select count(*) filter (where would_be_key_at_next_review <> (billing_12m > 0 and billing_12m >= ?)) "
+                "select count(*) filter (where is_key_at_next_review <> (billing_12m > 0 and billing_12m >= ?)) "
                 "from marts.accounts",
                 [kth_billing],
             ).fetchall()[0][0]
@@ -135,8 +135,7 @@ def key_count_rule(warehouse: Warehouse, settings: AlmsSettings) -> dg.AssetChec
             f"{wrong_flags:,} accounts have is_key_account <> (billing_12m >= the applied level {level_applied})"
             if wrong_flags
             else None,
-            f"{wrong_next:,} accounts have would_be_key_at_next_review <> (billing_12m >= the k-th billing "
-            f"{kth_billing})"
+            f"{wrong_next:,} accounts have is_key_at_next_review <> (billing_12m >= the k-th billing {kth_billing})"
             if wrong_next
             else None,
             f"{len(current)} current review periods in marts.key_levels (one expected)" if len(current) != 1 else None,
@@ -247,9 +246,9 @@ def every_client_record_once(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@check(["marts", "quarantine"])
+@check(["marts", "quarantined_rows"])
 def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
-    """For every transactional input, rows in = clean rows + rows excluded in marts.quarantine."""
+    """For every transactional input, rows in = clean rows + rows excluded in marts.quarantined_rows."""
     with warehouse.connect() as conn:
         counts = {}
         for input_name, raw, checked in (
@@ -264,7 +263,7 @@ def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
                 select
                     (select count(*) from {raw}),
                     (select count(*) from {checked} where quarantine_reason = ''),
-                    (select count(*) from marts.quarantine where input_name = $input_name and action = 'excluded')
+                    (select count(*) from marts.quarantined_rows where input_name = $input_name and action = 'excluded')
                 """,
                 {"input_name": input_name},
             )
@@ -273,7 +272,7 @@ def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
         passed=passed,
         description=one_line(
             *(
-                f"{name}: {rows_in:,} rows in <> {clean:,} clean + {excluded:,} excluded in marts.quarantine"
+                f"{name}: {rows_in:,} rows in <> {clean:,} clean + {excluded:,} excluded in marts.quarantined_rows"
                 for name, (rows_in, clean, excluded) in counts.items()
                 if rows_in != clean + excluded
             )
@@ -285,12 +284,13 @@ def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@check(["staging", "stg_billing__reporting_window"])
+@check(["intermediate", "int_reporting_windows_resolved"])
 def reporting_window_is_set(warehouse: Warehouse) -> dg.AssetCheckResult:
     """The as-of date is known: ALMS_AS_OF is set or the billing files have at least one valid, past invoice date."""
     with warehouse.connect() as conn:
         as_of, start, latest = _one(
-            conn, "select as_of_date, window_start_date, latest_invoice_date from staging.stg_billing__reporting_window"
+            conn,
+            "select as_of_date, window_start_date, latest_invoice_date from intermediate.int_reporting_windows_resolved",
         )
     return dg.AssetCheckResult(
         passed=as_of is not None,
@@ -380,17 +380,17 @@ def seller_list_limits(warehouse: Warehouse) -> dg.AssetCheckResult:
     )
 
 
-@check(["marts", "override_status"], blocking=False)
+@check(["marts", "account_overrides"], blocking=False)
 def overrides_all_applied(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Warns when an override was not applied (expired, or naming an unknown client record): someone should renew
-    or remove it. Which rows: marts.override_status where status <> 'applied'."""
+    or remove it. Which rows: marts.account_overrides where status <> 'applied'."""
     with warehouse.connect() as conn:
-        counts = dict(conn.sql("select status, count(*) from marts.override_status group by all").fetchall())
+        counts = dict(conn.sql("select status, count(*) from marts.account_overrides group by all").fetchall())
     not_applied = sum(v for k, v in counts.items() if k != "applied")
     return dg.AssetCheckResult(
         passed=not_applied == 0,
         severity=dg.AssetCheckSeverity.WARN,
-        description=None if not_applied == 0 else f"{not_applied} override(s) not applied; see marts.override_status",
+        description=None if not_applied == 0 else f"{not_applied} override(s) not applied; see marts.account_overrides",
         metadata={status: count for status, count in sorted(counts.items())} or {"overrides": 0},
     )
 
@@ -414,7 +414,7 @@ _RAW_TABLES = {
 @check(["marts", "input_files"])
 def every_input_row_accounted(warehouse: Warehouse) -> dg.AssetCheckResult:
     """Per file: rows read (counted again in the raw table) = rows loaded + quarantined + outside the window; the
-    quarantined rows are the file's excluded rows in marts.quarantine; every file the raw tables hold has its row
+    quarantined rows are the file's excluded rows in marts.quarantined_rows; every file the raw tables hold has its row
     and is in the input folder (rows of a file that is gone would count in no file); the billing loaded from the
     files is the billing of marts.accounts."""
     raw_counts = " union all ".join(
@@ -427,7 +427,7 @@ def every_input_row_accounted(warehouse: Warehouse) -> dg.AssetCheckResult:
             with raw_counts as ({raw_counts}),
             excluded as (
                 select input_name, source_file, count(*) as rows_excluded
-                from marts.quarantine where action = 'excluded' group by all
+                from marts.quarantined_rows where action = 'excluded' group by all
             )
             select
                 coalesce(files.input_name, raw_counts.input_name),
@@ -467,7 +467,7 @@ def every_input_row_accounted(warehouse: Warehouse) -> dg.AssetCheckResult:
         name, file, rows_in, read, ok, out_q, out_w, excluded, in_folder = wrong[0]
         description = (
             f"{file}: {rows_in} rows in the raw table, {read} read = {ok} loaded + {out_q} quarantined + {out_w} "
-            f"outside the window, {excluded} excluded in marts.quarantine"
+            f"outside the window, {excluded} excluded in marts.quarantined_rows"
             + ("" if in_folder else "; the file is not in the input folder")
             + (f" ({len(wrong) - 1} more files like it)" if len(wrong) > 1 else "")
         )
@@ -494,8 +494,8 @@ def _completeness_check(warehouse: Warehouse, settings: AlmsSettings, table: str
     input_name = table.removesuffix("_completeness")
     with warehouse.connect() as conn:
         gaps = conn.sql(
-            f"select source_system, strftime(month, '%Y-%m'), status, {measure}, {median} from marts.{table} "
-            "where is_blocking order by month, source_system"
+            f"select source_system, strftime(month_start_date, '%Y-%m'), status, {measure}, {median} from marts.{table} "
+            "where is_blocking order by month_start_date, source_system"
         ).fetchall()
         statuses = dict(conn.sql(f"select status, count(*) from marts.{table} group by all").fetchall())
         accepted = [row for row in accepted_gaps_in_use(conn) if row["input"] == input_name]

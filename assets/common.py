@@ -121,24 +121,24 @@ def recorded_table(context, warehouse, table: str, columns) -> pl.DataFrame | No
 
 def reference_owners(warehouse, as_of) -> pl.DataFrame | None:
     """account_id, owner_id of the recorded snapshot nearest to `as_of` (the latest before it, else the earliest
-    after it; never `as_of` itself) in marts.account_history, for the ownership rule (assets/rules/ownership.py)."""
+    after it; never `as_of` itself) in marts.account_snapshots, for the ownership rule (assets/rules/ownership.py)."""
     with warehouse.connect() as conn:
         found = conn.execute(
             "select count(*) from information_schema.columns where table_schema = 'marts' "
-            "and table_name = 'account_history' and column_name in ('as_of_date', 'account_id', 'owner_id')"
+            "and table_name = 'account_snapshots' and column_name in ('as_of_date', 'account_id', 'owner_id')"
         ).fetchall()[0][0]
         if found < 3:
             return None
         return conn.sql(
             """
-            with dates as (select distinct as_of_date from marts.account_history where as_of_date <> $as_of),
+            with dates as (select distinct as_of_date from marts.account_snapshots where as_of_date <> $as_of),
             reference as (
                 select coalesce(
                     (select max(as_of_date) from dates where as_of_date < $as_of),
                     (select min(as_of_date) from dates where as_of_date > $as_of)
                 ) as as_of_date
             )
-            select account_id, owner_id from marts.account_history
+            select account_id, owner_id from marts.account_snapshots
             where as_of_date = (select as_of_date from reference)
             """,
             params={"as_of": as_of},

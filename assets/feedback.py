@@ -11,7 +11,7 @@ from assets.rules import feedback, outcomes
 from assets.rules.inputs import SELLER_FEEDBACK
 from assets.rules.outcomes_report import feedback_presentation
 from assets.rules.scoring_config import CRITERIA, load_scoring_config
-from schemas.outcomes import RawSellerFeedback, SellerFeedback, SellerFeedbackSummary
+from schemas.outcomes import RawSellerFeedback, SellerFeedback, SellerFeedbackCounts
 
 seller_feedback_raw = _raw_asset(
     "seller_feedback",
@@ -36,7 +36,7 @@ SNAPSHOT_COLUMNS = ["as_of_date", "snapshot_source", "account_id", "owner_id", "
         ),
         "summary": table_out(
             "marts",
-            "seller_feedback_summary",
+            "seller_feedback_counts",
             "Sellers' verdicts counted per seller, per criterion that drove the score, per tier and overall.",
         ),
     },
@@ -50,7 +50,7 @@ SNAPSHOT_COLUMNS = ["as_of_date", "snapshot_source", "account_id", "owner_id", "
         "prospects": dg.AssetIn(key=["raw", "prospects"], metadata={"columns": ["prospect_id", "owner_id"]}),
         "accounts": dg.AssetIn(key=["marts", "accounts"], metadata={"columns": ["account_id", "owner_id"]}),
         "history": dg.AssetIn(
-            key=["marts", "account_history"], metadata={"columns": ["as_of_date", "account_id", "member_records"]}
+            key=["marts", "account_snapshots"], metadata={"columns": ["as_of_date", "account_id", "member_records"]}
         ),
         "snapshots": dg.AssetIn(
             key=["intermediate", "int_account_outcomes"],
@@ -99,7 +99,7 @@ def seller_feedback(
         checked, used.select(SNAPSHOT_COLUMNS), members, criteria, leads, sellers, config.weights
     )
     rows = validate(SellerFeedback, joined)
-    summary = validate(SellerFeedbackSummary, feedback.summarise(rows))
+    summary = validate(SellerFeedbackCounts, feedback.summarise(rows))
     verdicts = dict(rows.group_by("verdict").len().sort("verdict").iter_rows())
     no_snapshot = rows.filter(pl.col("snapshot_as_of_date").is_null()).height
     if no_snapshot:

@@ -1,7 +1,7 @@
 """marts: account history (a snapshot per as-of date) and the change log between snapshots, with reasons.
 
 Both tables carry their past. A run writes only its own snapshot: the IO manager replaces the rows of its as-of date in
-marts.account_history (`REPLACE_ROWS_BY`), so a run's cost does not grow with the number of snapshots kept. To
+marts.account_snapshots (`REPLACE_ROWS_BY`), so a run's cost does not grow with the number of snapshots kept. To
 recompute the changes around its snapshot it reads only the snapshots just before and after its as-of date
 (`assets/rules/history.py`).
 """
@@ -23,14 +23,14 @@ from assets.rules.history import (
 )
 from assets.rules.pictures import crossings_from
 from assets.rules.progress import progress
-from schemas.marts import AccountChanges, AccountHistory
+from schemas.marts import AccountChanges, AccountSnapshots
 
 
 @dg.multi_asset(
     outs={
         "history": table_out(
             "marts",
-            "account_history",
+            "account_snapshots",
             "One snapshot per as-of date of every account: key flag, tier, designation, owner, score and "
             "its client records. Re-running an as-of date replaces its snapshot.",
             metadata={REPLACE_ROWS_BY: "as_of_date"},
@@ -52,7 +52,7 @@ from schemas.marts import AccountChanges, AccountHistory
         }.items()
     },
 )
-def account_history(
+def account_snapshots(
     context: dg.AssetExecutionContext,
     warehouse: Warehouse,
     settings: AlmsSettings,
@@ -61,13 +61,15 @@ def account_history(
     lists: pl.DataFrame,
     crosswalk: pl.DataFrame,
 ):
-    with progress("marts.account_history", context.log.info) as step:
+    with progress("marts.account_snapshots", context.log.info) as step:
         step.update(f"taking the snapshot of {accounts.height:,} accounts and comparing it with its neighbours")
         current = snapshot(accounts, scores, lists, crosswalk)
         as_of = current["as_of_date"][0]
         dates, neighbours, compatible = recorded_neighbours(warehouse, as_of)
         if not compatible:
-            context.log.warning("marts.account_history was written by an older version; its rows are not carried over")
+            context.log.warning(
+                "marts.account_snapshots was written by an older version; its rows are not carried over"
+            )
         nearby = merge_snapshot(neighbours, current)
         dates = sorted(set(dates) | {as_of})
         recorded_changes = recorded_table(context, warehouse, "account_changes", CHANGE_SCHEMA)
@@ -79,10 +81,10 @@ def account_history(
         f"snapshot ({len(dates)} snapshots kept)"
     )
     own = current.with_columns(pl.lit(settings.reporting_currency, pl.String).alias("reporting_currency"))
-    own = validate(AccountHistory, own.select(list(AccountHistory.to_schema().columns)))
+    own = validate(AccountSnapshots, own.select(list(AccountSnapshots.to_schema().columns)))
     if not compatible:
         with warehouse.connect() as conn:
-            conn.execute("drop table marts.account_history")
+            conn.execute("drop table marts.account_snapshots")
     yield dg.Output(
         own,
         output_name="history",
@@ -107,7 +109,7 @@ def account_history(
 
 
 def recorded_neighbours(warehouse: Warehouse, as_of: dt.date) -> tuple[list[dt.date], pl.DataFrame | None, bool]:
-    """The as-of dates recorded in marts.account_history, the snapshots just before and just after `as_of` (what
+    """The as-of dates recorded in marts.account_snapshots, the snapshots just before and just after `as_of` (what
     the changes around this run's snapshot are computed from), and whether the recorded table has the columns this
     version needs (when it has not, its rows are not carried over)."""
     with warehouse.connect() as conn:
@@ -115,7 +117,7 @@ def recorded_neighbours(warehouse: Warehouse, as_of: dt.date) -> tuple[list[dt.d
             row[0]
             for row in conn.execute(
                 "select column_name from information_schema.columns "
-                "where table_schema = 'marts' and table_name = 'account_history'"
+                "where table_schema = 'marts' and table_name = 'account_snapshots'"
             ).fetchall()
         }
         if not found:
@@ -123,7 +125,7 @@ def recorded_neighbours(warehouse: Warehouse, as_of: dt.date) -> tuple[list[dt.d
         if not set(SNAPSHOT_SCHEMA) <= found:
             return [], None, False
         dates = [
-            row[0] for row in conn.sql("select distinct as_of_date from marts.account_history order by 1").fetchall()
+            row[0] for row in conn.sql("select distinct as_of_date from marts.account_snapshots order by 1").fetchall()
         ]
         before = max((date for date in dates if date < as_of), default=None)
         after = min((date for date in dates if date > as_of), default=None)
@@ -131,7 +133,7 @@ def recorded_neighbours(warehouse: Warehouse, as_of: dt.date) -> tuple[list[dt.d
         if not wanted:
             return dates, None, True
         neighbours = conn.sql(
-            "select * from marts.account_history where as_of_date in (select unnest($dates))",
+            "select * from marts.account_snapshots where as_of_date in (select unnest($dates))",
             params={"dates": wanted},
         ).pl()
     return dates, neighbours, True

@@ -25,7 +25,7 @@ from assets.rules.key_accounts import designate_key_accounts
 from assets.rules.ownership import keep_owners
 from assets.rules.pictures import pareto_png
 from assets.rules.reviews import AUDIT_SCHEMA, LEVEL_SCHEMA, decide_level, review_period
-from schemas.marts import Accounts, KeyLevelAudit, KeyLevels
+from schemas.marts import Accounts, KeyLevelReruns, KeyLevels
 
 
 @dg.multi_asset(
@@ -43,15 +43,15 @@ from schemas.marts import Accounts, KeyLevelAudit, KeyLevels
             "share) and from which as-of date; is_current marks the period of the latest run.",
             MONTHLY_FRESHNESS,
         ),
-        "key_level_audit": table_out(
+        "key_level_reruns": table_out(
             "marts",
-            "key_level_audit",
+            "key_level_reruns",
             "Every re-run of a review: old and new level, when and why (ALMS_REVIEW_REASON).",
         ),
     },
     ins={
         "aggregated": dg.AssetIn(key=["intermediate", "int_accounts_aggregated"]),
-        "reporting_window": dg.AssetIn(key=["staging", "stg_billing__reporting_window"]),
+        "reporting_window": dg.AssetIn(key=["intermediate", "int_reporting_windows_resolved"]),
     },
 )
 def accounts_and_key_levels(
@@ -69,7 +69,7 @@ def accounts_and_key_levels(
     ranked, ownership = keep_owners(ranked, reference_owners(warehouse, as_of))
     period = review_period(as_of, settings.review_months, settings.review_start_month)
     previous = recorded_table(context, warehouse, "key_levels", LEVEL_SCHEMA)
-    previous_audit = recorded_table(context, warehouse, "key_level_audit", AUDIT_SCHEMA)
+    previous_audit = recorded_table(context, warehouse, "key_level_reruns", AUDIT_SCHEMA)
     decision = decide_level(
         previous,
         previous_audit,
@@ -82,20 +82,20 @@ def accounts_and_key_levels(
         context.run.run_id,
     )
     level = pl.lit(decision.applied_level, dtype=ranked.schema["billing_12m"])
-    accounts = ranked.rename({"is_key_account": "would_be_key_at_next_review"}).with_columns(
+    accounts = ranked.rename({"is_key_account": "is_key_at_next_review"}).with_columns(
         ((pl.col("billing_12m") > 0) & (pl.col("billing_12m") >= level)).fill_null(False).alias("is_key_account"),
         level.alias("key_level"),
         pl.lit(settings.reporting_currency).alias("reporting_currency"),
-        pl.lit(period.start).alias("review_period_start"),
+        pl.lit(period.start).alias("review_period_start_date"),
         pl.lit(as_of).alias("as_of_date"),
     )
     accounts = validate(Accounts, accounts.select(list(Accounts.to_schema().columns)))
     key_levels = validate(KeyLevels, decision.levels)
-    currencies = decision.levels.select("review_period_start", "reporting_currency")
-    audit = decision.audit.join(currencies, on="review_period_start", how="left", maintain_order="left")
-    audit = validate(KeyLevelAudit, audit.select(list(KeyLevelAudit.to_schema().columns)))
+    currencies = decision.levels.select("review_period_start_date", "reporting_currency")
+    audit = decision.audit.join(currencies, on="review_period_start_date", how="left", maintain_order="left")
+    audit = validate(KeyLevelReruns, audit.select(list(KeyLevelReruns.to_schema().columns)))
     key_count = int(accounts["is_key_account"].sum())
-    crossing = int((accounts["is_key_account"] != accounts["would_be_key_at_next_review"]).sum())
+    crossing = int((accounts["is_key_account"] != accounts["is_key_at_next_review"]).sum())
     verb = {
         "frozen": "frozen since the review of",
         "bootstrap": "bootstrapped for",
@@ -110,7 +110,7 @@ def accounts_and_key_levels(
         context.log.warning(f"review of the period from {period.start} re-run: {decision.reason}")
     summary = {
         "as_of_date": str(as_of),
-        "review_period_start": str(period.start),
+        "review_period_start_date": str(period.start),
         "review": decision.kind,
         "key_level": float(decision.applied_level),
         "key_accounts": key_count,
@@ -128,4 +128,4 @@ def accounts_and_key_levels(
     )
     yield dg.Output(accounts, output_name="accounts", metadata={**summary, **pareto})
     yield dg.Output(key_levels, output_name="key_levels", metadata=summary)
-    yield dg.Output(audit, output_name="key_level_audit", metadata={"reruns": audit.height})
+    yield dg.Output(audit, output_name="key_level_reruns", metadata={"reruns": audit.height})

@@ -62,8 +62,8 @@ HISTORY_COLUMNS = [
         "engagement": dg.AssetIn(key=["intermediate", "int_client_engagement_monthly"]),
         "deals": dg.AssetIn(key=["staging", "stg_opportunities__checked_deals"], metadata={"columns": DEAL_COLUMNS}),
         "prospects": dg.AssetIn(key=["raw", "prospects"], metadata={"columns": PROSPECT_COLUMNS}),
-        "history": dg.AssetIn(key=["marts", "account_history"], metadata={"columns": HISTORY_COLUMNS}),
-        "window": dg.AssetIn(key=["staging", "stg_billing__reporting_window"]),
+        "history": dg.AssetIn(key=["marts", "account_snapshots"], metadata={"columns": HISTORY_COLUMNS}),
+        "window": dg.AssetIn(key=["intermediate", "int_reporting_windows_resolved"]),
     },
 )
 def prioritization_outcomes(
@@ -198,7 +198,7 @@ def outcome_windows_complete_or_null(warehouse: Warehouse) -> dg.AssetCheckResul
     with warehouse.connect() as conn:
         wrong_flag, filled, missing, total = conn.sql(
             """
-            with reporting_window as (select * from staging.stg_billing__reporting_window),
+            with reporting_window as (select * from intermediate.int_reporting_windows_resolved),
             data_end as (
                 select case when as_of_date = last_day(as_of_date) then as_of_date
                             else cast(date_trunc('month', as_of_date) - interval 1 day as date) end as last_day_complete

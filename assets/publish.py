@@ -61,7 +61,7 @@ def publication(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
         )
         key_accounts, quarantined, changes = conn.sql(
             "select (select count(*) from marts.accounts where is_key_account), "
-            "(select count(*) from marts.quarantine), "
+            "(select count(*) from marts.quarantined_rows), "
             "(select count(*) from marts.account_changes where to_as_of_date = "
             "(select max(to_as_of_date) from marts.account_changes))"
         ).fetchall()[0]

@@ -3,11 +3,13 @@
 Transactional inputs (billing lines, client records, engagement events) are read, typed and validated in batches of
 whole files (about 2M rows) and appended to a loading table that replaces `raw.<name>` only once every file has
 passed, so memory holds one batch and a failed ingest leaves the previous table as it was. Reference inputs (sellers, FX rates) are small and
-checked as a whole (a key repeated across two files is an error).
+checked as a whole (a key repeated across two files is an error). With ALMS_ENGINE=spark the transactional inputs are
+read, typed and validated by Spark with the same rules (`_ingest_on_spark`, docs/spark.md).
 """
 
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import dagster as dg
 import pandera.polars as pa
@@ -18,6 +20,7 @@ from assets.metadata import column_schema_for, table_metadata
 from assets.resources import AlmsSettings, Warehouse, write_frame
 from assets.rules import inputs, parsing
 from assets.rules.progress import progress
+from assets.spark import SparkEngine, clear_folder, is_spark_view, point_view_at
 from schemas.raw import (
     RawAccountOverrides,
     RawBillingLines,
@@ -73,6 +76,8 @@ def _ingest(
         warehouse.connect() as conn,
         progress(f"raw.{name}", context.log.info, conn) as step,
     ):
+        if is_spark_view(conn, "raw", name):  # left by a run on the Spark engine: this engine reads every file again
+            conn.execute(f"drop view raw.{name}")
         existing = _existing_files(conn, name, model) if months is not None else None
         if existing is None:
             months = None  # first ingest, or a table from an older layout: read everything
@@ -123,12 +128,19 @@ def _ingest(
             conn.execute("commit")
             conn.execute(f"drop table {loading}")
             rows = conn.sql(f"select count(*) from raw.{name}").fetchall()[0][0]
+    return _ingested(context, name, schema, rows, report, cleaned, months, replaced, gone)
+
+
+def _ingested(context, name: str, schema, rows: int, report: dict, cleaned: int, months, replaced, gone):
+    """What an ingest logs and records, whichever engine read the files."""
     for relative, columns in report["ignored_columns"].items():
         context.log.warning(f"{relative}: columns not in the contract were ignored: {', '.join(columns)}")
     for relative in report["files_without_rows"]:
         context.log.warning(f"{relative}: header only, no data rows")
     if cleaned:
-        context.log.warning(f"{name}: {cleaned:,} rows held control characters, replaced by spaces (marts.quarantine)")
+        context.log.warning(
+            f"{name}: {cleaned:,} rows held control characters, replaced by spaces (marts.quarantined_rows)"
+        )
     if months is not None:
         context.log.info(
             f"{name}: months {', '.join(sorted(months)) or '-'}: {len(replaced)} files read again, "
@@ -146,6 +158,79 @@ def _ingest(
             "rows_with_control_characters_cleaned": cleaned,
         },
     )
+
+
+def _ingest_on_spark(
+    context: dg.AssetExecutionContext,
+    settings: AlmsSettings,
+    warehouse: Warehouse,
+    spark: SparkEngine,
+    name: str,
+    spec: inputs.InputSpec,
+    parse: Callable[[pl.DataFrame], pl.DataFrame],
+    model: type[pa.DataFrameModel],
+    months: set[str] | None = None,
+    known_months: set[str] = frozenset(),
+) -> dg.MaterializeResult:
+    """`_ingest` on Spark (ALMS_ENGINE=spark): the files are read, typed and validated by Spark's executors with the
+    same rules (assets/rules/spark_ingest.py) into Parquet under the warehouse (`raw/<name>/`), and `raw.<name>` here
+    becomes a view over it, as a SQL model's table does. The new folder replaces the old one only once every file has
+    passed; a month's run keeps the old folder's rows of the files it does not read again."""
+    from assets.rules.spark_ingest import ingest_on_spark
+
+    report = inputs.new_report()
+    folder = spark.table_path("raw", name)
+    loading, merged = f"{folder}__loading", f"{folder}__merged"
+    with (
+        errors_as_dagster_failures(),
+        warehouse.connect() as conn,
+        progress(f"raw.{name}", context.log.info, conn) as step,
+    ):
+        existing = None
+        if months is not None and is_spark_view(conn, "raw", name):
+            existing = _existing_files(conn, name, model)
+        if existing is None:
+            months = None  # first ingest on Spark, or a table from an older layout: read everything
+        only = None if months is None else _selector(months, known_months)
+        files = [
+            p
+            for p in inputs.find_input_files(settings.data_dir, spec)
+            if only is None or only(p.relative_to(settings.data_dir).as_posix())
+        ]
+        step.update(f"reading, typing and validating {len(files)} files on Spark")
+        clear_folder(loading)
+        session = spark.session()
+        ingest_on_spark(session, settings.data_dir, spec, parse, model, files, report, loading, BATCH_ROWS)
+        read = conn.execute(
+            "select source_file, count(*), count(cleaned_fields) from read_parquet(?) group by all",
+            [(Path(loading) / "*.parquet").as_posix()],
+        ).fetchall()
+        cleaned = sum(c for _, _, c in read)
+        report["files"].update({f: n for f, n, _ in read})
+        report["files_without_rows"] = [f for f, n in report["files"].items() if n == 0]
+        replaced, gone = sorted(report["files"]), []
+        if months is not None:
+            on_disk = {
+                p.relative_to(settings.data_dir).as_posix() for p in inputs.find_input_files(settings.data_dir, spec)
+            }
+            gone = sorted(existing - on_disk)
+            if existing <= set(replaced) | set(gone):
+                months = None  # every file the table held was read again: the new folder is the table
+        step.update(f"replacing raw.{name}")
+        if months is not None:  # the old rows of the files not read again, and the new ones, in a new folder
+            from pyspark.sql import functions as F
+
+            kept = session.read.parquet(folder).where(~F.col("source_file").isin(replaced + gone))
+            clear_folder(merged)
+            kept.unionByName(session.read.parquet(loading)).write.parquet(merged)
+            clear_folder(loading)
+            loading = merged
+        clear_folder(folder)
+        Path(loading).rename(folder)
+        point_view_at(conn, "raw", name, folder)
+        rows = conn.sql(f"select count(*) from raw.{name}").fetchall()[0][0]
+    schema = model.validate(parse(inputs.empty_text_frame(spec)), lazy=True).schema
+    return _ingested(context, name, schema, rows, report, cleaned, months, replaced, gone)
 
 
 def _selector(months: set[str], known: set[str]) -> Callable[[str], bool]:
@@ -178,13 +263,12 @@ def _existing_files(conn, name: str, model: type[pa.DataFrameModel]) -> set[str]
 def _raw_asset(name: str, spec: inputs.InputSpec, parse, model, per_file: bool, description: str, monthly=None):
     """The ingest asset of one input; `monthly`: its monthly partitions (assets/common.py `monthly_partitions`)."""
 
-    def _asset(context: dg.AssetExecutionContext, settings: AlmsSettings, warehouse: Warehouse):
-        if monthly is None:
-            return _ingest(context, settings, warehouse, name, spec, parse, model, per_file)
-        known = set(monthly.get_partition_keys())
-        return _ingest(
-            context, settings, warehouse, name, spec, parse, model, per_file, set(context.partition_keys), known
-        )
+    def _asset(context: dg.AssetExecutionContext, settings: AlmsSettings, warehouse: Warehouse, spark: SparkEngine):
+        months = None if monthly is None else set(context.partition_keys)
+        known = frozenset() if monthly is None else set(monthly.get_partition_keys())
+        if per_file and settings.engine == "spark":  # the transactional inputs: read by Spark (docs/spark.md)
+            return _ingest_on_spark(context, settings, warehouse, spark, name, spec, parse, model, months, known)
+        return _ingest(context, settings, warehouse, name, spec, parse, model, per_file, months, known)
 
     _asset.__name__ = name
     with warnings.catch_warnings():  # backfill_policy is marked beta; a single-run backfill is what 12+ months need

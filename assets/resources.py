@@ -13,7 +13,7 @@
 | ALMS_ACCEPT_GAPS | (unset) | gaps accepted on purpose: nat_erp:2026-10, legacy:2026-05..2026-07, old:2026-03.. |
 | ALMS_MATCHER | probabilistic | client deduplication: probabilistic (Fellegi-Sunter), or deterministic (rule-based, no overrides) |
 | ALMS_MATCH_THRESHOLD | 0.5 | calibrated match probability at which two client records link |
-| ALMS_REVIEW_THRESHOLD | 0.05 | uncertain pairs from here up go to marts.match_review |
+| ALMS_REVIEW_THRESHOLD | 0.05 | uncertain pairs from here up go to marts.match_review_pairs |
 | ALMS_REVIEW_MONTHS | 12 | review cadence: the key level is frozen for 6 or 12 months |
 | ALMS_REVIEW_START_MONTH | 1 | month (1-12) in which review periods start (1 with 6: January and July) |
 | ALMS_REVIEW_REASON | (unset) | set to re-run the current period's review with this run's data; the reason is audited |
@@ -28,7 +28,7 @@
 | ALMS_POSTGRES_LOCK_TIMEOUT | 30 | seconds the swap waits for BI sessions that hold the published tables |
 | ALMS_ALERT_WEBHOOK | (unset) | a failed run posts a one-line JSON alert here (read at run time, never shown) |
 | ALMS_UI_URL | http://127.0.0.1:3000 | the Dagster UI's address, for the link to a failed run in the alert |
-| ALMS_ENGINE | duckdb | what runs the SQL models and the client matcher's pairs: duckdb (embedded), or spark (docs/spark.md) |
+| ALMS_ENGINE | duckdb | what runs the SQL models, the transactional raw ingest and the client matcher's pairs: duckdb (embedded), or spark (docs/spark.md) |
 | ALMS_SPARK_MASTER | local[2] | the Spark master: local[N], spark://host:7077, yarn, k8s://... (engine spark) |
 | ALMS_SPARK_WAREHOUSE | $ALMS_OUTPUT_DIR/work/spark-warehouse | where Spark's tables go, <layer>/<table>/ Parquet folders |
 | ALMS_SPARK_DRIVER_MEMORY | 2g | the Spark driver's memory (local mode: all of Spark's memory) |
@@ -58,6 +58,7 @@ from assets.rules import run_lock
 from assets.rules.causes import first_line, one_line_cause
 from assets.rules.completeness import completeness_parameters, parse_accepted_gaps
 from assets.rules.key_accounts import check_key_share
+from assets.rules.old_names import upgrade_warehouse
 from assets.rules.postgres import DEFAULT_LOCK_TIMEOUT, DEFAULT_SCHEMA, IDENTIFIER, parse_dsn
 from assets.rules.publish import DEFAULT_KEEP, remove_leftovers
 from assets.spark import SparkEngine
@@ -122,6 +123,9 @@ class AlmsSettings(dg.ConfigurableResource):
         }
 
 
+_UPGRADED: set[str] = set()  # warehouse files whose old table and column names this process has renamed
+
+
 class Warehouse(dg.ConfigurableResource):
     """The pipeline's own DuckDB file, one schema per layer. Only the pipeline connects to it.
 
@@ -135,6 +139,7 @@ class Warehouse(dg.ConfigurableResource):
     data_dir: str = ""  # only to name ALMS_DATA_DIR in a failure's line
     _run_id: str | None = PrivateAttr(default=None)
     _log: object = PrivateAttr(default=None)
+    _database: object = PrivateAttr(default=None)  # inside a run: the connection every step's cursor comes from
 
     @property
     def output_dir(self) -> Path:
@@ -145,8 +150,21 @@ class Warehouse(dg.ConfigurableResource):
         self._log = context.log
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._run_id:
-            run_lock.release(self.output_dir, self._run_id)
+        try:
+            if self._database is not None:
+                self._database.close()  # the file's last connection: DuckDB checkpoints it here
+        finally:
+            self._database = None
+            if self._run_id:
+                run_lock.release(self.output_dir, self._run_id)
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        # Row order of a table carries no meaning here (every model orders what it needs), and not preserving it
+        # makes large CTAS about a third faster and lighter; publishing restores order for BI readers.
+        config = {"memory_limit": self.memory_limit, "preserve_insertion_order": False}
+        if self.threads:
+            config["threads"] = self.threads
+        return duckdb.connect(self.path, config=config)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -157,12 +175,13 @@ class Warehouse(dg.ConfigurableResource):
                     if self._log is not None:
                         self._log.warning(note)
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            # Row order of a table carries no meaning here (every model orders what it needs), and not preserving it
-            # makes large CTAS about a third faster and lighter; publishing restores order for BI readers.
-            config = {"memory_limit": self.memory_limit, "preserve_insertion_order": False}
-            if self.threads:
-                config["threads"] = self.threads
-            conn = duckdb.connect(self.path, config=config)
+            if self._run_id is None:  # outside a run (a command, a test): a connection of its own
+                conn = self._open()
+            else:  # a run's steps share the database the run's first connection opened (each step its own cursor):
+                # opening and checkpointing the file once per step cost about 20 ms each, 200 times a run
+                if self._database is None:
+                    self._database = self._open()
+                conn = self._database.cursor()
         except run_lock.RunLockBusy as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
         except (OSError, duckdb.Error) as error:
@@ -170,6 +189,11 @@ class Warehouse(dg.ConfigurableResource):
         try:
             for layer in LAYERS:
                 conn.execute(f"create schema if not exists {layer}")
+            if self.path not in _UPGRADED:  # once per warehouse and process: tables an earlier version named
+                for renamed in upgrade_warehouse(conn):
+                    if self._log is not None:
+                        self._log.info(f"warehouse upgraded: renamed {renamed}")
+                _UPGRADED.add(self.path)
             yield conn
         except (OSError, duckdb.IOException, duckdb.OutOfMemoryException) as error:
             raise dg.Failure(description=one_line_cause(error, places) or first_line(error)) from None

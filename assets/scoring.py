@@ -14,7 +14,7 @@ from assets.rules.pictures import tier_mix, tier_mix_png
 from assets.rules.progress import progress
 from assets.rules.scoring_config import load_scoring_config
 from assets.rules.scoring_run import ACCOUNT_ATTRIBUTES, SCORING_INPUTS, run_scoring, scoring_inputs
-from schemas.marts import AccountScores, OverrideStatus, SellerAccountLists
+from schemas.marts import AccountOverrides, AccountScores, SellerAccountLists
 
 
 def _scoring_input(name: str) -> dg.AssetIn:
@@ -42,9 +42,9 @@ def _scoring_input(name: str) -> dg.AssetIn:
             "leads; recommendations and the seller's own picks side by side.",
             MONTHLY_FRESHNESS,
         ),
-        "override_status": table_out(
+        "account_overrides": table_out(
             "marts",
-            "override_status",
+            "account_overrides",
             "Every front-line override and what became of it: applied, expired or unknown_record, with "
             "the computed value next to it.",
         ),
@@ -83,7 +83,7 @@ def account_scores(
             overrides,
         )
         result = run_scoring(inputs, config)
-    for row in result.override_status.filter(pl.col("status") != "applied").iter_rows(named=True):
+    for row in result.account_overrides.filter(pl.col("status") != "applied").iter_rows(named=True):
         context.log.warning(
             f"{row['source_file']} row {row['source_row']}: {row['field']} override of "
             f"{row['source_system']}:{row['source_client_id']} not applied ({row['status']})"
@@ -94,7 +94,7 @@ def account_scores(
     )
     lists = validate(SellerAccountLists, result.seller_lists.with_columns(currency).select(
         list(SellerAccountLists.to_schema().columns)))  # fmt: skip
-    status = validate(OverrideStatus, result.override_status)
+    status = validate(AccountOverrides, result.account_overrides)
     context.log.info(
         f"scored {scores.height:,} accounts with {config.label}: tiers {result.report['tiers']}, "
         f"{result.report['targets']:,} targets, {result.report['leads']:,} leads"
@@ -113,4 +113,4 @@ def account_scores(
             ),
         },
     )
-    yield dg.Output(status, output_name="override_status", metadata={"overrides": metadata["overrides"]})
+    yield dg.Output(status, output_name="account_overrides", metadata={"overrides": metadata["overrides"]})

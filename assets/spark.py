@@ -6,13 +6,16 @@ One SQL source: each model's file is transpiled to Spark SQL with sqlglot when i
 `$name` parameters become Spark's named parameter markers, bound by `spark.sql(..., args=...)`: values are never
 formatted into the SQL.
 
-Tables the SQL models read that Spark did not build (the raw ingest, the matcher's output) are handed over as Parquet:
-written from the DuckDB file into the warehouse folder before the model that reads them runs (docs/spark.md).
+The raw ingest of the transactional inputs runs on Spark too (assets/rules/spark_ingest.py, a view the same way).
+Tables the SQL models read that Spark did not build (the reference inputs, the matcher's output) are handed over as
+Parquet: written from the DuckDB file into the warehouse folder before the model that reads them runs (docs/spark.md).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -64,6 +67,8 @@ def start_session(master: str, driver_memory: str, shuffle_partitions: int):
             description="ALMS_ENGINE=spark needs pyspark and Java 17+: `make install-spark` (or pip install 'alms[spark]')",
             allow_retries=False,
         ) from None
+    if master.startswith("local"):  # the executors' Python (raw ingest runs the rules there): this one, with alms
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     active = SparkSession.getActiveSession()
     if active is not None:
         session = active
@@ -142,7 +147,7 @@ def hand_over(engine: SparkEngine, conn, layer: str, table: str) -> str:
     """The Parquet folder Spark reads `<layer>.<table>` from: the folder Spark wrote it to, or, for a table the
     DuckDB side built (raw ingest, matcher, account rules), a Parquet copy written now."""
     folder = engine.table_path(layer, table)
-    if _is_spark_view(conn, layer, table) or (layer, table) in engine._handed_over:
+    if is_spark_view(conn, layer, table) or (layer, table) in engine._handed_over:
         return folder  # each table is written once in a run, before the models that read it
     clear_folder(folder)
     Path(folder).mkdir(parents=True)
@@ -161,7 +166,7 @@ def _duckdb_kind(conn, layer: str, table: str) -> str | None:
     return found[0][0] if found else None
 
 
-def _is_spark_view(conn, layer: str, table: str) -> bool:
+def is_spark_view(conn, layer: str, table: str) -> bool:
     found = conn.execute(
         "select comment from duckdb_views() where database_name = current_database() and schema_name = ? "
         "and view_name = ?",

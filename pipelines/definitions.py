@@ -18,7 +18,7 @@ processing_assets = [
     intermediate.clients_matched,
     marts.accounts_and_key_levels,
     scoring.account_scores,
-    history.account_history,
+    history.account_snapshots,
     outcomes.prioritization_outcomes,
     outcomes.scoring_backtest,
     feedback.seller_feedback,

@@ -5,18 +5,18 @@ import polars as pl
 
 from schemas.marts import (
     AccountChanges,
-    AccountHistory,
+    AccountOverrides,
     Accounts,
     AccountScores,
+    AccountSnapshots,
     BillingCompleteness,
     ClientCrosswalk,
     EngagementCompleteness,
     InputFiles,
-    KeyLevelAudit,
+    KeyLevelReruns,
     KeyLevels,
-    MatchReview,
-    OverrideStatus,
-    Quarantine,
+    MatchReviewPairs,
+    QuarantinedRows,
     SellerAccountLists,
     Sellers,
 )
@@ -25,7 +25,7 @@ from schemas.outcomes import (
     RawSellerFeedback,
     ScoringBacktest,
     SellerFeedback,
-    SellerFeedbackSummary,
+    SellerFeedbackCounts,
 )
 from schemas.raw import (
     RawAccountOverrides,
@@ -47,19 +47,19 @@ from schemas.raw import (
 # of `alms run` derive from this list.
 PUBLISHED: dict[tuple[str, str], tuple[type[pa.DataFrameModel], str]] = {
     ("marts", "accounts"): (Accounts, "billing_rank"),
-    ("marts", "key_levels"): (KeyLevels, "review_period_start"),
-    ("marts", "key_level_audit"): (KeyLevelAudit, "rerun_at, review_period_start, run_id"),
+    ("marts", "key_levels"): (KeyLevels, "review_period_start_date"),
+    ("marts", "key_level_reruns"): (KeyLevelReruns, "rerun_at, review_period_start_date, run_id"),
     ("marts", "seller_account_lists"): (SellerAccountLists, "owner_id nulls last, seller_rank"),
     ("marts", "client_crosswalk"): (ClientCrosswalk, "account_id, source_system, source_client_id"),
-    ("marts", "quarantine"): (Quarantine, "input_name, source_file, source_row"),
-    ("marts", "match_review"): (MatchReview, "review_rank"),
+    ("marts", "quarantined_rows"): (QuarantinedRows, "input_name, source_file, source_row"),
+    ("marts", "match_review_pairs"): (MatchReviewPairs, "review_rank"),
     ("marts", "account_scores"): (AccountScores, "priority_score desc, account_id"),
-    ("marts", "override_status"): (OverrideStatus, "source_file, source_row"),
-    ("marts", "account_history"): (AccountHistory, "as_of_date, account_id"),
+    ("marts", "account_overrides"): (AccountOverrides, "source_file, source_row"),
+    ("marts", "account_snapshots"): (AccountSnapshots, "as_of_date, account_id"),
     ("marts", "account_changes"): (AccountChanges, "to_as_of_date, account_id, field"),
     ("marts", "input_files"): (InputFiles, "input_name, source_file"),
-    ("marts", "billing_completeness"): (BillingCompleteness, "source_system, month"),
-    ("marts", "engagement_completeness"): (EngagementCompleteness, "source_system, month"),
+    ("marts", "billing_completeness"): (BillingCompleteness, "source_system, month_start_date"),
+    ("marts", "engagement_completeness"): (EngagementCompleteness, "source_system, month_start_date"),
     ("marts", "sellers"): (Sellers, "owner_id nulls last, seller_name"),
     ("marts", "prioritization_outcomes"): (
         PrioritizationOutcomes,
@@ -67,7 +67,7 @@ PUBLISHED: dict[tuple[str, str], tuple[type[pa.DataFrameModel], str]] = {
     ),
     ("marts", "scoring_backtest"): (ScoringBacktest, "horizon_months, ranking, as_of_date nulls last"),
     ("marts", "seller_feedback"): (SellerFeedback, "source_file, source_row"),
-    ("marts", "seller_feedback_summary"): (SellerFeedbackSummary, "dimension, group_value, verdict"),
+    ("marts", "seller_feedback_counts"): (SellerFeedbackCounts, "dimension, group_value, verdict"),
 }
 # (layer, table) -> the row order it is published in
 PUBLISHED_TABLES: dict[tuple[str, str], str] = {table: order for table, (_, order) in PUBLISHED.items()}

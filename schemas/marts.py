@@ -43,13 +43,13 @@ class Accounts(pa.DataFrameModel):
     is_key_account: bool = pa.Field(
         description="Billing >= the frozen key level of the review period (and positive): a key account; else secondary."
     )
-    would_be_key_at_next_review: bool = pa.Field(
+    is_key_at_next_review: bool = pa.Field(
         description="Key under a level recomputed from today's data: differs from is_key_account for accounts that "
         "crossed the frozen level either way since the review."
     )
     key_level: MONEY = pa.Field(gt=0, description="The key level applied: the frozen level of the review period.")
     reporting_currency: str = currency_field("billing_12m, key_level")
-    review_period_start: pl.Date = pa.Field(description="First day of the review period the level belongs to.")
+    review_period_start_date: pl.Date = pa.Field(description="First day of the review period the level belongs to.")
     as_of_date: pl.Date = pa.Field(description="Last day of the 12-month window.")
 
     class Config:
@@ -59,12 +59,12 @@ class Accounts(pa.DataFrameModel):
 class KeyLevels(pa.DataFrameModel):
     """The key level of every review period, frozen until the next review, and how it was computed."""
 
-    review_period_start: pl.Date = pa.Field(unique=True, description="First day of the review period.")
-    review_period_end: pl.Date = pa.Field(description="Last day of the review period.")
+    review_period_start_date: pl.Date = pa.Field(unique=True, description="First day of the review period.")
+    review_period_end_date: pl.Date = pa.Field(description="Last day of the review period.")
     review_kind: str = pa.Field(
         isin=["bootstrap", "review", "rerun"],
         description="bootstrap: the first level of this data set; review: a new period; rerun: computed again "
-        "(see marts.key_level_audit).",
+        "(see marts.key_level_reruns).",
     )
     as_of_date: pl.Date = pa.Field(description="As-of date of the data the level was computed from.")
     window_start_date: pl.Date = pa.Field(description="First day of that 12-month window.")
@@ -89,10 +89,10 @@ class KeyLevels(pa.DataFrameModel):
         strict = True
 
 
-class KeyLevelAudit(pa.DataFrameModel):
+class KeyLevelReruns(pa.DataFrameModel):
     """Re-runs of reviews: what the level was, what it became, when and why."""
 
-    review_period_start: pl.Date = pa.Field(description="The review period re-run.")
+    review_period_start_date: pl.Date = pa.Field(description="The review period re-run.")
     old_key_level: MONEY = pa.Field(description="Level before the re-run.")
     new_key_level: MONEY = pa.Field(description="Level after the re-run.")
     reporting_currency: str = pa.Field(
@@ -102,7 +102,7 @@ class KeyLevelAudit(pa.DataFrameModel):
     )
     old_as_of_date: pl.Date = pa.Field(description="As-of date of the data behind the old level.")
     new_as_of_date: pl.Date = pa.Field(description="As-of date of the data behind the new level.")
-    changed: bool = pa.Field(description="The level or its data changed (false: same data, same level).")
+    has_changed: bool = pa.Field(description="The level or its data changed (false: same data, same level).")
     reason: str = pa.Field(description="Why it was re-run (ALMS_REVIEW_REASON).")
     rerun_at: pl.Datetime("us", "UTC") = pa.Field(description="When (UTC).")
     run_id: str = pa.Field(description="Dagster run that re-ran it.")
@@ -141,7 +141,7 @@ class SellerAccountLists(pa.DataFrameModel):
     )
     designation_override_by: str = pa.Field(nullable=True, description="Who overrode the designation.")
     designation_override_reason: str = pa.Field(nullable=True, description="Why.")
-    designation_override_until: pl.Date = pa.Field(nullable=True, description="Until when the override applies.")
+    designation_override_until_date: pl.Date = pa.Field(nullable=True, description="Until when the override applies.")
     is_recommended: bool = pa.Field(description="alms recommends it as target (accounts) or lead (prospects).")
     is_seller_pick: bool = pa.Field(description="The seller picked it (seller_picks).")
     recommendation_rank: int = pa.Field(nullable=True, ge=1, description="Rank among the seller's recommendations.")
@@ -182,7 +182,7 @@ class AccountScores(pa.DataFrameModel):
     tier: str = pa.Field(isin=["high", "medium", "low"], description="Tier after front-line overrides.")
     tier_override_by: str = pa.Field(nullable=True, description="Who overrode the tier (overrides file).")
     tier_override_reason: str = pa.Field(nullable=True, description="Why.")
-    tier_override_until: pl.Date = pa.Field(nullable=True, description="Until when.")
+    tier_override_until_date: pl.Date = pa.Field(nullable=True, description="Until when.")
     weight_coverage: float = pa.Field(
         gt=0, le=1.000001, description="Share of the configured weight whose criteria had data for this account."
     )
@@ -278,7 +278,7 @@ class AccountScores(pa.DataFrameModel):
         strict = True
 
 
-class OverrideStatus(pa.DataFrameModel):
+class AccountOverrides(pa.DataFrameModel):
     """Every row of the overrides file and what became of it this run."""
 
     source_file: str = pa.Field(description="Input file.")
@@ -291,10 +291,10 @@ class OverrideStatus(pa.DataFrameModel):
     computed_value: str = pa.Field(nullable=True, description="What alms computed for that field.")
     set_by: str = pa.Field(description="Who set it.")
     reason: str = pa.Field(description="Why.")
-    valid_until: pl.Date = pa.Field(description="Last day it applies.")
+    valid_until_date: pl.Date = pa.Field(description="Last day it applies.")
     status: str = pa.Field(
         isin=["applied", "expired", "unknown_record"],
-        description="applied; expired (valid_until before the as-of date, not applied); unknown_record (not applied).",
+        description="applied; expired (valid_until_date before the as-of date, not applied); unknown_record (not applied).",
     )
 
     class Config:
@@ -326,7 +326,7 @@ class ClientCrosswalk(pa.DataFrameModel):
         unique = ["source_system", "source_client_id"]
 
 
-class Quarantine(pa.DataFrameModel):
+class QuarantinedRows(pa.DataFrameModel):
     """Input rows that did not reach the marts as they were, with the reason."""
 
     input_name: str = pa.Field(
@@ -371,7 +371,7 @@ class Quarantine(pa.DataFrameModel):
         unique = ["input_name", "source_file", "source_row"]
 
 
-class MatchReview(pa.DataFrameModel):
+class MatchReviewPairs(pa.DataFrameModel):
     """Pairs of client records for a person to decide (same organisation or not), most instructive first."""
 
     review_rank: int = pa.Field(ge=1, unique=True, description="Order of review: 1 teaches the most.")
@@ -415,7 +415,7 @@ class MatchReview(pa.DataFrameModel):
         strict = True
 
 
-class AccountHistory(pa.DataFrameModel):
+class AccountSnapshots(pa.DataFrameModel):
     """One snapshot per as-of date of every account (re-running a date replaces its snapshot)."""
 
     as_of_date: pl.Date = pa.Field(description="As-of date of the run that took the snapshot.")
@@ -431,7 +431,7 @@ class AccountHistory(pa.DataFrameModel):
         description="ISO 4217 code of billing_12m and key_level in this snapshot (ALMS_REPORTING_CURRENCY of its run); "
         "null for snapshots recorded before alms stored it (then they are in the currency of that run).",
     )
-    review_period_start: pl.Date = pa.Field(description="Review period of that level.")
+    review_period_start_date: pl.Date = pa.Field(description="Review period of that level.")
     priority_score: float = pa.Field(nullable=True, description="Priority score then.")
     tier: str = pa.Field(nullable=True, description="Tier then (after overrides).")
     is_tier_overridden: bool = pa.Field(nullable=True, description="The tier came from an override.")
@@ -496,18 +496,18 @@ class InputFiles(pa.DataFrameModel):
         description="Rows that reached the marts: billing lines and events clean and inside the window; client "
         "records and deals usable; every row of a reference input.",
     )
-    rows_quarantined: int = pa.Field(ge=0, description="Rows excluded, each in marts.quarantine with its reason.")
+    rows_quarantined: int = pa.Field(ge=0, description="Rows excluded, each in marts.quarantined_rows with its reason.")
     rows_outside_window: int = pa.Field(
         ge=0, description="Clean billing lines and events dated before the window or after the as-of date."
     )
     rows_loaded_altered: int = pa.Field(
         ge=0,
         description="Loaded rows with a value emptied (kept_with_nulls) or cleaned of control characters "
-        "(kept_cleaned), each in marts.quarantine.",
+        "(kept_cleaned), each in marts.quarantined_rows.",
     )
     quarantine_reasons: str = pa.Field(
         nullable=True,
-        description="Rows in marts.quarantine by reason ('unknown_client 2, duplicate_line 1'; "
+        description="Rows in marts.quarantined_rows by reason ('unknown_client 2, duplicate_line 1'; "
         "'(kept)': loaded with a value emptied or cleaned).",
     )
     billing_loaded: MONEY = pa.Field(
@@ -534,7 +534,7 @@ class BillingCompleteness(pa.DataFrameModel):
     """Clean billing per source system and month of the window, against the system's trailing median."""
 
     source_system: str = pa.Field(description="Billing system.")
-    month: pl.Date = pa.Field(description="First day of the month.")
+    month_start_date: pl.Date = pa.Field(description="First day of the month.")
     billing_rows: int = pa.Field(ge=0, description="Clean billing lines dated in the month.")
     billing_amount: MONEY = pa.Field(description="Their billing in the reporting currency (credit notes net).")
     trailing_median: MONEY = pa.Field(
@@ -549,14 +549,14 @@ class BillingCompleteness(pa.DataFrameModel):
 
     class Config:
         strict = True
-        unique = ["source_system", "month"]
+        unique = ["source_system", "month_start_date"]
 
 
 class EngagementCompleteness(pa.DataFrameModel):
     """Clean engagement events per source system and month of the window, against the system's trailing median."""
 
     source_system: str = pa.Field(description="System that recorded the events.")
-    month: pl.Date = pa.Field(description="First day of the month.")
+    month_start_date: pl.Date = pa.Field(description="First day of the month.")
     events: int = pa.Field(ge=0, description="Clean events (rows) dated in the month.")
     event_quantity: int = pa.Field(ge=0, description="Sum of their quantity.")
     trailing_median: float = pa.Field(
@@ -570,7 +570,7 @@ class EngagementCompleteness(pa.DataFrameModel):
 
     class Config:
         strict = True
-        unique = ["source_system", "month"]
+        unique = ["source_system", "month_start_date"]
 
 
 class Sellers(pa.DataFrameModel):

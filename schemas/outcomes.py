@@ -20,7 +20,7 @@ class PrioritizationOutcomes(pa.DataFrameModel):
     as_of_date: pl.Date = pa.Field(description="As-of date of the snapshot the groups come from.")
     snapshot_source: str = pa.Field(
         isin=["recorded", "reconstructed"],
-        description="recorded: what a run published then (marts.account_history); reconstructed: what the rules "
+        description="recorded: what a run published then (marts.account_snapshots); reconstructed: what the rules "
         "give on the data known then (no run was recorded that month).",
     )
     population: str = pa.Field(isin=["accounts", "prospects"], description="accounts, or prospects (leads).")
@@ -152,7 +152,7 @@ class SellerFeedback(pa.DataFrameModel):
         strict = True
 
 
-class SellerFeedbackSummary(pa.DataFrameModel):
+class SellerFeedbackCounts(pa.DataFrameModel):
     """Feedback counted per seller and per criterion (the criterion that drove each score), by verdict."""
 
     dimension: str = pa.Field(isin=["seller", "criterion", "tier", "all"], description="What the rows are grouped by.")

@@ -13,7 +13,7 @@ SOURCE_FILE = "Input file the row came from, relative to the input folder."
 SOURCE_ROW = "1-based data row in that file (CSV line number minus one: the header is line 1)."
 CLEANED_FIELDS = (
     "Columns whose text held control characters (NUL, tab, line breaks, ...), replaced by spaces; null: none did "
-    "(marts.quarantine: control_characters, kept_cleaned)."
+    "(marts.quarantined_rows: control_characters, kept_cleaned)."
 )
 
 

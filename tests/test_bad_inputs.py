@@ -2,7 +2,7 @@
 
 - `Error`: the run stops with one line naming the file and the row or column (InputError), or the setting
   (SettingsError); the test asserts the message text.
-- `Quarantined`: the rows go to marts.quarantine with this reason, column and action, and no other row does.
+- `Quarantined`: the rows go to marts.quarantined_rows with this reason, column and action, and no other row does.
 - `Accepted`: the input is read, and the assertion says what it becomes.
 
 Each case runs the ingest layer without Dagster: the input files are read, typed and validated as the raw assets do
@@ -63,7 +63,8 @@ MODELS = [
     if m.layer == "staging"
     or (m.layer, m.name)
     in {
-        ("marts", "quarantine"),
+        ("intermediate", "int_reporting_windows_resolved"),
+        ("marts", "quarantined_rows"),
         ("marts", "input_files"),
         ("marts", "billing_completeness"),
         ("marts", "engagement_completeness"),
@@ -164,12 +165,12 @@ def rows(conn, sql: str, *params) -> list[tuple]:
 
 def assert_every_row_accounted(conn) -> None:
     """Per file: rows read = loaded + quarantined + outside the window, rows read = the raw table's rows, and the
-    quarantined rows are the file's excluded rows in marts.quarantine (what the blocking check proves)."""
+    quarantined rows are the file's excluded rows in marts.quarantined_rows (what the blocking check proves)."""
     unbalanced = rows(
         conn,
         "select source_file from marts.input_files "
         "where rows_read <> rows_loaded + rows_quarantined + rows_outside_window "
-        "or rows_quarantined <> (select count(*) from marts.quarantine q where q.source_file = input_files.source_file "
+        "or rows_quarantined <> (select count(*) from marts.quarantined_rows q where q.source_file = input_files.source_file "
         "and q.input_name = input_files.input_name and q.action = 'excluded')",
     )
     assert unbalanced == []
@@ -340,7 +341,7 @@ def billing_of(conn, client: str) -> Decimal:
 def gaps(conn, table: str = "billing_completeness") -> list[tuple]:
     return rows(
         conn,
-        f"select source_system, strftime(month, '%Y-%m'), status, accepted_by, is_blocking from marts.{table} "
+        f"select source_system, strftime(month_start_date, '%Y-%m'), status, accepted_by, is_blocking from marts.{table} "
         "where status not in ('ok') order by 1, 2",
     )
 
@@ -608,7 +609,7 @@ def test_bad_input(case: Case, tmp_path: Path):
     found = {
         (i, r, c, a): n
         for i, r, c, a, n in rows(
-            conn, "select input_name, reason, column_name, action, count(*) from marts.quarantine group by all"
+            conn, "select input_name, reason, column_name, action, count(*) from marts.quarantined_rows group by all"
         )
     }
     expected = case.expect.found if isinstance(case.expect, Quarantined) else case.expect.quarantine
@@ -624,9 +625,9 @@ def test_the_suite_has_sixty_cases_or_more():
 
 def test_the_good_folder_is_clean_and_complete(tmp_path):
     conn = ingest(good_inputs(tmp_path))
-    assert rows(conn, "select count(*) from marts.quarantine") == [(0,)]
+    assert rows(conn, "select count(*) from marts.quarantined_rows") == [(0,)]
     assert gaps(conn) == [] and gaps(conn, "engagement_completeness") == []
-    assert rows(conn, "select as_of_date, window_start_date from staging.stg_billing__reporting_window") == [
+    assert rows(conn, "select as_of_date, window_start_date from intermediate.int_reporting_windows_resolved") == [
         (dt.date(2026, 10, 31), dt.date(2025, 11, 1))
     ]
     assert_every_row_accounted(conn)

@@ -97,7 +97,7 @@ def test_a_month_folder_is_read_and_accounted(run):
 def test_bad_lines_are_published_in_the_quarantine_not_in_billing(run):
     assert published(
         run,
-        "select source_row, reason, column_name, action from marts.quarantine "
+        "select source_row, reason, column_name, action from marts.quarantined_rows "
         "where source_file = 'billing/zz_faults.csv' order by source_row",
     ) == [
         (1, "duplicate_line", "line_number", "excluded"),
@@ -132,7 +132,7 @@ def test_every_file_is_accounted_row_by_row(run):
 def test_control_characters_reach_no_published_table_and_no_crm_file(run):
     assert published(
         run,
-        "select source_file, source_row, column_name, action from marts.quarantine where reason = 'control_characters' "
+        "select source_file, source_row, column_name, action from marts.quarantined_rows where reason = 'control_characters' "
         "order by source_row",
     ) == [("clients/zz_more.csv", 1, "name", "kept_cleaned"), ("clients/zz_more.csv", 2, "name", "kept_cleaned")]
     names = {r[0] for r in published(run, "select account_name from marts.accounts")}
@@ -155,7 +155,7 @@ def test_control_characters_reach_no_published_table_and_no_crm_file(run):
 def test_the_accepted_gaps_are_recorded_in_the_table_the_metadata_and_for_the_publisher(run):
     accepted = published(
         run,
-        "select source_system, strftime(month, '%Y-%m'), status, accepted_by from marts.billing_completeness "
+        "select source_system, strftime(month_start_date, '%Y-%m'), status, accepted_by from marts.billing_completeness "
         "where accepted_by is not null and status <> 'ok' order by 1, 2 limit 2",
     )
     # loc bills in 2026-02 and 2026-04 only: 2026-03 and every month after April are missing, accepted
@@ -234,12 +234,14 @@ def test_the_accounting_check_fails_when_a_file_loses_a_row(run):
     warehouse = Warehouse(path=str(copy))
     assert evaluate(every_input_row_accounted, warehouse=warehouse).passed
     with duckdb.connect(str(copy)) as conn:
-        conn.execute("delete from marts.quarantine where source_file = 'billing/zz_faults.csv' and source_row = 2")
+        conn.execute(
+            "delete from marts.quarantined_rows where source_file = 'billing/zz_faults.csv' and source_row = 2"
+        )
     result = evaluate(every_input_row_accounted, warehouse=warehouse)
     assert not result.passed
     assert result.description == (
         "billing/zz_faults.csv: 4 rows in the raw table, 4 read = 0 loaded + 4 quarantined + 0 outside the window, "
-        "3 excluded in marts.quarantine"
+        "3 excluded in marts.quarantined_rows"
     )
     with duckdb.connect(str(copy)) as conn:
         conn.execute("delete from raw.billing_lines where source_file = 'billing/loc.csv' and source_row = 1")

@@ -43,10 +43,10 @@ BREAKS = {
     ),
     "no_row_dropped_silently": (
         "insert into raw.engagement_events select * from raw.engagement_events limit 1",
-        "engagement: 3 rows in <> 2 clean + 0 excluded in marts.quarantine",
+        "engagement: 3 rows in <> 2 clean + 0 excluded in marts.quarantined_rows",
     ),
     "reporting_window_is_set": (
-        "update staging.stg_billing__reporting_window set as_of_date = null",
+        "update intermediate.int_reporting_windows_resolved set as_of_date = null",
         "no billing line has a valid invoice_date up to today, so the as-of date cannot be inferred; check the "
         "billing files or set ALMS_AS_OF=YYYY-MM-DD",
     ),
@@ -60,23 +60,23 @@ BREAKS = {
         "1 key accounts are recommended as targets",
     ),
     "overrides_all_applied": (
-        "insert into marts.override_status (status) values ('expired'), ('unknown_record')",
-        "2 override(s) not applied; see marts.override_status",
+        "insert into marts.account_overrides (status) values ('expired'), ('unknown_record')",
+        "2 override(s) not applied; see marts.account_overrides",
     ),
     "every_input_row_accounted": (
         "update marts.input_files set rows_read = rows_read + 1 where source_file = 'billing/nat.csv'",
         "billing/nat.csv: 7 rows in the raw table, 8 read = 5 loaded + 0 quarantined + 2 outside the window, 0 "
-        "excluded in marts.quarantine",
+        "excluded in marts.quarantined_rows",
     ),
     "billing_months_complete": (
         "update marts.billing_completeness set is_blocking = true, status = 'missing' where source_system = 'nat' "
-        "and month = '2026-02-01'",
+        "and month_start_date = '2026-02-01'",
         "nat has no billing in 2026-02 (it had some in the months before); if the data is complete, accept with "
         "ALMS_ACCEPT_GAPS=nat:2026-02 (a system that stopped: ALMS_ACCEPT_GAPS=<system>:<first month>..)",
     ),
     "engagement_months_complete": (
         "update marts.engagement_completeness set is_blocking = true, status = 'missing' where source_system = "
-        "'loc' and month = '2026-04-01'",
+        "'loc' and month_start_date = '2026-04-01'",
         "loc has no engagement in 2026-04 (it had some in the months before); if the data is complete, accept "
         "with ALMS_ACCEPT_GAPS=loc:2026-04 (a system that stopped: ALMS_ACCEPT_GAPS=<system>:<first month>..)",
     ),

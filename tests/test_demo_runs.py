@@ -1,7 +1,6 @@
 """The demo data as `make run` generates it (with its billing history), over two consecutive month ends, as an
-operator runs them: 2026-10-31 through the same entry point `make run` uses (`python -m pipelines.commands run`, in a
-subprocess), then a backfill of 2026-09-30, then 2026-10-31 again with a review reason. One set of runs (a module
-fixture), many assertions:
+operator runs them: 2026-10-31 through the command `make run` runs (`alms run`), then a backfill of 2026-09-30, then
+2026-10-31 again with a review reason. One set of runs (a module fixture), many assertions:
 
 - the CLI run prints its summary, quarantines exactly the generator's faults, and matches clients with the F1 measured;
 - the backfill records its snapshot but does not replace the current publication;
@@ -11,10 +10,10 @@ fixture), many assertions:
 - the demo's history shows the signal it was built with in the outcomes and the backtest.
 """
 
+import contextlib
 import csv
+import io
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -22,7 +21,6 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.resources import REPO_ROOT
 from assets.rules.publish import current_publication, read_manifest
 from pipelines.commands.cli import DEMO_HISTORY_MONTHS, execute_pipeline
 from pipelines.commands.cli import main as cli_main
@@ -39,18 +37,19 @@ def demo(tmp_path_factory):
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     output = base / "output"
     env = {"ALMS_DATA_DIR": base / "demo", "ALMS_OUTPUT_DIR": output, "DAGSTER_HOME": home}
-    cli = [sys.executable, "-m", "pipelines.commands"]
-    environ = {**os.environ, **{key: str(value) for key, value in env.items()}, "PYTHONPATH": str(REPO_ROOT)}
-    for key in [k for k in environ if k.startswith("ALMS_") and k not in env]:
-        del environ[key]
     # `alms generate` as `make run` calls it: the demo set with its billing history
     assert cli_main(["generate", str(base / "demo"), "--history-months", str(DEMO_HISTORY_MONTHS)]) == 0
-    first = subprocess.run([*cli, "run"], cwd=REPO_ROOT, env=environ, capture_output=True, text=True, timeout=600)
-    assert first.returncode == 0, first.stdout + first.stderr
-    runs = {"first": {"stdout": first.stdout, "current": current_publication(output)}}
     with pytest.MonkeyPatch.context() as patch:
+        for key in [k for k in os.environ if k.startswith("ALMS_") and k not in env]:
+            patch.delenv(key)  # a setting left in the shell would change the runs
         for key, value in env.items():
             patch.setenv(key, str(value))
+        # `alms run`, the command `make run` runs (in this process: tests/test_publication.py and test_failures.py
+        # run it as `python -m pipelines.commands run` in subprocesses)
+        with contextlib.redirect_stdout(io.StringIO()) as printed:
+            code = cli_main(["run"])
+        assert code == 0, printed.getvalue()
+        runs = {"first": {"stdout": printed.getvalue(), "current": current_publication(output)}}
         for name, as_of, reason in (
             ("first", "2026-10-31", ""),
             ("backfill", "2026-09-30", ""),
@@ -92,7 +91,9 @@ def test_a_backfill_records_its_snapshot_but_does_not_replace_the_current_public
     assert read_manifest(made)["as_of_date"] == "2026-09-30" and read_manifest(made)["role"] == "not_current"
     assert backfill["tags"]["alms/as_of_date"] == "2026-09-30" and backfill["tags"]["alms/trigger"] == "cli"
     assert backfill["tags"]["alms/output_dir"] == str(output) and backfill["tags"]["alms/input_dir"].endswith("demo")
-    history = published(output, "select as_of_date::varchar as d, count(*) as n from marts.account_history group by 1")
+    history = published(
+        output, "select as_of_date::varchar as d, count(*) as n from marts.account_snapshots group by 1"
+    )
     assert sorted(history["d"]) == ["2026-09-30", "2026-10-31"]  # the next current publication carries it
 
 
@@ -135,10 +136,10 @@ def test_identical_data_gives_identical_published_rows(demo):
     """The 2026-10-31 publication before and after the backfill: the same data, the same rows in the same order
     (history, change log and the level's audit trail are the tables that legitimately grew)."""
     _, runs = demo
-    grown = {"account_history", "account_changes", "key_levels", "key_level_audit"}
+    grown = {"account_snapshots", "account_changes", "key_levels", "key_level_reruns"}
     # a recorded snapshot (the backfill's) replaced the reconstructed one of its month, and the feedback given since
     # joins the snapshot in force that day
-    grown |= {"prioritization_outcomes", "scoring_backtest", "seller_feedback", "seller_feedback_summary"}
+    grown |= {"prioritization_outcomes", "scoring_backtest", "seller_feedback", "seller_feedback_counts"}
     for _, table in PUBLISHED_TABLES:
         if table in grown:
             continue
@@ -225,7 +226,7 @@ def test_the_cli_run_prints_its_summary_and_keeps_the_key_rule(demo):
 def test_the_demo_faults_are_quarantined_with_their_reasons_and_nothing_else(demo):
     output, runs = demo
     quarantine = first_publication(
-        runs, "select source_file, source_row, reason from marts.quarantine where input_name = 'billing'"
+        runs, "select source_file, source_row, reason from marts.quarantined_rows where input_name = 'billing'"
     )
     truth = output.parent / "demo" / "_truth"
     faults = pl.read_csv(truth / "faults.csv", infer_schema=False).with_columns(pl.col("source_row").cast(pl.Int64))

@@ -10,14 +10,16 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from conftest import run_in_memory
 
 from assets.resources import REPO_ROOT
 from assets.rules.publish import BUILDING, PUBLICATIONS, current_publication
 from pipelines.commands.cli import run_pipeline
 
 
-def failed_run() -> list[str]:
-    success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+def failed_run(recorded: bool = False) -> list[str]:
+    """A run that must fail, on an in-memory Dagster instance unless `recorded` (in DAGSTER_HOME, for its events)."""
+    success, errors = run_pipeline(quiet=True, log_level="CRITICAL") if recorded else run_in_memory()
     assert not success
     assert errors and all("\n" not in error for error in errors), errors
     return errors
@@ -127,7 +129,7 @@ def test_the_ui_shows_the_same_line(pipeline_env, inputs_dir):
     """The step failure Dagster records (what the UI shows) carries the one-line cause as its message."""
     loop = inputs_dir / "billing" / "loop.csv"
     loop.symlink_to(loop)
-    failed_run()
+    failed_run(recorded=True)
     with dg.DagsterInstance.get() as instance:
         (run,) = instance.get_runs(limit=1)
         failures = [e for e in instance.all_logs(run.run_id) if e.dagster_event and e.dagster_event.is_step_failure]
@@ -154,7 +156,7 @@ set -u
 out="$1"; report="$2"
 mount -t tmpfs -o size=40m tmpfs "$out"
 python="$3"
-"$python" -m pipelines.commands run > "$report/run1.out" 2>&1; echo $? > "$report/run1.rc"
+cp -a "$4"/. "$out"/  # the output folder after a first successful run
 readlink "$out/current" > "$report/current1"
 mount -o remount,ro "$out"
 "$python" -m pipelines.commands run > "$report/readonly.out" 2> "$report/readonly.err"; echo $? > "$report/readonly.rc"
@@ -177,23 +179,36 @@ def can_mount_in_a_namespace(tmp_path) -> bool:
 
 
 @pytest.mark.slow
-def test_a_read_only_and_a_full_output_folder_for_real(pipeline_env, tmp_path):
-    """The output folder on a 40 MB tmpfs in a private mount namespace (root only; skipped elsewhere): remounted
-    read-only, then filled up. Each run fails with one line naming the folder, and the publication stays."""
+def test_a_read_only_and_a_full_output_folder_for_real(published_env, tmp_path):
+    """The output folder (after a first successful run) on a 40 MB tmpfs in a private mount namespace (root only;
+    skipped elsewhere): remounted read-only, then filled up. Each run fails with one line naming the folder, and the
+    publication stays."""
     if not can_mount_in_a_namespace(tmp_path):
         pytest.skip("needs root and mount namespaces (unshare -m) for a real read-only / full file system")
-    output, report = Path(pipeline_env["ALMS_OUTPUT_DIR"]), tmp_path / "report"
+    output, report, first = Path(published_env["ALMS_OUTPUT_DIR"]), tmp_path / "report", tmp_path / "first"
+    output.rename(first)
     output.mkdir()
     report.mkdir()
     subprocess.run(
-        ["unshare", "-m", "bash", "-c", NAMESPACE_SCRIPT, "script", str(output), str(report), sys.executable],
+        [
+            "unshare",
+            "-m",
+            "bash",
+            "-c",
+            NAMESPACE_SCRIPT,
+            "script",
+            str(output),
+            str(report),
+            sys.executable,
+            str(first),
+        ],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         check=True,
         timeout=900,
     )
     read = lambda name: (report / name).read_text().strip()  # noqa: E731
-    assert read("run1.rc") == "0", read("run1.out")
+    assert read("current1").startswith("publications/")
     assert read("readonly.rc") == "1"
     assert read("readonly.err").splitlines()[-1] == (
         f"alms: cannot use the output folder: {output}/.alms-run.lock: read-only file system (ALMS_OUTPUT_DIR={output})"

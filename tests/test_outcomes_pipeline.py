@@ -124,14 +124,14 @@ def test_feedback_joins_the_snapshot_in_force_that_day(run):
         ).fetchall()
     assert (march["tier"], march["priority_score"]) == then[0]
     recorded = published(
-        run, "select tier, priority_score from marts.account_history where as_of_date = '2026-10-31' "
+        run, "select tier, priority_score from marts.account_snapshots where as_of_date = '2026-10-31' "
         "and account_id = 'nat:N2'"
     )  # fmt: skip
     assert october["snapshot_source"] == "recorded" and (october["tier"], october["priority_score"]) == recorded.row(0)
     assert october["top_criterion"] is not None
     assert june["reference_type"] == "prospect" and june["snapshot_as_of_date"] == dt.date(2026, 5, 31)
     assert june["designation"] in ("lead", "prospect") and june["priority_score"] is not None
-    summary = published(run, "select * from marts.seller_feedback_summary where dimension = 'seller'")
+    summary = published(run, "select * from marts.seller_feedback_counts where dimension = 'seller'")
     assert dict(summary.select("verdict", "feedback_rows").iter_rows()) == {
         "agree": 1, "disagree": 1, "not_reachable": 1, "all": 3,
     }  # fmt: skip
@@ -158,7 +158,7 @@ def test_the_asset_pages_show_tables_and_charts(run):
     with dg.DagsterInstance.get() as instance:
         shown = {}
         for key, entry in ((["marts", "prioritization_outcomes"], "outcomes"), (["marts", "scoring_backtest"], "backtest"),
-                           (["marts", "seller_feedback_summary"], "feedback")):  # fmt: skip
+                           (["marts", "seller_feedback_counts"], "feedback")):  # fmt: skip
             event = instance.get_latest_materialization_event(dg.AssetKey(key))
             shown[entry] = event.asset_materialization.metadata[entry]
     for entry, value in shown.items():
@@ -208,7 +208,7 @@ def test_a_bad_feedback_file_stops_the_run_naming_file_row_and_seller(run, tmp_p
     ])  # fmt: skip
     environ = {**run["env"], "ALMS_DATA_DIR": str(data), "ALMS_OUTPUT_DIR": str(output)}
     job = build_definitions(environ).resolve_job_def(ALMS_JOB)
-    feedback_assets = [["raw", "seller_feedback"], ["marts", "seller_feedback"], ["marts", "seller_feedback_summary"]]
+    feedback_assets = [["raw", "seller_feedback"], ["marts", "seller_feedback"], ["marts", "seller_feedback_counts"]]
     with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(
             instance=instance, raise_on_error=False, asset_selection=[dg.AssetKey(k) for k in feedback_assets]
@@ -220,7 +220,7 @@ def test_a_bad_feedback_file_stops_the_run_naming_file_row_and_seller(run, tmp_p
 
 
 def test_every_published_order_of_these_tables_ends_in_a_unique_key(run):
-    review_tables = {"prioritization_outcomes", "scoring_backtest", "seller_feedback", "seller_feedback_summary"}
+    review_tables = {"prioritization_outcomes", "scoring_backtest", "seller_feedback", "seller_feedback_counts"}
     for table, order_by in {t: o for t, o in PUBLISHED_TABLES.items() if t[1] in review_tables}.items():
         columns = ", ".join(part.split()[0] for part in order_by.split(","))
         rows, distinct = published(run, f"select count(*), count(distinct ({columns})) from {'.'.join(table)}").row(0)

@@ -41,6 +41,7 @@ from assets.rules.postgres import (
 )
 from assets.rules.publish import current_publication, read_manifest
 from pipelines.commands.cli import execute_pipeline
+from schemas.renamed import OLD_NAMES
 
 pytestmark = pytest.mark.slow
 
@@ -181,10 +182,27 @@ def test_every_table_lands_with_the_duckdb_rows_types_and_comments(published, cl
     assert (
         types["input_files.modified_at"] == "timestamp with time zone" and types["accounts.is_key_account"] == "boolean"
     )
+    views = dict(pg_rows(cluster, "select c.relname, obj_description(c.oid, 'pg_class') from pg_class c "
+                         "where c.relnamespace = %s::regnamespace and c.relkind = 'v'", [SCHEMA]))  # fmt: skip
+    with duckdb.connect(str(publication / "alms.duckdb"), read_only=True) as source:
+        expected_views = dict(source.sql("select view_name, comment from duckdb_views() where schema_name = 'marts'")
+                              .fetchall())  # fmt: skip
+        assert views == expected_views and len(views) == 6  # the old names of renamed tables, deprecated
+        for view in views:
+            expected = [tuple(map(_comparable, row)) for row in source.sql(f"select * from marts.{view}").fetchall()]
+            loaded = [tuple(map(_comparable, row)) for row in pg_rows(cluster, f"select * from {SCHEMA}.{view}")]
+            assert sorted(map(repr, loaded)) == sorted(map(repr, expected)), view
+            columns = [c for (c,) in pg_rows(cluster, "select column_name from information_schema.columns where "
+                       "table_schema = %s and table_name = %s order by ordinal_position", [SCHEMA, view])]  # fmt: skip
+            assert columns == source.sql(f"select * from marts.{view} limit 0").columns, view
     comment = pg_rows(cluster, "select obj_description(%s::regnamespace, 'pg_namespace')", [SCHEMA])[0][0]
     assert comment.startswith(f"alms publication {publication.name} (run {published['run_id']}")
     leftovers = pg_rows(cluster, "select nspname from pg_namespace where nspname like 'alms\\_%%'")
     assert leftovers == []  # no stage or old schema left behind
+
+
+def published_rows(published, table: str) -> int:
+    return read_manifest(published["publication"])["tables"][f"marts.{table}"]
 
 
 def test_every_published_column_is_documented_in_duckdb_parquet_and_postgres(published, cluster):
@@ -226,11 +244,12 @@ def test_sellers_add_up_to_every_account_once_and_amounts_say_their_currency(pub
     assert sum(row[4] for row in sellers.values()) == billing
     assert sellers["S3"][1:4] == ("Nora New", True, 0)  # a seller without accounts has a row
     assert sellers[None][1:3] == ("(unassigned)", False)  # loc:L9 has no owner
-    amounts = pg_rows(cluster, "select distinct table_name from information_schema.columns where table_schema = %s "
-                      "and data_type = 'numeric'", [SCHEMA])  # fmt: skip
-    # accounts, key_levels, key_level_audit, seller lists, scores, history, files, billing, sellers, outcomes
+    amounts = pg_rows(cluster, "select distinct c.table_name from information_schema.columns c join "
+                      "information_schema.tables t using (table_schema, table_name) where c.table_schema = %s "
+                      "and c.data_type = 'numeric' and t.table_type = 'BASE TABLE'", [SCHEMA])  # fmt: skip
+    # accounts, key_levels, key_level_reruns, seller lists, scores, history, files, billing, sellers, outcomes
     assert len(amounts) == 10
-    for (table,) in amounts:  # key_level_audit is empty until a review is re-run (the readers' test re-runs two)
+    for (table,) in amounts:  # key_level_reruns is empty until a review is re-run (the readers' test re-runs two)
         assert set(pg_rows(cluster, f"select distinct reporting_currency from alms.{table}")) <= {("USD",)}, table
 
 
@@ -245,6 +264,12 @@ def test_the_reader_role_can_select_and_nothing_more(published, cluster):
             reader.execute("create table alms.mine (x int)")
         with pytest.raises(errors.InsufficientPrivilege):
             reader.execute("drop table alms.accounts")
+    with cluster.connect("metabase", READER_PASSWORD, "alms") as reader:  # and the deprecated views of old names
+        for new, old in OLD_NAMES.items():
+            if old.table != new:
+                assert reader.execute(f"select count(*) from alms.{old.table}").fetchone()[0] == published_rows(
+                    published, new
+                ), old.table
     with cluster.connect("someone_else", READER_PASSWORD, "alms") as other, pytest.raises(errors.InsufficientPrivilege):
         other.execute("select count(*) from alms.accounts")  # only the configured role reads
 
@@ -475,7 +500,7 @@ def test_readers_see_the_old_or_the_new_publication_never_a_mix(published, clust
     manifest = read_manifest(publication)
     assert manifest["postgres"]["state"] == "published"  # after the outage, the next run caught up
     assert pg_rows(cluster, "select key_share from alms.key_levels") == [(1.0,)]
-    assert pg_rows(cluster, "select count(*), min(reporting_currency) from alms.key_level_audit") == [(2, "USD")]
+    assert pg_rows(cluster, "select count(*), min(reporting_currency) from alms.key_level_reruns") == [(2, "USD")]
     assert pg_rows(cluster, "select obj_description(%s::regnamespace, 'pg_namespace')", [SCHEMA])[0][0].startswith(
         f"alms publication {publication.name}"
     )

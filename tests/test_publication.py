@@ -2,7 +2,9 @@
 new publication, whole, behind every path a reader uses; the next start removes the leftovers. Retention, the
 adoption of the layout before publications, and the run lock between two processes."""
 
+import contextlib
 import csv
+import io
 import json
 import os
 import shutil
@@ -15,7 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from conftest import copy_run_output
+from conftest import copy_run_output, run_in_memory
 
 from assets.resources import REPO_ROOT, take_output_folder
 from assets.rules.publish import (
@@ -29,8 +31,9 @@ from assets.rules.publish import (
     remove_leftovers,
 )
 from assets.rules.scoring_run import scoring_input_selects
-from pipelines.commands.cli import run_pipeline
+from pipelines.commands.cli import main as cli_main
 from schemas import PUBLISHED_TABLES
+from schemas.renamed import OLD_NAMES, OLD_NAMES_REMOVED_IN, RENAMED_IN
 
 SCORING_SELECTS = scoring_input_selects()
 
@@ -235,7 +238,7 @@ def test_a_second_run_on_the_same_output_folder_is_refused(pipeline_env, tmp_pat
         lines = refused.stderr.strip().splitlines()
         assert lines[-1].startswith(f"alms: another run (pid {holder.pid}, started at 20") and str(output) in lines[-1]
         # a run started another way (the UI, a schedule) is refused by its first step, with the same line
-        success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+        success, errors = run_in_memory()
         assert not success and errors and all(f"another run (pid {holder.pid}, started at" in e for e in errors)
         assert len(errors) == 1  # steps failing for one cause are one line
     finally:
@@ -263,17 +266,55 @@ def test_a_run_killed_while_publishing_is_cleaned_up_by_the_next_run(published_e
     assert killed.returncode == -signal.SIGKILL
     assert current_publication(output) == first
     assert [p for p in (output / PUBLICATIONS).iterdir() if p.name.startswith(BUILDING)]
-    again = subprocess.run(
-        [sys.executable, "-m", "pipelines.commands", "run"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert again.returncode == 0, again.stderr
-    assert "took over the run lock of pid" in again.stdout and "removed what killed or failed publications left" in (
-        again.stdout
-    )
+    with contextlib.redirect_stdout(io.StringIO()) as printed:  # the next `alms run` (in this process)
+        code = cli_main(["run"])
+    assert code == 0, printed.getvalue()
+    said = printed.getvalue()
+    assert "took over the run lock of pid" in said and "removed what killed or failed publications left" in said
     assert not [p for p in (output / PUBLICATIONS).iterdir() if p.name.startswith(BUILDING)]
     assert current_publication(output) != first
+
+
+def test_the_old_names_answer_for_one_release_with_the_new_tables_rows(first_publication):
+    """BI readers get one release to move: in alms.duckdb every renamed table has a view under its old name with the
+    old column names, a table that kept its name repeats its renamed columns under their old names (last), each says
+    it is deprecated; the rows read through an old name are the new table's rows, in order. Parquet has new names."""
+    publication = current_publication(first_publication)
+    with duckdb.connect(str(publication / "alms.duckdb"), read_only=True) as conn:
+        views = dict(conn.sql("select view_name, comment from duckdb_views() where schema_name = 'marts'").fetchall())
+        # renames.sed: keep old names
+        assert sorted(views) == [
+            "account_history", "key_level_audit", "match_review", "override_status", "quarantine",
+            "seller_feedback_summary",
+        ]  # fmt: skip
+        # renames.sed: end
+        for new, old in OLD_NAMES.items():
+            columns = [
+                c for c in conn.sql(f"select * from marts.{new} limit 0").columns if c not in old.columns.values()
+            ]
+            old_columns = [old.columns.get(column, column) for column in columns]
+            if old.table != new:
+                assert conn.sql(f"select * from marts.{old.table} limit 0").columns == old_columns, new
+                assert views[old.table].startswith(f"Deprecated: renamed marts.{new} in alms {RENAMED_IN}"), new
+                assert OLD_NAMES_REMOVED_IN in views[old.table]
+            else:
+                assert conn.sql(f"select * from marts.{new} limit 0").columns == columns + list(old.columns.values())
+            through_old = conn.sql(f"select {', '.join(old_columns)} from marts.{old.table}").fetchall()
+            assert through_old == conn.sql(f"select {', '.join(columns)} from marts.{new}").fetchall(), new
+            undocumented = conn.sql(
+                "select column_name from duckdb_columns() where schema_name = 'marts' and table_name = ? "
+                "and coalesce(comment, '') = ''",
+                params=[old.table],
+            ).fetchall()
+            assert undocumented == [], old.table
+        deprecated = conn.sql(
+            "select comment from duckdb_columns() where schema_name = 'marts' and table_name = 'accounts' "
+            "and column_name = ?",
+            params=[OLD_NAMES["accounts"].columns["is_key_at_next_review"]],
+        ).fetchall()[0][0]
+        assert deprecated.startswith(f"Deprecated: renamed is_key_at_next_review in alms {RENAMED_IN}")
+    parquet = {path.stem: pl.read_parquet_schema(path) for path in (publication / "parquet").glob("*.parquet")}
+    assert set(parquet) == {table for _, table in PUBLISHED_TABLES}  # no file under an old table name
+    for new, old in OLD_NAMES.items():
+        assert not set(old.columns.values()) & set(parquet[new]), new  # nor an old column name
+    assert read_manifest(publication)["old_names"]["removed_in"] == OLD_NAMES_REMOVED_IN

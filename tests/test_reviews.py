@@ -8,10 +8,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from conftest import BILLING_COLUMNS, line, write_csv
+from conftest import BILLING_COLUMNS, line, run_in_memory, write_csv
 
 from assets.rules.reviews import review_period
-from pipelines.commands.cli import run_pipeline
 from pipelines.commands.demo_data import generate_demo_data
 
 
@@ -38,7 +37,7 @@ def published(env: dict, sql: str) -> pl.DataFrame:
 def run_at(monkeypatch, as_of: str, reason: str = "") -> None:
     monkeypatch.setenv("ALMS_AS_OF", as_of)
     monkeypatch.setenv("ALMS_REVIEW_REASON", reason)
-    success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+    success, errors = run_in_memory()
     assert success, errors
 
 
@@ -52,7 +51,7 @@ def test_two_reviews_over_eighteen_months(pipeline_env, tmp_path, monkeypatch):
             path.rmdir()
         else:
             path.unlink()
-    # 600 client records keep the six runs cheap; the small legacy system then bills too few invoices for every month
+    # 600 client records keep the five runs cheap; the small legacy system then bills too few invoices for every month
     # to look complete, which is accepted here (the completeness check has its own tests)
     generate_demo_data(data_dir, clients=600, seed=5, months=20, faults=False)
     legacy_gaps = "crm_legacy:2015-01.."
@@ -62,13 +61,13 @@ def test_two_reviews_over_eighteen_months(pipeline_env, tmp_path, monkeypatch):
 
     run_at(monkeypatch, "2026-03-31")  # bootstrap: period 2026-01-01 .. 2026-06-30
     first = published(pipeline_env, "select * from marts.key_levels").row(0, named=True)
-    assert first["review_kind"] == "bootstrap" and first["review_period_start"] == dt.date(2026, 1, 1)
+    assert first["review_kind"] == "bootstrap" and first["review_period_start_date"] == dt.date(2026, 1, 1)
 
     run_at(monkeypatch, "2026-05-31")  # same period: the level stays frozen while billing moves
     accounts = published(pipeline_env, "select * from marts.accounts")
     assert set(accounts["key_level"]) == {first["key_level"]}
     assert accounts.filter(pl.col("is_key_account"))["billing_12m"].min() >= first["key_level"]
-    moved = accounts.filter(pl.col("is_key_account") != pl.col("would_be_key_at_next_review")).height
+    moved = accounts.filter(pl.col("is_key_account") != pl.col("is_key_at_next_review")).height
     assert moved > 0  # accounts that crossed the frozen level either way show up
     levels = published(pipeline_env, "select * from marts.key_levels")
     assert levels.height == 1 and levels["key_level"][0] == first["key_level"]
@@ -78,8 +77,8 @@ def test_two_reviews_over_eighteen_months(pipeline_env, tmp_path, monkeypatch):
     assert set(key_changes["reason"]) <= {"billing_crossed_level", "account_merged", "account_split"}
 
     run_at(monkeypatch, "2026-07-31")  # a new period: a new review, a new level
-    levels = published(pipeline_env, "select * from marts.key_levels order by review_period_start")
-    assert levels["review_period_start"].to_list() == [dt.date(2026, 1, 1), dt.date(2026, 7, 1)]
+    levels = published(pipeline_env, "select * from marts.key_levels order by review_period_start_date")
+    assert levels["review_period_start_date"].to_list() == [dt.date(2026, 1, 1), dt.date(2026, 7, 1)]
     assert levels["review_kind"].to_list() == ["bootstrap", "review"]
     assert levels["is_current"].to_list() == [False, True]
     second_level = levels["key_level"][1]
@@ -89,21 +88,24 @@ def test_two_reviews_over_eighteen_months(pipeline_env, tmp_path, monkeypatch):
     assert set(july["from_as_of_date"]) == {dt.date(2026, 5, 31)}
 
     history = published(
-        pipeline_env, "select as_of_date, count(*) as n from marts.account_history group by 1 order by 1"
+        pipeline_env, "select as_of_date, count(*) as n from marts.account_snapshots group by 1 order by 1"
     )
-    run_at(monkeypatch, "2026-07-31")  # the same as-of date again: same level, snapshot replaced, nothing audited
-    again = published(pipeline_env, "select as_of_date, count(*) as n from marts.account_history group by 1 order by 1")
+    # the review's own date again on the same data, with an operator's reason: the level stays, the snapshot is
+    # replaced (not added), the changes are not logged twice, and the re-run is audited as unchanged (the same re-run
+    # without a reason, audited by nobody, is tests/rules/test_review_levels.py's and the small inputs' test below)
+    run_at(monkeypatch, "2026-07-31", reason="same data, checked")
+    again = published(
+        pipeline_env, "select as_of_date, count(*) as n from marts.account_snapshots group by 1 order by 1"
+    )
     assert again.equals(history) and again.height == 3
     assert published(pipeline_env, "select key_level from marts.key_levels where is_current").item() == second_level
-    assert published(pipeline_env, "select count(*) from marts.key_level_audit").item() == 0
     assert (
         published(pipeline_env, "select count(*) from marts.account_changes where to_as_of_date = '2026-07-31'").item()
         == july.height
     )
-
-    run_at(monkeypatch, "2026-07-31", reason="same data, checked")  # an idempotent re-run of the review
-    audit = published(pipeline_env, "select * from marts.key_level_audit")
-    assert audit.height == 1 and not audit["changed"][0] and audit["new_key_level"][0] == second_level
+    audit = published(pipeline_env, "select * from marts.key_level_reruns")
+    assert audit.height == 1 and not audit["has_changed"][0] and audit["new_key_level"][0] == second_level
+    assert audit["reason"][0] == "same data, checked"
 
     # corrected data: a large invoice line arrives late for the account at the level; the re-run moves the level
     at_level = published(pipeline_env, "select account_id from marts.accounts where billing_12m = key_level").item()
@@ -120,8 +122,8 @@ def test_two_reviews_over_eighteen_months(pipeline_env, tmp_path, monkeypatch):
     # unless accepted (docs/inputs.md)
     monkeypatch.setenv("ALMS_ACCEPT_GAPS", legacy_gaps + ("" if system == "crm_legacy" else f",{system}:2026-07"))
     run_at(monkeypatch, "2026-07-31", reason="credit note booked late")
-    audit = published(pipeline_env, "select * from marts.key_level_audit order by rerun_at")
-    assert audit.height == 2 and audit["changed"][1] and audit["reason"][1] == "credit note booked late"
+    audit = published(pipeline_env, "select * from marts.key_level_reruns order by rerun_at")
+    assert audit.height == 2 and audit["has_changed"][1] and audit["reason"][1] == "credit note booked late"
     assert audit["old_key_level"][1] == second_level != audit["new_key_level"][1]
     current = published(pipeline_env, "select review_kind, key_level from marts.key_levels where is_current").row(0)
     assert current == ("rerun", audit["new_key_level"][1])
@@ -144,14 +146,14 @@ def test_the_reviews_own_date_on_corrected_data_reruns_the_review(pipeline_env, 
         [["CAD", "2026-02", "0.75"], ["CAD", "2026-03", "0.75"]],
     )
     run_at(monkeypatch, "2026-10-31")  # no ALMS_REVIEW_REASON
-    audit = published(pipeline_env, "select * from marts.key_level_audit").row(0, named=True)
+    audit = published(pipeline_env, "select * from marts.key_level_reruns").row(0, named=True)
     assert audit["old_key_level"] == Decimal("1650.00") and audit["new_key_level"] == Decimal("2325.00")
-    assert audit["changed"] and audit["reason"].startswith(
+    assert audit["has_changed"] and audit["reason"].startswith(
         "automatic: the review's as-of date 2026-10-31 was run again"
     )
     assert "key level 1,650.00 -> 2,325.00" in audit["reason"]
     level = published(pipeline_env, "select review_kind, key_level from marts.key_levels where is_current").row(0)
     assert level == ("rerun", Decimal("2325.00"))
     run_at(monkeypatch, "2026-10-31")  # the same data again
-    assert published(pipeline_env, "select count(*) from marts.key_level_audit").item() == 1
+    assert published(pipeline_env, "select count(*) from marts.key_level_reruns").item() == 1
     assert published(pipeline_env, "select review_kind from marts.key_levels").item() == "rerun"

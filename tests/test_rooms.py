@@ -10,6 +10,7 @@ import no Dagster. Read from the source (AST), so an import inside a function co
 from __future__ import annotations
 
 import ast
+import gc
 import subprocess
 import sys
 from functools import cache
@@ -46,6 +47,18 @@ def project_modules() -> dict[str, Path]:
     return modules
 
 
+def parse(path: Path) -> ast.Module:
+    """The file's syntax tree, parsed with the garbage collector paused: on Python 3.11 a finalizer that the collector
+    runs in the middle of ast.parse (an earlier test's unclosed SQLite connection logging its rollback) fails the parse
+    with "AST constructor recursion depth mismatch" (seen under pytest-xdist)."""
+    source = path.read_text()
+    gc.disable()
+    try:
+        return ast.parse(source, filename=str(path))
+    finally:
+        gc.enable()
+
+
 @cache
 def imports_of(path: Path, module: str) -> tuple[tuple[int, str], ...]:
     """(line, imported module) of every import statement in the file, anywhere in it; `from a import b` counts as
@@ -53,7 +66,7 @@ def imports_of(path: Path, module: str) -> tuple[tuple[int, str], ...]:
     found = []
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     modules = project_modules()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in ast.walk(parse(path)):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):

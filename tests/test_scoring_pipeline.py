@@ -11,10 +11,18 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from conftest import SMALL_INPUT_GAPS, SharedRun, copy_run_output, new_dagster_home, small_inputs, write_csv
+from conftest import (
+    SMALL_INPUT_GAPS,
+    SharedRun,
+    copy_run_output,
+    new_dagster_home,
+    run_in_memory,
+    small_inputs,
+    write_csv,
+)
 
 from assets.rules.inputs import ACCOUNT_OVERRIDES, OPPORTUNITIES, PROSPECTS, SELLER_PICKS
-from pipelines.commands.cli import execute_pipeline, run_pipeline
+from pipelines.commands.cli import execute_pipeline
 from pipelines.commands.cli import main as cli_main
 
 
@@ -111,7 +119,7 @@ def test_deals_prospects_and_picks_reach_scores_and_lists(scored):
     assert sam_leads == ["P4"]  # P3 is Acme, already a client
     quarantine = published(
         pipeline_env,
-        "select input_name, source_row, reason from marts.quarantine "
+        "select input_name, source_row, reason from marts.quarantined_rows "
         "where input_name in ('opportunities', 'prospects') order by 1, 2",
     ).rows()
     assert quarantine == [
@@ -154,7 +162,7 @@ def bad_picks_run(tmp_path_factory) -> list[str]:
     with pytest.MonkeyPatch.context() as patch:
         for key, value in {**env, "DAGSTER_HOME": str(new_dagster_home(base / "dagster_home"))}.items():
             patch.setenv(key, value)
-        success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+        success, errors = run_in_memory()
     assert not success
     assert not (base / "output" / "alms.duckdb").exists()  # nothing published
     return errors
@@ -182,7 +190,7 @@ def test_overrides_apply_until_they_expire_and_unknown_ones_are_reported(pipelin
         {"source_system": "nat", "source_client_id": "N77", "field": "tier", "value": "low", "set_by": "alex",
          "reason": "typo in the id", "valid_until": "2027-01-01"},
     ])  # fmt: skip
-    success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+    success, errors = run_in_memory()
     assert success, errors  # not applying an override warns; it does not fail the run
     initech = published(
         pipeline_env,
@@ -195,7 +203,7 @@ def test_overrides_apply_until_they_expire_and_unknown_ones_are_reported(pipelin
         ).rows()
     )
     assert designations["loc:L1"] == "key" and designations["nat:N2"] == "key"
-    status = published(pipeline_env, "select source_row, status, computed_value from marts.override_status").rows()
+    status = published(pipeline_env, "select source_row, status, computed_value from marts.account_overrides").rows()
     assert status == [
         (1, "applied", initech[0]),
         (2, "expired", "key"),
@@ -206,7 +214,7 @@ def test_overrides_apply_until_they_expire_and_unknown_ones_are_reported(pipelin
 
 def test_bad_scoring_config_names_file_and_key(pipeline_env, inputs_dir):
     (inputs_dir / "scoring.yaml").write_text("criteria:\n  current_spend: {weight: 1.0}\n  loyalty: {weight: 0.2}\n")
-    success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+    success, errors = run_in_memory()
     assert not success
     text = "\n".join(errors)
     assert f"{inputs_dir / 'scoring.yaml'}: criteria: unknown criterion loyalty" in text, text

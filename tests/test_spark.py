@@ -164,7 +164,7 @@ def test_spark_says_it_built_the_publication(both_engines):
     # the SQL models' tables are Parquet under the Spark warehouse folder
     warehouse = spark_dir / "work" / "spark-warehouse"
     assert list((warehouse / "staging" / "stg_billing__checked_lines").glob("*.parquet"))
-    assert list((warehouse / "marts" / "quarantine").glob("*.parquet"))
+    assert list((warehouse / "marts" / "quarantined_rows").glob("*.parquet"))
 
 
 @pytest.mark.parametrize("table", list(PUBLISHED_TABLES), ids=lambda t: t[1])

@@ -47,18 +47,24 @@ def _default_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-@pytest.fixture
-def webserver(pipeline_env, tmp_path):
+@pytest.fixture(scope="module")
+def webserver(small_run, tmp_path_factory):
+    """One Dagster web server for the module, on a copy of small_run's instance home (its run's materializations and
+    metadata are what the pages show) with small_run's settings."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium); CI installs it")
+    tmp_path = tmp_path_factory.mktemp("webserver")
+    home = shutil.copytree(small_run.home, tmp_path / "dagster_home")
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("ALMS_")}
+    environ.update({**small_run.env, "DAGSTER_HOME": str(home), "PYTHONPATH": str(REPO_ROOT)})
     port = _free_port()
     log = (tmp_path / "webserver.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "dagster_webserver", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", "127.0.0.1",
          "-p", str(port)],
-        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stdout=log, stderr=subprocess.STDOUT,
+        cwd=REPO_ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT,
         preexec_fn=_default_signals, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -110,7 +116,7 @@ def test_asset_graph_shows_layers_and_marts_and_a_mart_page_its_columns(webserve
             if skip.count():
                 skip.first.click()
             page.screenshot(path=str(ARTIFACTS / "marts_graph.png"), full_page=True)
-            for mart in ("seller_account_lists", "account_history", "prioritization_outcomes", "publication"):
+            for mart in ("seller_account_lists", "account_snapshots", "prioritization_outcomes", "publication"):
                 page.goto(f"{webserver}/assets/marts/{mart}?view=lineage", wait_until="domcontentloaded")
                 page.get_by_text(mart, exact=True).first.wait_for(state="attached", timeout=60_000)
             # ... and the layer's list names every published mart
@@ -177,16 +183,13 @@ PICTURES = {  # mart -> the metadata entries whose Markdown holds a picture (ass
 }
 
 
-def test_the_pictures_render_on_the_mart_pages(webserver, pipeline_env):
+def test_the_pictures_render_on_the_mart_pages(webserver):
     """Dagster 1.13 lists Markdown metadata on the asset's Overview (Metadata table) as "[Show Markdown]"; the dialog
-    it opens renders the Markdown, here an inline PNG: the browser must decode it (naturalWidth > 0)."""
+    it opens renders the Markdown, here an inline PNG: the browser must decode it (naturalWidth > 0). The pictures are
+    small_run's."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
-    from pipelines.commands.cli import run_pipeline
-
-    success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
-    assert success, errors
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

@@ -99,7 +99,7 @@ def accepted_gaps_in_use(conn) -> list[dict]:
         if not exists:
             continue
         rows = conn.sql(
-            f"select source_system, strftime(month, '%Y-%m'), status, accepted_by from marts.{table} "
+            f"select source_system, strftime(month_start_date, '%Y-%m'), status, accepted_by from marts.{table} "
             "where accepted_by is not null and status in ('missing', 'below_share') order by 1, 2"
         ).fetchall()
         input_name = table.removesuffix("_completeness")

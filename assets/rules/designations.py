@@ -15,7 +15,7 @@ Rules (docs/scoring.md, "Targets" and "Leads"):
 - Overrides (`overrides`): field tier (high/medium/low) or designation (key/target/secondary) for the account of a
   client record, with set_by, reason and valid_until. Active (valid_until on or after the as-of date) overrides replace
   the value; the computed value stays in its own column. Expired overrides and overrides of unknown records are
-  reported in `marts.override_status` and in the run's log, never dropped silently. A malformed row (unknown field or
+  reported in `marts.account_overrides` and in the run's log, never dropped silently. A malformed row (unknown field or
   value, unparseable date, missing who/why) or two active overrides of one field of one account stop the run.
 """
 
@@ -339,7 +339,7 @@ def apply_overrides(frame: pl.DataFrame, resolved: pl.DataFrame, field: str) -> 
         pl.col("value").alias("_override"),
         pl.col("set_by").alias(f"{field}_override_by"),
         pl.col("reason").alias(f"{field}_override_reason"),
-        pl.col("valid_until_date").alias(f"{field}_override_until"),
+        pl.col("valid_until_date").alias(f"{field}_override_until_date"),
     )
     return (
         frame.rename({field: f"{field}_computed"})
@@ -408,7 +408,7 @@ def build_seller_lists(
         "designation",
         "designation_override_by",
         "designation_override_reason",
-        "designation_override_until",
+        "designation_override_until_date",
         "is_recommended",
         "is_seller_pick",
         "recommendation_rank",
@@ -452,7 +452,7 @@ def build_seller_lists(
             "designation",
             pl.lit(None, pl.String).alias("designation_override_by"),
             pl.lit(None, pl.String).alias("designation_override_reason"),
-            pl.lit(None, pl.Date).alias("designation_override_until"),
+            pl.lit(None, pl.Date).alias("designation_override_until_date"),
             "is_recommended",
             "is_seller_pick",
             "recommendation_rank",

@@ -25,11 +25,11 @@ import datetime as dt
 import polars as pl
 
 from schemas import polars_schema
-from schemas.marts import AccountChanges, AccountHistory
+from schemas.marts import AccountChanges, AccountSnapshots
 
-# The columns and types of marts.account_history and marts.account_changes, as their pandera models define them.
+# The columns and types of marts.account_snapshots and marts.account_changes, as their pandera models define them.
 # a snapshot's own columns; its reporting_currency is added per snapshot by the asset (older snapshots keep theirs)
-SNAPSHOT_SCHEMA = {column: dtype for column, dtype in polars_schema(AccountHistory).items()
+SNAPSHOT_SCHEMA = {column: dtype for column, dtype in polars_schema(AccountSnapshots).items()
                    if column != "reporting_currency"}  # fmt: skip
 CHANGE_SCHEMA = polars_schema(AccountChanges)
 TRACKED = ("is_key_account", "tier", "designation", "owner_id")
@@ -43,7 +43,7 @@ SNAPSHOT_INPUTS = {
         "billing_12m",
         "is_key_account",
         "key_level",
-        "review_period_start",
+        "review_period_start_date",
     ),
     "scores": ("account_id", "priority_score", "tier", "tier_override_by", "config_version"),
     "lists": ("row_type", "account_id", "designation", "designation_override_by", "is_seller_pick"),
@@ -116,7 +116,7 @@ def changes_between(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
     )
     key_reason = (
         pl.when(
-            (pl.col("review_period_start") != pl.col("review_period_start_new"))
+            (pl.col("review_period_start_date") != pl.col("review_period_start_date_new"))
             & (pl.col("key_level") != pl.col("key_level_new"))
         )
         .then(pl.lit("new_review_level"))

@@ -376,17 +376,27 @@ def iter_input_files(
         relative = path.relative_to(data_dir).as_posix()
         if only is not None and not only(relative):
             continue
-        frame = read_text_table(path, relative)
-        frame = _conform_columns(frame, spec, relative, report)
+        frame = read_input_file(path, relative, spec, report)
         if frame.height == 0:
             report["files_without_rows"].append(relative)
-        frame = frame.with_row_index("source_row", offset=1).with_columns(
-            pl.col("source_row").cast(pl.Int64), pl.lit(relative).alias("source_file")
-        )
         report["files"][relative] = frame.height
         if progress:
             progress(f"{spec.name}: read {frame.height:,} rows from {relative}")
-        yield relative, frame.select("source_file", "source_row", *spec.columns)
+        yield relative, frame
+
+
+def read_input_file(path: Path, relative: str, spec: InputSpec, report: dict) -> pl.DataFrame:
+    """One file of one input as text: the contract's columns (an absent optional one as nulls), with `source_file`
+    and `source_row`; columns outside the contract are noted in `report`."""
+    frame = _conform_columns(read_text_table(path, relative), spec, relative, report)
+    return with_source(frame, relative).select("source_file", "source_row", *spec.columns)
+
+
+def with_source(frame: pl.DataFrame, relative: str) -> pl.DataFrame:
+    """`source_row` (1-based, in the file's order) and `source_file` added to the rows of one file."""
+    return frame.with_row_index("source_row", offset=1).with_columns(
+        pl.col("source_row").cast(pl.Int64), pl.lit(relative).alias("source_file")
+    )
 
 
 def read_text_table(path: Path, relative: str) -> pl.DataFrame:
@@ -403,6 +413,33 @@ def read_text_table(path: Path, relative: str) -> pl.DataFrame:
     names = [name.strip().lower() for name in frame.columns]
     _fail_on_repeated_names(names, relative)
     return frame.rename(dict(zip(frame.columns, names, strict=True)))
+
+
+def checked_header(path: Path, relative: str, spec: InputSpec, report: dict) -> list[str] | None:
+    """The column names of a file (trimmed, lower case), checked as `read_input_file` checks them before any row is
+    read: size, encoding and line ends, repeated names, required columns (extra ones noted in `report`). None when
+    this cannot be told without reading the file (a header that is not UTF-8 or is empty, a Parquet file polars
+    cannot open): `read_input_file` then reads it, with its own message."""
+    try:
+        if path.stat().st_size == 0:
+            raise InputError(f"{relative}: empty file (0 bytes); expected a header row and data rows")
+        if path.suffix.lower() == ".parquet":
+            header = list(pl.read_parquet_schema(path))
+        else:
+            _check_encoding_and_line_ends(path, relative)
+            header = _csv_header(path)
+    except InputError:
+        raise
+    except OSError as error:
+        raise InputError(f"{relative}: cannot be read: {os_error_text(error)}") from None
+    except Exception:  # not UTF-8, not a Parquet file: read_input_file names the problem
+        return None
+    if not header:
+        return None
+    _fail_on_repeated_names(header, relative)
+    names = [name.strip().lower() for name in header]
+    _conform_columns(pl.DataFrame(schema=dict.fromkeys(names, pl.String)), spec, relative, report)
+    return names
 
 
 def _read_parquet_text(path: Path, relative: str) -> pl.DataFrame:

@@ -9,7 +9,7 @@ For every snapshot (recorded or reconstructed, `assets/rules/snapshots.py`) and 
   never read as zero.
 
 Billing is counted through client records, by the deduplication: a recorded snapshot's account is the records it
-held then (`member_records` of `marts.account_history`), plus records that did not exist then and are today in the
+held then (`member_records` of `marts.account_snapshots`), plus records that did not exist then and are today in the
 same account as one of them (a new billing-system record of the same organisation is its billing, not a new
 customer); a reconstructed snapshot's account is today's account. Nothing of the billing after the snapshot decides
 which group an account is in: the groups come from the snapshot alone.

@@ -232,7 +232,7 @@ def weight_rows(
 
 
 def feedback_presentation(summary: pl.DataFrame) -> Presentation:
-    """`summary`: marts.seller_feedback_summary."""
+    """`summary`: marts.seller_feedback_counts."""
     presentation = Presentation(
         title="Sellers' feedback",
         intro=(
@@ -315,7 +315,7 @@ def backtest_section(conn) -> str | None:
 
 
 def feedback_section(conn) -> str | None:
-    summary = _table(conn, "seller_feedback_summary")
+    summary = _table(conn, "seller_feedback_counts")
     return None if summary is None else feedback_presentation(summary).html()
 
 

@@ -9,7 +9,7 @@ Value formats (documented in docs/inputs.md):
 - text: trimmed; control characters (NUL, tab, CR, LF, DEL, the C1 range, zero-width space, line and paragraph
   separators, bidirectional overrides, a stray byte-order mark) are replaced, each run by one space, so they never
   reach a published table or the CRM file. Transactional rows keep the cleaned value and name the column in
-  `cleaned_fields` (reported in marts.quarantine as control_characters / kept_cleaned); reference inputs (sellers, FX
+  `cleaned_fields` (reported in marts.quarantined_rows as control_characters / kept_cleaned); reference inputs (sellers, FX
   rates, overrides, picks, match overrides) stop the run instead, naming file, row and column.
 - dates: ISO 8601, `YYYY-MM-DD`, optionally followed by a valid clock time (`T` or a space, `HH:MM`, `HH:MM:SS`,
   optional fraction and `Z` / `+HH:MM` offset), the whole value; the date is taken as written (an offset is not

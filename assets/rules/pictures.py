@@ -169,7 +169,7 @@ with level as (
 ),
 review as (
     select history.account_id, history.billing_12m, history.is_key_account
-    from marts.account_history as history, level
+    from marts.account_snapshots as history, level
     where history.as_of_date = level.reviewed_on
 )
 select
@@ -197,12 +197,12 @@ def crossings_data(conn: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     not there (a warehouse before its first history); an empty frame when this run is the review."""
     found = conn.sql(
         "select count(distinct table_name) from information_schema.tables where table_schema = 'marts' "
-        "and table_name in ('accounts', 'key_levels', 'account_history')"
+        "and table_name in ('accounts', 'key_levels', 'account_snapshots')"
     ).fetchall()[0][0]
     if found < 3:
         return None
     recorded = conn.sql(
-        "select count(*) from marts.account_history where as_of_date = "
+        "select count(*) from marts.account_snapshots where as_of_date = "
         "(select as_of_date from marts.key_levels where is_current)"
     ).fetchall()[0][0]
     if not recorded:  # the review's snapshot is not in the history (an older version's run): nothing to compare
@@ -296,7 +296,7 @@ def crossings_from(conn: duckdb.DuckDBPyConnection) -> tuple[bytes, str] | None:
     png = crossings_png(crossed, key_level, reviewed_on, as_of, currency)
     caption = (
         f"Accounts now on the other side of the key level than at the review of {reviewed_on}: green became key, "
-        "red is no longer key (marts.accounts against the review's snapshot in marts.account_history)."
+        "red is no longer key (marts.accounts against the review's snapshot in marts.account_snapshots)."
     )
     return png, caption
 

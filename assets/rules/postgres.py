@@ -6,11 +6,14 @@ How one publication lands (`publish_to_postgres`):
 1. `<schema>_stage_<run>`: a new schema; every table of the DuckDB publication is created there with equivalent types
    (decimals stay numeric, dates date, timestamps timestamptz), its rows loaded with `COPY ... FROM STDIN` (CSV that
    DuckDB writes from the published file), its table and column comments copied from the published file (which has
-   them from the pandera models), and `USAGE` + `SELECT` granted to the BI reader role only.
-2. Checked against the DuckDB publication: the same tables, the same columns, the same row counts, or the step fails
-   with one line and the stage schema is dropped.
+   them from the pandera models), and `USAGE` + `SELECT` granted to the BI reader role only. The deprecated views
+   under old table names the published file has (assets/rules/old_names.py) are created over the stage's tables,
+   with their comments.
+2. Checked against the DuckDB publication: the same tables, the same columns, the same row counts, the same views, or
+   the step fails with one line and the stage schema is dropped.
 3. The swap, in one transaction: `LOCK TABLE` every table of the live schema `IN ACCESS EXCLUSIVE MODE`, rename the
-   live schema to `<schema>_old_<run>`, the stage schema to `<schema>`, drop the old tables and schema, commit. A BI
+   live schema to `<schema>_old_<run>`, the stage schema to `<schema>`, drop the old views alms made, the old tables
+   and the schema, commit. A BI
    session sees the old publication or the new one, whole: a statement (or a transaction) that has read an old table
    holds a lock the swap needs, so the swap waits for it to end, and every name it resolves after the commit resolves
    to the new tables. Each try waits at most `ATTEMPT_LOCK_TIMEOUT` for a lock and, when it cannot get all of them,
@@ -38,6 +41,7 @@ from pathlib import Path
 import duckdb
 
 from assets.rules.publish import MANIFEST, PUBLISHED_FILE, PublishError
+from schemas.renamed import OLD_NAMES
 
 DEFAULT_SCHEMA = "alms"
 DEFAULT_LOCK_TIMEOUT = 30.0
@@ -192,6 +196,41 @@ def published_tables(conn: duckdb.DuckDBPyConnection, schema: str = "marts") -> 
     return tables
 
 
+@dataclass(frozen=True)
+class View:
+    """A deprecated view of the DuckDB publication under a renamed table's old name: the table it selects and its
+    columns as (the table's column, the view's column, comment)."""
+
+    name: str
+    comment: str
+    table: str
+    columns: tuple[tuple[str, str, str], ...]
+
+
+def published_views(conn: duckdb.DuckDBPyConnection, tables: list[Table], schema: str = "marts") -> list[View]:
+    """The views of a DuckDB publication's `schema` that are the old name of one of its `tables` (schemas/renamed.py),
+    with their columns and comments. Views of any other kind are not published to PostgreSQL."""
+    views = []
+    by_old_name = {old.table: new for new, old in OLD_NAMES.items() if old.table != new}
+    names = {t.name for t in tables}
+    for name, comment in conn.execute(
+        "select view_name, comment from duckdb_views() where database_name = current_database() "
+        "and schema_name = ? order by view_name",
+        [schema],
+    ).fetchall():
+        table = by_old_name.get(name)
+        if table not in names:
+            continue
+        source = {old_column: new_column for new_column, old_column in OLD_NAMES[table].columns.items()}
+        columns = conn.execute(
+            "select column_name, comment from duckdb_columns() where database_name = current_database() "
+            "and schema_name = ? and table_name = ? order by column_index",
+            [schema, name],
+        ).fetchall()
+        views.append(View(name, comment or "", table, tuple((source.get(c, c), c, d or "") for c, d in columns)))
+    return views
+
+
 # --- publishing -------------------------------------------------------------------------------------------------
 
 
@@ -254,11 +293,12 @@ def _publish(conn, target, publication, manifest, name, run_id, log, started, pr
         stage = f"{schema}_stage_{_suffix(run_id)}"
         with duckdb.connect(str(publication / PUBLISHED_FILE), read_only=True) as source:
             tables = published_tables(source)
+            views = published_views(source, tables)
             _check_against_manifest(tables, manifest)
             try:
-                _load(conn, source, tables, stage, target, manifest, log, progress)
+                _load(conn, source, tables, stage, target, manifest, log, progress, views)
                 progress("checking the loaded tables, then swapping them in")
-                _check_loaded(conn, stage, tables)
+                _check_loaded(conn, stage, tables, views)
                 attempts = _swap(conn, stage, schema, _suffix(run_id), target.lock_timeout)
             except BaseException:
                 with contextlib.suppress(Exception):
@@ -321,8 +361,10 @@ def _check_against_manifest(tables: list[Table], manifest: dict) -> None:
         raise PostgresError(f"PostgreSQL: the DuckDB publication does not match its manifest: {'; '.join(differences)}")
 
 
-def _load(conn, source, tables: list[Table], stage: str, target: PostgresTarget, manifest: dict, log, progress) -> None:
-    """Create the stage schema and load every table into it, with comments and the reader role's grants, committed."""
+def _load(conn, source, tables: list[Table], stage: str, target: PostgresTarget, manifest: dict, log, progress,
+          views: list[View] = ()) -> None:  # fmt: skip
+    """Create the stage schema and load every table into it, with comments, the deprecated `views` and the reader
+    role's grants, committed."""
     from psycopg import sql
 
     conn.autocommit = False
@@ -365,6 +407,19 @@ def _load(conn, source, tables: list[Table], stage: str, target: PostgresTarget,
                     sent += len(chunk)
                     progress(f"{doing}: {sent / 1e6:,.0f} MB sent")
             csv_path.unlink()
+    for view in views:
+        view_id = sql.Identifier(stage, view.name)
+        select = sql.SQL(", ").join(
+            sql.SQL("{} as {}").format(sql.Identifier(column), sql.Identifier(name)) for column, name, _ in view.columns
+        )
+        conn.execute(sql.SQL("create view {} as select {} from {}").format(
+            view_id, select, sql.Identifier(stage, view.table)))  # fmt: skip
+        if view.comment:
+            conn.execute(sql.SQL("comment on view {} is {}").format(view_id, sql.Literal(view.comment)))
+        for _, name, comment in view.columns:
+            if comment:
+                conn.execute(sql.SQL("comment on column {}.{} is {}").format(
+                    view_id, sql.Identifier(name), sql.Literal(comment)))  # fmt: skip
     if target.reader_role:
         role = sql.Identifier(target.reader_role)
         conn.execute(sql.SQL("grant usage on schema {} to {}").format(schema_id, role))
@@ -374,8 +429,8 @@ def _load(conn, source, tables: list[Table], stage: str, target: PostgresTarget,
     log(f"loaded {len(tables)} tables into the PostgreSQL schema {stage}")
 
 
-def _check_loaded(conn, stage: str, tables: list[Table]) -> None:
-    """The stage schema holds exactly the DuckDB publication: tables, columns in order, row counts."""
+def _check_loaded(conn, stage: str, tables: list[Table], views: list[View] = ()) -> None:
+    """The stage schema holds exactly the DuckDB publication: tables and views, columns in order, row counts."""
     from psycopg import sql
 
     loaded = {
@@ -388,7 +443,9 @@ def _check_loaded(conn, stage: str, tables: list[Table]) -> None:
             ).fetchall()
         )  # fmt: skip
     }
-    expected = {t.name: [c.name for c in t.columns] for t in tables}
+    expected = {t.name: [c.name for c in t.columns] for t in tables} | {
+        v.name: [name for _, name, _ in v.columns] for v in views
+    }
     if loaded != expected:
         missing = sorted(set(expected) - set(loaded))
         extra = sorted(set(loaded) - set(expected))
@@ -416,6 +473,7 @@ def _swap(conn, stage: str, schema: str, suffix: str, lock_timeout: float) -> in
     from psycopg import errors, sql
 
     old = f"{schema}_old_{suffix}"
+    ours = sorted({names.table for table, names in OLD_NAMES.items() if names.table != table})  # deprecated views
     deadline = time.monotonic() + lock_timeout
     attempts = 0
     while True:
@@ -426,15 +484,21 @@ def _swap(conn, stage: str, schema: str, suffix: str, lock_timeout: float) -> in
                 live = [row[0] for row in conn.execute(
                     "select tablename from pg_tables where schemaname = %s order by tablename", [schema]).fetchall()]  # fmt: skip
                 exists = conn.execute("select 1 from pg_namespace where nspname = %s", [schema]).fetchone()
+                views = [row[0] for row in conn.execute(
+                    "select viewname from pg_views where schemaname = %s and viewname = any(%s) order by viewname",
+                    [schema, ours]).fetchall()]  # fmt: skip
                 if live:
-                    names = sql.SQL(", ").join(sql.Identifier(schema, name) for name in live)
+                    names = sql.SQL(", ").join(sql.Identifier(schema, name) for name in views + live)
                     conn.execute(sql.SQL("lock table {} in access exclusive mode").format(names))
                 if exists:
                     conn.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(schema), sql.Identifier(old)))  # fmt: skip
                 conn.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(stage), sql.Identifier(schema)))  # fmt: skip
                 if exists:
                     # without cascade: a view of someone else's over these tables stops the swap (and says which)
-                    # instead of being dropped with them
+                    # instead of being dropped with them; the deprecated views alms made go first
+                    if views:
+                        names = sql.SQL(", ").join(sql.Identifier(old, name) for name in views)
+                        conn.execute(sql.SQL("drop view {}").format(names))
                     if live:
                         names = sql.SQL(", ").join(sql.Identifier(old, name) for name in live)
                         conn.execute(sql.SQL("drop table {}").format(names))

@@ -45,6 +45,8 @@ import duckdb
 
 from assets.rules.crm import write_crm_import
 from assets.rules.documentation import TableDoc, comment_duckdb_table, parquet_schema_option
+from assets.rules.old_names import add_old_names
+from schemas.renamed import OLD_NAMES, OLD_NAMES_REMOVED_IN, OldNames
 
 PUBLISHED_FILE = "alms.duckdb"
 STORAGE_VERSION = "v1.5.0"
@@ -99,6 +101,7 @@ def publish(
     scoring_inputs: Mapping[str, str] | None = None,
     extra_manifest: dict | None = None,
     documentation: Mapping[tuple[str, str], TableDoc] | None = None,
+    old_names: Mapping[str, OldNames] = OLD_NAMES,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     write_extras: Callable[[duckdb.DuckDBPyConnection, Path], dict] | None = None,
     progress: Callable[[str], None] = lambda message: None,
@@ -106,6 +109,7 @@ def publish(
     """Build a publication of `tables` ((schema, name) -> order by) from the warehouse behind `conn`, with the CRM
     import file and the `scoring_inputs` (name -> select) beside it, and make it current when `make_current`. Each
     table and column `documentation` describes gets its comment in alms.duckdb and its description in Parquet.
+    alms.duckdb also answers to the `old_names` of renamed tables and columns (assets/rules/old_names.py).
     `write_extras(conn, folder)` writes more files into the publication (report.html) and returns manifest entries.
     `progress` is told what is being written (assets/rules/progress.py `Progress.update`)."""
     output_dir = Path(output_dir)
@@ -121,7 +125,7 @@ def publish(
     building.mkdir(parents=True)
     try:
         _reached("folder")
-        row_counts = _write_tables(conn, building, tables, documentation or {}, progress)
+        row_counts, deprecated = _write_tables(conn, building, tables, documentation or {}, old_names, progress)
         progress("writing the scoring inputs and the CRM import file")
         if scoring_inputs:
             folder = building / SCORING_INPUTS
@@ -146,6 +150,7 @@ def publish(
             "crm_import_file": f"{CRM}/{crm_file.name}",
             "crm_import_rows": crm_rows,
             "tables": row_counts,
+            **({"old_names": {"removed_in": OLD_NAMES_REMOVED_IN, "renamed": deprecated}} if deprecated else {}),
             **extras,
             **(extra_manifest or {}),
         }
@@ -301,8 +306,9 @@ def _write_tables(
     folder: Path,
     tables: Mapping[tuple[str, str], str],
     documentation: Mapping[tuple[str, str], TableDoc],
+    old_names: Mapping[str, OldNames],
     progress: Callable[[str], None],
-) -> dict:
+) -> tuple[dict, dict]:
     alias = f"publish_{uuid.uuid4().hex[:12]}"
     row_counts: dict[str, int] = {}
     conn.execute("set preserve_insertion_order = true")  # tables keep the order their model gave them
@@ -325,11 +331,15 @@ def _write_tables(
             conn.execute(
                 f"copy {alias}.{schema}.{name} to '{_sql_path(target)}' (format parquet, compression zstd{described})"
             )
+        deprecated: dict[str, str] = {}
+        for schema in dict.fromkeys(schema for schema, _ in tables):
+            names = [name for table_schema, name in tables if table_schema == schema]
+            deprecated |= add_old_names(conn, alias, schema, names, documentation, old_names)
         _reached("parquet")
     finally:
         with contextlib.suppress(duckdb.Error):
             conn.execute(f"detach {alias}")
-    return row_counts
+    return row_counts, deprecated
 
 
 def _seal(folder: Path) -> None:

@@ -7,10 +7,10 @@ July-December. The period of a run is the one containing its as-of date.
 - The first run whose as-of date falls in a period without a level computes the level from that run's data (a
   *review*; the very first one on a data set is the *bootstrap*) and records it in `marts.key_levels`.
 - Every later run in that period classifies accounts against that recorded dollar level (frozen), however the
-  billing moves; `would_be_key_at_next_review` says what a review held today would decide.
+  billing moves; `is_key_at_next_review` says what a review held today would decide.
 - Re-running the review of a period (`ALMS_REVIEW_REASON="why"`) computes the level again from the run's data and
-  records the old and new level, when and why in `marts.key_level_audit`. With the same data it gives the same level
-  (the audit row then says `changed = false`).
+  records the old and new level, when and why in `marts.key_level_reruns`. With the same data it gives the same level
+  (the audit row then says `has_changed = false`).
 - Re-running the review's own as-of date on changed data (a missing FX month added, a truncated file fixed, client
   records relabelled in match_overrides) re-runs the review by itself: the level recorded for that date no longer
   describes that date's data, and freezing it would classify the date against a level computed from data that is
@@ -29,7 +29,7 @@ import polars as pl
 
 from assets.rules.key_accounts import KeyCut
 from schemas import polars_schema
-from schemas.marts import KeyLevelAudit, KeyLevels
+from schemas.marts import KeyLevelReruns, KeyLevels
 
 REVIEW_CADENCES = (6, 12)
 
@@ -55,10 +55,10 @@ def review_period(as_of: dt.date, months: int, start_month: int) -> ReviewPeriod
     return ReviewPeriod(start, end)
 
 
-# The columns and types of marts.key_levels and marts.key_level_audit, as their pandera models define them.
+# The columns and types of marts.key_levels and marts.key_level_reruns, as their pandera models define them.
 LEVEL_SCHEMA = polars_schema(KeyLevels)
 # an audit row's own columns; its reporting_currency (the period's level's) is added by the asset
-AUDIT_SCHEMA = {column: dtype for column, dtype in polars_schema(KeyLevelAudit).items()
+AUDIT_SCHEMA = {column: dtype for column, dtype in polars_schema(KeyLevelReruns).items()
                 if column != "reporting_currency"}  # fmt: skip
 
 
@@ -117,10 +117,10 @@ def decide_level(
     audit = previous_audit if previous_audit is not None else pl.DataFrame(schema=AUDIT_SCHEMA)
     levels = levels.select(list(LEVEL_SCHEMA)).cast(LEVEL_SCHEMA)
     audit = audit.select(list(AUDIT_SCHEMA)).cast(AUDIT_SCHEMA)
-    recorded = levels.filter(pl.col("review_period_start") == period.start)
+    recorded = levels.filter(pl.col("review_period_start_date") == period.start)
     fresh = {
-        "review_period_start": period.start,
-        "review_period_end": period.end,
+        "review_period_start_date": period.start,
+        "review_period_end_date": period.end,
         "as_of_date": as_of,
         "window_start_date": window_start,
         "reporting_currency": currency,
@@ -150,21 +150,21 @@ def decide_level(
         if recorded.height:
             old = recorded.row(0, named=True)
             rerun = {
-                "review_period_start": period.start,
+                "review_period_start_date": period.start,
                 "old_key_level": old["key_level"],
                 "new_key_level": cut.key_level,
                 "old_as_of_date": old["as_of_date"],
                 "new_as_of_date": as_of,
-                "changed": old["key_level"] != cut.key_level or old["as_of_date"] != as_of,
+                "has_changed": old["key_level"] != cut.key_level or old["as_of_date"] != as_of,
                 "reason": reason,
                 "rerun_at": now,
                 "run_id": run_id,
             }
             audit = pl.concat([audit, pl.DataFrame([rerun], schema=AUDIT_SCHEMA)])
-        levels = pl.concat([levels.filter(pl.col("review_period_start") != period.start), row])
+        levels = pl.concat([levels.filter(pl.col("review_period_start_date") != period.start), row])
         applied = cut.key_level
-    levels = levels.with_columns((pl.col("review_period_start") == period.start).alias("is_current")).sort(
-        "review_period_start"
+    levels = levels.with_columns((pl.col("review_period_start_date") == period.start).alias("is_current")).sort(
+        "review_period_start_date"
     )
     return Decision(
         levels=levels, audit=audit, applied_level=applied, kind=kind, reason=reason if kind == "rerun" else None

@@ -70,7 +70,7 @@ class ScoringInputs:
 class ScoringResult:
     scores: pl.DataFrame
     seller_lists: pl.DataFrame
-    override_status: pl.DataFrame
+    account_overrides: pl.DataFrame
     report: dict
 
 
@@ -120,7 +120,7 @@ def run_scoring(inputs: ScoringInputs, config: ScoringConfig) -> ScoringResult:
             "computed_value",
             "set_by",
             "reason",
-            pl.col("valid_until_date").alias("valid_until"),
+            pl.col("valid_until_date"),
             "status",
         )
         .sort("source_file", "source_row")
@@ -142,7 +142,7 @@ def run_scoring(inputs: ScoringInputs, config: ScoringConfig) -> ScoringResult:
         "config_version": config.label,
         "config_notes": list(config.notes),
     }
-    return ScoringResult(scores=scores, seller_lists=lists, override_status=status, report=report)
+    return ScoringResult(scores=scores, seller_lists=lists, account_overrides=status, report=report)
 
 
 def _with_sellers(lists: pl.DataFrame, sellers: pl.DataFrame) -> pl.DataFrame:

@@ -1,7 +1,7 @@
 """Past snapshots: what alms said at a past as-of date (recorded), or would have said from the data known then
 (reconstructed). The outcomes (`assets/rules/outcomes.py`) and the backtest (`assets/rules/backtest.py`) measure them.
 
-**Recorded** snapshots are the rows of `marts.account_history`: the key flag, tier, designation and owner each run
+**Recorded** snapshots are the rows of `marts.account_snapshots`: the key flag, tier, designation and owner each run
 published, picks and overrides included. They are the truth of what sellers were shown.
 
 **Reconstructed** snapshots let a data set with more than 12 months of billing answer on its first run: at every
@@ -350,7 +350,7 @@ def reconstruct(
 
 
 def recorded_snapshots(history: pl.DataFrame | None) -> pl.DataFrame:
-    """`marts.account_history` as snapshots (SNAPSHOT_SCHEMA plus `member_records`, a list of 'system:id')."""
+    """`marts.account_snapshots` as snapshots (SNAPSHOT_SCHEMA plus `member_records`, a list of 'system:id')."""
     schema = {**SNAPSHOT_SCHEMA, "member_records": pl.List(pl.String)}
     if history is None or history.height == 0:
         return pl.DataFrame(schema=schema)

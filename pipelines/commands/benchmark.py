@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 # the steps whose work could grow with the snapshots kept (printed for each of --months N runs)
-GROWING_STEPS = ("account_history", "marts__publication")
+GROWING_STEPS = ("account_snapshots", "marts__publication")
 
 
 def _peak_rss_mb() -> float:

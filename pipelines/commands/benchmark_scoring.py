@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         "staging.stg_engagement__events": data["events"],
         "intermediate.int_clients_matched": data["records"],
         "staging.stg_opportunities__checked_deals": data["deals"],
-        "staging.stg_billing__reporting_window": pl.DataFrame({"as_of_date": [AS_OF]}),
+        "intermediate.int_reporting_windows_resolved": pl.DataFrame({"as_of_date": [AS_OF]}),
     }
     for name, frame in tables.items():
         conn.register("frame", frame)

@@ -16,6 +16,7 @@ the UI that `make dev` opens.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -45,13 +46,17 @@ def ensure_demo_data(data_dir: Path = DEMO_DIR, clients: int = DEMO_CLIENTS) -> 
     return True
 
 
-def run_pipeline(environ: dict | None = None, quiet: bool = False, log_level: str = "INFO") -> tuple[bool, list[str]]:
-    """Materialize the whole asset graph in-process on the project instance. Returns (success, error messages)."""
-    success, errors, _ = execute_pipeline(environ, quiet, log_level)
+def run_pipeline(
+    environ: dict | None = None, quiet: bool = False, log_level: str = "INFO", instance=None
+) -> tuple[bool, list[str]]:
+    """Materialize the whole asset graph in-process on the project instance (or on `instance`: a test's in-memory
+    one, `dg.DagsterInstance.ephemeral()`, when nothing reads the run's events afterwards). Returns (success, error
+    messages)."""
+    success, errors, _ = execute_pipeline(environ, quiet, log_level, instance)
     return success, errors
 
 
-def execute_pipeline(environ: dict | None = None, quiet: bool = False, log_level: str = "INFO"):
+def execute_pipeline(environ: dict | None = None, quiet: bool = False, log_level: str = "INFO", instance=None):
     """`run_pipeline`, also returning the run id."""
     import dagster as dg
 
@@ -63,7 +68,7 @@ def execute_pipeline(environ: dict | None = None, quiet: bool = False, log_level
     definitions = build_definitions(environ)
     job = definitions.resolve_job_def(ALMS_JOB)
     tags = {**full_refresh_tags(Path(settings_from_env(environ).data_dir)), "alms/trigger": "cli"}
-    with dg.DagsterInstance.get() as instance:
+    with contextlib.nullcontext(instance) if instance is not None else dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
@@ -143,7 +148,7 @@ def summarize(output_dir: Path) -> str:
         level = conn.sql("select * from marts.key_levels where is_current").pl().row(0, named=True)
         key_now, crossing, positive, total, key_total, as_of, window_start = conn.sql(
             "select count(*) filter (where is_key_account), "
-            "count(*) filter (where is_key_account <> would_be_key_at_next_review), "
+            "count(*) filter (where is_key_account <> is_key_at_next_review), "
             "count(*) filter (where billing_12m > 0), sum(billing_12m) filter (where billing_12m > 0), "
             "sum(billing_12m) filter (where is_key_account), max(as_of_date), "
             "cast(max(as_of_date) - interval 12 month + interval 1 day as date) from marts.accounts"
@@ -152,13 +157,13 @@ def summarize(output_dir: Path) -> str:
         accounts = conn.sql("select count(*) from marts.accounts").fetchall()[0][0]
         records = conn.sql("select count(*) from marts.client_crosswalk").fetchall()[0][0]
         quarantine = conn.sql(
-            "select input_name, reason, count(*) from marts.quarantine group by all order by 1, 2"
+            "select input_name, reason, count(*) from marts.quarantined_rows group by all order by 1, 2"
         ).fetchall()
         tiers = dict(conn.sql("select tier, count(*) from marts.account_scores group by all").fetchall())
         designations = dict(
             conn.sql("select designation, count(*) from marts.seller_account_lists group by all").fetchall()
         )
-        overrides = dict(conn.sql("select status, count(*) from marts.override_status group by all").fetchall())
+        overrides = dict(conn.sql("select status, count(*) from marts.account_overrides group by all").fetchall())
         outcomes = outcome_summary_lines(conn)
     currency = level["reporting_currency"]
     lines = [
@@ -171,8 +176,8 @@ def summarize(output_dir: Path) -> str:
         *_wrapped("tables:    ", [f"{schema}.{table}" for schema, table in PUBLISHED_TABLES]),
         f"window:    {window_start} .. {as_of}",
         f"accounts:  {accounts:,} (from {records:,} client records); {positive:,} with positive billing",
-        f"key level: {level['key_level']:,} {currency}, frozen for the review period {level['review_period_start']} .."
-        f" {level['review_period_end']} (reviewed on data as of {level['as_of_date']}: k = ceil({level['key_share']} x "
+        f"key level: {level['key_level']:,} {currency}, frozen for the review period {level['review_period_start_date']} .."
+        f" {level['review_period_end_date']} (reviewed on data as of {level['as_of_date']}: k = ceil({level['key_share']} x "
         f"{level['ranked_accounts']:,}) = {level['key_count_rule']:,})",
         f"key accounts: {key_now:,}, holding {key_share:.1%} of {total:,} {currency} billed; {crossing:,} would change "
         "at a review today",
@@ -187,7 +192,7 @@ def summarize(output_dir: Path) -> str:
         lines.append(
             "quarantine: "
             + ", ".join(f"{name}/{reason} {count:,}" for name, reason, count in quarantine)
-            + " (see marts.quarantine)"
+            + " (see marts.quarantined_rows)"
         )
     else:
         lines.append("quarantine: none")
@@ -345,7 +350,7 @@ def command_review(args: argparse.Namespace) -> int:
                 )
                 return 0
             if pairs.height == 0:
-                print("nothing to review: every pair in marts.match_review is decided")
+                print("nothing to review: every pair in marts.match_review_pairs is decided")
                 return 0
             print(f"{pairs.height:,} pairs to review, most instructive first (decisions go to {overrides})")
             decisions = []

@@ -12,7 +12,12 @@ Prints each difference (at most `--show` per table) or `identical`; the exit sta
 
 `--ignore TABLE.COLUMN` leaves a column out of the comparison wherever that table is published (DuckDB and Parquet);
 `--ignore-run-columns` leaves out the columns that carry a run's own id or clock time, which differ between any two
-runs: key_levels.computed_at and run_id, key_level_audit.rerun_at and run_id.
+runs: key_levels.computed_at and run_id, key_level_reruns.rerun_at and run_id.
+
+`--renamed` compares a publication made before the renames of alms 0.2.0 (OLD) with one made after (NEW): OLD's
+tables and columns are compared under their new names (schemas/renamed.py), and the old names NEW's alms.duckdb
+still answers to for one release (deprecated views, which are not tables, and the renamed columns repeated under
+their old names) are left out. Identical then means: the same data under the new names.
 """
 
 from __future__ import annotations
@@ -21,15 +26,16 @@ import argparse
 import math
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import zip_longest
 from pathlib import Path
 
 import duckdb
 
 from assets.rules.publish import CRM, PARQUET, PUBLISHED_FILE, SCORING_INPUTS
+from schemas.renamed import OLD_NAMES, OldNames
 
-RUN_COLUMNS = ("key_levels.computed_at", "key_levels.run_id", "key_level_audit.rerun_at", "key_level_audit.run_id")
+RUN_COLUMNS = ("key_levels.computed_at", "key_levels.run_id", "key_level_reruns.rerun_at", "key_level_reruns.run_id")
 BATCH_ROWS = 50_000
 
 
@@ -43,6 +49,8 @@ class Table:
     source: str  # "duckdb", "parquet" or "csv"
     location: str  # schema.table in the attached file, or the path of the file
     ordered: bool = True  # False: the rows have no stated order (scoring inputs) and are compared sorted
+    renames: tuple[tuple[str, str], ...] = ()  # (column, the name it is compared under)
+    left_out: frozenset[str] = frozenset()  # columns not compared (the old names of renamed columns)
 
 
 def publication_folder(folder: Path) -> Path:
@@ -68,14 +76,44 @@ def published_tables(conn: duckdb.DuckDBPyConnection, alias: str, publication: P
     return tables
 
 
-def compare_folders(old: Path, new: Path, ignore: set[str] = frozenset(), show: int = 10) -> tuple[list[str], dict]:
-    """The differences between what `old` and `new` publish (empty when identical), and what was compared."""
+def under_new_names(tables: dict[str, Table], old_names: dict[str, OldNames]) -> dict[str, Table]:
+    """A publication made before the renames, labelled and with its columns named as after them."""
+    new_table = {old.table: new for new, old in old_names.items()}
+    renamed = {}
+    for table in tables.values():
+        if table.source == "csv" or table.name not in new_table:
+            renamed[table.label] = table
+            continue
+        new = new_table[table.name]
+        label = table.label.rpartition(table.name)[0] + new  # marts.x, parquet/x, scoring_inputs/x
+        columns = {old_column: new_column for new_column, old_column in old_names[new].columns.items()}
+        renamed[label] = replace(table, label=label, name=new, renames=tuple(columns.items()))
+    return renamed
+
+
+def without_old_names(tables: dict[str, Table], old_names: dict[str, OldNames]) -> dict[str, Table]:
+    """A publication made after the renames, without the renamed columns' old names its alms.duckdb repeats."""
+    return {
+        label: replace(table, left_out=frozenset(old_names[table.name].columns.values()))
+        if table.source == "duckdb" and table.name in old_names and old_names[table.name].table == table.name
+        else table
+        for label, table in tables.items()
+    }
+
+
+def compare_folders(
+    old: Path, new: Path, ignore: set[str] = frozenset(), show: int = 10, renamed: dict[str, OldNames] | None = None
+) -> tuple[list[str], dict]:
+    """The differences between what `old` and `new` publish (empty when identical), and what was compared. With
+    `renamed` (new table -> its old names), `old` was published under the old names (see `--renamed`)."""
     old_publication, new_publication = publication_folder(Path(old)), publication_folder(Path(new))
     differences: list[str] = []
     compared = {"tables": 0, "rows": 0, "ignored": sorted(ignore)}
     with duckdb.connect() as conn:
         old_tables = published_tables(conn, "old_publication", old_publication)
         new_tables = published_tables(conn, "new_publication", new_publication)
+        if renamed:
+            old_tables, new_tables = under_new_names(old_tables, renamed), without_old_names(new_tables, renamed)
         if not old_tables and not new_tables:
             return [f"neither {old} nor {new} holds a publication"], compared
         for label in sorted(old_tables.keys() - new_tables.keys()):
@@ -94,18 +132,21 @@ def compare_table(conn, old: Table, new: Table, ignore: set[str], show: int) -> 
     """The differences between two versions of one table (the first `show` differing cells), and its row count."""
     if old.source == "csv":
         return _compare_rows(old.label, ["line"], _lines(Path(old.location)), _lines(Path(new.location)), show)
-    old_columns, new_columns = _columns(conn, old), _columns(conn, new)
+    old_columns, new_columns = _columns(conn, old), _columns(conn, new)  # compared name -> (column, type)
     skipped = {c for c in old_columns | new_columns.keys() if {f"{old.name}.{c}", f"{old.label}.{c}"} & ignore}
-    old_kept = {c: t for c, t in old_columns.items() if c not in skipped}
-    new_kept = {c: t for c, t in new_columns.items() if c not in skipped}
+    old_kept = {c: t for c, (_, t) in old_columns.items() if c not in skipped}
+    new_kept = {c: t for c, (_, t) in new_columns.items() if c not in skipped}
     if list(old_kept.items()) != list(new_kept.items()):
         return [f"{old.label}: columns differ: {_describe_columns(old_kept, new_kept)}"], 0
-    select = ", ".join(f'"{c}"' for c in old_kept)
     old_cursor, new_cursor = conn.cursor(), conn.cursor()
     order = "" if old.ordered and new.ordered else " order by all"
-    old_cursor.execute(f"select {select} from {_relation(old)}{order}")
-    new_cursor.execute(f"select {select} from {_relation(new)}{order}")
+    old_cursor.execute(f"select {_select(old_columns, old_kept)} from {_relation(old)}{order}")
+    new_cursor.execute(f"select {_select(new_columns, new_kept)} from {_relation(new)}{order}")
     return _compare_rows(old.label, list(old_kept), _batches(old_cursor), _batches(new_cursor), show)
+
+
+def _select(columns: dict[str, tuple[str, str]], kept: dict[str, str]) -> str:
+    return ", ".join(f'"{columns[c][0]}"' for c in kept)
 
 
 def _compare_rows(label: str, columns: list[str], old_rows, new_rows, show: int) -> tuple[list[str], int]:
@@ -129,9 +170,15 @@ def _compare_rows(label: str, columns: list[str], old_rows, new_rows, show: int)
     return differences, rows + max(only_old, only_new)
 
 
-def _columns(conn, table: Table) -> dict[str, str]:
+def _columns(conn, table: Table) -> dict[str, tuple[str, str]]:
+    """The name each column is compared under -> (its name in the table, its type), in the table's order."""
     relation = conn.sql(f"select * from {_relation(table)} limit 0")
-    return {column: str(dtype) for column, dtype in zip(relation.columns, relation.types, strict=True)}
+    renames = dict(table.renames)
+    return {
+        renames.get(column, column): (column, str(dtype))
+        for column, dtype in zip(relation.columns, relation.types, strict=True)
+        if column not in table.left_out
+    }
 
 
 def _relation(table: Table) -> str:
@@ -187,14 +234,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ignore", action="append", default=[], metavar="TABLE.COLUMN", help="leave this column out")
     parser.add_argument("--ignore-run-columns", action="store_true", help=f"leave out {', '.join(RUN_COLUMNS)}")
     parser.add_argument("--show", type=int, default=10, help="differences shown per table")
+    parser.add_argument(
+        "--renamed", action="store_true", help="OLD was published before the renames of alms 0.2.0 (schemas/renamed.py)"
+    )
     args = parser.parse_args(argv)
     for folder in (args.old, args.new):
         if not folder.is_dir():
             print(f"compare_publications: {folder} is not a folder", file=sys.stderr)
             return 2
     ignore = set(args.ignore) | (set(RUN_COLUMNS) if args.ignore_run_columns else set())
-    differences, compared = compare_folders(args.old, args.new, ignore, args.show)
+    differences, compared = compare_folders(args.old, args.new, ignore, args.show, OLD_NAMES if args.renamed else None)
     ignored = f"; columns left out: {', '.join(compared['ignored'])}" if compared["ignored"] else ""
+    ignored += "; OLD compared under the new names (--renamed)" if args.renamed else ""
     if differences:
         print("\n".join(differences))
         print(f"different ({compared['tables']} tables compared{ignored})")

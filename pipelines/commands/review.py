@@ -4,7 +4,7 @@
     python -m pipelines.commands review --export pairs.csv --limit 50   # a CSV with an empty `decision` column
     python -m pipelines.commands review --import pairs.csv               # its filled rows (same / different)
 
-The pairs come from the last publication's `marts.match_review`, most instructive first; pairs already decided in
+The pairs come from the last publication's `marts.match_review_pairs`, most instructive first; pairs already decided in
 `$ALMS_DATA_DIR/match_overrides.csv` are skipped. Each decision is appended there as a must_link / cannot_link row
 with who and why. The next run (the same as-of date is fine) applies the decisions and learns from them: every pair
 with the same comparison pattern moves towards what the labels say, so one decision settles similar pairs elsewhere.
@@ -45,7 +45,7 @@ def pending_pairs(output_dir: Path, data_dir: Path, limit: int | None = None) ->
     if not published.exists():
         raise ReviewError(f"{published} does not exist: run the pipeline first (make run)")
     with duckdb.connect(str(published), read_only=True) as conn:
-        queue = conn.sql("select * from marts.match_review order by review_rank").pl()
+        queue = conn.sql("select * from marts.match_review_pairs order by review_rank").pl()
     decided = decided_pairs(data_dir / "match_overrides.csv")
     swapped = decided.select(
         pl.col("source_system_2").alias("source_system_1"),

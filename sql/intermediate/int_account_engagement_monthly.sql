@@ -10,7 +10,7 @@ matched as (
 ),
 
 reporting_window as (
-    select * from staging.stg_billing__reporting_window
+    select * from intermediate.int_reporting_windows_resolved
 )
 
 select

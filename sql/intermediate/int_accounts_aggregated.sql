@@ -21,7 +21,7 @@ events as (
 ),
 
 reporting_window as (
-    select * from staging.stg_billing__reporting_window
+    select * from intermediate.int_reporting_windows_resolved
 ),
 
 record_billing as (

@@ -8,7 +8,7 @@ with lines as (
 ),
 
 reporting_window as (
-    select * from staging.stg_billing__reporting_window
+    select * from intermediate.int_reporting_windows_resolved
 )
 
 select

@@ -12,7 +12,7 @@ with lines as (
 ),
 
 reporting_window as (
-    select * from staging.stg_billing__reporting_window
+    select * from intermediate.int_reporting_windows_resolved
 ),
 
 accepted_gaps as (
@@ -136,7 +136,7 @@ accepted as (
 
 select
     assessed.source_system,
-    assessed.month,
+    assessed.month as month_start_date,
     assessed.billing_rows,
     assessed.billing_amount,
     assessed.trailing_median,

@@ -6,7 +6,7 @@ with lines as (
 ),
 
 reporting_window as (
-    select * from staging.stg_billing__reporting_window
+    select * from intermediate.int_reporting_windows_resolved
 ),
 
 accepted_gaps as (
@@ -124,7 +124,7 @@ accepted as (
 
 select
     assessed.source_system,
-    assessed.month,
+    assessed.month as month_start_date,
     assessed.events,
     assessed.event_quantity,
     assessed.trailing_median,

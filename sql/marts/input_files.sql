@@ -1,7 +1,7 @@
 -- One row per input file: where each of its rows went. rows_read = rows_loaded + rows_quarantined +
 -- rows_outside_window for every file (a blocking check proves it). Loaded: the row reached the marts (billing lines
 -- and engagement events: clean and inside the window; client records and deals: usable; reference inputs: every row,
--- since a bad reference row stops the run). Quarantined: excluded, in marts.quarantine with its reason. Outside the
+-- since a bad reference row stops the run). Quarantined: excluded, in marts.quarantined_rows with its reason. Outside the
 -- window: clean billing lines and events dated before the window or after the as-of date, with their billing.
 -- Header-only files have 0 rows; files of a month a partitioned run did not read count the rows read by the run that
 -- last read them.
@@ -54,7 +54,7 @@ seller_feedback as (
 ),
 
 quarantine as (
-    select * from marts.quarantine
+    select * from marts.quarantined_rows
 ),
 
 rows_per_file as (

@@ -1,5 +1,5 @@
 -- Every raw billing line with its quarantine reason (empty when clean), its amount converted to the reporting
--- currency and whether it falls in the trailing 12-month window (staging.stg_billing__reporting_window).
+-- currency and whether it falls in the trailing 12-month window (intermediate.int_reporting_windows_resolved).
 -- Reasons, first match wins: blank_row (every value empty), missing_value, unparseable_date, implausible_date
 -- (before $min_date, ALMS_MIN_DATE), future_date (after today), unparseable_amount, absurd_amount (|amount| >=
 -- $max_line_amount), unknown_currency (not the reporting currency and absent from fx_rates), missing_fx_rate (no
@@ -7,7 +7,7 @@
 -- duplicate_line (a later line with the same source_system + invoice_id + line_number as a clean one; numeric
 -- invoice ids and line numbers compare as numbers: 01 = 1, 1.0 = 1).
 -- Invoice ids, line numbers and the original amounts and texts stay in raw.billing_lines: source_file +
--- source_row lead back to them (marts.quarantine shows them for quarantined lines).
+-- source_row lead back to them (marts.quarantined_rows shows them for quarantined lines).
 -- Amounts convert line by line, rounded half away from zero to the cent, then sum exactly as decimals.
 with lines as (
     select * from raw.billing_lines
@@ -22,7 +22,7 @@ clients as (
 ),
 
 reporting_window as (
-    select * from staging.stg_billing__reporting_window
+    select * from intermediate.int_reporting_windows_resolved
 ),
 
 known_currencies as (

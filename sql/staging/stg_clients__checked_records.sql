@@ -3,7 +3,7 @@
 -- cannot be referenced by billing and is excluded
 -- (missing_value); a second record with the same (source_system, source_client_id) is excluded as
 -- duplicate_record (the first in file order wins). A record with a missing name or an unparseable optional
--- value is kept (the value is null) and reported in marts.quarantine with action kept_with_nulls.
+-- value is kept (the value is null) and reported in marts.quarantined_rows with action kept_with_nulls.
 with records as (
     select * from raw.clients
 ),

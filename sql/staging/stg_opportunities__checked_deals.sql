@@ -19,7 +19,7 @@ clients as (
 ),
 
 reporting_window as (
-    select * from staging.stg_billing__reporting_window
+    select * from intermediate.int_reporting_windows_resolved
 ),
 
 latest_rates as (

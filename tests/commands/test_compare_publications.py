@@ -1,5 +1,6 @@
 """compare_publications on two tiny output folders: identical ones, one changed cell, a changed column, an ignored
-column, and scoring inputs compared whatever their row order."""
+column, scoring inputs compared whatever their row order, and a publication compared with one made before
+renames."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.commands.compare_publications import main
+from pipelines.commands.compare_publications import compare_folders, main
+from schemas.renamed import OldNames
 
 ACCOUNTS = [
     ("A1", "Acme", Decimal("120.50"), dt.date(2026, 10, 31), 1.5),
@@ -97,3 +99,45 @@ def test_a_table_only_on_one_side_and_a_missing_folder(tmp_path, capsys):
     assert main([str(old), str(new)]) == 1
     assert f"crm/extra.csv: only in {new}" in capsys.readouterr().out
     assert main([str(old), str(tmp_path / "nowhere")]) == 2
+
+
+def renamed_publication(root: Path, accounts=ACCOUNTS) -> Path:
+    """`output_folder` as a later version publishes it: marts.accounts is marts.clients_ranked, its score column is
+    priority_score, and alms.duckdb still answers to the old names (a view, the column repeated under its old name)."""
+    output_folder(root, accounts)
+    publication = Path(os.path.realpath(root / "current"))
+    with duckdb.connect(str(publication / "alms.duckdb")) as conn:
+        conn.execute("alter table marts.accounts rename to clients_ranked")
+        conn.execute("alter table marts.clients_ranked rename column score to priority_score")
+        conn.execute(
+            "create view marts.accounts as select * rename (priority_score as score) from marts.clients_ranked"
+        )
+        conn.execute("alter table marts.key_levels rename column key_level to key_level_usd")
+        conn.execute("alter table marts.key_levels add column key_level decimal(2, 1)")
+        conn.execute("update marts.key_levels set key_level = key_level_usd")
+        (publication / "parquet" / "accounts.parquet").unlink()
+        conn.execute(
+            f"copy marts.clients_ranked to '{publication / 'parquet'}/clients_ranked.parquet' (format parquet)"
+        )
+        conn.execute(
+            f"copy (select * exclude (key_level) from marts.key_levels) to '{publication / 'parquet'}/key_levels.parquet' "
+            "(format parquet)"
+        )
+    return root
+
+
+def test_renamed_compares_an_older_publication_under_the_new_names(tmp_path):
+    renamed = {
+        "clients_ranked": OldNames("accounts", {"priority_score": "score"}),
+        "key_levels": OldNames("key_levels", {"key_level_usd": "key_level"}),
+    }
+    old, new = output_folder(tmp_path / "old"), renamed_publication(tmp_path / "new")
+    differences, compared = compare_folders(old, new)
+    assert "marts.accounts: only in " + str(old) in differences  # the view is not a table
+    assert compare_folders(old, new, renamed=renamed) == ([], {"tables": 6, "rows": 11, "ignored": []})
+    changed = [ACCOUNTS[0], ("A2", "Globex", Decimal("80.00"), dt.date(2026, 10, 31), 2.5)]
+    differences, _ = compare_folders(old, renamed_publication(tmp_path / "changed", changed), renamed=renamed)
+    assert differences == [
+        "marts.clients_ranked: row 2, priority_score: None -> 2.5",
+        "parquet/clients_ranked: row 2, priority_score: None -> 2.5",
+    ]

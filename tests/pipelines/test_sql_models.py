@@ -87,7 +87,7 @@ def test_lineage_of_named_columns_checked_by_hand(lineage):
     }
     # the quarantine reason: each input's checked reason, a client's missing name or unusable value, a prospect's
     # unusable value; the kept_cleaned branches write a literal
-    assert deps(lineage, "marts.quarantine", "reason") == {
+    assert deps(lineage, "marts.quarantined_rows", "reason") == {
         "staging.stg_billing__checked_lines.quarantine_reason",
         "staging.stg_clients__checked_records.quarantine_reason",
         "staging.stg_clients__checked_records.name",
@@ -102,12 +102,12 @@ def test_lineage_of_named_columns_checked_by_hand(lineage):
         "intermediate.int_clients_matched.source_system",
         "intermediate.int_clients_matched.source_client_id",
     }
-    assert deps(lineage, "marts.match_review", "name_2") == {"intermediate.int_clients_matched.name"}
+    assert deps(lineage, "marts.match_review_pairs", "name_2") == {"intermediate.int_clients_matched.name"}
 
 
 # Output columns computed from no column of a table: documented here, so a new one fails until someone looks at it.
 NO_COLUMN = {
-    "staging.stg_billing__reporting_window.is_as_of_set": "the parameter $as_of",
+    "intermediate.int_reporting_windows_resolved.is_as_of_set": "the parameter $as_of",
     "intermediate.int_account_engagement_monthly.events": "count(*)",
     "intermediate.int_account_pipeline.open_deals": "count(*)",
     "intermediate.int_client_billing_monthly.billing_line_count": "count(*)",
@@ -116,7 +116,7 @@ NO_COLUMN = {
     "intermediate.int_accounts_aggregated.billing_line_count": "sum of count(*)",
     "marts.billing_completeness.billing_rows": "count(*)",
     "marts.engagement_completeness.events": "count(*)",
-    "marts.quarantine.input_name": "a literal per input",
+    "marts.quarantined_rows.input_name": "a literal per input",
     "marts.input_files.rows_read": "count(*)",
     "marts.input_files.reporting_currency": "the parameter $reporting_currency",
     "marts.billing_completeness.reporting_currency": "the parameter $reporting_currency",

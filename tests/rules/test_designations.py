@@ -394,7 +394,7 @@ def test_active_tier_override_replaces_the_tier_and_keeps_the_computed_one():
     assert out["tier"].to_list() == ["high", "low", "high"]
     assert out["tier_computed"].to_list() == ["low", "medium", "high"]
     a1 = out.row(0, named=True)
-    assert (a1["tier_override_by"], a1["tier_override_reason"], a1["tier_override_until"]) == (
+    assert (a1["tier_override_by"], a1["tier_override_reason"], a1["tier_override_until_date"]) == (
         "Maria (manager)",
         "signed LOI",
         date(2026, 12, 31),
@@ -594,7 +594,11 @@ def test_designation_override_applied_with_the_computed_value_kept():
     )
     t3 = lists.filter(pl.col("account_id") == "T3").row(0, named=True)
     assert t3["designation"] == "target" and t3["designation_computed"] == "secondary"
-    assert (t3["designation_override_by"], t3["designation_override_reason"], t3["designation_override_until"]) == (
+    assert (
+        t3["designation_override_by"],
+        t3["designation_override_reason"],
+        t3["designation_override_until_date"],
+    ) == (
         "Maria",
         "renewal at risk",
         date(2027, 3, 31),

@@ -20,7 +20,7 @@ def account(account_id: str, as_of=JAN, **fields) -> dict:
         "billing_12m": Decimal("100.00"),
         "is_key_account": False,
         "key_level": Decimal("500.00"),
-        "review_period_start": PERIOD_1,
+        "review_period_start_date": PERIOD_1,
         "priority_score": 50.0,
         "tier": "medium",
         "is_tier_overridden": False,
@@ -55,7 +55,7 @@ def test_each_change_has_its_reason():
     )
     after = snap(
         account("a", FEB, is_key_account=True, designation="key", billing_12m=Decimal("600.00")),  # billing rose
-        account("b", FEB, review_period_start=PERIOD_2, key_level=Decimal("900.00")),  # a new review level
+        account("b", FEB, review_period_start_date=PERIOD_2, key_level=Decimal("900.00")),  # a new review level
         account("c", FEB, tier="high", priority_score=70.0),  # score crossed a threshold
         account("d", FEB, tier="high", is_tier_overridden=True),  # an override started
         account("e", FEB, owner_id="S2"),  # owner changed

@@ -85,12 +85,12 @@ def warehouse(as_of: dt.date, reviewed_on: dt.date, snapshot: bool = True) -> du
         ],
     )
     conn.execute(
-        "create table marts.account_history (as_of_date date, account_id varchar, billing_12m decimal(18,2), "
+        "create table marts.account_snapshots (as_of_date date, account_id varchar, billing_12m decimal(18,2), "
         "is_key_account boolean)"
     )
     if snapshot:
         conn.executemany(
-            "insert into marts.account_history values (?, ?, ?, ?)",
+            "insert into marts.account_snapshots values (?, ?, ?, ?)",
             [[reviewed_on, "A", 80, False], [reviewed_on, "B", 120, True], [reviewed_on, "C", 280, True],
              [reviewed_on, "D", 12, False], [dt.date(2025, 1, 31), "A", 500, True]],
         )  # fmt: skip

@@ -40,7 +40,7 @@ def test_changed_data_on_the_review_date_reruns_the_review_with_an_automatic_rea
     rerun = decide(first.levels, first.audit, cut_of(corrected), run="r2")
     assert rerun.kind == "rerun" and rerun.applied_level == Decimal("900")
     (row,) = rerun.audit.iter_rows(named=True)
-    assert row["old_key_level"] == Decimal("800") and row["new_key_level"] == Decimal("900") and row["changed"]
+    assert row["old_key_level"] == Decimal("800") and row["new_key_level"] == Decimal("900") and row["has_changed"]
     assert row["reason"] == (
         "automatic: the review's as-of date 2026-10-31 was run again on changed data: total billing 4,400.00 -> "
         "4,650.00; key billing 1,700.00 -> 1,850.00; key level 800.00 -> 900.00"
@@ -56,7 +56,7 @@ def test_changed_data_that_keeps_the_level_is_still_recorded():
     relabelled = ["900", "800", "700", "600", "500", "400", "500"]  # two records merged: n 8 -> 7, k stays 2
     rerun = decide(first.levels, first.audit, cut_of(relabelled))
     (row,) = rerun.audit.iter_rows(named=True)
-    assert not row["changed"] and "ranked accounts 8 -> 7" in row["reason"]
+    assert not row["has_changed"] and "ranked accounts 8 -> 7" in row["reason"]
     assert rerun.levels["ranked_accounts"].to_list() == [7]
 
 

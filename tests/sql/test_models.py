@@ -189,7 +189,7 @@ def test_each_billing_fault_gets_its_reason_and_column():
         "using (source_file, source_row) where invoice_id = 'OK' order by source_row"
     ).fetchall()
     assert first_ok == [("",), ("duplicate_line",)]
-    quarantined = conn.sql("select count(*) from marts.quarantine where input_name = 'billing'").fetchall()[0][0]
+    quarantined = conn.sql("select count(*) from marts.quarantined_rows where input_name = 'billing'").fetchall()[0][0]
     assert quarantined == 9
     clean = conn.sql(
         "select invoice_id, billing_amount from staging.stg_billing__invoice_lines "
@@ -208,7 +208,9 @@ def test_window_is_the_latest_complete_month_and_twelve_months_back():
         ],
         CLIENTS,
     )
-    window = conn.sql("select as_of_date, window_start_date from staging.stg_billing__reporting_window").fetchall()
+    window = conn.sql(
+        "select as_of_date, window_start_date from intermediate.int_reporting_windows_resolved"
+    ).fetchall()
     assert window == [(dt.date(2026, 10, 31), dt.date(2025, 11, 1))]
     in_window = conn.sql(
         "select invoice_id from staging.stg_billing__checked_lines join raw.billing_lines "
@@ -219,12 +221,12 @@ def test_window_is_the_latest_complete_month_and_twelve_months_back():
 
 def test_a_latest_invoice_on_a_month_end_closes_that_month_and_as_of_overrides():
     conn = warehouse([line("A", date="2026-02-28")], CLIENTS)
-    assert conn.sql("select as_of_date, window_start_date from staging.stg_billing__reporting_window").fetchall() == [
-        (dt.date(2026, 2, 28), dt.date(2025, 3, 1))
-    ]
+    assert conn.sql(
+        "select as_of_date, window_start_date from intermediate.int_reporting_windows_resolved"
+    ).fetchall() == [(dt.date(2026, 2, 28), dt.date(2025, 3, 1))]
     conn = warehouse([line("A", date="2026-02-28")], CLIENTS, as_of=dt.date(2026, 1, 15))
     assert conn.sql(
-        "select as_of_date, window_start_date, is_as_of_set from staging.stg_billing__reporting_window"
+        "select as_of_date, window_start_date, is_as_of_set from intermediate.int_reporting_windows_resolved"
     ).fetchall() == [(dt.date(2026, 1, 15), dt.date(2025, 1, 16), True)]
 
 
@@ -253,7 +255,7 @@ def test_client_records_without_key_or_repeated_are_excluded_and_reported():
         ],
     )
     rows = conn.sql(
-        "select source_row, reason, action, column_name from marts.quarantine where input_name = 'clients' "
+        "select source_row, reason, action, column_name from marts.quarantined_rows where input_name = 'clients' "
         "order by source_row"
     ).fetchall()
     assert rows == [
