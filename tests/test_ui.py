@@ -93,13 +93,21 @@ def webserver(small_run, tmp_path_factory):
         log.close()
 
 
+def new_page(browser, height: int):
+    """A page whose clicks first close the UI's one-time community dialog when it has opened (a moment after some
+    first page, over whatever is there)."""
+    page = browser.new_page(viewport={"width": 1600, "height": height})
+    page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.click())
+    return page
+
+
 def test_asset_graph_shows_layers_and_marts_and_a_mart_page_its_columns(webserver):
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page = new_page(browser, height=1000)
         try:
             page.goto(f"{webserver}/asset-groups", wait_until="domcontentloaded")
             for group in ("raw", "staging", "intermediate", "marts"):
@@ -112,9 +120,6 @@ def test_asset_graph_shows_layers_and_marts_and_a_mart_page_its_columns(webserve
             for _, mart in PUBLISHED_TABLES:  # with 20 marts, which of them the first view draws depends on the layout
                 drawn = drawn.or_(page.get_by_text(mart, exact=True))
             drawn.first.wait_for(state="attached", timeout=60_000)
-            skip = page.get_by_role("button", name="Skip")  # the UI's one-time community dialog
-            if skip.count():
-                skip.first.click()
             page.screenshot(path=str(ARTIFACTS / "marts_graph.png"), full_page=True)
             for mart in ("seller_account_lists", "account_snapshots", "prioritization_outcomes", "publication"):
                 page.goto(f"{webserver}/assets/marts/{mart}?view=lineage", wait_until="domcontentloaded")
@@ -187,26 +192,18 @@ def test_the_pictures_render_on_the_mart_pages(webserver):
     """Dagster 1.13 lists Markdown metadata on the asset's Overview (Metadata table) as "[Show Markdown]"; the dialog
     it opens renders the Markdown, here an inline PNG: the browser must decode it (naturalWidth > 0). The pictures are
     small_run's."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 1400})
+        page = new_page(browser, height=1400)
         try:
             for mart, entries in PICTURES.items():
                 page.goto(f"{webserver}/assets/marts/{mart}", wait_until="domcontentloaded")
                 for entry in entries:
                     key = page.get_by_text(entry, exact=True).first
                     key.wait_for(timeout=60_000)
-                    if mart == "accounts":  # the UI's one-time community dialog comes a moment after the first page
-                        skip = page.get_by_role("button", name="Skip")
-                        try:
-                            skip.first.wait_for(timeout=10_000)
-                            skip.first.click()
-                        except PlaywrightTimeout:
-                            pass
                     key.scroll_into_view_if_needed()
                     key.locator("xpath=ancestor::tr[1]").get_by_text("[Show Markdown]").click()
                     dialog = page.get_by_role("dialog").filter(has_text=entry)
