@@ -8,6 +8,8 @@ from assets.resources import AlmsSettings
 from assets.rules.inputs import CLIENTS
 from assets.rules.progress import progress
 from assets.rules.resolution import match_client_records
+from assets.rules.spark_resolution import spark_scorer
+from assets.spark import SparkEngine
 
 OPTIONAL_FIELDS = CLIENTS.optional  # what the survivorship rule counts as "filled"
 
@@ -33,10 +35,15 @@ OPTIONAL_FIELDS = CLIENTS.optional  # what the survivorship rule counts as "fill
     },
 )
 def clients_matched(
-    context: dg.AssetExecutionContext, settings: AlmsSettings, records: pl.DataFrame, overrides: pl.DataFrame
+    context: dg.AssetExecutionContext,
+    settings: AlmsSettings,
+    spark: SparkEngine,
+    records: pl.DataFrame,
+    overrides: pl.DataFrame,
 ):
+    on_spark = settings.engine == "spark" and settings.matcher == "probabilistic"
     with errors_as_dagster_failures(), progress("intermediate.int_clients_matched", context.log.info) as step:
-        step.update(f"matching {records.height:,} client records")
+        step.update(f"matching {records.height:,} client records" + (" (pairs on Spark)" if on_spark else ""))
         matched, review, report = match_client_records(
             records,
             overrides,
@@ -44,6 +51,8 @@ def clients_matched(
             settings.match_threshold,
             settings.review_threshold,
             step.say,  # each phase is logged as it ends; a long phase is said again every few seconds
+            # ALMS_ENGINE=spark: blocking, comparisons and scoring on Spark (assets/rules/spark_resolution.py)
+            spark_scorer(spark.session()) if on_spark else None,
         )
     metadata = {
         key: dg.MetadataValue.json(value) if isinstance(value, dict) else value for key, value in report.items()
@@ -61,6 +70,7 @@ def clients_matched(
             "accounts_out": accounts,
             "records_merged": matched.height - accounts,
             "matcher": settings.matcher,
+            "pairs_on": "spark" if on_spark else "driver",
             **metadata,
         },
     )

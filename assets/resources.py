@@ -28,7 +28,7 @@
 | ALMS_POSTGRES_LOCK_TIMEOUT | 30 | seconds the swap waits for BI sessions that hold the published tables |
 | ALMS_ALERT_WEBHOOK | (unset) | a failed run posts a one-line JSON alert here (read at run time, never shown) |
 | ALMS_UI_URL | http://127.0.0.1:3000 | the Dagster UI's address, for the link to a failed run in the alert |
-| ALMS_ENGINE | duckdb | what runs the SQL models and the transactional raw ingest: duckdb (embedded), or spark (docs/spark.md) |
+| ALMS_ENGINE | duckdb | what runs the SQL models, the transactional raw ingest and the client matcher's pairs: duckdb (embedded), or spark (docs/spark.md) |
 | ALMS_SPARK_MASTER | local[2] | the Spark master: local[N], spark://host:7077, yarn, k8s://... (engine spark) |
 | ALMS_SPARK_WAREHOUSE | $ALMS_OUTPUT_DIR/work/spark-warehouse | where Spark's tables go, <layer>/<table>/ Parquet folders |
 | ALMS_SPARK_DRIVER_MEMORY | 2g | the Spark driver's memory (local mode: all of Spark's memory) |

@@ -9,7 +9,8 @@
    domain stem, the last 7 phone digits, house number with postal code or with street, the rarest word with postal
    code, city or house number, the two rarest words, and acronyms within a city. Rules without postal codes keep
    pairs comparable when a source leaves them empty. A block larger than `max_block_size` is skipped and reported.
-3. Compare (DuckDB SQL): four fields, each with graded levels; missing on either side is no evidence.
+3. Compare (DuckDB SQL; with ALMS_ENGINE=spark the same SQL transpiled, on Spark: assets/rules/spark_resolution.py):
+   four fields, each with graded levels; missing on either side is no evidence.
    - name: exact / same words (any order, typos, abbreviations) / contained (one name adds words to the other) /
      acronym / partial (both add words) / weak / conflicting qualifiers (East vs West, No. 2 vs No. 3) / different.
    - location: house number, street, postal code, city and country together (they are not independent: a shared
@@ -533,7 +534,7 @@ end"""
 def _shared_weight(side: str) -> str:
     """SQL: the summed weight of the words of one name that meet the other (no word: 0, every word: the name's)."""
     return (
-        f"case when {side}_hits = 0 then 0.0 when {side}_hits = (1::bigint << len({side}_tokens)) - 1 "
+        f"case when {side}_hits = 0 then 0.0 when {side}_hits = (1::bigint << array_length({side}_tokens)) - 1 "
         f"then {side}_weight else list_sum(list_transform({side}_weights, lambda w, i: case when {_bit(f'{side}_hits', 'i')} then w "
         "else 0 end)) end"
     )
@@ -583,16 +584,16 @@ word_bits as (
 word_sums as (
     select
         *,
-        len(l_tokens) - bit_count(l_hits) as l_unmatched,
-        len(r_tokens) - bit_count(r_hits) as r_unmatched,
+        array_length(l_tokens) - bit_count(l_hits) as l_unmatched,
+        array_length(r_tokens) - bit_count(r_hits) as r_unmatched,
         {_shared_weight("l")} as l_shared_weight,
         {_shared_weight("r")} as r_shared_weight,
         l_hits & ~l_common_mask <> 0 or {_shared_weight("l")} >= l_rare_weight as l_rare_hit,
         r_hits & ~r_common_mask <> 0 or {_shared_weight("r")} >= r_rare_weight as r_rare_hit,
         l_qualifier_mask & ~l_hits <> 0 as l_discriminator,
         r_qualifier_mask & ~r_hits <> 0 as r_discriminator,
-        ~(l_hits | l_division_mask) & ((1::bigint << len(l_tokens)) - 1) = 0 as l_division_only,
-        ~(r_hits | r_division_mask) & ((1::bigint << len(r_tokens)) - 1) = 0 as r_division_only
+        ~(l_hits | l_division_mask) & ((1::bigint << array_length(l_tokens)) - 1) = 0 as l_division_only,
+        ~(r_hits | r_division_mask) & ((1::bigint << array_length(r_tokens)) - 1) = 0 as r_division_only
     from word_bits
 ),
 address_parts as (
@@ -688,16 +689,21 @@ from levels
 """
 
 
-def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
-    """The comparison levels of each pair (and the exact name's term frequency), in the order of `pairs` and with its
-    other columns."""
+def comparison_records(prepared: pl.DataFrame) -> pl.DataFrame:
+    """The records' columns that COMPARISONS_SQL reads (as `prepared`), on either engine."""
     columns = ["record_id", "name_key", "name_compact", "tokens", "token_weights", "common_mask", "qualifier_mask",
                "division_mask", "typo_mask", "initials", "acronym_token", "name_tf", "domain_key", "domain_stem",
                "phone_key", "postal_code_key", "house_number", "street_key", "city_key", "country_key",
                "rare_weight"]  # fmt: skip
     # a name's total word weight computed here: a CTE read twice (once per side) would be materialised, one more copy
     # of the records in memory (1M records: 0.4 GB)
-    conn.register("prepared", prepared.select(*columns, pl.col("token_weights").list.sum().alias("name_weight")))
+    return prepared.select(*columns, pl.col("token_weights").list.sum().alias("name_weight"))
+
+
+def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
+    """The comparison levels of each pair (and the exact name's term frequency), in the order of `pairs` and with its
+    other columns."""
+    conn.register("prepared", comparison_records(prepared))
     conn.register("pair_ids", pairs.select("left_id", "right_id").with_row_index("pair_index"))
     try:
         # put back in order by the pair's index (cheaper than joining the pairs back on two ids)
@@ -762,15 +768,18 @@ def _log_bayes_factors(patterns: pl.DataFrame, m: dict, u: dict) -> np.ndarray:
     return total
 
 
-def _patterns(levels: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    """Distinct comparison patterns with their pair counts (the term frequencies, rounded, are part of it)."""
+def _patterns(levels: pl.DataFrame | pl.LazyFrame, count: str | None = None) -> pl.DataFrame:
+    """Distinct comparison patterns with their pair counts (the term frequencies, rounded, are part of it). With
+    `count`, each row of `levels` stands for that many pairs (patterns counted elsewhere, e.g. on Spark)."""
     rounded = [
         pl.when(pl.col(column) == level).then(pl.lit(2.0) ** pl.col(tf).log(2).round(1)).alias(tf)
         for column, (level, tf) in TERM_FREQUENCIES.items()
     ]
     keys = [*FIELDS, *(tf for _, tf in TERM_FREQUENCIES.values())]
     # sorted, so that the EM's sums run in one order and identical data gives identical probabilities
-    return levels.lazy().with_columns(rounded).group_by(keys).len().sort(keys, nulls_last=True).collect()
+    grouped = levels.lazy().with_columns(rounded).group_by(keys)
+    counted = grouped.len() if count is None else grouped.agg(pl.col(count).sum().alias("len"))
+    return counted.sort(keys, nulls_last=True).collect()
 
 
 def estimate_parameters(
@@ -779,14 +788,15 @@ def estimate_parameters(
     n_records: int,
     settings: ResolutionSettings,
     labels: pl.DataFrame | None = None,
+    count: str | None = None,
 ) -> tuple[dict, float]:
     """m-probabilities and the prior (probability that two random records match) by EM over the candidate pairs.
 
     Every pair outside the candidates counts as a non-match; the E-step uses the prior over all n(n-1)/2 pairs, so
     the evidence that made a pair a candidate is counted once, through its agreement levels. Labelled pairs enter
-    with their label as the posterior."""
+    with their label as the posterior. `count`: see _patterns."""
     all_pairs = max(n_records * (n_records - 1) / 2, 1.0)
-    patterns = _patterns(levels)
+    patterns = _patterns(levels, count)
     counts = patterns["len"].to_numpy().astype(float)
     m = {
         "name_level": {9: 0.5, 8: 0.15, 7: 0.08, 6: 0.02, 5: 0.02, 4: 0.05, 3: 0.05, 2: 0.05, 1: 1e-4, 0: 0.05},
@@ -827,12 +837,18 @@ def estimate_parameters(
 
 
 def estimate_prior(
-    levels: pl.DataFrame | pl.LazyFrame, m: dict, u: dict, prior: float, n_records: int, iterations: int = 20
+    levels: pl.DataFrame | pl.LazyFrame,
+    m: dict,
+    u: dict,
+    prior: float,
+    n_records: int,
+    iterations: int = 20,
+    count: str | None = None,
 ) -> float:
     """The prior again over every compared pair (the broad rules' too), m and u fixed: the expected matches among
-    them over all n(n-1)/2 pairs."""
+    them over all n(n-1)/2 pairs. `count`: see _patterns."""
     all_pairs = max(n_records * (n_records - 1) / 2, 1.0)
-    patterns = _patterns(levels)
+    patterns = _patterns(levels, count)
     counts = patterns["len"].to_numpy().astype(float)
     factors = _log_bayes_factors(patterns, m, u)
     for _ in range(iterations):
@@ -1174,20 +1190,18 @@ def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionS
     return queue.drop("_distance", "_rank_in_pattern")
 
 
-def resolve_clients(
-    records: pl.DataFrame,
-    settings: ResolutionSettings | None = None,
-    overrides: pl.DataFrame | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> Resolution:
-    """Group client records into accounts; see the module docstring. `overrides` has source_system_1,
-    source_client_id_1, source_system_2, source_client_id_2, decision (must_link / cannot_link), source_file and
-    source_row."""
-    settings = settings or ResolutionSettings()
-    clock = _PhaseClock(progress)
-    prepared, common = prepare_records(records, settings)
-    decided = attach_overrides(prepared, overrides)
-    clock.done(f"prepared {prepared.height:,} records ({len(common):,} common name words)")
+# The step from prepared records to scored pairs, DuckDB's (score_candidate_pairs) or Spark's
+# (assets.rules.spark_resolution): (prepared, decided, settings, clock) -> (scored pairs, blocking report, (m, u, prior))
+PairScorer = Callable[[pl.DataFrame, pl.DataFrame, ResolutionSettings, _PhaseClock],
+                      tuple[pl.DataFrame, dict, tuple[dict, dict, float]]]  # fmt: skip
+
+
+def score_candidate_pairs(
+    prepared: pl.DataFrame, decided: pl.DataFrame, settings: ResolutionSettings, clock: _PhaseClock
+) -> tuple[pl.DataFrame, dict, tuple[dict, dict, float]]:
+    """Block, compare (DuckDB), estimate u, m and the prior, and score every candidate pair (and every labelled
+    pair) on this machine: the pairs with their levels, decision, weights and probability, in (left_id, right_id)
+    order with the labelled pairs blocking did not find last; the blocking report; (m, u, prior)."""
     with duckdb.connect() as conn, ThreadPoolExecutor(max_workers=1) as alongside:
         conn.execute("set enable_progress_bar = false")
         # u from random pairs (DuckDB) while the blocking (polars) runs: neither engine keeps both cores busy alone
@@ -1215,7 +1229,26 @@ def resolve_clients(
     m, prior = estimate_parameters(undecided.filter("is_training"), u, prepared.height, settings, labels)
     prior = estimate_prior(undecided, m, u, prior, prepared.height)
     clock.done("estimated m and the prior (EM)")
-    scored, taught = learn_from_labels(score_pairs(levels, m, u, prior), settings.label_prior_strength)
+    return score_pairs(levels, m, u, prior), report, (m, u, prior)
+
+
+def resolve_clients(
+    records: pl.DataFrame,
+    settings: ResolutionSettings | None = None,
+    overrides: pl.DataFrame | None = None,
+    progress: Callable[[str], None] | None = None,
+    scorer: PairScorer | None = None,
+) -> Resolution:
+    """Group client records into accounts; see the module docstring. `overrides` has source_system_1,
+    source_client_id_1, source_system_2, source_client_id_2, decision (must_link / cannot_link), source_file and
+    source_row. `scorer`: what turns the prepared records into scored pairs (default: DuckDB and polars here)."""
+    settings = settings or ResolutionSettings()
+    clock = _PhaseClock(progress)
+    prepared, common = prepare_records(records, settings)
+    decided = attach_overrides(prepared, overrides)
+    clock.done(f"prepared {prepared.height:,} records ({len(common):,} common name words)")
+    scored, report, (m, u, prior) = (scorer or score_candidate_pairs)(prepared, decided, settings, clock)
+    scored, taught = learn_from_labels(scored, settings.label_prior_strength)
     name_allows = (
         pl.when(pl.col("name_level") == CONFLICTING_QUALIFIERS)
         .then(False)
@@ -1332,9 +1365,11 @@ def match_client_records(
     match_threshold: float = 0.5,
     review_threshold: float = 0.05,
     progress: Callable[[str], None] | None = None,
+    scorer: PairScorer | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
     """The records with account_id, match_rule, match_confidence and match_evidence; the review pairs by record
-    keys; and a report for the UI. `matcher` is probabilistic (this module) or deterministic (matching.py)."""
+    keys; and a report for the UI. `matcher` is probabilistic (this module) or deterministic (matching.py);
+    `scorer`: see resolve_clients (the Spark engine's: assets.rules.spark_resolution)."""
     if matcher == "deterministic":
         if overrides is not None and overrides.height:
             raise OverrideError("match_overrides need the probabilistic matcher (ALMS_MATCHER=probabilistic)")
@@ -1344,7 +1379,7 @@ def match_client_records(
         )
         return matched, pl.DataFrame(schema=REVIEW_COLUMNS), {"records_by_rule": report["records_by_rule"]}
     settings = ResolutionSettings(match_threshold=match_threshold, review_threshold=review_threshold)
-    resolution = resolve_clients(records, settings, overrides, progress)
+    resolution = resolve_clients(records, settings, overrides, progress, scorer)
     keys = resolution.crosswalk.select("record_id", "source_system", "source_client_id")
     review = (
         resolution.review.join(keys.rename({"record_id": "left_id", "source_system": "source_system_1",
