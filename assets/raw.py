@@ -52,6 +52,23 @@ def _batched(frames: Iterator[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame
         yield pl.concat(batch, how="vertical")
 
 
+def _files_replaced(
+    settings: AlmsSettings, spec: inputs.InputSpec, report: dict, existing: set[str], months
+) -> tuple[list[str], list[str], object]:
+    """The files this ingest read (their rows replace the table's rows of those files), the files the table holds
+    that are no longer on disk, and `months`: None when the ingest read every file the table holds (the new rows are
+    then the whole table: swapping it is faster than replacing rows)."""
+    replaced, gone = sorted(report["files"]), []
+    if months is not None:
+        on_disk = {
+            p.relative_to(settings.data_dir).as_posix() for p in inputs.find_input_files(settings.data_dir, spec)
+        }
+        gone = sorted(existing - on_disk)
+        if existing <= set(replaced) | set(gone):
+            months = None
+    return replaced, gone, months
+
+
 def _ingest(
     context: dg.AssetExecutionContext,
     settings: AlmsSettings,
@@ -107,14 +124,7 @@ def _ingest(
             frame = validate(model, parse(inputs.empty_text_frame(spec)))
             write_frame(conn, loading, frame)
             schema = frame.schema
-        replaced, gone = sorted(report["files"]), []
-        if months is not None:
-            on_disk = {
-                p.relative_to(settings.data_dir).as_posix() for p in inputs.find_input_files(settings.data_dir, spec)
-            }
-            gone = sorted(existing - on_disk)
-            if existing <= set(replaced) | set(gone):
-                months = None  # every file the table held was read again: swapping it is faster than replacing rows
+        replaced, gone, months = _files_replaced(settings, spec, report, existing, months)
         step.update(f"{rows:,} rows written; replacing raw.{name}")
         if months is None:
             conn.execute(f"drop table if exists raw.{name}")
@@ -208,14 +218,7 @@ def _ingest_on_spark(
         cleaned = sum(c for _, _, c in read)
         report["files"].update({f: n for f, n, _ in read})
         report["files_without_rows"] = [f for f, n in report["files"].items() if n == 0]
-        replaced, gone = sorted(report["files"]), []
-        if months is not None:
-            on_disk = {
-                p.relative_to(settings.data_dir).as_posix() for p in inputs.find_input_files(settings.data_dir, spec)
-            }
-            gone = sorted(existing - on_disk)
-            if existing <= set(replaced) | set(gone):
-                months = None  # every file the table held was read again: the new folder is the table
+        replaced, gone, months = _files_replaced(settings, spec, report, existing, months)
         step.update(f"replacing raw.{name}")
         if months is not None:  # the old rows of the files not read again, and the new ones, in a new folder
             from pyspark.sql import functions as F

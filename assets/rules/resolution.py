@@ -1196,21 +1196,37 @@ PairScorer = Callable[[pl.DataFrame, pl.DataFrame, ResolutionSettings, _PhaseClo
                       tuple[pl.DataFrame, dict, tuple[dict, dict, float]]]  # fmt: skip
 
 
+def blocked_beside_u(
+    prepared: pl.DataFrame,
+    settings: ResolutionSettings,
+    clock: _PhaseClock,
+    block: Callable[[], tuple[pl.DataFrame, dict]],
+    engine: str = "",
+) -> tuple[pl.DataFrame, dict, dict]:
+    """`block()` (the candidate pairs and the blocking report, on `engine`), while DuckDB compares the fixed sample of
+    random pairs that u is counted from on this machine, alongside: neither keeps both cores busy alone. Returns
+    (pairs, report, u)."""
+    where = f" ({engine})" if engine else ""
+    with duckdb.connect() as conn, ThreadPoolExecutor(max_workers=1) as alongside:
+        conn.execute("set enable_progress_bar = false")
+        sample = random_pairs(prepared.height, settings.random_pairs, settings.seed)
+        random_levels = alongside.submit(compare_pairs, conn, prepared, sample)
+        pairs, report = block()
+        clock.done(f"blocked: {report['candidate_pairs']:,} candidate pairs{where}")
+        u = level_frequencies(random_levels.result())
+        clock.done(f"u from {sample.height:,} random pairs (alongside the blocking)")
+    return pairs, report, u
+
+
 def score_candidate_pairs(
     prepared: pl.DataFrame, decided: pl.DataFrame, settings: ResolutionSettings, clock: _PhaseClock
 ) -> tuple[pl.DataFrame, dict, tuple[dict, dict, float]]:
     """Block, compare (DuckDB), estimate u, m and the prior, and score every candidate pair (and every labelled
     pair) on this machine: the pairs with their levels, decision, weights and probability, in (left_id, right_id)
     order with the labelled pairs blocking did not find last; the blocking report; (m, u, prior)."""
-    with duckdb.connect() as conn, ThreadPoolExecutor(max_workers=1) as alongside:
+    pairs, report, u = blocked_beside_u(prepared, settings, clock, lambda: candidate_pairs(prepared, settings))
+    with duckdb.connect() as conn:
         conn.execute("set enable_progress_bar = false")
-        # u from random pairs (DuckDB) while the blocking (polars) runs: neither engine keeps both cores busy alone
-        sample = random_pairs(prepared.height, settings.random_pairs, settings.seed)
-        random_levels = alongside.submit(compare_pairs, conn, prepared, sample)
-        pairs, report = candidate_pairs(prepared, settings)
-        clock.done(f"blocked: {report['candidate_pairs']:,} candidate pairs")
-        u = level_frequencies(random_levels.result())
-        clock.done(f"u from {sample.height:,} random pairs (alongside the blocking)")
         # the labelled pairs too, where blocking did not find them
         unblocked = decided.select("left_id", "right_id").join(pairs, on=["left_id", "right_id"], how="anti")
         compared = pl.concat([pairs, unblocked.with_columns(pl.lit(False).alias("is_training"))])

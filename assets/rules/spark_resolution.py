@@ -23,10 +23,8 @@ Dagster-free like every rule: the asset hands in its session (assets/spark.py st
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
-import duckdb
 import polars as pl
 
 from assets.rules.resolution import (
@@ -38,12 +36,10 @@ from assets.rules.resolution import (
     TERM_FREQUENCIES,
     PairScorer,
     ResolutionSettings,
-    compare_pairs,
+    blocked_beside_u,
     comparison_records,
     estimate_parameters,
     estimate_prior,
-    level_frequencies,
-    random_pairs,
     score_pairs,
 )
 
@@ -201,16 +197,11 @@ def score_candidate_pairs_on_spark(session, prepared: pl.DataFrame, decided: pl.
     from pyspark.sql import functions as F
 
     records = spark_records(session, prepared).persist()
-    with duckdb.connect() as conn, ThreadPoolExecutor(max_workers=1) as alongside:
-        conn.execute("set enable_progress_bar = false")
-        # u from a fixed number of random pairs, on the driver (DuckDB) while Spark blocks: the sample does not grow
-        # with the data, and DuckDB compares it in a few seconds
-        sample = random_pairs(prepared.height, settings.random_pairs, settings.seed)
-        random_levels = alongside.submit(compare_pairs, conn, prepared, sample)
-        pairs, report = candidate_pairs_on_spark(records, settings)
-        clock.done(f"blocked: {report['candidate_pairs']:,} candidate pairs (Spark)")
-        u = level_frequencies(random_levels.result())
-        clock.done(f"u from {sample.height:,} random pairs (driver, alongside the blocking)")
+    # u from a fixed number of random pairs, on the driver (DuckDB) while Spark blocks: the sample does not grow with
+    # the data, and DuckDB compares it in a few seconds
+    pairs, report, u = blocked_beside_u(
+        prepared, settings, clock, lambda: candidate_pairs_on_spark(records, settings), engine="Spark"
+    )
     # the labelled pairs too, where blocking did not find them (last, as on DuckDB)
     labelled = to_spark(session, decided.select("left_id", "right_id", "decision"))
     unblocked = labelled.select("left_id", "right_id").join(pairs, ["left_id", "right_id"], "left_anti")
