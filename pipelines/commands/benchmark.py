@@ -57,6 +57,14 @@ def _children_peak_rss_mb() -> float:
     return total
 
 
+def run_tags(data_dir: Path, month: str = "") -> dict[str, str]:
+    """The partition range of a benchmark run: every month (a full refresh), or only `month` (the monthly run)."""
+    from assets.common import monthly_partitions
+    from pipelines.automation import full_refresh_tags, range_tags
+
+    return range_tags([month], monthly_partitions(data_dir)) if month else full_refresh_tags(data_dir)
+
+
 def run_once(data_dir: str, output_dir: str, month: str = "", as_of: str = "") -> dict:
     """Runs in the child process: the pipeline (a full refresh, or only `month`'s files), timed per step from the
     run's own events."""
@@ -66,12 +74,11 @@ def run_once(data_dir: str, output_dir: str, month: str = "", as_of: str = "") -
         os.environ["ALMS_AS_OF"] = as_of
     import dagster as dg
 
-    from pipelines.automation import full_refresh_tags, range_tags
     from pipelines.definitions import ALMS_JOB, build_definitions
 
     started = time.perf_counter()
     job = build_definitions().resolve_job_def(ALMS_JOB)
-    tags = range_tags([month]) if month else full_refresh_tags(Path(data_dir))
+    tags = run_tags(Path(data_dir), month)
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance,

@@ -123,3 +123,20 @@ def test_benchmark_consecutive_months(fake_runs, tmp_path, capsys):
         ("run", "2027-01", "2027-01-31"),
     ]
     assert "last / first monthly run" in out and "reference" not in out.split("summary")[1]
+
+
+def test_the_runs_partition_ranges(tmp_path):
+    """The child's tags (run_once): the monthly run reads only its month; the full refresh every month from the first
+    month a file names. The fake runs above skip run_once, so this is what keeps its tags honest."""
+    from pipelines.automation import RANGE_END, RANGE_START
+
+    data = tmp_path / "data"
+    write_csv(data / "clients" / "nat.csv", CLIENT_COLUMNS, [client("nat", "N1", "Acme")])
+    for month in ("2026-08", "2026-09", "2026-10"):
+        write_csv(
+            data / "billing" / f"nat_{month}.csv", BILLING_COLUMNS, [line("nat", month, 1, "N1", f"{month}-15", "1")]
+        )
+    monthly = benchmark.run_tags(data, "2026-10")
+    assert (monthly[RANGE_START], monthly[RANGE_END]) == ("2026-10", "2026-10")
+    full = benchmark.run_tags(data)
+    assert full[RANGE_START] == "2026-08" and full[RANGE_END] >= "2026-10"
