@@ -164,7 +164,10 @@ class Warehouse(dg.ConfigurableResource):
         config = {"memory_limit": self.memory_limit, "preserve_insertion_order": False}
         if self.threads:
             config["threads"] = self.threads
-        return duckdb.connect(self.path, config=config)
+        conn = duckdb.connect(self.path, config=config)
+        for layer in LAYERS:  # once per database opened, not per step's cursor
+            conn.execute(f"create schema if not exists {layer}")
+        return conn
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -187,8 +190,6 @@ class Warehouse(dg.ConfigurableResource):
         except (OSError, duckdb.Error) as error:
             raise dg.Failure(description=one_line_cause(error, places) or first_line(error)) from None
         try:
-            for layer in LAYERS:
-                conn.execute(f"create schema if not exists {layer}")
             if self.path not in _UPGRADED:  # once per warehouse and process: tables an earlier version named
                 for renamed in upgrade_warehouse(conn):
                     if self._log is not None:
