@@ -144,7 +144,7 @@ def test_asset_graph_shows_layers_and_marts_and_a_mart_page_its_columns(webserve
             dialog = page.get_by_role("dialog").filter(has_text="traced back to the inputs")
             row = dialog.locator("tr", has_text="billing_12m").first
             row.wait_for(timeout=30_000)
-            assert "staging.stg_billing__invoice_lines.billing_amount" in row.inner_text()
+            assert "intermediate.int_billing_lines_windowed.billing_amount" in row.inner_text()
             assert "raw.fx_rates.rate_to_reporting" in row.inner_text()
             page.screenshot(path=str(ARTIFACTS / "column_lineage.png"))
         except Exception:
