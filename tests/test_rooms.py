@@ -213,3 +213,65 @@ def test_the_walk_catches_a_model_reading_a_layer_up(tmp_path, layer, sql, upwar
     (tmp_path / "sql" / layer).mkdir(parents=True)
     (tmp_path / "sql" / layer / "model.sql").write_text(sql)
     assert bool(upward_reads(tmp_path / "sql")) == upward
+
+
+def upward_dependencies(asset_graph) -> list[str]:
+    """Every asset (and asset check) of the graph that depends on a table of a higher layer than its own, read from
+    the resolved asset graph: the Python assets' `ins` and `deps` as much as the SQL models' (the key's first part
+    is its layer; a key outside the layers counts as an arrow pointing up)."""
+
+    def rank(key) -> int:
+        return LAYERS.index(key.path[0]) if len(key.path) == 2 and key.path[0] in LAYERS else len(LAYERS)
+
+    problems = []
+    for key in sorted(asset_graph.get_all_asset_keys(), key=lambda key: key.path):
+        for parent in sorted(asset_graph.get(key).parent_keys, key=lambda key: key.path):
+            if rank(parent) > rank(key):
+                problems.append(f"{key.to_user_string()} depends on {parent.to_user_string()}, a layer up")
+    for check_key in sorted(asset_graph.asset_check_keys, key=lambda key: (key.asset_key.path, key.name)):
+        for parent in sorted(asset_graph.get(check_key).parent_entity_keys, key=lambda key: key.path):
+            if rank(parent) > rank(check_key.asset_key):
+                problems.append(
+                    f"check {check_key.name} of {check_key.asset_key.to_user_string()} depends on "
+                    f"{parent.to_user_string()}, a layer up"
+                )
+    return problems
+
+
+def test_every_asset_depends_on_its_own_layer_or_a_lower_one():
+    """The same arrows for the whole asset graph, Python assets included: an intermediate table built from a mart
+    would point up (the outcomes of the published snapshots are marts: docs/layers.md)."""
+    from pipelines.definitions import build_definitions
+
+    asset_graph = build_definitions().resolve_asset_graph()
+    keys = asset_graph.get_all_asset_keys()
+    assert {key.path[0] for key in keys} == set(LAYERS)
+    assert len(keys) >= 40
+    assert upward_dependencies(asset_graph) == []
+
+
+@pytest.mark.parametrize(
+    ("layer", "deps", "check_deps", "upward"),
+    [
+        ("intermediate", [["marts", "upstream"]], [], True),
+        ("staging", [["intermediate", "upstream"]], [], True),
+        ("marts", [["raw", "upstream"], ["marts", "other"]], [], False),
+        ("marts", [["upstream"]], [], True),  # a key without its layer
+        ("staging", [["staging", "upstream"]], [["marts", "other"]], True),  # a check reading a layer up
+        ("intermediate", [["intermediate", "upstream"]], [["staging", "other"]], False),
+    ],
+)
+def test_the_walk_catches_an_asset_depending_on_a_layer_up(layer, deps, check_deps, upward):
+    import dagster as dg
+
+    upstream = [dg.AssetSpec(key) for key in [*deps, *check_deps]]
+
+    @dg.asset(key=[layer, "table"], deps=deps)
+    def table() -> None: ...
+
+    @dg.asset_check(asset=[layer, "table"], additional_deps=check_deps)
+    def table_check() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    asset_graph = dg.Definitions(assets=[*upstream, table], asset_checks=[table_check]).resolve_asset_graph()
+    assert bool(upward_dependencies(asset_graph)) == upward
