@@ -53,11 +53,11 @@ SNAPSHOT_COLUMNS = ["as_of_date", "snapshot_source", "account_id", "owner_id", "
             key=["marts", "account_snapshots"], metadata={"columns": ["as_of_date", "account_id", "member_records"]}
         ),
         "snapshots": dg.AssetIn(
-            key=["intermediate", "int_account_outcomes"],
+            key=["marts", "account_outcomes"],
             metadata={"columns": [*SNAPSHOT_COLUMNS, *(f"{c}_score" for c in CRITERIA)]},
         ),
         "leads": dg.AssetIn(
-            key=["intermediate", "int_lead_outcomes"],
+            key=["marts", "lead_outcomes"],
             metadata={"columns": ["as_of_date", "prospect_id", "lead_score", "is_recommended"]},
         ),
     },

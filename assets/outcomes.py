@@ -37,17 +37,18 @@ HISTORY_COLUMNS = [
 @dg.multi_asset(
     outs={
         "accounts": table_out(
-            "intermediate",
-            "int_account_outcomes",
-            "Every account of every past snapshot (recorded, and reconstructed from the data known at "
+            "marts",
+            "account_outcomes",
+            "A working table, not published (its reconstructed rows are copied to `scoring_inputs/` for `alms "
+            "backtest`): every account of every past snapshot (recorded, and reconstructed from the data known at "
             "each month end): its groups then, its billing in the 12 months before and in the 3, 6 and 12 months "
             "after (null while incomplete), and for reconstructed snapshots every criterion's raw value and score.",
         ),
         "leads": table_out(
-            "intermediate",
-            "int_lead_outcomes",
-            "Every prospect that was not a client at a reconstructed snapshot: recommended as a lead "
-            "then or not, and whether it became a billing client within 3, 6 and 12 months.",
+            "marts",
+            "lead_outcomes",
+            "A working table, not published: every prospect that was not a client at a reconstructed snapshot, "
+            "recommended as a lead then or not, and whether it became a billing client within 3, 6 and 12 months.",
         ),
         "groups": table_out(
             "marts",
@@ -137,7 +138,7 @@ def prioritization_outcomes(
     key=["marts", "scoring_backtest"],
     group_name="marts",
     kinds={"polars", "duckdb"},
-    ins={"outcomes": dg.AssetIn(key=["intermediate", "int_account_outcomes"])},
+    ins={"outcomes": dg.AssetIn(key=["marts", "account_outcomes"])},
     metadata=column_schema_for("marts", "scoring_backtest"),
 )
 def scoring_backtest(context: dg.AssetExecutionContext, settings: AlmsSettings, outcomes: pl.DataFrame):

@@ -119,7 +119,7 @@ def test_feedback_joins_the_snapshot_in_force_that_day(run):
     assert march["snapshot_as_of_date"] == dt.date(2026, 2, 28) and march["snapshot_source"] == "reconstructed"
     with duckdb.connect(str(run["output"] / "work" / "warehouse.duckdb"), read_only=True) as conn:
         then = conn.sql(
-            "select tier, priority_score from intermediate.int_account_outcomes "
+            "select tier, priority_score from marts.account_outcomes "
             "where as_of_date = '2026-02-28' and account_id = 'nat:N2'"
         ).fetchall()
     assert (march["tier"], march["priority_score"]) == then[0]

@@ -67,7 +67,7 @@ EVAL_ROWS = 100_000  # accounts per snapshot above which a snapshot is backteste
 # What `alms backtest` re-scores, copied into every publication beside the what-if's inputs (scoring_inputs/), in
 # SCORING_INPUTS' shape: name -> (layer, table, columns); only the reconstructed snapshots carry every criterion.
 BACKTEST_INPUTS: dict[str, tuple[str, str, tuple[str, ...] | None]] = {
-    "account_outcomes": ("intermediate", "int_account_outcomes", None),
+    "account_outcomes": ("marts", "account_outcomes", None),
 }
 
 
