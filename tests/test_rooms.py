@@ -270,7 +270,7 @@ def test_the_walk_catches_an_asset_depending_on_a_layer_up(layer, deps, check_de
     def table() -> None: ...
 
     @dg.asset_check(asset=[layer, "table"], additional_deps=check_deps)
-    def table_check() -> dg.AssetCheckResult:
+    def table_check():  # no annotation: `from __future__ import annotations` makes it a string Dagster cannot resolve
         return dg.AssetCheckResult(passed=True)
 
     asset_graph = dg.Definitions(assets=[*upstream, table], asset_checks=[table_check]).resolve_asset_graph()
