@@ -148,6 +148,21 @@ def test_identical_data_gives_identical_published_rows(demo):
         assert before.equals(after), table
 
 
+def test_the_runs_after_the_first_keep_the_matchers_result(demo):
+    """The backfill and the run again read the same client records: they keep the first run's matcher result (the
+    test above proves the publications identical), and say so on the materialization."""
+    output, runs = demo
+    with dg.DagsterInstance.from_config(str(output.parent / "dagster_home")) as instance:
+        records = instance.fetch_materializations(
+            dg.AssetKey(["intermediate", "int_clients_matched"]), limit=10, ascending=True
+        ).records
+    metadata = [record.asset_materialization.metadata for record in records]
+    assert [m["matcher_result"].value for m in metadata] == ["computed", "reused", "reused"]
+    assert metadata[2]["computed_by_run"].value == metadata[1]["computed_by_run"].value
+    assert len({m["input_fingerprint"].value for m in metadata}) == 1
+    assert metadata[2]["records_in"].value == metadata[0]["records_in"].value  # the report carried over
+
+
 def test_the_crm_file_of_the_demo_is_spreadsheet_safe(demo):
     output, _ = demo
     path = output / "crm" / "alms_crm_import_2026-10-31.csv"
