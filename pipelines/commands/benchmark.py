@@ -276,10 +276,13 @@ def main(argv: list[str] | None = None) -> int:
     if len(runs) > 1:
         monthly_runs = runs[1:]
         mean = sum(run["elapsed"] for run in monthly_runs) / len(monthly_runs)
+        mean_cpu = sum(run["cpu"] for run in monthly_runs) / len(monthly_runs)
         summary.append((f"{len(monthly_runs)} monthly runs after it: first", f"{monthly_runs[0]['elapsed']:.1f} s"))
         summary.append(("last monthly run", f"{monthly_runs[-1]['elapsed']:.1f} s"))
         summary.append(("last / first monthly run", f"{monthly_runs[-1]['elapsed'] / monthly_runs[0]['elapsed']:.2f}"))
-        summary.append(("mean monthly run / full refresh", f"{mean / full['elapsed']:.2f}"))
+        summary.append(
+            ("mean monthly run / full refresh", f"{mean / full['elapsed']:.2f} (CPU {mean_cpu / full['cpu']:.2f})")
+        )
     if not args.no_reference:
         reference_out = args.work_dir / "reference"
         shutil.rmtree(reference_out, ignore_errors=True)
