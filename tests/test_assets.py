@@ -4,6 +4,7 @@ again on the same inputs it writes the same rows, and its materialization carrie
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -37,7 +38,7 @@ def copied(small_run, tmp_path, monkeypatch) -> dict:
     return env
 
 
-def materialize_alone(env: dict, key: tuple[str, str]) -> dg.ExecuteInProcessResult:
+def materialize_alone(env: dict, key: tuple[str, str], instance=None) -> dg.ExecuteInProcessResult:
     """The node that writes `key` (a node writing several tables is run whole), on its own, with `env`'s settings."""
     definitions = build_definitions(env)
     asset_key = dg.AssetKey(list(key))
@@ -46,7 +47,7 @@ def materialize_alone(env: dict, key: tuple[str, str]) -> dg.ExecuteInProcessRes
         [*definitions.assets],
         selection=dg.AssetSelection.assets(*node.keys),
         resources=definitions.resources,
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance or dg.DagsterInstance.ephemeral(),
     )
     assert result.success
     return result
@@ -122,3 +123,31 @@ def test_the_fingerprint_covers_overrides_settings_and_engine(small_run):
     assert matcher_fingerprint(settings, records, overrides, on_spark=True) != base
     for changed in ({"matcher": "deterministic"}, {"review_threshold": 0.1}, {"match_threshold": 0.7}):
         assert matcher_fingerprint(settings.model_copy(update=changed), records, overrides, False) != base
+
+
+def test_an_unchanged_input_is_not_read_again(copied, tmp_path):
+    data = shutil.copytree(copied["ALMS_DATA_DIR"], tmp_path / "inputs")
+    env = {**copied, "ALMS_REUSE_UNCHANGED": "1", "ALMS_DATA_DIR": str(data)}
+    key, order = ("raw", "clients"), "source_file, source_row"
+    instance = dg.DagsterInstance.ephemeral()
+
+    def ingest() -> dict:
+        return metadata_of(materialize_alone(env, key, instance), key)
+
+    first = ingest()  # the copied table carries small_run's fingerprint, but this instance has no record of it
+    assert first["ingest_result"].value == "computed"
+    before = table(env, *key, order)
+    again = ingest()
+    assert again["ingest_result"].value == "reused"
+    assert again["dagster/row_count"].value == first["dagster/row_count"].value == before.height
+    assert again["files"].value == first["files"].value
+    assert table(env, *key, order).equals(before)
+    clients = data / "clients" / "nat.csv"
+    clients.write_text(clients.read_text().replace("Acme", "Acme Renamed", 1))  # one value in one file changed
+    assert ingest()["ingest_result"].value == "computed"
+    assert "Acme Renamed Holdings, Inc." in table(env, *key, order)["name"].to_list()
+    assert ingest()["ingest_result"].value == "reused"
+    assert (
+        metadata_of(materialize_alone({**env, "ALMS_REUSE_UNCHANGED": "0"}, key, instance), key)["ingest_result"].value
+        == "computed"
+    )

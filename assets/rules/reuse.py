@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import os
 from collections.abc import Iterable, Mapping
 
 import duckdb
@@ -42,6 +43,17 @@ def source_digest(paths: Iterable) -> str:
         with open(path, "rb") as file:
             digest.update(file.read())
     return digest.hexdigest()
+
+
+def files_digest(root, paths: Iterable) -> list[list]:
+    """Each file's path relative to `root`, size and SHA-256 of its contents (a file rewritten with the same bytes is
+    the same input; any byte changed is another)."""
+    described = []
+    for path in paths:
+        with open(path, "rb") as file:
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
+        described.append([os.path.relpath(path, root), os.path.getsize(path), digest])
+    return described
 
 
 def fingerprint(
