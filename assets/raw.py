@@ -7,6 +7,7 @@ checked as a whole (a key repeated across two files is an error). With ALMS_ENGI
 read, typed and validated by Spark with the same rules (`_ingest_on_spark`, docs/spark.md).
 """
 
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
+import assets.common
 from assets.common import errors_as_dagster_failures, validate
 from assets.metadata import column_schema_for, table_metadata
 from assets.resources import AlmsSettings, Warehouse, write_frame
@@ -156,7 +158,9 @@ def _ingest(
 
 
 # the code whose change can change an ingested table
-INGEST_CODE = (Path(__file__), Path(inputs.__file__), Path(parsing.__file__), Path(raw_schemas.__file__))
+INGEST_CODE = tuple(
+    Path(module.__file__) for module in (sys.modules[__name__], inputs, parsing, raw_schemas, assets.common)
+)
 
 
 def _files_fingerprint(settings: AlmsSettings, spec: inputs.InputSpec) -> str:
