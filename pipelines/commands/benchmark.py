@@ -65,14 +65,16 @@ def run_tags(data_dir: Path, month: str = "") -> dict[str, str]:
     return range_tags([month], monthly_partitions(data_dir)) if month else full_refresh_tags(data_dir)
 
 
-def _count_step_cpu(instance) -> dict[str, float]:
+def _count_step_cpu(instance, peaks: dict[str, float]) -> dict[str, float]:
     """CPU seconds of this process (every thread: DuckDB's and polars' too) from each step's start to its end, read
-    as the in-process run hands its events to `instance`; the steps run one after the other in this process."""
+    as the in-process run hands its events to `instance`; the steps run one after the other in this process. `peaks`
+    gets the step in which the process's peak memory rose, with the peak (MB) it rose to."""
     import dagster as dg
 
     started: dict[str, float] = {}
     seconds: dict[str, float] = {}
     handle = instance.handle_new_event
+    peak = [_peak_rss_mb()]
 
     ends = (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
 
@@ -82,6 +84,8 @@ def _count_step_cpu(instance) -> dict[str, float]:
             started[step] = time.process_time()
         elif step in started and event.dagster_event.event_type in ends:
             seconds[step] = time.process_time() - started[step]
+            if _peak_rss_mb() > peak[0] + 64:  # rose by more than noise in this step
+                peak[0] = peaks[step] = _peak_rss_mb()
         return handle(event, **kwargs)
 
     instance.handle_new_event = counting
@@ -103,7 +107,8 @@ def run_once(data_dir: str, output_dir: str, month: str = "", as_of: str = "") -
     job = build_definitions().resolve_job_def(ALMS_JOB)
     tags = run_tags(Path(data_dir), month)
     with dg.DagsterInstance.get() as instance:
-        steps_cpu = _count_step_cpu(instance)
+        peaks: dict[str, float] = {}
+        steps_cpu = _count_step_cpu(instance, peaks)
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
@@ -130,6 +135,7 @@ def run_once(data_dir: str, output_dir: str, month: str = "", as_of: str = "") -
         "wall_seconds": wall,
         "steps": steps,
         "steps_cpu": steps_cpu,
+        "peak_rss_mb_by_step": peaks,
         "rows": counts,
         "peak_rss_mb": _peak_rss_mb(),
         "children_peak_rss_mb": _children_peak_rss_mb(),
@@ -197,6 +203,9 @@ def _print_steps(report: dict, label: str) -> None:
     if lines:
         print(f"billing lines per second (end to end): {lines / report['elapsed']:,.0f}")
     print(f"peak memory (RSS of the run process): {report['peak_rss_mb']:,.0f} MB")
+    rises = report.get("peak_rss_mb_by_step", {})
+    if rises:
+        print("steps that raised it: " + ", ".join(f"{step} {mb:,.0f} MB" for step, mb in rises.items()))
     if report.get("children_peak_rss_mb"):
         print(f"peak memory of its child processes (Spark's JVM): {report['children_peak_rss_mb']:,.0f} MB")
 
