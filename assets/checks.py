@@ -177,10 +177,11 @@ def billing_rows_conserved(warehouse: Warehouse) -> dg.AssetCheckResult:
             select
                 (select count(*) from raw.billing_lines),
                 (select count(*) from staging.stg_billing__checked_lines where quarantine_reason <> ''),
-                (select count(*) from staging.stg_billing__checked_lines
+                (select count(*) from intermediate.int_billing_lines_windowed
                     where quarantine_reason = '' and not is_in_window),
                 (select coalesce(sum(billing_line_count), 0) from marts.accounts),
-                (select coalesce(sum(billing_amount), 0) from staging.stg_billing__invoice_lines),
+                (select coalesce(sum(billing_amount), 0) from intermediate.int_billing_lines_windowed
+                    where quarantine_reason = '' and is_in_window),
                 (select coalesce(sum(billing_12m), 0) from marts.accounts)
             """,
         )
@@ -255,7 +256,7 @@ def no_row_dropped_silently(warehouse: Warehouse) -> dg.AssetCheckResult:
             ("billing", "raw.billing_lines", "staging.stg_billing__checked_lines"),
             ("clients", "raw.clients", "staging.stg_clients__checked_records"),
             ("engagement", "raw.engagement_events", "staging.stg_engagement__checked_events"),
-            ("opportunities", "raw.opportunities", "staging.stg_opportunities__checked_deals"),
+            ("opportunities", "raw.opportunities", "intermediate.int_deals_checked"),
         ):
             counts[input_name] = _one(
                 conn,

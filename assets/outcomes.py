@@ -60,7 +60,7 @@ HISTORY_COLUMNS = [
         "records": dg.AssetIn(key=["intermediate", "int_clients_matched"], metadata={"columns": RECORD_COLUMNS}),
         "billing": dg.AssetIn(key=["intermediate", "int_client_billing_monthly"]),
         "engagement": dg.AssetIn(key=["intermediate", "int_client_engagement_monthly"]),
-        "deals": dg.AssetIn(key=["staging", "stg_opportunities__checked_deals"], metadata={"columns": DEAL_COLUMNS}),
+        "deals": dg.AssetIn(key=["intermediate", "int_deals_checked"], metadata={"columns": DEAL_COLUMNS}),
         "prospects": dg.AssetIn(key=["raw", "prospects"], metadata={"columns": PROSPECT_COLUMNS}),
         "history": dg.AssetIn(key=["marts", "account_snapshots"], metadata={"columns": HISTORY_COLUMNS}),
         "window": dg.AssetIn(key=["intermediate", "int_reporting_windows_resolved"]),

@@ -64,6 +64,9 @@ MODELS = [
     or (m.layer, m.name)
     in {
         ("intermediate", "int_reporting_windows_resolved"),
+        ("intermediate", "int_billing_lines_windowed"),
+        ("intermediate", "int_engagement_events_windowed"),
+        ("intermediate", "int_deals_checked"),
         ("marts", "quarantined_rows"),
         ("marts", "input_files"),
         ("marts", "billing_completeness"),
@@ -333,7 +336,8 @@ def values(conn, sql: str):
 def billing_of(conn, client: str) -> Decimal:
     return rows(
         conn,
-        "select coalesce(sum(billing_amount), 0) from staging.stg_billing__invoice_lines where source_client_id = ?",
+        "select coalesce(sum(billing_amount), 0) from intermediate.int_billing_lines_windowed "
+        "where quarantine_reason = '' and is_in_window and source_client_id = ?",
         client,
     )[0][0]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import run_in_memory
+from conftest import KEY_LEVEL_ASSETS, downstream_of, run_in_memory
 
 READER = r"""
 import json, os, sys, time
@@ -65,10 +65,11 @@ def test_runs_publish_while_a_reader_holds_a_read_only_connection(published_env,
         for reader in readers.values():
             assert reader.stdout.readline().strip() == "ready"
         outcomes = []
+        changed = downstream_of(*KEY_LEVEL_ASSETS)  # what a new key share changes, on the first run's tables
         for share in ("0.5", "1"):  # each run publishes different key counts
             monkeypatch.setenv("ALMS_KEY_SHARE", share)
             monkeypatch.setenv("ALMS_REVIEW_REASON", f"key share changed to {share}")  # re-run the review
-            outcomes.append(run_in_memory(log_level="WARNING"))
+            outcomes.append(run_in_memory(log_level="WARNING", selection=changed))
             time.sleep(0.3)
     finally:
         stop_file.touch()
@@ -85,5 +86,9 @@ def test_runs_publish_while_a_reader_holds_a_read_only_connection(published_env,
     assert len(fresh["versions"]) == 3  # new connections see the first run's publication, then each new one
     with duckdb.connect(str(published), read_only=True) as conn:
         assert conn.sql("select key_share from marts.key_levels").fetchall() == [(1.0,)]
-        assert conn.sql("select count(*) from marts.key_level_reruns").fetchall() == [(2,)]
+        # each re-run of the review is audited with the operator's reason
+        assert conn.sql("select reason from marts.key_level_reruns order by rerun_at").fetchall() == [
+            ("key share changed to 0.5",),
+            ("key share changed to 1",),
+        ]
     assert not os.path.exists(f"{published}.wal")

@@ -50,6 +50,7 @@ def demo(tmp_path_factory):
             code = cli_main(["run"])
         assert code == 0, printed.getvalue()
         runs = {"first": {"stdout": printed.getvalue(), "current": current_publication(output)}}
+        memory = dg.DagsterInstance.ephemeral()  # the next two runs' records: read here, not from DAGSTER_HOME
         for name, as_of, reason in (
             ("first", "2026-10-31", ""),
             ("backfill", "2026-09-30", ""),
@@ -58,7 +59,7 @@ def demo(tmp_path_factory):
             if name != "first":  # the first is the CLI's run above
                 patch.setenv("ALMS_AS_OF", as_of)
                 patch.setenv("ALMS_REVIEW_REASON", reason)
-                success, errors, run_id = execute_pipeline(quiet=True, log_level="CRITICAL")
+                success, errors, run_id = execute_pipeline(quiet=True, log_level="CRITICAL", instance=memory)
                 assert success, errors
                 runs[name] = {"run_id": run_id, "current": current_publication(output)}
             # survivorship's proposal (the biggest biller's owner) at this run's as-of date
@@ -68,12 +69,12 @@ def demo(tmp_path_factory):
                         "select account_id, owner_id from intermediate.int_accounts_aggregated"
                     ).pl()
             if name == "backfill":
-                with dg.DagsterInstance.get() as instance:
-                    event = instance.get_latest_materialization_event(dg.AssetKey(["marts", "publication"]))
-                    runs[name]["metadata"] = {
-                        k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()
-                    }
-                    runs[name]["tags"] = instance.get_run_by_id(run_id).tags
+                event = memory.get_latest_materialization_event(dg.AssetKey(["marts", "publication"]))
+                runs[name]["metadata"] = {
+                    k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()
+                }
+                runs[name]["tags"] = memory.get_run_by_id(run_id).tags
+        memory.dispose()
     return output, runs
 
 

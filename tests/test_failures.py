@@ -10,16 +10,20 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import run_in_memory
+from conftest import downstream_of, run_in_memory
 
 from assets.resources import REPO_ROOT
 from assets.rules.publish import BUILDING, PUBLICATIONS, current_publication
 from pipelines.commands.cli import run_pipeline
 
 
-def failed_run(recorded: bool = False) -> list[str]:
-    """A run that must fail, on an in-memory Dagster instance unless `recorded` (in DAGSTER_HOME, for its events)."""
-    success, errors = run_pipeline(quiet=True, log_level="CRITICAL") if recorded else run_in_memory()
+def failed_run(recorded: bool = False, selection=None) -> list[str]:
+    """A run that must fail, on an in-memory Dagster instance unless `recorded` (in DAGSTER_HOME, for its events);
+    `selection`: only those steps (see conftest.run_in_memory)."""
+    if recorded:
+        success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
+    else:
+        success, errors = run_in_memory(selection=selection)
     assert not success
     assert errors and all("\n" not in error for error in errors), errors
     return errors
@@ -78,7 +82,7 @@ def test_the_published_file_left_open_for_writing(published_env):
     )
     try:
         assert writer.stdout.readline().strip() == "ok"
-        (error,) = failed_run()
+        (error,) = failed_run(selection=downstream_of("marts/publication"))  # after published_env: the last step
     finally:
         writer.kill()
         writer.wait()
@@ -97,7 +101,7 @@ def test_a_full_disk_while_publishing(published_env, monkeypatch):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder / "parquet" / "accounts.parquet"))
 
     monkeypatch.setattr(assets.rules.publish, "_seal", disk_full)
-    (error,) = failed_run()
+    (error,) = failed_run(selection=downstream_of("marts/publication"))  # after published_env: the last step
     assert error.startswith("step marts__publication failed: ") and "accounts.parquet: no space left on device" in error
     assert error.endswith(f"(ALMS_OUTPUT_DIR={output})"), error
     assert current_publication(output) == before

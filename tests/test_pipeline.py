@@ -170,7 +170,7 @@ def test_metadata_and_column_descriptions_reach_the_catalog(small_run):
             dg.AssetKey(["intermediate", "int_accounts_aggregated"])
         ).asset_materialization.metadata
         billing = aggregated["dagster/column_lineage"].column_lineage.deps_by_column["billing_12m"]
-        assert billing == [dg.TableColumnDep(["staging", "stg_billing__invoice_lines"], "billing_amount")]
+        assert billing == [dg.TableColumnDep(["intermediate", "int_billing_lines_windowed"], "billing_amount")]
 
 
 def test_workspace_yaml_loads_the_definitions():

@@ -25,6 +25,7 @@ import duckdb
 import psycopg
 import pyarrow.parquet as pq
 import pytest
+from conftest import KEY_LEVEL_ASSETS, downstream_of
 from psycopg import errors
 
 from assets.publish import PUBLISHED_TABLES
@@ -389,7 +390,9 @@ def test_an_outage_fails_the_step_with_one_line_and_leaves_duckdb_published(publ
         with pytest.MonkeyPatch.context() as patch:
             for key, value in env.items():
                 patch.setenv(key, value)
-            success, failures, run_id = execute_pipeline(quiet=True, log_level="CRITICAL")
+            # the publications only, on the module run's tables
+            publication = downstream_of("marts/publication")
+            success, failures, run_id = execute_pipeline(quiet=True, log_level="CRITICAL", selection=publication)
     finally:
         cluster.start()
     assert not success and len(failures) == 1, failures
@@ -479,10 +482,11 @@ def test_readers_see_the_old_or_the_new_publication_never_a_mix(published, clust
         with pytest.MonkeyPatch.context() as patch:
             for key, value in env.items():
                 patch.setenv(key, value)
+            changed = downstream_of(*KEY_LEVEL_ASSETS)  # what a new key share changes, on the module run's tables
             for share in ("0.5", "1"):  # each publication has other key counts
                 patch.setenv("ALMS_KEY_SHARE", share)
                 patch.setenv("ALMS_REVIEW_REASON", f"key share changed to {share}")
-                outcomes.append(execute_pipeline(quiet=True, log_level="CRITICAL"))
+                outcomes.append(execute_pipeline(quiet=True, log_level="CRITICAL", selection=changed))
                 time.sleep(0.3)
     finally:
         stop_file.touch()

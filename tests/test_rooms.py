@@ -1,5 +1,7 @@
 """The rooms of the house (STYLE.md, "Rooms and what each may touch"): every import points down a floor, and the rules
-import no Dagster. Read from the source (AST), so an import inside a function counts as much as one at the top.
+import no Dagster. Read from the source (AST), so an import inside a function counts as much as one at the top. The SQL
+models' arrows point one way too: a model reads its own layer or a lower one (raw -> staging -> intermediate -> marts),
+read from the SQL by sqlglot.
 
     3  pipelines/commands/   commands a person runs        may import anything
     2  pipelines/            Dagster wiring                 assets, resources, rules, schemas
@@ -17,8 +19,10 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+import sqlglot
+from sqlglot import exp
 
-from assets.resources import REPO_ROOT
+from assets.resources import LAYERS, REPO_ROOT
 
 PACKAGES = ("assets", "pipelines", "schemas")
 FLOORS = {0: "rules and schemas", 1: "assets", 2: "wiring", 3: "commands"}
@@ -168,3 +172,44 @@ def test_importing_every_rule_loads_no_dagster():
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=120
     )
     assert completed.stdout.strip() == "[]", completed.stdout
+
+
+def layers_read(sql: str) -> set[tuple[str, str]]:
+    """Every `(layer, table)` the SQL reads, by sqlglot's parse in DuckDB's dialect (independently of the SQL-model
+    factory): the qualified tables of every `from` and `join`, in any CTE or subquery. A CTE reference is unqualified;
+    the factory refuses a table without its layer."""
+    return {(table.db, table.name) for table in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Table) if table.db}
+
+
+def upward_reads(sql_dir: Path) -> list[str]:
+    problems = []
+    for path in sorted(sql_dir.glob("*/*.sql")):
+        layer = path.parent.name
+        for read_layer, table in sorted(layers_read(path.read_text())):
+            if read_layer not in LAYERS or LAYERS.index(read_layer) > LAYERS.index(layer):
+                problems.append(f"{path.relative_to(sql_dir.parent)} ({layer}) reads {read_layer}.{table}, a layer up")
+    return problems
+
+
+def test_every_sql_model_reads_its_own_layer_or_a_lower_one():
+    """Folder = layer = DuckDB schema; a staging model reading an intermediate table would be an arrow pointing up
+    (what needs the reporting window is intermediate: docs/layers.md)."""
+    assert {path.name for path in (REPO_ROOT / "sql").iterdir() if path.is_dir()} <= set(LAYERS)
+    assert len(list((REPO_ROOT / "sql").glob("*/*.sql"))) >= 17
+    assert upward_reads(REPO_ROOT / "sql") == []
+
+
+@pytest.mark.parametrize(
+    ("layer", "sql", "upward"),
+    [
+        ("staging", "with w as (select * from intermediate.int_reporting_windows_resolved) select * from w", True),
+        ("staging", "select * from raw.billing_lines where exists (select 1 from marts.accounts)", True),
+        ("intermediate", "select * from staging.stg_clients__records join raw.fx_rates on true", False),
+        ("marts", "with marts as (select * from intermediate.int_accounts_aggregated) select * from marts", False),
+        ("staging", "select * from staging.stg_clients__checked_records", False),
+    ],
+)
+def test_the_walk_catches_a_model_reading_a_layer_up(tmp_path, layer, sql, upward):
+    (tmp_path / "sql" / layer).mkdir(parents=True)
+    (tmp_path / "sql" / layer / "model.sql").write_text(sql)
+    assert bool(upward_reads(tmp_path / "sql")) == upward

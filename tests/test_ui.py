@@ -93,6 +93,19 @@ def webserver(small_run, tmp_path_factory):
         log.close()
 
 
+@pytest.fixture(scope="module")
+def browser(webserver):
+    """One headless Chromium for the module (each test opens its own page)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
 def new_page(browser, height: int):
     """A page whose clicks first close the UI's one-time community dialog when it has opened (a moment after some
     first page, over whatever is there)."""
@@ -101,57 +114,42 @@ def new_page(browser, height: int):
     return page
 
 
-def test_asset_graph_shows_layers_and_marts_and_a_mart_page_its_columns(webserver):
-    from playwright.sync_api import sync_playwright
-
+def test_asset_graph_shows_layers_and_marts_and_a_mart_page_its_columns(webserver, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = new_page(browser, height=1000)
-        try:
-            page.goto(f"{webserver}/asset-groups", wait_until="domcontentloaded")
-            for group in ("raw", "staging", "intermediate", "marts"):
-                page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)
-            page.screenshot(path=str(ARTIFACTS / "asset_graph.png"), full_page=True)
-            # the marts layer opened: its graph draws the nodes in view (which ones depends on the layout, so each mart
-            # is looked at in its own lineage, where it is the centre) ...
-            page.goto(f"{webserver}/locations/alms/asset-groups/marts", wait_until="domcontentloaded")
-            drawn = page.get_by_text("publication", exact=True)
-            for _, mart in PUBLISHED_TABLES:  # with 20 marts, which of them the first view draws depends on the layout
-                drawn = drawn.or_(page.get_by_text(mart, exact=True))
-            drawn.first.wait_for(state="attached", timeout=60_000)
-            page.screenshot(path=str(ARTIFACTS / "marts_graph.png"), full_page=True)
-            for mart in ("seller_account_lists", "account_snapshots", "prioritization_outcomes", "publication"):
-                page.goto(f"{webserver}/assets/marts/{mart}?view=lineage", wait_until="domcontentloaded")
-                page.get_by_text(mart, exact=True).first.wait_for(state="attached", timeout=60_000)
-            # ... and the layer's list names every published mart
-            page.set_viewport_size({"width": 1600, "height": 3000})  # the list draws only the rows in view
-            page.goto(f"{webserver}/locations/alms/asset-groups/marts/list", wait_until="domcontentloaded")
-            page.get_by_text("marts / accounts", exact=True).first.wait_for(timeout=60_000)
-            listed = page.inner_text("body")
-            for mart in PUBLISHED_TABLES:
-                assert f"marts / {mart[1]}" in listed, f"{mart[1]} is not in the marts layer"
-            assert "marts / publication" in listed, "the publication is not in the marts layer"
-            page.set_viewport_size({"width": 1600, "height": 1000})
-            page.goto(f"{webserver}/assets/marts/account_scores", wait_until="domcontentloaded")
-            description = "Weighted score over the criteria present (0-100)."
-            page.get_by_text(description).first.wait_for(timeout=60_000)
-            page.get_by_text("priority_score").first.wait_for(timeout=10_000)
-            page.screenshot(path=str(ARTIFACTS / "account_scores.png"), full_page=True)
-            # a SQL model's column lineage: the definition's column_lineage table, opened from its metadata row
-            page.goto(f"{webserver}/assets/intermediate/int_accounts_aggregated", wait_until="domcontentloaded")
-            page.locator("tr", has_text="column_lineage").get_by_text("[Show Markdown]").first.click()
-            dialog = page.get_by_role("dialog").filter(has_text="traced back to the inputs")
-            row = dialog.locator("tr", has_text="billing_12m").first
-            row.wait_for(timeout=30_000)
-            assert "staging.stg_billing__invoice_lines.billing_amount" in row.inner_text()
-            assert "raw.fx_rates.rate_to_reporting" in row.inner_text()
-            page.screenshot(path=str(ARTIFACTS / "column_lineage.png"))
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
+    page = new_page(browser, height=1000)
+    try:
+        page.goto(f"{webserver}/asset-groups", wait_until="domcontentloaded")
+        for group in ("raw", "staging", "intermediate", "marts"):
+            page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "asset_graph.png"), full_page=True)
+        # the marts layer: every published table and the publication (its list; the graph draws only what is in view)
+        page.set_viewport_size({"width": 1600, "height": 3000})  # the list draws only the rows in view
+        page.goto(f"{webserver}/locations/alms/asset-groups/marts/list", wait_until="domcontentloaded")
+        page.get_by_text("marts / accounts", exact=True).first.wait_for(timeout=60_000)
+        listed = page.inner_text("body")
+        for mart in PUBLISHED_TABLES:
+            assert f"marts / {mart[1]}" in listed, f"{mart[1]} is not in the marts layer"
+        assert "marts / publication" in listed, "the publication is not in the marts layer"
+        page.set_viewport_size({"width": 1600, "height": 1000})
+        page.goto(f"{webserver}/assets/marts/account_scores", wait_until="domcontentloaded")
+        description = "Weighted score over the criteria present (0-100)."
+        page.get_by_text(description).first.wait_for(timeout=60_000)
+        page.get_by_text("priority_score").first.wait_for(timeout=10_000)
+        page.screenshot(path=str(ARTIFACTS / "account_scores.png"), full_page=True)
+        # a SQL model's column lineage: the definition's column_lineage table, opened from its metadata row
+        page.goto(f"{webserver}/assets/intermediate/int_accounts_aggregated", wait_until="domcontentloaded")
+        page.locator("tr", has_text="column_lineage").get_by_text("[Show Markdown]").first.click()
+        dialog = page.get_by_role("dialog").filter(has_text="traced back to the inputs")
+        row = dialog.locator("tr", has_text="billing_12m").first
+        row.wait_for(timeout=30_000)
+        assert "intermediate.int_billing_lines_windowed.billing_amount" in row.inner_text()
+        assert "raw.fx_rates.rate_to_reporting" in row.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "column_lineage.png"))
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+        raise
+    finally:
+        page.close()
     graph, scores = (png_rows(ARTIFACTS / name) for name in ("asset_graph.png", "account_scores.png"))
     for width, height, distinct in (graph, scores):  # a page drawn, not a blank or one-colour screenshot
         assert width == 1600 and height >= 1000 and distinct > 100, (width, height, distinct)
@@ -188,38 +186,34 @@ PICTURES = {  # mart -> the metadata entries whose Markdown holds a picture (ass
 }
 
 
-def test_the_pictures_render_on_the_mart_pages(webserver):
+def test_the_pictures_render_on_the_mart_pages(webserver, browser):
     """Dagster 1.13 lists Markdown metadata on the asset's Overview (Metadata table) as "[Show Markdown]"; the dialog
     it opens renders the Markdown, here an inline PNG: the browser must decode it (naturalWidth > 0). The pictures are
     small_run's."""
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = new_page(browser, height=1400)
-        try:
-            for mart, entries in PICTURES.items():
-                page.goto(f"{webserver}/assets/marts/{mart}", wait_until="domcontentloaded")
-                for entry in entries:
-                    key = page.get_by_text(entry, exact=True).first
-                    key.wait_for(timeout=60_000)
-                    key.scroll_into_view_if_needed()
-                    key.locator("xpath=ancestor::tr[1]").get_by_text("[Show Markdown]").click()
-                    dialog = page.get_by_role("dialog").filter(has_text=entry)
-                    picture = dialog.locator("img[src^='data:image/png']").first
-                    picture.wait_for(timeout=30_000)
-                    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=picture.element_handle())
-                    size = picture.evaluate("i => [i.naturalWidth, i.naturalHeight]")
-                    assert size == [800, 450], (mart, entry, size)
-                    page.screenshot(path=str(ARTIFACTS / f"picture_{entry}.png"))
-                    dialog.get_by_role("button", name="Close").click()
-                    dialog.wait_for(state="detached", timeout=10_000)
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "pictures_failure.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
+    page = new_page(browser, height=1400)
+    try:
+        for mart, entries in PICTURES.items():
+            page.goto(f"{webserver}/assets/marts/{mart}", wait_until="domcontentloaded")
+            for entry in entries:
+                key = page.get_by_text(entry, exact=True).first
+                key.wait_for(timeout=60_000)
+                key.scroll_into_view_if_needed()
+                key.locator("xpath=ancestor::tr[1]").get_by_text("[Show Markdown]").click()
+                dialog = page.get_by_role("dialog").filter(has_text=entry)
+                picture = dialog.locator("img[src^='data:image/png']").first
+                picture.wait_for(timeout=30_000)
+                page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=picture.element_handle())
+                size = picture.evaluate("i => [i.naturalWidth, i.naturalHeight]")
+                assert size == [800, 450], (mart, entry, size)
+                page.screenshot(path=str(ARTIFACTS / f"picture_{entry}.png"))
+                dialog.get_by_role("button", name="Close").click()
+                dialog.wait_for(state="detached", timeout=10_000)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "pictures_failure.png"), full_page=True)
+        raise
+    finally:
+        page.close()
     for entry in (e for entries in PICTURES.values() for e in entries):
         width, height, distinct = png_rows(ARTIFACTS / f"picture_{entry}.png")
         assert width == 1600 and distinct > 100, (entry, width, height, distinct)

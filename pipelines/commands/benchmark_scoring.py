@@ -81,7 +81,9 @@ def synthetic(accounts: int, seed: int = 3) -> dict[str, pl.DataFrame]:
         }
     )
     events = events.with_columns(
-        pl.when(pl.col("event_type") == "survey").then(pl.col("quantity") + 1).otherwise(pl.col("quantity"))
+        pl.when(pl.col("event_type") == "survey").then(pl.col("quantity") + 1).otherwise(pl.col("quantity")),
+        pl.lit("").alias("quarantine_reason"),
+        pl.lit(True).alias("is_in_window"),
     )
     n_deals = int(0.4 * n)
     probability = np.where(rng.random(n_deals) < 0.7, rng.integers(5, 95, n_deals).astype(float), np.nan)
@@ -157,12 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     models = {m.name: m for m in load_sql_models()}
     conn = duckdb.connect(config={"preserve_insertion_order": False})
-    for layer in ("staging", "intermediate"):
-        conn.execute(f"create schema {layer}")
+    conn.execute("create schema intermediate")
     tables = {
-        "staging.stg_engagement__events": data["events"],
+        "intermediate.int_engagement_events_windowed": data["events"],
         "intermediate.int_clients_matched": data["records"],
-        "staging.stg_opportunities__checked_deals": data["deals"],
+        "intermediate.int_deals_checked": data["deals"],
         "intermediate.int_reporting_windows_resolved": pl.DataFrame({"as_of_date": [AS_OF]}),
     }
     for name, frame in tables.items():

@@ -47,16 +47,19 @@ def ensure_demo_data(data_dir: Path = DEMO_DIR, clients: int = DEMO_CLIENTS) -> 
 
 
 def run_pipeline(
-    environ: dict | None = None, quiet: bool = False, log_level: str = "INFO", instance=None
+    environ: dict | None = None, quiet: bool = False, log_level: str = "INFO", instance=None, selection=None
 ) -> tuple[bool, list[str]]:
     """Materialize the whole asset graph in-process on the project instance (or on `instance`: a test's in-memory
-    one, `dg.DagsterInstance.ephemeral()`, when nothing reads the run's events afterwards). Returns (success, error
-    messages)."""
-    success, errors, _ = execute_pipeline(environ, quiet, log_level, instance)
+    one, `dg.DagsterInstance.ephemeral()`, when nothing reads the run's events afterwards). `selection`: only these
+    asset keys (and their checks), as the UI's "Materialize selected" does, on the tables the last run left. Returns
+    (success, error messages)."""
+    success, errors, _ = execute_pipeline(environ, quiet, log_level, instance, selection)
     return success, errors
 
 
-def execute_pipeline(environ: dict | None = None, quiet: bool = False, log_level: str = "INFO", instance=None):
+def execute_pipeline(
+    environ: dict | None = None, quiet: bool = False, log_level: str = "INFO", instance=None, selection=None
+):
     """`run_pipeline`, also returning the run id."""
     import dagster as dg
 
@@ -72,6 +75,7 @@ def execute_pipeline(environ: dict | None = None, quiet: bool = False, log_level
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
+            asset_selection=selection,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             tags=tags,
         )

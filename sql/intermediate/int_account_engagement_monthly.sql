@@ -1,8 +1,8 @@
 -- Engagement per account, event type and month of the window: the row-heavy part of the engagement, health and
 -- churn signals (the scoring step weighs these rows by type and recency). months_ago counts whole calendar months
 -- back from the as-of month: 0 = the window's last month, 11 = its first.
-with events as (
-    select * from staging.stg_engagement__events
+with engagement_events as (
+    select * from intermediate.int_engagement_events_windowed
 ),
 
 matched as (
@@ -11,6 +11,11 @@ matched as (
 
 reporting_window as (
     select * from intermediate.int_reporting_windows_resolved
+),
+
+events as (
+    select * from engagement_events
+    where quarantine_reason = '' and is_in_window
 )
 
 select

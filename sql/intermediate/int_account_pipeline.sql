@@ -2,7 +2,7 @@
 -- weighted_amount sums amount x probability / 100 over deals that carry their own probability; unweighted_amount
 -- sums the amounts of deals without one (the scoring step weighs those by the stage's probability in scoring.yaml).
 with deals as (
-    select * from staging.stg_opportunities__checked_deals
+    select * from intermediate.int_deals_checked
 ),
 
 matched as (

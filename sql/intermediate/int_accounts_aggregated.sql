@@ -12,16 +12,26 @@ with matched as (
     select * from intermediate.int_clients_matched
 ),
 
-lines as (
-    select * from staging.stg_billing__invoice_lines
+billing_lines as (
+    select * from intermediate.int_billing_lines_windowed
 ),
 
-events as (
-    select * from staging.stg_engagement__events
+engagement_events as (
+    select * from intermediate.int_engagement_events_windowed
 ),
 
 reporting_window as (
     select * from intermediate.int_reporting_windows_resolved
+),
+
+lines as (
+    select * from billing_lines
+    where quarantine_reason = '' and is_in_window
+),
+
+events as (
+    select * from engagement_events
+    where quarantine_reason = '' and is_in_window
 ),
 
 record_billing as (

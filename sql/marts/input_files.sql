@@ -10,7 +10,7 @@ with files as (
 ),
 
 billing as (
-    select * from staging.stg_billing__checked_lines
+    select * from intermediate.int_billing_lines_windowed
 ),
 
 clients as (
@@ -18,11 +18,11 @@ clients as (
 ),
 
 events as (
-    select * from staging.stg_engagement__checked_events
+    select * from intermediate.int_engagement_events_windowed
 ),
 
 deals as (
-    select * from staging.stg_opportunities__checked_deals
+    select * from intermediate.int_deals_checked
 ),
 
 prospects as (

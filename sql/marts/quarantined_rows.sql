@@ -20,7 +20,7 @@ events as (
 ),
 
 deals as (
-    select * from staging.stg_opportunities__checked_deals
+    select * from intermediate.int_deals_checked
 ),
 
 raw_deals as (

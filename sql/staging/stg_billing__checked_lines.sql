@@ -1,5 +1,5 @@
--- Every raw billing line with its quarantine reason (empty when clean), its amount converted to the reporting
--- currency and whether it falls in the trailing 12-month window (intermediate.int_reporting_windows_resolved).
+-- Every raw billing line with its quarantine reason (empty when clean) and its amount converted to the reporting
+-- currency. Whether it falls in the 12-month window is intermediate.int_billing_lines_windowed's to say.
 -- Reasons, first match wins: blank_row (every value empty), missing_value, unparseable_date, implausible_date
 -- (before $min_date, ALMS_MIN_DATE), future_date (after today), unparseable_amount, absurd_amount (|amount| >=
 -- $max_line_amount), unknown_currency (not the reporting currency and absent from fx_rates), missing_fx_rate (no
@@ -19,10 +19,6 @@ fx_rates as (
 
 clients as (
     select * from staging.stg_clients__records
-),
-
-reporting_window as (
-    select * from intermediate.int_reporting_windows_resolved
 ),
 
 known_currencies as (
@@ -115,12 +111,8 @@ checked as (
         case
             when currency = $reporting_currency then cast(round(amount, 2) as decimal(18, 2))
             else cast(round(amount * rate_to_reporting, 2) as decimal(18, 2))
-        end as billing_amount,
-        coalesce(
-            invoice_date between reporting_window.window_start_date and reporting_window.as_of_date, false
-        ) as is_in_window
+        end as billing_amount
     from duplicates_marked
-    cross join reporting_window
 )
 
 select
@@ -131,7 +123,6 @@ select
     invoice_date,
     currency,
     billing_amount,
-    is_in_window,
     split_part(problem, ':', 1) as quarantine_reason,
     split_part(problem, ':', 2) as quarantine_column
 from checked

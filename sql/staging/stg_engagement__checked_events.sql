@@ -1,12 +1,9 @@
--- Every raw engagement event with its quarantine reason (empty when clean) and whether it falls in the window.
+-- Every raw engagement event with its quarantine reason (empty when clean). Whether it falls in the 12-month window
+-- is intermediate.int_engagement_events_windowed's to say.
 -- Reasons, first match wins: blank_row (every value empty), missing_value, unparseable_date, implausible_date
 -- (before $min_date, ALMS_MIN_DATE), unparseable_quantity (not a positive whole number), unknown_client.
 with events as (
     select * from raw.engagement_events
-),
-
-reporting_window as (
-    select * from intermediate.int_reporting_windows_resolved
 ),
 
 clients as (
@@ -35,9 +32,6 @@ checked as (
         quantity_text,
         quantity,
         cleaned_fields,
-        coalesce(
-            event_date between reporting_window.window_start_date and reporting_window.as_of_date, false
-        ) as is_in_window,
         case
             when source_system is null and source_client_id is null and event_date_text is null and event_type is null
                 and quantity_text is null then 'blank_row:'
@@ -52,7 +46,6 @@ checked as (
             else ''
         end as problem
     from joined
-    cross join reporting_window
 )
 
 select
@@ -65,7 +58,6 @@ select
     event_type,
     quantity_text,
     quantity,
-    is_in_window,
     cleaned_fields,
     split_part(problem, ':', 1) as quarantine_reason,
     split_part(problem, ':', 2) as quarantine_column

@@ -235,7 +235,7 @@ def test_false_merges_count_pairs_of_different_organisations_of_one_group():
 
 def test_the_script_prints_every_section(tmp_path, capsys):
     assert main(["--work-dir", str(tmp_path), "--sets", "generator-noise1", "generator-hard", "stoxx50", "--clients",
-                 "1500", "--noise", "1.0", "--labels", "0", "5", "--no-splink", "--sizes", "2000"]) == 0  # fmt: skip
+                 "800", "--noise", "1.0", "--labels", "0", "5", "--no-splink", "--sizes", "2000"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines()]
     quality = {}

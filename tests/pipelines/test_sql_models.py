@@ -73,12 +73,18 @@ def test_lineage_of_named_columns_checked_by_hand(lineage):
         "raw.billing_lines.currency",
         "raw.fx_rates.rate_to_reporting",
     }
-    # billing_12m sums the clean lines' billing_amount (the view stg_billing__invoice_lines over the checked lines)
-    assert deps(lineage, "staging.stg_billing__invoice_lines", "billing_amount") == {
+    # billing_12m sums the billing_amount of the clean lines in the window (the view int_billing_lines_windowed over
+    # the checked lines); the window decides which lines, so it is not lineage, but it is the in-window flag's
+    assert deps(lineage, "intermediate.int_billing_lines_windowed", "billing_amount") == {
         "staging.stg_billing__checked_lines.billing_amount"
     }
+    assert deps(lineage, "intermediate.int_billing_lines_windowed", "is_in_window") == {
+        "staging.stg_billing__checked_lines.invoice_date",
+        "intermediate.int_reporting_windows_resolved.window_start_date",
+        "intermediate.int_reporting_windows_resolved.as_of_date",
+    }
     assert deps(lineage, "intermediate.int_accounts_aggregated", "billing_12m") == {
-        "staging.stg_billing__invoice_lines.billing_amount"
+        "intermediate.int_billing_lines_windowed.billing_amount"
     }
     assert inputs(lineage, "intermediate.int_accounts_aggregated", "billing_12m") == {
         "raw.billing_lines.amount",
@@ -93,7 +99,7 @@ def test_lineage_of_named_columns_checked_by_hand(lineage):
         "staging.stg_clients__checked_records.name",
         "staging.stg_clients__checked_records.invalid_fields",
         "staging.stg_engagement__checked_events.quarantine_reason",
-        "staging.stg_opportunities__checked_deals.quarantine_reason",
+        "intermediate.int_deals_checked.quarantine_reason",
         "raw.prospects.invalid_fields",
     }
     # int_clients_matched has no pandera model: `select * from` it passes its columns through by name
@@ -141,6 +147,6 @@ def test_sql_assets_carry_their_lineage_table():
     node = defs.resolve_asset_graph().get(dg.AssetKey(["intermediate", "int_accounts_aggregated"]))
     table = node.metadata["column_lineage"].value
     assert (
-        "| `billing_12m` | staging.stg_billing__invoice_lines.billing_amount | raw.billing_lines.amount, "
+        "| `billing_12m` | intermediate.int_billing_lines_windowed.billing_amount | raw.billing_lines.amount, "
         "raw.billing_lines.currency, raw.fx_rates.rate_to_reporting |"
     ) in table.splitlines()

@@ -34,6 +34,20 @@ def test_pictures_are_pngs_of_800_by_450():
     assert png_size(pictures.tier_mix_png(mix)) == (800, 450)
 
 
+def test_a_picture_of_the_same_data_is_drawn_once(monkeypatch):
+    """The assets draw each picture and the publication's report draws it again from the published tables: the second
+    is the first PNG. Other data or other labels draw anew."""
+    drawn = []
+    monkeypatch.setattr(pictures, "_png", lambda figure: drawn.append(figure) or b"png %d" % len(drawn))
+    monkeypatch.setattr(pictures, "_LAST_DRAWN", {})
+    billing = pl.Series([30.0, 10.0, 20.0])
+    first = pictures.pareto_png(billing, 1, 30.0, "USD")
+    assert pictures.pareto_png(billing.reverse(), 1, 30.0, "USD") == first and len(drawn) == 1  # order: same curve
+    assert pictures.pareto_png(billing, 1, 30.0, "EUR") != first and len(drawn) == 2  # another label
+    assert pictures.pareto_png(billing * 2, 1, 60.0, "EUR") and len(drawn) == 3  # other data
+    assert pictures.pareto_png(billing * 2, 1, 60.0, "EUR") and len(drawn) == 3
+
+
 def test_tier_mix_counts_each_sellers_accounts_by_tier_and_folds_the_long_tail():
     lists = pl.DataFrame(
         {

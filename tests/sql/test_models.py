@@ -192,8 +192,9 @@ def test_each_billing_fault_gets_its_reason_and_column():
     quarantined = conn.sql("select count(*) from marts.quarantined_rows where input_name = 'billing'").fetchall()[0][0]
     assert quarantined == 9
     clean = conn.sql(
-        "select invoice_id, billing_amount from staging.stg_billing__invoice_lines "
-        "join raw.billing_lines using (source_file, source_row) order by 1"
+        "select invoice_id, billing_amount from intermediate.int_billing_lines_windowed "
+        "join raw.billing_lines using (source_file, source_row) where quarantine_reason = '' and is_in_window "
+        "order by 1"
     ).fetchall()
     assert clean == [("CAD", Decimal("7.50")), ("OK", Decimal("10.00"))]
 
@@ -213,7 +214,7 @@ def test_window_is_the_latest_complete_month_and_twelve_months_back():
     ).fetchall()
     assert window == [(dt.date(2026, 10, 31), dt.date(2025, 11, 1))]
     in_window = conn.sql(
-        "select invoice_id from staging.stg_billing__checked_lines join raw.billing_lines "
+        "select invoice_id from intermediate.int_billing_lines_windowed join raw.billing_lines "
         "using (source_file, source_row) where is_in_window order by 1"
     )
     assert [r[0] for r in in_window.fetchall()] == ["B", "C"]
@@ -238,8 +239,9 @@ def test_conversion_rounds_each_line_to_the_cent():
         as_of=dt.date(2026, 10, 31),
     )
     amounts = conn.sql(
-        "select invoice_id, billing_amount from staging.stg_billing__invoice_lines "
-        "join raw.billing_lines using (source_file, source_row) order by 1"
+        "select invoice_id, billing_amount from intermediate.int_billing_lines_windowed "
+        "join raw.billing_lines using (source_file, source_row) where quarantine_reason = '' and is_in_window "
+        "order by 1"
     ).fetchall()
     assert amounts == [("A", Decimal("0.01")), ("B", Decimal("0.02"))]  # 0.005 and 0.015 round half away from zero
 

@@ -6,6 +6,8 @@
 -- with the same source_system + opportunity_id as a clean one). Amounts convert at the latest monthly rate on or
 -- before the as-of month (deals close in the future; the newest rate is the best estimate), rounded to the cent.
 -- A stage starting with "closed" (closed_won, closed_lost) is closed; any other stage is open pipeline.
+-- Intermediate, not staging: the rate, and so whether a currency is known at all, depends on the as-of date
+-- (intermediate.int_reporting_windows_resolved), and a duplicate is judged among the rows that pass every check.
 with deals as (
     select * from raw.opportunities
 ),
