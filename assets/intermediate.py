@@ -1,10 +1,19 @@
-"""intermediate: client records deduplicated into accounts (the SQL model int_accounts_aggregated follows)."""
+"""intermediate: client records deduplicated into accounts (the SQL model int_accounts_aggregated follows).
+
+The matcher's result is kept when nothing it is computed from changed since it was stored (a monthly run brings new
+billing, not new clients): the client records, the match overrides, the matcher's settings, its code and the
+libraries it calls are fingerprinted (assets/rules/reuse.py); the run logs the reuse and its materialization says
+`matcher_result: reused` with the run that computed it. ALMS_REUSE_UNCHANGED=0 matches again regardless.
+"""
+
+import sys
 
 import dagster as dg
 import polars as pl
 
 from assets.common import errors_as_dagster_failures, table_out
-from assets.resources import AlmsSettings
+from assets.resources import AlmsSettings, KeptTable, Warehouse
+from assets.rules import inputs, matching, resolution, reuse, spark_resolution, spark_sql
 from assets.rules.inputs import CLIENTS
 from assets.rules.progress import progress
 from assets.rules.resolution import match_client_records
@@ -12,6 +21,38 @@ from assets.rules.spark_resolution import spark_scorer
 from assets.spark import SparkEngine
 
 OPTIONAL_FIELDS = CLIENTS.optional  # what the survivorship rule counts as "filled"
+MATCHED_TABLES = ("intermediate.int_clients_matched", "intermediate.int_match_pairs_reviewed")
+# the code whose change can change the matcher's result (this module adds filled_field_count), and its libraries
+MATCHER_CODE = (matching, resolution, spark_resolution, spark_sql, inputs, sys.modules[__name__])
+MATCHER_LIBRARIES = ("polars", "duckdb", "numpy", "scipy")
+
+
+def matcher_fingerprint(settings: AlmsSettings, records: pl.DataFrame, overrides: pl.DataFrame, on_spark: bool) -> str:
+    """Everything the matcher's two tables are computed from (assets/rules/reuse.py)."""
+    return reuse.fingerprint(
+        {"records": records, "overrides": overrides},
+        {
+            "matcher": settings.matcher,
+            "match_threshold": settings.match_threshold,
+            "review_threshold": settings.review_threshold,
+            "pairs_on": "spark" if on_spark else "driver",
+        },
+        reuse.source_digest(module.__file__ for module in MATCHER_CODE),
+        MATCHER_LIBRARIES,
+    )
+
+
+def _reused_metadata(context: dg.AssetExecutionContext, fingerprint: str) -> dict:
+    """The matcher's report as recorded by the materialization that computed the kept result (when this Dagster
+    instance has it), without the table facts the IO manager records again."""
+    event = context.instance.get_latest_materialization_event(dg.AssetKey(["intermediate", "int_clients_matched"]))
+    if event is None or event.asset_materialization is None:
+        return {}
+    metadata = event.asset_materialization.metadata
+    fingerprint_then = metadata.get("input_fingerprint")
+    if fingerprint_then is None or fingerprint_then.value != fingerprint:
+        return {}
+    return {key: value for key, value in metadata.items() if not key.startswith("dagster/") and key != "matcher_result"}
 
 
 @dg.multi_asset(
@@ -37,11 +78,30 @@ OPTIONAL_FIELDS = CLIENTS.optional  # what the survivorship rule counts as "fill
 def clients_matched(
     context: dg.AssetExecutionContext,
     settings: AlmsSettings,
+    warehouse: Warehouse,
     spark: SparkEngine,
     records: pl.DataFrame,
     overrides: pl.DataFrame,
 ):
     on_spark = settings.engine == "spark" and settings.matcher == "probabilistic"
+    fingerprint = matcher_fingerprint(settings, records, overrides, on_spark)
+    if settings.reuse_unchanged:
+        with warehouse.connect() as conn:
+            computed_by = reuse.stored_run(conn, MATCHED_TABLES, fingerprint)
+        if computed_by is not None:
+            context.log.info(
+                f"client records, match overrides, matcher settings and code unchanged since run {computed_by[:8]} "
+                f"(fingerprint {fingerprint[:12]}): its int_clients_matched and int_match_pairs_reviewed are kept"
+            )
+            kept = {
+                **_reused_metadata(context, fingerprint),
+                "matcher_result": "reused",
+                "computed_by_run": computed_by,
+                "input_fingerprint": fingerprint,
+            }
+            yield dg.Output(KeptTable(), output_name="matched", metadata=kept)
+            yield dg.Output(KeptTable(), output_name="review", metadata={"matcher_result": "reused"})
+            return
     with errors_as_dagster_failures(), progress("intermediate.int_clients_matched", context.log.info) as step:
         step.update(f"matching {records.height:,} client records" + (" (pairs on Spark)" if on_spark else ""))
         matched, review, report = match_client_records(
@@ -72,6 +132,13 @@ def clients_matched(
             "matcher": settings.matcher,
             "pairs_on": "spark" if on_spark else "driver",
             **metadata,
+            "matcher_result": "computed",
+            "input_fingerprint": fingerprint,
         },
     )
-    yield dg.Output(review, output_name="review", metadata={"review_queue": review.height})
+    yield dg.Output(
+        review, output_name="review", metadata={"review_queue": review.height, "matcher_result": "computed"}
+    )
+    # both tables are stored by now (each output is stored as it is yielded): mark them with what they came from
+    with warehouse.connect() as conn:
+        reuse.record(conn, MATCHED_TABLES, fingerprint, context.run.run_id)

@@ -7,6 +7,7 @@ checked as a whole (a key repeated across two files is an error). With ALMS_ENGI
 read, typed and validated by Spark with the same rules (`_ingest_on_spark`, docs/spark.md).
 """
 
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,12 +16,14 @@ import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
+import assets.common
 from assets.common import errors_as_dagster_failures, validate
 from assets.metadata import column_schema_for, table_metadata
 from assets.resources import AlmsSettings, Warehouse, write_frame
-from assets.rules import inputs, parsing
+from assets.rules import inputs, parsing, reuse
 from assets.rules.progress import progress
 from assets.spark import SparkEngine, clear_folder, is_spark_view, point_view_at
+from schemas import raw as raw_schemas
 from schemas.raw import (
     RawAccountOverrides,
     RawBillingLines,
@@ -88,6 +91,7 @@ def _ingest(
     loading = f"raw.{name}__loading"
     rows = cleaned = 0
     schema = None
+    fingerprint = None
     with (
         errors_as_dagster_failures(),
         warehouse.connect() as conn,
@@ -95,6 +99,11 @@ def _ingest(
     ):
         if is_spark_view(conn, "raw", name):  # left by a run on the Spark engine: this engine reads every file again
             conn.execute(f"drop view raw.{name}")
+        if months is None and known_months == frozenset():  # an input without partitions: every run reads it all
+            fingerprint = _files_fingerprint(settings, spec)
+            kept = _kept(context, settings, conn, name, fingerprint)
+            if kept is not None:
+                return kept
         existing = _existing_files(conn, name, model) if months is not None else None
         if existing is None:
             months = None  # first ingest, or a table from an older layout: read everything
@@ -129,6 +138,8 @@ def _ingest(
         if months is None:
             conn.execute(f"drop table if exists raw.{name}")
             conn.execute(f"alter table {loading} rename to {name}")
+            if fingerprint is not None:  # what the table was read from, for the next run (assets/rules/reuse.py)
+                reuse.record(conn, [f"raw.{name}"], fingerprint, context.run.run_id)
         else:
             conn.execute("begin transaction")
             conn.execute(
@@ -138,19 +149,66 @@ def _ingest(
             conn.execute("commit")
             conn.execute(f"drop table {loading}")
             rows = conn.sql(f"select count(*) from raw.{name}").fetchall()[0][0]
-    return _ingested(context, name, schema, rows, report, cleaned, months, replaced, gone)
+    result = _ingested(context, name, schema, rows, report, cleaned, months, replaced, gone)
+    if fingerprint is None:
+        return result
+    return dg.MaterializeResult(
+        metadata={**result.metadata, "ingest_result": "computed", "input_fingerprint": fingerprint}
+    )
 
 
-def _ingested(context, name: str, schema, rows: int, report: dict, cleaned: int, months, replaced, gone):
-    """What an ingest logs and records, whichever engine read the files."""
-    for relative, columns in report["ignored_columns"].items():
+# the code whose change can change an ingested table
+INGEST_CODE = tuple(
+    Path(module.__file__) for module in (sys.modules[__name__], inputs, parsing, raw_schemas, assets.common)
+)
+
+
+def _files_fingerprint(settings: AlmsSettings, spec: inputs.InputSpec) -> str:
+    """Everything an unpartitioned input's table is read from: its files (path, size, SHA-256), the code that reads,
+    types and validates them, and the libraries it calls."""
+    files = reuse.files_digest(settings.data_dir, inputs.find_input_files(settings.data_dir, spec))
+    return reuse.fingerprint(
+        {}, {"files": files}, reuse.source_digest(INGEST_CODE), ("polars", "pandera", "duckdb", "pyarrow")
+    )
+
+
+def _kept(context, settings: AlmsSettings, conn, name: str, fingerprint: str) -> dg.MaterializeResult | None:
+    """raw.<name> kept as it is when it was read from exactly these files by this code (its comment carries the same
+    fingerprint) and this Dagster instance recorded that ingest (its metadata is recorded again); else None."""
+    if not settings.reuse_unchanged:
+        return None
+    computed_by = reuse.stored_run(conn, [f"raw.{name}"], fingerprint)
+    event = context.instance.get_latest_materialization_event(dg.AssetKey(["raw", name]))
+    if computed_by is None or event is None or event.asset_materialization is None:
+        return None
+    metadata = dict(event.asset_materialization.metadata)
+    if getattr(metadata.get("input_fingerprint"), "value", None) != fingerprint:
+        return None
+    _warn(
+        context,
+        name,
+        metadata["ignored_columns"].value,
+        metadata["files_without_rows"].value,
+        metadata["rows_with_control_characters_cleaned"].value,
+    )  # what the ingest that read these files warned about
+    context.log.info(f"raw.{name}: its files and the ingest code unchanged since run {computed_by[:8]}: table kept")
+    return dg.MaterializeResult(metadata={**metadata, "ingest_result": "reused", "computed_by_run": computed_by})
+
+
+def _warn(context, name: str, ignored_columns: dict, files_without_rows: list, cleaned: int) -> None:
+    for relative, columns in ignored_columns.items():
         context.log.warning(f"{relative}: columns not in the contract were ignored: {', '.join(columns)}")
-    for relative in report["files_without_rows"]:
+    for relative in files_without_rows:
         context.log.warning(f"{relative}: header only, no data rows")
     if cleaned:
         context.log.warning(
             f"{name}: {cleaned:,} rows held control characters, replaced by spaces (marts.quarantined_rows)"
         )
+
+
+def _ingested(context, name: str, schema, rows: int, report: dict, cleaned: int, months, replaced, gone):
+    """What an ingest logs and records, whichever engine read the files."""
+    _warn(context, name, report["ignored_columns"], report["files_without_rows"], cleaned)
     if months is not None:
         context.log.info(
             f"{name}: months {', '.join(sorted(months)) or '-'}: {len(replaced)} files read again, "

@@ -19,6 +19,7 @@
 | ALMS_REVIEW_REASON | (unset) | set to re-run the current period's review with this run's data; the reason is audited |
 | ALMS_PUBLISH_BACKFILL | (unset) | 1: a run for an as-of date earlier than the current publication's is made current too |
 | ALMS_KEEP_PUBLICATIONS | 3 | complete publications kept in $ALMS_OUTPUT_DIR/publications (the current one always) |
+| ALMS_REUSE_UNCHANGED | 1 | 0: match clients and read unpartitioned inputs again even when unchanged since they last ran (assets/rules/reuse.py) |
 | ALMS_OUTCOME_MONTHS | 24 | past month ends reconstructed for the outcomes and the backtest (0: recorded snapshots only) |
 | ALMS_DUCKDB_MEMORY_LIMIT | 4GB | DuckDB memory limit of the pipeline's own connections |
 | ALMS_DUCKDB_THREADS | (all cores) | DuckDB threads |
@@ -94,6 +95,8 @@ class AlmsSettings(dg.ConfigurableResource):
     publish_backfill: bool = False
     keep_publications: int = DEFAULT_KEEP
     outcome_months: int = 24
+    # a step whose inputs, settings and code are unchanged since its stored result keeps it (assets/rules/reuse.py)
+    reuse_unchanged: bool = True
     # PostgreSQL target (assets/rules/postgres.py): the DSN is a dg.EnvVar, resolved only inside a run, so the UI, the
     # run's config and its snapshot show the variable's name and never the value (the password)
     postgres_dsn: str = ""
@@ -226,17 +229,26 @@ def take_output_folder(output_dir: Path | str, holder: str) -> list[str]:
 REPLACE_ROWS_BY = "alms/replace_rows_by"
 
 
+class KeptTable:
+    """An output whose table already holds this run's result (a step reusing its stored result, assets/rules/reuse.py):
+    the IO manager leaves the table as it is and records its row count and columns."""
+
+
 class WarehouseIOManager(dg.ConfigurableIOManager):
     """Stores polars frames as tables `<layer>.<name>` (the asset key) and loads them back as polars frames. An output
-    whose metadata names a `REPLACE_ROWS_BY` column replaces only the rows with the frame's values of that column."""
+    whose metadata names a `REPLACE_ROWS_BY` column replaces only the rows with the frame's values of that column; a
+    `KeptTable` output leaves the table as it is."""
 
     warehouse: Warehouse
 
-    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | KeptTable) -> None:
         layer, name = _table_of(context.asset_key)
         by = (context.definition_metadata or {}).get(REPLACE_ROWS_BY)
         with self.warehouse.connect() as conn:
-            if by:
+            if isinstance(obj, KeptTable):
+                rows = conn.sql(f"select count(*) from {layer}.{name}").fetchall()[0][0]
+                schema = dict(conn.sql(f"select * from {layer}.{name} limit 0").pl().schema)
+            elif by:
                 rows = replace_rows(conn, f"{layer}.{name}", obj, by)
                 schema = dict(conn.sql(f"select * from {layer}.{name} limit 0").pl().schema)
             else:
@@ -336,6 +348,7 @@ def settings_from_env(environ: dict | None = None) -> AlmsSettings:
         publish_backfill=_flag(env, "ALMS_PUBLISH_BACKFILL"),
         keep_publications=int(_number(env, "ALMS_KEEP_PUBLICATIONS", DEFAULT_KEEP)),
         outcome_months=int(_number(env, "ALMS_OUTCOME_MONTHS", 24)),
+        reuse_unchanged=_flag(env, "ALMS_REUSE_UNCHANGED", default=True),
         postgres_dsn=_postgres_dsn(env),
         postgres_schema=env.get("ALMS_POSTGRES_SCHEMA", "").strip() or DEFAULT_SCHEMA,
         postgres_reader_role=env.get("ALMS_POSTGRES_READER_ROLE", "").strip(),
@@ -438,9 +451,11 @@ def _number(env, name: str, default: float) -> float:
         raise SettingsError(f"{name}={text!r} is not a number") from None
 
 
-def _flag(env, name: str) -> bool:
+def _flag(env, name: str, default: bool = False) -> bool:
     text = env.get(name, "").strip().lower()
-    if text in ("", "0", "false", "no"):
+    if not text:
+        return default
+    if text in ("0", "false", "no"):
         return False
     if text in ("1", "true", "yes"):
         return True

@@ -62,6 +62,10 @@ def demo(tmp_path_factory):
                 success, errors, run_id = execute_pipeline(quiet=True, log_level="CRITICAL", instance=memory)
                 assert success, errors
                 runs[name] = {"run_id": run_id, "current": current_publication(output)}
+                matched = memory.get_latest_materialization_event(dg.AssetKey(["intermediate", "int_clients_matched"]))
+                runs[name]["matcher"] = {
+                    k: getattr(v, "value", v) for k, v in matched.asset_materialization.metadata.items()
+                }
             # survivorship's proposal (the biggest biller's owner) at this run's as-of date
             if name in ("first", "backfill"):
                 with duckdb.connect(str(output / "work" / "warehouse.duckdb"), read_only=True) as conn:
@@ -147,6 +151,22 @@ def test_identical_data_gives_identical_published_rows(demo):
         before = pl.read_parquet(runs["first"]["current"] / "parquet" / f"{table}.parquet")
         after = pl.read_parquet(runs["again"]["current"] / "parquet" / f"{table}.parquet")
         assert before.equals(after), table
+
+
+def test_the_runs_after_the_first_keep_the_matchers_result(demo):
+    """The backfill and the run again read the same client records: they keep the first run's matcher result (the
+    test above proves the publications identical), and say so on the materialization."""
+    output, runs = demo
+    with dg.DagsterInstance.from_config(str(output.parent / "dagster_home")) as instance:  # the CLI's first run
+        event = instance.get_latest_materialization_event(dg.AssetKey(["intermediate", "int_clients_matched"]))
+    first = {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
+    assert first["matcher_result"] == "computed"
+    for name in ("backfill", "again"):
+        matcher = runs[name]["matcher"]
+        assert matcher["matcher_result"] == "reused", name
+        assert matcher["computed_by_run"] == event.run_id, name
+        assert matcher["input_fingerprint"] == first["input_fingerprint"], name
+        assert matcher["dagster/row_count"] == first["dagster/row_count"], name
 
 
 def test_the_crm_file_of_the_demo_is_spreadsheet_safe(demo):

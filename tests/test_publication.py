@@ -251,13 +251,20 @@ def test_a_second_run_on_the_same_output_folder_is_refused(pipeline_env, tmp_pat
     assert any(f"took over the run lock of pid {holder.pid}" in note for note in notes), notes
 
 
+PUBLICATION_RUN = """
+import dagster as dg
+from pipelines.commands.cli import run_pipeline
+run_pipeline(quiet=True, log_level="CRITICAL", selection=[dg.AssetKey(["marts", "publication"])])
+"""
+
+
 @pytest.mark.slow
 def test_a_run_killed_while_publishing_is_cleaned_up_by_the_next_run(published_env):
     output = Path(published_env["ALMS_OUTPUT_DIR"])
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     first = current_publication(output)
-    killed = subprocess.run(
-        [sys.executable, "-m", "pipelines.commands", "run"],
+    killed = subprocess.run(  # a run of the publication alone (after published_env), killed while it publishes
+        [sys.executable, "-c", PUBLICATION_RUN],
         cwd=REPO_ROOT,
         env={**env, "ALMS_TEST_KILL_AFTER": "crm"},
         capture_output=True,

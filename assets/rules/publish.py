@@ -317,8 +317,18 @@ def _write_tables(
         for number, ((schema, name), order_by) in enumerate(tables.items(), start=1):
             progress(f"copying {schema}.{name} into alms.duckdb (table {number} of {len(tables)})")
             conn.execute(f"create schema if not exists {alias}.{schema}")
-            conn.execute(f"create table {alias}.{schema}.{name} as select * from {schema}.{name} order by {order_by}")
-            comment_duckdb_table(conn, f"{alias}.{schema}.{name}", documentation.get((schema, name), TableDoc("")))
+            # the table and its comments (one statement per column) in one transaction: one commit, not one each
+            conn.execute("begin")
+            try:
+                conn.execute(
+                    f"create table {alias}.{schema}.{name} as select * from {schema}.{name} order by {order_by}"
+                )
+                comment_duckdb_table(conn, f"{alias}.{schema}.{name}", documentation.get((schema, name), TableDoc("")))
+                conn.execute("commit")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    conn.execute("rollback")
+                raise
             row_counts[f"{schema}.{name}"] = conn.sql(f"select count(*) from {alias}.{schema}.{name}").fetchall()[0][0]
         _reached("duckdb")
         (folder / PARQUET).mkdir()

@@ -65,6 +65,33 @@ def run_tags(data_dir: Path, month: str = "") -> dict[str, str]:
     return range_tags([month], monthly_partitions(data_dir)) if month else full_refresh_tags(data_dir)
 
 
+def _count_step_cpu(instance, peaks: dict[str, float]) -> dict[str, float]:
+    """CPU seconds of this process (every thread: DuckDB's and polars' too) from each step's start to its end, read
+    as the in-process run hands its events to `instance`; the steps run one after the other in this process. `peaks`
+    gets the step in which the process's peak memory rose, with the peak (MB) it rose to."""
+    import dagster as dg
+
+    started: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    handle = instance.handle_new_event
+    peak = [_peak_rss_mb()]
+
+    ends = (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
+
+    def counting(event, **kwargs):
+        step = event.dagster_event.step_key if event.dagster_event is not None else None
+        if step and event.dagster_event.event_type == dg.DagsterEventType.STEP_START:
+            started[step] = time.process_time()
+        elif step in started and event.dagster_event.event_type in ends:
+            seconds[step] = time.process_time() - started[step]
+            if _peak_rss_mb() > peak[0] + 64:  # rose by more than noise in this step
+                peak[0] = peaks[step] = _peak_rss_mb()
+        return handle(event, **kwargs)
+
+    instance.handle_new_event = counting
+    return seconds
+
+
 def run_once(data_dir: str, output_dir: str, month: str = "", as_of: str = "") -> dict:
     """Runs in the child process: the pipeline (a full refresh, or only `month`'s files), timed per step from the
     run's own events."""
@@ -80,6 +107,8 @@ def run_once(data_dir: str, output_dir: str, month: str = "", as_of: str = "") -
     job = build_definitions().resolve_job_def(ALMS_JOB)
     tags = run_tags(Path(data_dir), month)
     with dg.DagsterInstance.get() as instance:
+        peaks: dict[str, float] = {}
+        steps_cpu = _count_step_cpu(instance, peaks)
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
@@ -105,6 +134,8 @@ def run_once(data_dir: str, output_dir: str, month: str = "", as_of: str = "") -
         "success": result.success,
         "wall_seconds": wall,
         "steps": steps,
+        "steps_cpu": steps_cpu,
+        "peak_rss_mb_by_step": peaks,
         "rows": counts,
         "peak_rss_mb": _peak_rss_mb(),
         "children_peak_rss_mb": _children_peak_rss_mb(),
@@ -162,15 +193,19 @@ def _print_steps(report: dict, label: str) -> None:
         f"\n{label}: {rows.get('raw/clients', 0):,} client records, {lines:,} billing lines, "
         f"{rows.get('raw/engagement_events', 0):,} engagement events, {rows.get('marts/accounts', 0):,} accounts"
     )
-    print(f"{'step':60} {'seconds':>8}")
-    for step, seconds in sorted(report["steps"].items(), key=lambda item: -item[1]):
-        print(f"{step:60} {seconds:8.2f}")
-    print(f"{'sum of steps':60} {sum(report['steps'].values()):8.2f}")
+    cpu = report.get("steps_cpu", {})
+    print(f"{'step':60} {'seconds':>8} {'CPU s':>8}")
+    for step, seconds in sorted(report["steps"].items(), key=lambda item: -cpu.get(item[0], item[1])):
+        print(f"{step:60} {seconds:8.2f} {cpu.get(step, float('nan')):8.2f}")
+    print(f"{'sum of steps':60} {sum(report['steps'].values()):8.2f} {sum(cpu.values()):8.2f}")
     print(f"pipeline wall time (definitions + run): {report['wall_seconds']:.1f} s")
     print(f"process wall time (interpreter start to exit): {report['elapsed']:.1f} s, CPU {report['cpu']:.1f} s")
     if lines:
         print(f"billing lines per second (end to end): {lines / report['elapsed']:,.0f}")
     print(f"peak memory (RSS of the run process): {report['peak_rss_mb']:,.0f} MB")
+    rises = report.get("peak_rss_mb_by_step", {})
+    if rises:
+        print("steps that raised it: " + ", ".join(f"{step} {mb:,.0f} MB" for step, mb in rises.items()))
     if report.get("children_peak_rss_mb"):
         print(f"peak memory of its child processes (Spark's JVM): {report['children_peak_rss_mb']:,.0f} MB")
 
@@ -232,7 +267,12 @@ def main(argv: list[str] | None = None) -> int:
         monthly = _run_alms(data_dir, output_dir, env, month=month, as_of=_month_end(month))
         _print_steps(monthly, f"monthly run of {month} (its files only)")
         summary.append(("monthly run (one month of files)", f"{monthly['elapsed']:.1f} s (CPU {monthly['cpu']:.1f} s)"))
-        summary.append(("monthly run / full refresh", f"{monthly['elapsed'] / full['elapsed']:.2f}"))
+        summary.append(
+            (
+                "monthly run / full refresh",
+                f"{monthly['elapsed'] / full['elapsed']:.2f} (CPU {monthly['cpu'] / full['cpu']:.2f})",
+            )
+        )
     runs = [full]
     for month in as_of_months[1:]:
         runs.append(_run_alms(data_dir, output_dir, env, month=month, as_of=_month_end(month)))
@@ -245,10 +285,13 @@ def main(argv: list[str] | None = None) -> int:
     if len(runs) > 1:
         monthly_runs = runs[1:]
         mean = sum(run["elapsed"] for run in monthly_runs) / len(monthly_runs)
+        mean_cpu = sum(run["cpu"] for run in monthly_runs) / len(monthly_runs)
         summary.append((f"{len(monthly_runs)} monthly runs after it: first", f"{monthly_runs[0]['elapsed']:.1f} s"))
         summary.append(("last monthly run", f"{monthly_runs[-1]['elapsed']:.1f} s"))
         summary.append(("last / first monthly run", f"{monthly_runs[-1]['elapsed'] / monthly_runs[0]['elapsed']:.2f}"))
-        summary.append(("mean monthly run / full refresh", f"{mean / full['elapsed']:.2f}"))
+        summary.append(
+            ("mean monthly run / full refresh", f"{mean / full['elapsed']:.2f} (CPU {mean_cpu / full['cpu']:.2f})")
+        )
     if not args.no_reference:
         reference_out = args.work_dir / "reference"
         shutil.rmtree(reference_out, ignore_errors=True)

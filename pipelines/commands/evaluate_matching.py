@@ -256,6 +256,7 @@ class SetResult:
     notes: list[str] = field(default_factory=list)
     kinds: list = field(default_factory=list)  # hard generator: (set, matcher, recall per kind, false merges)
     missed: pl.DataFrame | None = None  # the true pairs never compared, counted by what they share (--missed)
+    ceilings: dict[str, dict] | None = None  # what learning at the level of patterns / pairs could reach (--ceilings)
 
 
 def recall_by_variation(truth: pl.DataFrame, variations: pl.DataFrame, crosswalk: pl.DataFrame) -> pl.DataFrame:
@@ -347,6 +348,28 @@ def missed_by_evidence(records: pl.DataFrame, truth_pairs: pl.DataFrame, compare
     )
 
 
+def label_ceilings(truth: pl.DataFrame, resolution, entities: pl.DataFrame) -> dict[str, dict]:
+    """P / R / F1 that learning could reach at best with the matcher's blocking and comparison levels, from the truth:
+    `pattern`: every compared pair linked where most pairs of its comparison pattern (the four levels) are true
+    pairs, what a perfect learner of patterns reaches (people's labels move a pattern as one, learn_from_labels);
+    `compared`: every compared true pair linked, what perfect knowledge of each pair reaches (blocking unchanged).
+    Neither has the name rules, the containment guard or the overrides: links straight to connected components."""
+    from assets.rules.resolution import FIELDS, cluster
+
+    pairs = label_pairs(resolution.pairs, entities)
+    share = pairs.group_by(FIELDS).agg(pl.col("is_match").mean().alias("_share"))
+    by_pattern = pairs.join(share, on=list(FIELDS), nulls_equal=True).filter(pl.col("_share") > 0.5)
+
+    def scores(links: pl.DataFrame) -> dict:
+        accounts = cluster(resolution.crosswalk.height, links.select("left_id", "right_id"))
+        crosswalk = resolution.crosswalk.sort("record_id").with_columns(
+            pl.Series("account_id", accounts).cast(pl.String)
+        )
+        return pairwise_scores(truth, crosswalk)
+
+    return {"pattern": scores(by_pattern), "compared": scores(pairs.filter("is_match"))}
+
+
 def evaluate_set(
     name: str,
     records: pl.DataFrame,
@@ -355,6 +378,7 @@ def evaluate_set(
     labels: list[int],
     details=None,
     missed: bool = False,
+    ceilings: bool = False,
 ) -> SetResult:
     from assets.rules.matching import match_clients
     from assets.rules.resolution import resolve_clients
@@ -373,6 +397,8 @@ def evaluate_set(
     result.calibration = calibration(label_pairs(resolution.pairs, entities))
     if missed:
         result.missed = missed_by_evidence(records, truth_pairs, resolution.pairs)
+    if ceilings:
+        result.ceilings = label_ceilings(truth, resolution, entities)
     started = time.perf_counter()
     deterministic = match_clients(records)[0]
     result.scores["deterministic"] = pairwise_scores(truth, deterministic) | {"seconds": time.perf_counter() - started}
@@ -526,6 +552,7 @@ def quality(
     splink: bool,
     labels: list[int],
     missed: bool = False,
+    ceilings: bool = False,
 ) -> list[SetResult]:
     if splink:
         try:
@@ -556,7 +583,7 @@ def quality(
             print(f"{labelled.name} skipped: {error}")
             continue
         started = time.perf_counter()
-        results.append(evaluate_set(labelled.name, records, truth, splink, labels, labelled.details, missed))
+        results.append(evaluate_set(labelled.name, records, truth, splink, labels, labelled.details, missed, ceilings))
         print(
             f"measured {labelled.name} ({records.height:,} records) in {time.perf_counter() - started:.1f} s",
             flush=True,
@@ -568,7 +595,23 @@ def quality(
     print_calibration(results)
     print_reviewer(results, labels)
     print_missed(results)
+    print_ceilings(results)
     return results
+
+
+def print_ceilings(results: list[SetResult]) -> None:
+    """Per set, alms's F1 beside what learning at the level of patterns and of pairs could reach (label_ceilings)."""
+    results = [r for r in results if r.ceilings]
+    if not results:
+        return
+    print(
+        "\nceilings: F1 if every compared pair were linked by its comparison pattern's majority (what labels can teach "
+        "a pattern) or by its truth (blocking unchanged)"
+    )
+    print(f"{'set':<28} {'alms F1':>8} {'pattern':>8} {'compared':>9}")
+    for r in results:
+        print(f"{r.name:<28} {r.scores['alms']['f1']:8.4f} {r.ceilings['pattern']['f1']:8.4f} "
+              f"{r.ceilings['compared']['f1']:9.4f}")  # fmt: skip
 
 
 def print_missed(results: list[SetResult], rows: int = 12) -> None:
@@ -700,6 +743,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--missed", action="store_true", help="list the true pairs no blocking rule brought, by what they share"
     )
+    parser.add_argument(
+        "--ceilings",
+        action="store_true",
+        help="the F1 that learning per comparison pattern, or per pair, could reach at best (from the truth)",
+    )
     parser.add_argument("--speed-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.speed_child:
@@ -709,7 +757,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--labels must be 0 or more")
     if not args.speed_only:
         labels = sorted(set(args.labels) | ({0} if args.labels else set()))
-        quality(args.work_dir, args.clients, args.noise, args.sets, not args.no_splink, labels, args.missed)
+        quality(
+            args.work_dir, args.clients, args.noise, args.sets, not args.no_splink, labels, args.missed, args.ceilings
+        )
     if not args.quality_only:
         speed(args.work_dir, args.sizes)
     return 0

@@ -7,7 +7,8 @@
 The pairs come from the last publication's `marts.match_review_pairs`, most instructive first; pairs already decided in
 `$ALMS_DATA_DIR/match_overrides.csv` are skipped. Each decision is appended there as a must_link / cannot_link row
 with who and why. The next run (the same as-of date is fine) applies the decisions and learns from them: every pair
-with the same comparison pattern moves towards what the labels say, so one decision settles similar pairs elsewhere.
+with the same comparison pattern moves towards what the labels say, so decisions settle similar pairs elsewhere (a
+name rule, such as "branches stay apart", is lifted for a pattern by two "same" decisions of it, not one).
 """
 
 from __future__ import annotations

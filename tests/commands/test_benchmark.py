@@ -72,6 +72,8 @@ def fake_report(elapsed: float) -> dict:
         "success": True,
         "wall_seconds": elapsed - 1,
         "steps": {"raw__billing_lines": elapsed / 2, "marts__publication": elapsed / 4},
+        "steps_cpu": {"raw__billing_lines": elapsed / 3, "marts__publication": elapsed / 5},
+        "peak_rss_mb_by_step": {"raw__billing_lines": 400.0, "marts__publication": 512.0},
         "rows": {"raw/billing_lines": 9, "raw/clients": 6, "raw/engagement_events": 0, "marts/accounts": 5},
         "peak_rss_mb": 512.0,
         "elapsed": elapsed,
@@ -107,7 +109,9 @@ def test_benchmark_prints_its_table(fake_runs, tmp_path, capsys):
         (line[:44].strip(), line[44:].strip()) for line in out.split("\nsummary")[1].splitlines()[1:] if line.strip()
     )
     assert summary["alms full refresh, end to end"] == "40.0 s (CPU 60.0 s)"
-    assert summary["monthly run / full refresh"] == "0.33"  # 13 s / 40 s
+    assert summary["monthly run / full refresh"] == "0.33 (CPU 0.33)"  # 13 s / 40 s
+    assert f"{'raw__billing_lines':60} {20.0:8.2f} {40 / 3:8.2f}" in out  # wall and CPU seconds of the step
+    assert "steps that raised it: raw__billing_lines 400 MB, marts__publication 512 MB" in out
     assert float(summary["alms full refresh / reference"].split()[0]) > 0
     assert "key level 1,200.00" in out
 

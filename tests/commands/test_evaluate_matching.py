@@ -13,6 +13,7 @@ from pipelines.commands.evaluate_matching import (
     blocking_recall,
     calibration,
     false_merges_by_kind,
+    label_ceilings,
     label_pairs,
     main,
     missed_by_evidence,
@@ -271,3 +272,20 @@ def test_the_script_runs_from_the_command_line(tmp_path):
     assert any(row[:1] == ["deterministic"] for row in rows) and "Splink" not in completed.stdout
     refused = subprocess.run([*command, "--labels", "-1"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "--labels must be 0 or more" in refused.stderr
+
+
+def test_label_ceilings_link_by_the_pattern_majority_and_by_the_truth():
+    """Three pairs of one comparison pattern, two of them true: a learner of patterns links all three (precision
+    2/3); a learner of pairs links the two true ones. A pattern whose one pair is false stays unlinked."""
+    from types import SimpleNamespace
+
+    keys = {"source_system": ["s"] * 6, "source_client_id": [f"r{i}" for i in range(6)]}
+    crosswalk = pl.DataFrame({"record_id": list(range(6)), **keys})
+    truth = pl.DataFrame({**keys, "entity_id": ["A", "A", "B", "B", "C", "D"]})
+    levels = {"name_level": [9, 9, 9, 0], "location_level": [6, 6, 6, 6], "phone_level": [2, 2, 2, 2],
+              "domain_level": [None, None, None, None]}  # fmt: skip
+    pairs = pl.DataFrame({"left_id": [0, 2, 4, 1], "right_id": [1, 3, 5, 2], **levels})
+    entities = truth.join(crosswalk, on=["source_system", "source_client_id"]).select("record_id", "entity_id")
+    ceilings = label_ceilings(truth, SimpleNamespace(pairs=pairs, crosswalk=crosswalk), entities)
+    assert ceilings["pattern"]["precision"] == pytest.approx(2 / 3) and ceilings["pattern"]["recall"] == 1.0
+    assert ceilings["compared"]["f1"] == 1.0

@@ -14,12 +14,14 @@ from pipelines.definitions import ALMS_JOB, build_definitions
 
 
 def run(tags: dict) -> dg.ExecuteInProcessResult:
+    """A run of the billing lines' ingest alone (what the partitions are about) over the tags' partition range."""
     job = build_definitions().resolve_job_def(ALMS_JOB)
-    with dg.DagsterInstance.get() as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
             tags=tags,
+            asset_selection=[dg.AssetKey(["raw", "billing_lines"])],
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
     assert result.success

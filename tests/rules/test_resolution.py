@@ -241,3 +241,23 @@ def test_f1_on_a_fixed_labelled_sample_does_not_fall(tmp_path, seed):
     f1 = 2 * precision * recall / (precision + recall)
     # measured: seed 11 P 0.998 R 0.986 F1 0.992; seed 12 P 0.997 R 0.983 F1 0.990
     assert precision >= 0.985 and f1 >= 0.975, (precision, recall, f1)
+
+
+def test_one_must_link_joins_its_pair_and_two_of_a_kind_teach_the_kind():
+    """Branches with conflicting qualifiers stay apart; one must-link joins its own pair only, two must-links of one
+    comparison pattern lift the name rule for every pair of that pattern (the rule is a belief labels overturn)."""
+    rows = population()
+    for i, base in enumerate(("Acme Holdings", "Birch Partners", "Cobalt Dental")):
+        shared = {"domain": f"org{i}.com", "phone": f"415-555-01{i:02d}", "address": f"{i + 1} Market St",
+                  "postal_code": f"9410{i}", "city": "San Francisco", "country": "US"}  # fmt: skip
+        rows += [org("nat", f"E{i}", f"{base} East", **shared), org("nat", f"W{i}", f"{base} West", **shared)]
+    records = frame(rows)
+
+    def joined(*labelled: int) -> list[bool]:
+        decided = overrides(*[("nat", f"E{i}", "nat", f"W{i}", "must_link") for i in labelled]) if labelled else None
+        ids = accounts_of(resolve_clients(records, overrides=decided).crosswalk)
+        return [ids[f"nat:E{i}"] == ids[f"nat:W{i}"] for i in range(3)]
+
+    assert joined() == [False, False, False]
+    assert joined(0) == [True, False, False]
+    assert joined(0, 1) == [True, True, True]

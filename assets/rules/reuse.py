@@ -1,0 +1,101 @@
+"""Reusing a step's stored result when everything it is computed from is unchanged (a monthly run's client matcher).
+
+A step's *fingerprint* is a SHA-256 over everything that can change its result: its input frames (column names and
+types, row count, and an order-independent digest of every row's values), its settings, the source of the code that
+computes it and the versions of the libraries that code calls. The step stores the fingerprint as the comment of each
+table it wrote (`COMMENT ON TABLE`), after all of them are written. Rewriting a table by any means drops its comment,
+so a table carries a fingerprint only while it holds the result that fingerprint describes; a run whose fingerprint
+equals the one on every table of the step may keep those tables instead of computing them again. Anything that
+differs, or a table that is missing or carries no fingerprint, means the step is computed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+from collections.abc import Iterable, Mapping
+
+import duckdb
+import polars as pl
+
+PREFIX = "alms input fingerprint "  # the table comment: PREFIX + fingerprint + " run " + run id
+
+
+def frame_digest(frame: pl.DataFrame) -> dict:
+    """Columns with their types, the row count, and two sums of 32-bit halves of each row's hash: the same rows in
+    any order give the same digest (a table read back without `preserve_insertion_order` may come in any order)."""
+    hashes = pl.lit(frame.hash_rows(seed=0x616C6D73) if frame.width else pl.Series([], dtype=pl.UInt64))
+    halves = pl.select(high=(hashes // (1 << 32)).sum(), low=(hashes % (1 << 32)).sum()).row(0)  # sums cannot wrap
+    return {
+        "columns": [[name, str(dtype)] for name, dtype in frame.schema.items()],
+        "rows": frame.height,
+        "row_hash_sums": [int(half or 0) for half in halves],
+    }
+
+
+def source_digest(paths: Iterable) -> str:
+    """SHA-256 over the contents of the code files `paths` (their order counts)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path).rsplit("/", 1)[-1].encode() + b"\0")
+        with open(path, "rb") as file:
+            digest.update(file.read())
+    return digest.hexdigest()
+
+
+def files_digest(root, paths: Iterable) -> list[list]:
+    """Each file's path relative to `root`, size and SHA-256 of its contents (a file rewritten with the same bytes is
+    the same input; any byte changed is another)."""
+    described = []
+    for path in paths:
+        with open(path, "rb") as file:
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
+        described.append([os.path.relpath(path, root), os.path.getsize(path), digest])
+    return described
+
+
+def fingerprint(
+    frames: Mapping[str, pl.DataFrame], settings: Mapping[str, object], code: str, libraries: Iterable[str]
+) -> str:
+    """The fingerprint of a step computed from `frames` with `settings` by the code whose `source_digest` is `code`,
+    calling `libraries` (their installed versions count)."""
+    described = {
+        "frames": {name: frame_digest(frame) for name, frame in sorted(frames.items())},
+        "settings": {name: str(value) for name, value in sorted(settings.items())},
+        "code": code,
+        "libraries": {name: importlib.metadata.version(name) for name in sorted(libraries)},
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+def _comment(conn: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    schema, name = table.split(".")
+    found = conn.execute(
+        "select comment from duckdb_tables() where database_name = current_database() "
+        "and schema_name = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()
+    return found[0][0] if found else None
+
+
+def stored_run(conn: duckdb.DuckDBPyConnection, tables: Iterable[str], wanted: str) -> str | None:
+    """The run id recorded with fingerprint `wanted` when every one of `tables` exists and carries it; else None."""
+    runs = set()
+    for table in tables:
+        comment = _comment(conn, table) or ""
+        if not comment.startswith(PREFIX):
+            return None
+        stored, _, run_id = comment.removeprefix(PREFIX).partition(" run ")
+        if stored != wanted:
+            return None
+        runs.add(run_id)
+    return runs.pop() if len(runs) == 1 else None
+
+
+def record(conn: duckdb.DuckDBPyConnection, tables: Iterable[str], value: str, run_id: str) -> None:
+    """Mark each of `tables` (written with the result) with fingerprint `value` and the run that computed it."""
+    text = f"{PREFIX}{value} run {run_id}".replace("'", "''")
+    for table in tables:
+        conn.execute(f"comment on table {table} is '{text}'")
