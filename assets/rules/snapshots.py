@@ -12,7 +12,8 @@ date), the rules of a run are applied again to the data *known at T*, and to not
   neither date is known always); an account exists at T when one of its records does, with today's deduplication
   (which record belongs to which account is not dated in the inputs);
 - billing and engagement of the 12 months ending with T's month, from `int_client_billing_monthly` and
-  `int_client_engagement_monthly` (every month of the data, not only the current window);
+  `int_client_engagement_monthly` (every month of the data, not only the current window), asked in DuckDB
+  (`Monthly`): only sums per record or account at T come back into polars;
 - attributes by the survivorship rule over the records known at T, ordered by their billing at T; the owner by the
   ownership rule against the previous reconstructed snapshot (`assets/rules/ownership.py`);
 - the key level of each review period computed at the period's first reconstructed month end and frozen for its
