@@ -173,10 +173,9 @@ def chosen(outcomes: pl.DataFrame) -> pl.DataFrame:
     return outcomes.join(dropped.select(KEYS), on=KEYS, how="anti")
 
 
-def _memberships(outcomes: pl.DataFrame, carried: list[str]) -> pl.DataFrame:
-    """Every account row once per group kind it belongs to, with its `carried` columns."""
-    base = [*KEYS, "account_id", *carried]
-    kinds = [
+def _group_kinds() -> list[tuple[pl.Expr, pl.Expr]]:
+    """(group_kind, group_value) of every group kind an account row belongs to (a null value: not in that kind)."""
+    return [
         (pl.lit("all"), pl.lit("all")),
         (pl.lit("tier"), pl.col("tier").fill_null("none")),
         (pl.lit("designation"), pl.col("designation").fill_null("none")),
@@ -186,9 +185,6 @@ def _memberships(outcomes: pl.DataFrame, carried: list[str]) -> pl.DataFrame:
         ),
         (pl.lit("target_source"), pl.col("target_source")),
     ]
-    return pl.concat(
-        [outcomes.select(*base, kind.alias("group_kind"), value.alias("group_value")) for kind, value in kinds]
-    ).drop_nulls("group_value")
 
 
 def _window_dates(frame: pl.DataFrame) -> pl.DataFrame:
@@ -213,22 +209,12 @@ def group_outcomes(
     per as-of date (`chosen`); `leads`: lead_outcomes()."""
     parts = []
     if outcomes.height:
-        long = pl.concat(
-            [
-                outcomes.select(
-                    *KEYS, "account_id", "tier", "designation", "target_source", "billing_before_12m",
-                    pl.col(AFTER[n]).alias("billing_after"), pl.lit(n, pl.Int64).alias("horizon_months"),
-                )
-                for n in HORIZONS
-            ]
-        )  # fmt: skip
-        joined = _memberships(long, ["billing_before_12m", "billing_after", "horizon_months"])
         before = pl.col("billing_before_12m").cast(pl.Float64)
         after = pl.col("billing_after").cast(pl.Float64)
         baseline = before * pl.col("horizon_months") / 12
         active = before > 0
         change = pl.when(active).then(after / baseline - 1)
-        grouped = joined.group_by(*KEYS, "group_kind", "group_value", "horizon_months").agg(
+        aggregates = [
             pl.len().cast(pl.Int64).alias("members"),
             pl.col("billing_after").is_not_null().all().alias("is_complete"),
             active.sum().cast(pl.Int64).alias("active_members"),
@@ -238,7 +224,22 @@ def group_outcomes(
             change.median().alias("median_account_change_share"),
             (active & (after > baseline)).sum().alias("_grown"),
             (active & (after <= 0)).sum().cast(pl.Int64).alias("churned_members"),
-        )
+        ]
+        # one horizon and group kind at a time: every account row once per horizon and kind at 1M accounts and a
+        # dozen snapshots would be hundreds of millions of rows
+        grouped = pl.concat(
+            [
+                outcomes.select(
+                    *KEYS, kind.alias("group_kind"), value.alias("group_value"), "billing_before_12m",
+                    pl.col(AFTER[n]).alias("billing_after"), pl.lit(n, pl.Int64).alias("horizon_months"),
+                )
+                .drop_nulls("group_value")
+                .group_by(*KEYS, "group_kind", "group_value", "horizon_months")
+                .agg(aggregates)
+                for n in HORIZONS
+                for kind, value in _group_kinds()
+            ]
+        )  # fmt: skip
         complete = pl.col("is_complete")
         per_active = pl.col("active_members").cast(pl.Float64)
         accounts = grouped.with_columns(
