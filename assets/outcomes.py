@@ -28,6 +28,7 @@ DEAL_COLUMNS = [
 PROSPECT_COLUMNS = [
     "prospect_id", "name", "domain", "phone", "postal_code", "industry", "employee_count", "owner_id", "created_date",
 ]  # fmt: skip
+MONTHLY_BILLING, MONTHLY_ENGAGEMENT = "int_client_billing_monthly", "int_client_engagement_monthly"
 HISTORY_COLUMNS = [
     "as_of_date", "account_id", "owner_id", "billing_12m", "is_key_account", "tier", "priority_score", "designation",
     "is_designation_overridden", "is_seller_pick", "member_records",
@@ -59,50 +60,51 @@ HISTORY_COLUMNS = [
     },
     ins={
         "records": dg.AssetIn(key=["intermediate", "int_clients_matched"], metadata={"columns": RECORD_COLUMNS}),
-        "billing": dg.AssetIn(key=["intermediate", "int_client_billing_monthly"]),
-        "engagement": dg.AssetIn(key=["intermediate", "int_client_engagement_monthly"]),
         "deals": dg.AssetIn(key=["intermediate", "int_deals_checked"], metadata={"columns": DEAL_COLUMNS}),
         "prospects": dg.AssetIn(key=["raw", "prospects"], metadata={"columns": PROSPECT_COLUMNS}),
         "history": dg.AssetIn(key=["marts", "account_snapshots"], metadata={"columns": HISTORY_COLUMNS}),
         "window": dg.AssetIn(key=["intermediate", "int_reporting_windows_resolved"]),
     },
+    # asked in DuckDB (snapshots.Monthly), never loaded whole: tens of millions of rows at 1M client records
+    deps=[dg.AssetKey(["intermediate", MONTHLY_BILLING]), dg.AssetKey(["intermediate", MONTHLY_ENGAGEMENT])],
 )
 def prioritization_outcomes(
     context: dg.AssetExecutionContext,
     settings: AlmsSettings,
+    warehouse: Warehouse,
     records: pl.DataFrame,
-    billing: pl.DataFrame,
-    engagement: pl.DataFrame,
     deals: pl.DataFrame,
     prospects: pl.DataFrame,
     history: pl.DataFrame,
     window: pl.DataFrame,
 ):
     as_of = window["as_of_date"][0]
-    with errors_as_dagster_failures():
+    recorded = snapshots.recorded_snapshots(history)
+    now = snapshots.records_now(records)
+    with errors_as_dagster_failures(), warehouse.connect() as conn:
         config = load_scoring_config(settings.data_dir)
+        monthly = snapshots.Monthly.of_tables(
+            conn, f"intermediate.{MONTHLY_BILLING}", f"intermediate.{MONTHLY_ENGAGEMENT}"
+        )
         matches = designations.match_prospects(prospects, records)  # once, for every month end and for today
         data = snapshots.History(
             records=records,
-            billing=billing,
-            engagement=engagement,
+            billing=monthly,
             deals=deals.filter(pl.col("quarantine_reason") == "") if deals.height else None,
             prospects=prospects,
             prospect_matches=matches,
         )
-        dates = snapshots.reconstruction_dates(billing, as_of, settings.outcome_months)
+        dates = snapshots.reconstruction_dates(monthly, as_of, settings.outcome_months)
         built = snapshots.reconstruct(
             data, dates, config, settings.key_share, settings.review_months, settings.review_start_month
         )
+        per_account = outcomes.account_outcomes(recorded, built.accounts, monthly, now, as_of)
+        matched_now = matches.group_by("prospect_id").agg(pl.col("account_id").min())  # as score_prospects names it
+        leads = outcomes.lead_outcomes(built.leads, matched_now, monthly, now, as_of)
     for note in built.skipped:
         context.log.warning(f"snapshot not reconstructed: {note}")
-    recorded = snapshots.recorded_snapshots(history)
-    by_record, now = snapshots.billing_by_record(billing), snapshots.records_now(records)
-    per_account = outcomes.account_outcomes(recorded, built.accounts, by_record, now, as_of)
     criteria = built.accounts.select("as_of_date", "snapshot_source", "account_id", *snapshots.CRITERIA_COLUMNS)
     per_account = per_account.join(criteria, on=["as_of_date", "snapshot_source", "account_id"], how="left")
-    matched_now = matches.group_by("prospect_id").agg(pl.col("account_id").min())  # as score_prospects names it
-    leads = outcomes.lead_outcomes(built.leads, matched_now, by_record, now, as_of)
     groups = validate(
         PrioritizationOutcomes,
         outcomes.group_outcomes(outcomes.chosen(per_account), leads).with_columns(

@@ -40,9 +40,11 @@ import polars as pl
 from assets.rules.snapshots import (
     MONEY,
     SNAPSHOT_SCHEMA,
+    Monthly,
     last_complete_month,
     month_end,
     month_index,
+    monthly,
 )
 
 HORIZONS = (3, 6, 12)
@@ -85,16 +87,6 @@ GROUP_SCHEMA = {
 KEYS = ["as_of_date", "snapshot_source"]
 
 
-def account_months(billing: pl.DataFrame, mapping: pl.DataFrame) -> pl.DataFrame:
-    """account_id, month_index, billing: `billing` (record, month_index, billing) summed through `mapping` (record,
-    account_id)."""
-    return (
-        billing.join(mapping, on="record", how="inner")
-        .group_by("account_id", "month_index")
-        .agg(pl.col("billing").sum())
-    )
-
-
 def recorded_mapping(snapshot: pl.DataFrame, now: pl.DataFrame) -> pl.DataFrame:
     """record -> account of a recorded snapshot: the records each account held then, plus records unknown to the
     snapshot that are today in the same account as one of its records (the smallest such account id when today's
@@ -107,15 +99,8 @@ def recorded_mapping(snapshot: pl.DataFrame, now: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([held.select("record", "account_id"), extra.select("record", "account_id")])
 
 
-def _windows(frame: pl.DataFrame, months: pl.DataFrame, m: int, end: int) -> pl.DataFrame:
-    window = months.filter(pl.col("month_index").is_between(m - 11, m + max(HORIZONS)))
-    sums = window.group_by("account_id").agg(
-        pl.col("billing").filter(pl.col("month_index") <= m).sum().alias("billing_before_12m"),
-        *(
-            pl.col("billing").filter(pl.col("month_index").is_between(m + 1, m + n)).sum().alias(AFTER[n])
-            for n in HORIZONS
-        ),
-    )
+def _windows(frame: pl.DataFrame, source: Monthly, mapping: pl.DataFrame, m: int, end: int) -> pl.DataFrame:
+    sums = source.account_windows(m, mapping, HORIZONS)
     zero = pl.lit(Decimal(0), MONEY)
     out = frame.join(sums, on="account_id", how="left").with_columns(
         pl.col("billing_before_12m", *AFTER.values()).cast(MONEY).fill_null(zero)
@@ -126,24 +111,24 @@ def _windows(frame: pl.DataFrame, months: pl.DataFrame, m: int, end: int) -> pl.
 def account_outcomes(
     recorded: pl.DataFrame,
     reconstructed: pl.DataFrame,
-    billing: pl.DataFrame,
+    billing: pl.DataFrame | Monthly,
     now: pl.DataFrame,
     as_of: dt.date,
 ) -> pl.DataFrame:
     """OUTCOME_SCHEMA for every account of every snapshot, recorded and reconstructed alike (the caller chooses).
 
     `recorded`: snapshots.recorded_snapshots(); `reconstructed`: Reconstruction.accounts; `billing`:
-    snapshots.billing_by_record(); `now`: snapshots.records_now(); `as_of`: the run's as-of date (the last complete
+    snapshots.billing_by_record() or a snapshots.Monthly (asked in DuckDB); `now`: snapshots.records_now(); `as_of`: the run's as-of date (the last complete
     month of the data bounds every window)."""
     end = last_complete_month(as_of)
+    source = monthly(billing)
     parts = []
     if reconstructed.height:
-        months_now = account_months(billing, now)
         for (as_of_date,), frame in reconstructed.partition_by("as_of_date", as_dict=True, maintain_order=True).items():
-            parts.append(_windows(frame.select(list(SNAPSHOT_SCHEMA)), months_now, month_index(as_of_date), end))
+            parts.append(_windows(frame.select(list(SNAPSHOT_SCHEMA)), source, now, month_index(as_of_date), end))
     for (as_of_date,), frame in recorded.partition_by("as_of_date", as_dict=True, maintain_order=True).items():
-        months = account_months(billing, recorded_mapping(frame, now))
-        parts.append(_windows(frame.select(list(SNAPSHOT_SCHEMA)), months, month_index(as_of_date), end))
+        mapping = recorded_mapping(frame, now)
+        parts.append(_windows(frame.select(list(SNAPSHOT_SCHEMA)), source, mapping, month_index(as_of_date), end))
     if not parts:
         return pl.DataFrame(schema=OUTCOME_SCHEMA)
     return pl.concat([p.select(list(OUTCOME_SCHEMA)).cast(OUTCOME_SCHEMA) for p in parts]).sort(
@@ -152,7 +137,7 @@ def account_outcomes(
 
 
 def lead_outcomes(
-    leads: pl.DataFrame, matched_now: pl.DataFrame, billing: pl.DataFrame, now: pl.DataFrame, as_of: dt.date
+    leads: pl.DataFrame, matched_now: pl.DataFrame, billing: pl.DataFrame | Monthly, now: pl.DataFrame, as_of: dt.date
 ) -> pl.DataFrame:
     """LEAD_OUTCOME_SCHEMA for every prospect that was not a client at its snapshot (`leads`: Reconstruction.leads):
     converted in n months when it is today a client record (`matched_now`: prospect_id, account_id) whose account
@@ -165,19 +150,12 @@ def lead_outcomes(
     )
     if candidates.height == 0:
         return pl.DataFrame(schema=LEAD_OUTCOME_SCHEMA)
-    months = account_months(billing, now)
+    source = monthly(billing)
     parts = []
     for (as_of_date,), frame in candidates.partition_by("as_of_date", as_dict=True, maintain_order=True).items():
         m = month_index(as_of_date)
-        after = (
-            months.filter(pl.col("month_index").is_between(m + 1, m + max(HORIZONS)))
-            .group_by("account_id")
-            .agg(
-                *(
-                    (pl.col("billing").filter(pl.col("month_index") <= m + n).sum() > 0).alias(CONVERTED[n])
-                    for n in HORIZONS
-                )
-            )
+        after = source.account_windows(m, now, HORIZONS).select(
+            "account_id", *((pl.col(AFTER[n]) > 0).alias(CONVERTED[n]) for n in HORIZONS)
         )
         out = frame.join(after, left_on="converted_account_id", right_on="account_id", how="left").with_columns(
             pl.col(*CONVERTED.values()).fill_null(False)
@@ -195,10 +173,9 @@ def chosen(outcomes: pl.DataFrame) -> pl.DataFrame:
     return outcomes.join(dropped.select(KEYS), on=KEYS, how="anti")
 
 
-def _memberships(outcomes: pl.DataFrame, carried: list[str]) -> pl.DataFrame:
-    """Every account row once per group kind it belongs to, with its `carried` columns."""
-    base = [*KEYS, "account_id", *carried]
-    kinds = [
+def _group_kinds() -> list[tuple[pl.Expr, pl.Expr]]:
+    """(group_kind, group_value) of every group kind an account row belongs to (a null value: not in that kind)."""
+    return [
         (pl.lit("all"), pl.lit("all")),
         (pl.lit("tier"), pl.col("tier").fill_null("none")),
         (pl.lit("designation"), pl.col("designation").fill_null("none")),
@@ -208,9 +185,6 @@ def _memberships(outcomes: pl.DataFrame, carried: list[str]) -> pl.DataFrame:
         ),
         (pl.lit("target_source"), pl.col("target_source")),
     ]
-    return pl.concat(
-        [outcomes.select(*base, kind.alias("group_kind"), value.alias("group_value")) for kind, value in kinds]
-    ).drop_nulls("group_value")
 
 
 def _window_dates(frame: pl.DataFrame) -> pl.DataFrame:
@@ -235,22 +209,12 @@ def group_outcomes(
     per as-of date (`chosen`); `leads`: lead_outcomes()."""
     parts = []
     if outcomes.height:
-        long = pl.concat(
-            [
-                outcomes.select(
-                    *KEYS, "account_id", "tier", "designation", "target_source", "billing_before_12m",
-                    pl.col(AFTER[n]).alias("billing_after"), pl.lit(n, pl.Int64).alias("horizon_months"),
-                )
-                for n in HORIZONS
-            ]
-        )  # fmt: skip
-        joined = _memberships(long, ["billing_before_12m", "billing_after", "horizon_months"])
         before = pl.col("billing_before_12m").cast(pl.Float64)
         after = pl.col("billing_after").cast(pl.Float64)
         baseline = before * pl.col("horizon_months") / 12
         active = before > 0
         change = pl.when(active).then(after / baseline - 1)
-        grouped = joined.group_by(*KEYS, "group_kind", "group_value", "horizon_months").agg(
+        aggregates = [
             pl.len().cast(pl.Int64).alias("members"),
             pl.col("billing_after").is_not_null().all().alias("is_complete"),
             active.sum().cast(pl.Int64).alias("active_members"),
@@ -260,7 +224,22 @@ def group_outcomes(
             change.median().alias("median_account_change_share"),
             (active & (after > baseline)).sum().alias("_grown"),
             (active & (after <= 0)).sum().cast(pl.Int64).alias("churned_members"),
-        )
+        ]
+        # one horizon and group kind at a time: every account row once per horizon and kind at 1M accounts and a
+        # dozen snapshots would be hundreds of millions of rows
+        grouped = pl.concat(
+            [
+                outcomes.select(
+                    *KEYS, kind.alias("group_kind"), value.alias("group_value"), "billing_before_12m",
+                    pl.col(AFTER[n]).alias("billing_after"), pl.lit(n, pl.Int64).alias("horizon_months"),
+                )
+                .drop_nulls("group_value")
+                .group_by(*KEYS, "group_kind", "group_value", "horizon_months")
+                .agg(aggregates)
+                for n in HORIZONS
+                for kind, value in _group_kinds()
+            ]
+        )  # fmt: skip
         complete = pl.col("is_complete")
         per_active = pl.col("active_members").cast(pl.Float64)
         accounts = grouped.with_columns(

@@ -12,7 +12,8 @@ date), the rules of a run are applied again to the data *known at T*, and to not
   neither date is known always); an account exists at T when one of its records does, with today's deduplication
   (which record belongs to which account is not dated in the inputs);
 - billing and engagement of the 12 months ending with T's month, from `int_client_billing_monthly` and
-  `int_client_engagement_monthly` (every month of the data, not only the current window);
+  `int_client_engagement_monthly` (every month of the data, not only the current window), asked in DuckDB
+  (`Monthly`): only sums per record or account at T come back into polars;
 - attributes by the survivorship rule over the records known at T, ordered by their billing at T; the owner by the
   ownership rule against the previous reconstructed snapshot (`assets/rules/ownership.py`);
 - the key level of each review period computed at the period's first reconstructed month end and frozen for its
@@ -39,6 +40,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import duckdb
 import polars as pl
 
 from assets.rules import designations, scoring
@@ -84,7 +86,8 @@ class History:
 
     records: source_system, source_client_id, account_id, name, domain, phone, postal_code, owner_id, industry,
       employee_count, segment, customer_since, filled_field_count (every usable client record, today's accounts).
-    billing: source_system, source_client_id, month (first day), billing_amount (decimal).
+    billing: source_system, source_client_id, month (first day), billing_amount (decimal); or a `Monthly` (the
+      warehouse's tables, asked in DuckDB), which then also answers for the engagement.
     engagement: source_system, source_client_id, month, event_type, events, quantity; None: no engagement input.
     deals: source_system, source_client_id, stage, amount_reporting, probability, created_date, expected_close_date,
       is_open (clean deals); None: no opportunities input.
@@ -93,7 +96,7 @@ class History:
     """
 
     records: pl.DataFrame
-    billing: pl.DataFrame
+    billing: pl.DataFrame | Monthly
     engagement: pl.DataFrame | None = None
     deals: pl.DataFrame | None = None
     prospects: pl.DataFrame | None = None
@@ -131,12 +134,141 @@ def last_complete_month(as_of: dt.date) -> int:
     return month_index(as_of) if is_month_end(as_of) else month_index(as_of) - 1
 
 
-def reconstruction_dates(billing: pl.DataFrame, as_of: dt.date, limit: int = DEFAULT_LIMIT) -> list[dt.date]:
+# ---- the monthly tables, asked in DuckDB ---------------------------------------------------------------------------
+
+
+def _by_record_sql(table: str) -> str:
+    return (
+        f"(select source_system || ':' || source_client_id as record, "
+        f'cast(year("month") * 12 + month("month") - 1 as integer) as month_index, '
+        f"cast(billing_amount as decimal(38, 2)) as billing from {table})"
+    )
+
+
+def _engagement_sql(table: str) -> str:
+    return (
+        f"(select source_system || ':' || source_client_id as record, "
+        f'cast(year("month") * 12 + month("month") - 1 as integer) as month_index, '
+        f"event_type, events, quantity from {table})"
+    )
+
+
+class Monthly:
+    """The monthly billing (and engagement) by client record, asked in DuckDB: every answer is one row per record or
+    per account (and month end), so the monthly tables (tens of millions of rows at 1M client records) are never
+    whole in Python memory. The same questions over a test's frames run in an in-memory DuckDB (`of_frames`).
+
+    `billing`: a relation with record ('system:id'), month_index, billing (decimal); `engagement`: record,
+    month_index, event_type, events, quantity, or None."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, billing: str, engagement: str | None, frames: tuple = ()):
+        self.conn, self.billing, self.engagement = conn, billing, engagement
+        self._frames = frames  # registered in `conn`: alive as long as it is
+
+    @classmethod
+    def of_tables(cls, conn: duckdb.DuckDBPyConnection, billing: str, engagement: str | None = None) -> Monthly:
+        """Tables shaped like `intermediate.int_client_billing_monthly` and `int_client_engagement_monthly`."""
+        return cls(conn, _by_record_sql(billing), _engagement_sql(engagement) if engagement else None)
+
+    @classmethod
+    def of_frames(cls, billing: pl.DataFrame, engagement: pl.DataFrame | None = None) -> Monthly:
+        """Frames shaped like those tables; `billing` may also be billing_by_record()'s frame."""
+        conn = duckdb.connect()
+        conn.register("billing_frame", billing)
+        if "record" in billing.columns:
+            relation = "(select record, month_index, cast(billing as decimal(38, 2)) as billing from billing_frame)"
+        else:
+            relation = _by_record_sql("billing_frame")
+        if engagement is not None:
+            conn.register("engagement_frame", engagement)
+        return cls(conn, relation, _engagement_sql("engagement_frame") if engagement is not None else None,
+                   (billing, engagement))  # fmt: skip
+
+    def _frame(self, sql: str, parameters: dict, mapping: pl.DataFrame | None = None) -> pl.DataFrame:
+        if mapping is None:
+            return self.conn.sql(sql, params=parameters).pl()
+        self.conn.register("record_accounts", mapping)
+        try:
+            return self.conn.sql(sql, params=parameters).pl()
+        finally:
+            self.conn.unregister("record_accounts")
+
+    def first_month(self) -> int | None:
+        """The month_index of the first month with a billing row; None without billing."""
+        return self.conn.sql(f"select min(month_index) from {self.billing}").fetchall()[0][0]
+
+    def first_billing_months(self) -> pl.DataFrame:
+        """record, first_billing_month (Int32): each record's first month with a billing row."""
+        return self._frame(
+            f"select record, cast(min(month_index) as integer) as first_billing_month from {self.billing} "
+            "group by record",
+            {},
+        )
+
+    def record_billing(self, m: int) -> pl.DataFrame:
+        """record, billing_12m, billing_recent_6m: each record's billing in month m and the 11 (5) before it."""
+        return self._frame(
+            f"""
+            select record, sum(billing) as billing_12m,
+                sum(billing) filter (where month_index >= $m - 5) as billing_recent_6m
+            from {self.billing}
+            where month_index between $m - 11 and $m
+            group by record
+            """,
+            {"m": m},
+        )
+
+    def account_engagement(self, m: int, mapping: pl.DataFrame) -> pl.DataFrame:
+        """account_id, event_type, months_ago (Int32), events, quantity (Int64) of month m and the 11 before it,
+        through `mapping` (record, account_id)."""
+        return self._frame(
+            f"""
+            select record_accounts.account_id, engagement.event_type,
+                cast($m - engagement.month_index as integer) as months_ago,
+                cast(coalesce(sum(engagement.events), 0) as bigint) as events,
+                cast(coalesce(sum(engagement.quantity), 0) as bigint) as quantity
+            from {self.engagement} as engagement
+            join record_accounts on engagement.record = record_accounts.record
+            where engagement.month_index between $m - 11 and $m
+            group by all
+            """,
+            {"m": m},
+            mapping.select("record", "account_id"),
+        )
+
+    def account_windows(self, m: int, mapping: pl.DataFrame, horizons: tuple[int, ...]) -> pl.DataFrame:
+        """account_id, billing_before_12m, billing_after_<n>m for n in `horizons` (decimal, 0 without billing) of
+        every account (by `mapping`: record, account_id) with billing from month m - 11 to m + max(horizons)."""
+        after = "".join(
+            f", cast(coalesce(sum(billing.billing) filter (where billing.month_index between $m + 1 and $m + {n}), 0)"
+            f" as decimal(38, 2)) as billing_after_{int(n)}m"
+            for n in horizons
+        )
+        return self._frame(
+            f"""
+            select record_accounts.account_id,
+                cast(coalesce(sum(billing.billing) filter (where billing.month_index <= $m), 0) as decimal(38, 2))
+                    as billing_before_12m{after}
+            from {self.billing} as billing
+            join record_accounts on billing.record = record_accounts.record
+            where billing.month_index between $m - 11 and $m + $longest
+            group by record_accounts.account_id
+            """,
+            {"m": m, "longest": max(horizons)},
+            mapping.select("record", "account_id"),
+        )
+
+
+def monthly(billing: pl.DataFrame | Monthly, engagement: pl.DataFrame | None = None) -> Monthly:
+    return billing if isinstance(billing, Monthly) else Monthly.of_frames(billing, engagement)
+
+
+def reconstruction_dates(billing: pl.DataFrame | Monthly, as_of: dt.date, limit: int = DEFAULT_LIMIT) -> list[dt.date]:
     """Month ends T <= `as_of` whose 12-month window lies inside the billing data (T's month at least 11 months
     after the first month with billing), the `limit` most recent."""
-    if billing.height == 0 or limit <= 0:
+    first = monthly(billing).first_month() if limit > 0 else None
+    if first is None:
         return []
-    first = month_index(billing["month"].min())
     last = last_complete_month(as_of)
     return [month_end(m) for m in range(max(first + 11, last - limit + 1), last + 1)]
 
@@ -169,33 +301,21 @@ def records_now(records: pl.DataFrame) -> pl.DataFrame:
 
 def _prepared(history: History) -> dict:
     records = history.records.with_columns(_record_key())
-    billing = billing_by_record(history.billing)
-    first_billing = billing.group_by("record").agg(pl.col("month_index").min().alias("first_billing_month"))
+    source = monthly(history.billing, history.engagement)
+    first_billing = source.first_billing_months()
     since = month_index(pl.col("customer_since")).alias("since_month")
     records = (
         records.join(first_billing, on="record", how="left")
         .with_columns(since)
         .with_columns(pl.min_horizontal("since_month", "first_billing_month").alias("known_from_month"))
     )
-    engagement = None
-    if history.engagement is not None:
-        engagement = history.engagement.select(
-            _record_key(), month_index(pl.col("month")), "event_type", "events", "quantity"
-        )
-    return {"records": records, "billing": billing, "engagement": engagement}
+    return {"records": records, "monthly": source}
 
 
-def _accounts_at(records: pl.DataFrame, billing: pl.DataFrame, m: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _accounts_at(records: pl.DataFrame, source: Monthly, m: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Accounts at month m: survivorship over the records known then, ordered by their billing then."""
     known = records.filter(pl.col("known_from_month").is_null() | (pl.col("known_from_month") <= m))
-    per_record = (
-        billing.filter(pl.col("month_index").is_between(m - 11, m))
-        .group_by("record")
-        .agg(
-            pl.col("billing").sum().alias("billing_12m"),
-            pl.col("billing").filter(pl.col("month_index") >= m - 5).sum().alias("billing_recent_6m"),
-        )
-    )
+    per_record = source.record_billing(m)
     members = known.join(per_record, on="record", how="left").with_columns(
         pl.col("billing_12m", "billing_recent_6m").fill_null(Decimal(0)).cast(MONEY)
     )
@@ -236,17 +356,13 @@ def _pipeline_at(deals: pl.DataFrame | None, known: pl.DataFrame, as_of: dt.date
     )
 
 
-def _engagement_at(engagement: pl.DataFrame | None, known: pl.DataFrame, m: int) -> pl.DataFrame | None:
-    if engagement is None:
+def _engagement_at(source: Monthly, known: pl.DataFrame, m: int) -> pl.DataFrame | None:
+    if source.engagement is None:
         return None
-    window = engagement.filter(pl.col("month_index").is_between(m - 11, m)).join(
-        known.select("record", "account_id"), on="record", how="inner"
-    )
+    window = source.account_engagement(m, known)
     if window.height == 0:
         return None  # as a run does: no engagement in the window, the criterion is missing for everyone
-    return window.group_by("account_id", "event_type", (m - pl.col("month_index")).cast(pl.Int32).alias("months_ago")).agg(
-        pl.col("events").sum().cast(pl.Int64), pl.col("quantity").sum().cast(pl.Int64)
-    )  # fmt: skip
+    return window
 
 
 def _leads_at(
@@ -283,7 +399,7 @@ def reconstruct(
 ) -> Reconstruction:
     """The reconstructed snapshot of every date in `dates` (month ends), oldest first (see the module docstring)."""
     prepared = _prepared(history)
-    records, billing = prepared["records"], prepared["billing"]
+    records, source = prepared["records"], prepared["monthly"]
     stage = replay_stage(config)
     matches = history.prospect_matches
     if matches is None and history.prospects is not None:
@@ -293,7 +409,7 @@ def reconstruct(
     accounts_out, leads_out, skipped = [], [], []
     for as_of in sorted(dates):
         m = month_index(as_of)
-        known, accounts = _accounts_at(records, billing, m)
+        known, accounts = _accounts_at(records, source, m)
         accounts, _ = keep_owners(accounts, previous_owners)
         period = review_period(as_of, review_months, review_start_month).start
         if period not in levels:
@@ -314,7 +430,7 @@ def reconstruct(
             (pl.col("billing_12m") - pl.col("billing_recent_6m")).cast(pl.Float64).alias("billing_earlier_6m"),
             "is_key_account",
         )  # fmt: skip
-        engagement = _engagement_at(prepared["engagement"], known, m)
+        engagement = _engagement_at(source, known, m)
         pipeline = _pipeline_at(history.deals, known, as_of, stage)
         scored = scoring.score(features, engagement, pipeline, config, as_of)
         targets = designations.recommend_targets(scored, config).select("account_id", pl.lit(True).alias("_target"))

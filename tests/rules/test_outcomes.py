@@ -8,10 +8,12 @@ Five organisations billing monthly from 2024-11 to 2026-10 (the run's as-of date
 """
 
 import datetime as dt
+import random
 from decimal import Decimal
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from assets.rules.outcomes import (
     account_outcomes,
@@ -25,8 +27,10 @@ from assets.rules.snapshots import (
     RECONSTRUCTED_SCHEMA,
     SNAPSHOT_SCHEMA,
     History,
+    Monthly,
     billing_by_record,
     choose_snapshots,
+    month_index,
     reconstruct,
     reconstruction_dates,
     recorded_snapshots,
@@ -291,3 +295,69 @@ def test_a_deal_closed_after_the_snapshot_was_open_then(config):
     # B's deal closed (won) in 2026: at T it was open, at the replay stage's 0.2 and not at its final 100%
     assert likelihood["s:B"] == pytest.approx(50000 * 0.2)
     assert likelihood["s:C"] == 0  # closed before T
+
+
+def test_the_monthly_tables_asked_in_duckdb_answer_as_polars_sums_them():
+    """snapshots.Monthly (the warehouse's monthly tables, asked in DuckDB) against the same sums in polars, on a
+    random history with negative amounts, null quantities and records without an account."""
+    rng = random.Random(11)
+    billing_rows, engagement_rows = [], []
+    for i in range(60):
+        for month in MONTHS[rng.randrange(24) :]:
+            if rng.random() < 0.7:
+                amount = Decimal(rng.randrange(-5_000, 90_000)) / 100
+                billing_rows.append(
+                    {"source_system": "s", "source_client_id": str(i), "month": month, "billing_amount": amount}
+                )
+            if rng.random() < 0.5:
+                engagement_rows.append({
+                    "source_system": "s", "source_client_id": str(i), "month": month,
+                    "event_type": rng.choice(["login", "ticket"]), "events": rng.randrange(1, 9),
+                    "quantity": rng.choice([None, rng.randrange(50)]),
+                })  # fmt: skip
+    billing = pl.DataFrame(billing_rows).cast({"billing_amount": pl.Decimal(38, 2)})
+    engagement = pl.DataFrame(engagement_rows).cast({"quantity": pl.Int64, "events": pl.Int64})
+    mapping = pl.DataFrame({"record": [f"s:{i}" for i in range(50)], "account_id": [f"a{i // 4}" for i in range(50)]})
+    source = Monthly.of_frames(billing, engagement)
+    by_record = billing_by_record(billing)
+    m = month_index(dt.date(2025, 10, 1))
+
+    def same(got: pl.DataFrame, expected: pl.DataFrame, keys: list[str]):
+        assert_frame_equal(got.sort(keys), expected.sort(keys), check_dtypes=False, check_column_order=False)
+
+    assert source.first_month() == month_index(MONTHS[0]) == Monthly.of_frames(by_record).first_month()
+    window = by_record.filter(pl.col("month_index").is_between(m - 11, m))
+    same(
+        source.record_billing(m).with_columns(pl.col("billing_recent_6m").fill_null(Decimal(0))),
+        window.group_by("record").agg(
+            pl.col("billing").sum().alias("billing_12m"),
+            pl.col("billing").filter(pl.col("month_index") >= m - 5).sum().alias("billing_recent_6m"),
+        ),
+        ["record"],
+    )
+    events = engagement.with_columns(
+        (pl.col("source_system") + ":" + pl.col("source_client_id")).alias("record"),
+        (m - month_index(pl.col("month"))).alias("months_ago"),
+    ).filter(pl.col("months_ago").is_between(0, 11))
+    same(
+        source.account_engagement(m, mapping),
+        events.join(mapping, on="record")
+        .group_by("account_id", "event_type", "months_ago")
+        .agg(pl.col("events").sum(), pl.col("quantity").sum()),
+        ["account_id", "event_type", "months_ago"],
+    )
+    joined = by_record.join(mapping, on="record").filter(pl.col("month_index").is_between(m - 11, m + 12))
+    same(
+        source.account_windows(m, mapping, (3, 6, 12)),
+        joined.group_by("account_id").agg(
+            pl.col("billing").filter(pl.col("month_index") <= m).sum().alias("billing_before_12m"),
+            *(
+                pl.col("billing")
+                .filter(pl.col("month_index").is_between(m + 1, m + n))
+                .sum()
+                .alias(f"billing_after_{n}m")
+                for n in (3, 6, 12)
+            ),
+        ),
+        ["account_id"],
+    )
