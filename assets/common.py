@@ -158,3 +158,16 @@ def picture_metadata(context, key: str, alt: str, draw: Callable[[], bytes | tup
         return {}
     png = drawn[0] if isinstance(drawn, tuple) else drawn
     return {key: dg.MetadataValue.md(markdown_image(png, alt))}
+
+
+def metadata_recorded_with(context, key: dg.AssetKey, fingerprint: str) -> dict | None:
+    """The metadata of `key`'s latest materialization in this Dagster instance when that materialization recorded
+    `fingerprint` as its `input_fingerprint` (the run whose stored result a step keeps, assets/rules/reuse.py); None
+    when the instance has no such record."""
+    event = context.instance.get_latest_materialization_event(key)
+    if event is None or event.asset_materialization is None:
+        return None
+    metadata = dict(event.asset_materialization.metadata)
+    if getattr(metadata.get("input_fingerprint"), "value", None) != fingerprint:
+        return None
+    return metadata

@@ -11,7 +11,7 @@ import sys
 import dagster as dg
 import polars as pl
 
-from assets.common import errors_as_dagster_failures, table_out
+from assets.common import errors_as_dagster_failures, metadata_recorded_with, table_out
 from assets.resources import AlmsSettings, KeptTable, Warehouse
 from assets.rules import inputs, matching, resolution, reuse, spark_resolution, spark_sql
 from assets.rules.inputs import CLIENTS
@@ -45,13 +45,7 @@ def matcher_fingerprint(settings: AlmsSettings, records: pl.DataFrame, overrides
 def _reused_metadata(context: dg.AssetExecutionContext, fingerprint: str) -> dict:
     """The matcher's report as recorded by the materialization that computed the kept result (when this Dagster
     instance has it), without the table facts the IO manager records again."""
-    event = context.instance.get_latest_materialization_event(dg.AssetKey(["intermediate", "int_clients_matched"]))
-    if event is None or event.asset_materialization is None:
-        return {}
-    metadata = event.asset_materialization.metadata
-    fingerprint_then = metadata.get("input_fingerprint")
-    if fingerprint_then is None or fingerprint_then.value != fingerprint:
-        return {}
+    metadata = metadata_recorded_with(context, dg.AssetKey(["intermediate", "int_clients_matched"]), fingerprint) or {}
     return {key: value for key, value in metadata.items() if not key.startswith("dagster/") and key != "matcher_result"}
 
 

@@ -17,7 +17,7 @@ import pandera.polars as pa
 import polars as pl
 
 import assets.common
-from assets.common import errors_as_dagster_failures, validate
+from assets.common import errors_as_dagster_failures, metadata_recorded_with, validate
 from assets.metadata import column_schema_for, table_metadata
 from assets.resources import AlmsSettings, Warehouse, write_frame
 from assets.rules import inputs, parsing, reuse
@@ -178,11 +178,8 @@ def _kept(context, settings: AlmsSettings, conn, name: str, fingerprint: str) ->
     if not settings.reuse_unchanged:
         return None
     computed_by = reuse.stored_run(conn, [f"raw.{name}"], fingerprint)
-    event = context.instance.get_latest_materialization_event(dg.AssetKey(["raw", name]))
-    if computed_by is None or event is None or event.asset_materialization is None:
-        return None
-    metadata = dict(event.asset_materialization.metadata)
-    if getattr(metadata.get("input_fingerprint"), "value", None) != fingerprint:
+    metadata = metadata_recorded_with(context, dg.AssetKey(["raw", name]), fingerprint)
+    if computed_by is None or metadata is None:
         return None
     _warn(
         context,
