@@ -336,10 +336,11 @@ def _prepared(history: History) -> dict:
 
 def known_inputs(history: History, dates: list[dt.date]) -> dict[dt.date, dict]:
     """What the snapshot at each of `dates` is computed from, besides the scoring config, the settings and the code:
-    `frames`, the client records known then, the clean deals and the prospects created by then (every column); and
-    `monthly`, each month's digest (`Monthly.month_digests`) of the billing and engagement up to then. The snapshot at
-    T reads nothing else (the module docstring), and what the snapshot at an earlier date reads is part of what T's
-    reads, so two runs with equal inputs at T (and the same first date) have the same snapshots up to T."""
+    `frames`, the client records known then, the clean deals created by then and open then, the prospects created
+    by then (every column); and `monthly`, each month's digest (`Monthly.month_digests`) of the billing and
+    engagement up to then. The snapshot at T reads nothing else but the owners and key levels of the snapshots
+    before it, which come from records and billing up to T: two runs with equal inputs at T and at every date
+    before it (and the same first date) have the same snapshots up to T."""
     records = _prepared(history)["records"]
     digests = monthly(history.billing, history.engagement).month_digests()
     out = {}
@@ -347,10 +348,11 @@ def known_inputs(history: History, dates: list[dt.date]) -> dict[dt.date, dict]:
         m = month_index(as_of)
         known = records.filter(pl.col("known_from_month").is_null() | (pl.col("known_from_month") <= m))
         frames = {"records": known.select(history.records.columns)}
-        for name, frame in (("deals", history.deals), ("prospects", history.prospects)):
-            if frame is not None:
-                created = pl.col("created_date").is_null() | (pl.col("created_date") <= pl.lit(as_of))
-                frames[name] = frame.filter(created)
+        created = pl.col("created_date").is_null() | (pl.col("created_date") <= pl.lit(as_of))
+        if history.deals is not None:  # the deals open then (`_pipeline_at`): a deal closed by then counts not
+            frames["deals"] = history.deals.filter(created & _open_then(as_of))
+        if history.prospects is not None:
+            frames["prospects"] = history.prospects.filter(created)
         out[as_of] = {
             "frames": frames,
             "monthly": {
@@ -386,12 +388,16 @@ def _accounts_at(records: pl.DataFrame, source: Monthly, m: int) -> tuple[pl.Dat
     return known, accounts
 
 
+def _open_then(as_of: dt.date) -> pl.Expr:
+    """A deal open at `as_of`: open now, or closed after its expected close date after `as_of`."""
+    return pl.col("is_open") | (pl.col("expected_close_date") > pl.lit(as_of)).fill_null(False)
+
+
 def _pipeline_at(deals: pl.DataFrame | None, known: pl.DataFrame, as_of: dt.date, stage: str | None):
     if deals is None:
         return None
-    open_then = pl.col("is_open") | (pl.col("expected_close_date") > pl.lit(as_of)).fill_null(False)
     dated = deals.filter(pl.col("created_date").is_null() | (pl.col("created_date") <= pl.lit(as_of)))
-    then = dated.filter(open_then).with_columns(
+    then = dated.filter(_open_then(as_of)).with_columns(
         pl.when(pl.col("is_open")).then(pl.col("stage")).otherwise(pl.lit(stage)).alias("stage"),
         pl.when(pl.col("is_open")).then(pl.col("probability").cast(pl.Float64)).alias("probability"),
         pl.col("amount_reporting").cast(pl.Float64),
