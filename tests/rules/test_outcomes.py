@@ -459,9 +459,21 @@ def test_the_inputs_of_a_month_end_change_with_its_past_not_with_later_data(conf
     assert all(backfilled[day] != base[day] for day in base)
     # a deal created after T, a prospect created after T or a record that joined after T leave T's inputs alone
     data = with_deals(history())
-    new_deal = data.deals.head(1).with_columns(pl.lit(dt.date(2026, 5, 1)).alias("created_date"))
+    new_deal = (
+        data.deals.filter(pl.col("is_open")).head(1).with_columns(pl.lit(dt.date(2026, 5, 1)).alias("created_date"))
+    )
     more = History(data.records, data.billing, deals=pl.concat([data.deals, new_deal]), prospects=data.prospects)
     after_deal = fingerprints(more)
     assert after_deal[T] == base[T] and after_deal[dt.date(2026, 5, 31)] != base[dt.date(2026, 5, 31)]
     stage = data.deals.with_columns(pl.lit("negotiation").alias("stage"))  # an open deal moved on: it counts at T
     assert fingerprints(History(data.records, data.billing, deals=stage, prospects=data.prospects))[T] != base[T]
+    # a deal closed before the first month end: its amount (converted at today's FX rate) is read by none
+    closed = data.deals.head(1).with_columns(
+        pl.lit(dt.date(2025, 1, 1)).alias("created_date"), pl.lit(dt.date(2025, 6, 1)).alias("expected_close_date")
+    )
+    with_closed = History(data.records, data.billing, deals=pl.concat([data.deals, closed]), prospects=data.prospects)
+    doubled = History(
+        data.records, data.billing, prospects=data.prospects,
+        deals=pl.concat([data.deals, closed.with_columns(pl.col("amount_reporting") * 2)]),
+    )  # fmt: skip
+    assert fingerprints(with_closed) == fingerprints(doubled) == base
