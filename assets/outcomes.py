@@ -9,7 +9,8 @@ brings a month of billing: the month ends before it read none of it): the finger
 (assets/rules/reuse.py) covers the client records known then, the clean deals and prospects created by then, the
 monthly billing and engagement up to then, the first reconstructed month end, the scoring config, the key share and
 review settings, the code and its libraries; the tables `marts.account_outcomes` and `marts.lead_outcomes` carry the
-fingerprint of each of their month ends. The billing after each month end (the outcomes) is always computed again.
+fingerprint of each of their month ends. A kept month end's outcomes (its accounts' and leads' billing after it) are
+kept too when that billing, which windows are complete and today's deduplication are unchanged as well.
 ALMS_REUSE_UNCHANGED=0 reconstructs every month end again.
 """
 
@@ -86,6 +87,54 @@ def reconstruction_fingerprints(
         )
         for as_of, known in snapshots.known_inputs(data, dates).items()
     }
+
+
+WINDOW = "window "  # the fingerprint of a month end's outcomes: its part's name is WINDOW + the date
+
+
+def window_fingerprints(
+    reconstruction: dict[dt.date, str],
+    monthly: snapshots.Monthly,
+    now: pl.DataFrame,
+    matched_now: pl.DataFrame,
+    as_of: dt.date,
+) -> dict[dt.date, str]:
+    """The fingerprint of each reconstructed month end's outcomes (its accounts' and leads' billing after it): its
+    snapshot's fingerprint, the billing of the 12 months after it as far as they are complete, which windows are
+    complete, today's deduplication and the prospects that are clients today."""
+    end = snapshots.last_complete_month(as_of)
+    billing = monthly.month_digests()["billing"]
+    code = reuse.source_digest([outcomes.__file__, __file__])
+    common = {"now": reuse.frame_digest(now), "matched_now": reuse.frame_digest(matched_now)}
+    windows = {}
+    for day, fingerprint in reconstruction.items():
+        m = snapshots.month_index(day)
+        after = sorted([month, *billing[month]] for month in billing if m < month <= min(m + 12, end))
+        complete = [m + n <= end for n in outcomes.HORIZONS]
+        settings = {**common, "snapshot": fingerprint, "after": after, "complete": complete}
+        windows[day] = reuse.fingerprint({}, settings, code, RECONSTRUCTION_LIBRARIES)
+    return windows
+
+
+def kept_windows(conn, windows: dict[dt.date, str], kept_dates: list[dt.date]) -> dict[str, pl.DataFrame] | None:
+    """The outcome rows (accounts, leads) of the kept month ends whose outcomes' fingerprint is the stored one."""
+    found = reuse.stored_by_part(conn, OUTCOME_TABLES)
+    if found is None:
+        return None
+    same = [day for day in kept_dates if found[0].get(f"{WINDOW}{day}") == windows.get(day)]
+    if not same:
+        return None
+    accounts = conn.sql(
+        f"select {', '.join(outcomes.OUTCOME_SCHEMA)} from marts.account_outcomes "
+        "where snapshot_source = $source and as_of_date in (select unnest($days))",
+        params={"source": snapshots.RECONSTRUCTED, "days": same},
+    ).pl()
+    leads = conn.sql(
+        f"select {', '.join(outcomes.LEAD_OUTCOME_SCHEMA)} from marts.lead_outcomes "
+        "where as_of_date in (select unnest($days))",
+        params={"days": same},
+    ).pl()
+    return {"accounts": accounts, "leads": leads}
 
 
 def kept_reconstruction(conn, fingerprints: dict[dt.date, str]) -> tuple[snapshots.Reconstruction, str] | None:
@@ -181,17 +230,24 @@ def prioritization_outcomes(
             data, dates, config, settings.key_share, settings.review_months, settings.review_start_month,
             kept=kept[0] if kept else None,
         )  # fmt: skip
-        per_account = outcomes.account_outcomes(recorded, built.accounts, monthly, now, as_of)
         matched_now = matches.group_by("prospect_id").agg(pl.col("account_id").min())  # as score_prospects names it
-        leads = outcomes.lead_outcomes(built.leads, matched_now, monthly, now, as_of)
+        kept_dates = sorted(kept[0].accounts["as_of_date"].unique()) if kept else []
+        windows = window_fingerprints(fingerprints, monthly, now, matched_now, as_of)
+        same = kept_windows(conn, windows, kept_dates) if kept_dates else None
+        per_account = outcomes.account_outcomes(
+            recorded, built.accounts, monthly, now, as_of, kept=same["accounts"] if same else None
+        )
+        leads = outcomes.lead_outcomes(
+            built.leads, matched_now, monthly, now, as_of, kept=same["leads"] if same else None
+        )
+        windows_kept = same["accounts"]["as_of_date"].n_unique() if same else 0
     for note in built.skipped:
         context.log.warning(f"snapshot not reconstructed: {note}")
-    kept_dates = sorted(kept[0].accounts["as_of_date"].unique()) if kept else []
     if kept_dates:
         context.log.info(
             f"inputs, settings and code up to {kept_dates[-1]} unchanged since run {kept[1][:8]}: its "
-            f"{len(kept_dates)} reconstructed month ends from {kept_dates[0]} are kept (their outcomes are computed "
-            "again)"
+            f"{len(kept_dates)} reconstructed month ends from {kept_dates[0]} are kept, and the outcomes of "
+            f"{windows_kept} of them (the billing after them and today's deduplication unchanged too)"
         )
     criteria = built.accounts.select("as_of_date", "snapshot_source", "account_id", *snapshots.CRITERIA_COLUMNS)
     per_account = per_account.join(criteria, on=["as_of_date", "snapshot_source", "account_id"], how="left")
@@ -220,6 +276,7 @@ def prioritization_outcomes(
             "snapshots": dg.MetadataValue.json(sources),
             "reconstructed_month_ends": len(dates),
             "month_ends_kept": len(kept_dates),
+            "month_end_outcomes_kept": windows_kept,
             "complete_snapshots_6m": groups.filter(pl.col("is_complete") & (pl.col("horizon_months") == 6))[
                 "as_of_date"
             ].n_unique(),
@@ -227,7 +284,8 @@ def prioritization_outcomes(
     )
     # both working tables are stored by now (each output is stored as it is yielded): mark them with the fingerprint
     # of each month end they hold, for the next run
-    computed = {str(day): fingerprints[day] for day in built.accounts["as_of_date"].unique() if day in fingerprints}
+    days = [day for day in built.accounts["as_of_date"].unique() if day in fingerprints]
+    computed = {**{str(day): fingerprints[day] for day in days}, **{f"{WINDOW}{day}": windows[day] for day in days}}
     with warehouse.connect() as conn:
         reuse.record_by_part(conn, OUTCOME_TABLES, computed, context.run.run_id)
 

@@ -266,10 +266,11 @@ def test_a_run_keeps_unchanged_month_ends_and_a_backfill_recomputes_them(run, tm
         with duckdb.connect(str(copies["output"] / "work" / "warehouse.duckdb"), read_only=True) as conn:
             return {t: conn.sql(f"select * from marts.{t} order by all").pl() for t in tables}
 
-    def again() -> dict:
+    def again(reuse: bool = True) -> dict:
         with pytest.MonkeyPatch.context() as patch:
             for key, value in env.items():
                 patch.setenv(key, value)
+            patch.setenv("ALMS_REUSE_UNCHANGED", "1" if reuse else "0")
             success, errors, run_id = execute_pipeline(quiet=True, log_level="CRITICAL")
             assert success, errors
             with dg.DagsterInstance.get() as instance:
@@ -280,9 +281,22 @@ def test_a_run_keeps_unchanged_month_ends_and_a_backfill_recomputes_them(run, tm
     first = outcomes_tables()
     kept = again()
     assert (kept["reconstructed_month_ends"], kept["month_ends_kept"]) == (18, 18)  # 2025-05-31 .. 2026-10-31
+    assert kept["month_end_outcomes_kept"] == 18
     second = outcomes_tables()
     for table in tables:
         assert second[table].equals(first[table]), table
+    # one more line in October 2026, the run's last month: every month end before it is kept, and the outcomes of
+    # those whose 12 months after end before it (2025-05-31 .. 2025-09-30); the same tables as computing them all
+    write_csv(copies["inputs"] / "billing" / "october.csv", list(BILLING.columns),
+              [line("nat", "OCT-1", 1, "N2", "2026-10-20", "700.00")])  # fmt: skip
+    october = again()
+    assert (october["month_ends_kept"], october["month_end_outcomes_kept"]) == (17, 5)
+    kept_tables = outcomes_tables()
+    assert again(reuse=False)["month_ends_kept"] == 0
+    for table in tables:
+        assert kept_tables[table].equals(outcomes_tables()[table]), table
+    assert not kept_tables["prioritization_outcomes"].equals(second["prioritization_outcomes"])  # not vacuous
+    second = outcomes_tables()
     # a late invoice of November 2024, the first month of the history: Globex billed 5,000 more then
     write_csv(copies["inputs"] / "billing" / "late.csv", list(BILLING.columns),
               [line("nat", "LATE-1", 1, "N2", "2024-11-20", "5000.00")])  # fmt: skip

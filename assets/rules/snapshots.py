@@ -210,7 +210,9 @@ class Monthly:
     def month_digests(self) -> dict[str, dict[int, list[int]]]:
         """For the billing and the engagement, each month's rows as [row count, two sums of 32-bit halves of each
         row's hash] by month_index: the same rows in any order give the same digest, a changed value, a row more or
-        fewer another (assets/rules/reuse.py, frame_digest, for frames)."""
+        fewer another (assets/rules/reuse.py, frame_digest, for frames). Asked once."""
+        if getattr(self, "_digests", None) is not None:
+            return self._digests
         relations = {
             "billing": (self.billing, "record, month_index, billing"),
             "engagement": (self.engagement, "record, month_index, event_type, events, quantity"),
@@ -225,6 +227,7 @@ class Monthly:
                 f"from (select month_index, hash({columns}) as h from {relation}) group by month_index"
             ).fetchall()
             digests[name] = {month: [int(count), int(high), int(low)] for month, count, high, low in rows}
+        self._digests = digests
         return digests
 
     def record_billing(self, m: int) -> pl.DataFrame:
