@@ -52,7 +52,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-from scipy.optimize import nnls
 
 from assets.rules.scoring import normalise
 from assets.rules.scoring_config import CRITERIA, ScoringConfig
@@ -250,6 +249,8 @@ def _least_squares_weights(prepared: pl.DataFrame, criteria: list[str]) -> dict[
     g, b = gram[np.ix_(keep, keep)], target[keep]
     g = g + np.eye(len(b)) * 1e-9 * np.trace(g)
     upper = np.linalg.cholesky(g).T  # g = upper.T @ upper
+    from scipy.optimize import nnls  # here, not at the top: scipy costs every start of the definitions 0.3 s
+
     beta, _ = nnls(upper, np.linalg.solve(upper.T, b))
     total = beta.sum()
     if total <= 0:
