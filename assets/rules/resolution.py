@@ -49,6 +49,7 @@ from scipy.sparse.csgraph import connected_components
 
 from assets.rules.inputs import InputError
 from assets.rules.matching import add_match_keys, match_clients, repair_text
+from assets.rules.name_words import same_word_sql, similar_sql, word_hits
 
 # Long legal forms, for spotting them misspelt (the exact forms are already gone from the name key).
 LEGAL_WORDS = ["incorporated", "corporation", "company", "limited"]
@@ -266,6 +267,8 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
     )
     per_record = words.group_by("record_id").agg(
         pl.col("token").alias("tokens"),
+        # each word as an integer (its alphabetical rank), for comparing words by number (name_words.word_hits)
+        pl.col("alphabetical").alias("token_ids"),
         pl.col("weight").alias("token_weights"),
         *(pl.col(f"{flag}_bit").sum().alias(f"{flag}_mask") for flag in ("common", "qualifier", "division", "typo")),
     )
@@ -526,28 +529,12 @@ def _bit(mask: str, position: str) -> str:
     return f"(({mask} >> ({position} - 1)) & 1 = 1)"
 
 
-def _similar(left: str, right: str, threshold: float) -> str:
-    """SQL: Jaro-Winkler similarity of `left` and `right` at least `threshold`. DuckDB's score cutoff gives up early on
-    a dissimilar pair (most of them), but it rounds differently at the threshold itself (0.88 -> 0): a cutoff a hair
-    below only screens, and the pairs it passes are measured in full."""
-    return (
-        f"(case when jaro_winkler_similarity({left}, {right}, {threshold - 0.01:g}) = 0 then false "
-        f"else jaro_winkler_similarity({left}, {right}) >= {threshold:g} end)"
-    )
-
-
-# SQL: the left name's word t (position i) and the right name's word s (position j) are the same word: equal, an
-# abbreviation (one starts with the other, 3+ letters: deli / delicatessen), an initial (j / john), or a typo
-# (Jaro-Winkler 0.88, 4+ letters, no digits). A qualifier (East, 12, a place) only meets itself, never a look-alike
-# ("central" is no typo of "centennial"). The cheap tests come first: a CASE stops at the first that decides.
-SAME_WORD = f"""case
-    when t = s then true
-    when {_bit("l_qualifier_mask", "i")} or {_bit("r_qualifier_mask", "j")} then false
-    when starts_with(t, s) then length(s) <> 2
-    when starts_with(s, t) then length(t) <> 2
-    when {_bit("l_typo_mask", "i")} and {_bit("r_typo_mask", "j")} then {_similar("t", "s", 0.88)}
-    else false
-end"""
+# SQL: the left name's word t (position i) and the right name's word s (position j) are the same word (see
+# assets.rules.name_words)
+SAME_WORD = same_word_sql(
+    "t", "s", _bit("l_qualifier_mask", "i"), _bit("r_qualifier_mask", "j"), _bit("l_typo_mask", "i"),
+    _bit("r_typo_mask", "j"),
+)  # fmt: skip
 
 
 def _shared_weight(side: str) -> str:
@@ -559,29 +546,7 @@ def _shared_weight(side: str) -> str:
     )
 
 
-COMPARISONS_SQL = f"""
-with pairs as (select * from pair_ids),
-joined as (
-    select
-        pairs.pair_index, pairs.left_id, pairs.right_id,
-        l.name_key as l_name, r.name_key as r_name, l.name_compact as l_compact, r.name_compact as r_compact,
-        l.tokens as l_tokens, r.tokens as r_tokens, l.token_weights as l_weights, r.token_weights as r_weights,
-        l.name_weight as l_weight, r.name_weight as r_weight, l.rare_weight as l_rare_weight,
-        r.rare_weight as r_rare_weight,
-        l.common_mask as l_common_mask, r.common_mask as r_common_mask, l.qualifier_mask as l_qualifier_mask,
-        r.qualifier_mask as r_qualifier_mask, l.division_mask as l_division_mask, r.division_mask as r_division_mask,
-        l.typo_mask as l_typo_mask, r.typo_mask as r_typo_mask, l.initials as l_initials, r.initials as r_initials,
-        l.acronym_token as l_acronym, r.acronym_token as r_acronym, l.name_tf,
-        l.domain_key as l_domain, r.domain_key as r_domain, l.domain_stem as l_stem, r.domain_stem as r_stem,
-        l.phone_key as l_phone, r.phone_key as r_phone,
-        l.postal_code_key as l_postal, r.postal_code_key as r_postal,
-        l.house_number as l_house, r.house_number as r_house, l.street_key as l_street, r.street_key as r_street,
-        l.city_key as l_city, r.city_key as r_city, l.country_key as l_country, r.country_key as r_country
-    from pairs
-    join prepared as l on l.record_id = pairs.left_id
-    join prepared as r on r.record_id = pairs.right_id
-),
-word_matrix as (
+_WORD_HITS_CTES = f"""word_matrix as (
     -- per word of the left name, the words of the right name it meets, as bits (each word pair is compared once);
     -- not needed where the names are equal (the level is exact, and every word meets)
     select
@@ -600,7 +565,38 @@ word_bits as (
         list_bit_or(l_meets) as r_hits
     from word_matrix
 ),
-word_sums as (
+"""
+
+
+def _comparisons_sql(hits_given: bool) -> str:
+    """The comparison SQL: the word hits (l_hits, r_hits) computed in it (nested lambdas over the words of both
+    names), or given as columns of `pair_ids` (`name_words.word_hits`)."""
+    given_hits = " pairs.l_hits, pairs.r_hits," if hits_given else ""
+    word_ctes = "" if hits_given else _WORD_HITS_CTES
+    hits_source = "joined" if hits_given else "word_bits"
+    return f"""
+with pairs as (select * from pair_ids),
+joined as (
+    select
+        pairs.pair_index, pairs.left_id, pairs.right_id,{given_hits}
+        l.name_key as l_name, r.name_key as r_name, l.name_compact as l_compact, r.name_compact as r_compact,
+        l.tokens as l_tokens, r.tokens as r_tokens, l.token_weights as l_weights, r.token_weights as r_weights,
+        l.name_weight as l_weight, r.name_weight as r_weight, l.rare_weight as l_rare_weight,
+        r.rare_weight as r_rare_weight,
+        l.common_mask as l_common_mask, r.common_mask as r_common_mask, l.qualifier_mask as l_qualifier_mask,
+        r.qualifier_mask as r_qualifier_mask, l.division_mask as l_division_mask, r.division_mask as r_division_mask,
+        l.typo_mask as l_typo_mask, r.typo_mask as r_typo_mask, l.initials as l_initials, r.initials as r_initials,
+        l.acronym_token as l_acronym, r.acronym_token as r_acronym, l.name_tf,
+        l.domain_key as l_domain, r.domain_key as r_domain, l.domain_stem as l_stem, r.domain_stem as r_stem,
+        l.phone_key as l_phone, r.phone_key as r_phone,
+        l.postal_code_key as l_postal, r.postal_code_key as r_postal,
+        l.house_number as l_house, r.house_number as r_house, l.street_key as l_street, r.street_key as r_street,
+        l.city_key as l_city, r.city_key as r_city, l.country_key as l_country, r.country_key as r_country
+    from pairs
+    join prepared as l on l.record_id = pairs.left_id
+    join prepared as r on r.record_id = pairs.right_id
+),
+{word_ctes}word_sums as (
     select
         *,
         array_length(l_tokens) - bit_count(l_hits) as l_unmatched,
@@ -613,7 +609,7 @@ word_sums as (
         r_qualifier_mask & ~r_hits <> 0 as r_discriminator,
         ~(l_hits | l_division_mask) & ((1::bigint << array_length(l_tokens)) - 1) = 0 as l_division_only,
         ~(r_hits | r_division_mask) & ((1::bigint << array_length(r_tokens)) - 1) = 0 as r_division_only
-    from word_bits
+    from {hits_source}
 ),
 address_parts as (
     select
@@ -622,11 +618,11 @@ address_parts as (
         case
             when l_street is null or r_street is null then null
             when l_street = r_street then true
-            else {_similar("replace(l_street, ' ', '')", "replace(r_street, ' ', '')", 0.9)}
+            else {similar_sql("replace(l_street, ' ', '')", "replace(r_street, ' ', '')", 0.9)}
         end as same_street,
         case
             when l_house is null or r_house is null or l_street is null or r_street is null then null
-            when l_house = r_house and (l_street = r_street or {_similar("l_street", "r_street", 0.88)})
+            when l_house = r_house and (l_street = r_street or {similar_sql("l_street", "r_street", 0.88)})
                 then true
             else false
         end as same_address,
@@ -634,7 +630,7 @@ address_parts as (
         case
             when l_city is null or r_city is null then null
             when l_city = r_city then true
-            when length(l_city) >= 5 then {_similar("l_city", "r_city", 0.92)}
+            when length(l_city) >= 5 then {similar_sql("l_city", "r_city", 0.92)}
             else false
         end as same_city,
         case when l_country is null or r_country is null then null else l_country = r_country end as same_country
@@ -648,7 +644,7 @@ levels as (
             when l_name = r_name or l_compact = r_compact then 9
             -- a name of stop words only ("De La") has no words: it lies within any other name, and meets another such
             -- name by its spelling only
-            when l_tokens is null and r_tokens is null then case when {_similar("l_name", "r_name", 0.85)}
+            when l_tokens is null and r_tokens is null then case when {similar_sql("l_name", "r_name", 0.85)}
                 then 2 else 0 end
             when l_tokens is null or r_tokens is null then 6
             when l_unmatched = 0 and r_unmatched = 0 then 8
@@ -663,7 +659,7 @@ levels as (
             when (l_rare_hit or r_rare_hit)
                 and least(l_shared_weight / nullif(l_weight, 0), r_shared_weight / nullif(r_weight, 0)) >= 0.5 then 4
             when l_rare_hit or r_rare_hit then 3
-            when l_shared_weight > 0 or {_similar("l_name", "r_name", 0.85)} then 2
+            when l_shared_weight > 0 or {similar_sql("l_name", "r_name", 0.85)} then 2
             else 0
         end as name_level,
         case
@@ -708,6 +704,12 @@ from levels
 """
 
 
+# the comparison SQL, every step in SQL: Spark's (transpiled), and the reference the DuckDB engine's is tested against
+COMPARISONS_SQL = _comparisons_sql(hits_given=False)
+# the DuckDB engine's: the word hits computed by name_words.word_hits and given with the pairs
+COMPARISONS_SQL_GIVEN_HITS = _comparisons_sql(hits_given=True)
+
+
 def comparison_records(prepared: pl.DataFrame) -> pl.DataFrame:
     """The records' columns that COMPARISONS_SQL reads (as `prepared`), on either engine."""
     columns = ["record_id", "name_key", "name_compact", "tokens", "token_weights", "common_mask", "qualifier_mask",
@@ -722,11 +724,17 @@ def comparison_records(prepared: pl.DataFrame) -> pl.DataFrame:
 def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     """The comparison levels of each pair (and the exact name's term frequency), in the order of `pairs` and with its
     other columns."""
+    left_hits, right_hits = word_hits(prepared, pairs["left_id"].to_numpy(), pairs["right_id"].to_numpy())
     conn.register("prepared", comparison_records(prepared))
-    conn.register("pair_ids", pairs.select("left_id", "right_id").with_row_index("pair_index"))
+    conn.register(
+        "pair_ids",
+        pairs.select("left_id", "right_id")
+        .with_row_index("pair_index")
+        .with_columns(pl.Series("l_hits", left_hits), pl.Series("r_hits", right_hits)),
+    )
     try:
         # put back in order by the pair's index (cheaper than joining the pairs back on two ids)
-        levels = conn.sql(COMPARISONS_SQL).pl().sort("pair_index").drop("pair_index")
+        levels = conn.sql(COMPARISONS_SQL_GIVEN_HITS).pl().sort("pair_index").drop("pair_index")
         return pl.concat([pairs, levels], how="horizontal").select(
             "left_id",
             "right_id",
