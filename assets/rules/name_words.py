@@ -12,6 +12,9 @@ words that could meet at all (`could_meet`: 83,000 at 1M records).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import duckdb
 import numpy as np
 import polars as pl
@@ -22,8 +25,10 @@ TYPO_SIMILARITY = 0.88
 # and the other lacks is never common, so each word may hold at most 36% of its length in letters the other lacks
 # (37%: a margin for rounding). A filter only: the words it passes are measured by the rule itself.
 _MAX_LACKING_SHARE = 3 * (1 - TYPO_SIMILARITY) + 0.01
-# word pairs lined up at once (bool and int32 arrays of this many elements stay in the processor's cache)
-_CHUNK = 1000000
+# word pairs lined up at once (a few MB of temporary arrays per thread)
+_CHUNK = 1_000_000
+# threads lining up the words: one per core (numpy computes outside the interpreter lock)
+_THREADS = min(os.cpu_count() or 1, 8)
 
 
 def similar_sql(left: str, right: str, threshold: float) -> str:
@@ -89,18 +94,22 @@ def word_hits(records: pl.DataFrame, left_ids: np.ndarray, right_ids: np.ndarray
     left_count, right_count = counts.astype(np.int16)[left_ids], counts.astype(np.int16)[right_ids]
     left_hits = np.zeros(left_ids.size, np.int64)
     right_hits = np.zeros(right_ids.size, np.int64)
-    # the pairs of different words that could meet: the pair of names (its row), each word's position, the word pair
-    maybe_rows, maybe_left, maybe_right, maybe_codes = [], [], [], []
-    # pairs grouped by how many words each side has: each group's word pairs form a regular (pairs, x, y) array
+    # pairs grouped by how many words each side has: each group's word pairs form a regular (pairs, x, y) array, lined
+    # up a chunk at a time
     order = np.argsort(left_count * 64 + right_count, kind="stable")
     group_starts = np.flatnonzero(np.diff(left_count[order] * 64 + right_count[order], prepend=-1))
+    chunks = []
     for begin, end in zip(group_starts, [*group_starts[1:], order.size], strict=True):
         x, y = int(left_count[order[begin]]), int(right_count[order[begin]])
-        if x == 0 or y == 0:
-            continue
-        step = max(1, _CHUNK // (x * y))
-        for at in range(begin, end, step):
-            rows = order[at : min(at + step, end)]
+        if x > 0 and y > 0:
+            step = max(1, _CHUNK // (x * y))
+            chunks += [(order[at : min(at + step, end)], x, y) for at in range(begin, end, step)]
+
+    def line_up(share: list) -> list:
+        """Equal words meet (written to the hits directly); returns the pairs of different words that could meet: the
+        pair of names (its row), each word's position and the pair of words as one integer."""
+        maybe_words = []
+        for rows, x, y in share:
             left_words = starts[left_ids[rows]][:, None] + np.arange(x)
             right_words = starts[right_ids[rows]][:, None] + np.arange(y)
             t, s = word[left_words], word[right_words]
@@ -111,10 +120,17 @@ def word_hits(records: pl.DataFrame, left_ids: np.ndarray, right_ids: np.ndarray
             maybe &= ~meets & is_open[left_words][:, :, None] & is_open[right_words][:, None, :]
             where = np.flatnonzero(maybe)
             pair, i, j = where // (x * y), where // y % x, where % y
-            maybe_rows.append(rows[pair])
-            maybe_left.append(i.astype(np.int8))
-            maybe_right.append(j.astype(np.int8))
-            maybe_codes.append(t[pair, i].astype(np.int64) * n_words + s[pair, j])
+            maybe_words.append(
+                (rows[pair], i.astype(np.int8), j.astype(np.int8), t[pair, i].astype(np.int64) * n_words + s[pair, j])
+            )
+        return maybe_words
+
+    # each thread on every n-th chunk (the rows of the hits it writes are its own)
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        shares = list(pool.map(line_up, [chunks[k::_THREADS] for k in range(_THREADS)]))
+    maybe_rows, maybe_left, maybe_right, maybe_codes = (
+        [piece[k] for share in shares for piece in share] for k in range(4)
+    )
     # each distinct pair of different words that could meet, measured once
     codes = pl.Series("code", np.concatenate(maybe_codes) if maybe_codes else [], pl.Int64)
     distinct = codes.unique()

@@ -540,7 +540,7 @@ SAME_WORD = same_word_sql(
 def _shared_weight(side: str) -> str:
     """SQL: the summed weight of the words of one name that meet the other (no word: 0, every word: the name's)."""
     return (
-        f"case when {side}_hits = 0 then 0.0 when {side}_hits = (1::bigint << array_length({side}_tokens)) - 1 "
+        f"case when {side}_hits = 0 then 0.0 when {side}_hits = (1::bigint << {side}_word_count) - 1 "
         f"then {side}_weight else list_sum(list_transform({side}_weights, lambda w, i: case when {_bit(f'{side}_hits', 'i')} then w "
         "else 0 end)) end"
     )
@@ -580,7 +580,8 @@ joined as (
     select
         pairs.pair_index, pairs.left_id, pairs.right_id,{given_hits}
         l.name_key as l_name, r.name_key as r_name, l.name_compact as l_compact, r.name_compact as r_compact,
-        l.tokens as l_tokens, r.tokens as r_tokens, l.token_weights as l_weights, r.token_weights as r_weights,
+        l.tokens as l_tokens, r.tokens as r_tokens, l.word_count as l_word_count, r.word_count as r_word_count,
+        l.token_weights as l_weights, r.token_weights as r_weights,
         l.name_weight as l_weight, r.name_weight as r_weight, l.rare_weight as l_rare_weight,
         r.rare_weight as r_rare_weight,
         l.common_mask as l_common_mask, r.common_mask as r_common_mask, l.qualifier_mask as l_qualifier_mask,
@@ -599,16 +600,16 @@ joined as (
 {word_ctes}word_sums as (
     select
         *,
-        array_length(l_tokens) - bit_count(l_hits) as l_unmatched,
-        array_length(r_tokens) - bit_count(r_hits) as r_unmatched,
+        l_word_count - bit_count(l_hits) as l_unmatched,
+        r_word_count - bit_count(r_hits) as r_unmatched,
         {_shared_weight("l")} as l_shared_weight,
         {_shared_weight("r")} as r_shared_weight,
         l_hits & ~l_common_mask <> 0 or {_shared_weight("l")} >= l_rare_weight as l_rare_hit,
         r_hits & ~r_common_mask <> 0 or {_shared_weight("r")} >= r_rare_weight as r_rare_hit,
         l_qualifier_mask & ~l_hits <> 0 as l_discriminator,
         r_qualifier_mask & ~r_hits <> 0 as r_discriminator,
-        ~(l_hits | l_division_mask) & ((1::bigint << array_length(l_tokens)) - 1) = 0 as l_division_only,
-        ~(r_hits | r_division_mask) & ((1::bigint << array_length(r_tokens)) - 1) = 0 as r_division_only
+        ~(l_hits | l_division_mask) & ((1::bigint << l_word_count) - 1) = 0 as l_division_only,
+        ~(r_hits | r_division_mask) & ((1::bigint << r_word_count) - 1) = 0 as r_division_only
     from {hits_source}
 ),
 address_parts as (
@@ -644,9 +645,9 @@ levels as (
             when l_name = r_name or l_compact = r_compact then 9
             -- a name of stop words only ("De La") has no words: it lies within any other name, and meets another such
             -- name by its spelling only
-            when l_tokens is null and r_tokens is null then case when {similar_sql("l_name", "r_name", 0.85)}
+            when l_word_count is null and r_word_count is null then case when {similar_sql("l_name", "r_name", 0.85)}
                 then 2 else 0 end
-            when l_tokens is null or r_tokens is null then 6
+            when l_word_count is null or r_word_count is null then 6
             when l_unmatched = 0 and r_unmatched = 0 then 8
             -- one name adds only division words to the other: "Acme West" beside "Acme" is another unit
             when (l_unmatched = 0 and r_unmatched > 0 and r_division_only) or (r_unmatched = 0 and l_unmatched > 0
@@ -688,7 +689,7 @@ levels as (
         end as domain_level,
         name_tf,
         -- the record whose words all lie within the other name (for the containment guard): the left one?
-        l_tokens is null or l_name = r_name or l_unmatched = 0 as left_is_contained
+        l_word_count is null or l_name = r_name or l_unmatched = 0 as left_is_contained
     from address_parts
 )
 -- one byte per level: 4M pairs' results are held in memory
@@ -718,7 +719,12 @@ def comparison_records(prepared: pl.DataFrame) -> pl.DataFrame:
                "rare_weight"]  # fmt: skip
     # a name's total word weight computed here: a CTE read twice (once per side) would be materialised, one more copy
     # of the records in memory (1M records: 0.4 GB)
-    return prepared.select(*columns, pl.col("token_weights").list.sum().alias("name_weight"))
+    return prepared.select(
+        *columns,
+        pl.col("token_weights").list.sum().alias("name_weight"),
+        # how many words (null: none), so that the SQL reads the words themselves only where it compares them
+        pl.col("token_count").cast(pl.Int64).alias("word_count"),
+    )
 
 
 def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
