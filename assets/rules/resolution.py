@@ -617,11 +617,6 @@ address_parts as (
         *,
         -- (a CASE tests Jaro-Winkler only where the values differ: an OR in a select list computes both sides)
         case
-            when l_street is null or r_street is null then null
-            when l_street = r_street then true
-            else {similar_sql("replace(l_street, ' ', '')", "replace(r_street, ' ', '')", 0.9)}
-        end as same_street,
-        case
             when l_house is null or r_house is null or l_street is null or r_street is null then null
             when l_house = r_house and (l_street = r_street or {similar_sql("l_street", "r_street", 0.88)})
                 then true
@@ -668,8 +663,12 @@ levels as (
             when same_address is null and same_postal is null and same_city is null then null
             when same_address and coalesce(same_postal, true) and coalesce(same_city, true) then 6
             when same_address then 5
-            when same_street and coalesce(same_postal, true) and coalesce(same_city, true)
-                and (same_postal or same_city) then 4
+            -- the same street, measured only where it decides the level (most pairs are decided before)
+            when coalesce(same_postal, true) and coalesce(same_city, true) and (same_postal or same_city) and case
+                when l_street is null or r_street is null then null
+                when l_street = r_street then true
+                else {similar_sql("replace(l_street, ' ', '')", "replace(r_street, ' ', '')", 0.9)}
+            end then 4
             when same_postal and coalesce(same_city, true) then 3
             when same_postal is null and same_city then 2
             when same_city or same_postal then 1
