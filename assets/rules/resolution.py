@@ -174,7 +174,10 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
     # the columns the matcher reads (the records' other columns would only be copied along)
     matched_columns = ["source_system", "source_client_id", "name", "domain", "address", "city", "postal_code",
                        "country", "phone"]  # fmt: skip
-    keyed = add_match_keys(records.lazy().select(matched_columns).sort("source_system", "source_client_id"))
+    ordered = records.lazy().select(matched_columns)
+    if not _strictly_increasing(records, "source_system", "source_client_id"):
+        ordered = ordered.sort("source_system", "source_client_id")
+    keyed = add_match_keys(ordered)
     address = pl.col("_address")
     street_tokens = (
         address.str.extract(r"^\s*[0-9]+[a-z]?\s+(.*)$", 1)
@@ -327,6 +330,14 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         pl.lit(math.log((n_names + 1.0) / cutoff)).alias("rare_weight")
     )
     return prepared, common
+
+
+def _strictly_increasing(frame: pl.DataFrame, first: str, second: str) -> bool:
+    """The rows are in (first, second) order already, each key once: sorting them would change nothing (records often
+    arrive in that order; sorting 1M of them anyway costs 0.6 CPU s)."""
+    before_first, before_second = pl.col(first).shift(), pl.col(second).shift()
+    after = (pl.col(first) > before_first) | ((pl.col(first) == before_first) & (pl.col(second) > before_second))
+    return bool(frame.select(after.slice(1).fill_null(False).all()).item())
 
 
 # Records holding one word are one holder of it when they share a name or any of these (one organisation's spellings)
