@@ -13,7 +13,7 @@ import polars as pl
 
 from assets.common import errors_as_dagster_failures, metadata_recorded_with, table_out
 from assets.resources import AlmsSettings, KeptTable, Warehouse
-from assets.rules import inputs, matching, resolution, reuse, spark_resolution, spark_sql
+from assets.rules import inputs, matching, name_words, resolution, reuse, spark_resolution, spark_sql
 from assets.rules.inputs import CLIENTS
 from assets.rules.progress import progress
 from assets.rules.resolution import match_client_records
@@ -23,7 +23,7 @@ from assets.spark import SparkEngine
 OPTIONAL_FIELDS = CLIENTS.optional  # what the survivorship rule counts as "filled"
 MATCHED_TABLES = ("intermediate.int_clients_matched", "intermediate.int_match_pairs_reviewed")
 # the code whose change can change the matcher's result (this module adds filled_field_count), and its libraries
-MATCHER_CODE = (matching, resolution, spark_resolution, spark_sql, inputs, sys.modules[__name__])
+MATCHER_CODE = (matching, resolution, name_words, spark_resolution, spark_sql, inputs, sys.modules[__name__])
 MATCHER_LIBRARIES = ("polars", "duckdb", "numpy", "scipy")
 
 
