@@ -9,8 +9,9 @@
    domain stem, the last 7 phone digits, house number with postal code or with street, the rarest word with postal
    code, city or house number, the two rarest words, and acronyms within a city. Rules without postal codes keep
    pairs comparable when a source leaves them empty. A block larger than `max_block_size` is skipped and reported.
-3. Compare (DuckDB SQL; with ALMS_ENGINE=spark the same SQL transpiled, on Spark: assets/rules/spark_resolution.py):
-   four fields, each with graded levels; missing on either side is no evidence.
+3. Compare (DuckDB SQL, with the words of two names that meet lined up by assets.rules.name_words; with
+   ALMS_ENGINE=spark the same SQL transpiled, every pair of words compared in it, on Spark:
+   assets/rules/spark_resolution.py): four fields, each with graded levels; missing on either side is no evidence.
    - name: exact / same words (any order, typos, abbreviations) / contained (one name adds words to the other) /
      acronym / partial (both add words) / weak / conflicting qualifiers (East vs West, No. 2 vs No. 3) / different.
    - location: house number, street, postal code, city and country together (they are not independent: a shared
