@@ -7,13 +7,14 @@ libraries it calls are fingerprinted (assets/rules/reuse.py); the run logs the r
 """
 
 import sys
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
 from assets.common import errors_as_dagster_failures, metadata_recorded_with, table_out
 from assets.resources import AlmsSettings, KeptTable, Warehouse
-from assets.rules import inputs, matching, name_words, resolution, reuse, spark_resolution, spark_sql
+from assets.rules import inputs, matching, name_words, resolution, reuse, spark_resolution
 from assets.rules.inputs import CLIENTS
 from assets.rules.progress import progress
 from assets.rules.resolution import match_client_records
@@ -23,7 +24,14 @@ from assets.spark import SparkEngine
 OPTIONAL_FIELDS = CLIENTS.optional  # what the survivorship rule counts as "filled"
 MATCHED_TABLES = ("intermediate.int_clients_matched", "intermediate.int_match_pairs_reviewed")
 # the code whose change can change the matcher's result (this module adds filled_field_count), and its libraries
-MATCHER_CODE = (matching, resolution, name_words, spark_resolution, spark_sql, inputs, sys.modules[__name__])
+MATCHER_CODE = (
+    *(
+        module.__file__
+        for module in (matching, resolution, name_words, spark_resolution, inputs, sys.modules[__name__])
+    ),
+    # the Spark transpiler's source, read without importing it (sqlglot: only a Spark run needs it)
+    str(Path(resolution.__file__).with_name("spark_sql.py")),
+)
 MATCHER_LIBRARIES = ("polars", "duckdb", "numpy", "scipy")
 
 
@@ -37,7 +45,7 @@ def matcher_fingerprint(settings: AlmsSettings, records: pl.DataFrame, overrides
             "review_threshold": settings.review_threshold,
             "pairs_on": "spark" if on_spark else "driver",
         },
-        reuse.source_digest(module.__file__ for module in MATCHER_CODE),
+        reuse.source_digest(MATCHER_CODE),
         MATCHER_LIBRARIES,
     )
 

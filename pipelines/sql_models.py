@@ -1,40 +1,41 @@
 """The SQL-model-to-asset factory: every `sql/<layer>/<model>.sql` becomes the asset `<layer>/<model>`.
 
-The model is one `select`; the factory owns the DDL (`create or replace table <layer>.<model> as ...`, or a view
-when the model has a line `-- materialize: view`: cheap filters that are read once need not be stored again). The
-SQL is read by a parser (assets/rules/sql_lineage.py, sqlglot): the model's dependencies are exactly the tables it
-reads (CTEs excluded), and a table that is not an asset stops the definitions with the file and the table named;
-its `$name` parameters are bound from the settings; every output column's upstream columns are published as
-`dagster/column_lineage` on each materialization and, readable, as the definition's `column_lineage` table. Its
-description is its leading comment. A model whose table has a pandera model in `schemas` is validated on an eager
-frame before the run goes on. With ALMS_ENGINE=spark the same file runs on Spark, transpiled, its table stored as
-Parquet and seen here through a view (assets/spark.py).
+The model is one `select`; the factory owns the DDL (`create or replace table <layer>.<model> as ...`, or a view when
+the model has a line `-- materialize: view`: cheap filters that are read once need not be stored again). The SQL is
+read by a parser (assets/rules/sql_lineage.py, sqlglot): the model's dependencies are exactly the tables it reads
+(CTEs excluded), and a table that is not an asset stops the definitions with the file and the table named; its `$name`
+parameters are bound from the settings (the parse is stored under `$XDG_CACHE_HOME/alms`, by default `~/.cache/alms`,
+keyed by the SQL, the parser and the pandera models, so a new process does not parse again); every output column's
+upstream columns are published as `dagster/column_lineage` on each materialization and, readable, as the definition's
+`column_lineage` table. Its description is its leading comment. A model whose table has a pandera model in `schemas`
+is validated on an eager frame before the run goes on. With ALMS_ENGINE=spark the same file runs on Spark, transpiled,
+its table stored as Parquet and seen here through a view (assets/spark.py).
 """
 
 import difflib
+import hashlib
+import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache
+from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-from sqlglot import exp
 
+from assets import rules
 from assets.metadata import column_schema_for, table_metadata
 from assets.resources import LAYERS, REPO_ROOT, AlmsSettings, Warehouse
+from assets.rules.lineage import ColumnLineage, SqlModelError, Table, trace_to_inputs
 from assets.rules.progress import progress
-from assets.rules.sql_lineage import (
-    ColumnLineage,
-    SqlModelError,
-    lineage_of_models,
-    parameters_used,
-    parse_model,
-    tables_read,
-    trace_to_inputs,
-)
 from assets.spark import SparkEngine, run_sql_model_on_spark
 from schemas import SCHEMAS_BY_TABLE
+
+if TYPE_CHECKING:
+    from sqlglot import exp
 
 SQL_DIR = REPO_ROOT / "sql"
 
@@ -44,15 +45,17 @@ class SqlModel:
     layer: str
     name: str
     sql: str
+    reads: tuple[Table, ...]  # every (layer, table) the SQL reads, CTEs excluded
+    parameters: tuple[str, ...]  # its `$name` parameters
 
     @property
     def path(self) -> str:
         return f"sql/{self.layer}/{self.name}.sql"
 
-    @cached_property
-    def tree(self) -> exp.Query:
-        """The parsed select (parsed once per model)."""
-        return parse_model(self.sql, self.path)
+    @property
+    def tree(self) -> "exp.Query":
+        """The parsed select (parsed once per SQL text)."""
+        return _parsed(self.sql, self.path)
 
     @property
     def description(self) -> str:
@@ -68,22 +71,75 @@ class SqlModel:
     def materialization(self) -> str:
         return "view" if re.search(r"^--\s*materialize:\s*view\s*$", self.sql, re.MULTILINE) else "table"
 
-    @cached_property
-    def reads(self) -> list[tuple[str, str]]:
-        """Every `(layer, table)` the SQL reads, CTEs excluded."""
-        return tables_read(self.tree, self.path)
 
-    @cached_property
-    def parameters(self) -> list[str]:
-        return parameters_used(self.tree)
+@cache
+def _parsed(sql: str, path: str) -> "exp.Query":
+    from assets.rules.sql_lineage import parse_model  # sqlglot: imported only when a parse is not stored
+
+    return parse_model(sql, path)
 
 
 def load_sql_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
+    """Every model under `sql_dir`, in layer order, with the tables and parameters its SQL reads (from the stored
+    parse when the SQL, the parser and the pandera models are the ones it was stored for)."""
+    texts = [
+        (layer, path.stem, path.read_text()) for layer in LAYERS for path in sorted((sql_dir / layer).glob("*.sql"))
+    ]
+    stored = _stored_parse(texts)
+    if stored is not None:
+        return [
+            SqlModel(layer, name, sql, *((tuple(map(tuple, found["reads"])), tuple(found["parameters"]))))
+            for (layer, name, sql), found in zip(texts, stored["models"], strict=True)
+        ]
+    from assets.rules.sql_lineage import parameters_used, tables_read
+
     models = []
-    for layer in LAYERS:
-        for path in sorted((sql_dir / layer).glob("*.sql")):
-            models.append(SqlModel(layer=layer, name=path.stem, sql=path.read_text()))
+    for layer, name, sql in texts:
+        where = f"sql/{layer}/{name}.sql"
+        tree = _parsed(sql, where)
+        models.append(SqlModel(layer, name, sql, tuple(tables_read(tree, where)), tuple(parameters_used(tree))))
     return models
+
+
+# The parse of the SQL models (tables read, parameters, column lineage) is stored after a successful parse, so a process
+# that loads the definitions (the CLI, the code server, a test worker) neither imports sqlglot nor parses 20 models
+# again: about 1 s of every start. It is keyed by everything the parse depends on; any change parses again.
+PARSE_STORE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "alms"
+
+
+def _parse_key(texts: list[tuple[str, str, str]]) -> str:
+    digest = hashlib.sha256(metadata.version("sqlglot").encode())
+    rules_dir = Path(rules.__file__).parent
+    for source in (rules_dir / "sql_lineage.py", rules_dir / "lineage.py", Path(__file__)):
+        digest.update(source.read_bytes())
+    digest.update(json.dumps(sorted((list(t), c) for t, c in _known_columns().items())).encode())
+    digest.update(json.dumps(texts).encode())
+    return digest.hexdigest()[:32]
+
+
+def _stored_parse(texts: list[tuple[str, str, str]]) -> dict | None:
+    try:
+        stored = json.loads((PARSE_STORE / f"sql-parse-{_parse_key(texts)}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return stored if len(stored.get("models", ())) == len(texts) else None
+
+
+def _store_parse(models: list[SqlModel], lineage: dict[Table, ColumnLineage]) -> None:
+    """Write the parse for the next process; a folder that cannot be written only means parsing again next time."""
+    texts = [(m.layer, m.name, m.sql) for m in models]
+    content = {
+        "models": [{"reads": m.reads, "parameters": m.parameters} for m in models],
+        "lineage": [[table, found.columns, found.unresolved] for table, found in lineage.items()],
+    }
+    path = PARSE_STORE / f"sql-parse-{_parse_key(texts)}.json"
+    try:
+        PARSE_STORE.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        partial.write_text(json.dumps(content))
+        os.replace(partial, path)
+    except OSError:
+        pass
 
 
 def run_sql_model(conn, model: SqlModel, parameters: dict) -> int:
@@ -182,10 +238,27 @@ def build_sql_assets(other_assets: Sequence[dg.AssetsDefinition], sql_dir: Path 
     return [sql_model_asset(model, lineage) for model in models]
 
 
-def sql_column_lineage(models: list[SqlModel]) -> dict[tuple[str, str], ColumnLineage]:
+def _known_columns() -> dict[Table, list[str]]:
+    return {table: list(model.to_schema().columns) for table, model in SCHEMAS_BY_TABLE.items()}
+
+
+def sql_column_lineage(models: list[SqlModel]) -> dict[Table, ColumnLineage]:
     """Every model's column lineage; `select *` expands with the pandera models' columns and the upstream models'."""
-    known_columns = {table: list(model.to_schema().columns) for table, model in SCHEMAS_BY_TABLE.items()}
-    return lineage_of_models([((m.layer, m.name), m.tree, m.path) for m in in_dependency_order(models)], known_columns)
+    stored = _stored_parse([(m.layer, m.name, m.sql) for m in models])
+    if stored is not None and "lineage" in stored:
+        return {
+            tuple(table): ColumnLineage(
+                {column: tuple(map(tuple, deps)) for column, deps in columns.items()},
+                {column: tuple(refs) for column, refs in unresolved.items()},
+            )
+            for table, columns, unresolved in stored["lineage"]
+        }
+    from assets.rules.sql_lineage import lineage_of_models
+
+    ordered = in_dependency_order(models)
+    lineage = lineage_of_models([((m.layer, m.name), m.tree, m.path) for m in ordered], _known_columns())
+    _store_parse(models, lineage)
+    return lineage
 
 
 def in_dependency_order(models: list[SqlModel]) -> list[SqlModel]:

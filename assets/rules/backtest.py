@@ -52,7 +52,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-from scipy.optimize import nnls
 
 from assets.rules.scoring import normalise
 from assets.rules.scoring_config import CRITERIA, ScoringConfig
@@ -208,19 +207,29 @@ def summarise(per_snapshot: pl.DataFrame) -> pl.DataFrame:
 
 def mean_spearman(prepared: pl.DataFrame, weights: dict[str, float]) -> float:
     """The search's objective: Spearman of the weighted score with `change`, averaged over the snapshots."""
+    return mean_spearmans(prepared, [weights])[0]
+
+
+def mean_spearmans(prepared: pl.DataFrame, weightings: list[dict[str, float]]) -> list[float]:
+    """`mean_spearman` of each weighting, all in one pass over the frame (a search round scores its neighbours
+    together: one query instead of one per neighbour)."""
+    if not weightings:
+        return []
+    scores = [f"_s{i}" for i in range(len(weightings))]
     per = (
-        prepared.with_columns(weighted_score(weights).alias("_s"))
-        .group_by("as_of_date")
+        prepared.with_columns(weighted_score(w).alias(s) for s, w in zip(scores, weightings, strict=True))
+        .group_by("as_of_date", maintain_order=True)  # the mean adds the snapshots in one order: the same result
         .agg(
             pl.corr(
-                pl.col("_s").filter(pl.col("_s").is_not_null()),
-                pl.col("change").filter(pl.col("_s").is_not_null()),
+                pl.col(s).filter(pl.col(s).is_not_null()),
+                pl.col("change").filter(pl.col(s).is_not_null()),
                 method="spearman",
-            ).alias("r")
+            ).alias(s)
+            for s in scores
         )
     )
-    value = per["r"].fill_nan(None).mean()
-    return float(value) if value is not None else float("nan")
+    means = per.select(pl.col(s).fill_nan(None).mean() for s in scores).row(0)
+    return [float(value) if value is not None else float("nan") for value in means]
 
 
 def _least_squares_weights(prepared: pl.DataFrame, criteria: list[str]) -> dict[str, float]:
@@ -250,6 +259,8 @@ def _least_squares_weights(prepared: pl.DataFrame, criteria: list[str]) -> dict[
     g, b = gram[np.ix_(keep, keep)], target[keep]
     g = g + np.eye(len(b)) * 1e-9 * np.trace(g)
     upper = np.linalg.cholesky(g).T  # g = upper.T @ upper
+    from scipy.optimize import nnls  # here, not at the top: scipy costs every start of the definitions 0.3 s
+
     beta, _ = nnls(upper, np.linalg.solve(upper.T, b))
     total = beta.sum()
     if total <= 0:
@@ -293,12 +304,10 @@ def _climb(
     best = mean_spearman(prepared, weights)
     evaluations = 1
     for _ in range(MAX_ROUNDS):
-        moves = []
-        for candidate in neighbours(weights):
-            score = mean_spearman(prepared, candidate)
-            evaluations += 1
-            if not math.isnan(score):
-                moves.append((score, candidate))
+        candidates = list(neighbours(weights))
+        evaluations += len(candidates)
+        scored = zip(mean_spearmans(prepared, candidates), candidates, strict=True)
+        moves = [(score, candidate) for score, candidate in scored if not math.isnan(score)]
         if not moves:
             break
         score, candidate = max(moves, key=lambda move: move[0])

@@ -45,8 +45,6 @@ from dataclasses import dataclass, field
 import duckdb
 import numpy as np
 import polars as pl
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from assets.rules.inputs import InputError
 from assets.rules.matching import add_match_keys, match_clients, repair_text
@@ -374,11 +372,7 @@ def _word_holders(prepared: pl.DataFrame, words: pl.DataFrame) -> pl.DataFrame:
             for name in keys.columns
         )
     )
-    graph = coo_matrix(
-        (np.ones(edges.height), (edges["node"].to_numpy(), edges["first"].to_numpy())),
-        shape=(words.height, words.height),
-    )
-    _, holder = connected_components(graph, directed=False)
+    holder = components(words.height, edges["node"].to_numpy(), edges["first"].to_numpy())
     return (
         words.select("token", pl.Series("holder", holder))
         .group_by("token")
@@ -979,15 +973,21 @@ class OverrideError(InputError):
     """A match override names an unknown record, contradicts another override, or cannot be honoured."""
 
 
+def components(n_nodes: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The connected component of each node 0..n_nodes-1 given the edges left[i]-right[i] (scipy)."""
+    # scipy is imported here, not at the top: it costs about 0.4 s at every start of the definitions (the CLI, the
+    # code server, each test worker) and only a matching step uses it
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(left)), (left, right)), shape=(n_nodes, n_nodes))
+    return connected_components(graph, directed=False)[1]
+
+
 def cluster(n_records: int, links: pl.DataFrame) -> np.ndarray:
     if links.height == 0:
         return np.arange(n_records)
-    graph = coo_matrix(
-        (np.ones(links.height), (links["left_id"].to_numpy(), links["right_id"].to_numpy())),
-        shape=(n_records, n_records),
-    )
-    _, labels = connected_components(graph, directed=False)
-    return labels
+    return components(n_records, links["left_id"].to_numpy(), links["right_id"].to_numpy())
 
 
 def attach_overrides(prepared: pl.DataFrame, overrides: pl.DataFrame | None) -> pl.DataFrame:

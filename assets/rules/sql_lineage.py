@@ -18,7 +18,6 @@ computed from no column (a literal, a `$parameter`, `count(*)`) has no dependenc
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
@@ -28,14 +27,9 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import build_scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
+from assets.rules.lineage import Column, ColumnLineage, SqlModelError, Table
+
 DIALECT = "duckdb"
-
-Table = tuple[str, str]  # (layer, table)
-Column = tuple[str, str, str]  # (layer, table, column)
-
-
-class SqlModelError(ValueError):
-    """A SQL model that cannot be read: unparseable, a table without its layer, a table that is not an asset."""
 
 
 def parse_model(sql: str, where: str) -> exp.Query:
@@ -74,16 +68,6 @@ def tables_read(tree: exp.Query, where: str) -> list[Table]:
 def parameters_used(tree: exp.Query) -> list[str]:
     """The `$name` parameters the query binds (not those inside strings or comments)."""
     return sorted({node.name for node in tree.find_all(exp.Placeholder) if node.name})
-
-
-@dataclass(frozen=True)
-class ColumnLineage:
-    """Each output column, in output order, with the upstream columns it is computed from (sorted; empty for a
-    literal, a parameter or a row count); `unresolved`: output columns with a reference the parse could not place
-    (an unqualified column beside two sources of unknown columns), each with that reference."""
-
-    columns: dict[str, tuple[Column, ...]]
-    unresolved: dict[str, tuple[str, ...]]
 
 
 def column_lineage(tree: exp.Query, schema: Mapping[Table, Sequence[str]], where: str) -> ColumnLineage:
@@ -169,23 +153,4 @@ def lineage_of_models(
         upstream = {read: schema[read] for read in tables_read(tree, where) if read in schema}
         result[table] = column_lineage(tree, upstream, where)
         schema[table] = list(result[table].columns)
-    return result
-
-
-def trace_to_inputs(lineage_by_table: Mapping[Table, ColumnLineage], column: Column) -> set[Column]:
-    """The columns of tables no SQL model builds (raw inputs, Python-built tables) that `column` is computed from,
-    following the SQL models back; a column computed from no column traces to nothing."""
-    result: set[Column] = set()
-    stack, seen = [column], set()
-    while stack:
-        layer, table, name = stack.pop()
-        model = lineage_by_table.get((layer, table))
-        for dependency in model.columns.get(name, ()) if model else ():
-            if dependency in seen:
-                continue
-            seen.add(dependency)
-            if dependency[:2] in lineage_by_table:
-                stack.append(dependency)
-            else:
-                result.add(dependency)
     return result

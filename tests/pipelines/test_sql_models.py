@@ -2,12 +2,14 @@
 a model reading a table that is not an asset, and column lineage checked by hand on a few columns and for coverage."""
 
 import json
+import shutil
 
 import dagster as dg
 import duckdb
 import pytest
 
-from assets.rules.sql_lineage import SqlModelError, trace_to_inputs
+from assets.rules.lineage import SqlModelError, trace_to_inputs
+from pipelines import sql_models
 from pipelines.definitions import defs, python_assets
 from pipelines.sql_models import build_sql_assets, load_sql_models, sql_column_lineage
 
@@ -150,3 +152,36 @@ def test_sql_assets_carry_their_lineage_table():
         "| `billing_12m` | intermediate.int_billing_lines_windowed.billing_amount | raw.billing_lines.amount, "
         "raw.billing_lines.currency, raw.fx_rates.rate_to_reporting |"
     ) in table.splitlines()
+
+
+def test_a_stored_parse_gives_the_same_models_and_lineage_without_parsing(tmp_path, monkeypatch):
+    """The parse is stored after a successful parse (pipelines/sql_models.py, PARSE_STORE) and read back, unparsed, by
+    the next process; a changed SQL file parses again; a store that cannot be written only means parsing again."""
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(sql_models.SQL_DIR, sql_dir)
+    monkeypatch.setattr(sql_models, "PARSE_STORE", tmp_path / "store")
+    parsed_models = load_sql_models(sql_dir)
+    parsed_lineage = sql_column_lineage(parsed_models)
+    assert len(list((tmp_path / "store").glob("sql-parse-*.json"))) == 1
+
+    def no_parse(sql, path):
+        raise AssertionError(f"{path} parsed again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sql_models, "_parsed", no_parse)
+        stored_models = load_sql_models(sql_dir)
+        assert stored_models == parsed_models
+        assert sql_column_lineage(stored_models) == parsed_lineage
+        # a changed model is parsed again: its stored parse is not the one read
+        model = sql_dir / "marts" / "billing_completeness.sql"
+        model.write_text(model.read_text() + "\n-- changed\n")
+        with pytest.raises(AssertionError, match="parsed again"):
+            load_sql_models(sql_dir)
+    changed = load_sql_models(sql_dir)
+    assert [m.reads for m in changed] == [m.reads for m in parsed_models]
+    assert sql_column_lineage(changed) == parsed_lineage
+    assert len(list((tmp_path / "store").glob("sql-parse-*.json"))) == 2
+
+    (tmp_path / "store-is-a-file").write_text("")
+    monkeypatch.setattr(sql_models, "PARSE_STORE", tmp_path / "store-is-a-file")
+    assert sql_column_lineage(load_sql_models(sql_dir)) == parsed_lineage  # parsed, nothing stored, no error

@@ -4,15 +4,8 @@ the upstream columns of each output column."""
 
 import pytest
 
-from assets.rules.sql_lineage import (
-    SqlModelError,
-    column_lineage,
-    lineage_of_models,
-    parameters_used,
-    parse_model,
-    tables_read,
-    trace_to_inputs,
-)
+from assets.rules.lineage import SqlModelError, trace_to_inputs
+from assets.rules.sql_lineage import column_lineage, lineage_of_models, parameters_used, parse_model, tables_read
 
 
 def reads(sql: str) -> set[tuple[str, str]]:
