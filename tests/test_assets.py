@@ -125,6 +125,27 @@ def test_the_fingerprint_covers_overrides_settings_and_engine(small_run):
         assert matcher_fingerprint(settings.model_copy(update=changed), records, overrides, False) != base
 
 
+def test_the_fingerprint_covers_every_rule_module_the_matcher_imports():
+    import ast
+
+    import assets.rules
+    from assets.intermediate import MATCHER_CODE
+
+    covered = {Path(path).resolve() for path in MATCHER_CODE}
+    for path in MATCHER_CODE:
+        tree = ast.parse(Path(path).read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        imported |= {f"{node.module}.{alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                     and node.module == "assets.rules" for alias in node.names}  # fmt: skip
+        # what the matcher computes with (the reuse bookkeeping and progress lines compute nothing of the result)
+        rules = {name.rsplit(".", 1)[1] for name in imported if name.startswith("assets.rules.")} - {
+            "reuse",
+            "progress",
+        }
+        files = {(Path(assets.rules.__file__).parent / f"{name}.py").resolve() for name in rules}
+        assert files <= covered, (path, files - covered)
+
+
 def test_an_unchanged_input_is_not_read_again(copied, tmp_path):
     data = shutil.copytree(copied["ALMS_DATA_DIR"], tmp_path / "inputs")
     env = {**copied, "ALMS_REUSE_UNCHANGED": "1", "ALMS_DATA_DIR": str(data)}

@@ -9,8 +9,9 @@
    domain stem, the last 7 phone digits, house number with postal code or with street, the rarest word with postal
    code, city or house number, the two rarest words, and acronyms within a city. Rules without postal codes keep
    pairs comparable when a source leaves them empty. A block larger than `max_block_size` is skipped and reported.
-3. Compare (DuckDB SQL; with ALMS_ENGINE=spark the same SQL transpiled, on Spark: assets/rules/spark_resolution.py):
-   four fields, each with graded levels; missing on either side is no evidence.
+3. Compare (DuckDB SQL, with the words of two names that meet lined up by assets.rules.name_words; with
+   ALMS_ENGINE=spark the same SQL transpiled, every pair of words compared in it, on Spark:
+   assets/rules/spark_resolution.py): four fields, each with graded levels; missing on either side is no evidence.
    - name: exact / same words (any order, typos, abbreviations) / contained (one name adds words to the other) /
      acronym / partial (both add words) / weak / conflicting qualifiers (East vs West, No. 2 vs No. 3) / different.
    - location: house number, street, postal code, city and country together (they are not independent: a shared
@@ -47,6 +48,7 @@ import polars as pl
 
 from assets.rules.inputs import InputError
 from assets.rules.matching import add_match_keys, match_clients, repair_text
+from assets.rules.name_words import same_word_sql, similar_sql, word_hits
 
 # Long legal forms, for spotting them misspelt (the exact forms are already gone from the name key).
 LEGAL_WORDS = ["incorporated", "corporation", "company", "limited"]
@@ -171,7 +173,10 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
     # the columns the matcher reads (the records' other columns would only be copied along)
     matched_columns = ["source_system", "source_client_id", "name", "domain", "address", "city", "postal_code",
                        "country", "phone"]  # fmt: skip
-    keyed = add_match_keys(records.lazy().select(matched_columns).sort("source_system", "source_client_id"))
+    ordered = records.lazy().select(matched_columns)
+    if not _strictly_increasing(records, "source_system", "source_client_id"):
+        ordered = ordered.sort("source_system", "source_client_id")
+    keyed = add_match_keys(ordered)
     address = pl.col("_address")
     street_tokens = (
         address.str.extract(r"^\s*[0-9]+[a-z]?\s+(.*)$", 1)
@@ -264,6 +269,8 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
     )
     per_record = words.group_by("record_id").agg(
         pl.col("token").alias("tokens"),
+        # each word as an integer (its alphabetical rank), for comparing words by number (name_words.word_hits)
+        pl.col("alphabetical").alias("token_ids"),
         pl.col("weight").alias("token_weights"),
         *(pl.col(f"{flag}_bit").sum().alias(f"{flag}_mask") for flag in ("common", "qualifier", "division", "typo")),
     )
@@ -322,6 +329,14 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
         pl.lit(math.log((n_names + 1.0) / cutoff)).alias("rare_weight")
     )
     return prepared, common
+
+
+def _strictly_increasing(frame: pl.DataFrame, first: str, second: str) -> bool:
+    """The rows are in (first, second) order already, each key once: sorting them would change nothing (records often
+    arrive in that order; sorting 1M of them anyway costs 0.6 CPU s)."""
+    before_first, before_second = pl.col(first).shift(), pl.col(second).shift()
+    after = (pl.col(first) > before_first) | ((pl.col(first) == before_first) & (pl.col(second) > before_second))
+    return bool(frame.select(after.slice(1).fill_null(False).all()).item())
 
 
 # Records holding one word are one holder of it when they share a name or any of these (one organisation's spellings)
@@ -520,62 +535,24 @@ def _bit(mask: str, position: str) -> str:
     return f"(({mask} >> ({position} - 1)) & 1 = 1)"
 
 
-def _similar(left: str, right: str, threshold: float) -> str:
-    """SQL: Jaro-Winkler similarity of `left` and `right` at least `threshold`. DuckDB's score cutoff gives up early on
-    a dissimilar pair (most of them), but it rounds differently at the threshold itself (0.88 -> 0): a cutoff a hair
-    below only screens, and the pairs it passes are measured in full."""
-    return (
-        f"(case when jaro_winkler_similarity({left}, {right}, {threshold - 0.01:g}) = 0 then false "
-        f"else jaro_winkler_similarity({left}, {right}) >= {threshold:g} end)"
-    )
-
-
-# SQL: the left name's word t (position i) and the right name's word s (position j) are the same word: equal, an
-# abbreviation (one starts with the other, 3+ letters: deli / delicatessen), an initial (j / john), or a typo
-# (Jaro-Winkler 0.88, 4+ letters, no digits). A qualifier (East, 12, a place) only meets itself, never a look-alike
-# ("central" is no typo of "centennial"). The cheap tests come first: a CASE stops at the first that decides.
-SAME_WORD = f"""case
-    when t = s then true
-    when {_bit("l_qualifier_mask", "i")} or {_bit("r_qualifier_mask", "j")} then false
-    when starts_with(t, s) then length(s) <> 2
-    when starts_with(s, t) then length(t) <> 2
-    when {_bit("l_typo_mask", "i")} and {_bit("r_typo_mask", "j")} then {_similar("t", "s", 0.88)}
-    else false
-end"""
+# SQL: the left name's word t (position i) and the right name's word s (position j) are the same word (see
+# assets.rules.name_words)
+SAME_WORD = same_word_sql(
+    "t", "s", _bit("l_qualifier_mask", "i"), _bit("r_qualifier_mask", "j"), _bit("l_typo_mask", "i"),
+    _bit("r_typo_mask", "j"),
+)  # fmt: skip
 
 
 def _shared_weight(side: str) -> str:
     """SQL: the summed weight of the words of one name that meet the other (no word: 0, every word: the name's)."""
     return (
-        f"case when {side}_hits = 0 then 0.0 when {side}_hits = (1::bigint << array_length({side}_tokens)) - 1 "
+        f"case when {side}_hits = 0 then 0.0 when {side}_hits = (1::bigint << {side}_word_count) - 1 "
         f"then {side}_weight else list_sum(list_transform({side}_weights, lambda w, i: case when {_bit(f'{side}_hits', 'i')} then w "
         "else 0 end)) end"
     )
 
 
-COMPARISONS_SQL = f"""
-with pairs as (select * from pair_ids),
-joined as (
-    select
-        pairs.pair_index, pairs.left_id, pairs.right_id,
-        l.name_key as l_name, r.name_key as r_name, l.name_compact as l_compact, r.name_compact as r_compact,
-        l.tokens as l_tokens, r.tokens as r_tokens, l.token_weights as l_weights, r.token_weights as r_weights,
-        l.name_weight as l_weight, r.name_weight as r_weight, l.rare_weight as l_rare_weight,
-        r.rare_weight as r_rare_weight,
-        l.common_mask as l_common_mask, r.common_mask as r_common_mask, l.qualifier_mask as l_qualifier_mask,
-        r.qualifier_mask as r_qualifier_mask, l.division_mask as l_division_mask, r.division_mask as r_division_mask,
-        l.typo_mask as l_typo_mask, r.typo_mask as r_typo_mask, l.initials as l_initials, r.initials as r_initials,
-        l.acronym_token as l_acronym, r.acronym_token as r_acronym, l.name_tf,
-        l.domain_key as l_domain, r.domain_key as r_domain, l.domain_stem as l_stem, r.domain_stem as r_stem,
-        l.phone_key as l_phone, r.phone_key as r_phone,
-        l.postal_code_key as l_postal, r.postal_code_key as r_postal,
-        l.house_number as l_house, r.house_number as r_house, l.street_key as l_street, r.street_key as r_street,
-        l.city_key as l_city, r.city_key as r_city, l.country_key as l_country, r.country_key as r_country
-    from pairs
-    join prepared as l on l.record_id = pairs.left_id
-    join prepared as r on r.record_id = pairs.right_id
-),
-word_matrix as (
+_WORD_HITS_CTES = f"""word_matrix as (
     -- per word of the left name, the words of the right name it meets, as bits (each word pair is compared once);
     -- not needed where the names are equal (the level is exact, and every word meets)
     select
@@ -594,33 +571,60 @@ word_bits as (
         list_bit_or(l_meets) as r_hits
     from word_matrix
 ),
-word_sums as (
+"""
+
+
+def _comparisons_sql(hits_given: bool) -> str:
+    """The comparison SQL: the word hits (l_hits, r_hits) computed in it (nested lambdas over the words of both
+    names), or given as columns of `pair_ids` (`name_words.word_hits`)."""
+    given_hits = " pairs.l_hits, pairs.r_hits," if hits_given else ""
+    word_ctes = "" if hits_given else _WORD_HITS_CTES
+    hits_source = "joined" if hits_given else "word_bits"
+    return f"""
+with pairs as (select * from pair_ids),
+joined as (
+    select
+        pairs.pair_index, pairs.left_id, pairs.right_id,{given_hits}
+        l.name_key as l_name, r.name_key as r_name, l.name_compact as l_compact, r.name_compact as r_compact,
+        l.tokens as l_tokens, r.tokens as r_tokens, l.word_count as l_word_count, r.word_count as r_word_count,
+        l.token_weights as l_weights, r.token_weights as r_weights,
+        l.name_weight as l_weight, r.name_weight as r_weight, l.rare_weight as l_rare_weight,
+        r.rare_weight as r_rare_weight,
+        l.common_mask as l_common_mask, r.common_mask as r_common_mask, l.qualifier_mask as l_qualifier_mask,
+        r.qualifier_mask as r_qualifier_mask, l.division_mask as l_division_mask, r.division_mask as r_division_mask,
+        l.typo_mask as l_typo_mask, r.typo_mask as r_typo_mask, l.initials as l_initials, r.initials as r_initials,
+        l.acronym_token as l_acronym, r.acronym_token as r_acronym, l.name_tf,
+        l.domain_key as l_domain, r.domain_key as r_domain, l.domain_stem as l_stem, r.domain_stem as r_stem,
+        l.phone_key as l_phone, r.phone_key as r_phone,
+        l.postal_code_key as l_postal, r.postal_code_key as r_postal,
+        l.house_number as l_house, r.house_number as r_house, l.street_key as l_street, r.street_key as r_street,
+        l.city_key as l_city, r.city_key as r_city, l.country_key as l_country, r.country_key as r_country
+    from pairs
+    join prepared as l on l.record_id = pairs.left_id
+    join prepared as r on r.record_id = pairs.right_id
+),
+{word_ctes}word_sums as (
     select
         *,
-        array_length(l_tokens) - bit_count(l_hits) as l_unmatched,
-        array_length(r_tokens) - bit_count(r_hits) as r_unmatched,
+        l_word_count - bit_count(l_hits) as l_unmatched,
+        r_word_count - bit_count(r_hits) as r_unmatched,
         {_shared_weight("l")} as l_shared_weight,
         {_shared_weight("r")} as r_shared_weight,
         l_hits & ~l_common_mask <> 0 or {_shared_weight("l")} >= l_rare_weight as l_rare_hit,
         r_hits & ~r_common_mask <> 0 or {_shared_weight("r")} >= r_rare_weight as r_rare_hit,
         l_qualifier_mask & ~l_hits <> 0 as l_discriminator,
         r_qualifier_mask & ~r_hits <> 0 as r_discriminator,
-        ~(l_hits | l_division_mask) & ((1::bigint << array_length(l_tokens)) - 1) = 0 as l_division_only,
-        ~(r_hits | r_division_mask) & ((1::bigint << array_length(r_tokens)) - 1) = 0 as r_division_only
-    from word_bits
+        ~(l_hits | l_division_mask) & ((1::bigint << l_word_count) - 1) = 0 as l_division_only,
+        ~(r_hits | r_division_mask) & ((1::bigint << r_word_count) - 1) = 0 as r_division_only
+    from {hits_source}
 ),
 address_parts as (
     select
         *,
         -- (a CASE tests Jaro-Winkler only where the values differ: an OR in a select list computes both sides)
         case
-            when l_street is null or r_street is null then null
-            when l_street = r_street then true
-            else {_similar("replace(l_street, ' ', '')", "replace(r_street, ' ', '')", 0.9)}
-        end as same_street,
-        case
             when l_house is null or r_house is null or l_street is null or r_street is null then null
-            when l_house = r_house and (l_street = r_street or {_similar("l_street", "r_street", 0.88)})
+            when l_house = r_house and (l_street = r_street or {similar_sql("l_street", "r_street", 0.88)})
                 then true
             else false
         end as same_address,
@@ -628,7 +632,7 @@ address_parts as (
         case
             when l_city is null or r_city is null then null
             when l_city = r_city then true
-            when length(l_city) >= 5 then {_similar("l_city", "r_city", 0.92)}
+            when length(l_city) >= 5 then {similar_sql("l_city", "r_city", 0.92)}
             else false
         end as same_city,
         case when l_country is null or r_country is null then null else l_country = r_country end as same_country
@@ -642,9 +646,9 @@ levels as (
             when l_name = r_name or l_compact = r_compact then 9
             -- a name of stop words only ("De La") has no words: it lies within any other name, and meets another such
             -- name by its spelling only
-            when l_tokens is null and r_tokens is null then case when {_similar("l_name", "r_name", 0.85)}
+            when l_word_count is null and r_word_count is null then case when {similar_sql("l_name", "r_name", 0.85)}
                 then 2 else 0 end
-            when l_tokens is null or r_tokens is null then 6
+            when l_word_count is null or r_word_count is null then 6
             when l_unmatched = 0 and r_unmatched = 0 then 8
             -- one name adds only division words to the other: "Acme West" beside "Acme" is another unit
             when (l_unmatched = 0 and r_unmatched > 0 and r_division_only) or (r_unmatched = 0 and l_unmatched > 0
@@ -657,7 +661,7 @@ levels as (
             when (l_rare_hit or r_rare_hit)
                 and least(l_shared_weight / nullif(l_weight, 0), r_shared_weight / nullif(r_weight, 0)) >= 0.5 then 4
             when l_rare_hit or r_rare_hit then 3
-            when l_shared_weight > 0 or {_similar("l_name", "r_name", 0.85)} then 2
+            when l_shared_weight > 0 or {similar_sql("l_name", "r_name", 0.85)} then 2
             else 0
         end as name_level,
         case
@@ -665,8 +669,12 @@ levels as (
             when same_address is null and same_postal is null and same_city is null then null
             when same_address and coalesce(same_postal, true) and coalesce(same_city, true) then 6
             when same_address then 5
-            when same_street and coalesce(same_postal, true) and coalesce(same_city, true)
-                and (same_postal or same_city) then 4
+            -- the same street, measured only where it decides the level (most pairs are decided before)
+            when coalesce(same_postal, true) and coalesce(same_city, true) and (same_postal or same_city) and case
+                when l_street is null or r_street is null then null
+                when l_street = r_street then true
+                else {similar_sql("replace(l_street, ' ', '')", "replace(r_street, ' ', '')", 0.9)}
+            end then 4
             when same_postal and coalesce(same_city, true) then 3
             when same_postal is null and same_city then 2
             when same_city or same_postal then 1
@@ -686,7 +694,7 @@ levels as (
         end as domain_level,
         name_tf,
         -- the record whose words all lie within the other name (for the containment guard): the left one?
-        l_tokens is null or l_name = r_name or l_unmatched = 0 as left_is_contained
+        l_word_count is null or l_name = r_name or l_unmatched = 0 as left_is_contained
     from address_parts
 )
 -- one byte per level: 4M pairs' results are held in memory
@@ -702,6 +710,12 @@ from levels
 """
 
 
+# the comparison SQL, every step in SQL: Spark's (transpiled), and the reference the DuckDB engine's is tested against
+COMPARISONS_SQL = _comparisons_sql(hits_given=False)
+# the DuckDB engine's: the word hits computed by name_words.word_hits and given with the pairs
+COMPARISONS_SQL_GIVEN_HITS = _comparisons_sql(hits_given=True)
+
+
 def comparison_records(prepared: pl.DataFrame) -> pl.DataFrame:
     """The records' columns that COMPARISONS_SQL reads (as `prepared`), on either engine."""
     columns = ["record_id", "name_key", "name_compact", "tokens", "token_weights", "common_mask", "qualifier_mask",
@@ -710,17 +724,28 @@ def comparison_records(prepared: pl.DataFrame) -> pl.DataFrame:
                "rare_weight"]  # fmt: skip
     # a name's total word weight computed here: a CTE read twice (once per side) would be materialised, one more copy
     # of the records in memory (1M records: 0.4 GB)
-    return prepared.select(*columns, pl.col("token_weights").list.sum().alias("name_weight"))
+    return prepared.select(
+        *columns,
+        pl.col("token_weights").list.sum().alias("name_weight"),
+        # how many words (null: none), so that the SQL reads the words themselves only where it compares them
+        pl.col("token_count").cast(pl.Int64).alias("word_count"),
+    )
 
 
 def compare_pairs(conn: duckdb.DuckDBPyConnection, prepared: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     """The comparison levels of each pair (and the exact name's term frequency), in the order of `pairs` and with its
     other columns."""
+    left_hits, right_hits = word_hits(prepared, pairs["left_id"].to_numpy(), pairs["right_id"].to_numpy())
     conn.register("prepared", comparison_records(prepared))
-    conn.register("pair_ids", pairs.select("left_id", "right_id").with_row_index("pair_index"))
+    conn.register(
+        "pair_ids",
+        pairs.select("left_id", "right_id")
+        .with_row_index("pair_index")
+        .with_columns(pl.Series("l_hits", left_hits), pl.Series("r_hits", right_hits)),
+    )
     try:
         # put back in order by the pair's index (cheaper than joining the pairs back on two ids)
-        levels = conn.sql(COMPARISONS_SQL).pl().sort("pair_index").drop("pair_index")
+        levels = conn.sql(COMPARISONS_SQL_GIVEN_HITS).pl().sort("pair_index").drop("pair_index")
         return pl.concat([pairs, levels], how="horizontal").select(
             "left_id",
             "right_id",
