@@ -29,6 +29,7 @@ import dagster as dg
 from assets import rules
 from assets.metadata import column_schema_for, table_metadata
 from assets.resources import LAYERS, REPO_ROOT, AlmsSettings, Warehouse
+from assets.rules.incremental import build_checked_lines
 from assets.rules.lineage import ColumnLineage, SqlModelError, Table, trace_to_inputs
 from assets.rules.progress import progress
 from assets.spark import SparkEngine, run_sql_model_on_spark
@@ -142,8 +143,19 @@ def _store_parse(models: list[SqlModel], lineage: dict[Table, ColumnLineage]) ->
         pass
 
 
-def run_sql_model(conn, model: SqlModel, parameters: dict) -> int:
-    """Build the model's table and return its row count."""
+# models a run builds again only where their inputs changed (a monthly run brings a month of files), by a Dagster-free
+# builder of the same SQL: (layer, name) -> builder(conn, table, sql, bound parameters, run id, reuse allowed)
+INCREMENTAL = {("staging", "stg_billing__checked_lines"): build_checked_lines}
+
+
+def run_sql_model(conn, model: SqlModel, parameters: dict, run_id: str = "", reuse: bool = False) -> int:
+    """Build the model's table and return its row count. `reuse`: an incremental model (`INCREMENTAL`) builds
+    again only what changed since the run that built it (the result is the same table)."""
+    return build_sql_model(conn, model, parameters, run_id, reuse)["rows"]
+
+
+def build_sql_model(conn, model: SqlModel, parameters: dict, run_id: str = "", reuse: bool = False) -> dict:
+    """`run_sql_model`, with what was done: `rows`, and an incremental model's report (`how`, lines checked...)."""
     bound = {name: parameters[name] for name in model.parameters}
     existing = conn.execute(
         "select table_type from information_schema.tables where table_schema = ? and table_name = ?",
@@ -154,8 +166,11 @@ def run_sql_model(conn, model: SqlModel, parameters: dict) -> int:
         conn.execute(f"drop {'table' if kind == 'view' else 'view'} {model.layer}.{model.name}")
     if kind == "view" and bound:
         raise ValueError(f"{model.layer}.{model.name}: a view cannot bind parameters ({', '.join(bound)})")
+    incremental = INCREMENTAL.get((model.layer, model.name))
+    if incremental is not None and kind == "table":
+        return incremental(conn, f"{model.layer}.{model.name}", model.sql, bound, run_id, reuse)
     conn.execute(f"create or replace {kind} {model.layer}.{model.name} as\n{model.sql}", bound or None)
-    return conn.sql(f"select count(*) from {model.layer}.{model.name}").fetchall()[0][0]
+    return {"rows": conn.sql(f"select count(*) from {model.layer}.{model.name}").fetchall()[0][0]}
 
 
 def sql_model_asset(model: SqlModel, lineage: dict[tuple[str, str], ColumnLineage]) -> dg.AssetsDefinition:
@@ -185,12 +200,16 @@ def sql_model_asset(model: SqlModel, lineage: dict[tuple[str, str], ColumnLineag
     )
     def _sql_asset(context: dg.AssetExecutionContext, warehouse: Warehouse, settings: AlmsSettings, spark: SparkEngine):
         table = f"{model.layer}.{model.name}"
+        report = {}
         with warehouse.connect() as conn, progress(table, context.log.info, conn) as step:
             step.update(f"building the {model.materialization}" + (" on Spark" if settings.engine == "spark" else ""))
             if settings.engine == "spark":  # Parquet under the Spark warehouse, a view over it here (assets/spark.py)
                 row_count = run_sql_model_on_spark(spark, conn, model, settings.sql_parameters())
             else:
-                row_count = run_sql_model(conn, model, settings.sql_parameters())
+                built = build_sql_model(
+                    conn, model, settings.sql_parameters(), context.run.run_id, settings.reuse_unchanged
+                )
+                row_count, report = built.pop("rows"), built
             relation = conn.sql(f"select * from {table}")
             schema_model = SCHEMAS_BY_TABLE.get((model.layer, model.name))
             if schema_model is not None:
@@ -200,11 +219,12 @@ def sql_model_asset(model: SqlModel, lineage: dict[tuple[str, str], ColumnLineag
                 schema = frame.schema
             else:
                 schema = dict(zip(relation.columns, [str(t) for t in relation.types], strict=True))
-        context.log.info(f"{table}: {row_count:,} rows")
+        context.log.info(f"{table}: {row_count:,} rows" + (f" ({report['how']})" if report else ""))
         return dg.MaterializeResult(
             metadata={
                 **table_metadata(model.layer, model.name, schema, row_count),
                 "dagster/column_lineage": column_lineage,
+                **{f"incremental_{key}": value for key, value in report.items()},
             }
         )
 

@@ -249,3 +249,66 @@ def test_the_window_check_fails_on_a_window_published_as_zero(run):
         "1 rows say complete when their window is not (or the reverse), 4 incomplete rows carry an outcome, "
         "0 complete rows lack one"
     )
+
+
+def test_a_run_keeps_unchanged_month_ends_and_a_backfill_recomputes_them(run, tmp_path):
+    """A second run on the same data keeps every reconstructed month end (and publishes the same outcomes); a late
+    invoice of an old month changes the inputs of every month end after it: none is kept, and the outcomes show it."""
+    copies = {name: tmp_path / name for name in ("inputs", "output", "dagster_home")}
+    shutil.copytree(run["data"], copies["inputs"])
+    shutil.copytree(run["output"], copies["output"], symlinks=True)
+    shutil.copytree(run["env"]["DAGSTER_HOME"], copies["dagster_home"])
+    env = {**run["env"], "ALMS_DATA_DIR": str(copies["inputs"]), "ALMS_OUTPUT_DIR": str(copies["output"]),
+           "DAGSTER_HOME": str(copies["dagster_home"])}  # fmt: skip
+    tables = ("account_outcomes", "lead_outcomes", "prioritization_outcomes")
+
+    def outcomes_tables() -> dict[str, pl.DataFrame]:
+        with duckdb.connect(str(copies["output"] / "work" / "warehouse.duckdb"), read_only=True) as conn:
+            return {t: conn.sql(f"select * from marts.{t} order by all").pl() for t in tables}
+
+    def again(reuse: bool = True) -> dict:
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            patch.setenv("ALMS_REUSE_UNCHANGED", "1" if reuse else "0")
+            success, errors, run_id = execute_pipeline(quiet=True, log_level="CRITICAL")
+            assert success, errors
+            with dg.DagsterInstance.get() as instance:
+                event = instance.get_latest_materialization_event(dg.AssetKey(["marts", "prioritization_outcomes"]))
+        assert event.run_id == run_id
+        return {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
+
+    first = outcomes_tables()
+    kept = again()
+    assert (kept["reconstructed_month_ends"], kept["month_ends_kept"]) == (18, 18)  # 2025-05-31 .. 2026-10-31
+    assert kept["month_end_outcomes_kept"] == 18
+    second = outcomes_tables()
+    for table in tables:
+        assert second[table].equals(first[table]), table
+    # one more line in October 2026, the run's last month: every month end before it is kept, and the outcomes of
+    # those whose 12 months after end before it (2025-05-31 .. 2025-09-30); the same tables as computing them all
+    write_csv(copies["inputs"] / "billing" / "october.csv", list(BILLING.columns),
+              [line("nat", "OCT-1", 1, "N2", "2026-10-20", "700.00")])  # fmt: skip
+    october = again()
+    assert (october["month_ends_kept"], october["month_end_outcomes_kept"]) == (17, 5)
+    kept_tables = outcomes_tables()
+    assert again(reuse=False)["month_ends_kept"] == 0
+    for table in tables:
+        assert kept_tables[table].equals(outcomes_tables()[table]), table
+    assert not kept_tables["prioritization_outcomes"].equals(second["prioritization_outcomes"])  # not vacuous
+    second = outcomes_tables()
+    # a late invoice of November 2024, the first month of the history: Globex billed 5,000 more then
+    write_csv(copies["inputs"] / "billing" / "late.csv", list(BILLING.columns),
+              [line("nat", "LATE-1", 1, "N2", "2024-11-20", "5000.00")])  # fmt: skip
+    backfilled = again()
+    assert backfilled["month_ends_kept"] == 0
+    third = outcomes_tables()
+    keys = ["as_of_date", "snapshot_source", "account_id"]
+    globex = (
+        third["account_outcomes"].join(second["account_outcomes"], on=keys).filter(pl.col("account_id") == "nat:N2")
+    )
+    more = globex.filter(pl.col("billing_12m") != pl.col("billing_12m_right"))
+    assert (more["billing_12m"] - more["billing_12m_right"]).to_list() == [Decimal("5000.00")] * more.height
+    # the month ends whose 12 months hold November 2024: 2025-05-31 .. 2025-10-31
+    assert more["as_of_date"].unique().sort().to_list() == [dt.date(2025, m, 31 if m in (5, 7, 8, 10) else 30)
+                                                           for m in range(5, 11)]  # fmt: skip

@@ -21,6 +21,7 @@ import pytest
 from conftest import copy_run_output, run_in_memory
 
 from assets.resources import REPO_ROOT, take_output_folder
+from assets.rules.documentation import TableDoc
 from assets.rules.publish import (
     BUILDING,
     PUBLICATIONS,
@@ -33,7 +34,7 @@ from assets.rules.publish import (
 )
 from assets.rules.scoring_run import scoring_input_selects
 from pipelines.commands.cli import main as cli_main
-from schemas import PUBLISHED_TABLES
+from schemas import PUBLISHED_TABLES, table_documentation
 from schemas.renamed import OLD_NAMES, OLD_NAMES_REMOVED_IN, RENAMED_IN
 
 SCORING_SELECTS = scoring_input_selects()
@@ -323,3 +324,29 @@ def test_the_old_names_answer_for_one_release_with_the_new_tables_rows(first_pub
     for new, old in OLD_NAMES.items():
         assert not set(old.columns.values()) & set(parquet[new]), new  # nor an old column name
     assert read_manifest(publication)["old_names"]["removed_in"] == OLD_NAMES_REMOVED_IN
+
+
+def test_unchanged_parquet_files_are_linked_from_the_current_publication(first_publication, tmp_path):
+    """A file whose rows, order, columns and descriptions are those of the current publication's file is a hard
+    link to it; a changed table is written again, and every file reads as the warehouse's table."""
+    output = copy_run_output(first_publication, tmp_path / "output")
+    first = current_publication(output)
+    documentation = {table: TableDoc(*table_documentation(*table)) for table in PUBLISHED_TABLES}
+    with duckdb.connect(str(output / "work" / "warehouse.duckdb")) as conn:
+        conn.execute("update marts.accounts set account_name = account_name || ' v2'")
+        made = publish(conn, output, PUBLISHED_TABLES, run_id="second-run-0000", as_of="2026-10-31",
+                       make_current=True, scoring_inputs=SCORING_SELECTS, documentation=documentation)  # fmt: skip
+        for (schema, table), order_by in PUBLISHED_TABLES.items():
+            new, old = made.path / "parquet" / f"{table}.parquet", first / "parquet" / f"{table}.parquet"
+            assert os.path.samefile(new, old) == (table != "accounts"), table
+            fresh = tmp_path / f"{table}.parquet"
+            conn.execute(f"copy (select * from {schema}.{table} order by {order_by}) to '{fresh}' (format parquet)")
+            assert pl.read_parquet(new).equals(pl.read_parquet(fresh)), table
+        # the descriptions are part of a file: without them every file is written again
+        third = publish(conn, output, PUBLISHED_TABLES, run_id="third-run-0000", as_of="2026-10-31",
+                        make_current=True, scoring_inputs=SCORING_SELECTS)  # fmt: skip
+    assert not any(
+        os.path.samefile(third.path / "parquet" / f"{t}.parquet", made.path / "parquet" / f"{t}.parquet")
+        for _, t in PUBLISHED_TABLES
+    )
+    assert read_manifest(made.path)["file_digests"].keys() >= {f"parquet/{t}.parquet" for _, t in PUBLISHED_TABLES}

@@ -22,6 +22,11 @@ a mix: a process killed at any point leaves the previous or the new publication,
 connection keeps reading the file it opened; a reader that wants several Parquet files of one publication resolves
 `current` once (`os.path.realpath`) and reads from there.
 
+A Parquet file whose content is the same as the current publication's file of that name (the same rows, order,
+columns, descriptions and writer: a content digest recorded in the manifest, `file_digests`) is a hard link to that
+file instead of a new copy: a publication is never changed once complete, so the two folders can share it. A monthly
+run republishes many tables unchanged (the crosswalk, the review pairs, every table of a run for the same data).
+
 `keep` publications are kept (the current one always), older ones are removed after a switch. Leftovers of a
 killed or failed publication (a `.building-*` folder, a complete folder that never became current, temporary files
 of earlier versions) are removed by `remove_leftovers` when the next run starts.
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -123,15 +129,24 @@ def publish(
     if final.exists():
         raise PublishError(f"{final} exists already (two publications of one run in one second)")
     building.mkdir(parents=True)
+    reusable = _reusable_files(output_dir)
+    digests: dict[str, str] = {}
     try:
         _reached("folder")
-        row_counts, deprecated = _write_tables(conn, building, tables, documentation or {}, old_names, progress)
+        row_counts, deprecated = _write_tables(
+            conn, building, tables, documentation or {}, old_names, progress, reusable, digests
+        )
         progress("writing the scoring inputs and the CRM import file")
         if scoring_inputs:
             folder = building / SCORING_INPUTS
             folder.mkdir()
             for table, select in scoring_inputs.items():
-                conn.execute(f"copy ({select}) to '{_sql_path(folder / f'{table}.parquet')}' (format parquet)")
+                target = folder / f"{table}.parquet"
+                # only an ordered select writes the same file from the same rows
+                ordered = " order by " in select.lower()
+                digest = content_digest(conn, select, select) if ordered else None
+                if not _reuse(reusable, f"{SCORING_INPUTS}/{table}.parquet", digest, target, digests):
+                    conn.execute(f"copy ({select}) to '{_sql_path(target)}' (format parquet)")
         _reached("scoring_inputs")
         crm_file, crm_rows = write_crm_import(conn, building / CRM, as_of)
         _reached("crm")
@@ -150,6 +165,7 @@ def publish(
             "crm_import_file": f"{CRM}/{crm_file.name}",
             "crm_import_rows": crm_rows,
             "tables": row_counts,
+            "file_digests": digests,
             **({"old_names": {"removed_in": OLD_NAMES_REMOVED_IN, "renamed": deprecated}} if deprecated else {}),
             **extras,
             **(extra_manifest or {}),
@@ -301,6 +317,42 @@ def prune(output_dir: Path, keep: int, spare: Path | None = None) -> list[str]:
     return removed
 
 
+def content_digest(conn: duckdb.DuckDBPyConnection, select: str, *written_with: str) -> str:
+    """A digest of the rows of `select` (count and order-independent hash sums: an ordered select whose order ends
+    in a unique key has one order for the same rows), the DuckDB version and `written_with` (the order, the
+    descriptions, the options of the file written from it)."""
+    count, high, low = conn.sql(
+        "select count(*), coalesce(sum(h >> 32), 0), coalesce(sum(h & 4294967295), 0) "
+        f"from (select hash(t) as h from ({select}) as t)"
+    ).fetchall()[0]
+    described = [int(count), int(high), int(low), duckdb.__version__, *written_with]
+    return hashlib.sha256(json.dumps(described).encode()).hexdigest()
+
+
+def _reusable_files(output_dir: Path) -> dict[str, tuple[Path, str]]:
+    """The current publication's files with their content digests: relative path -> (file, digest)."""
+    current = current_publication(output_dir)
+    if current is None:
+        return {}
+    with contextlib.suppress(OSError, ValueError):
+        recorded = read_manifest(current).get("file_digests", {})
+        return {name: (current / name, digest) for name, digest in recorded.items() if (current / name).is_file()}
+    return {}
+
+
+def _reuse(reusable: dict, name: str, digest: str | None, target: Path, digests: dict) -> bool:
+    """Link `target` to the current publication's file `name` when its content digest is `digest`; records the
+    digest for the next publication. False: the file is to be written."""
+    if digest is None:
+        return False
+    digests[name] = digest
+    found = reusable.get(name)
+    if found is None or found[1] != digest:
+        return False
+    _link_or_copy(found[0], target)
+    return True
+
+
 def _write_tables(
     conn: duckdb.DuckDBPyConnection,
     folder: Path,
@@ -308,6 +360,8 @@ def _write_tables(
     documentation: Mapping[tuple[str, str], TableDoc],
     old_names: Mapping[str, OldNames],
     progress: Callable[[str], None],
+    reusable: dict | None = None,
+    digests: dict | None = None,
 ) -> tuple[dict, dict]:
     alias = f"publish_{uuid.uuid4().hex[:12]}"
     row_counts: dict[str, int] = {}
@@ -338,9 +392,13 @@ def _write_tables(
             described = parquet_schema_option(
                 conn, f"{alias}.{schema}.{name}", documentation.get((schema, name), TableDoc(""))
             )
-            conn.execute(
-                f"copy {alias}.{schema}.{name} to '{_sql_path(target)}' (format parquet, compression zstd{described})"
-            )
+            options = f"format parquet, compression zstd{described}"
+            digest = content_digest(conn, f"select * from {alias}.{schema}.{name}", tables[(schema, name)], options)
+            if _reuse(
+                reusable or {}, f"{PARQUET}/{name}.parquet", digest, target, digests if digests is not None else {}
+            ):
+                continue
+            conn.execute(f"copy {alias}.{schema}.{name} to '{_sql_path(target)}' ({options})")
         deprecated: dict[str, str] = {}
         for schema in dict.fromkeys(schema for schema, _ in tables):
             names = [name for table_schema, name in tables if table_schema == schema]

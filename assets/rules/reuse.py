@@ -80,18 +80,39 @@ def _comment(conn: duckdb.DuckDBPyConnection, table: str) -> str | None:
     return found[0][0] if found else None
 
 
-def stored_run(conn: duckdb.DuckDBPyConnection, tables: Iterable[str], wanted: str) -> str | None:
-    """The run id recorded with fingerprint `wanted` when every one of `tables` exists and carries it; else None."""
-    runs = set()
+def stored(conn: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> tuple[str, str] | None:
+    """(fingerprint, run id) recorded on every one of `tables` when they all exist and carry the same; else None."""
+    found = set()
     for table in tables:
         comment = _comment(conn, table) or ""
         if not comment.startswith(PREFIX):
             return None
-        stored, _, run_id = comment.removeprefix(PREFIX).partition(" run ")
-        if stored != wanted:
-            return None
-        runs.add(run_id)
-    return runs.pop() if len(runs) == 1 else None
+        value, _, run_id = comment.removeprefix(PREFIX).partition(" run ")
+        found.add((value, run_id))
+    return found.pop() if len(found) == 1 else None
+
+
+def stored_run(conn: duckdb.DuckDBPyConnection, tables: Iterable[str], wanted: str) -> str | None:
+    """The run id recorded with fingerprint `wanted` when every one of `tables` exists and carries it; else None."""
+    found = stored(conn, tables)
+    return found[1] if found is not None and found[0] == wanted else None
+
+
+def stored_by_part(conn: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> tuple[dict[str, str], str] | None:
+    """The fingerprint of each part of a result whose parts are kept one by one (`record_by_part`) and the run that
+    recorded them, when every one of `tables` carries the same; else None."""
+    found = stored(conn, tables)
+    if found is None:
+        return None
+    value, run_id = found
+    parts = dict(part.rpartition("=")[::2] for part in value.split(";") if "=" in part)
+    return parts, run_id
+
+
+def record_by_part(conn: duckdb.DuckDBPyConnection, tables: Iterable[str], parts: Mapping[str, str], run_id: str):
+    """Mark each of `tables` with the fingerprint of each part of the result they hold (a part: for example the rows
+    of one as-of date; its name holds no ';')."""
+    record(conn, tables, ";".join(f"{name}={value}" for name, value in sorted(parts.items())), run_id)
 
 
 def record(conn: duckdb.DuckDBPyConnection, tables: Iterable[str], value: str, run_id: str) -> None:

@@ -198,12 +198,37 @@ class Monthly:
         return self.conn.sql(f"select min(month_index) from {self.billing}").fetchall()[0][0]
 
     def first_billing_months(self) -> pl.DataFrame:
-        """record, first_billing_month (Int32): each record's first month with a billing row."""
-        return self._frame(
-            f"select record, cast(min(month_index) as integer) as first_billing_month from {self.billing} "
-            "group by record",
-            {},
-        )
+        """record, first_billing_month (Int32): each record's first month with a billing row (asked once)."""
+        if getattr(self, "_first_billing", None) is None:
+            self._first_billing = self._frame(
+                f"select record, cast(min(month_index) as integer) as first_billing_month from {self.billing} "
+                "group by record",
+                {},
+            )
+        return self._first_billing
+
+    def month_digests(self) -> dict[str, dict[int, list[int]]]:
+        """For the billing and the engagement, each month's rows as [row count, two sums of 32-bit halves of each
+        row's hash] by month_index: the same rows in any order give the same digest, a changed value, a row more or
+        fewer another (assets/rules/reuse.py, frame_digest, for frames). Asked once."""
+        if getattr(self, "_digests", None) is not None:
+            return self._digests
+        relations = {
+            "billing": (self.billing, "record, month_index, billing"),
+            "engagement": (self.engagement, "record, month_index, event_type, events, quantity"),
+        }
+        digests = {}
+        for name, (relation, columns) in relations.items():
+            if relation is None:
+                digests[name] = {}
+                continue
+            rows = self.conn.sql(
+                "select month_index, count(*), coalesce(sum(h >> 32), 0), coalesce(sum(h & 4294967295), 0) "
+                f"from (select month_index, hash({columns}) as h from {relation}) group by month_index"
+            ).fetchall()
+            digests[name] = {month: [int(count), int(high), int(low)] for month, count, high, low in rows}
+        self._digests = digests
+        return digests
 
     def record_billing(self, m: int) -> pl.DataFrame:
         """record, billing_12m, billing_recent_6m: each record's billing in month m and the 11 (5) before it."""
@@ -312,6 +337,35 @@ def _prepared(history: History) -> dict:
     return {"records": records, "monthly": source}
 
 
+def known_inputs(history: History, dates: list[dt.date]) -> dict[dt.date, dict]:
+    """What the snapshot at each of `dates` is computed from, besides the scoring config, the settings and the code:
+    `frames`, the client records known then, the clean deals created by then and open then, the prospects created
+    by then (every column); and `monthly`, each month's digest (`Monthly.month_digests`) of the billing and
+    engagement up to then. The snapshot at T reads nothing else but the owners and key levels of the snapshots
+    before it, which come from records and billing up to T: two runs with equal inputs at T and at every date
+    before it (and the same first date) have the same snapshots up to T."""
+    records = _prepared(history)["records"]
+    digests = monthly(history.billing, history.engagement).month_digests()
+    out = {}
+    for as_of in dates:
+        m = month_index(as_of)
+        known = records.filter(pl.col("known_from_month").is_null() | (pl.col("known_from_month") <= m))
+        frames = {"records": known.select(history.records.columns)}
+        created = pl.col("created_date").is_null() | (pl.col("created_date") <= pl.lit(as_of))
+        if history.deals is not None:  # the deals open then (`_pipeline_at`): a deal closed by then counts not
+            frames["deals"] = history.deals.filter(created & _open_then(as_of))
+        if history.prospects is not None:
+            frames["prospects"] = history.prospects.filter(created)
+        out[as_of] = {
+            "frames": frames,
+            "monthly": {
+                name: sorted([month, *digest] for month, digest in by_month.items() if month <= m)
+                for name, by_month in digests.items()
+            },
+        }
+    return out
+
+
 def _accounts_at(records: pl.DataFrame, source: Monthly, m: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Accounts at month m: survivorship over the records known then, ordered by their billing then."""
     known = records.filter(pl.col("known_from_month").is_null() | (pl.col("known_from_month") <= m))
@@ -337,12 +391,16 @@ def _accounts_at(records: pl.DataFrame, source: Monthly, m: int) -> tuple[pl.Dat
     return known, accounts
 
 
+def _open_then(as_of: dt.date) -> pl.Expr:
+    """A deal open at `as_of`: open now, or closed after its expected close date after `as_of`."""
+    return pl.col("is_open") | (pl.col("expected_close_date") > pl.lit(as_of)).fill_null(False)
+
+
 def _pipeline_at(deals: pl.DataFrame | None, known: pl.DataFrame, as_of: dt.date, stage: str | None):
     if deals is None:
         return None
-    open_then = pl.col("is_open") | (pl.col("expected_close_date") > pl.lit(as_of)).fill_null(False)
     dated = deals.filter(pl.col("created_date").is_null() | (pl.col("created_date") <= pl.lit(as_of)))
-    then = dated.filter(open_then).with_columns(
+    then = dated.filter(_open_then(as_of)).with_columns(
         pl.when(pl.col("is_open")).then(pl.col("stage")).otherwise(pl.lit(stage)).alias("stage"),
         pl.when(pl.col("is_open")).then(pl.col("probability").cast(pl.Float64)).alias("probability"),
         pl.col("amount_reporting").cast(pl.Float64),
@@ -396,8 +454,14 @@ def reconstruct(
     key_share: float = 0.25,
     review_months: int = 12,
     review_start_month: int = 1,
+    kept: Reconstruction | None = None,
 ) -> Reconstruction:
-    """The reconstructed snapshot of every date in `dates` (month ends), oldest first (see the module docstring)."""
+    """The reconstructed snapshot of every date in `dates` (month ends), oldest first (see the module docstring).
+
+    `kept`: the snapshots of the oldest dates as a previous reconstruction from the same inputs up to them made them
+    (`known_inputs`; the caller compares): they are taken as they are, and the reconstruction goes on from the first
+    date it lacks, with the owners and key levels they carry. Its leads may hold only the prospects that were not
+    clients then (`lead_rank` null): all the outcomes read of them."""
     prepared = _prepared(history)
     records, source = prepared["records"], prepared["monthly"]
     stage = replay_stage(config)
@@ -407,7 +471,20 @@ def reconstruct(
     levels: dict[dt.date, Decimal] = {}
     previous_owners = None
     accounts_out, leads_out, skipped = [], [], []
+    keeping = kept is not None
     for as_of in sorted(dates):
+        kept_accounts = kept.accounts.filter(pl.col("as_of_date") == as_of) if keeping else None
+        keeping = keeping and kept_accounts.height > 0  # only the oldest dates, with none missing in between
+        if keeping:
+            period = review_period(as_of, review_months, review_start_month).start
+            if period not in levels:  # the level this period's first snapshot set, as when it was computed
+                _, cut = designate_key_accounts(kept_accounts.select("account_id", "billing_12m"), key_share)
+                levels[period] = cut.key_level
+            accounts_out.append(kept_accounts.select(list(RECONSTRUCTED_SCHEMA)).cast(RECONSTRUCTED_SCHEMA))
+            kept_leads = kept.leads.filter(pl.col("as_of_date") == as_of)
+            leads_out.append(kept_leads.select(list(LEAD_SCHEMA)).cast(LEAD_SCHEMA))
+            previous_owners = kept_accounts.select("account_id", "owner_id")
+            continue
         m = month_index(as_of)
         known, accounts = _accounts_at(records, source, m)
         accounts, _ = keep_owners(accounts, previous_owners)

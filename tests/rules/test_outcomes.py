@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from assets.rules import reuse
 from assets.rules.outcomes import (
     account_outcomes,
     chosen,
@@ -28,8 +29,10 @@ from assets.rules.snapshots import (
     SNAPSHOT_SCHEMA,
     History,
     Monthly,
+    Reconstruction,
     billing_by_record,
     choose_snapshots,
+    known_inputs,
     month_index,
     reconstruct,
     reconstruction_dates,
@@ -361,3 +364,116 @@ def test_the_monthly_tables_asked_in_duckdb_answer_as_polars_sums_them():
         ),
         ["account_id"],
     )
+
+
+def owners_changing() -> History:
+    """history() where s:A's second record (s:F, from 2026-03) names another owner and bills more: survivorship
+    proposes S2 from then, the ownership rule keeps S1 (s:A still names it)."""
+    rows = [
+        {**row, "billing_amount": Decimal(50000)} if row["source_client_id"] == "F" else row
+        for row in history().billing.to_dicts()
+    ]
+    data = history(rows)
+    records = data.records.with_columns(
+        pl.when(pl.col("source_client_id") == "F").then(pl.lit("S2")).otherwise("owner_id").alias("owner_id")
+    )
+    return History(records, data.billing, prospects=data.prospects)
+
+
+def with_deals(data: History) -> History:
+    deals = pl.DataFrame(
+        {
+            "source_system": ["s", "s", "s"], "source_client_id": ["B", "C", "D"],
+            "stage": ["closed_won", "proposal", "qualification"], "amount_reporting": [50000.0, 9000.0, 4000.0],
+            "probability": [100, 60, 20], "created_date": [dt.date(2025, 6, 1), dt.date(2025, 12, 1), None],
+            "expected_close_date": [dt.date(2026, 2, 1), dt.date(2026, 12, 1), None], "is_open": [False, True, True],
+        }
+    )  # fmt: skip
+    return History(data.records, data.billing, deals=deals, prospects=data.prospects)
+
+
+def as_kept(built: Reconstruction, dates: list[dt.date]) -> Reconstruction:
+    """What the outcome tables keep of `built` at `dates`: every account row, the leads that were not clients then."""
+    leads = built.leads.filter(pl.col("as_of_date").is_in(dates) & ~pl.col("is_client_then"))
+    return Reconstruction(
+        accounts=built.accounts.filter(pl.col("as_of_date").is_in(dates)),
+        leads=leads.with_columns(pl.lit(None, pl.Int64).alias("lead_rank")),
+    )
+
+
+@pytest.mark.parametrize("review_months", [6, 12])
+@pytest.mark.parametrize("kept_count", [1, 5, 8, 12])
+def test_kept_month_ends_give_what_computing_them_gives(config, review_months, kept_count):
+    """The oldest month ends taken from a previous reconstruction, the rest computed from their owners and key
+    levels: the same snapshots and the same lead outcomes as computing every one."""
+    data = with_deals(owners_changing())
+    dates = reconstruction_dates(data.billing, AS_OF)
+    full = reconstruct(data, dates, config, review_months=review_months)
+    assert full.accounts.filter(pl.col("account_id") == "s:A")["owner_id"].unique().to_list() == ["S1"]
+    resumed = reconstruct(data, dates, config, review_months=review_months, kept=as_kept(full, dates[:kept_count]))
+    assert_frame_equal(resumed.accounts, full.accounts)
+    matched, billing, now = (
+        pl.DataFrame({"prospect_id": ["P1"], "account_id": ["s:E"]}),
+        billing_by_record(data.billing),
+        records_now(data.records),
+    )
+    assert_frame_equal(
+        lead_outcomes(resumed.leads, matched, billing, now, AS_OF),
+        lead_outcomes(full.leads, matched, billing, now, AS_OF),
+    )
+
+
+def test_a_kept_month_end_after_a_gap_is_computed_again(config):
+    data = history()
+    dates = reconstruction_dates(data.billing, AS_OF)
+    full = reconstruct(data, dates, config)
+    wrong = as_kept(full, dates[:2] + dates[3:5])
+    wrong.accounts = wrong.accounts.with_columns(pl.lit("nobody").alias("owner_id"))  # would show if it were kept
+    resumed = reconstruct(data, dates, config, kept=wrong)
+    kept_two = full.accounts.filter(pl.col("as_of_date").is_in(dates[:2])).with_columns(
+        pl.lit("nobody").alias("owner_id")
+    )
+    assert set(resumed.accounts.filter(pl.col("owner_id") == "nobody")["as_of_date"]) <= set(dates[:2])
+    assert_frame_equal(resumed.accounts.filter(pl.col("as_of_date").is_in(dates[:2])), kept_two)
+
+
+def fingerprints(data: History) -> dict[dt.date, str]:
+    dates = reconstruction_dates(data.billing, AS_OF)
+    return {
+        day: reuse.fingerprint(known["frames"], {"monthly": known["monthly"]}, "code", [])
+        for day, known in known_inputs(data, dates).items()
+    }
+
+
+def test_the_inputs_of_a_month_end_change_with_its_past_not_with_later_data(config):
+    base = fingerprints(with_deals(history()))
+    later = history([{**row, "billing_amount": row["billing_amount"] + 1} if row["month"] > T else row
+                     for row in history().billing.to_dicts()])  # fmt: skip
+    changed = fingerprints(with_deals(later))
+    assert {day for day in base if base[day] == changed[day]} == {day for day in base if day <= T}
+    # a backfill of the oldest month (a late invoice) changes every month end, and a reconstruction from it differs
+    rows = history().billing.to_dicts() + [
+        {"source_system": "s", "source_client_id": "D", "month": MONTHS[0], "billing_amount": Decimal("50000.00")}
+    ]
+    backfilled = fingerprints(with_deals(history(rows)))
+    assert all(backfilled[day] != base[day] for day in base)
+    # a deal created after T, a prospect created after T or a record that joined after T leave T's inputs alone
+    data = with_deals(history())
+    new_deal = (
+        data.deals.filter(pl.col("is_open")).head(1).with_columns(pl.lit(dt.date(2026, 5, 1)).alias("created_date"))
+    )
+    more = History(data.records, data.billing, deals=pl.concat([data.deals, new_deal]), prospects=data.prospects)
+    after_deal = fingerprints(more)
+    assert after_deal[T] == base[T] and after_deal[dt.date(2026, 5, 31)] != base[dt.date(2026, 5, 31)]
+    stage = data.deals.with_columns(pl.lit("negotiation").alias("stage"))  # an open deal moved on: it counts at T
+    assert fingerprints(History(data.records, data.billing, deals=stage, prospects=data.prospects))[T] != base[T]
+    # a deal closed before the first month end: its amount (converted at today's FX rate) is read by none
+    closed = data.deals.head(1).with_columns(
+        pl.lit(dt.date(2025, 1, 1)).alias("created_date"), pl.lit(dt.date(2025, 6, 1)).alias("expected_close_date")
+    )
+    with_closed = History(data.records, data.billing, deals=pl.concat([data.deals, closed]), prospects=data.prospects)
+    doubled = History(
+        data.records, data.billing, prospects=data.prospects,
+        deals=pl.concat([data.deals, closed.with_columns(pl.col("amount_reporting") * 2)]),
+    )  # fmt: skip
+    assert fingerprints(with_closed) == fingerprints(doubled) == base
