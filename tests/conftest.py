@@ -250,6 +250,24 @@ def downstream_of(*paths: str) -> list:
     return sorted(dg.AssetSelection.assets(*keys).downstream().resolve(graph))
 
 
+def between(start: str, *ends: str) -> list:
+    """The asset keys on the way from `start` ("raw/billing_lines") down to `ends` (both included): the steps a change
+    of `start` goes through to reach `ends`, for a test about `ends` alone."""
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+
+    definitions = build_definitions()
+    graph = definitions.resolve_asset_graph()
+    below = dg.AssetSelection.assets(dg.AssetKey(start.split("/"))).downstream().resolve(graph)
+    above = dg.AssetSelection.assets(*(dg.AssetKey(end.split("/")) for end in ends)).upstream().resolve(graph)
+    keys = below & above
+    for definition in definitions.assets or ():  # a step that builds several tables runs whole
+        if isinstance(definition, dg.AssetsDefinition) and keys & set(definition.keys):
+            keys |= set(definition.keys)
+    return sorted(keys)
+
+
 @dataclass(frozen=True)
 class SharedRun:
     """A finished pipeline run shared between tests: read it, do not write into its folders."""
