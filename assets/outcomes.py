@@ -4,17 +4,10 @@ The logic is `assets/rules/snapshots.py` (recorded and reconstructed snapshots),
 after each snapshot, per account and per group) and `assets/rules/backtest.py`; this module feeds them the
 warehouse tables and shows the result as tables and charts on the asset pages (docs/outcomes.md).
 
-A reconstructed month end is kept from the last run when everything it is computed from is unchanged (a monthly run
-brings a month of billing: the month ends before it read none of it): the fingerprint of each month end
-(assets/rules/reuse.py) covers the client records known then, the clean deals and prospects created by then, the
-monthly billing and engagement up to then, the first reconstructed month end, the scoring config, the key share and
-review settings, the code and its libraries; the tables `marts.account_outcomes` and `marts.lead_outcomes` carry the
-fingerprint of each of their month ends. A kept month end's outcomes (its accounts' and leads' billing after it) are
-kept too when that billing, which windows are complete and today's deduplication are unchanged as well.
-ALMS_REUSE_UNCHANGED=0 reconstructs every month end again.
+A reconstructed month end, and its outcomes, are kept from the last run when everything they are computed from is
+unchanged (assets/rules/kept_month_ends.py); ALMS_REUSE_UNCHANGED=0 reconstructs every month end again.
 """
 
-import datetime as dt
 import sys
 
 import dagster as dg
@@ -27,6 +20,7 @@ from assets.resources import AlmsSettings, Warehouse
 from assets.rules import (
     backtest,
     designations,
+    kept_month_ends,
     key_accounts,
     matching,
     outcomes,
@@ -57,111 +51,13 @@ HISTORY_COLUMNS = [
     "as_of_date", "account_id", "owner_id", "billing_12m", "is_key_account", "tier", "priority_score", "designation",
     "is_designation_overridden", "is_seller_pick", "member_records",
 ]  # fmt: skip
-OUTCOME_TABLES = ("marts.account_outcomes", "marts.lead_outcomes")  # they carry each month end's fingerprint
-# the code whose change can change a reconstructed month end, and its libraries
+# the code whose change can change a reconstructed month end (this module feeds it)
 RECONSTRUCTION_CODE = (
-    snapshots, scoring, designations, matching, key_accounts, ownership, reviews, scoring_config, sys.modules[__name__]
+    snapshots, scoring, designations, matching, key_accounts, ownership, reviews, scoring_config, kept_month_ends,
+    sys.modules[__name__],
 )  # fmt: skip
-RECONSTRUCTION_LIBRARIES = ("polars", "duckdb")
-
-
-def reconstruction_fingerprints(
-    settings: AlmsSettings, config, data: snapshots.History, dates: list[dt.date]
-) -> dict[dt.date, str]:
-    """The fingerprint of each reconstructed month end: everything its snapshot and the ones before it are computed
-    from (snapshots.known_inputs), the settings and the code (assets/rules/reuse.py)."""
-    code = reuse.source_digest(module.__file__ for module in RECONSTRUCTION_CODE)
-    common = {
-        "first_month_end": min(dates, default=None),
-        "scoring_config": config.model_dump_json(),
-        "key_share": settings.key_share,
-        "review_months": settings.review_months,
-        "review_start_month": settings.review_start_month,
-    }
-    return {
-        as_of: reuse.fingerprint(
-            known["frames"],
-            {**common, "as_of_date": as_of, "monthly": known["monthly"]},
-            code,
-            RECONSTRUCTION_LIBRARIES,
-        )
-        for as_of, known in snapshots.known_inputs(data, dates).items()
-    }
-
-
-WINDOW = "window "  # the fingerprint of a month end's outcomes: its part's name is WINDOW + the date
-
-
-def window_fingerprints(
-    reconstruction: dict[dt.date, str],
-    monthly: snapshots.Monthly,
-    now: pl.DataFrame,
-    matched_now: pl.DataFrame,
-    as_of: dt.date,
-) -> dict[dt.date, str]:
-    """The fingerprint of each reconstructed month end's outcomes (its accounts' and leads' billing after it): its
-    snapshot's fingerprint, the billing of the 12 months after it as far as they are complete, which windows are
-    complete, today's deduplication and the prospects that are clients today."""
-    end = snapshots.last_complete_month(as_of)
-    billing = monthly.month_digests()["billing"]
-    code = reuse.source_digest([outcomes.__file__, __file__])
-    common = {"now": reuse.frame_digest(now), "matched_now": reuse.frame_digest(matched_now)}
-    windows = {}
-    for day, fingerprint in reconstruction.items():
-        m = snapshots.month_index(day)
-        after = sorted([month, *billing[month]] for month in billing if m < month <= min(m + 12, end))
-        complete = [m + n <= end for n in outcomes.HORIZONS]
-        settings = {**common, "snapshot": fingerprint, "after": after, "complete": complete}
-        windows[day] = reuse.fingerprint({}, settings, code, RECONSTRUCTION_LIBRARIES)
-    return windows
-
-
-def kept_windows(conn, windows: dict[dt.date, str], kept_dates: list[dt.date]) -> dict[str, pl.DataFrame] | None:
-    """The outcome rows (accounts, leads) of the kept month ends whose outcomes' fingerprint is the stored one."""
-    found = reuse.stored_by_part(conn, OUTCOME_TABLES)
-    if found is None:
-        return None
-    same = [day for day in kept_dates if found[0].get(f"{WINDOW}{day}") == windows.get(day)]
-    if not same:
-        return None
-    accounts = conn.sql(
-        f"select {', '.join(outcomes.OUTCOME_SCHEMA)} from marts.account_outcomes "
-        "where snapshot_source = $source and as_of_date in (select unnest($days))",
-        params={"source": snapshots.RECONSTRUCTED, "days": same},
-    ).pl()
-    leads = conn.sql(
-        f"select {', '.join(outcomes.LEAD_OUTCOME_SCHEMA)} from marts.lead_outcomes "
-        "where as_of_date in (select unnest($days))",
-        params={"days": same},
-    ).pl()
-    return {"accounts": accounts, "leads": leads}
-
-
-def kept_reconstruction(conn, fingerprints: dict[dt.date, str]) -> tuple[snapshots.Reconstruction, str] | None:
-    """The month ends the outcome tables hold with the same fingerprint as this run's, oldest first and none missing
-    in between, as a Reconstruction of them, with the run that computed them; None when there is none."""
-    found = reuse.stored_by_part(conn, OUTCOME_TABLES)
-    if found is None:
-        return None
-    stored, run_id = found
-    same = []
-    for as_of in sorted(fingerprints):
-        if stored.get(str(as_of)) != fingerprints[as_of]:
-            break
-        same.append(as_of)
-    if not same:
-        return None
-    accounts = conn.sql(
-        f"select {', '.join(snapshots.RECONSTRUCTED_SCHEMA)} from marts.account_outcomes "
-        "where snapshot_source = $source and as_of_date between $first and $last",
-        params={"source": snapshots.RECONSTRUCTED, "first": same[0], "last": same[-1]},
-    ).pl()
-    leads = conn.sql(
-        "select as_of_date, prospect_id, owner_id, lead_score, false as is_client_then, is_recommended, "
-        "cast(null as bigint) as lead_rank from marts.lead_outcomes where as_of_date between $first and $last",
-        params={"first": same[0], "last": same[-1]},
-    ).pl()
-    return snapshots.Reconstruction(accounts=accounts, leads=leads), run_id
+# the code whose change can change a month end's outcomes
+WINDOW_CODE = (outcomes, kept_month_ends, sys.modules[__name__])
 
 
 @dg.multi_asset(
@@ -224,16 +120,29 @@ def prioritization_outcomes(
             prospect_matches=matches,
         )
         dates = snapshots.reconstruction_dates(monthly, as_of, settings.outcome_months)
-        fingerprints = reconstruction_fingerprints(settings, config, data, dates)
-        kept = kept_reconstruction(conn, fingerprints) if settings.reuse_unchanged else None
+        fingerprints = kept_month_ends.reconstruction_fingerprints(
+            reuse.source_digest(module.__file__ for module in RECONSTRUCTION_CODE),
+            {
+                "scoring_config": config.model_dump_json(),
+                "key_share": settings.key_share,
+                "review_months": settings.review_months,
+                "review_start_month": settings.review_start_month,
+            },
+            data,
+            dates,
+        )
+        kept = kept_month_ends.kept_reconstruction(conn, fingerprints) if settings.reuse_unchanged else None
         built = snapshots.reconstruct(
             data, dates, config, settings.key_share, settings.review_months, settings.review_start_month,
             kept=kept[0] if kept else None,
         )  # fmt: skip
         matched_now = matches.group_by("prospect_id").agg(pl.col("account_id").min())  # as score_prospects names it
         kept_dates = sorted(kept[0].accounts["as_of_date"].unique()) if kept else []
-        windows = window_fingerprints(fingerprints, monthly, now, matched_now, as_of)
-        same = kept_windows(conn, windows, kept_dates) if kept_dates else None
+        windows = kept_month_ends.window_fingerprints(
+            reuse.source_digest(module.__file__ for module in WINDOW_CODE), fingerprints, monthly, now, matched_now,
+            as_of,
+        )  # fmt: skip
+        same = kept_month_ends.kept_windows(conn, windows, kept_dates) if kept_dates else None
         per_account = outcomes.account_outcomes(
             recorded, built.accounts, monthly, now, as_of, kept=same["accounts"] if same else None
         )
@@ -284,10 +193,8 @@ def prioritization_outcomes(
     )
     # both working tables are stored by now (each output is stored as it is yielded): mark them with the fingerprint
     # of each month end they hold, for the next run
-    days = [day for day in built.accounts["as_of_date"].unique() if day in fingerprints]
-    computed = {**{str(day): fingerprints[day] for day in days}, **{f"{WINDOW}{day}": windows[day] for day in days}}
     with warehouse.connect() as conn:
-        reuse.record_by_part(conn, OUTCOME_TABLES, computed, context.run.run_id)
+        kept_month_ends.record(conn, fingerprints, windows, built.accounts["as_of_date"].unique(), context.run.run_id)
 
 
 @dg.asset(
