@@ -45,24 +45,12 @@ COARSE_KEY = (
 )
 
 
-def _digest(conn: duckdb.DuckDBPyConnection, select: str) -> list:
-    """Row count and two sums of 32-bit halves of each row's hash (order-independent) of `select`."""
-    count, high, low = conn.sql(
-        "select count(*), coalesce(sum(h >> 32), 0), coalesce(sum(h & 4294967295), 0) "
-        f"from (select hash(t) as h from ({select}) as t)"
-    ).fetchall()[0]
-    return [int(count), int(high), int(low)]
-
-
 def file_digests(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Each source file of the raw billing lines: a digest of its rows (every column)."""
     columns = [row[0] for row in conn.sql(f"select * from {RAW} limit 0").description]
     values = ", ".join(f'"{c}"' for c in columns if c != "source_file")
-    rows = conn.sql(
-        "select source_file, count(*), coalesce(sum(h >> 32), 0), coalesce(sum(h & 4294967295), 0) "
-        f"from (select source_file, hash({values}) as h from {RAW}) group by source_file"
-    ).fetchall()
-    return {name: f"{count}.{high}.{low}" for name, count, high, low in rows}
+    digests = reuse.rows_digest(conn, f"select * from {RAW}", values, by="source_file")
+    return {name: f"{count}.{high}.{low}" for name, (count, high, low) in digests.items()}
 
 
 def global_fingerprint(conn: duckdb.DuckDBPyConnection, sql: str, parameters: Mapping[str, object]) -> str:
@@ -70,8 +58,8 @@ def global_fingerprint(conn: duckdb.DuckDBPyConnection, sql: str, parameters: Ma
     described = {
         "sql": sql,
         "parameters": {name: str(value) for name, value in sorted(parameters.items()) if name != "today"},
-        "fx_rates": _digest(conn, "select * from raw.fx_rates"),
-        "clients": _digest(conn, "select source_system, source_client_id from staging.stg_clients__records"),
+        "fx_rates": reuse.rows_digest(conn, "select * from raw.fx_rates"),
+        "clients": reuse.rows_digest(conn, "select source_system, source_client_id from staging.stg_clients__records"),
         "raw_columns": [[c[0], str(c[1])] for c in conn.sql(f"select * from {RAW} limit 0").description],
         "duckdb": duckdb.__version__,
     }

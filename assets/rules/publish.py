@@ -49,6 +49,7 @@ from pathlib import Path
 
 import duckdb
 
+from assets.rules import reuse
 from assets.rules.crm import write_crm_import
 from assets.rules.documentation import TableDoc, comment_duckdb_table, parquet_schema_option
 from assets.rules.old_names import add_old_names
@@ -321,11 +322,7 @@ def content_digest(conn: duckdb.DuckDBPyConnection, select: str, *written_with: 
     """A digest of the rows of `select` (count and order-independent hash sums: an ordered select whose order ends
     in a unique key has one order for the same rows), the DuckDB version and `written_with` (the order, the
     descriptions, the options of the file written from it)."""
-    count, high, low = conn.sql(
-        "select count(*), coalesce(sum(h >> 32), 0), coalesce(sum(h & 4294967295), 0) "
-        f"from (select hash(t) as h from ({select}) as t)"
-    ).fetchall()[0]
-    described = [int(count), int(high), int(low), duckdb.__version__, *written_with]
+    described = [*reuse.rows_digest(conn, select), duckdb.__version__, *written_with]
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()
 
 

@@ -35,6 +35,20 @@ def frame_digest(frame: pl.DataFrame) -> dict:
     }
 
 
+def rows_digest(conn: duckdb.DuckDBPyConnection, select: str, columns: str = "", by: str = ""):
+    """`frame_digest`'s row count and hash sums, for rows DuckDB holds: [rows, sum of each row's hash >> 32, sum of its
+    lower 32 bits] of `select` (the same rows in any order give the same digest); `columns`: the hashed columns (the
+    whole row by default); `by`: a column of `select`, one digest per value of it ({value: digest})."""
+    key = f"{by}, " if by else ""
+    rows = conn.sql(
+        f"select {key}count(*), coalesce(sum(h >> 32), 0), coalesce(sum(h & 4294967295), 0) "
+        f"from (select {key}hash({columns or 't'}) as h from ({select}) as t)" + (f" group by {by}" if by else "")
+    ).fetchall()
+    if by:
+        return {row[0]: [int(value) for value in row[1:]] for row in rows}
+    return [int(value) for value in rows[0]]
+
+
 def source_digest(paths: Iterable) -> str:
     """SHA-256 over the contents of the code files `paths` (their order counts)."""
     digest = hashlib.sha256()

@@ -43,7 +43,7 @@ from decimal import Decimal
 import duckdb
 import polars as pl
 
-from assets.rules import designations, scoring
+from assets.rules import designations, reuse, scoring
 from assets.rules.key_accounts import NoBillingError, designate_key_accounts
 from assets.rules.ownership import keep_owners
 from assets.rules.reviews import review_period
@@ -222,11 +222,7 @@ class Monthly:
             if relation is None:
                 digests[name] = {}
                 continue
-            rows = self.conn.sql(
-                "select month_index, count(*), coalesce(sum(h >> 32), 0), coalesce(sum(h & 4294967295), 0) "
-                f"from (select month_index, hash({columns}) as h from {relation}) group by month_index"
-            ).fetchall()
-            digests[name] = {month: [int(count), int(high), int(low)] for month, count, high, low in rows}
+            digests[name] = reuse.rows_digest(self.conn, f"select * from {relation}", columns, by="month_index")
         self._digests = digests
         return digests
 
