@@ -12,6 +12,7 @@ is validated on an eager frame before the run goes on. With ALMS_ENGINE=spark th
 its table stored as Parquet and seen here through a view (assets/spark.py).
 """
 
+import contextlib
 import difflib
 import hashlib
 import json
@@ -88,10 +89,11 @@ def load_sql_models(sql_dir: Path = SQL_DIR) -> list[SqlModel]:
     ]
     stored = _stored_parse(texts)
     if stored is not None:
-        return [
-            SqlModel(layer, name, sql, *((tuple(map(tuple, found["reads"])), tuple(found["parameters"]))))
-            for (layer, name, sql), found in zip(texts, stored["models"], strict=True)
-        ]
+        with contextlib.suppress(KeyError, TypeError, ValueError):  # a store in another shape: parse again
+            return [
+                SqlModel(layer, name, sql, *((tuple(map(tuple, found["reads"])), tuple(found["parameters"]))))
+                for (layer, name, sql), found in zip(texts, stored["models"], strict=True)
+            ]
     from assets.rules.sql_lineage import parameters_used, tables_read
 
     models = []
@@ -265,14 +267,15 @@ def _known_columns() -> dict[Table, list[str]]:
 def sql_column_lineage(models: list[SqlModel]) -> dict[Table, ColumnLineage]:
     """Every model's column lineage; `select *` expands with the pandera models' columns and the upstream models'."""
     stored = _stored_parse([(m.layer, m.name, m.sql) for m in models])
-    if stored is not None and "lineage" in stored:
-        return {
-            tuple(table): ColumnLineage(
-                {column: tuple(map(tuple, deps)) for column, deps in columns.items()},
-                {column: tuple(refs) for column, refs in unresolved.items()},
-            )
-            for table, columns, unresolved in stored["lineage"]
-        }
+    if stored is not None:
+        with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):  # another shape: parse again
+            return {
+                tuple(table): ColumnLineage(
+                    {column: tuple(map(tuple, deps)) for column, deps in columns.items()},
+                    {column: tuple(refs) for column, refs in unresolved.items()},
+                )
+                for table, columns, unresolved in stored["lineage"]
+            }
     from assets.rules.sql_lineage import lineage_of_models
 
     ordered = in_dependency_order(models)

@@ -182,6 +182,9 @@ def test_a_stored_parse_gives_the_same_models_and_lineage_without_parsing(tmp_pa
     assert sql_column_lineage(changed) == parsed_lineage
     assert len(list((tmp_path / "store").glob("sql-parse-*.json"))) == 2
 
+    for stored in (tmp_path / "store").glob("sql-parse-*.json"):  # a store in another shape (hand-edited, say)
+        stored.write_text(json.dumps({"models": [{"reads": 1}] * len(changed), "lineage": {"x": 2}}))
+    assert load_sql_models(sql_dir) == changed and sql_column_lineage(changed) == parsed_lineage  # parsed again
     (tmp_path / "store-is-a-file").write_text("")
     monkeypatch.setattr(sql_models, "PARSE_STORE", tmp_path / "store-is-a-file")
     assert sql_column_lineage(load_sql_models(sql_dir)) == parsed_lineage  # parsed, nothing stored, no error
