@@ -12,10 +12,13 @@ export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 # clone (docs/development.md). The .venv then has no pip of its own (ensurepip alone costs seconds): the system's pip
 # puts uv into it (pip 22.3+; an older pip gets a pip in the .venv first). uv reads UV_DEFAULT_INDEX / UV_INDEX, not
 # pip.conf: behind a package mirror set those, or use pip alone with `make run INSTALLER=pip`.
+# --compile-bytecode: uv writes each module's bytecode at install, as pip does. Without it every Python process
+# (each run, `dagster dev`'s processes, each test worker) compiles the libraries it imports again when bytecode may
+# not be written (PYTHONDONTWRITEBYTECODE): importing the definitions took 3.0 s instead of 1.45 s.
 INSTALLER ?= uv
 PIP := -m pip install --quiet --disable-pip-version-check
 ifeq ($(INSTALLER),uv)
-INSTALL := $(BIN)/python -m uv pip install --quiet --python $(BIN)/python
+INSTALL := $(BIN)/python -m uv pip install --quiet --compile-bytecode --python $(BIN)/python
 FREEZE := $(BIN)/python -m uv pip freeze --python $(BIN)/python --exclude-editable
 else
 INSTALL := $(BIN)/python $(PIP)
