@@ -215,14 +215,29 @@ class ScoringConfig(_Strict):
         return f"{self.version}@{self.digest[:8]}"
 
 
+# libyaml's safe loader where PyYAML was built with it (the wheels are): the same documents, about 9 times faster (a
+# run reads the config four times). A document it refuses is read again by the pure-Python loader, whose messages
+# say more (the character found, the line where a bracket stays open).
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _pure_yaml_error(text: str) -> yaml.YAMLError:
+    try:
+        yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        return error
+    return yaml.YAMLError("libyaml refused the document")  # the two loaders disagree: not seen
+
+
 def _read_yaml(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
+        data = yaml.load(text, Loader=SAFE_LOADER)
+    except yaml.YAMLError:
+        error = _pure_yaml_error(text)
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where} ({getattr(error, 'problem', None) or error})") from None

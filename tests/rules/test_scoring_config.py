@@ -237,6 +237,23 @@ def test_unclosed_flow_mapping_names_a_line(tmp_path):
     assert str(file) in message and "not valid YAML at line" in message
 
 
+def test_a_tab_is_named_as_the_pure_python_loader_names_it(tmp_path):
+    """libyaml reads the file (faster); a refused file's message is the pure-Python loader's, which names the
+    character (libyaml says only "found character that cannot start any token")."""
+    message, _ = config_error(tmp_path, "tiers:\n\thigh: 70\n")
+    assert "not valid YAML at line 2, column 1" in message and "found character '\\t'" in message
+
+
+def test_libyaml_reads_the_default_config_as_the_pure_python_loader_does():
+    import yaml
+
+    from assets.rules.scoring_config import DEFAULT_CONFIG_PATH, SAFE_LOADER
+
+    text = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
+    assert SAFE_LOADER is yaml.CSafeLoader  # the wheels in requirements.lock are built with libyaml
+    assert yaml.load(text, Loader=SAFE_LOADER) == yaml.load(text, Loader=yaml.SafeLoader)
+
+
 def test_a_list_instead_of_sections_is_an_error(tmp_path):
     message, file = config_error(tmp_path, "- tiers\n- criteria\n")
     assert str(file) in message and "mapping" in message
