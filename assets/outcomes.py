@@ -40,9 +40,10 @@ RECORD_COLUMNS = [
     "industry", "employee_count", "segment", "customer_since", "filled_field_count",
 ]  # fmt: skip
 DEAL_COLUMNS = [
-    "source_system", "source_client_id", "stage", "amount_reporting", "probability", "created_date",
-    "expected_close_date", "is_open", "quarantine_reason",
+    "source_system", "source_client_id", "stage", "amount", "currency", "amount_reporting", "probability",
+    "created_date", "expected_close_date", "is_open", "quarantine_reason",
 ]  # fmt: skip
+FX_COLUMNS = ["currency", "month", "rate_to_reporting"]  # each month end converts deals at its own rates
 PROSPECT_COLUMNS = [
     "prospect_id", "name", "domain", "phone", "postal_code", "industry", "employee_count", "owner_id", "created_date",
 ]  # fmt: skip
@@ -87,6 +88,7 @@ WINDOW_CODE = (outcomes, kept_month_ends, sys.modules[__name__])
         "records": dg.AssetIn(key=["intermediate", "int_clients_matched"], metadata={"columns": RECORD_COLUMNS}),
         "deals": dg.AssetIn(key=["intermediate", "int_deals_checked"], metadata={"columns": DEAL_COLUMNS}),
         "prospects": dg.AssetIn(key=["raw", "prospects"], metadata={"columns": PROSPECT_COLUMNS}),
+        "fx_rates": dg.AssetIn(key=["raw", "fx_rates"], metadata={"columns": FX_COLUMNS}),
         "history": dg.AssetIn(key=["marts", "account_snapshots"], metadata={"columns": HISTORY_COLUMNS}),
         "window": dg.AssetIn(key=["intermediate", "int_reporting_windows_resolved"]),
     },
@@ -100,6 +102,7 @@ def prioritization_outcomes(
     records: pl.DataFrame,
     deals: pl.DataFrame,
     prospects: pl.DataFrame,
+    fx_rates: pl.DataFrame,
     history: pl.DataFrame,
     window: pl.DataFrame,
 ):
@@ -118,6 +121,7 @@ def prioritization_outcomes(
             deals=deals.filter(pl.col("quarantine_reason") == "") if deals.height else None,
             prospects=prospects,
             prospect_matches=matches,
+            fx_rates=fx_rates,
         )
         dates = snapshots.reconstruction_dates(monthly, as_of, settings.outcome_months)
         fingerprints = kept_month_ends.reconstruction_fingerprints(

@@ -90,7 +90,10 @@ class History:
       warehouse's tables, asked in DuckDB), which then also answers for the engagement.
     engagement: source_system, source_client_id, month, event_type, events, quantity; None: no engagement input.
     deals: source_system, source_client_id, stage, amount_reporting, probability, created_date, expected_close_date,
-      is_open (clean deals); None: no opportunities input.
+      is_open (clean deals), and with `fx_rates` also amount and currency; None: no opportunities input.
+    fx_rates: currency, month (first day), rate_to_reporting (raw.fx_rates). Given, a month end converts each deal's
+      amount at the latest rate of a month up to it (`deals_then`): a later month's rate changes no past month end.
+      None: every month end takes `amount_reporting`, converted at the run's as-of date.
     prospects: prospect_id, name, domain, phone, postal_code, industry, employee_count, owner_id, created_date.
     prospect_matches: designations.match_prospects(prospects, records) when the caller has it; else matched once here.
     """
@@ -101,6 +104,7 @@ class History:
     deals: pl.DataFrame | None = None
     prospects: pl.DataFrame | None = None
     prospect_matches: pl.DataFrame | None = None
+    fx_rates: pl.DataFrame | None = None
 
 
 @dataclass
@@ -348,8 +352,8 @@ def known_inputs(history: History, dates: list[dt.date]) -> dict[dt.date, dict]:
         known = records.filter(pl.col("known_from_month").is_null() | (pl.col("known_from_month") <= m))
         frames = {"records": known.select(history.records.columns)}
         created = pl.col("created_date").is_null() | (pl.col("created_date") <= pl.lit(as_of))
-        if history.deals is not None:  # the deals open then (`_pipeline_at`): a deal closed by then counts not
-            frames["deals"] = history.deals.filter(created & _open_then(as_of))
+        if history.deals is not None:  # the deals open then, at their amounts then (`_pipeline_at`)
+            frames["deals"] = deals_then(history.deals, history.fx_rates, as_of)
         if history.prospects is not None:
             frames["prospects"] = history.prospects.filter(created)
         out[as_of] = {
@@ -392,11 +396,42 @@ def _open_then(as_of: dt.date) -> pl.Expr:
     return pl.col("is_open") | (pl.col("expected_close_date") > pl.lit(as_of)).fill_null(False)
 
 
-def _pipeline_at(deals: pl.DataFrame | None, known: pl.DataFrame, as_of: dt.date, stage: str | None):
+def deals_then(deals: pl.DataFrame, fx_rates: pl.DataFrame | None, as_of: dt.date) -> pl.DataFrame:
+    """The deals created by `as_of` and open then, with `amount_reporting` as it was then: with `fx_rates`, the
+    amount in the reporting currency at the latest rate of a month up to `as_of` (rounded to the cent, as
+    int_deals_checked converts at the run's as-of date), or as it is when the deal's currency had no rate yet; without
+    them (or without the deals' amount and currency), as it is. `amount` and `currency` are dropped: what a month end
+    reads of a deal is this amount, so a rate published later changes neither its snapshot nor its fingerprint."""
+    created = pl.col("created_date").is_null() | (pl.col("created_date") <= pl.lit(as_of))
+    then = deals.filter(created & _open_then(as_of))
+    if fx_rates is None or not {"amount", "currency"} <= set(deals.columns):
+        return then
+    rates = (
+        fx_rates.filter(pl.col("month") <= pl.lit(as_of))
+        .sort("currency", "month")
+        .group_by("currency")
+        .agg(pl.col("rate_to_reporting").last().alias("_rate"))
+    )
+    amount = pl.col("amount").cast(pl.Float64)
+    converted = (amount * pl.col("_rate").cast(pl.Float64)).round(2)
+    return (
+        then.join(rates, on="currency", how="left", maintain_order="left")
+        .with_columns(
+            pl.when(pl.col("_rate").is_not_null())
+            .then(converted)
+            .otherwise(pl.col("amount_reporting").cast(pl.Float64))
+            .alias("amount_reporting")
+        )
+        .drop("_rate", "amount", "currency")
+    )
+
+
+def _pipeline_at(
+    deals: pl.DataFrame | None, fx_rates: pl.DataFrame | None, known: pl.DataFrame, as_of: dt.date, stage: str | None
+):
     if deals is None:
         return None
-    dated = deals.filter(pl.col("created_date").is_null() | (pl.col("created_date") <= pl.lit(as_of)))
-    then = dated.filter(_open_then(as_of)).with_columns(
+    then = deals_then(deals, fx_rates, as_of).with_columns(
         pl.when(pl.col("is_open")).then(pl.col("stage")).otherwise(pl.lit(stage)).alias("stage"),
         pl.when(pl.col("is_open")).then(pl.col("probability").cast(pl.Float64)).alias("probability"),
         pl.col("amount_reporting").cast(pl.Float64),
@@ -504,7 +539,7 @@ def reconstruct(
             "is_key_account",
         )  # fmt: skip
         engagement = _engagement_at(source, known, m)
-        pipeline = _pipeline_at(history.deals, known, as_of, stage)
+        pipeline = _pipeline_at(history.deals, history.fx_rates, known, as_of, stage)
         scored = scoring.score(features, engagement, pipeline, config, as_of)
         targets = designations.recommend_targets(scored, config).select("account_id", pl.lit(True).alias("_target"))
         frame = (

@@ -25,6 +25,7 @@ from assets.rules.outcomes import (
 )
 from assets.rules.scoring_config import load_scoring_config
 from assets.rules.snapshots import (
+    deals_then,
     RECONSTRUCTED_SCHEMA,
     SNAPSHOT_SCHEMA,
     History,
@@ -485,3 +486,50 @@ def test_the_inputs_of_a_month_end_change_with_its_past_not_with_later_data(conf
         deals=pl.concat([data.deals, closed.with_columns(pl.col("amount_reporting") * 2)]),
     )  # fmt: skip
     assert fingerprints(with_closed) == fingerprints(doubled) == base
+
+
+def in_euros(data: History, rates: dict[dt.date, str]) -> History:
+    """`data` with its deals in EUR (amount_reporting as int_deals_checked converts them at the run's as-of date: 1.50)
+    and the monthly rates `rates` (first day of the month -> rate)."""
+    deals = data.deals.with_columns(
+        (pl.col("amount_reporting") / 1.5).cast(pl.Decimal(38, 6)).alias("amount"), pl.lit("EUR").alias("currency")
+    )
+    fx_rates = pl.DataFrame(
+        {"currency": ["EUR"] * len(rates), "month": list(rates), "rate_to_reporting": list(rates.values())},
+        schema={"currency": pl.String, "month": pl.Date, "rate_to_reporting": pl.Decimal(38, 10)},
+    )
+    return History(data.records, data.billing, deals=deals, prospects=data.prospects, fx_rates=fx_rates)
+
+
+def test_a_month_end_converts_its_deals_at_the_rates_known_then(config):
+    """A month end reads each deal's amount at the latest rate of a month up to it: a rate published later changes
+    neither its snapshot nor its fingerprint (so a monthly run can keep it), the rate of its own month does."""
+    rates = {dt.date(2025, 1, 1): "1.1000000000", dt.date(2025, 10, 1): "1.2000000000", dt.date(2026, 6, 1): "1.5"}
+    data = in_euros(with_deals(history()), rates)
+    open_then = deals_then(data.deals, data.fx_rates, T).sort("source_client_id")
+    # the deals open at T (B closes later, D has no dates): 50000 and 4000 reporting units at today's 1.50 are
+    # 33333.33 and 2666.67 euros; at T, October 2025's 1.20
+    assert open_then["amount_reporting"].to_list() == [40000.0, 3200.0]
+    assert "amount" not in open_then.columns and "currency" not in open_then.columns
+    assert deals_then(data.deals, data.fx_rates, dt.date(2026, 6, 30))["amount_reporting"].to_list() == [9000.0, 4000.0]
+    # without a rate up to the month end, the amount as the run converted it
+    early = in_euros(with_deals(history()), {dt.date(2026, 1, 1): "1.3"})
+    assert deals_then(early.deals, early.fx_rates, T).sort("source_client_id")["amount_reporting"].to_list() == [
+        50000.0, 4000.0
+    ]  # fmt: skip
+
+    base = fingerprints(data)
+    published_later = fingerprints(in_euros(with_deals(history()), {**rates, dt.date(2026, 7, 1): "1.6"}))
+    assert {day for day in base if base[day] == published_later[day]} == {day for day in base if day < dt.date(2026, 7, 1)}
+    assert fingerprints(in_euros(with_deals(history()), {**rates, dt.date(2025, 10, 1): "1.25"}))[T] != base[T]
+    # a January rate: the month ends from January to May read it (June brings its own rate), the others do not
+    january = fingerprints(in_euros(with_deals(history()), {**rates, dt.date(2026, 1, 1): "1.3"}))
+    assert sorted(day for day in base if base[day] != january[day]) == [
+        dt.date(2026, 1, 31), dt.date(2026, 2, 28), dt.date(2026, 3, 31), dt.date(2026, 4, 30), dt.date(2026, 5, 31)
+    ]  # fmt: skip
+    # and the snapshot: the pipeline criterion of the account with the open deals follows the rate of its month end
+    at_t = rebuild(data, config)[0].accounts.filter(pl.col("as_of_date") == T)
+    at_t_revised = rebuild(in_euros(with_deals(history()), {**rates, dt.date(2025, 10, 1): "1.25"}), config)[0]
+    assert not at_t.equals(at_t_revised.accounts.filter(pl.col("as_of_date") == T))
+    later_rate = rebuild(in_euros(with_deals(history()), {**rates, dt.date(2026, 7, 1): "1.6"}), config)[0]
+    assert at_t.equals(later_rate.accounts.filter(pl.col("as_of_date") == T))
