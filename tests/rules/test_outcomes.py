@@ -25,7 +25,6 @@ from assets.rules.outcomes import (
 )
 from assets.rules.scoring_config import load_scoring_config
 from assets.rules.snapshots import (
-    deals_then,
     RECONSTRUCTED_SCHEMA,
     SNAPSHOT_SCHEMA,
     History,
@@ -33,6 +32,7 @@ from assets.rules.snapshots import (
     Reconstruction,
     billing_by_record,
     choose_snapshots,
+    deals_then,
     known_inputs,
     month_index,
     reconstruct,
@@ -520,7 +520,9 @@ def test_a_month_end_converts_its_deals_at_the_rates_known_then(config):
 
     base = fingerprints(data)
     published_later = fingerprints(in_euros(with_deals(history()), {**rates, dt.date(2026, 7, 1): "1.6"}))
-    assert {day for day in base if base[day] == published_later[day]} == {day for day in base if day < dt.date(2026, 7, 1)}
+    assert {day for day in base if base[day] == published_later[day]} == {
+        day for day in base if day < dt.date(2026, 7, 1)
+    }
     assert fingerprints(in_euros(with_deals(history()), {**rates, dt.date(2025, 10, 1): "1.25"}))[T] != base[T]
     # a January rate: the month ends from January to May read it (June brings its own rate), the others do not
     january = fingerprints(in_euros(with_deals(history()), {**rates, dt.date(2026, 1, 1): "1.3"}))
