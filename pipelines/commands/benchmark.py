@@ -27,6 +27,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -142,9 +143,28 @@ def run_once(data_dir: str, output_dir: str, month: str = "", as_of: str = "") -
     }
 
 
+class ChildFailed(Exception):
+    """A benchmark process that did not finish: its cause in one line (`str`), and what it printed (`output`)."""
+
+    def __init__(self, cause: str, output: str = "") -> None:
+        super().__init__(cause)
+        self.output = output
+
+
+def failure_cause(returncode: int) -> str:
+    """Why a child process ended with `returncode`, in one line."""
+    if returncode < 0:
+        name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else str(-returncode)
+        cause = f"killed by {name}"
+        if -returncode == signal.SIGKILL:
+            cause += " (on Linux most often the kernel's out-of-memory killer: see `dmesg` or `journalctl -k`)"
+        return cause
+    return f"exited with status {returncode}"
+
+
 def _child(command: list[str], env: dict) -> tuple[float, float, str]:
     """Runs `command` in its own process: its wall seconds, its CPU seconds (user + system, every thread: the figure
-    that moves least when other processes share the machine) and its output."""
+    that moves least when other processes share the machine) and its output. ChildFailed when it fails."""
     from assets.resources import REPO_ROOT
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -153,7 +173,10 @@ def _child(command: list[str], env: dict) -> tuple[float, float, str]:
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if completed.returncode != 0:
-        raise SystemExit(f"benchmark: {' '.join(command[:4])} failed:\n{completed.stdout}\n{completed.stderr}")
+        raise ChildFailed(
+            f"{' '.join(command[2:4])} {failure_cause(completed.returncode)} after {elapsed:.0f} s",
+            f"{completed.stdout}\n{completed.stderr}",
+        )
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return elapsed, cpu, completed.stdout
 
@@ -245,7 +268,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.months < 1:
         parser.error("--months must be at least 1")
+    try:
+        return _benchmark(args)
+    except ChildFailed as error:  # generating the input, the full refresh or the reference: nothing to sum up
+        print(error.output.strip()[-3000:], file=sys.stderr)
+        print(f"benchmark: {error}", file=sys.stderr)
+        return 1
 
+
+def _benchmark(args: argparse.Namespace) -> int:
     env = {**os.environ, "DAGSTER_HOME": str(args.work_dir / "dagster_home"), "ALMS_ENGINE": args.engine}
     Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -274,8 +305,16 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     runs = [full]
+    failed = ""
     for month in as_of_months[1:]:
-        runs.append(_run_alms(data_dir, output_dir, env, month=month, as_of=_month_end(month)))
+        try:
+            runs.append(_run_alms(data_dir, output_dir, env, month=month, as_of=_month_end(month)))
+        except ChildFailed as error:  # the runs before it are measured: their summary is still printed
+            print(error.output.strip()[-3000:], file=sys.stderr)
+            failed = f"monthly run as of {_month_end(month)}: {error}"
+            print(failed, flush=True)
+            summary.append((f"monthly run as of {_month_end(month)}", f"FAILED ({len(runs) - 1} before it measured)"))
+            break
         print(
             f"monthly run as of {_month_end(month)}: {runs[-1]['elapsed']:.1f} s (CPU {runs[-1]['cpu']:.1f} s), "
             f"peak {runs[-1]['peak_rss_mb']:,.0f} MB; steps that carry the past: "
@@ -310,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'summary':44} {'':>24}")
     for label, value in summary:
         print(f"{label:44} {value:>24}")
+    if failed:
+        print(f"benchmark: {failed}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -144,3 +144,38 @@ def test_the_runs_partition_ranges(tmp_path):
     assert (monthly[RANGE_START], monthly[RANGE_END]) == ("2026-10", "2026-10")
     full = benchmark.run_tags(data)
     assert full[RANGE_START] == "2026-08" and full[RANGE_END] >= "2026-10"
+
+
+def test_a_killed_run_says_why_and_the_runs_before_it_are_summed_up(fake_runs, monkeypatch, tmp_path, capsys):
+    """The twelfth monthly run at 1M client records was killed by the kernel's out-of-memory killer (2026-12-01):
+    the benchmark says so in one line and still prints what the runs before it measured."""
+    assert "SIGKILL" in benchmark.failure_cause(-9) and "out-of-memory" in benchmark.failure_cause(-9)
+    assert benchmark.failure_cause(-15) == "killed by SIGTERM"
+    assert benchmark.failure_cause(2) == "exited with status 2"
+    ran = benchmark._run_alms
+
+    def run_alms(data_dir, output_dir, env, month="", as_of=""):
+        if month == "2027-01":
+            raise benchmark.ChildFailed("--child /data " + benchmark.failure_cause(-9) + " after 200 s", "a log line")
+        return ran(data_dir, output_dir, env, month, as_of)
+
+    monkeypatch.setattr(benchmark, "_run_alms", run_alms)
+    work = ["--clients", "6", "--work-dir", str(tmp_path / "work"), "--no-reference"]
+    assert benchmark.main([*work, "--months", "3", "--end-month", "2027-01"]) == 1
+    captured = capsys.readouterr()
+    summary = captured.out.split("\nsummary")[1]
+    assert "monthly run as of 2027-01-31" in summary and "FAILED (1 before it measured)" in summary
+    assert "1 monthly runs after it: first" in summary  # the December run, measured
+    last = captured.err.strip().splitlines()[-1]
+    assert last.startswith("benchmark: monthly run as of 2027-01-31: --child /data killed by SIGKILL")
+    assert "a log line" in captured.err
+
+
+def test_a_failed_full_refresh_is_one_line_not_a_traceback(fake_runs, monkeypatch, tmp_path, capsys):
+    def run_alms(data_dir, output_dir, env, month="", as_of=""):
+        raise benchmark.ChildFailed("--child /data exited with status 1 after 3 s", "Traceback ...\nValueError: x")
+
+    monkeypatch.setattr(benchmark, "_run_alms", run_alms)
+    assert benchmark.main(["--clients", "6", "--work-dir", str(tmp_path / "work"), "--no-reference"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == "benchmark: --child /data exited with status 1 after 3 s"
