@@ -408,9 +408,8 @@ def deals_then(deals: pl.DataFrame, fx_rates: pl.DataFrame | None, as_of: dt.dat
         return then
     rates = (
         fx_rates.filter(pl.col("month") <= pl.lit(as_of))
-        .sort("currency", "month")
         .group_by("currency")
-        .agg(pl.col("rate_to_reporting").last().alias("_rate"))
+        .agg(pl.col("rate_to_reporting").sort_by("month").last().alias("_rate"))
     )
     amount = pl.col("amount").cast(pl.Float64)
     converted = (amount * pl.col("_rate").cast(pl.Float64)).round(2)

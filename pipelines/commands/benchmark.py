@@ -271,9 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _benchmark(args)
     except ChildFailed as error:  # generating the input, the full refresh or the reference: nothing to sum up
-        print(error.output.strip()[-3000:], file=sys.stderr)
+        print(_last_output(error), file=sys.stderr)
         print(f"benchmark: {error}", file=sys.stderr)
         return 1
+
+
+def _last_output(error: ChildFailed) -> str:
+    """The end of what the failed process printed (its last log lines, a traceback's last frames)."""
+    return error.output.strip()[-3000:]
 
 
 def _benchmark(args: argparse.Namespace) -> int:
@@ -310,7 +315,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         try:
             runs.append(_run_alms(data_dir, output_dir, env, month=month, as_of=_month_end(month)))
         except ChildFailed as error:  # the runs before it are measured: their summary is still printed
-            print(error.output.strip()[-3000:], file=sys.stderr)
+            print(_last_output(error), file=sys.stderr)
             failed = f"monthly run as of {_month_end(month)}: {error}"
             print(failed, flush=True)
             summary.append((f"monthly run as of {_month_end(month)}", f"FAILED ({len(runs) - 1} before it measured)"))
