@@ -164,17 +164,19 @@ def prioritization_outcomes(
         )
     criteria = built.accounts.select("as_of_date", "snapshot_source", "account_id", *snapshots.CRITERIA_COLUMNS)
     per_account = per_account.join(criteria, on=["as_of_date", "snapshot_source", "account_id"], how="left")
+    chosen = outcomes.chosen(per_account)  # once: a copy of every snapshot's rows at 1M accounts
     groups = validate(
         PrioritizationOutcomes,
-        outcomes.group_outcomes(outcomes.chosen(per_account), leads).with_columns(
+        outcomes.group_outcomes(chosen, leads).with_columns(
             pl.lit(settings.reporting_currency).alias("reporting_currency")
         ),
     )
     presentation = outcomes_presentation(groups, outcomes.MIN_GROUP_SIZE)
     sources = dict(
-        outcomes.chosen(per_account).select("as_of_date", "snapshot_source").unique()
+        chosen.select("as_of_date", "snapshot_source").unique()
         .group_by("snapshot_source").len().sort("snapshot_source").iter_rows()
     )  # fmt: skip
+    del chosen
     context.log.info(
         f"outcomes of {sum(sources.values())} snapshots ({', '.join(f'{v} {k}' for k, v in sources.items()) or 'none'})"
         f"; {len(dates)} month ends reconstructed"

@@ -35,7 +35,7 @@ def reconstruction_fingerprints(
             code,
             RECONSTRUCTION_LIBRARIES,
         )
-        for as_of, known in snapshots.known_inputs(data, dates).items()
+        for as_of, known in snapshots.iter_known_inputs(data, dates)  # one date's frames at a time
     }
 
 

@@ -37,6 +37,7 @@ mid-month as-of date counts its own month as before.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -337,16 +338,16 @@ def _prepared(history: History) -> dict:
     return {"records": records, "monthly": source}
 
 
-def known_inputs(history: History, dates: list[dt.date]) -> dict[dt.date, dict]:
+def iter_known_inputs(history: History, dates: list[dt.date]) -> Iterator[tuple[dt.date, dict]]:
     """What the snapshot at each of `dates` is computed from, besides the scoring config, the settings and the code:
     `frames`, the client records known then, the clean deals created by then and open then, the prospects created
     by then (every column); and `monthly`, each month's digest (`Monthly.month_digests`) of the billing and
     engagement up to then. The snapshot at T reads nothing else but the owners and key levels of the snapshots
     before it, which come from records and billing up to T: two runs with equal inputs at T and at every date
-    before it (and the same first date) have the same snapshots up to T."""
+    before it (and the same first date) have the same snapshots up to T. One date at a time: a caller that digests
+    each date's frames holds one date's copy of the records, deals and prospects, not all of them (24 at most)."""
     records = _prepared(history)["records"]
     digests = monthly(history.billing, history.engagement).month_digests()
-    out = {}
     for as_of in dates:
         m = month_index(as_of)
         known = records.filter(pl.col("known_from_month").is_null() | (pl.col("known_from_month") <= m))
@@ -356,14 +357,21 @@ def known_inputs(history: History, dates: list[dt.date]) -> dict[dt.date, dict]:
             frames["deals"] = deals_then(history.deals, history.fx_rates, as_of)
         if history.prospects is not None:
             frames["prospects"] = history.prospects.filter(created)
-        out[as_of] = {
-            "frames": frames,
-            "monthly": {
-                name: sorted([month, *digest] for month, digest in by_month.items() if month <= m)
-                for name, by_month in digests.items()
+        yield (
+            as_of,
+            {
+                "frames": frames,
+                "monthly": {
+                    name: sorted([month, *digest] for month, digest in by_month.items() if month <= m)
+                    for name, by_month in digests.items()
+                },
             },
-        }
-    return out
+        )
+
+
+def known_inputs(history: History, dates: list[dt.date]) -> dict[dt.date, dict]:
+    """`iter_known_inputs` as a dict (every date's frames at once)."""
+    return dict(iter_known_inputs(history, dates))
 
 
 def _accounts_at(records: pl.DataFrame, source: Monthly, m: int) -> tuple[pl.DataFrame, pl.DataFrame]:
