@@ -6,7 +6,7 @@ import polars as pl
 
 from assets.common import errors_as_dagster_failures, table_out, validate
 from assets.raw import _raw_asset
-from assets.resources import AlmsSettings
+from assets.resources import AlmsSettings, Warehouse
 from assets.rules import feedback, outcomes
 from assets.rules.inputs import SELLER_FEEDBACK
 from assets.rules.outcomes_report import feedback_presentation
@@ -49,43 +49,30 @@ SNAPSHOT_COLUMNS = ["as_of_date", "snapshot_source", "account_id", "owner_id", "
         ),
         "prospects": dg.AssetIn(key=["raw", "prospects"], metadata={"columns": ["prospect_id", "owner_id"]}),
         "accounts": dg.AssetIn(key=["marts", "accounts"], metadata={"columns": ["account_id", "owner_id"]}),
-        "history": dg.AssetIn(
-            key=["marts", "account_snapshots"], metadata={"columns": ["as_of_date", "account_id", "member_records"]}
-        ),
-        "snapshots": dg.AssetIn(
-            key=["marts", "account_outcomes"],
-            metadata={"columns": [*SNAPSHOT_COLUMNS, *(f"{c}_score" for c in CRITERIA)]},
-        ),
-        "leads": dg.AssetIn(
-            key=["marts", "lead_outcomes"],
-            metadata={"columns": ["as_of_date", "prospect_id", "lead_score", "is_recommended"]},
-        ),
     },
+    # read in DuckDB for the referenced records and prospects only: every snapshot ever recorded is in these tables
+    deps=[dg.AssetKey(["marts", name]) for name in ("account_snapshots", "account_outcomes", "lead_outcomes")],
 )
 def seller_feedback(
     context: dg.AssetExecutionContext,
     settings: AlmsSettings,
+    warehouse: Warehouse,
     given: pl.DataFrame,
     sellers: pl.DataFrame,
     records: pl.DataFrame,
     prospects: pl.DataFrame,
     accounts: pl.DataFrame,
-    history: pl.DataFrame,
-    snapshots: pl.DataFrame,
-    leads: pl.DataFrame,
 ):
-    used = outcomes.chosen(snapshots)
-    references = given["reference"].drop_nulls().unique().implode()
-    recorded_members = (
-        history.select("as_of_date", "account_id", pl.col("member_records").fill_null("").str.split(";").alias("record"))
-        .explode("record")
-        .filter(pl.col("record").is_in(references))
-    )  # fmt: skip
+    references = given["reference"].drop_nulls().unique()
     today = records.select((pl.col("source_system") + ":" + pl.col("source_client_id")).alias("record"), "account_id")
-    today = today.filter(pl.col("record").is_in(references))
-    reconstructed = used.filter(pl.col("snapshot_source") == "reconstructed").select("as_of_date").unique()
+    today = today.filter(pl.col("record").is_in(references.implode()))
+    with warehouse.connect() as conn:
+        history, snapshots, leads, keys = _referenced(conn, references, today)
+    used_keys = outcomes.chosen(keys)  # one snapshot per month, of all of them
+    used = snapshots.join(used_keys, on=outcomes.KEYS, how="semi")
+    reconstructed = used_keys.filter(pl.col("snapshot_source") == "reconstructed").select("as_of_date").unique()
     members = pl.concat(
-        [recorded_members.select("as_of_date", "record", "account_id"),
+        [history.select("as_of_date", "record", "account_id"),
          reconstructed.join(today, how="cross").select("as_of_date", "record", "account_id")]
     )  # fmt: skip
     owners_then = members.join(used.select("as_of_date", "account_id", "owner_id"), on=["as_of_date", "account_id"])
@@ -96,7 +83,7 @@ def seller_feedback(
         "as_of_date", "account_id", *(f"{c}_score" for c in CRITERIA)
     )
     joined = feedback.join_snapshots(
-        checked, used.select(SNAPSHOT_COLUMNS), members, criteria, leads, sellers, config.weights
+        checked, used.select(SNAPSHOT_COLUMNS), members, criteria, leads, sellers, config.weights, keys=used_keys
     )
     rows = validate(SellerFeedback, joined)
     summary = validate(SellerFeedbackCounts, feedback.summarise(rows))
@@ -116,3 +103,32 @@ def seller_feedback(
         },
     )
     yield dg.Output(summary, output_name="summary", metadata={"feedback": dg.MetadataValue.md(presentation.markdown())})
+
+
+def _referenced(conn, references: pl.Series, today: pl.DataFrame):
+    """What the feedback joins, read for the referenced records and prospects only: the recorded snapshots' accounts
+    that held a referenced record (as_of_date, account_id, record), the outcome rows of those accounts and of the
+    referenced records' accounts today, the referenced prospects' lead rows, and every snapshot's key."""
+    conn.register("feedback_references", references.to_frame("record"))
+    try:
+        history = conn.sql(
+            "select as_of_date, account_id, record from (select as_of_date, account_id, "
+            "unnest(string_split(coalesce(member_records, ''), ';')) as record from marts.account_snapshots) "
+            "where record in (select record from feedback_references)"
+        ).pl()
+        needed = pl.concat([history.select("account_id"), today.select("account_id")]).unique()
+        conn.register("feedback_accounts", needed)
+        columns = ", ".join([*SNAPSHOT_COLUMNS, *(f"{c}_score" for c in CRITERIA)])
+        snapshots = conn.sql(
+            f"select {columns} from marts.account_outcomes "
+            "where account_id in (select account_id from feedback_accounts)"
+        ).pl()
+        leads = conn.sql(
+            "select as_of_date, prospect_id, lead_score, is_recommended from marts.lead_outcomes "
+            "where prospect_id in (select record from feedback_references)"
+        ).pl()
+        keys = conn.sql("select distinct as_of_date, snapshot_source from marts.account_outcomes").pl()
+    finally:
+        conn.unregister("feedback_references")
+        conn.unregister("feedback_accounts")
+    return history, snapshots, leads, keys

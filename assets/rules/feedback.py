@@ -191,16 +191,19 @@ def join_snapshots(
     leads: pl.DataFrame,
     sellers: pl.DataFrame,
     weights: dict[str, float],
+    keys: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """FEEDBACK_SCHEMA: `checked` with the snapshot in force on each date.
 
     `snapshots`: one per as-of date (as_of_date, snapshot_source, account_id, priority_score, tier, designation);
     `members`: as_of_date, record, account_id of the snapshots (the account holding each referenced record then);
     `criteria`: as_of_date, account_id (today's), `<criterion>_score` of the reconstructed month ends; `leads`:
-    as_of_date, prospect_id, lead_score, is_recommended."""
-    dates = snapshots["as_of_date"].unique().to_list()
+    as_of_date, prospect_id, lead_score, is_recommended; `keys`: as_of_date, snapshot_source of every snapshot, when
+    `snapshots` holds only the rows of some accounts (by default, those of `snapshots`)."""
+    keys = snapshots.select("as_of_date", "snapshot_source") if keys is None else keys
+    dates = keys["as_of_date"].unique().to_list()
     frame = _in_force(checked, dates)
-    sources = snapshots.select("as_of_date", "snapshot_source").unique("as_of_date")
+    sources = keys.select("as_of_date", "snapshot_source").unique("as_of_date")
     frame = frame.join(sources, left_on="snapshot_as_of_date", right_on="as_of_date", how="left")
     holding = members.rename({"as_of_date": "snapshot_as_of_date", "account_id": "_account_then"})
     frame = frame.join(holding, left_on=["snapshot_as_of_date", "reference"], right_on=["snapshot_as_of_date", "record"],
