@@ -16,7 +16,7 @@ import polars as pl
 from assets.checks import check
 from assets.common import errors_as_dagster_failures, table_out, validate
 from assets.metadata import column_schema_for
-from assets.resources import AlmsSettings, Warehouse
+from assets.resources import AlmsSettings, KeptTable, Warehouse
 from assets.rules import (
     backtest,
     designations,
@@ -59,6 +59,8 @@ RECONSTRUCTION_CODE = (
 )  # fmt: skip
 # the code whose change can change a month end's outcomes
 WINDOW_CODE = (outcomes, kept_month_ends, sys.modules[__name__])
+BATCH_ROWS = 2_000_000  # account rows computed and written at once (about 0.5 GB): a few dates, or one at 1M accounts
+ACCOUNT_SCHEMA = {**outcomes.OUTCOME_SCHEMA, **{c: pl.Float64 for c in snapshots.CRITERIA_COLUMNS}}  # the table's
 
 
 @dg.multi_asset(
@@ -89,11 +91,15 @@ WINDOW_CODE = (outcomes, kept_month_ends, sys.modules[__name__])
         "deals": dg.AssetIn(key=["intermediate", "int_deals_checked"], metadata={"columns": DEAL_COLUMNS}),
         "prospects": dg.AssetIn(key=["raw", "prospects"], metadata={"columns": PROSPECT_COLUMNS}),
         "fx_rates": dg.AssetIn(key=["raw", "fx_rates"], metadata={"columns": FX_COLUMNS}),
-        "history": dg.AssetIn(key=["marts", "account_snapshots"], metadata={"columns": HISTORY_COLUMNS}),
         "window": dg.AssetIn(key=["intermediate", "int_reporting_windows_resolved"]),
     },
     # asked in DuckDB (snapshots.Monthly), never loaded whole: tens of millions of rows at 1M client records
-    deps=[dg.AssetKey(["intermediate", MONTHLY_BILLING]), dg.AssetKey(["intermediate", MONTHLY_ENGAGEMENT])],
+    # and the recorded snapshots one as-of date at a time
+    deps=[
+        dg.AssetKey(["intermediate", MONTHLY_BILLING]),
+        dg.AssetKey(["intermediate", MONTHLY_ENGAGEMENT]),
+        dg.AssetKey(["marts", "account_snapshots"]),
+    ],
 )
 def prioritization_outcomes(
     context: dg.AssetExecutionContext,
@@ -103,11 +109,9 @@ def prioritization_outcomes(
     deals: pl.DataFrame,
     prospects: pl.DataFrame,
     fx_rates: pl.DataFrame,
-    history: pl.DataFrame,
     window: pl.DataFrame,
 ):
     as_of = window["as_of_date"][0]
-    recorded = snapshots.recorded_snapshots(history)
     now = snapshots.records_now(records)
     with errors_as_dagster_failures(), warehouse.connect() as conn:
         config = load_scoring_config(settings.data_dir)
@@ -135,54 +139,78 @@ def prioritization_outcomes(
             data,
             dates,
         )
-        kept = kept_month_ends.kept_reconstruction(conn, fingerprints) if settings.reuse_unchanged else None
+        found = kept_month_ends.stored(conn) if settings.reuse_unchanged else None
+        kept = kept_month_ends.kept_reconstruction(
+            conn, found, fingerprints, settings.review_months, settings.review_start_month
+        )
         built = snapshots.reconstruct(
-            data, dates, config, settings.key_share, settings.review_months, settings.review_start_month,
-            kept=kept[0] if kept else None,
-        )  # fmt: skip
+            data, dates, config, settings.key_share, settings.review_months, settings.review_start_month, kept=kept
+        )  # only the month ends not kept
+        kept_dates = kept.kept_of(dates) if kept else []
         matched_now = matches.group_by("prospect_id").agg(pl.col("account_id").min())  # as score_prospects names it
-        kept_dates = sorted(kept[0].accounts["as_of_date"].unique()) if kept else []
-        windows = kept_month_ends.window_fingerprints(
-            reuse.source_digest(module.__file__ for module in WINDOW_CODE), fingerprints, monthly, now, matched_now,
-            as_of,
+        recorded = kept_month_ends.recorded_digests(conn, HISTORY_COLUMNS)
+        built_dates = set(built.accounts["as_of_date"].unique())
+        with_rows = sorted({*kept_dates, *built_dates})  # reconstructed month ends with a snapshot
+        parts = kept_month_ends.part_fingerprints(
+            reuse.source_digest(module.__file__ for module in WINDOW_CODE),
+            {day: fingerprints[day] for day in with_rows}, recorded, monthly, now, matched_now, as_of,
         )  # fmt: skip
-        same = kept_month_ends.kept_windows(conn, windows, kept_dates) if kept_dates else None
-        per_account = outcomes.account_outcomes(
-            recorded, built.accounts, monthly, now, as_of, kept=same["accounts"] if same else None
-        )
-        leads = outcomes.lead_outcomes(
-            built.leads, matched_now, monthly, now, as_of, kept=same["leads"] if same else None
-        )
-        windows_kept = same["accounts"]["as_of_date"].n_unique() if same else 0
+        unchanged = kept_month_ends.unchanged_parts(found, parts)
+        tables = kept_month_ends.OutcomeTables(conn, {kept_month_ends.ACCOUNTS: ACCOUNT_SCHEMA,
+                                                      kept_month_ends.LEADS: outcomes.LEAD_OUTCOME_SCHEMA})  # fmt: skip
+        tables.start(sorted(parts), keep=bool(kept_dates or unchanged))
+        recorded_months = {snapshots.month_index(day) for day in recorded}
+        groups_out = [
+            tables.stored_rows(kept_month_ends.GROUPS, outcomes.GROUP_SCHEMA, unchanged)
+            if unchanged else pl.DataFrame(schema=outcomes.GROUP_SCHEMA)
+        ]  # fmt: skip
+        accounts_now = now["account_id"].n_unique()
+        rows_per_day = {
+            day: accounts_now * ((day in recorded) + (day in with_rows)) for day in parts
+        }  # an estimate, to bound the rows held at once
+        used = (pl.col("snapshot_source") == snapshots.RECORDED) | ~snapshots.month_index(pl.col("as_of_date")).is_in(
+            list(recorded_months)
+        )  # the snapshot the groups use: the recorded one of a month that has one (outcomes.chosen)
+        for days in kept_month_ends.batches(sorted(set(parts) - set(unchanged)), rows_per_day, BATCH_ROWS):
+            per_account, leads = _part(
+                conn, tables, days, built, kept_dates, recorded, monthly, now, matched_now, as_of
+            )
+            groups_out.append(outcomes.group_outcomes(per_account.filter(used), leads))
+            tables.write(kept_month_ends.ACCOUNTS, days, per_account)
+            tables.write(kept_month_ends.LEADS, days, leads)
+            del per_account, leads
+        sizes = {
+            table: conn.sql(f"select count(*) from {table}").fetchall()[0][0]
+            for table in (kept_month_ends.ACCOUNTS, kept_month_ends.LEADS)
+        }
     for note in built.skipped:
         context.log.warning(f"snapshot not reconstructed: {note}")
+    kept_parts = [day for day in unchanged if day in set(with_rows)]
     if kept_dates:
         context.log.info(
-            f"inputs, settings and code up to {kept_dates[-1]} unchanged since run {kept[1][:8]}: its "
+            f"inputs, settings and code up to {kept_dates[-1]} unchanged since run {found[1][:8]}: its "
             f"{len(kept_dates)} reconstructed month ends from {kept_dates[0]} are kept, and the outcomes of "
-            f"{windows_kept} of them (the billing after them and today's deduplication unchanged too)"
+            f"{len(kept_parts)} of them (the billing after them and today's deduplication unchanged too)"
         )
-    criteria = built.accounts.select("as_of_date", "snapshot_source", "account_id", *snapshots.CRITERIA_COLUMNS)
-    per_account = per_account.join(criteria, on=["as_of_date", "snapshot_source", "account_id"], how="left")
-    chosen = outcomes.chosen(per_account)  # once: a copy of every snapshot's rows at 1M accounts
     groups = validate(
         PrioritizationOutcomes,
-        outcomes.group_outcomes(chosen, leads).with_columns(
-            pl.lit(settings.reporting_currency).alias("reporting_currency")
-        ),
+        pl.concat([g.select(list(outcomes.GROUP_SCHEMA)).cast(outcomes.GROUP_SCHEMA) for g in groups_out])
+        .with_columns(pl.lit(settings.reporting_currency).alias("reporting_currency"))
+        .sort("as_of_date", "snapshot_source", "population", "group_kind", "group_value", "horizon_months"),
     )
     presentation = outcomes_presentation(groups, outcomes.MIN_GROUP_SIZE)
-    sources = dict(
-        chosen.select("as_of_date", "snapshot_source").unique()
-        .group_by("snapshot_source").len().sort("snapshot_source").iter_rows()
-    )  # fmt: skip
-    del chosen
+    sources = {
+        snapshots.RECONSTRUCTED: sum(snapshots.month_index(day) not in recorded_months for day in with_rows),
+        snapshots.RECORDED: len(recorded),
+    }
+    sources = {k: v for k, v in sorted(sources.items()) if v}
     context.log.info(
         f"outcomes of {sum(sources.values())} snapshots ({', '.join(f'{v} {k}' for k, v in sources.items()) or 'none'})"
-        f"; {len(dates)} month ends reconstructed"
+        f"; {len(dates)} month ends reconstructed; {len(parts) - len(unchanged)} of {len(parts)} dates computed, "
+        f"the others kept"
     )
-    yield dg.Output(per_account, output_name="accounts", metadata={"rows": per_account.height})
-    yield dg.Output(leads, output_name="leads", metadata={"rows": leads.height})
+    yield dg.Output(KeptTable(), output_name="accounts", metadata={"rows": sizes[kept_month_ends.ACCOUNTS]})
+    yield dg.Output(KeptTable(), output_name="leads", metadata={"rows": sizes[kept_month_ends.LEADS]})
     yield dg.Output(
         groups,
         output_name="groups",
@@ -191,32 +219,70 @@ def prioritization_outcomes(
             "snapshots": dg.MetadataValue.json(sources),
             "reconstructed_month_ends": len(dates),
             "month_ends_kept": len(kept_dates),
-            "month_end_outcomes_kept": windows_kept,
+            "month_end_outcomes_kept": len(kept_parts),
+            "dates_computed": len(parts) - len(unchanged),
             "complete_snapshots_6m": groups.filter(pl.col("is_complete") & (pl.col("horizon_months") == 6))[
                 "as_of_date"
             ].n_unique(),
         },
     )
-    # both working tables are stored by now (each output is stored as it is yielded): mark them with the fingerprint
-    # of each month end they hold, for the next run
+    # the three tables are stored by now (each output is stored as it is yielded): mark them with the fingerprint
+    # of each date they hold, for the next run
     with warehouse.connect() as conn:
-        kept_month_ends.record(conn, fingerprints, windows, built.accounts["as_of_date"].unique(), context.run.run_id)
+        kept_month_ends.record(conn, fingerprints, with_rows, parts, context.run.run_id)
+
+
+def _part(conn, tables, days, built, kept_dates, recorded, monthly, now, matched_now, as_of):
+    """The account outcomes (with the criteria of a reconstructed snapshot) and lead outcomes of some as-of dates:
+    their reconstructed snapshots (computed by this run, or kept in the table) and their recorded ones."""
+    kept = [day for day in days if day in kept_dates]
+    reconstructed = pl.concat(
+        [
+            built.accounts.filter(pl.col("as_of_date").is_in(days)),
+            tables.stored_rows(kept_month_ends.ACCOUNTS, snapshots.RECONSTRUCTED_SCHEMA, kept,
+                               f"snapshot_source = '{snapshots.RECONSTRUCTED}'").cast(snapshots.RECONSTRUCTED_SCHEMA),
+        ]
+    )  # fmt: skip
+    leads_then = pl.concat(
+        [
+            built.leads.filter(pl.col("as_of_date").is_in(days)),
+            tables.stored_rows(
+                kept_month_ends.LEADS,
+                ["as_of_date", "prospect_id", "owner_id", "lead_score", "false as is_client_then", "is_recommended",
+                 "cast(null as bigint) as lead_rank"],
+                kept,
+            ).cast(snapshots.LEAD_SCHEMA),
+        ]
+    )  # fmt: skip
+    history = conn.sql(
+        f"select {', '.join(HISTORY_COLUMNS)} from {kept_month_ends.RECORDED_TABLE} "
+        "where as_of_date in (select unnest($days))",
+        params={"days": [day for day in days if day in recorded]},
+    ).pl()
+    per_account = outcomes.account_outcomes(snapshots.recorded_snapshots(history), reconstructed, monthly, now, as_of)
+    criteria = reconstructed.select("as_of_date", "snapshot_source", "account_id", *snapshots.CRITERIA_COLUMNS)
+    per_account = per_account.join(criteria, on=["as_of_date", "snapshot_source", "account_id"], how="left")
+    leads = outcomes.lead_outcomes(leads_then, matched_now, monthly, now, as_of)
+    return per_account, leads
 
 
 @dg.asset(
     key=["marts", "scoring_backtest"],
     group_name="marts",
     kinds={"polars", "duckdb"},
-    ins={"outcomes": dg.AssetIn(key=["marts", "account_outcomes"])},
+    deps=[
+        dg.AssetKey(["marts", "account_outcomes"])
+    ],  # its reconstructed snapshots only (at most 24), not the recorded
     metadata=column_schema_for("marts", "scoring_backtest"),
 )
-def scoring_backtest(context: dg.AssetExecutionContext, settings: AlmsSettings, outcomes: pl.DataFrame):
+def scoring_backtest(context: dg.AssetExecutionContext, settings: AlmsSettings, warehouse: Warehouse):
     """How well the scoring config in force ranked the reconstructed past snapshots by the growth that followed,
     overall and per criterion, and the weights that would have ranked best: a suggestion, never applied (`alms
     backtest` writes it to a file; docs/outcomes.md)."""
     with errors_as_dagster_failures():
         config = load_scoring_config(settings.data_dir)
-    frame = outcomes.filter(pl.col("snapshot_source") == "reconstructed")
+    with warehouse.connect() as conn:  # what the publication copies for `alms backtest`, in the same order
+        frame = conn.sql(backtest.backtest_input_selects()["account_outcomes"]).pl()
     horizon = backtest.default_horizon(frame)
     result = backtest.run_backtest(frame, config, horizon)
     published = validate(ScoringBacktest, backtest.table(result, config))

@@ -1,24 +1,41 @@
-"""Which reconstructed month ends of the outcomes a run keeps from the last one (assets/outcomes.py feeds it).
+"""What the outcomes step keeps from the last run, and how it stores the rest (assets/outcomes.py feeds it).
 
-A reconstructed month end is kept when everything it is computed from is unchanged (a monthly run brings a month of
-billing: the month ends before it read none of it): the fingerprint of each month end (assets/rules/reuse.py) covers
-the client records known then, the clean deals and prospects created by then, the monthly billing and engagement up
-to then, the first reconstructed month end, the scoring config, the key share and review settings, the code and its
-libraries; the tables `marts.account_outcomes` and `marts.lead_outcomes` carry the fingerprint of each of their month
-ends. A kept month end's outcomes (its accounts' and leads' billing after it) are kept too when that billing, which
-windows are complete and today's deduplication are unchanged as well.
+The outcome tables hold one part per as-of date: the rows of `marts.account_outcomes`, `marts.lead_outcomes` and
+`marts.prioritization_outcomes` with that date. A run computes again only the dates whose part would differ, and
+writes only those (`OutcomeTables`), so its cost does not grow with the snapshots a year of monthly runs records.
+
+- A reconstructed month end is kept (not reconstructed again) when everything it is computed from is unchanged (a
+  monthly run brings a month of billing: the month ends before it read none of it): its fingerprint
+  (assets/rules/reuse.py) covers the client records known then, the clean deals and prospects created by then, the
+  monthly billing and engagement up to then, the first reconstructed month end, the scoring config, the key share
+  and review settings, the code and its libraries. Only the oldest month ends are kept, up to the first that differs
+  (a snapshot takes owners and key levels from the ones before it).
+- A date's part (its accounts' and leads' billing after it, and its groups) is kept when its reconstructed snapshot
+  is kept, its recorded snapshot (`marts.account_snapshots`) is unchanged, the billing of the 12 months after it (as
+  far as they are complete), which windows are complete, today's deduplication, the prospects that are clients today
+  and which of its snapshots the groups use (`outcomes.chosen`) are unchanged too.
+
+The tables carry the fingerprints as their comment (`reuse.record_by_part`): the reconstruction's as `<date>`, the
+part's as `rows <date>`. Writing clears them first and a run records them once all three tables are written, so a
+run that stops half-way leaves no fingerprint and the next one computes every date.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
+import duckdb
 import polars as pl
 
 from assets.rules import outcomes, reuse, snapshots
+from assets.rules.reviews import review_period
 
-OUTCOME_TABLES = ("marts.account_outcomes", "marts.lead_outcomes")  # they carry each month end's fingerprint
+ACCOUNTS, LEADS, GROUPS = "marts.account_outcomes", "marts.lead_outcomes", "marts.prioritization_outcomes"
+OUTCOME_TABLES = (ACCOUNTS, LEADS, GROUPS)  # they carry each date's fingerprints
+RECORDED_TABLE = "marts.account_snapshots"
 RECONSTRUCTION_LIBRARIES = ("polars", "duckdb")  # the libraries whose change can change a month end
+ROWS = "rows "  # the fingerprint of a date's part: its name is ROWS + the date
 
 
 def reconstruction_fingerprints(
@@ -39,84 +56,167 @@ def reconstruction_fingerprints(
     }
 
 
-WINDOW = "window "  # the fingerprint of a month end's outcomes: its part's name is WINDOW + the date
+def stored(conn: duckdb.DuckDBPyConnection) -> tuple[dict[str, str], str] | None:
+    """The fingerprints the outcome tables carry (one per part) and the run that recorded them, or None."""
+    return reuse.stored_by_part(conn, OUTCOME_TABLES)
 
 
-def window_fingerprints(
+def kept_reconstruction(
+    conn: duckdb.DuckDBPyConnection,
+    found: tuple[dict[str, str], str] | None,
+    fingerprints: dict[dt.date, str],
+    review_months: int,
+    review_start_month: int,
+) -> snapshots.Kept | None:
+    """The oldest month ends whose stored fingerprint (`found`: `stored()`) is this run's, none missing in between
+    and each with its rows in the table, as a snapshots.Kept (the rows of the first of each review period and of the
+    last one); None when there is none."""
+    if found is None:
+        return None
+    counts = dict(
+        conn.sql(
+            f"select as_of_date, count(*) from {ACCOUNTS} where snapshot_source = $source group by as_of_date",
+            params={"source": snapshots.RECONSTRUCTED},
+        ).fetchall()
+    )
+    same = []
+    for as_of in sorted(fingerprints):
+        if found[0].get(str(as_of)) != fingerprints[as_of] or not counts.get(as_of):
+            break
+        same.append(as_of)
+    if not same:
+        return None
+    firsts = {}
+    for day in same:
+        firsts.setdefault(review_period(day, review_months, review_start_month).start, day)
+    needed = sorted({*firsts.values(), same[-1]})
+    accounts = conn.sql(
+        f"select as_of_date, account_id, owner_id, billing_12m from {ACCOUNTS} "
+        "where snapshot_source = $source and as_of_date in (select unnest($days))",
+        params={"source": snapshots.RECONSTRUCTED, "days": needed},
+    ).pl()
+    return snapshots.Kept(dates=same, accounts=accounts)
+
+
+def recorded_digests(conn: duckdb.DuckDBPyConnection, columns: Iterable[str]) -> dict[dt.date, list[int]]:
+    """as_of_date -> a digest of its recorded snapshot's `columns` (reuse.rows_digest), asked in DuckDB."""
+    select = f"select {', '.join(columns)} from {RECORDED_TABLE}"
+    return reuse.rows_digest(conn, select, by="as_of_date")
+
+
+def part_fingerprints(
     code: str,
     reconstruction: dict[dt.date, str],
+    recorded: dict[dt.date, list[int]],
     monthly: snapshots.Monthly,
     now: pl.DataFrame,
     matched_now: pl.DataFrame,
     as_of: dt.date,
 ) -> dict[dt.date, str]:
-    """The fingerprint of each reconstructed month end's outcomes (its accounts' and leads' billing after it): its
-    snapshot's fingerprint, the billing of the 12 months after it as far as they are complete, which windows are
-    complete, today's deduplication and the prospects that are clients today."""
+    """The fingerprint of each date's part: its reconstructed snapshot's fingerprint, its recorded snapshot's digest,
+    whether the reconstructed one is used (no recorded snapshot in its month), the billing of the 12 months after it
+    as far as they are complete, which windows are complete, today's deduplication and the prospects that are clients
+    today, and the `code`."""
     end = snapshots.last_complete_month(as_of)
     billing = monthly.month_digests()["billing"]
+    recorded_months = {snapshots.month_index(day) for day in recorded}
     common = {"now": reuse.frame_digest(now), "matched_now": reuse.frame_digest(matched_now)}
-    windows = {}
-    for day, fingerprint in reconstruction.items():
+    parts = {}
+    for day in sorted({*reconstruction, *recorded}):
         m = snapshots.month_index(day)
         after = sorted([month, *billing[month]] for month in billing if m < month <= min(m + 12, end))
-        complete = [m + n <= end for n in outcomes.HORIZONS]
-        settings = {**common, "snapshot": fingerprint, "after": after, "complete": complete}
-        windows[day] = reuse.fingerprint({}, settings, code, RECONSTRUCTION_LIBRARIES)
-    return windows
+        settings = {
+            **common,
+            "reconstructed": reconstruction.get(day),
+            "recorded": recorded.get(day),
+            "reconstructed_used": day in reconstruction and m not in recorded_months,
+            "after": after,
+            "complete": [m + n <= end for n in outcomes.HORIZONS],
+        }
+        parts[day] = reuse.fingerprint({}, settings, code, RECONSTRUCTION_LIBRARIES)
+    return parts
 
 
-def kept_windows(conn, windows: dict[dt.date, str], kept_dates: list[dt.date]) -> dict[str, pl.DataFrame] | None:
-    """The outcome rows (accounts, leads) of the kept month ends whose outcomes' fingerprint is the stored one."""
-    found = reuse.stored_by_part(conn, OUTCOME_TABLES)
+def batches(days: list[dt.date], rows_per_day: dict[dt.date, int], most: int) -> list[list[dt.date]]:
+    """`days` in order, in batches of at most `most` rows (`rows_per_day`: an estimate; a day above it alone)."""
+    out: list[list[dt.date]] = []
+    size = 0
+    for day in sorted(days):
+        rows = rows_per_day.get(day, 0)
+        if not out or size + rows > most:
+            out.append([])
+            size = 0
+        out[-1].append(day)
+        size += rows
+    return out
+
+
+def unchanged_parts(found: tuple[dict[str, str], str] | None, parts: dict[dt.date, str]) -> list[dt.date]:
+    """The dates whose part the tables hold with this run's fingerprint."""
     if found is None:
-        return None
-    same = [day for day in kept_dates if found[0].get(f"{WINDOW}{day}") == windows.get(day)]
-    if not same:
-        return None
-    accounts = conn.sql(
-        f"select {', '.join(outcomes.OUTCOME_SCHEMA)} from marts.account_outcomes "
-        "where snapshot_source = $source and as_of_date in (select unnest($days))",
-        params={"source": snapshots.RECONSTRUCTED, "days": same},
-    ).pl()
-    leads = conn.sql(
-        f"select {', '.join(outcomes.LEAD_OUTCOME_SCHEMA)} from marts.lead_outcomes "
-        "where as_of_date in (select unnest($days))",
-        params={"days": same},
-    ).pl()
-    return {"accounts": accounts, "leads": leads}
+        return []
+    return sorted(day for day, value in parts.items() if found[0].get(f"{ROWS}{day}") == value)
 
 
-def kept_reconstruction(conn, fingerprints: dict[dt.date, str]) -> tuple[snapshots.Reconstruction, str] | None:
-    """The month ends the outcome tables hold with the same fingerprint as this run's, oldest first and none missing
-    in between, as a Reconstruction of them, with the run that computed them; None when there is none."""
-    found = reuse.stored_by_part(conn, OUTCOME_TABLES)
-    if found is None:
-        return None
-    stored, run_id = found
-    same = []
-    for as_of in sorted(fingerprints):
-        if stored.get(str(as_of)) != fingerprints[as_of]:
-            break
-        same.append(as_of)
-    if not same:
-        return None
-    accounts = conn.sql(
-        f"select {', '.join(snapshots.RECONSTRUCTED_SCHEMA)} from marts.account_outcomes "
-        "where snapshot_source = $source and as_of_date between $first and $last",
-        params={"source": snapshots.RECONSTRUCTED, "first": same[0], "last": same[-1]},
-    ).pl()
-    leads = conn.sql(
-        "select as_of_date, prospect_id, owner_id, lead_score, false as is_client_then, is_recommended, "
-        "cast(null as bigint) as lead_rank from marts.lead_outcomes where as_of_date between $first and $last",
-        params={"first": same[0], "last": same[-1]},
-    ).pl()
-    return snapshots.Reconstruction(accounts=accounts, leads=leads), run_id
+class OutcomeTables:
+    """Writes the parts of the account and lead outcome tables that changed: `start` clears their fingerprints and
+    removes the dates this run does not have (or empties them when nothing of them is kept, so a new code's columns
+    replace the old); `write` replaces one date's rows. `record` marks the tables once all three are written."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection, schemas: dict[str, dict]):
+        self.conn, self.schemas = conn, schemas
+
+    def start(self, dates: list[dt.date], keep: bool) -> None:
+        """`dates`: this run's dates; `keep`: whether anything stored is kept (else the tables start empty)."""
+        conn = self.conn
+        conn.execute("begin")
+        try:
+            for table, schema in self.schemas.items():
+                if keep:
+                    conn.execute(f"comment on table {table} is null")
+                    conn.execute(f"delete from {table} where as_of_date not in (select unnest($days))", {"days": dates})
+                else:
+                    conn.register("outcome_rows", pl.DataFrame(schema=schema))
+                    conn.execute(f"create or replace table {table} as select * from outcome_rows")
+                    conn.unregister("outcome_rows")
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+
+    def write(self, table: str, days: list[dt.date], frame: pl.DataFrame) -> None:
+        """Replace the rows of `days` in `table` by `frame` (its schema's columns and types), in one transaction."""
+        schema = self.schemas[table]
+        conn = self.conn
+        conn.register("outcome_rows", frame.select(list(schema)).cast(schema))
+        conn.execute("begin")
+        try:
+            conn.execute(f"delete from {table} where as_of_date in (select unnest($days))", {"days": days})
+            conn.execute(f"insert into {table} select * from outcome_rows")
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+        finally:
+            conn.unregister("outcome_rows")
+
+    def stored_rows(self, table: str, columns: Iterable[str], days: list[dt.date], where: str = "true") -> pl.DataFrame:
+        """`columns` of the rows of `days` the table holds (and `where`)."""
+        return self.conn.sql(
+            f"select {', '.join(columns)} from {table} where as_of_date in (select unnest($days)) and {where}",
+            params={"days": days},
+        ).pl()
 
 
-def record(conn, fingerprints: dict[dt.date, str], windows: dict[dt.date, str], days, run_id: str) -> None:
-    """Mark the outcome tables (stored by now) with the fingerprints of the month ends `days` they hold, for the next
-    run."""
-    days = [day for day in days if day in fingerprints]
-    computed = {**{str(day): fingerprints[day] for day in days}, **{f"{WINDOW}{day}": windows[day] for day in days}}
+def record(
+    conn: duckdb.DuckDBPyConnection,
+    fingerprints: dict[dt.date, str],
+    reconstructed_days: Iterable[dt.date],
+    parts: dict[dt.date, str],
+    run_id: str,
+) -> None:
+    """Mark the outcome tables (all three written by now) with the fingerprint of each reconstructed month end they
+    hold (`reconstructed_days`) and of each date's part, for the next run."""
+    computed = {str(day): fingerprints[day] for day in reconstructed_days if day in fingerprints}
+    computed.update({f"{ROWS}{day}": value for day, value in parts.items()})
     reuse.record_by_part(conn, OUTCOME_TABLES, computed, run_id)

@@ -114,24 +114,17 @@ def account_outcomes(
     billing: pl.DataFrame | Monthly,
     now: pl.DataFrame,
     as_of: dt.date,
-    kept: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """OUTCOME_SCHEMA for every account of every snapshot, recorded and reconstructed alike (the caller chooses).
 
     `recorded`: snapshots.recorded_snapshots(); `reconstructed`: Reconstruction.accounts; `billing`:
     snapshots.billing_by_record() or a snapshots.Monthly (asked in DuckDB); `now`: snapshots.records_now(); `as_of`: the run's as-of date (the last complete
-    month of the data bounds every window); `kept`: OUTCOME_SCHEMA rows of reconstructed snapshots whose outcomes a
-    previous run computed from the same snapshot, billing after it, deduplication and complete windows (the
-    caller compares): taken as they are."""
+    month of the data bounds every window)."""
     end = last_complete_month(as_of)
     source = monthly(billing)
-    kept_dates = set(kept["as_of_date"].unique()) if kept is not None else set()
     parts = []
     if reconstructed.height:
         for (as_of_date,), frame in reconstructed.partition_by("as_of_date", as_dict=True, maintain_order=True).items():
-            if as_of_date in kept_dates:
-                parts.append(kept.filter(pl.col("as_of_date") == as_of_date))
-                continue
             parts.append(_windows(frame.select(list(SNAPSHOT_SCHEMA)), source, now, month_index(as_of_date), end))
     for (as_of_date,), frame in recorded.partition_by("as_of_date", as_dict=True, maintain_order=True).items():
         mapping = recorded_mapping(frame, now)
@@ -149,12 +142,10 @@ def lead_outcomes(
     billing: pl.DataFrame | Monthly,
     now: pl.DataFrame,
     as_of: dt.date,
-    kept: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """LEAD_OUTCOME_SCHEMA for every prospect that was not a client at its snapshot (`leads`: Reconstruction.leads):
     converted in n months when it is today a client record (`matched_now`: prospect_id, account_id) whose account
-    billed in the n months after the snapshot's month; null when those months are not complete. `kept`:
-    LEAD_OUTCOME_SCHEMA rows of snapshots whose outcomes are kept (as in `account_outcomes`)."""
+    billed in the n months after the snapshot's month; null when those months are not complete."""
     end = last_complete_month(as_of)
     candidates = leads.filter(~pl.col("is_client_then")).join(
         matched_now.select("prospect_id", pl.col("account_id").alias("converted_account_id")),
@@ -164,16 +155,8 @@ def lead_outcomes(
     if candidates.height == 0:
         return pl.DataFrame(schema=LEAD_OUTCOME_SCHEMA)
     source = monthly(billing)
-    kept_dates = set(kept["as_of_date"].unique()) if kept is not None else set()
     parts = []
     for (as_of_date,), frame in candidates.partition_by("as_of_date", as_dict=True, maintain_order=True).items():
-        if as_of_date in kept_dates:
-            parts.append(
-                kept.filter(pl.col("as_of_date") == as_of_date)
-                .select(list(LEAD_OUTCOME_SCHEMA))
-                .cast(LEAD_OUTCOME_SCHEMA)
-            )
-            continue
         m = month_index(as_of_date)
         after = source.account_windows(m, now, HORIZONS).select(
             "account_id", *((pl.col(AFTER[n]) > 0).alias(CONVERTED[n]) for n in HORIZONS)

@@ -115,6 +115,26 @@ class Reconstruction:
     skipped: list[str] = field(default_factory=list)  # as-of dates left out, with why
 
 
+@dataclass
+class Kept:
+    """The oldest month ends a previous reconstruction made from the same inputs, not computed again: `dates`, and
+    `accounts` (as_of_date, account_id, owner_id, billing_12m) of at least the first of them in each review period
+    (its key level) and the last one (the owners the next month end starts from). Only the oldest dates of a
+    reconstruction are kept, none missing in between: the others are computed again."""
+
+    dates: list[dt.date]
+    accounts: pl.DataFrame
+
+    def kept_of(self, dates: list[dt.date]) -> list[dt.date]:
+        """The oldest of `dates` that are kept, up to the first that is not."""
+        out = []
+        for day in sorted(dates):
+            if day not in self.dates:
+                break
+            out.append(day)
+        return out
+
+
 # ---- calendar months ----------------------------------------------------------------------------------------------
 
 
@@ -492,14 +512,13 @@ def reconstruct(
     key_share: float = 0.25,
     review_months: int = 12,
     review_start_month: int = 1,
-    kept: Reconstruction | None = None,
+    kept: Kept | None = None,
 ) -> Reconstruction:
     """The reconstructed snapshot of every date in `dates` (month ends), oldest first (see the module docstring).
 
-    `kept`: the snapshots of the oldest dates as a previous reconstruction from the same inputs up to them made them
-    (`known_inputs`; the caller compares): they are taken as they are, and the reconstruction goes on from the first
-    date it lacks, with the owners and key levels they carry. Its leads may hold only the prospects that were not
-    clients then (`lead_rank` null): all the outcomes read of them."""
+    `kept`: the oldest dates as a previous reconstruction from the same inputs up to them made them
+    (`known_inputs`; the caller compares): they are not computed again and not returned; the reconstruction goes on
+    from the first date it lacks, with the key levels and owners they carry (`Kept`)."""
     prepared = _prepared(history)
     records, source = prepared["records"], prepared["monthly"]
     stage = replay_stage(config)
@@ -509,19 +528,16 @@ def reconstruct(
     levels: dict[dt.date, Decimal] = {}
     previous_owners = None
     accounts_out, leads_out, skipped = [], [], []
-    keeping = kept is not None
+    kept_dates = kept.kept_of(dates) if kept is not None else []
     for as_of in sorted(dates):
-        kept_accounts = kept.accounts.filter(pl.col("as_of_date") == as_of) if keeping else None
-        keeping = keeping and kept_accounts.height > 0  # only the oldest dates, with none missing in between
-        if keeping:
-            period = review_period(as_of, review_months, review_start_month).start
-            if period not in levels:  # the level this period's first snapshot set, as when it was computed
-                _, cut = designate_key_accounts(kept_accounts.select("account_id", "billing_12m"), key_share)
-                levels[period] = cut.key_level
-            accounts_out.append(kept_accounts.select(list(RECONSTRUCTED_SCHEMA)).cast(RECONSTRUCTED_SCHEMA))
-            kept_leads = kept.leads.filter(pl.col("as_of_date") == as_of)
-            leads_out.append(kept_leads.select(list(LEAD_SCHEMA)).cast(LEAD_SCHEMA))
-            previous_owners = kept_accounts.select("account_id", "owner_id")
+        if as_of in kept_dates:
+            kept_accounts = kept.accounts.filter(pl.col("as_of_date") == as_of)
+            if kept_accounts.height:
+                period = review_period(as_of, review_months, review_start_month).start
+                if period not in levels:  # the level this period's first snapshot set, as when it was computed
+                    _, cut = designate_key_accounts(kept_accounts.select("account_id", "billing_12m"), key_share)
+                    levels[period] = cut.key_level
+                previous_owners = kept_accounts.select("account_id", "owner_id")
             continue
         m = month_index(as_of)
         known, accounts = _accounts_at(records, source, m)

@@ -23,11 +23,13 @@ from assets.rules.outcomes import (
     lead_outcomes,
     recorded_mapping,
 )
+from assets.rules.reviews import review_period
 from assets.rules.scoring_config import load_scoring_config
 from assets.rules.snapshots import (
     RECONSTRUCTED_SCHEMA,
     SNAPSHOT_SCHEMA,
     History,
+    Kept,
     Monthly,
     Reconstruction,
     billing_by_record,
@@ -393,13 +395,15 @@ def with_deals(data: History) -> History:
     return History(data.records, data.billing, deals=deals, prospects=data.prospects)
 
 
-def as_kept(built: Reconstruction, dates: list[dt.date]) -> Reconstruction:
-    """What the outcome tables keep of `built` at `dates`: every account row, the leads that were not clients then."""
-    leads = built.leads.filter(pl.col("as_of_date").is_in(dates) & ~pl.col("is_client_then"))
-    return Reconstruction(
-        accounts=built.accounts.filter(pl.col("as_of_date").is_in(dates)),
-        leads=leads.with_columns(pl.lit(None, pl.Int64).alias("lead_rank")),
-    )
+def as_kept(built: Reconstruction, dates: list[dt.date], review_months: int = 12) -> Kept:
+    """What the outcomes step keeps of `built` at `dates` (kept_month_ends.kept_reconstruction): the rows of the
+    first month end of each review period and of the last one, no more."""
+    firsts = {}
+    for day in dates:
+        firsts.setdefault(review_period(day, review_months, 1).start, day)
+    needed = {*firsts.values(), dates[-1]}
+    accounts = built.accounts.filter(pl.col("as_of_date").is_in(needed))
+    return Kept(dates=list(dates), accounts=accounts.select("as_of_date", "account_id", "owner_id", "billing_12m"))
 
 
 @pytest.fixture(scope="module")
@@ -413,14 +417,18 @@ def computed_every_month_end(config):
 @pytest.mark.parametrize("review_months", [6, 12])
 @pytest.mark.parametrize("kept_count", [1, 5, 8, 12])
 def test_kept_month_ends_give_what_computing_them_gives(config, computed_every_month_end, review_months, kept_count):
-    """The oldest month ends taken from a previous reconstruction, the rest computed from their owners and key
-    levels: the same snapshots and the same lead outcomes as computing every one."""
+    """The oldest month ends kept from a previous reconstruction (only the rows that carry their key levels and
+    owners), the rest computed from them: the same snapshots and lead outcomes as computing every one."""
     data = with_deals(owners_changing())
     dates = reconstruction_dates(data.billing, AS_OF)
     full = computed_every_month_end[review_months]
     assert full.accounts.filter(pl.col("account_id") == "s:A")["owner_id"].unique().to_list() == ["S1"]
-    resumed = reconstruct(data, dates, config, review_months=review_months, kept=as_kept(full, dates[:kept_count]))
-    assert_frame_equal(resumed.accounts, full.accounts)
+    kept = as_kept(full, dates[:kept_count], review_months)
+    assert kept.accounts["as_of_date"].n_unique() < kept_count or kept_count == 1  # not every kept month end's rows
+    resumed = reconstruct(data, dates, config, review_months=review_months, kept=kept)
+    rest = pl.col("as_of_date").is_in(dates[kept_count:])
+    assert resumed.accounts["as_of_date"].unique().sort().to_list() == dates[kept_count:]
+    assert_frame_equal(resumed.accounts, full.accounts.filter(rest))
     matched, billing, now = (
         pl.DataFrame({"prospect_id": ["P1"], "account_id": ["s:E"]}),
         billing_by_record(data.billing),
@@ -428,7 +436,7 @@ def test_kept_month_ends_give_what_computing_them_gives(config, computed_every_m
     )
     assert_frame_equal(
         lead_outcomes(resumed.leads, matched, billing, now, AS_OF),
-        lead_outcomes(full.leads, matched, billing, now, AS_OF),
+        lead_outcomes(full.leads.filter(rest), matched, billing, now, AS_OF),
     )
 
 
@@ -436,14 +444,10 @@ def test_a_kept_month_end_after_a_gap_is_computed_again(config):
     data = history()
     dates = reconstruction_dates(data.billing, AS_OF)
     full = reconstruct(data, dates, config)
-    wrong = as_kept(full, dates[:2] + dates[3:5])
-    wrong.accounts = wrong.accounts.with_columns(pl.lit("nobody").alias("owner_id"))  # would show if it were kept
-    resumed = reconstruct(data, dates, config, kept=wrong)
-    kept_two = full.accounts.filter(pl.col("as_of_date").is_in(dates[:2])).with_columns(
-        pl.lit("nobody").alias("owner_id")
-    )
-    assert set(resumed.accounts.filter(pl.col("owner_id") == "nobody")["as_of_date"]) <= set(dates[:2])
-    assert_frame_equal(resumed.accounts.filter(pl.col("as_of_date").is_in(dates[:2])), kept_two)
+    gap = Kept(dates=dates[:2] + dates[3:5], accounts=as_kept(full, dates[:2]).accounts)
+    resumed = reconstruct(data, dates, config, kept=gap)
+    assert resumed.accounts["as_of_date"].unique().sort().to_list() == dates[2:]  # the two after the gap too
+    assert_frame_equal(resumed.accounts, full.accounts.filter(pl.col("as_of_date").is_in(dates[2:])))
 
 
 def fingerprints(data: History) -> dict[dt.date, str]:
