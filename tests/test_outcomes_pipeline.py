@@ -314,3 +314,25 @@ def test_a_run_keeps_unchanged_month_ends_and_a_backfill_recomputes_them(run, tm
     # the month ends whose 12 months hold November 2024: 2025-05-31 .. 2025-10-31
     assert more["as_of_date"].unique().sort().to_list() == [dt.date(2025, m, 31 if m in (5, 7, 8, 10) else 30)
                                                            for m in range(5, 11)]  # fmt: skip
+    # fewer month ends (ALMS_OUTCOME_MONTHS=6): the older dates' rows go, and the tables are what computing them gives
+    env["ALMS_OUTCOME_MONTHS"] = "6"
+    fewer = again()
+    assert (fewer["reconstructed_month_ends"], fewer["dates_computed"]) == (6, 6)
+    six = outcomes_tables()
+    assert six["account_outcomes"]["as_of_date"].unique().sort().to_list() == [
+        dt.date(2026, m, 31 if m in (5, 7, 8, 10) else 30) for m in range(5, 11)
+    ]
+    assert again()["dates_computed"] == 0  # nothing changed since
+    # a run that stops after writing the rows but before marking them computes every date again the next time
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        patch.setattr("assets.rules.kept_month_ends.record", lambda *args: (_ for _ in ()).throw(OSError("stopped")))
+        with dg.DagsterInstance.ephemeral() as instance:
+            success, _, _ = execute_pipeline(quiet=True, log_level="CRITICAL", instance=instance, selection=selection)
+    assert not success
+    resumed = again()
+    assert (resumed["month_ends_kept"], resumed["dates_computed"]) == (0, 6)
+    assert again(reuse=False)["dates_computed"] == 6
+    for table in tables:
+        assert outcomes_tables()[table].equals(six[table]), table
