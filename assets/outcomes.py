@@ -259,10 +259,14 @@ def _part(conn, tables, days, built, kept_dates, recorded, monthly, now, matched
         "where as_of_date in (select unnest($days))",
         params={"days": [day for day in days if day in recorded]},
     ).pl()
-    per_account = outcomes.account_outcomes(snapshots.recorded_snapshots(history), reconstructed, monthly, now, as_of)
+    nothing = snapshots.recorded_snapshots(None)
+    built_then = outcomes.account_outcomes(nothing, reconstructed, monthly, now, as_of)
+    leads = outcomes.lead_outcomes(leads_then, matched_now, monthly, now, as_of)  # the same windows: kept in monthly
+    recorded_then = outcomes.account_outcomes(snapshots.recorded_snapshots(history), nothing, monthly, now, as_of)
     criteria = reconstructed.select("as_of_date", "snapshot_source", "account_id", *snapshots.CRITERIA_COLUMNS)
-    per_account = per_account.join(criteria, on=["as_of_date", "snapshot_source", "account_id"], how="left")
-    leads = outcomes.lead_outcomes(leads_then, matched_now, monthly, now, as_of)
+    per_account = pl.concat([built_then, recorded_then]).join(
+        criteria, on=["as_of_date", "snapshot_source", "account_id"], how="left"
+    )
     return per_account, leads
 
 

@@ -178,6 +178,9 @@ def _engagement_sql(table: str) -> str:
     )
 
 
+WINDOW_CACHE_ROWS = 2_000_000  # Monthly.account_windows' answers kept (about 100 MB)
+
+
 class Monthly:
     """The monthly billing (and engagement) by client record, asked in DuckDB: every answer is one row per record or
     per account (and month end), so the monthly tables (tens of millions of rows at 1M client records) are never
@@ -284,7 +287,21 @@ class Monthly:
 
     def account_windows(self, m: int, mapping: pl.DataFrame, horizons: tuple[int, ...]) -> pl.DataFrame:
         """account_id, billing_before_12m, billing_after_<n>m for n in `horizons` (decimal, 0 without billing) of
-        every account (by `mapping`: record, account_id) with billing from month m - 11 to m + max(horizons)."""
+        every account (by `mapping`: record, account_id) with billing from month m - 11 to m + max(horizons).
+
+        The latest answers are kept (up to WINDOW_CACHE_ROWS rows): a month end's accounts and its leads ask the same
+        question of today's accounts (the same `mapping` frame), and at 1M client records each asking costs seconds."""
+        cache = self.__dict__.setdefault("_windows", {})
+        key = (m, id(mapping), tuple(horizons))
+        if key in cache and cache[key][0] is mapping:
+            return cache[key][1]
+        answer = self._account_windows(m, mapping, horizons)
+        cache[key] = (mapping, answer)  # the mapping kept with it: its id is not reused while the entry lives
+        while sum(entry[1].height for entry in cache.values()) > WINDOW_CACHE_ROWS and len(cache) > 1:
+            cache.pop(next(iter(cache)))
+        return answer
+
+    def _account_windows(self, m: int, mapping: pl.DataFrame, horizons: tuple[int, ...]) -> pl.DataFrame:
         after = "".join(
             f", cast(coalesce(sum(billing.billing) filter (where billing.month_index between $m + 1 and $m + {n}), 0)"
             f" as decimal(38, 2)) as billing_after_{int(n)}m"

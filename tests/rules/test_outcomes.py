@@ -367,6 +367,10 @@ def test_the_monthly_tables_asked_in_duckdb_answer_as_polars_sums_them():
         ),
         ["account_id"],
     )
+    # a kept answer is given again for the same mapping frame only: another mapping of the same month is asked anew
+    assert source.account_windows(m, mapping, (3, 6, 12)) is source.account_windows(m, mapping, (3, 6, 12))
+    merged = mapping.with_columns(pl.lit("one").alias("account_id"))
+    assert source.account_windows(m, merged, (3, 6, 12))["account_id"].to_list() == ["one"]
 
 
 def owners_changing() -> History:
