@@ -274,9 +274,8 @@ def _part(conn, tables, days, built, kept_dates, recorded, monthly, now, matched
     key=["marts", "scoring_backtest"],
     group_name="marts",
     kinds={"polars", "duckdb"},
-    deps=[
-        dg.AssetKey(["marts", "account_outcomes"])
-    ],  # its reconstructed snapshots only (at most 24), not the recorded
+    # read in DuckDB: the reconstructed snapshots' rows with complete windows only (backtest.stored_complete_rows)
+    deps=[dg.AssetKey(["marts", "account_outcomes"])],
     metadata=column_schema_for("marts", "scoring_backtest"),
 )
 def scoring_backtest(context: dg.AssetExecutionContext, settings: AlmsSettings, warehouse: Warehouse):
@@ -285,9 +284,8 @@ def scoring_backtest(context: dg.AssetExecutionContext, settings: AlmsSettings, 
     backtest` writes it to a file; docs/outcomes.md)."""
     with errors_as_dagster_failures():
         config = load_scoring_config(settings.data_dir)
-    with warehouse.connect() as conn:  # what the publication copies for `alms backtest`, in the same order
-        frame = conn.sql(backtest.backtest_input_selects()["account_outcomes"]).pl()
-    horizon = backtest.default_horizon(frame)
+    with warehouse.connect() as conn:  # the rows it reads of what the publication copies for `alms backtest`
+        horizon, frame = backtest.stored_complete_rows(conn)
     result = backtest.run_backtest(frame, config, horizon)
     published = validate(ScoringBacktest, backtest.table(result, config))
     summary = published.filter(pl.col("as_of_date").is_null() & (pl.col("snapshots") > 0))

@@ -61,6 +61,7 @@ STEP = 0.05
 NEARBY = 0.10  # the nearby suggestion moves no weight further than this from the config's
 MIN_IMPROVEMENT = 1e-4
 MAX_ROUNDS = 20
+HORIZONS = (3, 6, 12)  # as assets/rules/outcomes.py computes them
 SEARCH_ROWS = 120_000
 EVAL_ROWS = 100_000  # accounts per snapshot above which a snapshot is backtested on a fixed hash sample
 # What `alms backtest` re-scores, copied into every publication beside the what-if's inputs (scoring_inputs/), in
@@ -412,10 +413,35 @@ def suggest_weights(prepared: pl.DataFrame, config: ScoringConfig) -> Suggestion
 
 def default_horizon(frame: pl.DataFrame) -> int:
     """6 months when a snapshot has them complete, else 3, else 12 (nothing complete at all: 6)."""
+    return horizon_of({h: frame[f"billing_after_{h}m"].drop_nulls().len() if frame.height else 0 for h in HORIZONS})
+
+
+def horizon_of(complete: dict[int, int]) -> int:
+    """`default_horizon` from the count of rows with each horizon complete."""
     for horizon in (6, 3, 12):
-        if frame.height and frame[f"billing_after_{horizon}m"].drop_nulls().len():
+        if complete.get(horizon):
             return horizon
     return 6
+
+
+def stored_complete_rows(conn, horizon: int | None = None) -> tuple[int, pl.DataFrame]:
+    """The default horizon (or `horizon`) and what run_backtest reads of the warehouse's reconstructed snapshots:
+    only the rows with that many complete months after them, and only the columns it reads (at 1M accounts and
+    24 month ends the whole table is tens of millions of rows)."""
+    layer, table, _ = BACKTEST_INPUTS["account_outcomes"]
+    where = "snapshot_source = 'reconstructed'"
+    if horizon is None:
+        counts = conn.sql(
+            f"select {', '.join(f'count(billing_after_{h}m)' for h in HORIZONS)} from {layer}.{table} where {where}"
+        ).fetchall()[0]
+        horizon = horizon_of(dict(zip(HORIZONS, counts, strict=True)))
+    after = f"billing_after_{horizon}m"
+    columns = ["as_of_date", "account_id", "billing_before_12m", after, *(f"{c}_raw" for c in CRITERIA)]
+    frame = conn.sql(
+        f"select {', '.join(columns)} from {layer}.{table} where {where} and {after} is not null "
+        "order by as_of_date, account_id"
+    ).pl()
+    return horizon, frame
 
 
 def raw_sections_changed(candidate: ScoringConfig, published: ScoringConfig) -> list[str]:

@@ -3,14 +3,17 @@
 import datetime as dt
 import math
 
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
 
 from assets.rules.backtest import (
+    default_horizon,
     evaluate,
     prepare,
     run_backtest,
+    stored_complete_rows,
     suggestion_yaml,
     weighted_score,
 )
@@ -137,3 +140,34 @@ def test_the_suggestion_file_is_a_criteria_section(config, tmp_path):
     loaded = load_scoring_config(tmp_path)  # a valid scoring.yaml section, over the default
     assert max(loaded.weights, key=loaded.weights.get) == "engagement"
     assert "NOT applied" in text
+
+
+def test_the_step_reads_of_the_warehouse_what_the_backtest_uses(config):
+    """stored_complete_rows: the reconstructed rows with the horizon complete and the columns run_backtest reads give
+    the backtest of the whole table (recorded rows, incomplete windows and other columns there too)."""
+    frame = history(accounts=120).with_columns(
+        pl.lit("reconstructed").alias("snapshot_source"),
+        pl.lit("medium").alias("tier"),
+        pl.lit(None, pl.Decimal(38, 2)).alias("billing_after_3m"),
+        pl.lit(None, pl.Decimal(38, 2)).alias("billing_after_12m"),
+        *(pl.lit(50.0).alias(f"{c}_score") for c in CRITERIA),
+    )
+    frame = frame.with_columns(  # the last month end: its 6 months not complete yet
+        pl.when(pl.col("as_of_date") == DATES[-1])
+        .then(None)
+        .otherwise(pl.col("billing_after_6m"))
+        .alias("billing_after_6m")
+    )
+    recorded = frame.filter(pl.col("as_of_date") == DATES[0]).with_columns(
+        pl.lit("recorded").alias("snapshot_source"), pl.lit(None, pl.Float64).alias("engagement_raw")
+    )
+    whole = pl.concat([frame, recorded])
+    with duckdb.connect() as conn:
+        conn.execute("create schema marts")
+        conn.register("whole", whole)
+        conn.execute("create table marts.account_outcomes as select * from whole")
+        horizon, read = stored_complete_rows(conn)
+    reconstructed = whole.filter(pl.col("snapshot_source") == "reconstructed")
+    assert horizon == default_horizon(reconstructed) == 6
+    assert read.height == 120 * 3 and "tier" not in read.columns
+    assert run_backtest(read, config, horizon).summary.equals(run_backtest(reconstructed, config, horizon).summary)
