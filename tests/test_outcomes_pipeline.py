@@ -288,11 +288,12 @@ def test_a_run_keeps_unchanged_month_ends_and_a_backfill_recomputes_them(run, tm
     for table in tables:
         assert second[table].equals(first[table]), table
     # one more line in October 2026, the run's last month: every month end before it is kept, and the outcomes of
-    # those whose 12 months after end before it (2025-05-31 .. 2025-09-30); the same tables as computing them all
+    # all but those whose 3-, 6- or 12-month window ends with it (2025-10-31, 2026-04-30, 2026-07-31) and its own
+    # (the others' windows either end before it or are not complete either way); the same tables as computing them all
     write_csv(copies["inputs"] / "billing" / "october.csv", list(BILLING.columns),
               [line("nat", "OCT-1", 1, "N2", "2026-10-20", "700.00")])  # fmt: skip
     october = again()
-    assert (october["month_ends_kept"], october["month_end_outcomes_kept"]) == (17, 5)
+    assert (october["month_ends_kept"], october["month_end_outcomes_kept"]) == (17, 14)
     kept_tables = outcomes_tables()
     assert again(reuse=False)["month_ends_kept"] == 0
     for table in tables:

@@ -10,10 +10,12 @@ writes only those (`OutcomeTables`), so its cost does not grow with the snapshot
   monthly billing and engagement up to then, the first reconstructed month end, the scoring config, the key share
   and review settings, the code and its libraries. Only the oldest month ends are kept, up to the first that differs
   (a snapshot takes owners and key levels from the ones before it).
-- A date's part (its accounts' and leads' billing after it, and its groups) is kept when its reconstructed snapshot
-  is kept, its recorded snapshot (`marts.account_snapshots`) is unchanged, the billing of the 12 months after it (as
-  far as they are complete), which windows are complete, today's deduplication, the prospects that are clients today
-  and which of its snapshots the groups use (`outcomes.chosen`) are unchanged too.
+- A date's part (its accounts' and leads' billing before and after it, and its groups) is kept when its
+  reconstructed snapshot is kept, its recorded snapshot (`marts.account_snapshots`) is unchanged, and which windows
+  are complete, the billing its rows read (the 12 months up to it, the months of its complete windows), today's
+  deduplication, the prospects that are clients today and which of its snapshots the groups use (`outcomes.chosen`)
+  are unchanged too. An incomplete window is null whatever billing its months hold, so a new month changes only the
+  dates whose 3-, 6- or 12-month window it completes.
 
 The tables carry the fingerprints as their comment (`reuse.record_by_part`): the reconstruction's as `<date>`, the
 part's as `rows <date>`. Writing clears them first and a run records them once all three tables are written, so a
@@ -114,9 +116,11 @@ def part_fingerprints(
     as_of: dt.date,
 ) -> dict[dt.date, str]:
     """The fingerprint of each date's part: its reconstructed snapshot's fingerprint, its recorded snapshot's digest,
-    whether the reconstructed one is used (no recorded snapshot in its month), the billing of the 12 months after it
-    as far as they are complete, which windows are complete, today's deduplication and the prospects that are clients
-    today, and the `code`."""
+    whether the reconstructed one is used (no recorded snapshot in its month), which windows are complete, the billing
+    its rows read (the 12 months up to it and the months of its complete windows after it; an incomplete window is
+    null whatever its months hold), today's deduplication and the prospects that are clients today, and the `code`.
+    So a monthly run's new month changes only the dates whose window it completes (3, 6 and 12 months back) and the
+    new ones, not every date whose 12 months after it are still open."""
     end = snapshots.last_complete_month(as_of)
     billing = monthly.month_digests()["billing"]
     recorded_months = {snapshots.month_index(day) for day in recorded}
@@ -124,14 +128,16 @@ def part_fingerprints(
     parts = {}
     for day in sorted({*reconstruction, *recorded}):
         m = snapshots.month_index(day)
-        after = sorted([month, *billing[month]] for month in billing if m < month <= min(m + 12, end))
+        complete = [m + n <= end for n in outcomes.HORIZONS]
+        last = m + max((n for n, done in zip(outcomes.HORIZONS, complete, strict=True) if done), default=0)
+        read = sorted([month, *billing[month]] for month in billing if m - 11 <= month <= last)
         settings = {
             **common,
             "reconstructed": reconstruction.get(day),
             "recorded": recorded.get(day),
             "reconstructed_used": day in reconstruction and m not in recorded_months,
-            "after": after,
-            "complete": [m + n <= end for n in outcomes.HORIZONS],
+            "billing": read,
+            "complete": complete,
         }
         parts[day] = reuse.fingerprint({}, settings, code, RECONSTRUCTION_LIBRARIES)
     return parts

@@ -16,6 +16,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from assets.rules import reuse
+from assets.rules.kept_month_ends import part_fingerprints
 from assets.rules.outcomes import (
     account_outcomes,
     chosen,
@@ -36,6 +37,7 @@ from assets.rules.snapshots import (
     choose_snapshots,
     deals_then,
     known_inputs,
+    month_end,
     month_index,
     reconstruct,
     reconstruction_dates,
@@ -543,3 +545,39 @@ def test_a_month_end_converts_its_deals_at_the_rates_known_then(config):
     assert not at_t.equals(at_t_revised.accounts.filter(pl.col("as_of_date") == T))
     later_rate = rebuild(in_euros(with_deals(history()), {**rates, dt.date(2026, 7, 1): "1.6"}), config)[0]
     assert at_t.equals(later_rate.accounts.filter(pl.col("as_of_date") == T))
+
+
+def test_a_date_s_outcomes_are_computed_again_when_the_billing_they_read_changes():
+    """kept_month_ends.part_fingerprints: a date's outcome rows read the billing of its 12 months and of its complete
+    windows, nothing else (an incomplete window is null). A new month therefore changes the dates whose 3-, 6- or
+    12-month window it completes, not every date of the year before it; a late invoice changes the dates that read
+    its month, a recorded snapshot's too."""
+    data = history()
+    dates = reconstruction_dates(data.billing, AS_OF)
+    end = month_index(AS_OF)
+    late = month_end(end - 8)
+    recorded = {month_end(end - 6): [1, 2, 3], month_end(end - 22): [4, 5, 6]}
+
+    def parts(billing: pl.DataFrame) -> dict[dt.date, str]:
+        return part_fingerprints(
+            "code", {day: "reconstructed" for day in dates}, recorded, Monthly.of_frames(billing),
+            records_now(data.records), pl.DataFrame({"prospect_id": ["P1"], "account_id": ["s:E"]}), AS_OF,
+        )  # fmt: skip
+
+    def changed(month: dt.date) -> set[dt.date]:
+        more = data.billing.with_columns(
+            pl.when(pl.col("month") == month.replace(day=1)).then(pl.col("billing_amount") + 1)
+            .otherwise(pl.col("billing_amount")).alias("billing_amount")
+        )  # fmt: skip
+        after = parts(more)
+        return {day for day in base if base[day] != after[day]}
+
+    base = parts(data.billing)
+    assert changed(AS_OF) == {month_end(end - k) for k in (0, 3, 6, 12)} & set(dates)
+    # the 12 months up to each date, and the complete windows after the dates before it
+    reading_late = {day for day in base if month_index(day) - 11 <= end - 8 <= month_index(day)} | {
+        day for day in base if month_index(day) < end - 8 and any(
+            month_index(day) + n <= end and end - 8 <= month_index(day) + n for n in (3, 6, 12))
+    }  # fmt: skip
+    assert changed(late) == reading_late
+    assert month_end(end - 6) in reading_late and month_end(end - 22) not in reading_late
