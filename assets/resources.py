@@ -62,6 +62,7 @@ from assets.rules.key_accounts import check_key_share
 from assets.rules.old_names import upgrade_warehouse
 from assets.rules.postgres import DEFAULT_LOCK_TIMEOUT, DEFAULT_SCHEMA, IDENTIFIER, parse_dsn
 from assets.rules.publish import DEFAULT_KEEP, remove_leftovers
+from assets.rules.transactions import transaction
 from assets.spark import SparkEngine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -290,21 +291,17 @@ def replace_rows(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
     }
     conn.register("frame_to_write", frame)
     try:
-        conn.execute("begin")
-        if not existing:
-            conn.execute(f"create table {table} as select * from frame_to_write")
-        else:
-            relation = conn.sql("select * from frame_to_write limit 0")
-            types = dict(zip(relation.columns, (str(dtype) for dtype in relation.types), strict=True))
-            for column in frame.columns:
-                if column not in existing:
-                    conn.execute(f'alter table {table} add column "{column}" {types[column]}')
-            conn.execute(f'delete from {table} where "{by}" in (select distinct "{by}" from frame_to_write)')
-            conn.execute(f"insert into {table} by name select * from frame_to_write")
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise
+        with transaction(conn):
+            if not existing:
+                conn.execute(f"create table {table} as select * from frame_to_write")
+            else:
+                relation = conn.sql("select * from frame_to_write limit 0")
+                types = dict(zip(relation.columns, (str(dtype) for dtype in relation.types), strict=True))
+                for column in frame.columns:
+                    if column not in existing:
+                        conn.execute(f'alter table {table} add column "{column}" {types[column]}')
+                conn.execute(f'delete from {table} where "{by}" in (select distinct "{by}" from frame_to_write)')
+                conn.execute(f"insert into {table} by name select * from frame_to_write")
     finally:
         conn.unregister("frame_to_write")
     return conn.sql(f"select count(*) from {table}").fetchall()[0][0]

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 import duckdb
 
 from assets.rules import reuse
+from assets.rules.transactions import transaction
 
 RAW = "raw.billing_lines"
 SUBSET = "billing_lines_to_check"  # a temporary view: the raw lines checked again
@@ -179,12 +180,7 @@ def _in_transaction(conn, statements, parameters, table: str, parts: dict, run_i
     in one transaction: the comment never describes rows it does not hold."""
     if isinstance(statements, str):
         statements = [(statements, dict(parameters) or None)]
-    conn.execute("begin")
-    try:
+    with transaction(conn):
         for statement, values in statements:
             conn.execute(statement, values)
         reuse.record_by_part(conn, [table], parts, run_id)
-        conn.execute("commit")
-    except BaseException:
-        conn.execute("rollback")
-        raise

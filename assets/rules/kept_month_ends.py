@@ -32,6 +32,7 @@ import polars as pl
 
 from assets.rules import outcomes, reuse, snapshots
 from assets.rules.reviews import review_period
+from assets.rules.transactions import transaction
 
 ACCOUNTS, LEADS, GROUPS = "marts.account_outcomes", "marts.lead_outcomes", "marts.prioritization_outcomes"
 OUTCOME_TABLES = (ACCOUNTS, LEADS, GROUPS)  # they carry each date's fingerprints
@@ -174,9 +175,7 @@ class OutcomeTables:
 
     def start(self, dates: list[dt.date], keep: bool) -> None:
         """`dates`: this run's dates; `keep`: whether anything stored is kept (else the tables start empty)."""
-        conn = self.conn
-        conn.execute("begin")
-        try:
+        with transaction(self.conn) as conn:
             for table, schema in self.schemas.items():
                 if keep:
                     conn.execute(f"comment on table {table} is null")
@@ -185,24 +184,16 @@ class OutcomeTables:
                     conn.register("outcome_rows", pl.DataFrame(schema=schema))
                     conn.execute(f"create or replace table {table} as select * from outcome_rows")
                     conn.unregister("outcome_rows")
-            conn.execute("commit")
-        except BaseException:
-            conn.execute("rollback")
-            raise
 
     def write(self, table: str, days: list[dt.date], frame: pl.DataFrame) -> None:
         """Replace the rows of `days` in `table` by `frame` (its schema's columns and types), in one transaction."""
         schema = self.schemas[table]
         conn = self.conn
         conn.register("outcome_rows", frame.select(list(schema)).cast(schema))
-        conn.execute("begin")
         try:
-            conn.execute(f"delete from {table} where as_of_date in (select unnest($days))", {"days": days})
-            conn.execute(f"insert into {table} select * from outcome_rows")
-            conn.execute("commit")
-        except BaseException:
-            conn.execute("rollback")
-            raise
+            with transaction(conn):
+                conn.execute(f"delete from {table} where as_of_date in (select unnest($days))", {"days": days})
+                conn.execute(f"insert into {table} select * from outcome_rows")
         finally:
             conn.unregister("outcome_rows")
 
