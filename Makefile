@@ -20,9 +20,11 @@ PIP := -m pip install --quiet --disable-pip-version-check
 ifeq ($(INSTALLER),uv)
 INSTALL := $(BIN)/python -m uv pip install --quiet --compile-bytecode --python $(BIN)/python
 FREEZE := $(BIN)/python -m uv pip freeze --python $(BIN)/python --exclude-editable
+NO_CACHE := --no-cache
 else
 INSTALL := $(BIN)/python $(PIP)
 FREEZE := $(BIN)/python -m pip freeze --all --exclude-editable
+NO_CACHE := --no-cache-dir
 endif
 
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -48,9 +50,11 @@ $(EVALUATION)/.installed: requirements-evaluation.lock $(VENV)/.installed
 
 install-evaluation: $(EVALUATION)/.installed
 
-# The Spark engine (ALMS_ENGINE=spark, docs/spark.md): pyspark from requirements-spark.lock, into .venv
+# The Spark engine (ALMS_ENGINE=spark, docs/spark.md): pyspark from requirements-spark.lock, into .venv. pyspark is a
+# source distribution, built at every install: without a cache for it, as each build left about 1 GB in uv's cache
+# (docs/spark.md).
 $(VENV)/.installed-spark: requirements-spark.lock $(VENV)/.installed
-	$(INSTALL) -r requirements-spark.lock
+	$(INSTALL) $(NO_CACHE) -r requirements-spark.lock
 	touch $@
 
 install-spark: $(VENV)/.installed-spark java
