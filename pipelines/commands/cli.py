@@ -18,16 +18,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
 from assets.resources import REPO_ROOT, SettingsError
+from assets.rules.reuse import source_digest
 
 DEFAULT_DAGSTER_HOME = REPO_ROOT / "dagster_home"
 DEMO_DIR = REPO_ROOT / "data" / "demo"
 DEMO_CLIENTS = 4000
 DEMO_HISTORY_MONTHS = 10  # billing history before the demo's window, so outcomes and the backtest have a past
+DEMO_STAMP = ".generator"  # in the demo folder (ignored as input: a dot file): what built it (_demo_stamp)
+DEMO_GENERATOR = (  # the code that writes the demo folder: a change of it builds the folder again
+    "pipelines/commands/demo_data.py", "pipelines/commands/demo_data_hard.py", "pipelines/commands/demo_history.py",
+    "assets/rules/inputs.py",
+)  # fmt: skip
 
 
 def use_project_instance() -> None:
@@ -35,14 +42,37 @@ def use_project_instance() -> None:
     Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
 
 
+def _demo_stamp(clients: int) -> str:
+    """What the demo folder was built from: its size, its history and the generator's code."""
+    code = source_digest(REPO_ROOT / path for path in DEMO_GENERATOR)
+    return f"clients={clients} history_months={DEMO_HISTORY_MONTHS} generator={code}"
+
+
 def ensure_demo_data(data_dir: Path = DEMO_DIR, clients: int = DEMO_CLIENTS) -> bool:
-    """Generate the bundled demo input folder when it is not there yet. Returns True when it generated it."""
-    if (data_dir / "clients").is_dir() and (data_dir / "billing").is_dir():
+    """Generate the bundled demo input folder when it is not there yet, or was built by another version of the
+    generator (`DEMO_STAMP`: else `make run` after an update would show figures of data the generator no longer
+    writes). Built beside it and swapped in, so a stopped build leaves the old folder. Returns True when it built."""
+    stamp = _demo_stamp(clients)
+    present = (data_dir / "clients").is_dir() and (data_dir / "billing").is_dir()
+    stamp_file = data_dir / DEMO_STAMP
+    if present and stamp_file.is_file() and stamp_file.read_text().strip() == stamp:
         return False
     from pipelines.commands.demo_data import generate_demo_data
 
-    print(f"generating the demo data set ({clients:,} client records) in {data_dir} ...", flush=True)
-    generate_demo_data(data_dir, clients=clients, history_months=DEMO_HISTORY_MONTHS)
+    if present:
+        print(f"the demo data set in {data_dir} was built by another version of the generator: building it again "
+              f"({clients:,} client records) ...", flush=True)  # fmt: skip
+    else:
+        print(f"generating the demo data set ({clients:,} client records) in {data_dir} ...", flush=True)
+    building, old = (data_dir.with_name(f".{data_dir.name}.{suffix}") for suffix in ("building", "old"))
+    for leftover in (building, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    generate_demo_data(building, clients=clients, history_months=DEMO_HISTORY_MONTHS)
+    (building / DEMO_STAMP).write_text(stamp + "\n")
+    if data_dir.exists():
+        data_dir.rename(old)
+    building.rename(data_dir)
+    shutil.rmtree(old, ignore_errors=True)
     return True
 
 

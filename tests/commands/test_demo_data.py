@@ -12,6 +12,7 @@ import pytest
 
 from assets.rules.inputs import ACCOUNT_OVERRIDES, BILLING, ENGAGEMENT, OPPORTUNITIES, PROSPECTS, SELLER_PICKS
 from assets.rules.inputs import CLIENTS as CLIENTS_SPEC
+from pipelines.commands import cli
 from pipelines.commands.demo_data import FAULT_REASONS, SYSTEMS, generate_demo_data, main
 
 CLIENTS = 2000
@@ -644,3 +645,18 @@ def test_noise_scales_how_often_duplicates_differ(tmp_path):
     assert shares[0] < shares[1] < shares[2], shares
     with pytest.raises(ValueError, match="noise"):
         generate_demo_data(tmp_path / "bad", clients=100, noise=-1)
+
+
+def test_the_demo_folder_is_built_again_when_the_generator_changed(tmp_path, capsys, monkeypatch):
+    """`make run`'s demo folder is kept while the generator that built it is the same, and built again (swapped in
+    whole: a file the old generator left goes) when its code changed."""
+    demo = tmp_path / "demo"
+    assert cli.ensure_demo_data(demo, clients=300)
+    assert not cli.ensure_demo_data(demo, clients=300)  # the same generator: kept
+    (demo / "billing" / "left_by_an_old_generator.csv").write_text("x\n")
+    monkeypatch.setattr(cli, "_demo_stamp", lambda clients: "another generator")
+    assert cli.ensure_demo_data(demo, clients=300)
+    assert "built by another version of the generator" in capsys.readouterr().out
+    assert not (demo / "billing" / "left_by_an_old_generator.csv").exists()
+    assert (demo / cli.DEMO_STAMP).read_text() == "another generator\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]  # nothing left beside it
