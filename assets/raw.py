@@ -19,9 +19,10 @@ import polars as pl
 import assets.common
 from assets.common import errors_as_dagster_failures, metadata_recorded_with, validate
 from assets.metadata import column_schema_for, table_metadata
-from assets.resources import AlmsSettings, Warehouse, write_frame
+from assets.resources import AlmsSettings, Warehouse
 from assets.rules import inputs, parsing, reuse
 from assets.rules.progress import progress
+from assets.rules.tables import write_frame
 from assets.spark import SparkEngine, clear_folder, is_spark_view, point_view_at
 from schemas import raw as raw_schemas
 from schemas.raw import (

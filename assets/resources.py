@@ -62,7 +62,7 @@ from assets.rules.key_accounts import check_key_share
 from assets.rules.old_names import upgrade_warehouse
 from assets.rules.postgres import DEFAULT_LOCK_TIMEOUT, DEFAULT_SCHEMA, IDENTIFIER, parse_dsn
 from assets.rules.publish import DEFAULT_KEEP, remove_leftovers
-from assets.rules.transactions import transaction
+from assets.rules.tables import transaction, write_frame
 from assets.spark import SparkEngine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -264,18 +264,6 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         selected = ", ".join(f'"{c}"' for c in columns) if columns else "*"
         with self.warehouse.connect() as conn:
             return conn.sql(f"select {selected} from {layer}.{name}").pl()
-
-
-def write_frame(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, append: bool = False) -> None:
-    """Store a polars frame as a table (replacing it), or append it to an existing table."""
-    conn.register("frame_to_write", frame)
-    try:
-        if append:
-            conn.execute(f"insert into {table} select * from frame_to_write")
-        else:
-            conn.execute(f"create or replace table {table} as select * from frame_to_write")
-    finally:
-        conn.unregister("frame_to_write")
 
 
 def replace_rows(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, by: str) -> int:

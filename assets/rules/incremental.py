@@ -32,7 +32,7 @@ from collections.abc import Mapping
 import duckdb
 
 from assets.rules import reuse
-from assets.rules.transactions import transaction
+from assets.rules.tables import transaction
 
 RAW = "raw.billing_lines"
 SUBSET = "billing_lines_to_check"  # a temporary view: the raw lines checked again

@@ -32,7 +32,7 @@ import polars as pl
 
 from assets.rules import outcomes, reuse, snapshots
 from assets.rules.reviews import review_period
-from assets.rules.transactions import transaction
+from assets.rules.tables import transaction, write_frame
 
 ACCOUNTS, LEADS, GROUPS = "marts.account_outcomes", "marts.lead_outcomes", "marts.prioritization_outcomes"
 OUTCOME_TABLES = (ACCOUNTS, LEADS, GROUPS)  # they carry each date's fingerprints
@@ -181,21 +181,14 @@ class OutcomeTables:
                     conn.execute(f"comment on table {table} is null")
                     conn.execute(f"delete from {table} where as_of_date not in (select unnest($days))", {"days": dates})
                 else:
-                    conn.register("outcome_rows", pl.DataFrame(schema=schema))
-                    conn.execute(f"create or replace table {table} as select * from outcome_rows")
-                    conn.unregister("outcome_rows")
+                    write_frame(conn, table, pl.DataFrame(schema=schema))
 
     def write(self, table: str, days: list[dt.date], frame: pl.DataFrame) -> None:
         """Replace the rows of `days` in `table` by `frame` (its schema's columns and types), in one transaction."""
         schema = self.schemas[table]
-        conn = self.conn
-        conn.register("outcome_rows", frame.select(list(schema)).cast(schema))
-        try:
-            with transaction(conn):
-                conn.execute(f"delete from {table} where as_of_date in (select unnest($days))", {"days": days})
-                conn.execute(f"insert into {table} select * from outcome_rows")
-        finally:
-            conn.unregister("outcome_rows")
+        with transaction(self.conn) as conn:
+            conn.execute(f"delete from {table} where as_of_date in (select unnest($days))", {"days": days})
+            write_frame(conn, table, frame.select(list(schema)).cast(schema), append=True)
 
     def stored_rows(self, table: str, columns: Iterable[str], days: list[dt.date], where: str = "true") -> pl.DataFrame:
         """`columns` of the rows of `days` the table holds (and `where`)."""

@@ -192,6 +192,7 @@ class Monthly:
     def __init__(self, conn: duckdb.DuckDBPyConnection, billing: str, engagement: str | None, frames: tuple = ()):
         self.conn, self.billing, self.engagement = conn, billing, engagement
         self._frames = frames  # registered in `conn`: alive as long as it is
+        self._windows: dict[tuple, tuple[pl.DataFrame, pl.DataFrame]] = {}  # account_windows' latest answers
 
     @classmethod
     def of_tables(cls, conn: duckdb.DuckDBPyConnection, billing: str, engagement: str | None = None) -> Monthly:
@@ -291,7 +292,7 @@ class Monthly:
 
         The latest answers are kept (up to WINDOW_CACHE_ROWS rows): a month end's accounts and its leads ask the same
         question of today's accounts (the same `mapping` frame), and at 1M client records each asking costs seconds."""
-        cache = self.__dict__.setdefault("_windows", {})
+        cache = self._windows
         key = (m, id(mapping), tuple(horizons))
         if key in cache and cache[key][0] is mapping:
             return cache[key][1]
