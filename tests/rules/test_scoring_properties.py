@@ -167,7 +167,8 @@ def test_a_larger_deal_never_lowers_the_accounts_own_likelihood_score_or_priorit
 def test_a_larger_recent_half_never_lowers_the_accounts_own_growth_score_or_priority(generated, data):
     """growth: one account's last six months go up (12-month billing kept, so spend and whitespace stay): its growth
     score and priority do not go down. From both halves 0 (growth missing) the growth becomes 100, which cannot lower
-    a weighted mean of scores that are at most 100."""
+    a weighted mean of scores that are at most 100; a net credit raised to exactly 0 beside an earlier half of 0 makes
+    growth missing (its score leaves the weighted mean) and the priority does not go down either."""
     accounts, events, deals = generated
     i = data.draw(st.integers(0, len(accounts) - 1))
     raised = [dict(a) for a in accounts]
@@ -176,6 +177,9 @@ def test_a_larger_recent_half_never_lowers_the_accounts_own_growth_score_or_prio
     before, after = row_of(run(accounts, events, deals), target), row_of(run(raised, events, deals), target)
     if before["growth_score"] is None:
         assert after["growth_score"] == 100.0  # both halves were 0: now (r - 0) / r = 1
+        assert after["priority_score"] >= before["priority_score"] - TOLERANCE
+    elif after["growth_score"] is None:  # hypothesis found it: recent -1 -> 0, earlier 0
+        assert raised[i]["billing_recent_6m"] == raised[i]["billing_earlier_6m"] == 0
         assert after["priority_score"] >= before["priority_score"] - TOLERANCE
     else:
         assert_not_lower(before, after, "growth")
