@@ -104,6 +104,7 @@ def run_once(data_dir: str, output_dir: str, month: str = "", as_of: str = "") -
         os.environ["ALMS_AS_OF"] = as_of
     import dagster as dg
 
+    from pipelines.commands.cli import execute_in_process
     from pipelines.definitions import ALMS_JOB, build_definitions
 
     started = time.perf_counter()
@@ -112,7 +113,8 @@ def run_once(data_dir: str, output_dir: str, month: str = "", as_of: str = "") -
     with dg.DagsterInstance.get() as instance:
         peaks: dict[str, float] = {}
         steps_cpu = _count_step_cpu(instance, peaks)
-        result = job.execute_in_process(
+        result = execute_in_process(
+            job,
             instance=instance,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},

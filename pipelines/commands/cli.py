@@ -20,6 +20,7 @@ import contextlib
 import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -87,6 +88,35 @@ def run_pipeline(
     return success, errors
 
 
+_NOT_KEPT = threading.local()
+
+
+def execute_in_process(job, **kwargs):
+    """`job.execute_in_process(**kwargs)` without Dagster keeping every step's output value in memory until the run
+    ends. `execute_in_process` holds each output (a polars frame of every table) in a dict for the result's
+    `output_for_node`, which alms never calls: at 1M client records that held about 1.5 GB through the run, and
+    raised its peak (docs/benchmarks.md, "Peak memory"). A run that `dagster dev` or a schedule launches keeps
+    nothing either. Dagster's API has no switch for it, so the private function the method calls is wrapped
+    once, and only this thread's runs started here leave the capture off (a test's `materialize()` keeps it)."""
+    from dagster._core.execution import execute_in_process as in_process
+
+    if not getattr(in_process.core_execute_in_process, "_alms_wrapped", False):
+        original = in_process.core_execute_in_process
+
+        def core_execute_in_process(**arguments):
+            if getattr(_NOT_KEPT, "active", False):
+                arguments["output_capturing_enabled"] = False
+            return original(**arguments)
+
+        core_execute_in_process._alms_wrapped = True
+        in_process.core_execute_in_process = core_execute_in_process
+    _NOT_KEPT.active = True
+    try:
+        return job.execute_in_process(**kwargs)
+    finally:
+        _NOT_KEPT.active = False
+
+
 def execute_pipeline(
     environ: dict | None = None, quiet: bool = False, log_level: str = "INFO", instance=None, selection=None
 ):
@@ -102,7 +132,8 @@ def execute_pipeline(
     job = definitions.resolve_job_def(ALMS_JOB)
     tags = {**full_refresh_tags(Path(settings_from_env(environ).data_dir)), "alms/trigger": "cli"}
     with contextlib.nullcontext(instance) if instance is not None else dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
+        result = execute_in_process(
+            job,
             instance=instance,
             raise_on_error=False,
             asset_selection=selection,
