@@ -72,7 +72,7 @@ def test_a_slow_query_reports_its_percentage_while_it_runs():
     lines = []
     with duckdb.connect(config={"threads": 1}) as conn:
         started = time.monotonic()
-        with progress("staging.slow_model", lines.append, conn, every=0.4, poll=0.1) as step:
+        with progress("staging.slow_model", lines.append, conn, every=0.1, poll=0.02) as step:
             step.update("building the table")
             conn.execute(
                 "create table slow as select i % 977 as k, sum(i * random()) over (partition by i % 977 order by i "
@@ -80,13 +80,14 @@ def test_a_slow_query_reports_its_percentage_while_it_runs():
             )
         elapsed = time.monotonic() - started
     with_percent = [line for line in lines if ", SQL " in line]
-    assert elapsed > 0.8, f"the query was too quick ({elapsed:.2f} s) to show progress on this machine"
+    # a line is due every 0.1 s: a query of 0.3 s or more (0.4-0.9 s on the 2-core machines measured) has room for several
+    assert elapsed > 0.3, f"the query was too quick ({elapsed:.2f} s) to show progress on this machine"
     assert with_percent, lines
     percents = [float(line.split(", SQL ")[1].split("%")[0]) for line in with_percent]
     assert all(0 <= p <= 100 for p in percents)
     assert percents == sorted(percents)  # DuckDB's progress only goes forward
     assert all(line.startswith("staging.slow_model: building the table, SQL ") for line in with_percent)
-    assert len(lines) <= elapsed / 0.4 + 1  # never more often than `every`
+    assert len(lines) <= elapsed / 0.1 + 1  # never more often than `every`
 
 
 def test_the_polling_thread_stops_with_the_block():
