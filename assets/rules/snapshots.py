@@ -37,7 +37,7 @@ mid-month as-of date counts its own month as before.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -189,15 +189,30 @@ class Monthly:
     `billing`: a relation with record ('system:id'), month_index, billing (decimal); `engagement`: record,
     month_index, event_type, events, quantity, or None."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection, billing: str, engagement: str | None, frames: tuple = ()):
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        billing: str,
+        engagement: str | None,
+        frames: tuple = (),
+        after_answer: Callable[[], None] | None = None,
+    ):
         self.conn, self.billing, self.engagement = conn, billing, engagement
         self._frames = frames  # registered in `conn`: alive as long as it is
+        self._after_answer = after_answer  # called when an answer is a polars frame (a run frees DuckDB's memory)
         self._windows: dict[tuple, tuple[pl.DataFrame, pl.DataFrame]] = {}  # account_windows' latest answers
 
     @classmethod
-    def of_tables(cls, conn: duckdb.DuckDBPyConnection, billing: str, engagement: str | None = None) -> Monthly:
-        """Tables shaped like `intermediate.int_client_billing_monthly` and `int_client_engagement_monthly`."""
-        return cls(conn, _by_record_sql(billing), _engagement_sql(engagement) if engagement else None)
+    def of_tables(
+        cls,
+        conn: duckdb.DuckDBPyConnection,
+        billing: str,
+        engagement: str | None = None,
+        after_answer: Callable[[], None] | None = None,
+    ) -> Monthly:
+        """Tables shaped like `intermediate.int_client_billing_monthly` and `int_client_engagement_monthly`.
+        `after_answer`: called after each answer is fetched (the outcomes step hands DuckDB's freed memory back)."""
+        return cls(conn, _by_record_sql(billing), _engagement_sql(engagement) if engagement else None, (), after_answer)
 
     @classmethod
     def of_frames(cls, billing: pl.DataFrame, engagement: pl.DataFrame | None = None) -> Monthly:
@@ -214,13 +229,15 @@ class Monthly:
                    (billing, engagement))  # fmt: skip
 
     def _frame(self, sql: str, parameters: dict, mapping: pl.DataFrame | None = None) -> pl.DataFrame:
-        if mapping is None:
-            return self.conn.sql(sql, params=parameters).pl()
-        self.conn.register("record_accounts", mapping)
+        if mapping is not None:
+            self.conn.register("record_accounts", mapping)
         try:
             return self.conn.sql(sql, params=parameters).pl()
         finally:
-            self.conn.unregister("record_accounts")
+            if mapping is not None:
+                self.conn.unregister("record_accounts")
+            if self._after_answer is not None:
+                self._after_answer()
 
     def first_month(self) -> int | None:
         """The month_index of the first month with a billing row; None without billing."""

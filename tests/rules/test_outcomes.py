@@ -11,6 +11,7 @@ import datetime as dt
 import random
 from decimal import Decimal
 
+import duckdb
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -581,3 +582,30 @@ def test_a_date_s_outcomes_are_computed_again_when_the_billing_they_read_changes
     }  # fmt: skip
     assert changed(late) == reading_late
     assert month_end(end - 6) in reading_late and month_end(end - 22) not in reading_late
+
+
+def test_the_monthly_tables_call_after_answer_once_per_answer_fetched():
+    """The outcomes step hands DuckDB's freed memory back after each answer (`after_answer`); the answers are the
+    same with it, and a mapping registered for an answer is gone after it."""
+    conn = duckdb.connect()
+    conn.execute(
+        "create table billing as select 's' as source_system, (i % 7)::varchar as source_client_id, "
+        "date '2025-01-01' + to_months(i % 12) as month, (i * 3.5)::decimal(38, 2) as billing_amount from range(84) t(i)"
+    )
+    conn.execute(
+        "create table engagement as select 's' as source_system, (i % 7)::varchar as source_client_id, "
+        "date '2025-01-01' + to_months(i % 12) as month, 'login' as event_type, 1 as events, null::bigint as quantity "
+        "from range(30) t(i)"
+    )
+    answers = []
+    source = Monthly.of_tables(conn, "billing", "engagement", after_answer=lambda: answers.append(1))
+    plain = Monthly.of_tables(conn, "billing", "engagement")
+    mapping = pl.DataFrame({"record": [f"s:{i}" for i in range(7)], "account_id": ["a"] * 7})
+    m = month_index(dt.date(2025, 12, 31))
+
+    assert_frame_equal(source.record_billing(m).sort("record"), plain.record_billing(m).sort("record"))
+    assert len(answers) == 1
+    engagement = source.account_engagement(m, mapping)
+    assert len(answers) == 2 and engagement["events"].sum() == 30
+    names = conn.sql("select table_name from duckdb_tables() union all select view_name from duckdb_views()")
+    assert "record_accounts" not in set(names.pl().to_series())
