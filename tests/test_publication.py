@@ -350,3 +350,82 @@ def test_unchanged_parquet_files_are_linked_from_the_current_publication(first_p
         for _, t in PUBLISHED_TABLES
     )
     assert read_manifest(made.path)["file_digests"].keys() >= {f"parquet/{t}.parquet" for _, t in PUBLISHED_TABLES}
+
+
+def published_matches_warehouse(conn: duckdb.DuckDBPyConnection, publication: Path) -> None:
+    """Every table of `publication`'s alms.duckdb holds the warehouse's rows in the published order, with comments."""
+    conn.execute(f"attach '{publication / 'alms.duckdb'}' as shown (read_only)")
+    try:
+        for (schema, table), order_by in PUBLISHED_TABLES.items():
+            expected = conn.sql(f"select * from {schema}.{table} order by {order_by}").fetchall()
+            shown_columns = conn.sql(f"select * from shown.{schema}.{table} limit 0").columns
+            columns = conn.sql(f"select * from {schema}.{table} limit 0").columns
+            assert shown_columns[: len(columns)] == columns, table
+            assert conn.sql(f"select {', '.join(columns)} from shown.{schema}.{table}").fetchall() == expected, table
+        comments = conn.sql(
+            "select count(*), count(comment) from duckdb_tables() where database_name = 'shown'"
+        ).fetchall()[0]
+        assert comments == (len(PUBLISHED_TABLES), len(PUBLISHED_TABLES))
+        old = OLD_NAMES["account_snapshots"]
+        through_old = conn.sql(f"select count(*) from shown.marts.{old.table}").fetchall()[0][0]  # the view is back
+        assert through_old == conn.sql("select count(*) from marts.account_snapshots").fetchall()[0][0]
+    finally:
+        conn.execute("detach shown")
+
+
+def test_a_new_snapshot_is_appended_to_the_current_file_and_a_changed_past_builds_it_whole(first_publication, tmp_path):
+    """A run whose recorded snapshots are unchanged starts alms.duckdb from the current publication's file and appends
+    its new snapshot: the same tables, rows, order, comments and old names as a file built whole, and no larger than
+    it by more than a few blocks (the dropped tables' space is reused). A changed past snapshot, a backfilled
+    earlier date or a re-run that changed its date's rows builds the table whole."""
+    from schemas import APPENDED_TABLES
+
+    output = copy_run_output(first_publication, tmp_path / "output")
+    assert read_manifest(current_publication(output))["appended_digests"]["marts.account_snapshots"]
+    documentation = {table: TableDoc(*table_documentation(*table)) for table in PUBLISHED_TABLES}
+
+    def again(conn, run_id, as_of, target=output):
+        return publish(conn, target, PUBLISHED_TABLES, run_id=run_id, as_of=as_of, make_current=True,
+                       documentation=documentation, appended=APPENDED_TABLES)  # fmt: skip
+
+    def add_snapshot(conn, months: int) -> str:
+        conn.execute(
+            "insert into marts.account_snapshots select * replace ((as_of_date + to_months($months))::date as "
+            "as_of_date) from marts.account_snapshots where as_of_date = (select min(as_of_date) from "
+            "marts.account_snapshots)",
+            {"months": months},
+        )
+        return conn.sql("select max(as_of_date)::varchar from marts.account_snapshots").fetchall()[0][0]
+
+    with duckdb.connect(str(output / "work" / "warehouse.duckdb")) as conn:
+        first_date = conn.sql("select min(as_of_date)::varchar from marts.account_snapshots").fetchall()[0][0]
+        new_date = add_snapshot(conn, 1)
+        conn.execute("update marts.accounts set account_name = account_name || ' v2'")  # another table changes
+        appended = again(conn, "second-run-0000", new_date)
+        assert appended.manifest["appended_rows_of"] == {"marts.account_snapshots": [new_date]}
+        published_matches_warehouse(conn, appended.path)
+        whole = publish(conn, copy_run_output(first_publication, tmp_path / "whole"), PUBLISHED_TABLES,
+                        run_id="whole-run-0000", as_of=new_date, make_current=True, documentation=documentation)  # fmt: skip
+        assert "appended_rows_of" not in whole.manifest
+        size, whole_size = ((p.path / "alms.duckdb").stat().st_size for p in (appended, whole))
+        assert size <= whole_size + 2 * 262_144 * 4, (size, whole_size)  # a few blocks of 256 kB at most
+
+        unchanged = again(conn, "third-run-0000", new_date)  # the same rows again: nothing to append
+        assert unchanged.manifest["appended_rows_of"] == {"marts.account_snapshots": []}
+        published_matches_warehouse(conn, unchanged.path)
+
+        conn.execute("update marts.account_snapshots set tier = 'high' where as_of_date = $date", {"date": first_date})
+        changed = again(conn, "fourth-run-0000", new_date)  # a past snapshot changed: built whole
+        assert "appended_rows_of" not in changed.manifest
+        published_matches_warehouse(conn, changed.path)
+
+        later = add_snapshot(conn, 2)
+        assert again(conn, "fifth-run-0000", later).manifest["appended_rows_of"] == {"marts.account_snapshots": [later]}
+        backfill = add_snapshot(conn, -1)  # earlier than every published date: built whole
+        rebuilt = again(conn, "sixth-run-0000", backfill)
+        assert "appended_rows_of" not in rebuilt.manifest
+        published_matches_warehouse(conn, rebuilt.path)
+        conn.execute("delete from marts.account_snapshots where as_of_date = $date", {"date": later})
+        removed = again(conn, "seventh-run-0000", backfill)  # a published date is gone: built whole
+        assert "appended_rows_of" not in removed.manifest
+        published_matches_warehouse(conn, removed.path)

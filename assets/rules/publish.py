@@ -22,6 +22,14 @@ a mix: a process killed at any point leaves the previous or the new publication,
 connection keeps reading the file it opened; a reader that wants several Parquet files of one publication resolves
 `current` once (`os.path.realpath`) and reads from there.
 
+A table that carries its past (`appended`: the snapshots, one set of rows per as-of date) is not copied whole into
+each new alms.duckdb: the new file starts as a copy of the current publication's file (a file copy, at disk speed),
+its other tables and views are dropped, and the rows of the values it does not hold yet are appended, in the table's
+order. That is done only when every value the current file holds has the same rows in the warehouse (a content
+digest per value, recorded in the manifest, `appended_digests`), when the new values all come after them, and when
+the columns are the same; anything else (a re-run that changed a date's rows, a backfill, another version) builds
+the table whole. So a monthly run writes its own snapshot, not every snapshot again.
+
 A Parquet file whose content is the same as the current publication's file of that name (the same rows, order,
 columns, descriptions and writer: a content digest recorded in the manifest, `file_digests`) is a hard link to that
 file instead of a new copy: a publication is never changed once complete, so the two folders can share it. A monthly
@@ -69,6 +77,7 @@ DEFAULT_KEEP = 3
 # The steps of a publication in order. Tests kill the process right after each one (ALMS_TEST_KILL_AFTER=<step>).
 STEPS = ("folder", "duckdb", "parquet", "scoring_inputs", "crm", "manifest", "sealed", "renamed", "switched", "pruned")
 KILL_AFTER = "ALMS_TEST_KILL_AFTER"
+APPENDED_DIGESTS = "appended_digests"  # manifest: "schema.table" -> {value: content digest of its rows}
 
 
 class PublishError(RuntimeError):
@@ -112,13 +121,16 @@ def publish(
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     write_extras: Callable[[duckdb.DuckDBPyConnection, Path], dict] | None = None,
     progress: Callable[[str], None] = lambda message: None,
+    appended: Mapping[tuple[str, str], str] | None = None,
 ) -> Publication:
     """Build a publication of `tables` ((schema, name) -> order by) from the warehouse behind `conn`, with the CRM
     import file and the `scoring_inputs` (name -> select) beside it, and make it current when `make_current`. Each
     table and column `documentation` describes gets its comment in alms.duckdb and its description in Parquet.
     alms.duckdb also answers to the `old_names` of renamed tables and columns (assets/rules/old_names.py).
     `write_extras(conn, folder)` writes more files into the publication (report.html) and returns manifest entries.
-    `progress` is told what is being written (assets/rules/progress.py `Progress.update`)."""
+    `progress` is told what is being written (assets/rules/progress.py `Progress.update`). `appended`: the tables
+    that carry their past ((schema, name) -> the column a run adds its rows by), appended to the current
+    publication's file where its rows are unchanged (module docstring)."""
     output_dir = Path(output_dir)
     ensure_layout(output_dir)
     refuse_open_writer(output_dir)
@@ -134,8 +146,12 @@ def publish(
     digests: dict[str, str] = {}
     try:
         _reached("folder")
+        value_digests = {
+            table: _value_digests(conn, table, by, tables[table]) for table, by in (appended or {}).items()
+        }
+        start = _appendable_start(output_dir, value_digests, appended or {})
         row_counts, deprecated = _write_tables(
-            conn, building, tables, documentation or {}, old_names, progress, reusable, digests
+            conn, building, tables, documentation or {}, old_names, progress, reusable, digests, start
         )
         progress("writing the scoring inputs and the CRM import file")
         if scoring_inputs:
@@ -167,6 +183,8 @@ def publish(
             "crm_import_rows": crm_rows,
             "tables": row_counts,
             "file_digests": digests,
+            APPENDED_DIGESTS: {f"{schema}.{name}": found for (schema, name), found in value_digests.items()},
+            **({"appended_rows_of": start.appended_report()} if start is not None else {}),
             **({"old_names": {"removed_in": OLD_NAMES_REMOVED_IN, "renamed": deprecated}} if deprecated else {}),
             **extras,
             **(extra_manifest or {}),
@@ -326,6 +344,97 @@ def content_digest(conn: duckdb.DuckDBPyConnection, select: str, *written_with: 
     return hashlib.sha256(json.dumps(described).encode()).hexdigest()
 
 
+@dataclass
+class AppendableStart:
+    """A new alms.duckdb that starts as a copy of `file` (the current publication's), keeping `appends`' tables and
+    appending to each the rows of its listed values: (schema, name) -> (the column, the values to append)."""
+
+    file: Path
+    appends: dict[tuple[str, str], tuple[str, list[str]]]
+
+    def appended_report(self) -> dict[str, list[str]]:
+        return {f"{schema}.{name}": values for (schema, name), (_, values) in self.appends.items()}
+
+
+def _value_digests(conn: duckdb.DuckDBPyConnection, table: tuple[str, str], by: str, order_by: str) -> dict[str, str]:
+    """A content digest of the rows of each value of `by` in the warehouse table `table` (its columns and types, the
+    rows' count and hash sums, the order, the DuckDB version and the storage version the file is written in)."""
+    qualified = f"{table[0]}.{table[1]}"
+    relation = conn.sql(f"select * from {qualified} limit 0")
+    described = [[column, str(type_)] for column, type_ in zip(relation.columns, relation.types, strict=True)]
+    sums = reuse.rows_digest(conn, f"select * from {qualified}", by=by)
+    return {
+        str(value): hashlib.sha256(
+            json.dumps([sums[value], described, order_by, duckdb.__version__, STORAGE_VERSION]).encode()
+        ).hexdigest()
+        for value in sums
+    }
+
+
+def _appendable_start(
+    output_dir: Path, value_digests: Mapping[tuple[str, str], dict[str, str]], appended: Mapping[tuple[str, str], str]
+) -> AppendableStart | None:
+    """Where the new alms.duckdb can start from the current publication's: each table whose every published value
+    has the same digest now and whose new values all come after them (as text: ISO dates), with the values to
+    append. None: the file is built whole (no current publication, an older one without digests, or no table
+    qualifies)."""
+    current = current_publication(output_dir)
+    if current is None or not (current / PUBLISHED_FILE).is_file():
+        return None
+    try:
+        manifest = read_manifest(current)
+    except (OSError, ValueError):
+        return None
+    if manifest.get("duckdb_storage_version") != STORAGE_VERSION:
+        return None
+    recorded = manifest.get(APPENDED_DIGESTS) or {}
+    appends: dict[tuple[str, str], tuple[str, list[str]]] = {}
+    for table, now in value_digests.items():
+        before = recorded.get(f"{table[0]}.{table[1]}")
+        if not before or any(now.get(value) != digest for value, digest in before.items()):
+            continue
+        new = sorted(set(now) - set(before))
+        if new and min(new) <= max(before):
+            continue
+        appends[table] = (appended[table], new)
+    return AppendableStart(current / PUBLISHED_FILE, appends) if appends else None
+
+
+def _start_from_current(
+    conn: duckdb.DuckDBPyConnection, alias: str, start: AppendableStart, progress: Callable[[str], None]
+) -> set[tuple[str, str]]:
+    """In the attached copy of the current file: drop every view and every table but the appended ones whose columns
+    are the warehouse's, and free their space (a checkpoint, so the new tables reuse it and the file does not grow
+    by a copy of them each month). Returns the tables kept."""
+    kept: set[tuple[str, str]] = set()
+    for schema, name in start.appends:
+        file_columns = conn.execute(
+            "select column_name, data_type from duckdb_columns() where database_name = ? and schema_name = ? "
+            "and table_name = ? order by column_index",
+            [alias, schema, name],
+        ).fetchall()
+        warehouse_columns = conn.execute(
+            "select column_name, data_type from duckdb_columns() where database_name = current_database() "
+            "and schema_name = ? and table_name = ? order by column_index",
+            [schema, name],
+        ).fetchall()
+        if file_columns and file_columns == warehouse_columns:
+            kept.add((schema, name))
+    progress(f"starting alms.duckdb from the current publication's file, keeping {len(kept)} table(s)")
+    for schema, name in conn.execute(
+        "select schema_name, view_name from duckdb_views() where database_name = ? and not internal", [alias]
+    ).fetchall():
+        conn.execute(f'drop view {alias}."{schema}"."{name}"')
+    for schema, name in conn.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = ?", [alias]
+    ).fetchall():
+        if (schema, name) not in kept:
+            conn.execute(f'drop table {alias}."{schema}"."{name}"')
+    conn.execute(f"checkpoint {alias}")
+    start.appends = {table: append for table, append in start.appends.items() if table in kept}
+    return kept
+
+
 def _reusable_files(output_dir: Path) -> dict[str, tuple[Path, str]]:
     """The current publication's files with their content digests: relative path -> (file, digest)."""
     current = current_publication(output_dir)
@@ -359,21 +468,37 @@ def _write_tables(
     progress: Callable[[str], None],
     reusable: dict | None = None,
     digests: dict | None = None,
+    start: AppendableStart | None = None,
 ) -> tuple[dict, dict]:
     alias = f"publish_{uuid.uuid4().hex[:12]}"
     row_counts: dict[str, int] = {}
     conn.execute("set preserve_insertion_order = true")  # tables keep the order their model gave them
+    if start is not None:
+        shutil.copyfile(start.file, folder / PUBLISHED_FILE)  # the copy is writable (copyfile leaves the mode)
     conn.execute(f"attach '{_sql_path(folder / PUBLISHED_FILE)}' as {alias} (storage_version '{STORAGE_VERSION}')")
     try:
+        kept = _start_from_current(conn, alias, start, progress) if start is not None else set()
         for number, ((schema, name), order_by) in enumerate(tables.items(), start=1):
-            progress(f"copying {schema}.{name} into alms.duckdb (table {number} of {len(tables)})")
             conn.execute(f"create schema if not exists {alias}.{schema}")
             # the table and its comments (one statement per column) in one transaction: one commit, not one each
             conn.execute("begin")
             try:
-                conn.execute(
-                    f"create table {alias}.{schema}.{name} as select * from {schema}.{name} order by {order_by}"
-                )
+                if (schema, name) in kept:
+                    by, values = start.appends[(schema, name)]
+                    progress(
+                        f"appending {len(values)} new value(s) of {by} to {schema}.{name} in alms.duckdb "
+                        f"(table {number} of {len(tables)})"
+                    )
+                    conn.execute(
+                        f"insert into {alias}.{schema}.{name} select * from {schema}.{name} "
+                        f"where cast({by} as varchar) in (select unnest($values)) order by {order_by}",
+                        {"values": values},
+                    )
+                else:
+                    progress(f"copying {schema}.{name} into alms.duckdb (table {number} of {len(tables)})")
+                    conn.execute(
+                        f"create table {alias}.{schema}.{name} as select * from {schema}.{name} order by {order_by}"
+                    )
                 comment_duckdb_table(conn, f"{alias}.{schema}.{name}", documentation.get((schema, name), TableDoc("")))
                 conn.execute("commit")
             except BaseException:
