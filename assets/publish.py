@@ -11,7 +11,7 @@ from assets.rules.progress import progress
 from assets.rules.publish import current_publication, publish, read_manifest
 from assets.rules.report import write_report
 from assets.rules.scoring_run import SCORING_INPUTS, scoring_input_selects
-from schemas import APPENDED_TABLES, PUBLISHED_TABLES, table_documentation
+from schemas import PUBLISHED_TABLES, table_documentation
 
 
 @dg.asset(
@@ -55,7 +55,6 @@ def publication(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
             },
             documentation={table: TableDoc(*table_documentation(*table)) for table in PUBLISHED_TABLES},
             progress=step.update,
-            appended=APPENDED_TABLES,
             write_extras=lambda conn, folder: {
                 "report_file": write_report(conn, folder, str(as_of), context.run.run_id).name
             },

@@ -40,7 +40,7 @@ from assets.rules.postgres import (
     publish_to_postgres,
     scrub,
 )
-from assets.rules.publish import current_publication, read_manifest
+from assets.rules.publish import current_publication, parquet_location, read_manifest
 from pipelines.commands.cli import execute_pipeline
 from schemas.renamed import OLD_NAMES
 
@@ -222,10 +222,12 @@ def test_every_published_column_is_documented_in_duckdb_parquet_and_postgres(pub
 
     assert column_comment == BILLING_12M  # the text comes from the pandera model
     for _, table in PUBLISHED_TABLES:
-        schema = pq.read_schema(publication / "parquet" / f"{table}.parquet")
-        assert schema.metadata and schema.metadata[DESCRIPTION.encode()], table
-        missing = [f.name for f in schema if not (f.metadata or {}).get(DESCRIPTION.encode())]
-        assert missing == [], (table, missing)
+        location = parquet_location(publication, table)  # a file, or a folder of files (account_snapshots)
+        for path in [location] if location.is_file() else sorted(location.glob("*.parquet")):
+            schema = pq.read_schema(path)
+            assert schema.metadata and schema.metadata[DESCRIPTION.encode()], table
+            missing = [f.name for f in schema if not (f.metadata or {}).get(DESCRIPTION.encode())]
+            assert missing == [], (table, missing)
     assert pg_rows(cluster, """
         select c.relname, a.attname from pg_attribute a join pg_class c on c.oid = a.attrelid
         where c.relnamespace = %s::regnamespace and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped

@@ -28,6 +28,7 @@ from assets.rules.publish import (
     STABLE_PATHS,
     STEPS,
     current_publication,
+    parquet_location,
     publish,
     read_manifest,
     remove_leftovers,
@@ -77,7 +78,7 @@ def version_seen_by_readers(output: Path) -> str:
         names = conn.sql("select account_name from marts.accounts").pl()["account_name"].to_list()
     assert counts == manifest["tables"]
     for _, table in PUBLISHED_TABLES:
-        assert pl.read_parquet(output / "parquet" / f"{table}.parquet").height == counts[f"marts.{table}"]
+        assert pl.read_parquet(parquet_location(output, table)).height == counts[f"marts.{table}"]
     parquet_names = pl.read_parquet(output / "parquet" / "accounts.parquet")["account_name"].to_list()
     with (output / "crm" / "alms_crm_import_latest.csv").open(newline="") as handle:
         crm_names = [row["name"] for row in csv.DictReader(handle) if row["record_type"] == "account"]
@@ -319,7 +320,10 @@ def test_the_old_names_answer_for_one_release_with_the_new_tables_rows(first_pub
             params=[OLD_NAMES["accounts"].columns["is_key_at_next_review"]],
         ).fetchall()[0][0]
         assert deprecated.startswith(f"Deprecated: renamed is_key_at_next_review in alms {RENAMED_IN}")
-    parquet = {path.stem: pl.read_parquet_schema(path) for path in (publication / "parquet").glob("*.parquet")}
+    parquet = {
+        path.name.removesuffix(".parquet"): pl.scan_parquet(path).collect_schema()
+        for path in (publication / "parquet").iterdir()
+    }
     assert set(parquet) == {table for _, table in PUBLISHED_TABLES}  # no file under an old table name
     for new, old in OLD_NAMES.items():
         assert not set(old.columns.values()) & set(parquet[new]), new  # nor an old column name
@@ -337,8 +341,10 @@ def test_unchanged_parquet_files_are_linked_from_the_current_publication(first_p
         made = publish(conn, output, PUBLISHED_TABLES, run_id="second-run-0000", as_of="2026-10-31",
                        make_current=True, scoring_inputs=SCORING_SELECTS, documentation=documentation)  # fmt: skip
         for (schema, table), order_by in PUBLISHED_TABLES.items():
-            new, old = made.path / "parquet" / f"{table}.parquet", first / "parquet" / f"{table}.parquet"
-            assert os.path.samefile(new, old) == (table != "accounts"), table
+            new, old = parquet_location(made.path, table), parquet_location(first, table)
+            assert parquet_files(new) and len(parquet_files(new)) == len(parquet_files(old)), table
+            for new_file, old_file in zip(parquet_files(new), parquet_files(old), strict=True):
+                assert os.path.samefile(new_file, old_file) == (table != "accounts"), table
             fresh = tmp_path / f"{table}.parquet"
             conn.execute(f"copy (select * from {schema}.{table} order by {order_by}) to '{fresh}' (format parquet)")
             assert pl.read_parquet(new).equals(pl.read_parquet(fresh)), table
@@ -346,10 +352,23 @@ def test_unchanged_parquet_files_are_linked_from_the_current_publication(first_p
         third = publish(conn, output, PUBLISHED_TABLES, run_id="third-run-0000", as_of="2026-10-31",
                         make_current=True, scoring_inputs=SCORING_SELECTS)  # fmt: skip
     assert not any(
-        os.path.samefile(third.path / "parquet" / f"{t}.parquet", made.path / "parquet" / f"{t}.parquet")
+        os.path.samefile(new_file, old_file)
         for _, t in PUBLISHED_TABLES
+        for new_file, old_file in zip(
+            parquet_files(parquet_location(third.path, t)), parquet_files(parquet_location(made.path, t)), strict=True
+        )
     )
-    assert read_manifest(made.path)["file_digests"].keys() >= {f"parquet/{t}.parquet" for _, t in PUBLISHED_TABLES}
+    recorded = read_manifest(made.path)["file_digests"].keys()
+    assert recorded >= {
+        str(path.relative_to(made.path))
+        for _, t in PUBLISHED_TABLES
+        for path in parquet_files(parquet_location(made.path, t))
+    }
+
+
+def parquet_files(location: Path) -> list[Path]:
+    """The Parquet file of a table, or the files of its folder in name order."""
+    return [location] if location.is_file() else sorted(location.glob("*.parquet"))
 
 
 def published_matches_warehouse(conn: duckdb.DuckDBPyConnection, publication: Path) -> None:
@@ -381,7 +400,8 @@ def test_a_new_snapshot_is_appended_to_the_current_file_and_a_changed_past_build
     from schemas import APPENDED_TABLES
 
     output = copy_run_output(first_publication, tmp_path / "output")
-    assert read_manifest(current_publication(output))["appended_digests"]["marts.account_snapshots"]
+    first = current_publication(output)
+    assert read_manifest(first)["appended_digests"]["marts.account_snapshots"]
     documentation = {table: TableDoc(*table_documentation(*table)) for table in PUBLISHED_TABLES}
 
     def again(conn, run_id, as_of, target=output):
@@ -404,8 +424,20 @@ def test_a_new_snapshot_is_appended_to_the_current_file_and_a_changed_past_build
         appended = again(conn, "second-run-0000", new_date)
         assert appended.manifest["appended_rows_of"] == {"marts.account_snapshots": [new_date]}
         published_matches_warehouse(conn, appended.path)
+        # Parquet: a file per as-of date, the unchanged one linked; the folder reads as the table, in its order
+        folder = parquet_location(appended.path, "account_snapshots")
+        assert [path.name for path in parquet_files(folder)] == [
+            f"account_snapshots_{first_date}.parquet",
+            f"account_snapshots_{new_date}.parquet",
+        ]
+        previous = parquet_location(first, "account_snapshots")
+        assert os.path.samefile(folder / f"account_snapshots_{first_date}.parquet", parquet_files(previous)[0])
+        in_order = conn.sql("select * from marts.account_snapshots order by as_of_date, account_id").pl()
+        assert pl.read_parquet(folder).equals(in_order)
+        assert conn.sql(f"select count(*) from '{folder}/*.parquet'").fetchall()[0][0] == in_order.height
         whole = publish(conn, copy_run_output(first_publication, tmp_path / "whole"), PUBLISHED_TABLES,
-                        run_id="whole-run-0000", as_of=new_date, make_current=True, documentation=documentation)  # fmt: skip
+                        run_id="whole-run-0000", as_of=new_date, make_current=True, documentation=documentation,
+                        appended={})  # fmt: skip
         assert "appended_rows_of" not in whole.manifest
         size, whole_size = ((p.path / "alms.duckdb").stat().st_size for p in (appended, whole))
         assert size <= whole_size + 2 * 262_144 * 4, (size, whole_size)  # a few blocks of 256 kB at most

@@ -5,6 +5,7 @@ Layout of an output folder (`$ALMS_OUTPUT_DIR`):
     publications/20261102T060412Z-9cca0443/   one folder per publication, never changed once complete
         alms.duckdb                           the marts (schema marts), DuckDB storage version v1.5.0
         parquet/<table>.parquet               the same tables as Parquet
+        parquet/account_snapshots/            a table that carries its past: a file per as-of date
         crm/alms_crm_import_<as-of>.csv       the CRM import file (and alms_crm_import_latest.csv, the same file)
         scoring_inputs/<table>.parquet        what the what-if scores again (not for BI)
         manifest.json                         what was published: run, as-of date, tables and row counts
@@ -29,6 +30,10 @@ order. That is done only when every value the current file holds has the same ro
 digest per value, recorded in the manifest, `appended_digests`), when the new values all come after them, and when
 the columns are the same; anything else (a re-run that changed a date's rows, a backfill, another version) builds
 the table whole. So a monthly run writes its own snapshot, not every snapshot again.
+
+In Parquet such a table is a folder, `parquet/<table>/<table>_<as-of date>.parquet`, one file per as-of date (each
+with the `as_of_date` column, so the folder reads as the table in DuckDB, polars, pyarrow, pandas and Spark), and a
+date's file whose rows are unchanged is a hard link to the current publication's (below).
 
 A Parquet file whose content is the same as the current publication's file of that name (the same rows, order,
 columns, descriptions and writer: a content digest recorded in the manifest, `file_digests`) is a hard link to that
@@ -59,8 +64,9 @@ import duckdb
 
 from assets.rules import reuse
 from assets.rules.crm import write_crm_import
-from assets.rules.documentation import TableDoc, comment_duckdb_table, parquet_schema_option
+from assets.rules.documentation import TableDoc, comment_duckdb_table, parquet_schema_option, sql_literal
 from assets.rules.old_names import add_old_names
+from schemas import APPENDED_TABLES
 from schemas.renamed import OLD_NAMES, OLD_NAMES_REMOVED_IN, OldNames
 
 PUBLISHED_FILE = "alms.duckdb"
@@ -130,7 +136,10 @@ def publish(
     `write_extras(conn, folder)` writes more files into the publication (report.html) and returns manifest entries.
     `progress` is told what is being written (assets/rules/progress.py `Progress.update`). `appended`: the tables
     that carry their past ((schema, name) -> the column a run adds its rows by), appended to the current
-    publication's file where its rows are unchanged (module docstring)."""
+    publication's file where its rows are unchanged and published in Parquet as a file per value (module
+    docstring); by default those of `APPENDED_TABLES` among `tables`, `{}` for none."""
+    if appended is None:
+        appended = {table: by for table, by in APPENDED_TABLES.items() if table in tables}
     output_dir = Path(output_dir)
     ensure_layout(output_dir)
     refuse_open_writer(output_dir)
@@ -150,8 +159,9 @@ def publish(
             table: _value_digests(conn, table, by, tables[table]) for table, by in (appended or {}).items()
         }
         start = _appendable_start(output_dir, value_digests, appended or {})
+        by_value = {table: (by, value_digests[table]) for table, by in (appended or {}).items()}
         row_counts, deprecated = _write_tables(
-            conn, building, tables, documentation or {}, old_names, progress, reusable, digests, start
+            conn, building, tables, documentation or {}, old_names, progress, reusable, digests, start, by_value
         )
         progress("writing the scoring inputs and the CRM import file")
         if scoring_inputs:
@@ -183,6 +193,7 @@ def publish(
             "crm_import_rows": crm_rows,
             "tables": row_counts,
             "file_digests": digests,
+            **({"parquet_folders": {f"{s}.{n}": f"{PARQUET}/{n}" for s, n in appended}} if appended else {}),
             APPENDED_DIGESTS: {f"{schema}.{name}": found for (schema, name), found in value_digests.items()},
             **({"appended_rows_of": start.appended_report()} if start is not None else {}),
             **({"old_names": {"removed_in": OLD_NAMES_REMOVED_IN, "renamed": deprecated}} if deprecated else {}),
@@ -469,6 +480,7 @@ def _write_tables(
     reusable: dict | None = None,
     digests: dict | None = None,
     start: AppendableStart | None = None,
+    by_value: Mapping[tuple[str, str], tuple[str, dict[str, str]]] | None = None,
 ) -> tuple[dict, dict]:
     alias = f"publish_{uuid.uuid4().hex[:12]}"
     row_counts: dict[str, int] = {}
@@ -509,12 +521,21 @@ def _write_tables(
         _reached("duckdb")
         (folder / PARQUET).mkdir()
         for number, (schema, name) in enumerate(tables, start=1):
-            progress(f"writing parquet/{name}.parquet (table {number} of {len(tables)})")
             target = folder / PARQUET / f"{name}.parquet"
             described = parquet_schema_option(
                 conn, f"{alias}.{schema}.{name}", documentation.get((schema, name), TableDoc(""))
             )
             options = f"format parquet, compression zstd{described}"
+            if (schema, name) in (by_value or {}):
+                progress(
+                    f"writing parquet/{name}/, a file per {by_value[(schema, name)][0]} (table {number} of {len(tables)})"
+                )
+                _write_parquet_by_value(
+                    conn, f"{alias}.{schema}.{name}", tables[(schema, name)], by_value[(schema, name)], options,
+                    folder / PARQUET / name, reusable or {}, digests if digests is not None else {},
+                )  # fmt: skip
+                continue
+            progress(f"writing parquet/{name}.parquet (table {number} of {len(tables)})")
             digest = content_digest(conn, f"select * from {alias}.{schema}.{name}", tables[(schema, name)], options)
             if _reuse(
                 reusable or {}, f"{PARQUET}/{name}.parquet", digest, target, digests if digests is not None else {}
@@ -530,6 +551,41 @@ def _write_tables(
         with contextlib.suppress(duckdb.Error):
             conn.execute(f"detach {alias}")
     return row_counts, deprecated
+
+
+def parquet_location(publication: Path, table: str) -> Path:
+    """Where a publication holds `table` in Parquet: `parquet/<table>.parquet`, or for a table that carries its past
+    (APPENDED_TABLES) the folder `parquet/<table>/` with a file per as-of date (every Parquet reader takes a folder:
+    DuckDB as `parquet/<table>/*.parquet`)."""
+    single = publication / PARQUET / f"{table}.parquet"
+    return single if single.exists() or not (publication / PARQUET / table).is_dir() else publication / PARQUET / table
+
+
+def _write_parquet_by_value(
+    conn: duckdb.DuckDBPyConnection,
+    qualified: str,
+    order_by: str,
+    by_value: tuple[str, dict[str, str]],
+    options: str,
+    folder: Path,
+    reusable: dict,
+    digests: dict,
+) -> None:
+    """`<folder>/<table>_<value>.parquet` for each value of the column `by` (an ISO date: the file names sort in the
+    table's order), each with the value's rows in the table's order and the whole table's descriptions. A value's
+    file whose digest (its rows' digest and the options) is the current publication's is a hard link to it: a
+    monthly run writes its own snapshot's file only."""
+    by, value_digests = by_value
+    folder.mkdir()
+    for value, value_digest in sorted(value_digests.items()):
+        name = f"{folder.name}_{value}.parquet"
+        digest = hashlib.sha256(json.dumps([value_digest, options]).encode()).hexdigest()
+        if _reuse(reusable, f"{PARQUET}/{folder.name}/{name}", digest, folder / name, digests):
+            continue
+        conn.execute(
+            f"copy (select * from {qualified} where cast({by} as varchar) = {sql_literal(value)} order by {order_by}) "
+            f"to '{_sql_path(folder / name)}' ({options})"
+        )
 
 
 def _seal(folder: Path) -> None:

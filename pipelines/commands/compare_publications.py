@@ -5,8 +5,9 @@
 
 OLD and NEW are output folders (`$ALMS_OUTPUT_DIR`; their `current` publication is read, resolved once) or
 publication folders. Compared, each in its published row order (what a plain `select *` or a Parquet read returns):
-every table of `alms.duckdb`, every `parquet/<table>.parquet` and every CRM file (`crm/*.csv`, line by line); and
-every `scoring_inputs/<name>.parquet` (copies of working tables, which have no row order: compared sorted). The same
+every table of `alms.duckdb`, every `parquet/<table>.parquet` (or folder `parquet/<table>/` of files, read in name
+order) and every CRM file (`crm/*.csv`, line by line); and every `scoring_inputs/<name>.parquet` (copies of working
+tables, which have no row order: compared sorted). The same
 tables, the same column names and types in the same order, the same rows.
 Prints each difference (at most `--show` per table) or `identical`; the exit status is 0 when identical, 1 when not.
 
@@ -71,6 +72,10 @@ def published_tables(conn: duckdb.DuckDBPyConnection, alias: str, publication: P
         for path in sorted((publication / folder).glob("*.parquet")):
             label = f"{folder}/{path.stem}"
             tables[label] = Table(label, path.stem, "parquet", str(path), ordered=folder == PARQUET)
+        for path in sorted(p for p in (publication / folder).glob("*") if p.is_dir()):  # a file per as-of date
+            label = f"{folder}/{path.name}"
+            files = str(path / "*.parquet")  # read in name order: the table's order
+            tables[label] = Table(label, path.name, "parquet", files, ordered=folder == PARQUET)
     for path in sorted((publication / CRM).glob("*.csv")):
         tables[f"{CRM}/{path.name}"] = Table(f"{CRM}/{path.name}", path.name, "csv", str(path))
     return tables
