@@ -486,7 +486,7 @@ def _write_tables(
     row_counts: dict[str, int] = {}
     conn.execute("set preserve_insertion_order = true")  # tables keep the order their model gave them
     if start is not None:
-        shutil.copyfile(start.file, folder / PUBLISHED_FILE)  # the copy is writable (copyfile leaves the mode)
+        shutil.copyfile(start.file, folder / PUBLISHED_FILE)  # writable: copyfile leaves the mode behind
     conn.execute(f"attach '{_sql_path(folder / PUBLISHED_FILE)}' as {alias} (storage_version '{STORAGE_VERSION}')")
     try:
         kept = _start_from_current(conn, alias, start, progress) if start is not None else set()
