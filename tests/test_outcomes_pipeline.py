@@ -170,7 +170,7 @@ def test_the_asset_pages_show_tables_and_charts(run):
 
 def test_the_backtest_command_publishes_nothing(run, capsys, tmp_path):
     output = run["output"]
-    watched = [output / "alms.duckdb", output / "work" / "warehouse.duckdb", *sorted((output / "parquet").iterdir()),
+    watched = [output / "alms.duckdb", output / "work" / "warehouse.duckdb", *sorted((output / "parquet").rglob("*.parquet")),
                output / "current" / "report.html"]  # fmt: skip
     before = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in watched}
     candidate = tmp_path / "candidate.yaml"

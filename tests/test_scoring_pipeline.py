@@ -226,7 +226,11 @@ def test_whatif_reports_changes_without_touching_published_tables(scored, tmp_pa
     monkeypatch.setenv("ALMS_OUTPUT_DIR", str(output))
     monkeypatch.setenv("ALMS_ACCEPT_GAPS", SMALL_INPUT_GAPS)
     monkeypatch.setenv("DAGSTER_HOME", str(new_dagster_home(tmp_path / "dagster_home")))
-    watched = [output / "alms.duckdb", output / "work" / "warehouse.duckdb", *sorted((output / "parquet").iterdir())]
+    watched = [
+        output / "alms.duckdb",
+        output / "work" / "warehouse.duckdb",
+        *sorted((output / "parquet").rglob("*.parquet")),
+    ]
     before = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in watched}
     # a failed run since: the working warehouse holds tables of two runs; the what-if reads the publication instead
     with duckdb.connect(str(output / "work" / "warehouse.duckdb")) as conn:
