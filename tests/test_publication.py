@@ -395,8 +395,9 @@ def published_matches_warehouse(conn: duckdb.DuckDBPyConnection, publication: Pa
 def test_a_new_snapshot_is_appended_to_the_current_file_and_a_changed_past_builds_it_whole(first_publication, tmp_path):
     """A run whose recorded snapshots are unchanged starts alms.duckdb from the current publication's file and appends
     its new snapshot: the same tables, rows, order, comments and old names as a file built whole, and no larger than
-    it by more than a few blocks (the dropped tables' space is reused). A changed past snapshot, a backfilled
-    earlier date or a re-run that changed its date's rows builds the table whole."""
+    it by more than a few blocks (the dropped tables' space is reused). A backfilled earlier date or a change of an
+    earlier date builds the table whole; a date gone, or a re-run that changed the
+    latest date's rows, removes them from the copy."""
     from schemas import APPENDED_TABLES
 
     output = copy_run_output(first_publication, tmp_path / "output")
@@ -458,6 +459,17 @@ def test_a_new_snapshot_is_appended_to_the_current_file_and_a_changed_past_build
         assert "appended_rows_of" not in rebuilt.manifest
         published_matches_warehouse(conn, rebuilt.path)
         conn.execute("delete from marts.account_snapshots where as_of_date = $date", {"date": later})
-        removed = again(conn, "seventh-run-0000", backfill)  # a published date is gone: built whole
-        assert "appended_rows_of" not in removed.manifest
+        removed = again(conn, "seventh-run-0000", backfill)  # a published date is gone: its rows removed
+        assert removed.manifest["removed_rows_of"] == {"marts.account_snapshots": [later]}
+        assert removed.manifest["appended_rows_of"] == {"marts.account_snapshots": []}
         published_matches_warehouse(conn, removed.path)
+
+        # a re-run of the latest date that changed its rows (the review loop: label, run the same date again)
+        conn.execute("update marts.account_snapshots set tier = 'low' where as_of_date = $date", {"date": new_date})
+        rerun = again(conn, "eighth-run-0000", new_date)
+        assert (
+            rerun.manifest["removed_rows_of"]
+            == rerun.manifest["appended_rows_of"]
+            == {"marts.account_snapshots": [new_date]}
+        )
+        published_matches_warehouse(conn, rerun.path)

@@ -195,7 +195,7 @@ def publish(
             "file_digests": digests,
             **({"parquet_folders": {f"{s}.{n}": f"{PARQUET}/{n}" for s, n in appended}} if appended else {}),
             APPENDED_DIGESTS: {f"{schema}.{name}": found for (schema, name), found in value_digests.items()},
-            **({"appended_rows_of": start.appended_report()} if start is not None else {}),
+            **(start.report() if start is not None else {}),
             **({"old_names": {"removed_in": OLD_NAMES_REMOVED_IN, "renamed": deprecated}} if deprecated else {}),
             **extras,
             **(extra_manifest or {}),
@@ -357,14 +357,20 @@ def content_digest(conn: duckdb.DuckDBPyConnection, select: str, *written_with: 
 
 @dataclass
 class AppendableStart:
-    """A new alms.duckdb that starts as a copy of `file` (the current publication's), keeping `appends`' tables and
-    appending to each the rows of its listed values: (schema, name) -> (the column, the values to append)."""
+    """A new alms.duckdb that starts as a copy of `file` (the current publication's), keeping `appends`' tables,
+    removing from each the rows of the values whose rows changed or are gone, and appending the rows of the values
+    it lacks: (schema, name) -> (the column, the values to remove, the values to append)."""
 
     file: Path
-    appends: dict[tuple[str, str], tuple[str, list[str]]]
+    appends: dict[tuple[str, str], tuple[str, list[str], list[str]]]
 
-    def appended_report(self) -> dict[str, list[str]]:
-        return {f"{schema}.{name}": values for (schema, name), (_, values) in self.appends.items()}
+    def report(self) -> dict[str, dict[str, list[str]]]:
+        """For the manifest: `appended_rows_of` and `removed_rows_of`, "schema.table" -> values."""
+        tables = {f"{schema}.{name}": append for (schema, name), append in self.appends.items()}
+        return {
+            "appended_rows_of": {table: appended for table, (_, _, appended) in tables.items()},
+            "removed_rows_of": {table: removed for table, (_, removed, _) in tables.items()},
+        }
 
 
 def _value_digests(conn: duckdb.DuckDBPyConnection, table: tuple[str, str], by: str, order_by: str) -> dict[str, str]:
@@ -385,10 +391,11 @@ def _value_digests(conn: duckdb.DuckDBPyConnection, table: tuple[str, str], by: 
 def _appendable_start(
     output_dir: Path, value_digests: Mapping[tuple[str, str], dict[str, str]], appended: Mapping[tuple[str, str], str]
 ) -> AppendableStart | None:
-    """Where the new alms.duckdb can start from the current publication's: each table whose every published value
-    has the same digest now and whose new values all come after them (as text: ISO dates), with the values to
-    append. None: the file is built whole (no current publication, an older one without digests, or no table
-    qualifies)."""
+    """Where the new alms.duckdb can start from the current publication's: each table of which some published values
+    have the same digest now (kept) and every value to append (new, or changed since) comes after them (as text: ISO
+    dates), with the values to remove (changed or gone) and to append. So a re-run of the latest as-of date replaces
+    that date's rows, and a backfill (an earlier date) or a change of an earlier date builds the table whole. None:
+    the file is built whole (no current publication, an older one without digests, or no table qualifies)."""
     current = current_publication(output_dir)
     if current is None or not (current / PUBLISHED_FILE).is_file():
         return None
@@ -399,15 +406,14 @@ def _appendable_start(
     if manifest.get("duckdb_storage_version") != STORAGE_VERSION:
         return None
     recorded = manifest.get(APPENDED_DIGESTS) or {}
-    appends: dict[tuple[str, str], tuple[str, list[str]]] = {}
+    appends: dict[tuple[str, str], tuple[str, list[str], list[str]]] = {}
     for table, now in value_digests.items():
-        before = recorded.get(f"{table[0]}.{table[1]}")
-        if not before or any(now.get(value) != digest for value, digest in before.items()):
+        before = recorded.get(f"{table[0]}.{table[1]}") or {}
+        kept = {value for value, digest in before.items() if now.get(value) == digest}
+        new = sorted(set(now) - kept)
+        if not kept or (new and min(new) <= max(kept)):
             continue
-        new = sorted(set(now) - set(before))
-        if new and min(new) <= max(before):
-            continue
-        appends[table] = (appended[table], new)
+        appends[table] = (appended[table], sorted(set(before) - kept), new)
     return AppendableStart(current / PUBLISHED_FILE, appends) if appends else None
 
 
@@ -415,8 +421,9 @@ def _start_from_current(
     conn: duckdb.DuckDBPyConnection, alias: str, start: AppendableStart, progress: Callable[[str], None]
 ) -> set[tuple[str, str]]:
     """In the attached copy of the current file: drop every view and every table but the appended ones whose columns
-    are the warehouse's, and free their space (a checkpoint, so the new tables reuse it and the file does not grow
-    by a copy of them each month). Returns the tables kept."""
+    are the warehouse's, delete from those the rows of the values to remove, and free the space (a checkpoint, so
+    the new rows and tables reuse it and the file does not grow by a copy of them each month). Returns the tables
+    kept."""
     kept: set[tuple[str, str]] = set()
     for schema, name in start.appends:
         file_columns = conn.execute(
@@ -441,6 +448,12 @@ def _start_from_current(
     ).fetchall():
         if (schema, name) not in kept:
             conn.execute(f'drop table {alias}."{schema}"."{name}"')
+    for (schema, name), (by, removed, _) in start.appends.items():
+        if (schema, name) in kept and removed:
+            conn.execute(
+                f'delete from {alias}."{schema}"."{name}" where cast({by} as varchar) in (select unnest($values))',
+                {"values": removed},
+            )
     conn.execute(f"checkpoint {alias}")
     start.appends = {table: append for table, append in start.appends.items() if table in kept}
     return kept
@@ -496,7 +509,7 @@ def _write_tables(
             conn.execute("begin")
             try:
                 if (schema, name) in kept:
-                    by, values = start.appends[(schema, name)]
+                    by, _, values = start.appends[(schema, name)]
                     progress(
                         f"appending {len(values)} new value(s) of {by} to {schema}.{name} in alms.duckdb "
                         f"(table {number} of {len(tables)})"
