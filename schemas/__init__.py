@@ -72,8 +72,9 @@ PUBLISHED: dict[tuple[str, str], tuple[type[pa.DataFrameModel], str]] = {
 # (layer, table) -> the row order it is published in
 PUBLISHED_TABLES: dict[tuple[str, str], str] = {table: order for table, (_, order) in PUBLISHED.items()}
 # The published tables that carry their past, each with the column a run adds its own rows by (its order's first
-# column): a publication takes the previous one's alms.duckdb and appends the new values' rows to them when the rows
-# it had are unchanged, so a monthly run's cost does not grow with the snapshots kept (assets/rules/publish.py).
+# column): a publication takes the previous one's alms.duckdb and appends the new values' rows to them where the rows
+# it had are unchanged, and publishes them in Parquet as a file per value, so a monthly run's cost does not grow with
+# the snapshots kept (assets/rules/publish.py).
 APPENDED_TABLES: dict[tuple[str, str], str] = {("marts", "account_snapshots"): "as_of_date"}
 
 SCHEMAS_BY_TABLE: dict[tuple[str, str], type[pa.DataFrameModel]] = {

@@ -25,11 +25,12 @@ connection keeps reading the file it opened; a reader that wants several Parquet
 
 A table that carries its past (`appended`: the snapshots, one set of rows per as-of date) is not copied whole into
 each new alms.duckdb: the new file starts as a copy of the current publication's file (a file copy, at disk speed),
-its other tables and views are dropped, and the rows of the values it does not hold yet are appended, in the table's
-order. That is done only when every value the current file holds has the same rows in the warehouse (a content
-digest per value, recorded in the manifest, `appended_digests`), when the new values all come after them, and when
-the columns are the same; anything else (a re-run that changed a date's rows, a backfill, another version) builds
-the table whole. So a monthly run writes its own snapshot, not every snapshot again.
+its other tables and views are dropped, the rows of values that changed or are gone are deleted, and the rows of the
+values it does not hold (now) are appended, in the table's order. Which values are unchanged is told by a content
+digest per value, recorded in the manifest (`appended_digests`). That is done only when every value to append comes
+after the unchanged ones (a new month, or a re-run of the latest date) and the columns are the same; anything else
+(a change of an earlier date, a backfill, another version) builds the table whole. So a monthly run writes its own
+snapshot, not every snapshot again.
 
 In Parquet such a table is a folder, `parquet/<table>/<table>_<as-of date>.parquet`, one file per as-of date (each
 with the `as_of_date` column, so the folder reads as the table in DuckDB, polars, pyarrow, pandas and Spark), and a
