@@ -198,6 +198,18 @@ def new_dagster_home(folder: Path) -> Path:
     return folder
 
 
+def parquet_location(publication: Path, table: str) -> Path:
+    """Where a publication (or an output folder) holds `table` in Parquet: `parquet/<table>.parquet`, or for a table
+    that carries its past (schemas.APPENDED_TABLES) the folder `parquet/<table>/` with a file per as-of date."""
+    folder = publication / "parquet" / table
+    return folder if folder.is_dir() else publication / "parquet" / f"{table}.parquet"
+
+
+def parquet_files(location: Path) -> list[Path]:
+    """The Parquet file of a table, or the files of its folder in name order (the table's order)."""
+    return [location] if location.is_file() else sorted(location.glob("*.parquet"))
+
+
 def copy_run_output(source: Path, target: Path) -> Path:
     """A copy of an output folder; its links (current, alms.duckdb, ...) are relative, so the copy stands alone."""
     shutil.copytree(source, target, symlinks=True)

@@ -25,7 +25,7 @@ import duckdb
 import psycopg
 import pyarrow.parquet as pq
 import pytest
-from conftest import KEY_LEVEL_ASSETS, downstream_of
+from conftest import KEY_LEVEL_ASSETS, downstream_of, parquet_files, parquet_location
 from psycopg import errors
 
 from assets.publish import PUBLISHED_TABLES
@@ -40,7 +40,7 @@ from assets.rules.postgres import (
     publish_to_postgres,
     scrub,
 )
-from assets.rules.publish import current_publication, parquet_location, read_manifest
+from assets.rules.publish import current_publication, read_manifest
 from pipelines.commands.cli import execute_pipeline
 from schemas.renamed import OLD_NAMES
 
@@ -222,8 +222,7 @@ def test_every_published_column_is_documented_in_duckdb_parquet_and_postgres(pub
 
     assert column_comment == BILLING_12M  # the text comes from the pandera model
     for _, table in PUBLISHED_TABLES:
-        location = parquet_location(publication, table)  # a file, or a folder of files (account_snapshots)
-        for path in [location] if location.is_file() else sorted(location.glob("*.parquet")):
+        for path in parquet_files(parquet_location(publication, table)):  # a file, or a folder's (account_snapshots)
             schema = pq.read_schema(path)
             assert schema.metadata and schema.metadata[DESCRIPTION.encode()], table
             missing = [f.name for f in schema if not (f.metadata or {}).get(DESCRIPTION.encode())]

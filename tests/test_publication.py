@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from conftest import copy_run_output, run_in_memory
+from conftest import copy_run_output, parquet_files, parquet_location, run_in_memory
 
 from assets.resources import REPO_ROOT, take_output_folder
 from assets.rules.documentation import TableDoc
@@ -28,7 +28,6 @@ from assets.rules.publish import (
     STABLE_PATHS,
     STEPS,
     current_publication,
-    parquet_location,
     publish,
     read_manifest,
     remove_leftovers,
@@ -364,11 +363,6 @@ def test_unchanged_parquet_files_are_linked_from_the_current_publication(first_p
         for _, t in PUBLISHED_TABLES
         for path in parquet_files(parquet_location(made.path, t))
     }
-
-
-def parquet_files(location: Path) -> list[Path]:
-    """The Parquet file of a table, or the files of its folder in name order."""
-    return [location] if location.is_file() else sorted(location.glob("*.parquet"))
 
 
 def published_matches_warehouse(conn: duckdb.DuckDBPyConnection, publication: Path) -> None:

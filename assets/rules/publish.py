@@ -156,11 +156,9 @@ def publish(
     digests: dict[str, str] = {}
     try:
         _reached("folder")
-        value_digests = {
-            table: _value_digests(conn, table, by, tables[table]) for table, by in (appended or {}).items()
-        }
-        start = _appendable_start(output_dir, value_digests, appended or {})
-        by_value = {table: (by, value_digests[table]) for table, by in (appended or {}).items()}
+        value_digests = {table: _value_digests(conn, table, by, tables[table]) for table, by in appended.items()}
+        start = _appendable_start(output_dir, value_digests, appended)
+        by_value = {table: (by, value_digests[table]) for table, by in appended.items()}
         row_counts, deprecated = _write_tables(
             conn, building, tables, documentation or {}, old_names, progress, reusable, digests, start, by_value
         )
@@ -420,11 +418,11 @@ def _appendable_start(
 
 def _start_from_current(
     conn: duckdb.DuckDBPyConnection, alias: str, start: AppendableStart, progress: Callable[[str], None]
-) -> set[tuple[str, str]]:
+) -> None:
     """In the attached copy of the current file: drop every view and every table but the appended ones whose columns
     are the warehouse's, delete from those the rows of the values to remove, and free the space (a checkpoint, so
-    the new rows and tables reuse it and the file does not grow by a copy of them each month). Returns the tables
-    kept."""
+    the new rows and tables reuse it and the file does not grow by a copy of them each month). `start.appends` keeps
+    the tables kept."""
     kept: set[tuple[str, str]] = set()
     for schema, name in start.appends:
         file_columns = conn.execute(
@@ -449,15 +447,14 @@ def _start_from_current(
     ).fetchall():
         if (schema, name) not in kept:
             conn.execute(f'drop table {alias}."{schema}"."{name}"')
+    start.appends = {table: append for table, append in start.appends.items() if table in kept}
     for (schema, name), (by, removed, _) in start.appends.items():
-        if (schema, name) in kept and removed:
+        if removed:
             conn.execute(
                 f'delete from {alias}."{schema}"."{name}" where cast({by} as varchar) in (select unnest($values))',
                 {"values": removed},
             )
     conn.execute(f"checkpoint {alias}")
-    start.appends = {table: append for table, append in start.appends.items() if table in kept}
-    return kept
 
 
 def _reusable_files(output_dir: Path) -> dict[str, tuple[Path, str]]:
@@ -503,14 +500,16 @@ def _write_tables(
         shutil.copyfile(start.file, folder / PUBLISHED_FILE)  # writable: copyfile leaves the mode behind
     conn.execute(f"attach '{_sql_path(folder / PUBLISHED_FILE)}' as {alias} (storage_version '{STORAGE_VERSION}')")
     try:
-        kept = _start_from_current(conn, alias, start, progress) if start is not None else set()
+        if start is not None:
+            _start_from_current(conn, alias, start, progress)
+        appends = start.appends if start is not None else {}
         for number, ((schema, name), order_by) in enumerate(tables.items(), start=1):
             conn.execute(f"create schema if not exists {alias}.{schema}")
             # the table and its comments (one statement per column) in one transaction: one commit, not one each
             conn.execute("begin")
             try:
-                if (schema, name) in kept:
-                    by, _, values = start.appends[(schema, name)]
+                if (schema, name) in appends:
+                    by, _, values = appends[(schema, name)]
                     progress(
                         f"appending {len(values)} new value(s) of {by} to {schema}.{name} in alms.duckdb "
                         f"(table {number} of {len(tables)})"
@@ -541,9 +540,8 @@ def _write_tables(
             )
             options = f"format parquet, compression zstd{described}"
             if (schema, name) in (by_value or {}):
-                progress(
-                    f"writing parquet/{name}/, a file per {by_value[(schema, name)][0]} (table {number} of {len(tables)})"
-                )
+                by = by_value[(schema, name)][0]
+                progress(f"writing parquet/{name}/, a file per {by} (table {number} of {len(tables)})")
                 _write_parquet_by_value(
                     conn, f"{alias}.{schema}.{name}", tables[(schema, name)], by_value[(schema, name)], options,
                     folder / PARQUET / name, reusable or {}, digests if digests is not None else {},
@@ -565,14 +563,6 @@ def _write_tables(
         with contextlib.suppress(duckdb.Error):
             conn.execute(f"detach {alias}")
     return row_counts, deprecated
-
-
-def parquet_location(publication: Path, table: str) -> Path:
-    """Where a publication holds `table` in Parquet: `parquet/<table>.parquet`, or for a table that carries its past
-    (APPENDED_TABLES) the folder `parquet/<table>/` with a file per as-of date (every Parquet reader takes a folder:
-    DuckDB as `parquet/<table>/*.parquet`)."""
-    single = publication / PARQUET / f"{table}.parquet"
-    return single if single.exists() or not (publication / PARQUET / table).is_dir() else publication / PARQUET / table
 
 
 def _write_parquet_by_value(

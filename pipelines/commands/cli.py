@@ -233,7 +233,8 @@ def summarize(output_dir: Path) -> str:
     currency = level["reporting_currency"]
     lines = [
         f"published: {path}",
-        f"           {output_dir / 'parquet'}/<table>.parquet (account_snapshots/: a file per as-of date), crm/, manifest.json",
+        f"           {output_dir / 'parquet'}/<table>.parquet (account_snapshots/: a file per as-of date), crm/, "
+        "manifest.json",
         f"           (publication {publication}: run {str(manifest.get('run_id', '?'))[:8]}, "
         f"as of {manifest.get('as_of_date')})",
         f"report:    {output_dir / 'current' / 'report.html'} (open in a browser)",
