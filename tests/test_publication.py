@@ -467,3 +467,21 @@ def test_a_new_snapshot_is_appended_to_the_current_file_and_a_changed_past_build
             == {"marts.account_snapshots": [new_date]}
         )
         published_matches_warehouse(conn, rerun.path)
+
+
+def test_a_damaged_current_file_is_not_appended_to_but_built_whole(first_publication, tmp_path):
+    """The current publication's alms.duckdb cannot be read (damaged on disk): the next publication says so in one
+    line and builds every table whole, with the warehouse's rows, instead of failing."""
+    output = copy_run_output(first_publication, tmp_path / "output")
+    damaged = current_publication(output) / "alms.duckdb"
+    damaged.chmod(0o644)
+    damaged.write_bytes(b"not a DuckDB file" * 1000)
+    told: list[str] = []
+    with duckdb.connect(str(output / "work" / "warehouse.duckdb")) as conn:
+        made = publish(conn, output, PUBLISHED_TABLES, run_id="second-run-0000", as_of="2026-10-31",
+                       make_current=True, progress=told.append,
+                       documentation={table: TableDoc(*table_documentation(*table)) for table in PUBLISHED_TABLES})  # fmt: skip
+        assert "appended_rows_of" not in made.manifest
+        published_matches_warehouse(conn, made.path)
+    reasons = [line for line in told if "could not be reused" in line]
+    assert len(reasons) == 1 and "\n" not in reasons[0], told

@@ -364,8 +364,11 @@ class AppendableStart:
     appends: dict[tuple[str, str], tuple[str, list[str], list[str]]]
 
     def report(self) -> dict[str, dict[str, list[str]]]:
-        """For the manifest: `appended_rows_of` and `removed_rows_of`, "schema.table" -> values."""
+        """For the manifest: `appended_rows_of` and `removed_rows_of`, "schema.table" -> values; nothing when no table
+        was kept (every table built whole)."""
         tables = {f"{schema}.{name}": append for (schema, name), append in self.appends.items()}
+        if not tables:
+            return {}
         return {
             "appended_rows_of": {table: appended for table, (_, _, appended) in tables.items()},
             "removed_rows_of": {table: removed for table, (_, removed, _) in tables.items()},
@@ -457,6 +460,32 @@ def _start_from_current(
     conn.execute(f"checkpoint {alias}")
 
 
+def _attach_copy_of_current(
+    conn: duckdb.DuckDBPyConnection, alias: str, start: AppendableStart, target: Path, progress: Callable[[str], None]
+) -> None:
+    """Attach a copy of the current publication's file as `alias`, ready to append to (`_start_from_current`). When
+    the copy cannot be made or read (a damaged or missing file), say why and attach a new, empty file instead:
+    every table is then built whole (`start.appends` empty), as without a current publication."""
+    try:
+        shutil.copyfile(start.file, target)  # writable: copyfile leaves the mode behind
+        conn.execute(f"attach '{_sql_path(target)}' as {alias} (storage_version '{STORAGE_VERSION}')")
+    except (OSError, duckdb.Error) as error:
+        from assets.rules.causes import one_line_cause
+
+        cause = one_line_cause(error) or str(error).splitlines()[0]
+        progress(f"building alms.duckdb whole: the current publication's file could not be reused ({cause})")
+        start.appends = {}
+        target.unlink(missing_ok=True)
+        conn.execute(f"attach '{_sql_path(target)}' as {alias} (storage_version '{STORAGE_VERSION}')")
+        return
+    try:
+        _start_from_current(conn, alias, start, progress)
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            conn.execute(f"detach {alias}")
+        raise
+
+
 def _reusable_files(output_dir: Path) -> dict[str, tuple[Path, str]]:
     """The current publication's files with their content digests: relative path -> (file, digest)."""
     current = current_publication(output_dir)
@@ -497,11 +526,10 @@ def _write_tables(
     row_counts: dict[str, int] = {}
     conn.execute("set preserve_insertion_order = true")  # tables keep the order their model gave them
     if start is not None:
-        shutil.copyfile(start.file, folder / PUBLISHED_FILE)  # writable: copyfile leaves the mode behind
-    conn.execute(f"attach '{_sql_path(folder / PUBLISHED_FILE)}' as {alias} (storage_version '{STORAGE_VERSION}')")
+        _attach_copy_of_current(conn, alias, start, folder / PUBLISHED_FILE, progress)
+    else:
+        conn.execute(f"attach '{_sql_path(folder / PUBLISHED_FILE)}' as {alias} (storage_version '{STORAGE_VERSION}')")
     try:
-        if start is not None:
-            _start_from_current(conn, alias, start, progress)
         appends = start.appends if start is not None else {}
         for number, ((schema, name), order_by) in enumerate(tables.items(), start=1):
             conn.execute(f"create schema if not exists {alias}.{schema}")
