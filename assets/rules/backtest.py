@@ -178,13 +178,14 @@ def _metrics(scored: pl.DataFrame, ranking: str, value: pl.Expr, top: pl.Expr) -
     ).select(list(PER_SNAPSHOT_SCHEMA))
 
 
-def evaluate(prepared: pl.DataFrame, config: ScoringConfig) -> pl.DataFrame:
-    """PER_SNAPSHOT_SCHEMA for the score (`ranking` = score) and every criterion alone."""
+def evaluate(prepared: pl.DataFrame, config: ScoringConfig, criteria: bool = True) -> pl.DataFrame:
+    """PER_SNAPSHOT_SCHEMA for the score (`ranking` = score) and, with `criteria`, every criterion alone (the same
+    for every weighting: a suggestion's rows need the score's alone)."""
     scored = prepared.with_columns(weighted_score(config.weights).alias("score"))
     high = (pl.col("score") >= config.tiers.high - TOLERANCE).fill_null(False)
     scored = scored.with_columns(high.alias("_high"), high.sum().over("as_of_date").alias("_k"))
     parts = [_metrics(scored, "score", pl.col("score"), pl.col("_high"))]
-    for c in CRITERIA:
+    for c in CRITERIA if criteria else ():
         value = pl.col(f"{c}_score")
         order = value.rank("ordinal", descending=True).over("as_of_date")
         parts.append(_metrics(scored, c, value, (order <= pl.col("_k")).fill_null(False)))
@@ -394,20 +395,20 @@ def suggest_weights(prepared: pl.DataFrame, config: ScoringConfig) -> Suggestion
             "fit_snapshots": [str(d) for d in fit_dates],
             "test_snapshots": [str(d) for d in test_dates],
             "weights": {c: fitted.get(c, 0.0) for c in CRITERIA},
-            "spearman_current": mean_spearman(test, current),
-            "spearman_suggested": mean_spearman(test, fitted),
         }
+        holdout["spearman_current"], holdout["spearman_suggested"] = mean_spearmans(test, [current, fitted])
+    on_current, on_suggested, on_nearby = mean_spearmans(prepared, [current, weights, nearby])  # one pass
     return Suggestion(
         weights=weights,
         current_weights=current,
-        spearman_current=mean_spearman(prepared, current),
-        spearman_suggested=mean_spearman(prepared, weights),
+        spearman_current=on_current,
+        spearman_suggested=on_suggested,
         first_guess={c: guess.get(c, 0.0) for c in CRITERIA},
         evaluations=evaluations + nearby_evaluations,
         rows_searched=rows,
         holdout=holdout,
         nearby=nearby,
-        spearman_nearby=mean_spearman(prepared, nearby),
+        spearman_nearby=on_nearby,
     )
 
 
@@ -461,7 +462,7 @@ def run_backtest(frame: pl.DataFrame, config: ScoringConfig, horizon: int = 6, s
     suggestion = suggest_weights(prepared, config) if search else None
     if suggestion is not None:
         for name, weights in (("suggested_score", suggestion.weights), ("nearby_score", suggestion.nearby)):
-            scored = evaluate(prepared, with_weights(config, weights)).filter(pl.col("ranking") == "score")
+            scored = evaluate(prepared, with_weights(config, weights), criteria=False)
             per_snapshot = pl.concat([per_snapshot, scored.with_columns(pl.lit(name).alias("ranking"))])
     return BacktestResult(
         horizon_months=horizon,
