@@ -45,7 +45,7 @@ def reconstruction_fingerprints(
     code: str, settings: dict, data: snapshots.History, dates: list[dt.date]
 ) -> dict[dt.date, str]:
     """The fingerprint of each reconstructed month end: everything its snapshot and the ones before it are computed
-    from (snapshots.known_inputs), the `settings` (scoring config, key share, review cadence) and the `code` (a
+    from (snapshots.iter_known_digests), the `settings` (scoring config, key share, review cadence) and the `code` (a
     reuse.source_digest of what computes it; assets/rules/reuse.py)."""
     common = {"first_month_end": min(dates, default=None), **settings}
     return {
@@ -55,7 +55,7 @@ def reconstruction_fingerprints(
             code,
             RECONSTRUCTION_LIBRARIES,
         )
-        for as_of, known in snapshots.iter_known_inputs(data, dates)  # one date's frames at a time
+        for as_of, known in snapshots.iter_known_digests(data, dates)
     }
 
 

@@ -399,8 +399,8 @@ def iter_known_inputs(history: History, dates: list[dt.date]) -> Iterator[tuple[
     by then (every column); and `monthly`, each month's digest (`Monthly.month_digests`) of the billing and
     engagement up to then. The snapshot at T reads nothing else but the owners and key levels of the snapshots
     before it, which come from records and billing up to T: two runs with equal inputs at T and at every date
-    before it (and the same first date) have the same snapshots up to T. One date at a time: a caller that digests
-    each date's frames holds one date's copy of the records, deals and prospects, not all of them (24 at most)."""
+    before it (and the same first date) have the same snapshots up to T. One date at a time (each a copy of the
+    records, deals and prospects known then); the fingerprints read `iter_known_digests`, their digests."""
     records = _prepared(history)["records"]
     digests = monthly(history.billing, history.engagement).month_digests()
     for as_of in dates:
@@ -412,16 +412,38 @@ def iter_known_inputs(history: History, dates: list[dt.date]) -> Iterator[tuple[
             frames["deals"] = deals_then(history.deals, history.fx_rates, as_of)
         if history.prospects is not None:
             frames["prospects"] = history.prospects.filter(created)
-        yield (
-            as_of,
-            {
-                "frames": frames,
-                "monthly": {
-                    name: sorted([month, *digest] for month, digest in by_month.items() if month <= m)
-                    for name, by_month in digests.items()
-                },
-            },
-        )
+        yield as_of, {"frames": frames, "monthly": _months_up_to(digests, m)}
+
+
+def _months_up_to(digests: dict[str, dict[int, list[int]]], m: int) -> dict[str, list[list[int]]]:
+    """`Monthly.month_digests` of the months up to m, in month order."""
+    return {name: sorted([month, *digest] for month, digest in by_month.items() if month <= m)
+            for name, by_month in digests.items()}  # fmt: skip
+
+
+def iter_known_digests(history: History, dates: list[dt.date]) -> Iterator[tuple[dt.date, dict]]:
+    """`iter_known_inputs` with each frame as its `reuse.frame_digest` (what a fingerprint reads of it), the same
+    values, quicker: every record's and prospect's row hash is taken once and each date sums those it knows, instead
+    of copying and hashing the records known at each of 24 month ends (at 1M client records about 0.2 s a date).
+    The deals are hashed per date: their amounts depend on it (`deals_then`)."""
+    records = _prepared(history)["records"]
+    kept = records.select(history.records.columns)
+    record_hashes, known_from = reuse.row_hashes(kept), records["known_from_month"]
+    prospects = history.prospects
+    prospect_hashes = reuse.row_hashes(prospects) if prospects is not None else None
+    digests = monthly(history.billing, history.engagement).month_digests()
+    for as_of in dates:
+        m = month_index(as_of)
+        known = known_from.is_null() | (known_from <= m)
+        frames = {"records": reuse.hashes_digest(kept.schema, record_hashes.filter(known))}
+        if history.deals is not None:
+            frames["deals"] = reuse.frame_digest(deals_then(history.deals, history.fx_rates, as_of))
+        if prospects is not None:
+            created = prospects["created_date"]
+            frames["prospects"] = reuse.hashes_digest(
+                prospects.schema, prospect_hashes.filter(created.is_null() | (created <= as_of))
+            )
+        yield as_of, {"frames": frames, "monthly": _months_up_to(digests, m)}
 
 
 def known_inputs(history: History, dates: list[dt.date]) -> dict[dt.date, dict]:

@@ -37,6 +37,7 @@ from assets.rules.snapshots import (
     billing_by_record,
     choose_snapshots,
     deals_then,
+    iter_known_digests,
     known_inputs,
     month_end,
     month_index,
@@ -461,8 +462,30 @@ def fingerprints(data: History) -> dict[dt.date, str]:
     dates = reconstruction_dates(data.billing, AS_OF)
     return {
         day: reuse.fingerprint(known["frames"], {"monthly": known["monthly"]}, "code", [])
-        for day, known in known_inputs(data, dates).items()
+        for day, known in iter_known_digests(data, dates)  # what the outcomes step's fingerprints read
     }
+
+
+def test_a_month_ends_digests_are_those_of_the_frames_it_knows():
+    """The fingerprints digest each month end's records, deals and prospects from row hashes taken once: the same
+    digests as the frames known then (`known_inputs`), hashed one by one, and so the same fingerprints."""
+    data = with_deals(history())
+    late = data.prospects.with_columns(
+        pl.lit("P3").alias("prospect_id"), pl.lit(dt.date(2026, 2, 1)).alias("created_date")
+    )
+    undated = data.prospects.with_columns(
+        pl.lit("P4").alias("prospect_id"), pl.lit(None, pl.Date).alias("created_date")
+    )
+    data = History(data.records, data.billing, deals=data.deals, prospects=pl.concat([data.prospects, late, undated]))
+    dates = reconstruction_dates(data.billing, AS_OF)
+    frames = known_inputs(data, dates)
+    digests = dict(iter_known_digests(data, dates))
+    assert list(digests) == dates
+    for day in dates:
+        assert digests[day]["monthly"] == frames[day]["monthly"], day
+        assert digests[day]["frames"] == {name: reuse.frame_digest(f) for name, f in frames[day]["frames"].items()}, day
+    seen = {name: {str(digests[day]["frames"][name]) for day in dates} for name in ("records", "deals", "prospects")}
+    assert all(len(values) > 1 for values in seen.values()), seen  # what a month end knows changes over the dates
 
 
 def test_the_inputs_of_a_month_end_change_with_its_past_not_with_later_data(config):
