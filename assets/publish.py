@@ -5,7 +5,7 @@ import dagster as dg
 
 from assets.common import MONTHLY_FRESHNESS, errors_as_dagster_failures, tag_run
 from assets.resources import AlmsSettings, Warehouse
-from assets.rules.backtest import BACKTEST_INPUTS, backtest_input_selects
+from assets.rules.backtest import BACKTEST_INPUTS, BACKTEST_INPUTS_BY, backtest_input_selects
 from assets.rules.documentation import TableDoc
 from assets.rules.progress import progress
 from assets.rules.publish import current_publication, publish, read_manifest
@@ -48,6 +48,7 @@ def publication(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
             make_current=not earlier or settings.publish_backfill,
             keep=settings.keep_publications,
             scoring_inputs={**scoring_input_selects(), **backtest_input_selects()},
+            scoring_inputs_by=BACKTEST_INPUTS_BY,
             extra_manifest={
                 "key_level": str(key_level),
                 "input_dir": str(settings.data_dir),

@@ -21,6 +21,7 @@ import pytest
 from conftest import copy_run_output, parquet_files, parquet_location, run_in_memory
 
 from assets.resources import REPO_ROOT, take_output_folder
+from assets.rules.backtest import BACKTEST_INPUTS_BY, backtest_input_selects
 from assets.rules.documentation import TableDoc
 from assets.rules.publish import (
     BUILDING,
@@ -384,6 +385,43 @@ def published_matches_warehouse(conn: duckdb.DuckDBPyConnection, publication: Pa
         assert through_old == conn.sql("select count(*) from marts.account_snapshots").fetchall()[0][0]
     finally:
         conn.execute("detach shown")
+
+
+def test_the_backtests_month_ends_are_a_file_each_and_a_new_one_links_the_others(first_publication, tmp_path):
+    """scoring_inputs/account_outcomes/ holds a file per reconstructed month end: a publication writes the month ends
+    whose rows are new or changed and links the others to the current publication's files (a monthly run wrote every
+    month end's rows again before, up to 24 x 1M accounts); the folder reads as the select, in its order. Without
+    any month end, one file without rows keeps the columns."""
+    output = copy_run_output(first_publication, tmp_path / "output")
+    as_of = read_manifest(current_publication(output))["as_of_date"]
+    selects = {**SCORING_SELECTS, **backtest_input_selects()}
+    (select,) = backtest_input_selects().values()
+
+    def again(conn, run_id):
+        made = publish(conn, output, PUBLISHED_TABLES, run_id=run_id, as_of=as_of, make_current=True,
+                       scoring_inputs=selects, scoring_inputs_by=BACKTEST_INPUTS_BY)  # fmt: skip
+        folder = made.path / "scoring_inputs" / "account_outcomes"
+        files = sorted(folder.glob("*.parquet"))
+        assert pl.read_parquet(files).equals(conn.sql(select).pl())
+        return {path.name: path for path in files}
+
+    with duckdb.connect(str(output / "work" / "warehouse.duckdb")) as conn:
+        conn.execute("create or replace table marts.account_outcomes (as_of_date date, account_id varchar, "
+                     "snapshot_source varchar, billing_after_6m decimal(18, 2))")  # fmt: skip
+        assert list(again(conn, "empty-run-0000")) == ["account_outcomes.parquet"]
+        conn.execute("insert into marts.account_outcomes values ('2026-01-31', 'A2', 'reconstructed', 5), "
+                     "('2026-01-31', 'A1', 'reconstructed', 7), ('2026-02-28', 'A1', 'reconstructed', null), "
+                     "('2026-02-28', 'A1', 'recorded', 9)")  # fmt: skip
+        first = again(conn, "first-run-0000")
+        assert list(first) == ["account_outcomes_2026-01-31.parquet", "account_outcomes_2026-02-28.parquet"]
+        conn.execute("insert into marts.account_outcomes values ('2026-03-31', 'A1', 'reconstructed', 1)")
+        second = again(conn, "second-run-0000")
+        assert list(second) == [*first, "account_outcomes_2026-03-31.parquet"]
+        assert all(os.path.samefile(second[name], first[name]) for name in first)  # linked, not written again
+        conn.execute("update marts.account_outcomes set billing_after_6m = 6 where as_of_date = '2026-02-28'")
+        third = again(conn, "third-run-0000")  # a month end whose window completed: its file alone is new
+        linked = [name for name in third if os.path.samefile(third[name], second[name])]
+        assert linked == ["account_outcomes_2026-01-31.parquet", "account_outcomes_2026-03-31.parquet"]
 
 
 def test_a_new_snapshot_is_appended_to_the_current_file_and_a_changed_past_builds_it_whole(first_publication, tmp_path):

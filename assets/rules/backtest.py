@@ -71,13 +71,18 @@ BACKTEST_INPUTS: dict[str, tuple[str, str, tuple[str, ...] | None]] = {
 }
 
 
+# ... each published as a folder with a file per as-of date (name -> the column and the order): a month end's rows
+# stay as they were until its outcomes change, so a monthly run writes its new month end's file and links the others
+BACKTEST_INPUTS_BY: dict[str, tuple[str, str]] = {"account_outcomes": ("as_of_date", "as_of_date, account_id")}
+
+
 def backtest_input_selects() -> dict[str, str]:
     """name -> the select that copies BACKTEST_INPUTS[name] from the warehouse: the reconstructed snapshots' rows
     (criteria and outcomes), in a fixed order."""
     layer, table, _ = BACKTEST_INPUTS["account_outcomes"]
+    order_by = BACKTEST_INPUTS_BY["account_outcomes"][1]
     return {
-        "account_outcomes": f"select * from {layer}.{table} where snapshot_source = 'reconstructed' "
-        "order by as_of_date, account_id"
+        "account_outcomes": f"select * from {layer}.{table} where snapshot_source = 'reconstructed' order by {order_by}"
     }
 
 

@@ -122,6 +122,7 @@ def publish(
     make_current: bool,
     keep: int = DEFAULT_KEEP,
     scoring_inputs: Mapping[str, str] | None = None,
+    scoring_inputs_by: Mapping[str, tuple[str, str]] | None = None,
     extra_manifest: dict | None = None,
     documentation: Mapping[tuple[str, str], TableDoc] | None = None,
     old_names: Mapping[str, OldNames] = OLD_NAMES,
@@ -131,7 +132,9 @@ def publish(
     appended: Mapping[tuple[str, str], str] | None = None,
 ) -> Publication:
     """Build a publication of `tables` ((schema, name) -> order by) from the warehouse behind `conn`, with the CRM
-    import file and the `scoring_inputs` (name -> select) beside it, and make it current when `make_current`. Each
+    import file and the `scoring_inputs` (name -> select) beside it, and make it current when `make_current`
+    (`scoring_inputs_by`: name -> (column, order) of those written as a folder with a file per value of the column,
+    the unchanged ones linked to the current publication's, so a monthly run writes only its new month end). Each
     table and column `documentation` describes gets its comment in alms.duckdb and its description in Parquet.
     alms.duckdb also answers to the `old_names` of renamed tables and columns (assets/rules/old_names.py).
     `write_extras(conn, folder)` writes more files into the publication (report.html) and returns manifest entries.
@@ -167,6 +170,13 @@ def publish(
             folder = building / SCORING_INPUTS
             folder.mkdir()
             for table, select in scoring_inputs.items():
+                if table in (scoring_inputs_by or {}):
+                    by, order_by = scoring_inputs_by[table]
+                    found = _select_value_digests(conn, select, by, order_by)
+                    _write_parquet_by_value(
+                        conn, f"({select})", order_by, (by, found), "format parquet", folder / table, reusable, digests
+                    )
+                    continue
                 target = folder / f"{table}.parquet"
                 # only an ordered select writes the same file from the same rows
                 ordered = " order by " in select.lower()
@@ -378,10 +388,14 @@ class AppendableStart:
 def _value_digests(conn: duckdb.DuckDBPyConnection, table: tuple[str, str], by: str, order_by: str) -> dict[str, str]:
     """A content digest of the rows of each value of `by` in the warehouse table `table` (its columns and types, the
     rows' count and hash sums, the order, the DuckDB version and the storage version the file is written in)."""
-    qualified = f"{table[0]}.{table[1]}"
-    relation = conn.sql(f"select * from {qualified} limit 0")
+    return _select_value_digests(conn, f"select * from {table[0]}.{table[1]}", by, order_by)
+
+
+def _select_value_digests(conn: duckdb.DuckDBPyConnection, select: str, by: str, order_by: str) -> dict[str, str]:
+    """`_value_digests` of the rows of `select`."""
+    relation = conn.sql(f"select * from ({select}) limit 0")
     described = [[column, str(type_)] for column, type_ in zip(relation.columns, relation.types, strict=True)]
-    sums = reuse.rows_digest(conn, f"select * from {qualified}", by=by)
+    sums = reuse.rows_digest(conn, select, by=by)
     return {
         str(value): hashlib.sha256(
             json.dumps([sums[value], described, order_by, duckdb.__version__, STORAGE_VERSION]).encode()
@@ -604,15 +618,21 @@ def _write_parquet_by_value(
     digests: dict,
 ) -> None:
     """`<folder>/<table>_<value>.parquet` for each value of the column `by` (an ISO date: the file names sort in the
-    table's order), each with the value's rows in the table's order and the whole table's descriptions. A value's
+    table's order), each with the value's rows of `qualified` (a table, or a parenthesised select) in the table's
+    order and the whole table's descriptions; without any value, `<folder>/<table>.parquet` without rows. A value's
     file whose digest (its rows' digest and the options) is the current publication's is a hard link to it: a
     monthly run writes its own snapshot's file only."""
     by, value_digests = by_value
     folder.mkdir()
+    if not value_digests:  # no rows: one file without rows keeps the columns for readers of the folder
+        conn.execute(
+            f"copy (select * from {qualified} limit 0) to '{_sql_path(folder / f'{folder.name}.parquet')}' ({options})"
+        )
+        return
     for value, value_digest in sorted(value_digests.items()):
         name = f"{folder.name}_{value}.parquet"
         digest = hashlib.sha256(json.dumps([value_digest, options]).encode()).hexdigest()
-        if _reuse(reusable, f"{PARQUET}/{folder.name}/{name}", digest, folder / name, digests):
+        if _reuse(reusable, f"{folder.parent.name}/{folder.name}/{name}", digest, folder / name, digests):
             continue
         conn.execute(
             f"copy (select * from {qualified} where cast({by} as varchar) = {sql_literal(value)} order by {order_by}) "

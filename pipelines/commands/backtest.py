@@ -5,8 +5,9 @@ that followed, and which weights would have ranked best? Nothing published chang
     python -m pipelines.commands backtest --config candidate.yaml      # a candidate (sections merge over the default)
     python -m pipelines.commands backtest --horizon 12 --name yearly
 
-Reads the current publication (`$ALMS_OUTPUT_DIR/current`: `scoring_inputs/account_outcomes.parquet`, every
-account of every reconstructed past snapshot with its criteria and the billing that followed), never the working
+Reads the current publication (`$ALMS_OUTPUT_DIR/current`: `scoring_inputs/account_outcomes/`, a file per month
+end, or `scoring_inputs/account_outcomes.parquet` of a publication made before 2026-12-02: every account of every
+reconstructed past snapshot with its criteria and the billing that followed), never the working
 warehouse; scores it with `assets/rules/backtest.py` and writes to `$ALMS_OUTPUT_DIR/backtest/<name>/`:
 `summary.csv` (per ranking: the score, the suggested weights' score, each criterion), `per_snapshot.csv`,
 `suggested_scoring.yaml` (a `criteria:` section with the weights that would have ranked best: a suggestion, never
@@ -33,7 +34,7 @@ from assets.rules.inputs import InputError
 from assets.rules.publish import SCORING_INPUTS, current_publication, read_manifest
 from assets.rules.scoring_config import load_scoring_config
 
-(INPUT,) = (f"{name}.parquet" for name in BACKTEST_INPUTS)  # what every publication copies (account_outcomes)
+(INPUT,) = BACKTEST_INPUTS  # what every publication copies (account_outcomes): a folder, a file per as-of date
 SUGGESTED, NEARBY = "suggested_scoring.yaml", "nearby_scoring.yaml"
 HORIZONS = (3, 6, 12)
 
@@ -59,16 +60,17 @@ def run(
     publication = current_publication(output_dir)  # resolved once: a switch meanwhile does not mix publications
     if publication is None:
         raise BacktestError(f"{output_dir}: nothing published yet; run the pipeline once (make run) before a backtest")
-    path = publication / SCORING_INPUTS / INPUT
-    if not path.is_file():
+    folder, older = publication / SCORING_INPUTS / INPUT, publication / SCORING_INPUTS / f"{INPUT}.parquet"
+    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else [older] if older.is_file() else []
+    if not files:
         raise BacktestError(
-            f"{publication}: the publication has no {SCORING_INPUTS}/{INPUT} (published by an older version); run "
+            f"{publication}: the publication has no {SCORING_INPUTS}/{INPUT}/ (published by an older version); run "
             "the pipeline once more"
         )
     if horizon is not None and horizon not in HORIZONS:
         raise BacktestError(f"--horizon must be one of {', '.join(map(str, HORIZONS))} (months); got {horizon}")
     manifest = read_manifest(publication)
-    frame = pl.read_parquet(path)
+    frame = pl.read_parquet(files)  # in name order: the month ends in order
     in_force = load_scoring_config(data_dir)
     config = load_scoring_config(data_dir, path=config_path) if config_path is not None else in_force
     notes = list(config.notes)

@@ -1,5 +1,5 @@
 """Benchmark of the backtest: 12 monthly snapshots of 1,000,000 accounts (seeded synthetic criteria and outcomes in
-the shape of `scoring_inputs/account_outcomes.parquet`), scored, evaluated per criterion and searched for weights.
+the shape of `scoring_inputs/account_outcomes/`), scored, evaluated per criterion and searched for weights.
 
     python -m pipelines.commands.benchmark_backtest [--accounts 1000000] [--snapshots 12]     # make benchmark-backtest
 
