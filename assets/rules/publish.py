@@ -8,6 +8,7 @@ Layout of an output folder (`$ALMS_OUTPUT_DIR`):
         parquet/account_snapshots/            a table that carries its past: a file per as-of date
         crm/alms_crm_import_<as-of>.csv       the CRM import file (and alms_crm_import_latest.csv, the same file)
         scoring_inputs/<table>.parquet        what the what-if scores again (not for BI)
+        scoring_inputs/account_outcomes/      what `alms backtest` scores again: a file per month end
         manifest.json                         what was published: run, as-of date, tables and row counts
     current -> publications/20261102T060412Z-9cca0443      THE switch: one symlink, replaced atomically
     alms.duckdb -> current/alms.duckdb        the paths BI tools use, fixed: they resolve through `current`
@@ -64,6 +65,7 @@ from pathlib import Path
 import duckdb
 
 from assets.rules import reuse
+from assets.rules.causes import one_line_cause
 from assets.rules.crm import write_crm_import
 from assets.rules.documentation import TableDoc, comment_duckdb_table, parquet_schema_option, sql_literal
 from assets.rules.old_names import add_old_names
@@ -484,8 +486,6 @@ def _attach_copy_of_current(
         shutil.copyfile(start.file, target)  # writable: copyfile leaves the mode behind
         conn.execute(f"attach '{_sql_path(target)}' as {alias} (storage_version '{STORAGE_VERSION}')")
     except (OSError, duckdb.Error) as error:
-        from assets.rules.causes import one_line_cause
-
         cause = one_line_cause(error) or str(error).splitlines()[0]
         progress(f"building alms.duckdb whole: the current publication's file could not be reused ({cause})")
         start.appends = {}

@@ -393,6 +393,17 @@ def _prepared(history: History) -> dict:
     return {"records": records, "monthly": source}
 
 
+def _known_then(m: int) -> pl.Expr:
+    """A client record known at month m (`_prepared`'s known_from_month: its customer_since or first billing month,
+    unknown: always known)."""
+    return pl.col("known_from_month").is_null() | (pl.col("known_from_month") <= m)
+
+
+def _created_by(as_of: dt.date) -> pl.Expr:
+    """A deal or prospect created by `as_of` (no creation date: always there)."""
+    return pl.col("created_date").is_null() | (pl.col("created_date") <= pl.lit(as_of))
+
+
 def iter_known_inputs(history: History, dates: list[dt.date]) -> Iterator[tuple[dt.date, dict]]:
     """What the snapshot at each of `dates` is computed from, besides the scoring config, the settings and the code:
     `frames`, the client records known then, the clean deals created by then and open then, the prospects created
@@ -405,9 +416,9 @@ def iter_known_inputs(history: History, dates: list[dt.date]) -> Iterator[tuple[
     digests = monthly(history.billing, history.engagement).month_digests()
     for as_of in dates:
         m = month_index(as_of)
-        known = records.filter(pl.col("known_from_month").is_null() | (pl.col("known_from_month") <= m))
+        known = records.filter(_known_then(m))
         frames = {"records": known.select(history.records.columns)}
-        created = pl.col("created_date").is_null() | (pl.col("created_date") <= pl.lit(as_of))
+        created = _created_by(as_of)
         if history.deals is not None:  # the deals open then, at their amounts then (`_pipeline_at`)
             frames["deals"] = deals_then(history.deals, history.fx_rates, as_of)
         if history.prospects is not None:
@@ -428,21 +439,19 @@ def iter_known_digests(history: History, dates: list[dt.date]) -> Iterator[tuple
     The deals are hashed per date: their amounts depend on it (`deals_then`)."""
     records = _prepared(history)["records"]
     kept = records.select(history.records.columns)
-    record_hashes, known_from = reuse.row_hashes(kept), records["known_from_month"]
+    record_hashes = reuse.row_hashes(kept)
     prospects = history.prospects
     prospect_hashes = reuse.row_hashes(prospects) if prospects is not None else None
     digests = monthly(history.billing, history.engagement).month_digests()
     for as_of in dates:
         m = month_index(as_of)
-        known = known_from.is_null() | (known_from <= m)
+        known = records.select(_known_then(m)).to_series()
         frames = {"records": reuse.hashes_digest(kept.schema, record_hashes.filter(known))}
         if history.deals is not None:
             frames["deals"] = reuse.frame_digest(deals_then(history.deals, history.fx_rates, as_of))
         if prospects is not None:
-            created = prospects["created_date"]
-            frames["prospects"] = reuse.hashes_digest(
-                prospects.schema, prospect_hashes.filter(created.is_null() | (created <= as_of))
-            )
+            created = prospects.select(_created_by(as_of)).to_series()
+            frames["prospects"] = reuse.hashes_digest(prospects.schema, prospect_hashes.filter(created))
         yield as_of, {"frames": frames, "monthly": _months_up_to(digests, m)}
 
 
@@ -453,7 +462,7 @@ def known_inputs(history: History, dates: list[dt.date]) -> dict[dt.date, dict]:
 
 def _accounts_at(records: pl.DataFrame, source: Monthly, m: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Accounts at month m: survivorship over the records known then, ordered by their billing then."""
-    known = records.filter(pl.col("known_from_month").is_null() | (pl.col("known_from_month") <= m))
+    known = records.filter(_known_then(m))
     per_record = source.record_billing(m)
     members = known.join(per_record, on="record", how="left").with_columns(
         pl.col("billing_12m", "billing_recent_6m").fill_null(Decimal(0)).cast(MONEY)
@@ -487,7 +496,7 @@ def deals_then(deals: pl.DataFrame, fx_rates: pl.DataFrame | None, as_of: dt.dat
     int_deals_checked converts at the run's as-of date), or as it is when the deal's currency had no rate yet; without
     them (or without the deals' amount and currency), as it is. `amount` and `currency` are dropped: what a month end
     reads of a deal is this amount, so a rate published later changes neither its snapshot nor its fingerprint."""
-    created = pl.col("created_date").is_null() | (pl.col("created_date") <= pl.lit(as_of))
+    created = _created_by(as_of)
     then = deals.filter(created & _open_then(as_of))
     if fx_rates is None or not {"amount", "currency"} <= set(deals.columns):
         return then
@@ -543,7 +552,7 @@ def _leads_at(
 ):
     if prospects is None or prospects.height == 0:
         return pl.DataFrame(schema=LEAD_SCHEMA)
-    dated = prospects.filter(pl.col("created_date").is_null() | (pl.col("created_date") <= pl.lit(as_of)))
+    dated = prospects.filter(_created_by(as_of))
     clients = known.select("source_system", "source_client_id", "account_id", "name", "domain", "phone", "postal_code")
     # the pairs of every prospect and record (matched once) narrowed to the records known then: the same pairs as
     # matching the prospects known then against those records
