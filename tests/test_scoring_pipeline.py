@@ -15,6 +15,7 @@ from conftest import (
     SMALL_INPUT_GAPS,
     SharedRun,
     copy_run_output,
+    instance_without_event_log,
     new_dagster_home,
     run_in_memory,
     small_inputs,
@@ -79,7 +80,8 @@ def scored(tmp_path_factory) -> SharedRun:
     with pytest.MonkeyPatch.context() as patch:
         for key, value in {**env, "DAGSTER_HOME": str(home)}.items():
             patch.setenv(key, value)
-        success, errors, run_id = execute_pipeline(quiet=True, log_level="WARNING")
+        with instance_without_event_log() as instance:  # no test reads this run's Dagster records
+            success, errors, run_id = execute_pipeline(quiet=True, log_level="WARNING", instance=instance)
     assert success, errors
     return SharedRun(env=env, output=base / "output", home=home, run_id=run_id)
 
