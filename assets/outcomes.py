@@ -291,7 +291,7 @@ def scoring_backtest(context: dg.AssetExecutionContext, settings: AlmsSettings, 
         config = load_scoring_config(settings.data_dir)
     with warehouse.connect() as conn:  # the rows it reads of what the publication copies for `alms backtest`
         horizon, frame = backtest.stored_complete_rows(conn)
-    result = backtest.run_backtest(frame, config, horizon)
+    result = backtest.run_backtest(frame, config, horizon, sampled=True)
     published = validate(ScoringBacktest, backtest.table(result, config))
     summary = published.filter(pl.col("as_of_date").is_null() & (pl.col("snapshots") > 0))
     suggestion = result.suggestion

@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+import assets.rules.backtest as backtest_rules
 from assets.rules.backtest import (
     default_horizon,
     evaluate,
@@ -142,7 +143,7 @@ def test_the_suggestion_file_is_a_criteria_section(config, tmp_path):
     assert "NOT applied" in text
 
 
-def test_the_step_reads_of_the_warehouse_what_the_backtest_uses(config):
+def test_the_step_reads_of_the_warehouse_what_the_backtest_uses(config, monkeypatch):
     """stored_complete_rows: the reconstructed rows with the horizon complete and the columns run_backtest reads give
     the backtest of the whole table (recorded rows, incomplete windows and other columns there too)."""
     frame = history(accounts=120).with_columns(
@@ -167,7 +168,16 @@ def test_the_step_reads_of_the_warehouse_what_the_backtest_uses(config):
         conn.register("whole", whole)
         conn.execute("create table marts.account_outcomes as select * from whole")
         horizon, read = stored_complete_rows(conn)
-    reconstructed = whole.filter(pl.col("snapshot_source") == "reconstructed")
-    assert horizon == default_horizon(reconstructed) == 6
-    assert read.height == 120 * 3 and "tier" not in read.columns
-    assert run_backtest(read, config, horizon).summary.equals(run_backtest(reconstructed, config, horizon).summary)
+        reconstructed = whole.filter(pl.col("snapshot_source") == "reconstructed")
+        assert horizon == default_horizon(reconstructed) == 6
+        assert read.height == 120 * 3 and "tier" not in read.columns
+        assert run_backtest(read, config, horizon).summary.equals(run_backtest(reconstructed, config, horizon).summary)
+        # snapshots above the sample size: the step reads the sample's rows alone, and backtests what the whole
+        # table's backtest samples
+        monkeypatch.setattr(backtest_rules, "EVAL_ROWS", 50)
+        horizon, sample = stored_complete_rows(conn)
+    assert 3 * 25 < sample.height < 3 * 60 and sample.columns == read.columns
+    expected = prepare(reconstructed, config, horizon)
+    assert prepare(sample, config, horizon, sampled=True).equals(expected)
+    ours, theirs = run_backtest(sample, config, horizon, sampled=True), run_backtest(reconstructed, config, horizon)
+    assert ours.summary.equals(theirs.summary) and ours.accounts == theirs.accounts == sample.height
