@@ -396,6 +396,7 @@ def test_the_backtests_month_ends_are_a_file_each_and_a_new_one_links_the_others
     as_of = read_manifest(current_publication(output))["as_of_date"]
     selects = {**SCORING_SELECTS, **backtest_input_selects()}
     (select,) = backtest_input_selects().values()
+    select += f" order by {BACKTEST_INPUTS_BY['account_outcomes'][1]}"  # the files' order
 
     def again(conn, run_id):
         made = publish(conn, output, PUBLISHED_TABLES, run_id=run_id, as_of=as_of, make_current=True,

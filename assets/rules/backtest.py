@@ -78,12 +78,11 @@ BACKTEST_INPUTS_BY: dict[str, tuple[str, str]] = {"account_outcomes": ("as_of_da
 
 def backtest_input_selects() -> dict[str, str]:
     """name -> the select that copies BACKTEST_INPUTS[name] from the warehouse: the reconstructed snapshots' rows
-    (criteria and outcomes), in a fixed order."""
+    (criteria and outcomes). Without an order: each month end's file is written in BACKTEST_INPUTS_BY's order, and
+    the digest that decides whether a file is linked sums its rows' hashes in any order (an ordered select here made
+    DuckDB sort every month end's rows for it: 6.5 s instead of 1.0 at 1M accounts and 14 month ends)."""
     layer, table, _ = BACKTEST_INPUTS["account_outcomes"]
-    order_by = BACKTEST_INPUTS_BY["account_outcomes"][1]
-    return {
-        "account_outcomes": f"select * from {layer}.{table} where snapshot_source = 'reconstructed' order by {order_by}"
-    }
+    return {"account_outcomes": f"select * from {layer}.{table} where snapshot_source = 'reconstructed'"}
 
 
 RAW_SECTIONS = ("wallet", "icp", "engagement", "stages", "tenure", "strategic")

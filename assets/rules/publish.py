@@ -136,7 +136,8 @@ def publish(
     """Build a publication of `tables` ((schema, name) -> order by) from the warehouse behind `conn`, with the CRM
     import file and the `scoring_inputs` (name -> select) beside it, and make it current when `make_current`
     (`scoring_inputs_by`: name -> (column, order) of those written as a folder with a file per value of the column,
-    the unchanged ones linked to the current publication's, so a monthly run writes only its new month end). Each
+    each in that order, the unchanged ones linked to the current publication's, so a monthly run writes only its new
+    month end; their selects need no order of their own, and are cheaper to digest without one). Each
     table and column `documentation` describes gets its comment in alms.duckdb and its description in Parquet.
     alms.duckdb also answers to the `old_names` of renamed tables and columns (assets/rules/old_names.py).
     `write_extras(conn, folder)` writes more files into the publication (report.html) and returns manifest entries.
