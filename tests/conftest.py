@@ -235,7 +235,8 @@ def pipeline_env(tmp_path: Path, inputs_dir: Path, monkeypatch) -> dict:
 def run_in_memory(quiet: bool = True, log_level: str = "CRITICAL", selection=None) -> tuple[bool, list[str]]:
     """`run_pipeline` on an in-memory Dagster instance that keeps no event log (`instance_without_event_log`), for a
     test that reads what the run published or said, not Dagster's records of it: cheaper than
-    `DagsterInstance.ephemeral()`, itself about 1.5 CPU seconds a run cheaper than the SQLite event log of a DAGSTER_HOME. A test that inspects the run's events uses `run_pipeline`.
+    `DagsterInstance.ephemeral()`, itself about 1.5 CPU seconds a run cheaper than the SQLite event log of a
+    DAGSTER_HOME. A test that inspects the run's events uses `run_pipeline`.
     `selection` (asset keys, e.g. `downstream_of(...)`): only that part of the graph, on the tables the last run left
     (after `published_env`, a failure in the publication needs only the publication step)."""
     from pipelines.commands.cli import run_pipeline
@@ -248,8 +249,8 @@ def instance_without_event_log():
     """`DagsterInstance.ephemeral()` whose event log keeps no events: a run's events still reach its watchers and the
     run's result, but are not serialised into the in-memory SQLite log, which no test of `run_in_memory` reads (the
     product reads only `metadata_recorded_with`, which a fresh ephemeral instance answers with None either way). It
-    saved 1.7 of a small run's 10.5 CPU seconds on a half-speed machine (2026-12-02, 6 runs each, interleaved), and
-    the six modules that use it went from 287 to 235 CPU seconds."""
+    saved 1.7 of a small run's 10.5 CPU seconds on a half-speed machine (2026-12-02, 6 runs each, interleaved); in
+    the whole suite the gain is within its noise (docs/development.md)."""
     from dagster._core.instance import DagsterInstance, InstanceType
     from dagster._core.launcher.sync_in_memory_run_launcher import SyncInMemoryRunLauncher
     from dagster._core.run_coordinator import DefaultRunCoordinator
