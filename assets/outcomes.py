@@ -161,6 +161,7 @@ def prioritization_outcomes(
             {day: fingerprints[day] for day in with_rows}, recorded, monthly, now, matched_now, as_of,
         )  # fmt: skip
         unchanged = kept_month_ends.unchanged_parts(found, parts)
+        windows = kept_month_ends.changed_windows(found, parts)  # dates whose windows alone are computed again
         tables = kept_month_ends.OutcomeTables(conn, {kept_month_ends.ACCOUNTS: ACCOUNT_SCHEMA,
                                                       kept_month_ends.LEADS: outcomes.LEAD_OUTCOME_SCHEMA})  # fmt: skip
         tables.start(sorted(parts), keep=bool(kept_dates or unchanged))
@@ -177,9 +178,21 @@ def prioritization_outcomes(
             list(recorded_months)
         )  # the snapshot the groups use: the recorded one of a month that has one (outcomes.chosen)
         for days in kept_month_ends.batches(sorted(set(parts) - set(unchanged)), rows_per_day, BATCH_ROWS):
-            per_account, leads = _part(
-                conn, tables, days, built, kept_dates, recorded, monthly, now, matched_now, as_of
+            whole = [day for day in days if day not in windows]
+            per_account, leads = (
+                _part(conn, tables, whole, built, kept_dates, recorded, monthly, now, matched_now, as_of)
+                if whole
+                else (pl.DataFrame(schema=ACCOUNT_SCHEMA), pl.DataFrame(schema=outcomes.LEAD_OUTCOME_SCHEMA))
             )
+            if updated := {day: windows[day] for day in days if day in windows}:
+                more_accounts, more_leads = _windows_part(conn, tables, updated, monthly, now, as_of)
+                per_account = pl.concat(
+                    [frame.select(list(ACCOUNT_SCHEMA)).cast(ACCOUNT_SCHEMA) for frame in (per_account, more_accounts)]
+                )
+                leads = pl.concat(
+                    [frame.select(list(outcomes.LEAD_OUTCOME_SCHEMA)).cast(outcomes.LEAD_OUTCOME_SCHEMA)
+                     for frame in (leads, more_leads)]
+                )  # fmt: skip
             groups_out.append(outcomes.group_outcomes(per_account.filter(used), leads))
             tables.write(kept_month_ends.ACCOUNTS, days, per_account)
             tables.write(kept_month_ends.LEADS, days, leads)
@@ -211,8 +224,8 @@ def prioritization_outcomes(
     sources = {k: v for k, v in sorted(sources.items()) if v}
     context.log.info(
         f"outcomes of {sum(sources.values())} snapshots ({', '.join(f'{v} {k}' for k, v in sources.items()) or 'none'})"
-        f"; {len(dates)} month ends reconstructed; {len(parts) - len(unchanged)} of {len(parts)} dates computed, "
-        f"the others kept"
+        f"; {len(dates)} month ends reconstructed; {len(parts) - len(unchanged)} of {len(parts)} dates computed "
+        f"({len(windows)} of them only in the windows a new month completed or changed), the others kept"
     )
     yield dg.Output(KeptTable(), output_name="accounts", metadata={"rows": sizes[kept_month_ends.ACCOUNTS]})
     yield dg.Output(KeptTable(), output_name="leads", metadata={"rows": sizes[kept_month_ends.LEADS]})
@@ -226,6 +239,7 @@ def prioritization_outcomes(
             "month_ends_kept": len(kept_dates),
             "month_end_outcomes_kept": len(kept_parts),
             "dates_computed": len(parts) - len(unchanged),
+            "dates_with_windows_computed": len(windows),  # of dates_computed: only their windows after the date
             "complete_snapshots_6m": groups.filter(pl.col("is_complete") & (pl.col("horizon_months") == 6))[
                 "as_of_date"
             ].n_unique(),
@@ -235,6 +249,23 @@ def prioritization_outcomes(
     # of each date they hold, for the next run
     with warehouse.connect() as conn:
         kept_month_ends.record(conn, fingerprints, with_rows, parts, context.run.run_id)
+
+
+def _windows_part(conn, tables, windows, monthly, now, as_of):
+    """The account and lead outcomes of the dates of `windows` (date -> horizons): the rows the tables hold, with
+    those windows computed again (kept_month_ends.changed_windows)."""
+    days = sorted(windows)
+    accounts = tables.stored_rows(kept_month_ends.ACCOUNTS, ACCOUNT_SCHEMA, days).cast(ACCOUNT_SCHEMA)
+    leads = tables.stored_rows(kept_month_ends.LEADS, outcomes.LEAD_OUTCOME_SCHEMA, days).cast(
+        outcomes.LEAD_OUTCOME_SCHEMA
+    )
+    history = conn.sql(
+        f"select {', '.join(HISTORY_COLUMNS)} from {kept_month_ends.RECORDED_TABLE} "
+        "where as_of_date in (select unnest($days))",
+        params={"days": days},
+    ).pl()
+    recorded = snapshots.recorded_snapshots(history)
+    return outcomes.with_windows(accounts, leads, recorded, windows, monthly, now, as_of)
 
 
 def _part(conn, tables, days, built, kept_dates, recorded, monthly, now, matched_now, as_of):

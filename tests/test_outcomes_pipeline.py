@@ -294,6 +294,8 @@ def test_a_run_keeps_unchanged_month_ends_and_a_backfill_recomputes_them(run, tm
               [line("nat", "OCT-1", 1, "N2", "2026-10-20", "700.00")])  # fmt: skip
     october = again()
     assert (october["month_ends_kept"], october["month_end_outcomes_kept"]) == (17, 14)
+    # of the four computed, the three whose window ends with October compute that window alone (the rows kept)
+    assert (october["dates_computed"], october["dates_with_windows_computed"]) == (4, 3)
     kept_tables = outcomes_tables()
     assert again(reuse=False)["month_ends_kept"] == 0
     for table in tables:

@@ -16,9 +16,12 @@ writes only those (`OutcomeTables`), so its cost does not grow with the snapshot
   deduplication, the prospects that are clients today and which of its snapshots the groups use (`outcomes.chosen`)
   are unchanged too. An incomplete window is null whatever billing its months hold, so a new month changes only the
   dates whose 3-, 6- or 12-month window it completes.
+- Of a date whose part changed only in its windows after the date (everything but a window's completeness and the
+  billing of its months unchanged: what a new month does to the dates whose window it completes), only those
+  windows' columns are computed again, on the rows the tables hold (`changed_windows`; outcomes.with_windows).
 
 The tables carry the fingerprints as their comment (`reuse.record_by_part`): the reconstruction's as `<date>`, the
-part's as `rows <date>`. Writing clears them first and a run records them once all three tables are written, so a
+part's as `rows <date>`, `before <date>` and `after <horizon> <date>` (`Part`). Writing clears them first and a run records them once all three tables are written, so a
 run that stops half-way leaves no fingerprint and the next one computes every date.
 """
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
@@ -39,6 +43,7 @@ OUTCOME_TABLES = (ACCOUNTS, LEADS, GROUPS)  # they carry each date's fingerprint
 RECORDED_TABLE = "marts.account_snapshots"
 RECONSTRUCTION_LIBRARIES = ("polars", "duckdb")  # the libraries whose change can change a month end
 ROWS = "rows "  # the fingerprint of a date's part: its name is ROWS + the date
+BEFORE, AFTER = "before ", "after "  # Part.before: BEFORE + the date; Part.after: AFTER + the horizon, ' ', the date
 
 
 def reconstruction_fingerprints(
@@ -107,6 +112,17 @@ def recorded_digests(conn: duckdb.DuckDBPyConnection, columns: Iterable[str]) ->
     return reuse.rows_digest(conn, select, by="as_of_date")
 
 
+class Part(NamedTuple):
+    """The fingerprints of a date's part: `rows`, of all of it; `before`, of all but its windows after the date (the
+    snapshots, today's deduplication, the 12 months of billing up to it); `after`, of each window (horizon -> whether
+    it is complete and the billing of its months). A part whose `before` is unchanged computes again only the windows
+    whose `after` changed."""
+
+    rows: str
+    before: str
+    after: dict[int, str]
+
+
 def part_fingerprints(
     code: str,
     reconstruction: dict[dt.date, str],
@@ -115,32 +131,39 @@ def part_fingerprints(
     now: pl.DataFrame,
     matched_now: pl.DataFrame,
     as_of: dt.date,
-) -> dict[dt.date, str]:
-    """The fingerprint of each date's part: its reconstructed snapshot's fingerprint, its recorded snapshot's digest,
-    whether the reconstructed one is used (no recorded snapshot in its month), which windows are complete, the billing
-    its rows read (the 12 months up to it and the months of its complete windows after it; an incomplete window is
-    null whatever its months hold), today's deduplication and the prospects that are clients today, and the `code`.
-    So a monthly run's new month changes only the dates whose window it completes (3, 6 and 12 months back) and the
-    new ones, not every date whose 12 months after it are still open."""
+) -> dict[dt.date, Part]:
+    """The fingerprints of each date's part: its reconstructed snapshot's fingerprint, its recorded snapshot's digest,
+    whether the reconstructed one is used (no recorded snapshot in its month), today's deduplication and the prospects
+    that are clients today, the billing of the 12 months up to it, and for each window whether it is complete and the
+    billing of its months (an incomplete window is null whatever its months hold), and the `code`. So a monthly run's
+    new month changes only the dates whose window it completes (3, 6 and 12 months back), and in them only that
+    window, and the new ones, not every date whose 12 months after it are still open."""
     end = snapshots.last_complete_month(as_of)
     billing = monthly.month_digests()["billing"]
     recorded_months = {snapshots.month_index(day) for day in recorded}
     common = {"now": reuse.frame_digest(now), "matched_now": reuse.frame_digest(matched_now)}
+
+    def read(first: int, last: int) -> list:
+        return sorted([month, *billing[month]] for month in billing if first <= month <= last)
+
     parts = {}
     for day in sorted({*reconstruction, *recorded}):
         m = snapshots.month_index(day)
-        complete = [m + n <= end for n in outcomes.HORIZONS]
-        last = m + max((n for n, done in zip(outcomes.HORIZONS, complete, strict=True) if done), default=0)
-        read = sorted([month, *billing[month]] for month in billing if m - 11 <= month <= last)
-        settings = {
+        before = {
             **common,
             "reconstructed": reconstruction.get(day),
             "recorded": recorded.get(day),
             "reconstructed_used": day in reconstruction and m not in recorded_months,
-            "billing": read,
-            "complete": complete,
+            "billing": read(m - 11, m),
         }
-        parts[day] = reuse.fingerprint({}, settings, code, RECONSTRUCTION_LIBRARIES)
+        after = {
+            n: reuse.fingerprint({}, {"complete": m + n <= end, "billing": read(m + 1, m + n) if m + n <= end else []},
+                                 code, RECONSTRUCTION_LIBRARIES)
+            for n in outcomes.HORIZONS
+        }  # fmt: skip
+        before_fingerprint = reuse.fingerprint({}, before, code, RECONSTRUCTION_LIBRARIES)
+        rows = reuse.fingerprint({}, {"before": before_fingerprint, "after": sorted(after.items())}, code, [])
+        parts[day] = Part(rows, before_fingerprint, after)
     return parts
 
 
@@ -158,11 +181,27 @@ def batches(days: list[dt.date], rows_per_day: dict[dt.date, int], most: int) ->
     return out
 
 
-def unchanged_parts(found: tuple[dict[str, str], str] | None, parts: dict[dt.date, str]) -> list[dt.date]:
+def unchanged_parts(found: tuple[dict[str, str], str] | None, parts: dict[dt.date, Part]) -> list[dt.date]:
     """The dates whose part the tables hold with this run's fingerprint."""
     if found is None:
         return []
-    return sorted(day for day, value in parts.items() if found[0].get(f"{ROWS}{day}") == value)
+    return sorted(day for day, part in parts.items() if found[0].get(f"{ROWS}{day}") == part.rows)
+
+
+def changed_windows(found: tuple[dict[str, str], str] | None, parts: dict[dt.date, Part]) -> dict[dt.date, list[int]]:
+    """The dates whose part the tables hold with this run's `before` fingerprint but another `rows`: date -> the
+    windows (horizons) whose `after` fingerprint changed, the only columns of its rows to compute again."""
+    if found is None:
+        return {}
+    stored = found[0]
+    out = {}
+    for day, part in parts.items():
+        if stored.get(f"{ROWS}{day}") in (None, part.rows) or stored.get(f"{BEFORE}{day}") != part.before:
+            continue
+        windows = [n for n, value in part.after.items() if stored.get(f"{AFTER}{n} {day}") != value]
+        if windows:
+            out[day] = windows
+    return out
 
 
 class OutcomeTables:
@@ -202,11 +241,19 @@ def record(
     conn: duckdb.DuckDBPyConnection,
     fingerprints: dict[dt.date, str],
     reconstructed_days: Iterable[dt.date],
-    parts: dict[dt.date, str],
+    parts: dict[dt.date, Part],
     run_id: str,
 ) -> None:
     """Mark the outcome tables (all three written by now) with the fingerprint of each reconstructed month end they
     hold (`reconstructed_days`) and of each date's part, for the next run."""
     computed = {str(day): fingerprints[day] for day in reconstructed_days if day in fingerprints}
-    computed.update({f"{ROWS}{day}": value for day, value in parts.items()})
-    reuse.record_by_part(conn, OUTCOME_TABLES, computed, run_id)
+    reuse.record_by_part(conn, OUTCOME_TABLES, {**computed, **part_names(parts)}, run_id)
+
+
+def part_names(parts: dict[dt.date, Part]) -> dict[str, str]:
+    """The fingerprints of `parts` by the names the tables' comment gives them (`stored` reads them back)."""
+    named = {}
+    for day, part in parts.items():
+        named.update({f"{ROWS}{day}": part.rows, f"{BEFORE}{day}": part.before})
+        named.update({f"{AFTER}{n} {day}": value for n, value in part.after.items()})
+    return named

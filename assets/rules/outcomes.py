@@ -39,6 +39,7 @@ import polars as pl
 
 from assets.rules.snapshots import (
     MONEY,
+    RECORDED,
     SNAPSHOT_SCHEMA,
     Monthly,
     last_complete_month,
@@ -167,6 +168,60 @@ def lead_outcomes(
         out = out.with_columns(pl.lit(None, pl.Boolean).alias(CONVERTED[n]) for n in HORIZONS if m + n > end)
         parts.append(out.select(list(LEAD_OUTCOME_SCHEMA)).cast(LEAD_OUTCOME_SCHEMA))
     return pl.concat(parts).sort("as_of_date", "prospect_id")
+
+
+def with_windows(
+    accounts: pl.DataFrame,
+    leads: pl.DataFrame,
+    recorded: pl.DataFrame,
+    windows: dict[dt.date, list[int]],
+    billing: pl.DataFrame | Monthly,
+    now: pl.DataFrame,
+    as_of: dt.date,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The account and lead outcomes of the dates of `windows` (date -> horizons) as account_outcomes() and
+    lead_outcomes() give them, from rows they gave before (`accounts`, `leads`: those dates' rows) of which only
+    the windows of `windows` read anything that changed: those windows are computed again, the rest is kept.
+
+    `recorded`: snapshots.recorded_snapshots() of those dates (their accounts' records then);
+    `billing`, `now`, `as_of`: as for account_outcomes()."""
+    end = last_complete_month(as_of)
+    source = monthly(billing)
+    zero = pl.lit(Decimal(0), MONEY)
+    account_parts, lead_parts = [], []
+    for day, horizons in sorted(windows.items()):
+        m, chosen_horizons = month_index(day), tuple(sorted(horizons))
+        rows = accounts.filter(pl.col("as_of_date") == day)
+        for (snapshot_source,), frame in rows.partition_by("snapshot_source", as_dict=True).items():
+            mapping = (
+                now
+                if snapshot_source != RECORDED
+                else recorded_mapping(recorded.filter(pl.col("as_of_date") == day), now)
+            )  # as account_outcomes() maps them
+            sums = source.account_windows(m, mapping, chosen_horizons, before=False)
+            out = frame.drop(AFTER[n] for n in chosen_horizons).join(sums, on="account_id", how="left")
+            out = out.with_columns(
+                pl.col(AFTER[n]).cast(MONEY).fill_null(zero) if m + n <= end else pl.lit(None, MONEY).alias(AFTER[n])
+                for n in chosen_horizons
+            )
+            account_parts.append(out.select(accounts.columns))
+        candidates = leads.filter(pl.col("as_of_date") == day)
+        after = source.account_windows(m, now, chosen_horizons, before=False).select(
+            "account_id", *((pl.col(AFTER[n]) > 0).alias(CONVERTED[n]) for n in chosen_horizons)
+        )
+        out = candidates.drop(CONVERTED[n] for n in chosen_horizons).join(
+            after, left_on="converted_account_id", right_on="account_id", how="left"
+        )
+        out = out.with_columns(
+            pl.col(CONVERTED[n]).fill_null(False) if m + n <= end else pl.lit(None, pl.Boolean).alias(CONVERTED[n])
+            for n in chosen_horizons
+        )
+        lead_parts.append(out.select(leads.columns))
+    return (
+        pl.concat(account_parts).sort("as_of_date", "snapshot_source", "account_id")
+        if account_parts else accounts.clear(),
+        pl.concat(lead_parts).sort("as_of_date", "prospect_id") if lead_parts else leads.clear(),
+    )  # fmt: skip
 
 
 def chosen(outcomes: pl.DataFrame) -> pl.DataFrame:

@@ -303,39 +303,43 @@ class Monthly:
             mapping.select("record", "account_id"),
         )
 
-    def account_windows(self, m: int, mapping: pl.DataFrame, horizons: tuple[int, ...]) -> pl.DataFrame:
+    def account_windows(
+        self, m: int, mapping: pl.DataFrame, horizons: tuple[int, ...], before: bool = True
+    ) -> pl.DataFrame:
         """account_id, billing_before_12m, billing_after_<n>m for n in `horizons` (decimal, 0 without billing) of
-        every account (by `mapping`: record, account_id) with billing from month m - 11 to m + max(horizons).
+        every account (by `mapping`: record, account_id) with billing from month m - 11 to m + max(horizons);
+        `before=False`: without billing_before_12m, from the billing of month m + 1 to m + max(horizons) alone.
 
         The latest answers are kept (up to WINDOW_CACHE_ROWS rows): a month end's accounts and its leads ask the same
         question of today's accounts (the same `mapping` frame), and at 1M client records each asking costs seconds."""
         cache = self._windows
-        key = (m, id(mapping), tuple(horizons))
+        key = (m, id(mapping), tuple(horizons), before)
         if key in cache and cache[key][0] is mapping:
             return cache[key][1]
-        answer = self._account_windows(m, mapping, horizons)
+        answer = self._account_windows(m, mapping, horizons, before)
         cache[key] = (mapping, answer)  # the mapping kept with it: its id is not reused while the entry lives
         while sum(entry[1].height for entry in cache.values()) > WINDOW_CACHE_ROWS and len(cache) > 1:
             cache.pop(next(iter(cache)))
         return answer
 
-    def _account_windows(self, m: int, mapping: pl.DataFrame, horizons: tuple[int, ...]) -> pl.DataFrame:
-        after = "".join(
-            f", cast(coalesce(sum(billing.billing) filter (where billing.month_index between $m + 1 and $m + {n}), 0)"
+    def _account_windows(self, m: int, mapping: pl.DataFrame, horizons: tuple[int, ...], before: bool) -> pl.DataFrame:
+        sums = [
+            f"cast(coalesce(sum(billing.billing) filter (where billing.month_index between $m + 1 and $m + {n}), 0)"
             f" as decimal(38, 2)) as billing_after_{int(n)}m"
             for n in horizons
-        )
+        ]
+        if before:
+            sums.insert(0, "cast(coalesce(sum(billing.billing) filter (where billing.month_index <= $m), 0) "
+                           "as decimal(38, 2)) as billing_before_12m")  # fmt: skip
         return self._frame(
             f"""
-            select record_accounts.account_id,
-                cast(coalesce(sum(billing.billing) filter (where billing.month_index <= $m), 0) as decimal(38, 2))
-                    as billing_before_12m{after}
+            select record_accounts.account_id, {", ".join(sums)}
             from {self.billing} as billing
             join record_accounts on billing.record = record_accounts.record
-            where billing.month_index between $m - 11 and $m + $longest
+            where billing.month_index between $first and $m + $longest
             group by record_accounts.account_id
             """,
-            {"m": m, "longest": max(horizons)},
+            {"m": m, "first": m - 11 if before else m + 1, "longest": max(horizons)},
             mapping.select("record", "account_id"),
         )
 

@@ -17,13 +17,14 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from assets.rules import reuse
-from assets.rules.kept_month_ends import part_fingerprints
+from assets.rules.kept_month_ends import changed_windows, part_fingerprints, part_names, unchanged_parts
 from assets.rules.outcomes import (
     account_outcomes,
     chosen,
     group_outcomes,
     lead_outcomes,
     recorded_mapping,
+    with_windows,
 )
 from assets.rules.reviews import review_period
 from assets.rules.scoring_config import load_scoring_config
@@ -632,3 +633,59 @@ def test_the_monthly_tables_call_after_answer_once_per_answer_fetched():
     assert len(answers) == 2 and engagement["events"].sum() == 30
     names = conn.sql("select table_name from duckdb_tables() union all select view_name from duckdb_views()")
     assert "record_accounts" not in set(names.pl().to_series())
+
+
+def test_a_new_month_computes_again_only_the_windows_it_completes(config):
+    """kept_month_ends.changed_windows names, of the dates a run before the last month held, those whose windows
+    alone changed and which windows (the ones the new month completes); outcomes.with_windows computes those
+    windows again on the rows held: the same rows as computing every column, the recorded snapshot's too."""
+    data = history()
+    last = month_index(AS_OF)
+    before_it = History(data.records, data.billing.filter(pl.col("month") < MONTHS[-1]), prospects=data.prospects)
+    history_rows = pl.DataFrame(
+        {
+            "as_of_date": [T, T], "account_id": ["s:A", "s:B"], "owner_id": ["S1", "S1"],
+            "billing_12m": [Decimal(12000), Decimal(12000)], "is_key_account": [True, True], "tier": ["low", "high"],
+            "priority_score": [10.0, 90.0], "designation": ["target", "key"], "is_designation_overridden": [False, False],
+            "is_seller_pick": [True, False], "member_records": ["s:A;s:D", "s:B"],
+        }
+    )  # fmt: skip
+    # s:D was in s:A's account then: its billing counts for the recorded s:A (recorded_mapping), not today's
+    recorded, now = recorded_snapshots(history_rows), records_now(data.records)
+    matched = pl.DataFrame({"prospect_id": ["P1"], "account_id": ["s:E"]})
+
+    def run(known: History, as_of: dt.date):
+        dates = reconstruction_dates(known.billing, as_of)
+        built = reconstruct(known, dates, config)
+        billing = billing_by_record(known.billing)
+        accounts = account_outcomes(recorded, built.accounts, billing, now, as_of)
+        leads = lead_outcomes(built.leads, matched, billing, now, as_of)
+        parts = part_fingerprints(
+            "code", {day: f"reconstructed {day}" for day in dates}, {T: [1, 2, 3]}, Monthly.of_frames(known.billing),
+            now, matched, as_of,
+        )  # fmt: skip
+        return accounts, leads, parts
+
+    old_accounts, old_leads, old_parts = run(before_it, month_end(last - 1))
+    new_accounts, new_leads, new_parts = run(data, AS_OF)
+    found = (part_names(old_parts), "run")
+    windows = changed_windows(found, new_parts)
+    completed = {month_end(last - n): [n] for n in (3, 6, 12)}  # T (recorded and reconstructed) is last - 12
+    assert windows == completed
+    assert set(unchanged_parts(found, new_parts)) == set(old_parts) - set(completed)
+    days = pl.col("as_of_date").is_in(list(completed))
+    accounts, leads = with_windows(
+        old_accounts.filter(days),
+        old_leads.filter(days),
+        recorded,
+        windows,
+        billing_by_record(data.billing),
+        now,
+        AS_OF,
+    )
+    assert_frame_equal(accounts, new_accounts.filter(days))
+    assert_frame_equal(leads, new_leads.filter(days))
+    assert not accounts.equals(old_accounts.filter(days))  # the windows were null before: not vacuous
+    assert accounts.filter(pl.col("snapshot_source") == "recorded").height == 2
+    kept = pl.col("as_of_date").is_in(unchanged_parts(found, new_parts))
+    assert_frame_equal(old_accounts.filter(kept), new_accounts.filter(kept))
