@@ -61,6 +61,11 @@ RECONSTRUCTION_CODE = (
 WINDOW_CODE = (outcomes, kept_month_ends, sys.modules[__name__])
 BATCH_ROWS = 2_000_000  # account rows computed and written at once (about 0.5 GB): a few dates, or one at 1M accounts
 ACCOUNT_SCHEMA = {**outcomes.OUTCOME_SCHEMA, **{c: pl.Float64 for c in snapshots.CRITERIA_COLUMNS}}  # the table's
+# what outcomes.group_outcomes reads of an account's row (a date whose windows alone changed reads these back)
+GROUP_INPUT_COLUMNS = [
+    "as_of_date", "snapshot_source", "tier", "designation", "target_source", "billing_before_12m",
+    *outcomes.AFTER.values(),
+]  # fmt: skip
 
 
 @dg.multi_asset(
@@ -164,7 +169,7 @@ def prioritization_outcomes(
         windows = kept_month_ends.changed_windows(found, parts)  # dates whose windows alone are computed again
         tables = kept_month_ends.OutcomeTables(conn, {kept_month_ends.ACCOUNTS: ACCOUNT_SCHEMA,
                                                       kept_month_ends.LEADS: outcomes.LEAD_OUTCOME_SCHEMA})  # fmt: skip
-        tables.start(sorted(parts), keep=bool(kept_dates or unchanged))
+        tables.start(sorted(parts), keep=bool(kept_dates or unchanged or windows))
         recorded_months = {snapshots.month_index(day) for day in recorded}
         groups_out = [
             tables.stored_rows(kept_month_ends.GROUPS, outcomes.GROUP_SCHEMA, unchanged)
@@ -177,22 +182,13 @@ def prioritization_outcomes(
         used = (pl.col("snapshot_source") == snapshots.RECORDED) | ~snapshots.month_index(pl.col("as_of_date")).is_in(
             list(recorded_months)
         )  # the snapshot the groups use: the recorded one of a month that has one (outcomes.chosen)
-        for days in kept_month_ends.batches(sorted(set(parts) - set(unchanged)), rows_per_day, BATCH_ROWS):
-            whole = [day for day in days if day not in windows]
-            per_account, leads = (
-                _part(conn, tables, whole, built, kept_dates, recorded, monthly, now, matched_now, as_of)
-                if whole
-                else (pl.DataFrame(schema=ACCOUNT_SCHEMA), pl.DataFrame(schema=outcomes.LEAD_OUTCOME_SCHEMA))
+        if windows:  # their windows updated in place, their groups computed again from the rows
+            groups_out.append(_update_windows(conn, tables, windows, monthly, now, as_of, used))
+        whole = sorted(set(parts) - set(unchanged) - set(windows))
+        for days in kept_month_ends.batches(whole, rows_per_day, BATCH_ROWS):
+            per_account, leads = _part(
+                conn, tables, days, built, kept_dates, recorded, monthly, now, matched_now, as_of
             )
-            if updated := {day: windows[day] for day in days if day in windows}:
-                more_accounts, more_leads = _windows_part(conn, tables, updated, monthly, now, as_of)
-                per_account = pl.concat(
-                    [frame.select(list(ACCOUNT_SCHEMA)).cast(ACCOUNT_SCHEMA) for frame in (per_account, more_accounts)]
-                )
-                leads = pl.concat(
-                    [frame.select(list(outcomes.LEAD_OUTCOME_SCHEMA)).cast(outcomes.LEAD_OUTCOME_SCHEMA)
-                     for frame in (leads, more_leads)]
-                )  # fmt: skip
             groups_out.append(outcomes.group_outcomes(per_account.filter(used), leads))
             tables.write(kept_month_ends.ACCOUNTS, days, per_account)
             tables.write(kept_month_ends.LEADS, days, leads)
@@ -251,21 +247,51 @@ def prioritization_outcomes(
         kept_month_ends.record(conn, fingerprints, with_rows, parts, context.run.run_id)
 
 
-def _windows_part(conn, tables, windows, monthly, now, as_of):
-    """The account and lead outcomes of the dates of `windows` (date -> horizons): the rows the tables hold, with
-    those windows computed again (kept_month_ends.changed_windows)."""
+def _update_windows(conn, tables, windows, monthly, now, as_of, used):
+    """Compute again the windows of `windows` (date -> horizons; kept_month_ends.changed_windows) in the rows the
+    tables hold, and those dates' groups from them."""
     days = sorted(windows)
-    accounts = tables.stored_rows(kept_month_ends.ACCOUNTS, ACCOUNT_SCHEMA, days).cast(ACCOUNT_SCHEMA)
-    leads = tables.stored_rows(kept_month_ends.LEADS, outcomes.LEAD_OUTCOME_SCHEMA, days).cast(
-        outcomes.LEAD_OUTCOME_SCHEMA
-    )
     history = conn.sql(
         f"select {', '.join(HISTORY_COLUMNS)} from {kept_month_ends.RECORDED_TABLE} "
         "where as_of_date in (select unnest($days))",
         params={"days": days},
     ).pl()
-    recorded = snapshots.recorded_snapshots(history)
-    return outcomes.with_windows(accounts, leads, recorded, windows, monthly, now, as_of)
+    sums = outcomes.window_sums(windows, snapshots.recorded_snapshots(history), monthly, now)
+    tables.update_windows(windows, sums, as_of)
+    del sums
+    # in the order the rows were computed in (_part), so that the groups' float sums add in the same order
+    accounts = conn.sql(
+        f"select {', '.join(GROUP_INPUT_COLUMNS)} from {kept_month_ends.ACCOUNTS} "
+        "where as_of_date in (select unnest($days)) order by as_of_date, snapshot_source, account_id",
+        params={"days": days},
+    ).pl()
+    leads = conn.sql(
+        f"select {', '.join(outcomes.LEAD_OUTCOME_SCHEMA)} from {kept_month_ends.LEADS} "
+        "where as_of_date in (select unnest($days)) order by as_of_date, prospect_id",
+        params={"days": days},
+    ).pl()
+    accounts, leads = accounts.filter(used), leads.cast(outcomes.LEAD_OUTCOME_SCHEMA)
+    # the groups of the windows computed again; the other windows' groups are the ones stored (nothing they read
+    # changed): each date's computed horizons only, dates with the same horizons at once
+    by_horizons: dict[tuple[int, ...], list] = {}
+    for day, horizons in windows.items():
+        by_horizons.setdefault(tuple(sorted(horizons)), []).append(day)
+    groups = [
+        outcomes.group_outcomes(
+            accounts.filter(pl.col("as_of_date").is_in(dates)), leads.filter(pl.col("as_of_date").is_in(dates)),
+            horizons=horizons,
+        )
+        for horizons, dates in sorted(by_horizons.items())
+    ]  # fmt: skip
+    computed = pl.DataFrame(
+        [(day, n) for day, horizons in windows.items() for n in horizons],
+        schema={"as_of_date": pl.Date, "horizon_months": pl.Int64},
+        orient="row",
+    )
+    stored = tables.stored_rows(kept_month_ends.GROUPS, outcomes.GROUP_SCHEMA, days).join(
+        computed, on=["as_of_date", "horizon_months"], how="anti"
+    )
+    return pl.concat([stored.cast(outcomes.GROUP_SCHEMA), *(g.cast(outcomes.GROUP_SCHEMA) for g in groups)])
 
 
 def _part(conn, tables, days, built, kept_dates, recorded, monthly, now, matched_now, as_of):

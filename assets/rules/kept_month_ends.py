@@ -18,7 +18,8 @@ writes only those (`OutcomeTables`), so its cost does not grow with the snapshot
   dates whose 3-, 6- or 12-month window it completes.
 - Of a date whose part changed only in its windows after the date (everything but a window's completeness and the
   billing of its months unchanged: what a new month does to the dates whose window it completes), only those
-  windows' columns are computed again, on the rows the tables hold (`changed_windows`; outcomes.with_windows).
+  windows are computed again, in the rows the tables hold (`changed_windows`; outcomes.window_sums,
+  `OutcomeTables.update_windows`), and their groups.
 
 The tables carry the fingerprints as their comment (`reuse.record_by_part`): the reconstruction's as `<date>`, the
 part's as `rows <date>`, `before <date>` and `after <horizon> <date>` (`Part`). Writing clears them first and a run records them once all three tables are written, so a
@@ -207,7 +208,8 @@ def changed_windows(found: tuple[dict[str, str], str] | None, parts: dict[dt.dat
 class OutcomeTables:
     """Writes the parts of the account and lead outcome tables that changed: `start` clears their fingerprints and
     removes the dates this run does not have (or empties them when nothing of them is kept, so a new code's columns
-    replace the old); `write` replaces one date's rows. `record` marks the tables once all three are written."""
+    replace the old); `write` replaces one date's rows; `update_windows` writes some windows of some dates' rows in
+    place. `record` marks the tables once all three are written."""
 
     def __init__(self, conn: duckdb.DuckDBPyConnection, schemas: dict[str, dict]):
         self.conn, self.schemas = conn, schemas
@@ -228,6 +230,47 @@ class OutcomeTables:
         with transaction(self.conn) as conn:
             conn.execute(f"delete from {table} where as_of_date in (select unnest($days))", {"days": days})
             write_frame(conn, table, frame.select(list(schema)).cast(schema), append=True)
+
+    def update_windows(self, windows: dict[dt.date, list[int]], sums: pl.DataFrame, as_of: dt.date) -> None:
+        """Compute again, in place, the windows of `windows` (date -> horizons) of the account and lead outcomes
+        those dates hold, from `sums` (outcomes.window_sums): an account's billing in a complete window, 0 without
+        any, null while the window is incomplete; a lead converted when its account billed in it. One transaction."""
+        end = snapshots.last_complete_month(as_of)
+        self.conn.register("window_sums", sums)
+        try:
+            with transaction(self.conn) as conn:
+                for n in outcomes.HORIZONS:
+                    days = [day for day, horizons in windows.items() if n in horizons]
+                    if not days:
+                        continue
+                    complete = [day for day in days if snapshots.month_index(day) + n <= end]
+                    after, converted = outcomes.AFTER[n], outcomes.CONVERTED[n]
+                    conn.execute(
+                        f"update {ACCOUNTS} set {after} = case when as_of_date in (select unnest($complete)) "
+                        "then 0 end where as_of_date in (select unnest($days))",
+                        {"days": days, "complete": complete},
+                    )
+                    conn.execute(
+                        f"update {ACCOUNTS} as t set {after} = s.billing_after from window_sums as s "
+                        "where s.horizon_months = $n and s.as_of_date in (select unnest($complete)) "
+                        "and t.as_of_date = s.as_of_date and t.snapshot_source = s.snapshot_source "
+                        "and t.account_id = s.account_id",
+                        {"n": n, "complete": complete},
+                    )
+                    conn.execute(
+                        f"update {LEADS} set {converted} = case when as_of_date in (select unnest($complete)) "
+                        "then false end where as_of_date in (select unnest($days))",
+                        {"days": days, "complete": complete},
+                    )
+                    conn.execute(
+                        f"update {LEADS} as t set {converted} = s.billing_after > 0 from window_sums as s "
+                        "where s.horizon_months = $n and s.as_of_date in (select unnest($complete)) "
+                        f"and s.snapshot_source = '{snapshots.RECONSTRUCTED}' "
+                        "and t.as_of_date = s.as_of_date and t.converted_account_id = s.account_id",
+                        {"n": n, "complete": complete},
+                    )
+        finally:
+            self.conn.unregister("window_sums")
 
     def stored_rows(self, table: str, columns: Iterable[str], days: list[dt.date], where: str = "true") -> pl.DataFrame:
         """`columns` of the rows of `days` the table holds (and `where`)."""

@@ -39,6 +39,7 @@ import polars as pl
 
 from assets.rules.snapshots import (
     MONEY,
+    RECONSTRUCTED,
     RECORDED,
     SNAPSHOT_SCHEMA,
     Monthly,
@@ -170,58 +171,48 @@ def lead_outcomes(
     return pl.concat(parts).sort("as_of_date", "prospect_id")
 
 
-def with_windows(
-    accounts: pl.DataFrame,
-    leads: pl.DataFrame,
-    recorded: pl.DataFrame,
+WINDOW_SUM_SCHEMA = {
+    "as_of_date": pl.Date,
+    "snapshot_source": pl.String,
+    "account_id": pl.String,
+    "horizon_months": pl.Int64,
+    "billing_after": MONEY,
+}
+
+
+def window_sums(
     windows: dict[dt.date, list[int]],
+    recorded: pl.DataFrame,
     billing: pl.DataFrame | Monthly,
     now: pl.DataFrame,
-    as_of: dt.date,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The account and lead outcomes of the dates of `windows` (date -> horizons) as account_outcomes() and
-    lead_outcomes() give them, from rows they gave before (`accounts`, `leads`: those dates' rows) of which only
-    the windows of `windows` read anything that changed: those windows are computed again, the rest is kept.
-
-    `recorded`: snapshots.recorded_snapshots() of those dates (their accounts' records then);
-    `billing`, `now`, `as_of`: as for account_outcomes()."""
-    end = last_complete_month(as_of)
+) -> pl.DataFrame:
+    """WINDOW_SUM_SCHEMA: the billing in each window of `windows` (date -> horizons) of each account with billing in
+    it, as account_outcomes() counts it: through today's accounts for the reconstructed snapshot (and for the leads,
+    whose converted account is today's), through the records then for the recorded snapshot (`recorded`:
+    snapshots.recorded_snapshots() of those dates). What a window's rows become from it (0 without billing, null
+    while incomplete): kept_month_ends.OutcomeTables.update_windows."""
     source = monthly(billing)
-    zero = pl.lit(Decimal(0), MONEY)
-    account_parts, lead_parts = [], []
+    parts = []
     for day, horizons in sorted(windows.items()):
         m, chosen_horizons = month_index(day), tuple(sorted(horizons))
-        rows = accounts.filter(pl.col("as_of_date") == day)
-        for (snapshot_source,), frame in rows.partition_by("snapshot_source", as_dict=True).items():
-            mapping = (
-                now
-                if snapshot_source != RECORDED
-                else recorded_mapping(recorded.filter(pl.col("as_of_date") == day), now)
-            )  # as account_outcomes() maps them
-            sums = source.account_windows(m, mapping, chosen_horizons, before=False)
-            out = frame.drop(AFTER[n] for n in chosen_horizons).join(sums, on="account_id", how="left")
-            out = out.with_columns(
-                pl.col(AFTER[n]).cast(MONEY).fill_null(zero) if m + n <= end else pl.lit(None, MONEY).alias(AFTER[n])
-                for n in chosen_horizons
+        mappings = {RECONSTRUCTED: now}
+        snapshot = recorded.filter(pl.col("as_of_date") == day)
+        if snapshot.height:
+            mappings[RECORDED] = recorded_mapping(snapshot, now)
+        for snapshot_source, mapping in mappings.items():
+            wide = source.account_windows(m, mapping, chosen_horizons, before=False)
+            parts.append(
+                wide.unpivot(index="account_id", variable_name="column", value_name="billing_after").select(
+                    pl.lit(day).alias("as_of_date"),
+                    pl.lit(snapshot_source).alias("snapshot_source"),
+                    "account_id",
+                    pl.col("column").str.extract(r"(\d+)").cast(pl.Int64).alias("horizon_months"),
+                    "billing_after",
+                )
             )
-            account_parts.append(out.select(accounts.columns))
-        candidates = leads.filter(pl.col("as_of_date") == day)
-        after = source.account_windows(m, now, chosen_horizons, before=False).select(
-            "account_id", *((pl.col(AFTER[n]) > 0).alias(CONVERTED[n]) for n in chosen_horizons)
-        )
-        out = candidates.drop(CONVERTED[n] for n in chosen_horizons).join(
-            after, left_on="converted_account_id", right_on="account_id", how="left"
-        )
-        out = out.with_columns(
-            pl.col(CONVERTED[n]).fill_null(False) if m + n <= end else pl.lit(None, pl.Boolean).alias(CONVERTED[n])
-            for n in chosen_horizons
-        )
-        lead_parts.append(out.select(leads.columns))
-    return (
-        pl.concat(account_parts).sort("as_of_date", "snapshot_source", "account_id")
-        if account_parts else accounts.clear(),
-        pl.concat(lead_parts).sort("as_of_date", "prospect_id") if lead_parts else leads.clear(),
-    )  # fmt: skip
+    if not parts:
+        return pl.DataFrame(schema=WINDOW_SUM_SCHEMA)
+    return pl.concat([part.cast(WINDOW_SUM_SCHEMA) for part in parts])
 
 
 def chosen(outcomes: pl.DataFrame) -> pl.DataFrame:
@@ -262,10 +253,13 @@ def _window_dates(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def group_outcomes(
-    outcomes: pl.DataFrame, leads: pl.DataFrame | None = None, min_group_size: int = MIN_GROUP_SIZE
+    outcomes: pl.DataFrame,
+    leads: pl.DataFrame | None = None,
+    min_group_size: int = MIN_GROUP_SIZE,
+    horizons: tuple[int, ...] = HORIZONS,
 ) -> pl.DataFrame:
     """GROUP_SCHEMA: one row per snapshot, group and window (see the module docstring). `outcomes`: one snapshot
-    per as-of date (`chosen`); `leads`: lead_outcomes()."""
+    per as-of date (`chosen`); `leads`: lead_outcomes(); `horizons`: the windows (all by default)."""
     parts = []
     if outcomes.height:
         before = pl.col("billing_before_12m").cast(pl.Float64)
@@ -295,7 +289,7 @@ def group_outcomes(
                 .drop_nulls("group_value")
                 .group_by(*KEYS, "group_kind", "group_value", "horizon_months")
                 .agg(aggregates)
-                for n in HORIZONS
+                for n in horizons
                 for kind, value in _group_kinds()
             ]
         )  # fmt: skip
@@ -326,7 +320,7 @@ def group_outcomes(
                     pl.col(CONVERTED[n]).alias("is_converted"),
                     pl.lit(n, pl.Int64).alias("horizon_months"),
                 )
-                for n in HORIZONS
+                for n in horizons
             ]
         )  # fmt: skip
         grouped = long.group_by(*KEYS, "group_kind", "group_value", "horizon_months").agg(

@@ -17,14 +17,22 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from assets.rules import reuse
-from assets.rules.kept_month_ends import changed_windows, part_fingerprints, part_names, unchanged_parts
+from assets.rules.kept_month_ends import (
+    ACCOUNTS,
+    LEADS,
+    OutcomeTables,
+    changed_windows,
+    part_fingerprints,
+    part_names,
+    unchanged_parts,
+)
 from assets.rules.outcomes import (
     account_outcomes,
     chosen,
     group_outcomes,
     lead_outcomes,
     recorded_mapping,
-    with_windows,
+    window_sums,
 )
 from assets.rules.reviews import review_period
 from assets.rules.scoring_config import load_scoring_config
@@ -48,6 +56,7 @@ from assets.rules.snapshots import (
     records_now,
     replay_stage,
 )
+from assets.rules.tables import write_frame
 
 AS_OF = dt.date(2026, 10, 31)
 T = dt.date(2025, 10, 31)
@@ -250,6 +259,9 @@ def test_group_outcomes_add_up_the_accounts(config):
     )
     incomplete = groups.filter((pl.col("as_of_date") == AS_OF) & (pl.col("group_kind") == "all"))
     assert not incomplete["is_complete"].any() and incomplete["billing_after"].null_count() == 3
+    # one window's groups alone (what a date whose window alone changed computes again): that window's rows
+    six = group_outcomes(chosen(outcomes), min_group_size=4, horizons=(6,))
+    assert six.height > 0 and six.equals(groups.filter(pl.col("horizon_months") == 6))
 
 
 def test_a_recorded_snapshot_wins_over_the_reconstructed_one_of_its_month(config):
@@ -637,8 +649,9 @@ def test_the_monthly_tables_call_after_answer_once_per_answer_fetched():
 
 def test_a_new_month_computes_again_only_the_windows_it_completes(config):
     """kept_month_ends.changed_windows names, of the dates a run before the last month held, those whose windows
-    alone changed and which windows (the ones the new month completes); outcomes.with_windows computes those
-    windows again on the rows held: the same rows as computing every column, the recorded snapshot's too."""
+    alone changed and which windows (the ones the new month completes); outcomes.window_sums and
+    OutcomeTables.update_windows compute those windows again in the rows held: the same rows as computing every
+    column, the recorded snapshot's and the leads' too."""
     data = history()
     last = month_index(AS_OF)
     before_it = History(data.records, data.billing.filter(pl.col("month") < MONTHS[-1]), prospects=data.prospects)
@@ -673,19 +686,20 @@ def test_a_new_month_computes_again_only_the_windows_it_completes(config):
     completed = {month_end(last - n): [n] for n in (3, 6, 12)}  # T (recorded and reconstructed) is last - 12
     assert windows == completed
     assert set(unchanged_parts(found, new_parts)) == set(old_parts) - set(completed)
-    days = pl.col("as_of_date").is_in(list(completed))
-    accounts, leads = with_windows(
-        old_accounts.filter(days),
-        old_leads.filter(days),
-        recorded,
-        windows,
-        billing_by_record(data.billing),
-        now,
-        AS_OF,
+    conn = duckdb.connect()
+    conn.execute("create schema marts")
+    for table, frame in ((ACCOUNTS, old_accounts), (LEADS, old_leads)):
+        write_frame(conn, table, frame)
+    held_then = recorded.filter(pl.col("as_of_date").is_in(list(windows)))
+    OutcomeTables(conn, {}).update_windows(
+        windows, window_sums(windows, held_then, billing_by_record(data.billing), now), AS_OF
     )
-    assert_frame_equal(accounts, new_accounts.filter(days))
-    assert_frame_equal(leads, new_leads.filter(days))
-    assert not accounts.equals(old_accounts.filter(days))  # the windows were null before: not vacuous
-    assert accounts.filter(pl.col("snapshot_source") == "recorded").height == 2
-    kept = pl.col("as_of_date").is_in(unchanged_parts(found, new_parts))
-    assert_frame_equal(old_accounts.filter(kept), new_accounts.filter(kept))
+    accounts = conn.sql(f"select * from {ACCOUNTS} order by as_of_date, snapshot_source, account_id").pl()
+    leads = conn.sql(f"select * from {LEADS} order by as_of_date, prospect_id").pl()
+    held = pl.col("as_of_date").is_in(list(old_parts))
+    assert_frame_equal(accounts, new_accounts.filter(held))  # the three dates updated, the others as they were
+    assert_frame_equal(leads, new_leads.filter(held))
+    days = pl.col("as_of_date").is_in(list(completed))
+    assert not new_accounts.filter(days).equals(old_accounts.filter(days))  # not vacuous: the windows were null
+    assert not new_leads.filter(days).equals(old_leads.filter(days))
+    assert accounts.filter(days & (pl.col("snapshot_source") == "recorded")).height == 2
