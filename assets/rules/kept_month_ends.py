@@ -22,8 +22,9 @@ writes only those (`OutcomeTables`), so its cost does not grow with the snapshot
   `OutcomeTables.update_windows`), and their groups.
 
 The tables carry the fingerprints as their comment (`reuse.record_by_part`): the reconstruction's as `<date>`, the
-part's as `rows <date>`, `before <date>` and `after <horizon> <date>` (`Part`). Writing clears them first and a run records them once all three tables are written, so a
-run that stops half-way leaves no fingerprint and the next one computes every date.
+part's as `rows <date>`, `before <date>` and `after <horizon> <date>` (`Part`). Writing clears them first and a run
+records them once all three tables are written, so a run that stops half-way leaves no fingerprint and the next one
+computes every date.
 """
 
 from __future__ import annotations
@@ -265,9 +266,9 @@ class OutcomeTables:
                     conn.execute(
                         f"update {LEADS} as t set {converted} = s.billing_after > 0 from window_sums as s "
                         "where s.horizon_months = $n and s.as_of_date in (select unnest($complete)) "
-                        f"and s.snapshot_source = '{snapshots.RECONSTRUCTED}' "
+                        "and s.snapshot_source = $today "  # a lead's converted account is today's
                         "and t.as_of_date = s.as_of_date and t.converted_account_id = s.account_id",
-                        {"n": n, "complete": complete},
+                        {"n": n, "complete": complete, "today": snapshots.RECONSTRUCTED},
                     )
         finally:
             self.conn.unregister("window_sums")

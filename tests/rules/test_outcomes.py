@@ -703,3 +703,12 @@ def test_a_new_month_computes_again_only_the_windows_it_completes(config):
     assert not new_accounts.filter(days).equals(old_accounts.filter(days))  # not vacuous: the windows were null
     assert not new_leads.filter(days).equals(old_leads.filter(days))
     assert accounts.filter(days & (pl.col("snapshot_source") == "recorded")).height == 2
+    # and back: a run as of the month before on these tables (a backfill) finds those windows incomplete again
+    back_accounts, back_leads, back_parts = run(data, month_end(last - 1))
+    assert changed_windows((part_names(new_parts), "run"), back_parts) == completed
+    OutcomeTables(conn, {}).update_windows(
+        completed, window_sums(completed, held_then, billing_by_record(data.billing), now), month_end(last - 1)
+    )
+    again = conn.sql(f"select * from {ACCOUNTS} order by as_of_date, snapshot_source, account_id").pl()
+    assert_frame_equal(again, back_accounts)
+    assert_frame_equal(conn.sql(f"select * from {LEADS} order by as_of_date, prospect_id").pl(), back_leads)
