@@ -247,16 +247,20 @@ def prioritization_outcomes(
         kept_month_ends.record(conn, fingerprints, with_rows, parts, context.run.run_id)
 
 
-def _update_windows(conn, tables, windows, monthly, now, as_of, used):
-    """Compute again the windows of `windows` (date -> horizons; kept_month_ends.changed_windows) in the rows the
-    tables hold, and those dates' groups from them."""
-    days = sorted(windows)
-    history = conn.sql(
+def _recorded(conn, days):
+    """The recorded snapshots (HISTORY_COLUMNS of marts.account_snapshots) of `days`."""
+    return conn.sql(
         f"select {', '.join(HISTORY_COLUMNS)} from {kept_month_ends.RECORDED_TABLE} "
         "where as_of_date in (select unnest($days))",
         params={"days": days},
     ).pl()
-    sums = outcomes.window_sums(windows, snapshots.recorded_snapshots(history), monthly, now)
+
+
+def _update_windows(conn, tables, windows, monthly, now, as_of, used):
+    """Compute again the windows of `windows` (date -> horizons; kept_month_ends.changed_windows) in the rows the
+    tables hold, and those dates' groups from them."""
+    days = sorted(windows)
+    sums = outcomes.window_sums(windows, snapshots.recorded_snapshots(_recorded(conn, days)), monthly, now)
     tables.update_windows(windows, sums, as_of)
     del sums
     # in the order the rows were computed in (_part), so that the groups' float sums add in the same order
@@ -316,11 +320,7 @@ def _part(conn, tables, days, built, kept_dates, recorded, monthly, now, matched
             ).cast(snapshots.LEAD_SCHEMA),
         ]
     )  # fmt: skip
-    history = conn.sql(
-        f"select {', '.join(HISTORY_COLUMNS)} from {kept_month_ends.RECORDED_TABLE} "
-        "where as_of_date in (select unnest($days))",
-        params={"days": [day for day in days if day in recorded]},
-    ).pl()
+    history = _recorded(conn, [day for day in days if day in recorded])
     nothing = snapshots.recorded_snapshots(None)
     built_then = outcomes.account_outcomes(nothing, reconstructed, monthly, now, as_of)
     leads = outcomes.lead_outcomes(leads_then, matched_now, monthly, now, as_of)  # the same windows: kept in monthly
