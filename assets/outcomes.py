@@ -264,17 +264,12 @@ def _update_windows(conn, tables, windows, monthly, now, as_of, used):
     tables.update_windows(windows, sums, as_of)
     del sums
     # in the order the rows were computed in (_part), so that the groups' float sums add in the same order
-    accounts = conn.sql(
-        f"select {', '.join(GROUP_INPUT_COLUMNS)} from {kept_month_ends.ACCOUNTS} "
-        "where as_of_date in (select unnest($days)) order by as_of_date, snapshot_source, account_id",
-        params={"days": days},
-    ).pl()
-    leads = conn.sql(
-        f"select {', '.join(outcomes.LEAD_OUTCOME_SCHEMA)} from {kept_month_ends.LEADS} "
-        "where as_of_date in (select unnest($days)) order by as_of_date, prospect_id",
-        params={"days": days},
-    ).pl()
-    accounts, leads = accounts.filter(used), leads.cast(outcomes.LEAD_OUTCOME_SCHEMA)
+    accounts = tables.stored_rows(
+        kept_month_ends.ACCOUNTS, GROUP_INPUT_COLUMNS, days, order_by="as_of_date, snapshot_source, account_id"
+    ).filter(used)
+    leads = tables.stored_rows(
+        kept_month_ends.LEADS, outcomes.LEAD_OUTCOME_SCHEMA, days, order_by="as_of_date, prospect_id"
+    ).cast(outcomes.LEAD_OUTCOME_SCHEMA)
     # the groups of the windows computed again; the other windows' groups are the ones stored (nothing they read
     # changed): each date's computed horizons only, dates with the same horizons at once
     by_horizons: dict[tuple[int, ...], list] = {}

@@ -273,10 +273,13 @@ class OutcomeTables:
         finally:
             self.conn.unregister("window_sums")
 
-    def stored_rows(self, table: str, columns: Iterable[str], days: list[dt.date], where: str = "true") -> pl.DataFrame:
-        """`columns` of the rows of `days` the table holds (and `where`)."""
+    def stored_rows(
+        self, table: str, columns: Iterable[str], days: list[dt.date], where: str = "true", order_by: str = ""
+    ) -> pl.DataFrame:
+        """`columns` of the rows of `days` the table holds (and `where`), in `order_by`'s order when given."""
+        order = f" order by {order_by}" if order_by else ""
         return self.conn.sql(
-            f"select {', '.join(columns)} from {table} where as_of_date in (select unnest($days)) and {where}",
+            f"select {', '.join(columns)} from {table} where as_of_date in (select unnest($days)) and {where}{order}",
             params={"days": days},
         ).pl()
 

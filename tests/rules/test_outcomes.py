@@ -264,17 +264,22 @@ def test_group_outcomes_add_up_the_accounts(config):
     assert six.height > 0 and six.equals(groups.filter(pl.col("horizon_months") == 6))
 
 
-def test_a_recorded_snapshot_wins_over_the_reconstructed_one_of_its_month(config):
-    data = history()
-    built, _ = rebuild(data, config)
-    recorded = pl.DataFrame(
+def recorded_at_t(members_of_a: str = "s:A") -> pl.DataFrame:
+    """The rows of marts.account_snapshots of a run at T: s:A (a seller's pick, holding `members_of_a`) and s:B."""
+    return pl.DataFrame(
         {
             "as_of_date": [T, T], "account_id": ["s:A", "s:B"], "owner_id": ["S1", "S1"],
             "billing_12m": [Decimal(12000), Decimal(12000)], "is_key_account": [True, True], "tier": ["low", "high"],
             "priority_score": [10.0, 90.0], "designation": ["target", "key"], "is_designation_overridden": [False, False],
-            "is_seller_pick": [True, False], "member_records": ["s:A", "s:B"],
+            "is_seller_pick": [True, False], "member_records": [members_of_a, "s:B"],
         }
     )  # fmt: skip
+
+
+def test_a_recorded_snapshot_wins_over_the_reconstructed_one_of_its_month(config):
+    data = history()
+    built, _ = rebuild(data, config)
+    recorded = recorded_at_t()
     snapshots = recorded_snapshots(recorded)
     assert one(snapshots, T, "s:A")["target_source"] == "seller_pick"
     combined = choose_snapshots(snapshots, built.accounts)
@@ -655,16 +660,8 @@ def test_a_new_month_computes_again_only_the_windows_it_completes(config):
     data = history()
     last = month_index(AS_OF)
     before_it = History(data.records, data.billing.filter(pl.col("month") < MONTHS[-1]), prospects=data.prospects)
-    history_rows = pl.DataFrame(
-        {
-            "as_of_date": [T, T], "account_id": ["s:A", "s:B"], "owner_id": ["S1", "S1"],
-            "billing_12m": [Decimal(12000), Decimal(12000)], "is_key_account": [True, True], "tier": ["low", "high"],
-            "priority_score": [10.0, 90.0], "designation": ["target", "key"], "is_designation_overridden": [False, False],
-            "is_seller_pick": [True, False], "member_records": ["s:A;s:D", "s:B"],
-        }
-    )  # fmt: skip
     # s:D was in s:A's account then: its billing counts for the recorded s:A (recorded_mapping), not today's
-    recorded, now = recorded_snapshots(history_rows), records_now(data.records)
+    recorded, now = recorded_snapshots(recorded_at_t(members_of_a="s:A;s:D")), records_now(data.records)
     matched = pl.DataFrame({"prospect_id": ["P1"], "account_id": ["s:E"]})
 
     def run(known: History, as_of: dt.date):
