@@ -158,7 +158,7 @@ def prioritization_outcomes(
         )  # only the month ends not kept
         kept_dates = kept.kept_of(dates) if kept else []
         matched_now = matches.group_by("prospect_id").agg(pl.col("account_id").min())  # as score_prospects names it
-        recorded = kept_month_ends.recorded_digests(conn, HISTORY_COLUMNS)
+        recorded = kept_month_ends.recorded_digests(conn)
         built_dates = set(built.accounts["as_of_date"].unique())
         with_rows = sorted({*kept_dates, *built_dates})  # reconstructed month ends with a snapshot
         parts = kept_month_ends.part_fingerprints(

@@ -5,6 +5,7 @@ import dagster as dg
 
 from assets.common import MONTHLY_FRESHNESS, errors_as_dagster_failures, tag_run
 from assets.resources import AlmsSettings, Warehouse
+from assets.rules import kept_month_ends
 from assets.rules.backtest import BACKTEST_INPUTS, BACKTEST_INPUTS_BY, backtest_input_selects
 from assets.rules.documentation import TableDoc
 from assets.rules.progress import progress
@@ -49,6 +50,7 @@ def publication(context: dg.AssetExecutionContext, warehouse: Warehouse, setting
             keep=settings.keep_publications,
             scoring_inputs={**scoring_input_selects(), **backtest_input_selects()},
             scoring_inputs_by=BACKTEST_INPUTS_BY,
+            scoring_input_digests={"account_outcomes": kept_month_ends.reconstructed_rows_digests(conn)},
             extra_manifest={
                 "key_level": str(key_level),
                 "input_dir": str(settings.data_dir),

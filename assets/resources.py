@@ -55,7 +55,7 @@ import polars as pl
 from pydantic import PrivateAttr
 
 from assets.metadata import table_metadata
-from assets.rules import run_lock
+from assets.rules import reuse, run_lock
 from assets.rules.causes import first_line, one_line_cause
 from assets.rules.completeness import completeness_parameters, parse_accepted_gaps
 from assets.rules.key_accounts import check_key_share
@@ -289,7 +289,9 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
 def replace_rows(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, by: str) -> int:
     """In one transaction: the table's rows whose `by` value the frame has are replaced by the frame's rows (the table
-    is created when missing; columns the frame brings are added). Returns the table's row count."""
+    is created when missing; columns the frame brings are added), and the digest of each value's rows is recorded
+    with the table (reuse.record_value_digests: the publication and the outcomes then hash only the values written
+    since, not every snapshot kept). Returns the table's row count."""
     layer, name = table.split(".")
     existing = {
         row[0]
@@ -311,6 +313,7 @@ def replace_rows(conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
                         conn.execute(f'alter table {table} add column "{column}" {types[column]}')
                 conn.execute(f'delete from {table} where "{by}" in (select distinct "{by}" from frame_to_write)')
                 conn.execute(f"insert into {table} by name select * from frame_to_write")
+            reuse.record_value_digests(conn, table, by, frame[by].unique().to_list())
     finally:
         conn.unregister("frame_to_write")
     return conn.sql(f"select count(*) from {table}").fetchall()[0][0]

@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 from conftest import copy_run_output, parquet_files, parquet_location, run_in_memory
 
-from assets.resources import REPO_ROOT, take_output_folder
+from assets.resources import REPO_ROOT, replace_rows, take_output_folder
 from assets.rules.backtest import BACKTEST_INPUTS_BY, backtest_input_selects
 from assets.rules.documentation import TableDoc
 from assets.rules.publish import (
@@ -451,6 +451,14 @@ def test_a_new_snapshot_is_appended_to_the_current_file_and_a_changed_past_build
         )
         return conn.sql("select max(as_of_date)::varchar from marts.account_snapshots").fetchall()[0][0]
 
+    def rewrite(conn, date: str, tier: str) -> None:
+        """A run of an as-of date again that changed its snapshot (the IO manager's write, which records its digest)."""
+        frame = conn.sql(
+            "select * replace ($tier as tier) from marts.account_snapshots where as_of_date = $date",
+            params={"tier": tier, "date": date},
+        ).pl()
+        replace_rows(conn, "marts.account_snapshots", frame, "as_of_date")
+
     with duckdb.connect(str(output / "work" / "warehouse.duckdb")) as conn:
         first_date = conn.sql("select min(as_of_date)::varchar from marts.account_snapshots").fetchall()[0][0]
         new_date = add_snapshot(conn, 1)
@@ -480,7 +488,7 @@ def test_a_new_snapshot_is_appended_to_the_current_file_and_a_changed_past_build
         assert unchanged.manifest["appended_rows_of"] == {"marts.account_snapshots": []}
         published_matches_warehouse(conn, unchanged.path)
 
-        conn.execute("update marts.account_snapshots set tier = 'high' where as_of_date = $date", {"date": first_date})
+        rewrite(conn, first_date, "high")
         changed = again(conn, "fourth-run-0000", new_date)  # a past snapshot changed: built whole
         assert "appended_rows_of" not in changed.manifest
         published_matches_warehouse(conn, changed.path)
@@ -498,7 +506,7 @@ def test_a_new_snapshot_is_appended_to_the_current_file_and_a_changed_past_build
         published_matches_warehouse(conn, removed.path)
 
         # a re-run of the latest date that changed its rows (the review loop: label, run the same date again)
-        conn.execute("update marts.account_snapshots set tier = 'low' where as_of_date = $date", {"date": new_date})
+        rewrite(conn, new_date, "low")
         rerun = again(conn, "eighth-run-0000", new_date)
         assert (
             rerun.manifest["removed_rows_of"]

@@ -108,10 +108,37 @@ def kept_reconstruction(
     return snapshots.Kept(dates=same, accounts=accounts)
 
 
-def recorded_digests(conn: duckdb.DuckDBPyConnection, columns: Iterable[str]) -> dict[dt.date, list[int]]:
-    """as_of_date -> a digest of its recorded snapshot's `columns` (reuse.rows_digest), asked in DuckDB."""
-    select = f"select {', '.join(columns)} from {RECORDED_TABLE}"
-    return reuse.rows_digest(conn, select, by="as_of_date")
+def reconstructed_rows_digests(conn: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """as_of_date (as text) -> what identifies the reconstructed snapshot's rows of that date in the account outcomes
+    (the publication's copy of them for `alms backtest`, backtest.backtest_input_selects): the fingerprint of the
+    date's part the outcome tables carry (`record`; the rows are what it describes, as a run that keeps them
+    assumes), else, for a date that carries none, `reuse.rows_digest` of its rows. So a monthly run's publication
+    does not hash every month end's rows again to find the one file it writes."""
+    parts = (stored(conn) or ({}, ""))[0]
+    source = {"source": snapshots.RECONSTRUCTED}
+    days = [
+        row[0]
+        for row in conn.sql(
+            f"select distinct as_of_date from {ACCOUNTS} where snapshot_source = $source", params=source
+        ).fetchall()
+    ]
+    digests: dict[str, object] = {str(day): [ROWS, parts[f"{ROWS}{day}"]] for day in days if f"{ROWS}{day}" in parts}
+    missing = [day for day in days if str(day) not in digests]
+    if missing:
+        computed = reuse.rows_digest(
+            conn,
+            f"select * from {ACCOUNTS} where snapshot_source = $source and as_of_date in (select unnest($days))",
+            by="as_of_date",
+            params={**source, "days": missing},
+        )
+        digests |= {str(day): digest for day, digest in computed.items()}
+    return digests
+
+
+def recorded_digests(conn: duckdb.DuckDBPyConnection) -> dict[dt.date, list[int]]:
+    """as_of_date -> a digest of its recorded snapshot's rows (reuse.rows_digest of every column, so more than the
+    outcomes read), the ones the snapshots' writer recorded not computed again (reuse.table_value_digests)."""
+    return reuse.table_value_digests(conn, RECORDED_TABLE, "as_of_date")
 
 
 class Part(NamedTuple):

@@ -125,6 +125,7 @@ def publish(
     keep: int = DEFAULT_KEEP,
     scoring_inputs: Mapping[str, str] | None = None,
     scoring_inputs_by: Mapping[str, tuple[str, str]] | None = None,
+    scoring_input_digests: Mapping[str, Mapping[str, object]] | None = None,
     extra_manifest: dict | None = None,
     documentation: Mapping[tuple[str, str], TableDoc] | None = None,
     old_names: Mapping[str, OldNames] = OLD_NAMES,
@@ -137,7 +138,9 @@ def publish(
     import file and the `scoring_inputs` (name -> select) beside it, and make it current when `make_current`
     (`scoring_inputs_by`: name -> (column, order) of those written as a folder with a file per value of the column,
     each in that order, the unchanged ones linked to the current publication's, so a monthly run writes only its new
-    month end; their selects need no order of their own, and are cheaper to digest without one). Each
+    month end; their selects need no order of their own, and are cheaper to digest without one;
+    `scoring_input_digests`: name -> {value as text: what changes whenever that value's rows do} for those the
+    caller knows without reading their rows, used instead of hashing them). Each
     table and column `documentation` describes gets its comment in alms.duckdb and its description in Parquet.
     alms.duckdb also answers to the `old_names` of renamed tables and columns (assets/rules/old_names.py).
     `write_extras(conn, folder)` writes more files into the publication (report.html) and returns manifest entries.
@@ -175,7 +178,9 @@ def publish(
             for table, select in scoring_inputs.items():
                 if table in (scoring_inputs_by or {}):
                     by, order_by = scoring_inputs_by[table]
-                    found = _select_value_digests(conn, select, by, order_by)
+                    found = _select_value_digests(
+                        conn, select, by, order_by, (scoring_input_digests or {}).get(table)
+                    )
                     _write_parquet_by_value(
                         conn, f"({select})", order_by, (by, found), "format parquet", folder / table, reusable, digests
                     )
@@ -390,15 +395,22 @@ class AppendableStart:
 
 def _value_digests(conn: duckdb.DuckDBPyConnection, table: tuple[str, str], by: str, order_by: str) -> dict[str, str]:
     """A content digest of the rows of each value of `by` in the warehouse table `table` (its columns and types, the
-    rows' count and hash sums, the order, the DuckDB version and the storage version the file is written in)."""
-    return _select_value_digests(conn, f"select * from {table[0]}.{table[1]}", by, order_by)
+    rows' count and hash sums, the order, the DuckDB version and the storage version the file is written in); the
+    rows' digests its writer recorded are not computed again (reuse.table_value_digests)."""
+    qualified = f"{table[0]}.{table[1]}"
+    return _select_value_digests(
+        conn, f"select * from {qualified}", by, order_by, reuse.table_value_digests(conn, qualified, by)
+    )
 
 
-def _select_value_digests(conn: duckdb.DuckDBPyConnection, select: str, by: str, order_by: str) -> dict[str, str]:
-    """`_value_digests` of the rows of `select`."""
+def _select_value_digests(
+    conn: duckdb.DuckDBPyConnection, select: str, by: str, order_by: str, sums: dict | None = None
+) -> dict[str, str]:
+    """`_value_digests` of the rows of `select` (`sums`: their reuse.rows_digest by `by`, when the caller has it)."""
     relation = conn.sql(f"select * from ({select}) limit 0")
     described = [[column, str(type_)] for column, type_ in zip(relation.columns, relation.types, strict=True)]
-    sums = reuse.rows_digest(conn, select, by=by)
+    if sums is None:
+        sums = reuse.rows_digest(conn, select, by=by)
     return {
         str(value): hashlib.sha256(
             json.dumps([sums[value], described, order_by, duckdb.__version__, STORAGE_VERSION]).encode()

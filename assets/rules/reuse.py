@@ -3,10 +3,15 @@
 A step's *fingerprint* is a SHA-256 over everything that can change its result: its input frames (column names and
 types, row count, and an order-independent digest of every row's values), its settings, the source of the code that
 computes it and the versions of the libraries that code calls. The step stores the fingerprint as the comment of each
-table it wrote (`COMMENT ON TABLE`), after all of them are written. Rewriting a table by any means drops its comment,
-so a table carries a fingerprint only while it holds the result that fingerprint describes; a run whose fingerprint
-equals the one on every table of the step may keep those tables instead of computing them again. Anything that
-differs, or a table that is missing or carries no fingerprint, means the step is computed again.
+table it wrote (`COMMENT ON TABLE`), after all of them are written; a run whose fingerprint equals the one on every
+table of the step may keep those tables instead of computing them again. Anything that differs, or a table that is
+missing or carries no fingerprint, means the step is computed again. Creating a table again drops its comment, but
+an insert, update or delete keeps it (measured with DuckDB 2.0): the warehouse is alms's own, written only by the
+steps that record what they wrote, and a table changed there by hand is not noticed.
+
+A table that keeps its past and whose writer replaces one value's rows at a time (the account snapshots, by as-of
+date) carries the digest of each value's rows the same way (`record_value_digests`), so that what compares them
+with a publication's (`table_value_digests`) hashes only the values written since, not every snapshot kept.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from collections.abc import Iterable, Mapping
 import duckdb
 import polars as pl
 
+from assets.rules.documentation import sql_literal
+
 PREFIX = "alms input fingerprint "  # the table comment: PREFIX + fingerprint + " run " + run id
+VALUE_DIGESTS = "alms value digests "  # the table comment: VALUE_DIGESTS + JSON (record_value_digests)
 
 
 def frame_digest(frame: pl.DataFrame) -> dict:
@@ -46,18 +54,84 @@ def hashes_digest(schema: Mapping[str, pl.DataType], hashes: pl.Series, rows: in
     }
 
 
-def rows_digest(conn: duckdb.DuckDBPyConnection, select: str, columns: str = "", by: str = ""):
+def rows_digest(
+    conn: duckdb.DuckDBPyConnection, select: str, columns: str = "", by: str = "", params: dict | None = None
+):
     """`frame_digest`'s row count and hash sums, for rows DuckDB holds: [rows, sum of each row's hash >> 32, sum of its
     lower 32 bits] of `select` (the same rows in any order give the same digest); `columns`: the hashed columns (the
-    whole row by default); `by`: a column of `select`, one digest per value of it ({value: digest})."""
+    whole row by default); `by`: a column of `select`, one digest per value of it ({value: digest}); `params`: the
+    select's named parameters."""
     key = f"{by}, " if by else ""
     rows = conn.sql(
         f"select {key}count(*), coalesce(sum(h >> 32), 0), coalesce(sum(h & 4294967295), 0) "
-        f"from (select {key}hash({columns or 't'}) as h from ({select}) as t)" + (f" group by {by}" if by else "")
+        f"from (select {key}hash({columns or 't'}) as h from ({select}) as t)" + (f" group by {by}" if by else ""),
+        params=params,
     ).fetchall()
     if by:
         return {row[0]: [int(value) for value in row[1:]] for row in rows}
     return [int(value) for value in rows[0]]
+
+
+def table_value_digests(conn: duckdb.DuckDBPyConnection, table: str, by: str) -> dict:
+    """`rows_digest` of the whole rows of `table` per value of its column `by` ({value: digest}), without reading the
+    rows of the values whose digest the writer recorded (`record_value_digests`): a recorded digest is used while
+    the table's columns and types and the value's row count are still the ones recorded; the other values' rows are
+    read and hashed. For a table that keeps its past and whose writer replaces a value's rows at a time (the account
+    snapshots: a run hashes its own snapshot, not every one kept)."""
+    recorded = _recorded_value_digests(conn, table)
+    counts = conn.sql(f'select "{by}", count(*) from {table} group by "{by}"').fetchall()
+    found, missing = {}, []
+    for value, rows in counts:
+        digest = recorded.get(str(value))
+        if digest is not None and digest[0] == rows:
+            found[value] = digest
+        else:
+            missing.append(value)
+    if missing:
+        found |= rows_digest(
+            conn, f'select * from {table} where "{by}" in (select unnest($values))', by=by, params={"values": missing}
+        )
+    return found
+
+
+def record_value_digests(conn: duckdb.DuckDBPyConnection, table: str, by: str, values: Iterable) -> None:
+    """Record in `table`'s comment the `rows_digest` of the whole rows of each of `values` of `by` (the values whose
+    rows were just written, in the writer's transaction), keeping the digests recorded of its other values (their
+    rows unchanged) while its columns are the same, and forgetting values the table no longer holds. Whoever changes
+    the rows of a value another way must record again (a changed row count or column set is noticed on reading;
+    an update in place is not)."""
+    columns = _described(conn, table)
+    recorded = _recorded_value_digests(conn, table)  # {} when the columns changed
+    present = {str(row[0]) for row in conn.sql(f'select distinct "{by}" from {table}').fetchall()}
+    kept = {value: digest for value, digest in recorded.items() if value in present}
+    values = list(values)
+    if values:
+        computed = rows_digest(
+            conn, f'select * from {table} where "{by}" in (select unnest($values))', by=by, params={"values": values}
+        )
+        kept |= {str(value): digest for value, digest in computed.items()}
+    text = VALUE_DIGESTS + json.dumps({"columns": columns, "values": dict(sorted(kept.items()))})
+    conn.execute(f"comment on table {table} is {sql_literal(text)}")
+
+
+def _described(conn: duckdb.DuckDBPyConnection, table: str) -> list[list[str]]:
+    relation = conn.sql(f"select * from {table} limit 0")
+    return [[column, str(type_)] for column, type_ in zip(relation.columns, relation.types, strict=True)]
+
+
+def _recorded_value_digests(conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, list[int]]:
+    """The digests `record_value_digests` recorded on `table` (value as text -> digest), {} when there are none or
+    the table's columns are no longer the ones they were recorded for."""
+    comment = _comment(conn, table) or ""
+    if not comment.startswith(VALUE_DIGESTS):
+        return {}
+    try:
+        recorded = json.loads(comment.removeprefix(VALUE_DIGESTS))
+    except ValueError:
+        return {}
+    if recorded.get("columns") != _described(conn, table):
+        return {}
+    return recorded.get("values") or {}
 
 
 def source_digest(paths: Iterable) -> str:

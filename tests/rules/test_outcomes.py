@@ -20,10 +20,12 @@ from assets.rules import reuse
 from assets.rules.kept_month_ends import (
     ACCOUNTS,
     LEADS,
+    OUTCOME_TABLES,
     OutcomeTables,
     changed_windows,
     part_fingerprints,
     part_names,
+    reconstructed_rows_digests,
     unchanged_parts,
 )
 from assets.rules.outcomes import (
@@ -709,3 +711,27 @@ def test_a_new_month_computes_again_only_the_windows_it_completes(config):
     again = conn.sql(f"select * from {ACCOUNTS} order by as_of_date, snapshot_source, account_id").pl()
     assert_frame_equal(again, back_accounts)
     assert_frame_equal(conn.sql(f"select * from {LEADS} order by as_of_date, prospect_id").pl(), back_leads)
+
+
+def test_the_published_month_ends_are_known_by_their_fingerprints_not_hashed_again():
+    """kept_month_ends.reconstructed_rows_digests: what tells the publication whether a reconstructed month end's rows
+    changed (`alms backtest`'s input files) is the fingerprint of the date's part the outcome tables carry; a date
+    without one has its rows hashed; dates with a recorded snapshot alone have no reconstructed rows to publish."""
+    conn = duckdb.connect()
+    conn.execute("create schema marts")
+    for table in OUTCOME_TABLES:
+        conn.execute(f"create table {table} (as_of_date date, snapshot_source varchar, account_id varchar, x int)")
+    jan, feb, mar = dt.date(2026, 1, 31), dt.date(2026, 2, 28), dt.date(2026, 3, 31)
+    conn.execute(
+        "insert into marts.account_outcomes values ('2026-01-31', 'reconstructed', 'A', 1), "
+        "('2026-02-28', 'reconstructed', 'A', 2), ('2026-02-28', 'recorded', 'A', 3), ('2026-03-31', 'recorded', 'A', 4)"
+    )
+    select = "select * from marts.account_outcomes where snapshot_source = 'reconstructed'"
+    hashed = {str(day): digest for day, digest in reuse.rows_digest(conn, select, by="as_of_date").items()}
+    assert reconstructed_rows_digests(conn) == hashed and set(hashed) == {str(jan), str(feb)}
+    reuse.record_by_part(conn, OUTCOME_TABLES, {f"rows {jan}": "f-jan", f"rows {mar}": "f-mar"}, "run-1")
+    assert reconstructed_rows_digests(conn) == {str(jan): ["rows ", "f-jan"], str(feb): hashed[str(feb)]}
+    conn.execute("update marts.account_outcomes set x = 5 where as_of_date = '2026-02-28'")
+    assert reconstructed_rows_digests(conn)[str(feb)] != hashed[str(feb)]
+    conn.execute("comment on table marts.lead_outcomes is null")  # a step that stopped half-way: trusted nowhere
+    assert reconstructed_rows_digests(conn)[str(jan)] == hashed[str(jan)]
