@@ -407,8 +407,7 @@ def _select_value_digests(
     conn: duckdb.DuckDBPyConnection, select: str, by: str, order_by: str, sums: dict | None = None
 ) -> dict[str, str]:
     """`_value_digests` of the rows of `select` (`sums`: their reuse.rows_digest by `by`, when the caller has it)."""
-    relation = conn.sql(f"select * from ({select}) limit 0")
-    described = [[column, str(type_)] for column, type_ in zip(relation.columns, relation.types, strict=True)]
+    described = reuse.described_columns(conn, f"({select})")
     if sums is None:
         sums = reuse.rows_digest(conn, select, by=by)
     return {

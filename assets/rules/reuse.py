@@ -88,9 +88,7 @@ def table_value_digests(conn: duckdb.DuckDBPyConnection, table: str, by: str) ->
         else:
             missing.append(value)
     if missing:
-        found |= rows_digest(
-            conn, f'select * from {table} where "{by}" in (select unnest($values))', by=by, params={"values": missing}
-        )
+        found |= _values_digests(conn, table, by, missing)
     return found
 
 
@@ -100,21 +98,25 @@ def record_value_digests(conn: duckdb.DuckDBPyConnection, table: str, by: str, v
     rows unchanged) while its columns are the same, and forgetting values the table no longer holds. Whoever changes
     the rows of a value another way must record again (a changed row count or column set is noticed on reading;
     an update in place is not)."""
-    columns = _described(conn, table)
+    columns = described_columns(conn, table)
     recorded = _recorded_value_digests(conn, table)  # {} when the columns changed
     present = {str(row[0]) for row in conn.sql(f'select distinct "{by}" from {table}').fetchall()}
     kept = {value: digest for value, digest in recorded.items() if value in present}
     values = list(values)
     if values:
-        computed = rows_digest(
-            conn, f'select * from {table} where "{by}" in (select unnest($values))', by=by, params={"values": values}
-        )
-        kept |= {str(value): digest for value, digest in computed.items()}
+        kept |= {str(value): digest for value, digest in _values_digests(conn, table, by, values).items()}
     text = VALUE_DIGESTS + json.dumps({"columns": columns, "values": dict(sorted(kept.items()))})
     conn.execute(f"comment on table {table} is {sql_literal(text)}")
 
 
-def _described(conn: duckdb.DuckDBPyConnection, table: str) -> list[list[str]]:
+def _values_digests(conn: duckdb.DuckDBPyConnection, table: str, by: str, values: list) -> dict:
+    """`rows_digest` of the whole rows of `values` of `by` in `table`, by value."""
+    select = f'select * from {table} where "{by}" in (select unnest($values))'
+    return rows_digest(conn, select, by=by, params={"values": values})
+
+
+def described_columns(conn: duckdb.DuckDBPyConnection, table: str) -> list[list[str]]:
+    """[[column, type], ...] of `table` (or of a parenthesised select)."""
     relation = conn.sql(f"select * from {table} limit 0")
     return [[column, str(type_)] for column, type_ in zip(relation.columns, relation.types, strict=True)]
 
@@ -129,7 +131,7 @@ def _recorded_value_digests(conn: duckdb.DuckDBPyConnection, table: str) -> dict
         recorded = json.loads(comment.removeprefix(VALUE_DIGESTS))
     except ValueError:
         return {}
-    if recorded.get("columns") != _described(conn, table):
+    if recorded.get("columns") != described_columns(conn, table):
         return {}
     return recorded.get("values") or {}
 
