@@ -48,7 +48,9 @@ def whole(conn) -> dict:
 def test_the_digests_recorded_with_the_rows_are_those_of_the_rows(monkeypatch):
     conn = duckdb.connect()
     conn.execute("create schema marts")
-    replace_rows(conn, "marts.history", pl.DataFrame({"as_of_date": [JAN, JAN], "account_id": ["a", "b"]}), "as_of_date")
+    replace_rows(
+        conn, "marts.history", pl.DataFrame({"as_of_date": [JAN, JAN], "account_id": ["a", "b"]}), "as_of_date"
+    )
     replace_rows(conn, "marts.history", pl.DataFrame({"as_of_date": [FEB], "account_id": ["a"]}), "as_of_date")
     hashed = []
     monkeypatch.setattr(reuse, "rows_digest", lambda *a, **k: hashed.append(k.get("params")) or ROWS_DIGEST(*a, **k))
@@ -69,7 +71,12 @@ def test_the_digests_recorded_with_the_rows_are_those_of_the_rows(monkeypatch):
     assert reuse.table_value_digests(conn, "marts.history", "as_of_date") == whole(conn)
     assert sorted(hashed[0]["values"]) == [JAN, FEB]
     # the next write records its own value with the new columns; the others are not trusted until hashed
-    replace_rows(conn, "marts.history", pl.DataFrame({"as_of_date": [FEB], "account_id": ["y"], "currency": ["EUR"]}), "as_of_date")
+    replace_rows(
+        conn,
+        "marts.history",
+        pl.DataFrame({"as_of_date": [FEB], "account_id": ["y"], "currency": ["EUR"]}),
+        "as_of_date",
+    )
     hashed.clear()
     assert reuse.table_value_digests(conn, "marts.history", "as_of_date") == whole(conn)
     assert hashed == [{"values": [JAN]}]

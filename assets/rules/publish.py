@@ -178,9 +178,7 @@ def publish(
             for table, select in scoring_inputs.items():
                 if table in (scoring_inputs_by or {}):
                     by, order_by = scoring_inputs_by[table]
-                    found = _select_value_digests(
-                        conn, select, by, order_by, (scoring_input_digests or {}).get(table)
-                    )
+                    found = _select_value_digests(conn, select, by, order_by, (scoring_input_digests or {}).get(table))
                     _write_parquet_by_value(
                         conn, f"({select})", order_by, (by, found), "format parquet", folder / table, reusable, digests
                     )
