@@ -3,6 +3,7 @@
     python -m pipelines.commands benchmark                       # 1,000,000 client records, ~10M lines, ~5M events
     python -m pipelines.commands benchmark --clients 3000000     # ~30M lines
     python -m pipelines.commands benchmark --months 12           # 12 consecutive monthly as-of dates
+    python -m pipelines.commands benchmark --months 12 --history-months 24   # the same, every run in steady state
     python -m pipelines.commands benchmark --clients 100000 --format csv
     python -m pipelines.commands benchmark --engine spark --clients 100000   # the SQL models on local Spark
 
@@ -14,7 +15,12 @@ One invocation prints, on the same input folder:
 - the reference implementation of the core job (`reference_core.py`: exact-name dedup, window, FX, key level, one
   DuckDB file and one Parquet file) and alms's full refresh as a multiple of it;
 - with `--months N`: N consecutive monthly runs (as-of the last day of each month, the first one a full refresh, the
-  others reading their new month), each run's time and the last one's as a multiple of the first.
+  others reading their new month), each run's time and the last one's as a multiple of the first. By default the
+  data starts a year before the first as-of date, so the runs also carry a growing past of the data itself (the month
+  ends alms reconstructs grow from 3 to 14, and windows start to complete); `--history-months 24` adds two earlier
+  years of billing and engagement (the generator's `--history-months`; the other months' files are the same), so
+  every run keeps the most month ends alms keeps (ALMS_OUTCOME_MONTHS, 24) and three of their windows complete in
+  each: what grows from the first run to the last is then only what the runs leave (the recorded snapshots).
 Generation runs in its own process and is timed apart; the deduplication and the scoring have their own benchmarks
 (pipelines/commands/evaluate_matching.py, pipelines/commands/benchmark_scoring.py). Figures: docs/benchmarks.md.
 """
@@ -237,13 +243,16 @@ def _print_steps(report: dict, label: str) -> None:
         print(f"peak memory of its child processes (Spark's JVM): {report['children_peak_rss_mb']:,.0f} MB")
 
 
-def _generate(data_dir: Path, clients: int, file_format: str, span: int, end_month: str, env: dict) -> None:
+def _generate(
+    data_dir: Path, clients: int, file_format: str, span: int, end_month: str, env: dict, history_months: int = 0
+) -> None:
     if (data_dir / ".complete").exists():
         print(f"reusing {data_dir}", flush=True)
         return
     print(f"generating {clients:,} client records over {span} months ({file_format}) in {data_dir} ...", flush=True)
     command = [sys.executable, "-m", "pipelines.commands.demo_data", str(data_dir), "--clients", str(clients)]
     command += ["--format", file_format, "--no-faults", "--months", str(span), "--end-month", end_month, "--quiet"]
+    command += ["--history-months", str(history_months)] if history_months else []
     seconds, _, _ = _child(command, env)
     (data_dir / ".complete").write_text("")
     print(f"generated in {seconds:.1f} s", flush=True)
@@ -261,6 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--months", type=int, default=1, help="consecutive monthly as-of dates to run (default 1)")
     parser.add_argument("--end-month", default="2026-10", help="the last as-of month (default 2026-10)")
+    parser.add_argument(
+        "--history-months",
+        type=int,
+        default=0,
+        help="months of billing history before the data (default 0; 24: every run keeps as many month ends)",
+    )
     parser.add_argument("--no-monthly", action="store_true", help="with --months 1: skip the monthly run")
     parser.add_argument("--no-reference", action="store_true", help="skip the core job's reference implementation")
     parser.add_argument("--child", nargs=2, metavar=("DATA_DIR", "OUTPUT_DIR"), help=argparse.SUPPRESS)
@@ -272,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.months < 1:
         parser.error("--months must be at least 1")
+    if args.history_months < 0:
+        parser.error("--history-months must be 0 or more")
     try:
         return _benchmark(args)
     except ChildFailed as error:  # generating the input, the full refresh or the reference: nothing to sum up
@@ -291,8 +308,9 @@ def _benchmark(args: argparse.Namespace) -> int:
     (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     # a full 12-month window before the first as-of date, and the month after the last one (as the demo has)
     span = 13 + args.months
-    data_dir = args.work_dir / f"data-{args.clients}-{args.format}-{span}m-{args.end_month}"
-    _generate(data_dir, args.clients, args.format, span, _shift_month(args.end_month, 1), env)
+    history = f"-h{args.history_months}" if args.history_months else ""
+    data_dir = args.work_dir / f"data-{args.clients}-{args.format}-{span}m{history}-{args.end_month}"
+    _generate(data_dir, args.clients, args.format, span, _shift_month(args.end_month, 1), env, args.history_months)
 
     as_of_months = _months_back(args.end_month, args.months)
     output_dir = args.work_dir / "output"

@@ -87,8 +87,8 @@ def fake_runs(monkeypatch, tmp_path):
     input; the reference implementation runs for real on it."""
     calls = []
 
-    def generate(data_dir, clients, file_format, span, end_month, env):
-        calls.append(("generate", span, end_month))
+    def generate(data_dir, clients, file_format, span, end_month, env, history_months=0):
+        calls.append(("generate", span, end_month, history_months, data_dir.name))
         hand_made_inputs(data_dir)
 
     def run_alms(data_dir, output_dir, env, month="", as_of=""):
@@ -103,7 +103,11 @@ def fake_runs(monkeypatch, tmp_path):
 def test_benchmark_prints_its_table(fake_runs, tmp_path, capsys):
     assert benchmark.main(["--clients", "6", "--work-dir", str(tmp_path / "work")]) == 0
     out = capsys.readouterr().out
-    assert fake_runs == [("generate", 14, "2026-11"), ("run", "", "2026-10-31"), ("run", "2026-10", "2026-10-31")]
+    assert fake_runs == [
+        ("generate", 14, "2026-11", 0, "data-6-parquet-14m-2026-10"),
+        ("run", "", "2026-10-31"),
+        ("run", "2026-10", "2026-10-31"),
+    ]
     assert "raw__billing_lines" in out and "peak memory (RSS of the run process): 512 MB" in out
     summary = dict(
         (line[:44].strip(), line[44:].strip()) for line in out.split("\nsummary")[1].splitlines()[1:] if line.strip()
@@ -118,10 +122,10 @@ def test_benchmark_prints_its_table(fake_runs, tmp_path, capsys):
 
 def test_benchmark_consecutive_months(fake_runs, tmp_path, capsys):
     work = ["--clients", "6", "--work-dir", str(tmp_path / "work"), "--no-reference"]
-    assert benchmark.main([*work, "--months", "3", "--end-month", "2027-01"]) == 0
+    assert benchmark.main([*work, "--months", "3", "--end-month", "2027-01", "--history-months", "24"]) == 0
     out = capsys.readouterr().out
     assert fake_runs == [
-        ("generate", 16, "2027-02"),
+        ("generate", 16, "2027-02", 24, "data-6-parquet-16m-h24-2027-01"),  # the same months, two years more before
         ("run", "", "2026-11-30"),
         ("run", "2026-12", "2026-12-31"),
         ("run", "2027-01", "2027-01-31"),
