@@ -183,7 +183,7 @@ def prioritization_outcomes(
             list(recorded_months)
         )  # the snapshot the groups use: the recorded one of a month that has one (outcomes.chosen)
         if windows:  # their windows updated in place, their groups computed again from the rows
-            groups_out.append(_update_windows(conn, tables, windows, monthly, now, as_of, used))
+            groups_out.append(_update_windows(conn, tables, windows, monthly, now, as_of, recorded_months))
         whole = sorted(set(parts) - set(unchanged) - set(windows))
         for days in kept_month_ends.batches(whole, rows_per_day, BATCH_ROWS):
             per_account, leads = _part(
@@ -247,26 +247,34 @@ def prioritization_outcomes(
         kept_month_ends.record(conn, fingerprints, with_rows, parts, context.run.run_id)
 
 
-def _recorded(conn, days):
-    """The recorded snapshots (HISTORY_COLUMNS of marts.account_snapshots) of `days`."""
+def _recorded(conn, days, columns=HISTORY_COLUMNS):
+    """The recorded snapshots (HISTORY_COLUMNS, or `columns`, of marts.account_snapshots) of `days`."""
     return conn.sql(
-        f"select {', '.join(HISTORY_COLUMNS)} from {kept_month_ends.RECORDED_TABLE} "
-        "where as_of_date in (select unnest($days))",
+        f"select {', '.join(columns)} from {kept_month_ends.RECORDED_TABLE} where as_of_date in (select unnest($days))",
         params={"days": days},
     ).pl()
 
 
-def _update_windows(conn, tables, windows, monthly, now, as_of, used):
+def _update_windows(conn, tables, windows, monthly, now, as_of, recorded_months):
     """Compute again the windows of `windows` (date -> horizons; kept_month_ends.changed_windows) in the rows the
-    tables hold, and those dates' groups from them."""
+    tables hold, and those dates' groups from them (`recorded_months`: the month_index of each recorded snapshot)."""
     days = sorted(windows)
-    sums = outcomes.window_sums(windows, snapshots.recorded_snapshots(_recorded(conn, days)), monthly, now)
+    # of the recorded snapshots, only what maps their records to their accounts (not the 8 other columns)
+    members = _recorded(conn, days, ["as_of_date", "account_id", "member_records"])
+    sums = outcomes.window_sums(windows, members.with_columns(snapshots.member_list()), monthly, now)
     tables.update_windows(windows, sums, as_of)
-    del sums
-    # in the order the rows were computed in (_part), so that the groups' float sums add in the same order
+    del sums, members
+    # the rows the groups use (outcomes.chosen: the recorded snapshot of a month that has one), in the order they
+    # were computed in (_part), so that the groups' float sums add in the same order
+    replaced = [day for day in days if snapshots.month_index(day) in recorded_months]
     accounts = tables.stored_rows(
-        kept_month_ends.ACCOUNTS, GROUP_INPUT_COLUMNS, days, order_by="as_of_date, snapshot_source, account_id"
-    ).filter(used)
+        kept_month_ends.ACCOUNTS,
+        GROUP_INPUT_COLUMNS,
+        days,
+        f"(snapshot_source = '{snapshots.RECORDED}' or as_of_date not in (select unnest($replaced)))",
+        order_by="as_of_date, snapshot_source, account_id",
+        params={"replaced": replaced},
+    )
     leads = tables.stored_rows(
         kept_month_ends.LEADS, outcomes.LEAD_OUTCOME_SCHEMA, days, order_by="as_of_date, prospect_id"
     ).cast(outcomes.LEAD_OUTCOME_SCHEMA)

@@ -301,13 +301,20 @@ class OutcomeTables:
             self.conn.unregister("window_sums")
 
     def stored_rows(
-        self, table: str, columns: Iterable[str], days: list[dt.date], where: str = "true", order_by: str = ""
+        self,
+        table: str,
+        columns: Iterable[str],
+        days: list[dt.date],
+        where: str = "true",
+        order_by: str = "",
+        params: dict | None = None,
     ) -> pl.DataFrame:
-        """`columns` of the rows of `days` the table holds (and `where`), in `order_by`'s order when given."""
+        """`columns` of the rows of `days` the table holds (and `where`, with its `params`), in `order_by`'s order when
+        given."""
         order = f" order by {order_by}" if order_by else ""
         return self.conn.sql(
             f"select {', '.join(columns)} from {table} where as_of_date in (select unnest($days)) and {where}{order}",
-            params={"days": days},
+            params={**(params or {}), "days": days},
         ).pl()
 
 

@@ -188,8 +188,9 @@ def window_sums(
 ) -> pl.DataFrame:
     """WINDOW_SUM_SCHEMA: the billing in each window of `windows` (date -> horizons) of each account with billing in
     it, as account_outcomes() counts it: through today's accounts for the reconstructed snapshot (and for the leads,
-    whose converted account is today's), through the records then for the recorded snapshot (`recorded`:
-    snapshots.recorded_snapshots() of those dates). What a window's rows become from it (0 without billing, null
+    whose converted account is today's), through the records then for the recorded snapshot (`recorded`: as_of_date,
+    account_id and member_records, a list, of the recorded snapshots of those dates, as snapshots.recorded_snapshots()
+    gives them). What a window's rows become from it (0 without billing, null
     while incomplete): kept_month_ends.OutcomeTables.update_windows."""
     source = monthly(billing)
     parts = []

@@ -666,6 +666,11 @@ def reconstruct(
 # ---- recorded snapshots and the choice between the two ------------------------------------------------------------
 
 
+def member_list() -> pl.Expr:
+    """`marts.account_snapshots`' member_records ('system:id;system:id') as a list of 'system:id' (none: empty)."""
+    return pl.col("member_records").fill_null("").str.split(";").list.filter(pl.element() != "")
+
+
 def recorded_snapshots(history: pl.DataFrame | None) -> pl.DataFrame:
     """`marts.account_snapshots` as snapshots (SNAPSHOT_SCHEMA plus `member_records`, a list of 'system:id')."""
     schema = {**SNAPSHOT_SCHEMA, "member_records": pl.List(pl.String)}
@@ -682,7 +687,7 @@ def recorded_snapshots(history: pl.DataFrame | None) -> pl.DataFrame:
             .when(target)
             .then(pl.lit("recommended"))
             .alias("target_source"),
-            pl.col("member_records").fill_null("").str.split(";").list.filter(pl.element() != ""),
+            member_list(),
         )
         .select(list(schema))
         .cast(schema)
