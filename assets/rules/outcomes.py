@@ -187,33 +187,34 @@ def window_sums(
     now: pl.DataFrame,
 ) -> pl.DataFrame:
     """WINDOW_SUM_SCHEMA: the billing in each window of `windows` (date -> horizons) of each account with billing in
-    it, as account_outcomes() counts it: through today's accounts for the reconstructed snapshot (and for the leads,
-    whose converted account is today's), through the records then for the recorded snapshot (`recorded`: as_of_date,
-    account_id and member_records, a list, of the recorded snapshots of those dates, as snapshots.recorded_snapshots()
-    gives them). What a window's rows become from it (0 without billing, null
-    while incomplete): kept_month_ends.OutcomeTables.update_windows."""
+    any of them (0 in a window without), as account_outcomes() counts it: through today's accounts for the
+    reconstructed snapshot (and for the leads, whose converted account is today's), through the records then for the
+    recorded snapshot (`recorded`: as_of_date, account_id and member_records, a list, of the recorded snapshots of
+    those dates, as snapshots.recorded_snapshots() gives them). What a window's rows become from it (0 without
+    billing, null while incomplete): kept_month_ends.OutcomeTables.update_windows."""
     source = monthly(billing)
-    parts = []
-    for day, horizons in sorted(windows.items()):
-        m, chosen_horizons = month_index(day), tuple(sorted(horizons))
-        mappings = {RECONSTRUCTED: now}
+    asked = pl.DataFrame(
+        [(day, month_index(day), n) for day, horizons in sorted(windows.items()) for n in sorted(set(horizons))],
+        schema={"as_of_date": pl.Date, "month_index": pl.Int64, "horizon_months": pl.Int64},
+        orient="row",
+    )
+
+    def dated(sums: pl.DataFrame, snapshot_source: str) -> pl.DataFrame:  # the windows asked of each date
+        return sums.join(asked, on=["month_index", "horizon_months"]).with_columns(
+            pl.lit(snapshot_source).alias("snapshot_source")
+        )
+
+    # through today's accounts: every date's windows in one query (one read of the billing they span)
+    every = {}
+    for day, horizons in windows.items():
+        every[month_index(day)] = tuple(sorted({*every.get(month_index(day), ()), *horizons}))
+    parts = [dated(source.windows_after(every, now), RECONSTRUCTED)]
+    for day, horizons in sorted(windows.items()):  # through each recorded snapshot's own records
         snapshot = recorded.filter(pl.col("as_of_date") == day)
         if snapshot.height:
-            mappings[RECORDED] = recorded_mapping(snapshot, now)
-        for snapshot_source, mapping in mappings.items():
-            wide = source.account_windows(m, mapping, chosen_horizons, before=False)
-            parts.append(
-                wide.unpivot(index="account_id", variable_name="column", value_name="billing_after").select(
-                    pl.lit(day).alias("as_of_date"),
-                    pl.lit(snapshot_source).alias("snapshot_source"),
-                    "account_id",
-                    pl.col("column").str.extract(r"(\d+)").cast(pl.Int64).alias("horizon_months"),
-                    "billing_after",
-                )
-            )
-    if not parts:
-        return pl.DataFrame(schema=WINDOW_SUM_SCHEMA)
-    return pl.concat([part.cast(WINDOW_SUM_SCHEMA) for part in parts])
+            sums = source.windows_after({month_index(day): tuple(sorted(horizons))}, recorded_mapping(snapshot, now))
+            parts.append(dated(sums, RECORDED).filter(pl.col("as_of_date") == day))
+    return pl.concat([part.select(list(WINDOW_SUM_SCHEMA)).cast(WINDOW_SUM_SCHEMA) for part in parts])
 
 
 def chosen(outcomes: pl.DataFrame) -> pl.DataFrame:

@@ -303,34 +303,33 @@ class Monthly:
             mapping.select("record", "account_id"),
         )
 
-    def account_windows(
-        self, m: int, mapping: pl.DataFrame, horizons: tuple[int, ...], before: bool = True
-    ) -> pl.DataFrame:
+    def account_windows(self, m: int, mapping: pl.DataFrame, horizons: tuple[int, ...]) -> pl.DataFrame:
         """account_id, billing_before_12m, billing_after_<n>m for n in `horizons` (decimal, 0 without billing) of
-        every account (by `mapping`: record, account_id) with billing from month m - 11 to m + max(horizons);
-        `before=False`: without billing_before_12m, from the billing of month m + 1 to m + max(horizons) alone.
+        every account (by `mapping`: record, account_id) with billing from month m - 11 to m + max(horizons)
+        (`windows_after`: the windows after some months alone).
 
         The latest answers are kept (up to WINDOW_CACHE_ROWS rows): a month end's accounts and its leads ask the same
         question of today's accounts (the same `mapping` frame), and at 1M client records each asking costs seconds."""
         cache = self._windows
-        key = (m, id(mapping), tuple(horizons), before)
+        key = (m, id(mapping), tuple(horizons))
         if key in cache and cache[key][0] is mapping:
             return cache[key][1]
-        answer = self._account_windows(m, mapping, horizons, before)
+        answer = self._account_windows(m, mapping, horizons)
         cache[key] = (mapping, answer)  # the mapping kept with it: its id is not reused while the entry lives
         while sum(entry[1].height for entry in cache.values()) > WINDOW_CACHE_ROWS and len(cache) > 1:
             cache.pop(next(iter(cache)))
         return answer
 
-    def _account_windows(self, m: int, mapping: pl.DataFrame, horizons: tuple[int, ...], before: bool) -> pl.DataFrame:
+    def _account_windows(self, m: int, mapping: pl.DataFrame, horizons: tuple[int, ...]) -> pl.DataFrame:
         sums = [
-            f"cast(coalesce(sum(billing.billing) filter (where billing.month_index between $m + 1 and $m + {n}), 0)"
-            f" as decimal(38, 2)) as billing_after_{int(n)}m"
-            for n in horizons
+            "cast(coalesce(sum(billing.billing) filter (where billing.month_index <= $m), 0) as decimal(38, 2))"
+            " as billing_before_12m",
+            *(
+                f"cast(coalesce(sum(billing.billing) filter (where billing.month_index between $m + 1 and $m + {n}),"
+                f" 0) as decimal(38, 2)) as billing_after_{int(n)}m"
+                for n in horizons
+            ),
         ]
-        if before:
-            sums.insert(0, "cast(coalesce(sum(billing.billing) filter (where billing.month_index <= $m), 0) "
-                           "as decimal(38, 2)) as billing_before_12m")  # fmt: skip
         return self._frame(
             f"""
             select record_accounts.account_id, {", ".join(sums)}
@@ -339,8 +338,45 @@ class Monthly:
             where billing.month_index between $first and $m + $longest
             group by record_accounts.account_id
             """,
-            {"m": m, "first": m - 11 if before else m + 1, "longest": max(horizons)},
+            {"m": m, "first": m - 11, "longest": max(horizons)},
             mapping.select("record", "account_id"),
+        )
+
+    def windows_after(self, windows: dict[int, tuple[int, ...]], mapping: pl.DataFrame) -> pl.DataFrame:
+        """month_index, account_id, horizon_months, billing_after (decimal): for each month m of `windows` (m ->
+        horizons) and each horizon n, every account's billing (by `mapping`: record, account_id) from month m + 1 to
+        m + n, of every account with billing in any of those windows (0 in a window without). One query, one read of
+        the billing the windows span."""
+        pairs = sorted((m, n) for m, horizons in windows.items() for n in horizons)
+        schema = {"month_index": pl.Int64, "account_id": pl.String, "horizon_months": pl.Int64, "billing_after": MONEY}
+        if not pairs:
+            return pl.DataFrame(schema=schema)
+        sums = [
+            f"cast(coalesce(sum(billing.billing) filter (where billing.month_index between {int(m) + 1} and "
+            f"{int(m) + int(n)}), 0) as decimal(38, 2)) as w_{i}"
+            for i, (m, n) in enumerate(pairs)
+        ]
+        wide = self._frame(
+            f"""
+            select record_accounts.account_id, {", ".join(sums)}
+            from {self.billing} as billing
+            join record_accounts on billing.record = record_accounts.record
+            where billing.month_index between $first and $last
+            group by record_accounts.account_id
+            """,
+            {"first": min(m for m, _ in pairs) + 1, "last": max(m + n for m, n in pairs)},
+            mapping.select("record", "account_id"),
+        )
+        return pl.concat(
+            [
+                wide.select(
+                    pl.lit(m, pl.Int64).alias("month_index"),
+                    "account_id",
+                    pl.lit(n, pl.Int64).alias("horizon_months"),
+                    pl.col(f"w_{i}").cast(MONEY).alias("billing_after"),
+                )
+                for i, (m, n) in enumerate(pairs)
+            ]
         )
 
 

@@ -309,6 +309,32 @@ def test_recorded_mapping_follows_records_that_joined_later():
     assert mapping == {"s:A": "s:A", "s:B": "s:B", "s:C": "s:B", "s:F": "s:A"}
 
 
+def test_the_windows_of_several_months_are_asked_at_once():
+    """Monthly.windows_after sums each (month, horizon) window in one query: an account with billing in one window
+    only has 0 in the others, and each window is what account_windows gives for that month."""
+    billing = pl.DataFrame(
+        {"record": ["r1", "r1", "r2", "r3"], "month_index": [10, 13, 16, 30], "billing": [100.0, 50.0, 7.0, 1.0]}
+    )
+    mapping = pl.DataFrame({"record": ["r1", "r2", "r3"], "account_id": ["A", "B", "C"]})
+    source = Monthly.of_frames(billing)
+    out = source.windows_after({9: (3,), 12: (3, 6)}, mapping)
+    sums = {(m, n, a): float(v) for m, a, n, v in out.iter_rows()}
+    # months 10-12, 13-15 and 13-18; C billed in month 30 alone: in no window
+    assert sums == {
+        (9, 3, "A"): 100.0,
+        (9, 3, "B"): 0.0,
+        (12, 3, "A"): 50.0,
+        (12, 3, "B"): 0.0,
+        (12, 6, "A"): 50.0,
+        (12, 6, "B"): 7.0,
+    }
+    for m, horizons in {9: (3,), 12: (3, 6)}.items():
+        one = source.account_windows(m, mapping, horizons)
+        for account, *after in one.select("account_id", *(f"billing_after_{n}m" for n in horizons)).iter_rows():
+            assert [sums[(m, n, account)] for n in horizons] == [float(v) for v in after]
+    assert source.windows_after({}, mapping).height == 0
+
+
 def test_a_deal_closed_after_the_snapshot_was_open_then(config):
     assert replay_stage(config) == "qualification"
     data = history()
