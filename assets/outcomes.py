@@ -137,7 +137,9 @@ def prioritization_outcomes(
             prospect_matches=matches,
             fx_rates=fx_rates,
         )
-        dates = snapshots.reconstruction_dates(monthly, as_of, settings.outcome_months)
+        dates = snapshots.reconstruction_dates(
+            monthly, as_of, settings.outcome_months, settings.review_months, settings.review_start_month
+        )
         fingerprints = kept_month_ends.reconstruction_fingerprints(
             reuse.source_digest(module.__file__ for module in RECONSTRUCTION_CODE),
             {

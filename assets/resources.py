@@ -20,7 +20,7 @@
 | ALMS_PUBLISH_BACKFILL | (unset) | 1: a run for an as-of date earlier than the current publication's is made current too |
 | ALMS_KEEP_PUBLICATIONS | 3 | complete publications kept in $ALMS_OUTPUT_DIR/publications (the current one always) |
 | ALMS_REUSE_UNCHANGED | 1 | 0: match clients, read unpartitioned inputs, check billing lines and reconstruct past month ends again even when unchanged since they last ran (assets/rules/reuse.py) |
-| ALMS_OUTCOME_MONTHS | 24 | past month ends reconstructed for the outcomes and the backtest (0: recorded snapshots only) |
+| ALMS_OUTCOME_MONTHS | 24 | past month ends reconstructed for the outcomes and the backtest, from the start of the review period of the oldest (0: recorded snapshots only) |
 | ALMS_DUCKDB_MEMORY_LIMIT | 4GB | DuckDB memory limit of the pipeline's own connections |
 | ALMS_DUCKDB_THREADS | (all cores) | DuckDB threads |
 | ALMS_POSTGRES_DSN | (unset) | also publish to PostgreSQL (libpq string or URI; read at run time, never shown) |

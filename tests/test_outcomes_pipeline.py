@@ -22,6 +22,7 @@ import pytest
 from conftest import SMALL_INPUT_GAPS, between, line, small_inputs, write_csv
 
 from assets.rules.inputs import BILLING, PROSPECTS, SELLER_FEEDBACK
+from assets.rules.snapshots import month_end, month_index
 from pipelines.commands.cli import describe_failures, execute_pipeline
 from pipelines.commands.cli import main as cli_main
 from pipelines.definitions import ALMS_JOB, build_definitions
@@ -317,13 +318,14 @@ def test_a_run_keeps_unchanged_month_ends_and_a_backfill_recomputes_them(run, tm
     # the month ends whose 12 months hold November 2024: 2025-05-31 .. 2025-10-31
     assert more["as_of_date"].unique().sort().to_list() == [dt.date(2025, m, 31 if m in (5, 7, 8, 10) else 30)
                                                            for m in range(5, 11)]  # fmt: skip
-    # fewer month ends (ALMS_OUTCOME_MONTHS=6): the older dates' rows go, and the tables are what computing them gives
+    # fewer month ends (ALMS_OUTCOME_MONTHS=6): the 6 most recent and the earlier ones of their review period (the
+    # calendar year: from 2026-01-31); the older dates' rows go, and the tables are what computing them gives
     env["ALMS_OUTCOME_MONTHS"] = "6"
     fewer = again()
-    assert (fewer["reconstructed_month_ends"], fewer["dates_computed"]) == (6, 6)
+    assert (fewer["reconstructed_month_ends"], fewer["dates_computed"]) == (10, 10)
     six = outcomes_tables()
     assert six["account_outcomes"]["as_of_date"].unique().sort().to_list() == [
-        dt.date(2026, m, 31 if m in (5, 7, 8, 10) else 30) for m in range(5, 11)
+        month_end(month_index(dt.date(2026, 1, 31)) + m) for m in range(10)
     ]
     assert again()["dates_computed"] == 0  # nothing changed since
     # a run that stops after writing the rows but before marking them computes every date again the next time
@@ -335,7 +337,12 @@ def test_a_run_keeps_unchanged_month_ends_and_a_backfill_recomputes_them(run, tm
             success, _, _ = execute_pipeline(quiet=True, log_level="CRITICAL", instance=instance, selection=selection)
     assert not success
     resumed = again()
-    assert (resumed["month_ends_kept"], resumed["dates_computed"]) == (0, 6)
-    assert again(reuse=False)["dates_computed"] == 6
+    assert (resumed["month_ends_kept"], resumed["dates_computed"]) == (0, 10)
+    assert again(reuse=False)["dates_computed"] == 10
     for table in tables:
         assert outcomes_tables()[table].equals(six[table]), table
+    # the month before's run (as of 2026-09-30): its 6 most recent month ends start in the same review period, so the
+    # same first month end; every one is kept (a start one month earlier would have made every one computed again)
+    env["ALMS_AS_OF"] = "2026-09-30"
+    earlier = again()
+    assert (earlier["reconstructed_month_ends"], earlier["month_ends_kept"]) == (9, 9)

@@ -52,7 +52,7 @@ from assets.rules.scoring_config import CRITERIA, ScoringConfig
 
 RECORDED, RECONSTRUCTED = "recorded", "reconstructed"
 MONEY = pl.Decimal(38, 2)
-DEFAULT_LIMIT = 24  # month ends reconstructed at most (the most recent ones)
+DEFAULT_LIMIT = 24  # the most recent month ends reconstructed (and those before them in their review period)
 
 # One row per (as_of_date, account_id): the groups an outcome is measured for.
 SNAPSHOT_SCHEMA = {
@@ -384,14 +384,28 @@ def monthly(billing: pl.DataFrame | Monthly, engagement: pl.DataFrame | None = N
     return billing if isinstance(billing, Monthly) else Monthly.of_frames(billing, engagement)
 
 
-def reconstruction_dates(billing: pl.DataFrame | Monthly, as_of: dt.date, limit: int = DEFAULT_LIMIT) -> list[dt.date]:
+def reconstruction_dates(
+    billing: pl.DataFrame | Monthly,
+    as_of: dt.date,
+    limit: int = DEFAULT_LIMIT,
+    review_months: int = 12,
+    review_start_month: int = 1,
+) -> list[dt.date]:
     """Month ends T <= `as_of` whose 12-month window lies inside the billing data (T's month at least 11 months
-    after the first month with billing), the `limit` most recent."""
+    after the first month with billing): the `limit` most recent, and the earlier ones of the review period the
+    oldest of them falls in (`limit` to `limit` + review_months - 1 month ends).
+
+    The reconstruction is a chain (each month end keeps the owners of the one before it, a review period's first
+    month end sets its key level): it starts where a review period starts, or where the data does, never at a month
+    that slides with every run. A chain that started one month later each month would compute every month end again
+    in every run once the data is longer than `limit` (none of them kept) and change their owners each time."""
     first = monthly(billing).first_month() if limit > 0 else None
     if first is None:
         return []
     last = last_complete_month(as_of)
-    return [month_end(m) for m in range(max(first + 11, last - limit + 1), last + 1)]
+    oldest = month_end(last - limit + 1)
+    start = month_index(review_period(oldest, review_months, review_start_month).start)
+    return [month_end(m) for m in range(max(first + 11, start), last + 1)]
 
 
 # ---- reconstruction -----------------------------------------------------------------------------------------------

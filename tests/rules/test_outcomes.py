@@ -147,10 +147,36 @@ def one(frame: pl.DataFrame, as_of: dt.date, account: str) -> dict:
 def test_snapshots_start_when_a_whole_12_month_window_exists(config):
     dates = reconstruction_dates(history().billing, AS_OF)
     assert dates[0] == T and dates[-1] == AS_OF and len(dates) == 13
-    assert reconstruction_dates(history().billing, AS_OF, limit=3) == [
-        dt.date(2026, 8, 31), dt.date(2026, 9, 30), AS_OF,
-    ]  # fmt: skip
     assert reconstruction_dates(history().billing, dt.date(2026, 10, 15))[-1] == dt.date(2026, 9, 30)  # partial month
+
+
+def test_the_month_ends_start_where_a_review_period_does_not_one_month_later_each_run():
+    """With more data than the limit, the month ends start with the review period of the oldest of the `limit` most
+    recent: the same first month end for every as-of date of a period (so a monthly run keeps the ones before it),
+    a new one once a period; with the data's first whole window when that comes later."""
+    billing = pl.DataFrame(
+        {"source_system": "s", "source_client_id": "A", "month": [dt.date(2023, 1, 1)], "billing_amount": [1.0]}
+    )
+    billing = pl.concat(
+        [billing.with_columns(pl.lit(dt.date(2023 + m // 12, m % 12 + 1, 1)).alias("month")) for m in range(48)]
+    )  # 2023-01 .. 2026-12
+
+    def dates(as_of: dt.date, limit: int, months: int = 12, start: int = 1) -> tuple[dt.date, int]:
+        found = reconstruction_dates(billing, as_of, limit, months, start)
+        assert found[-1] == as_of and found == sorted(set(found))
+        return found[0], len(found)
+
+    # limit 3: the 3 most recent are in 2026, a calendar review period's first month end is 2026-01-31
+    assert dates(dt.date(2026, 8, 31), 3) == (dt.date(2026, 1, 31), 8)
+    assert dates(dt.date(2026, 9, 30), 3) == (dt.date(2026, 1, 31), 9)  # the next run: the same start
+    assert dates(dt.date(2026, 2, 28), 3) == (dt.date(2025, 1, 31), 14)  # the oldest of the 3 is in 2025
+    assert dates(dt.date(2026, 8, 31), 3, months=6, start=4) == (dt.date(2026, 4, 30), 5)  # April-September
+    # limit 24 (the default): 24 to 35 month ends, the start moving once a year
+    assert dates(dt.date(2026, 10, 31), 24) == (dt.date(2024, 1, 31), 34)
+    assert dates(dt.date(2026, 11, 30), 24, start=7) == (dt.date(2024, 7, 31), 29)  # July-June
+    assert dates(dt.date(2024, 6, 30), 24) == (dt.date(2023, 12, 31), 7)  # the data's first whole window
+    starts = {dates(month_end(month_index(dt.date(2026, 1, 31)) + m), 13)[0] for m in range(12)}
+    assert starts == {dt.date(2025, 1, 31)}  # one start for the twelve as-of dates of 2026
 
 
 def test_a_client_that_did_not_exist_yet_is_not_in_the_snapshot(config):
