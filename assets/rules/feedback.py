@@ -22,6 +22,7 @@ score"), per tier and overall, with each verdict's share of its group and the me
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 
 import polars as pl
@@ -109,6 +110,13 @@ def check_feedback(
     )
     now = dict(owners_now.filter(pl.col("account_id").is_in(list(set(record_account.values())))).iter_rows())
     then = owners_then.filter(pl.col("record").is_in(references)).sort("as_of_date")
+    # each referenced record's owners by snapshot date, oldest first: a row finds the owner then by bisection (at 1M
+    # client records with two years of history, 24,702 rows each filtering the frame took 59 s)
+    owners_by_date: dict[str, tuple[list[dt.date], list[str]]] = {}
+    for record, as_of_date, owner in then.select("record", "as_of_date", "owner_id").iter_rows():
+        days, owners = owners_by_date.setdefault(record, ([], []))
+        days.append(as_of_date)
+        owners.append(owner)
     sellers_known = set(sellers["owner_id"].to_list())
     problems, rows, seen = [], [], set()
     # The feedback file is small (a few rows per seller and month): checked row by row for exact messages.
@@ -137,8 +145,9 @@ def check_feedback(
             continue
         if reference in record_account:
             account = record_account[reference]
-            owner_then = then.filter((pl.col("record") == reference) & (pl.col("as_of_date") <= day))
-            owned_then = owner_then["owner_id"][-1] if owner_then.height else None
+            days, owners = owners_by_date.get(reference, ([], []))
+            index = bisect.bisect_right(days, day)  # the snapshots on or before the feedback's date
+            owned_then = owners[index - 1] if index else None
             if seller not in (owned_then, now.get(account)):
                 problems.append(
                     f"{where}: account {account} of {reference!r} belongs to {now.get(account) or 'nobody'}"

@@ -53,6 +53,25 @@ def test_valid_feedback_names_its_account_or_prospect():
     assert checked["feedback_date"].to_list()[0] == dt.date(2026, 10, 5)
 
 
+def test_the_owner_then_is_the_one_of_the_latest_snapshot_on_or_before_the_date():
+    """S2 owned nat:N2 in the September snapshot only (S3 in August, S1 today): S2's feedback counts from that
+    snapshot's date on, S3's until it, neither before August."""
+    then = pl.DataFrame({"as_of_date": [AUGUST, SEPTEMBER], "record": ["nat:N2", "nat:N2"], "owner_id": ["S3", "S2"]})
+    sellers = pl.DataFrame({"owner_id": ["S1", "S2", "S3"], "seller_name": ["Sam", "Alex", "Kim"]})
+
+    def accepted(seller: str, day: str) -> bool:
+        try:
+            check_feedback(given((seller, "nat:N2", "agree", "", day)), sellers, RECORDS, PROSPECTS, then, OWNERS_NOW)
+        except FeedbackError:
+            return False
+        return True
+
+    assert [accepted("S2", day) for day in ("2026-09-29", "2026-09-30", "2026-10-05")] == [False, True, True]
+    days = ("2026-08-30", "2026-08-31", "2026-09-29", "2026-09-30")
+    assert [accepted("S3", day) for day in days] == [False, True, True, False]
+    assert accepted("S1", "2026-01-01")  # today's owner, whatever the date
+
+
 def test_every_bad_row_is_listed_with_file_row_and_seller():
     rows = given(
         ("S1", "nat:N1", None, None, "2026-10-05"),
