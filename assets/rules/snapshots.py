@@ -403,8 +403,8 @@ def reconstruction_dates(
     if first is None:
         return []
     last = last_complete_month(as_of)
-    oldest = month_end(last - limit + 1)
-    start = month_index(review_period(oldest, review_months, review_start_month).start)
+    oldest = max(last - limit + 1, first + 11)  # no earlier than the data's first whole window (any `limit`)
+    start = month_index(review_period(month_end(oldest), review_months, review_start_month).start)
     return [month_end(m) for m in range(max(first + 11, start), last + 1)]
 
 

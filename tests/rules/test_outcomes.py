@@ -175,6 +175,7 @@ def test_the_month_ends_start_where_a_review_period_does_not_one_month_later_eac
     assert dates(dt.date(2026, 10, 31), 24) == (dt.date(2024, 1, 31), 34)
     assert dates(dt.date(2026, 11, 30), 24, start=7) == (dt.date(2024, 7, 31), 29)  # July-June
     assert dates(dt.date(2024, 6, 30), 24) == (dt.date(2023, 12, 31), 7)  # the data's first whole window
+    assert dates(dt.date(2026, 10, 31), 10**6) == (dt.date(2023, 12, 31), 35)  # any limit: no month before year 1
     starts = {dates(month_end(month_index(dt.date(2026, 1, 31)) + m), 13)[0] for m in range(12)}
     assert starts == {dt.date(2025, 1, 31)}  # one start for the twelve as-of dates of 2026
 
