@@ -330,15 +330,20 @@ class Monthly:
                 for n in horizons
             ),
         ]
+        return self._account_sums(sums, {"m": m, "first": m - 11, "last": m + max(horizons)}, mapping)
+
+    def _account_sums(self, sums: list[str], parameters: dict, mapping: pl.DataFrame) -> pl.DataFrame:
+        """account_id and the `sums` (select expressions over `billing`) of every account (by `mapping`: record,
+        account_id) with billing from month $first to $last (`parameters` holds them and what `sums` reads)."""
         return self._frame(
             f"""
             select record_accounts.account_id, {", ".join(sums)}
             from {self.billing} as billing
             join record_accounts on billing.record = record_accounts.record
-            where billing.month_index between $first and $m + $longest
+            where billing.month_index between $first and $last
             group by record_accounts.account_id
             """,
-            {"m": m, "first": m - 11, "longest": max(horizons)},
+            parameters,
             mapping.select("record", "account_id"),
         )
 
@@ -356,17 +361,8 @@ class Monthly:
             f"{int(m) + int(n)}), 0) as decimal(38, 2)) as w_{i}"
             for i, (m, n) in enumerate(pairs)
         ]
-        wide = self._frame(
-            f"""
-            select record_accounts.account_id, {", ".join(sums)}
-            from {self.billing} as billing
-            join record_accounts on billing.record = record_accounts.record
-            where billing.month_index between $first and $last
-            group by record_accounts.account_id
-            """,
-            {"first": min(m for m, _ in pairs) + 1, "last": max(m + n for m, n in pairs)},
-            mapping.select("record", "account_id"),
-        )
+        span = {"first": min(m for m, _ in pairs) + 1, "last": max(m + n for m, n in pairs)}
+        wide = self._account_sums(sums, span, mapping)
         return pl.concat(
             [
                 wide.select(
