@@ -111,12 +111,13 @@ def run_once(data_dir: str, output_dir: str, month: str = "", as_of: str = "") -
     import dagster as dg
 
     from pipelines.commands.cli import execute_in_process
+    from pipelines.commands.instance import project_instance
     from pipelines.definitions import ALMS_JOB, build_definitions
 
     started = time.perf_counter()
     job = build_definitions().resolve_job_def(ALMS_JOB)
     tags = run_tags(Path(data_dir), month)
-    with dg.DagsterInstance.get() as instance:
+    with project_instance() as instance:
         peaks: dict[str, float] = {}
         steps_cpu = _count_step_cpu(instance, peaks)
         result = execute_in_process(

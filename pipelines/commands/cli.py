@@ -121,17 +121,17 @@ def execute_pipeline(
     environ: dict | None = None, quiet: bool = False, log_level: str = "INFO", instance=None, selection=None
 ):
     """`run_pipeline`, also returning the run id."""
-    import dagster as dg
 
     from assets.resources import settings_from_env
     from pipelines.automation import full_refresh_tags
+    from pipelines.commands.instance import project_instance
     from pipelines.definitions import ALMS_JOB, build_definitions
 
     use_project_instance()
     definitions = build_definitions(environ)
     job = definitions.resolve_job_def(ALMS_JOB)
     tags = {**full_refresh_tags(Path(settings_from_env(environ).data_dir)), "alms/trigger": "cli"}
-    with contextlib.nullcontext(instance) if instance is not None else dg.DagsterInstance.get() as instance:
+    with contextlib.nullcontext(instance) if instance is not None else project_instance() as instance:
         result = execute_in_process(
             job,
             instance=instance,
