@@ -245,12 +245,17 @@ def run_in_memory(quiet: bool = True, log_level: str = "CRITICAL", selection=Non
         return run_pipeline(quiet=quiet, log_level=log_level, instance=instance, selection=selection)
 
 
-def instance_without_event_log():
+def instance_without_event_log(keep_materializations: bool = False):
     """`DagsterInstance.ephemeral()` whose event log keeps no events: a run's events still reach its watchers and the
     run's result, but are not serialised into the in-memory SQLite log, which no test of `run_in_memory` reads (the
     product reads only `metadata_recorded_with`, which a fresh ephemeral instance answers with None either way). It
     saved 1.7 of a small run's 10.5 CPU seconds on a half-speed machine (2026-12-02, 6 runs each, interleaved); in
-    the whole suite the gain is within its noise (docs/development.md)."""
+    the whole suite the gain is within its noise (docs/development.md).
+    `keep_materializations`: the log keeps the asset materializations (and answers asset records from them), for a test
+    that reads a step's metadata (`get_latest_materialization_event`) or runs again on the same instance, as the
+    product's `metadata_recorded_with` does; the other events (about three in four of a run's stored events: step
+    starts and successes, logs, planned materializations) are still only watched."""
+    from dagster._core.events import DagsterEventType
     from dagster._core.instance import DagsterInstance, InstanceType
     from dagster._core.launcher.sync_in_memory_run_launcher import SyncInMemoryRunLauncher
     from dagster._core.run_coordinator import DefaultRunCoordinator
@@ -260,8 +265,13 @@ def instance_without_event_log():
     from dagster._core.storage.root import TemporaryLocalArtifactStorage
     from dagster._core.storage.runs import InMemoryRunStorage
 
+    kept = {DagsterEventType.ASSET_MATERIALIZATION} if keep_materializations else set()
+
     class WatchedOnly(InMemoryEventLogStorage):
         def store_event(self, event) -> None:
+            if event.dagster_event_type in kept:
+                super().store_event(event)
+                return
             self._storage_id += 1
             for handler in list(self._handlers[event.run_id]):
                 handler(event, str(EventLogCursor.from_storage_id(self._storage_id)))

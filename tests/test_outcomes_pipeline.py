@@ -19,7 +19,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
-from conftest import SMALL_INPUT_GAPS, between, line, small_inputs, write_csv
+from conftest import SMALL_INPUT_GAPS, between, instance_without_event_log, line, small_inputs, write_csv
 
 from assets.rules.inputs import BILLING, PROSPECTS, SELLER_FEEDBACK
 from assets.rules.snapshots import month_end, month_index
@@ -210,7 +210,7 @@ def test_a_bad_feedback_file_stops_the_run_naming_file_row_and_seller(run, tmp_p
     environ = {**run["env"], "ALMS_DATA_DIR": str(data), "ALMS_OUTPUT_DIR": str(output)}
     job = build_definitions(environ).resolve_job_def(ALMS_JOB)
     feedback_assets = [["raw", "seller_feedback"], ["marts", "seller_feedback"], ["marts", "seller_feedback_counts"]]
-    with dg.DagsterInstance.ephemeral() as instance:
+    with instance_without_event_log() as instance:
         result = job.execute_in_process(
             instance=instance, raise_on_error=False, asset_selection=[dg.AssetKey(k) for k in feedback_assets]
         )
@@ -272,7 +272,7 @@ def test_a_run_keeps_unchanged_month_ends_and_a_backfill_recomputes_them(run, tm
             for key, value in env.items():
                 patch.setenv(key, value)
             patch.setenv("ALMS_REUSE_UNCHANGED", "1" if reuse else "0")
-            with dg.DagsterInstance.ephemeral() as instance:
+            with instance_without_event_log(keep_materializations=True) as instance:
                 success, errors, run_id = execute_pipeline(
                     quiet=True, log_level="CRITICAL", instance=instance, selection=selection
                 )
@@ -333,7 +333,7 @@ def test_a_run_keeps_unchanged_month_ends_and_a_backfill_recomputes_them(run, tm
         for key, value in env.items():
             patch.setenv(key, value)
         patch.setattr("assets.rules.kept_month_ends.record", lambda *args: (_ for _ in ()).throw(OSError("stopped")))
-        with dg.DagsterInstance.ephemeral() as instance:
+        with instance_without_event_log() as instance:
             success, _, _ = execute_pipeline(quiet=True, log_level="CRITICAL", instance=instance, selection=selection)
     assert not success
     resumed = again()
