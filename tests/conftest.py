@@ -255,6 +255,7 @@ def instance_without_event_log(keep_materializations: bool = False):
     that reads a step's metadata (`get_latest_materialization_event`) or runs again on the same instance, as the
     product's `metadata_recorded_with` does; the other events (about three in four of a run's stored events: step
     starts and successes, logs, planned materializations) are still only watched."""
+    from dagster._core.event_api import EventRecordsResult
     from dagster._core.events import DagsterEventType
     from dagster._core.instance import DagsterInstance, InstanceType
     from dagster._core.launcher.sync_in_memory_run_launcher import SyncInMemoryRunLauncher
@@ -276,11 +277,26 @@ def instance_without_event_log(keep_materializations: bool = False):
             for handler in list(self._handlers[event.run_id]):
                 handler(event, str(EventLogCursor.from_storage_id(self._storage_id)))
 
+    class Empty(WatchedOnly):
+        """A log that keeps nothing answers the reads of a run (each step's inputs' data versions and observations,
+        a step's last metadata) with nothing, without querying its empty tables."""
+
+        def get_asset_records(self, asset_keys=None) -> list:
+            return []
+
+        def get_latest_materialization_events(self, asset_keys) -> dict:
+            return dict.fromkeys(asset_keys)
+
+        def fetch_observations(self, records_filter, limit, cursor=None, ascending=False):
+            return EventRecordsResult(
+                [], cursor=cursor or EventLogCursor.from_storage_id(-1).to_string(), has_more=False
+            )
+
     return DagsterInstance(
         instance_type=InstanceType.EPHEMERAL,
         local_artifact_storage=TemporaryLocalArtifactStorage(),
         run_storage=InMemoryRunStorage(),
-        event_storage=WatchedOnly(),
+        event_storage=WatchedOnly() if kept else Empty(),
         compute_log_manager=NoOpComputeLogManager(),
         run_coordinator=DefaultRunCoordinator(),
         run_launcher=SyncInMemoryRunLauncher(),
