@@ -84,13 +84,7 @@ def keep_connections(instance: dg.DagsterInstance) -> dg.DagsterInstance:
         return instance
     kept = storage._alms_kept = KeptConnections(storage)
     storage._connect = kept.connect  # run_connection and index_connection call it for every read and write
-    dispose = storage.dispose
-
-    def dispose_and_close() -> None:
-        kept.close()
-        dispose()
-
-    storage.dispose = dispose_and_close
+    storage.dispose = _closing_first(kept, storage.dispose)
     storage.wipe = _closing_first(kept, storage.wipe)  # wipe deletes the run files: close them first
     return instance
 
