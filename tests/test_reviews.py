@@ -56,6 +56,8 @@ def test_two_reviews_over_eighteen_months(pipeline_env, tmp_path, monkeypatch):
     monkeypatch.setenv("ALMS_ACCEPT_GAPS", ",".join(f"{system}:2015-01.." for system in SYSTEMS))
     monkeypatch.setenv("ALMS_REVIEW_MONTHS", "6")
     monkeypatch.setenv("ALMS_REVIEW_START_MONTH", "1")
+    # the outcomes of past month ends are another scenario's (tests/test_outcomes_pipeline.py): recorded snapshots only
+    monkeypatch.setenv("ALMS_OUTCOME_MONTHS", "0")
 
     run_at(monkeypatch, "2026-03-31")  # bootstrap: period 2026-01-01 .. 2026-06-30
     first = published(pipeline_env, "select * from marts.key_levels").row(0, named=True)
