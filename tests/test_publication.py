@@ -4,6 +4,7 @@ adoption of the layout before publications, and the run lock between two process
 
 import contextlib
 import csv
+import datetime as dt
 import io
 import json
 import multiprocessing
@@ -12,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -134,6 +134,8 @@ def test_retention_and_a_not_current_publication(first_publication, tmp_path):
     first = current_publication(output)
     conn = duckdb.connect(str(output / "work" / "warehouse.duckdb"))
     made = []
+    # publication names carry the second they were started: a clock a second apart each (instead of waiting)
+    start = dt.datetime.now(dt.UTC)
     for number in range(3):
         made.append(
             publish(
@@ -145,9 +147,9 @@ def test_retention_and_a_not_current_publication(first_publication, tmp_path):
                 make_current=True,
                 keep=2,
                 scoring_inputs=SCORING_SELECTS,
+                now=lambda seconds=number + 1: start + dt.timedelta(seconds=seconds),
             )
         )
-        time.sleep(1.1)  # publication names carry the second
     names = sorted(p.name for p in (output / PUBLICATIONS).iterdir())
     assert names == sorted([made[1].path.name, made[2].path.name])  # keep=2: the two newest
     assert first.name not in names and made[0].removed == [] and str(first) in made[1].removed
@@ -160,6 +162,7 @@ def test_retention_and_a_not_current_publication(first_publication, tmp_path):
         make_current=False,
         keep=2,
         scoring_inputs=SCORING_SELECTS,
+        now=lambda: start + dt.timedelta(seconds=4),
     )
     conn.close()
     assert not backfill.is_current and current_publication(output) == made[2].path  # current never removed
