@@ -2,6 +2,9 @@
 kept open writes what Dagster's own storage reads (the UI's view), opens each file once, and keeps a bounded number
 open."""
 
+import os
+import subprocess
+import sys
 from collections import Counter
 
 import dagster as dg
@@ -72,3 +75,44 @@ def test_other_event_logs_are_left_as_they_are():
     with dg.DagsterInstance.ephemeral() as instance:
         assert kept_instance.keep_connections(instance) is instance
         assert not hasattr(instance.event_log_storage, "_alms_kept")
+
+
+# another process on the same instance home, as the UI and its daemon are: it writes the index (an asset event
+# reported from outside any run) and reads the runs until told to stop
+OTHER_PROCESS = """
+import pathlib, sys, dagster as dg
+stop = pathlib.Path(sys.argv[1])
+written = runs = 0
+with dg.DagsterInstance.get() as instance:
+    print("ready", flush=True)
+    while not stop.exists() or written < 20:
+        instance.report_runless_asset_event(dg.AssetMaterialization("reported_elsewhere"))
+        written += 1
+        runs = max(runs, len(instance.get_runs()))
+print(written, runs)
+"""
+
+
+def test_another_process_writes_and_reads_the_same_files_meanwhile(home, tmp_path):
+    """The kept connections hold no lock between events (SQLite's WAL mode): a process with Dagster's own storage
+    (the UI, the daemon) writes and reads the same files while runs are written, without waiting for them."""
+    stop = tmp_path / "stop"
+    other = subprocess.Popen(
+        [sys.executable, "-c", OTHER_PROCESS, str(stop)], stdout=subprocess.PIPE, text=True, env=os.environ
+    )
+    try:
+        assert other.stdout.readline().strip() == "ready"
+        job = DEFINITIONS.resolve_job_def("two")
+        with kept_instance.project_instance() as instance:
+            results = [job.execute_in_process(instance=instance) for _ in range(5)]
+            assert instance.event_log_storage._alms_kept.engines  # the connections were kept meanwhile
+    finally:
+        stop.touch()
+        printed, _ = other.communicate(timeout=120)
+    assert other.returncode == 0
+    written, runs = map(int, printed.split())
+    assert all(result.success for result in results) and runs >= 1 and written >= 20
+    with dg.DagsterInstance.get() as plain:
+        reported = plain.fetch_materializations(dg.AssetKey("reported_elsewhere"), limit=10_000).records
+        assert len(reported) == written
+        assert plain.get_latest_materialization_event(dg.AssetKey("second")).run_id == results[-1].run_id
