@@ -3,9 +3,9 @@ DAGSTER_HOME, whose SQLite event log keeps its database files open between event
 
 Dagster's `SqliteEventLogStorage` creates a SQLAlchemy engine without a pool for every event it stores or reads,
 connects (SQLite's open and SQLAlchemy's first-connect set-up), commits and disposes it: about 420 times in a run of
-the small test inputs, where it made the run cost 5.5 CPU seconds on a DAGSTER_HOME against 3.3 on an in-memory
+the small test inputs, where it made the run cost 6.1 CPU seconds on a DAGSTER_HOME against 3.3 on an in-memory
 instance (sqlalchemy#7490 describes the cost of short-lived SQLite connections). Keeping one engine with one open
-connection per database file brought it to 3.7 (docs/development.md, 2026-12-03).
+connection per database file brought it to 4.4 (docs/development.md, 2026-12-03).
 
 Only the storage object of this process changes: the files, tables and rows are Dagster's, so `dagster dev` (the UI,
 the daemon, the runs it launches) reads and writes them with Dagster's storage as before. A connection is used under
