@@ -14,7 +14,7 @@ import polars as pl
 
 from assets.common import errors_as_dagster_failures, metadata_recorded_with, table_out
 from assets.resources import AlmsSettings, KeptTable, Warehouse
-from assets.rules import inputs, matching, name_words, resolution, reuse, spark_resolution
+from assets.rules import inputs, matching, name_words, resolution, reuse, spark_resolution, tables
 from assets.rules.inputs import CLIENTS
 from assets.rules.progress import progress
 from assets.rules.resolution import match_client_records
@@ -27,7 +27,7 @@ MATCHED_TABLES = ("intermediate.int_clients_matched", "intermediate.int_match_pa
 MATCHER_CODE = (
     *(
         module.__file__
-        for module in (matching, resolution, name_words, spark_resolution, inputs, sys.modules[__name__])
+        for module in (matching, resolution, name_words, tables, spark_resolution, inputs, sys.modules[__name__])
     ),
     # the Spark transpiler's source, read without importing it (sqlglot: only a Spark run needs it)
     str(Path(resolution.__file__).with_name("spark_sql.py")),

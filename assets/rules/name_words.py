@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-import duckdb
 import numpy as np
 import polars as pl
+
+from assets.rules.tables import scratch
 
 TYPO_SIMILARITY = 0.88
 # Words of different first letters get no Winkler prefix boost, so a typo between them needs a Jaro similarity of
@@ -139,7 +140,7 @@ def word_hits(records: pl.DataFrame, left_ids: np.ndarray, right_ids: np.ndarray
         {"code": distinct, "t": vocabulary.gather(t), "s": vocabulary.gather(s), "t_typo": may_be_typo[t],
          "s_typo": may_be_typo[s]}
     )  # fmt: skip
-    with duckdb.connect() as conn:
+    with scratch() as conn:
         conn.register("word_pairs", word_pairs)
         rule = same_word_sql("t", "s", "false", "false", "t_typo", "s_typo")
         meeting = conn.sql(f"select code from word_pairs where {rule}").pl()["code"]

@@ -49,6 +49,7 @@ import polars as pl
 from assets.rules.inputs import InputError
 from assets.rules.matching import add_match_keys, match_clients, repair_text
 from assets.rules.name_words import same_word_sql, similar_sql, word_hits
+from assets.rules.tables import scratch
 
 # Long legal forms, for spotting them misspelt (the exact forms are already gone from the name key).
 LEGAL_WORDS = ["incorporated", "corporation", "company", "limited"]
@@ -394,7 +395,7 @@ def _keyed_values(records: pl.DataFrame, column: str, key: pl.Expr, name: str) -
 
 def _misspelt_legal_forms(words: pl.Series) -> pl.Series:
     """The words within Jaro-Winkler 0.9 of a long legal form ("incorported", "compnay"): no part of a name."""
-    with duckdb.connect() as conn:
+    with scratch() as conn:
         conn.register("words", words.to_frame("token"))
         return conn.sql(
             "select token from words where length(token) >= 4 and list_bool_or(list_transform($legal, "

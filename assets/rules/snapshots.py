@@ -49,6 +49,7 @@ from assets.rules.key_accounts import NoBillingError, designate_key_accounts
 from assets.rules.ownership import keep_owners
 from assets.rules.reviews import review_period
 from assets.rules.scoring_config import CRITERIA, ScoringConfig
+from assets.rules.tables import scratch
 
 RECORDED, RECONSTRUCTED = "recorded", "reconstructed"
 MONEY = pl.Decimal(38, 2)
@@ -217,7 +218,7 @@ class Monthly:
     @classmethod
     def of_frames(cls, billing: pl.DataFrame, engagement: pl.DataFrame | None = None) -> Monthly:
         """Frames shaped like those tables; `billing` may also be billing_by_record()'s frame."""
-        conn = duckdb.connect()
+        conn = scratch()
         conn.register("billing_frame", billing)
         if "record" in billing.columns:
             relation = "(select record, month_index, cast(billing as decimal(38, 2)) as billing from billing_frame)"

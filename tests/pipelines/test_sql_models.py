@@ -5,10 +5,10 @@ import json
 import shutil
 
 import dagster as dg
-import duckdb
 import pytest
 
 from assets.rules.lineage import SqlModelError, trace_to_inputs
+from assets.rules.tables import scratch
 from pipelines import sql_models
 from pipelines.definitions import defs, python_assets
 from pipelines.sql_models import build_sql_assets, load_sql_models, sql_column_lineage
@@ -17,7 +17,7 @@ from pipelines.sql_models import build_sql_assets, load_sql_models, sql_column_l
 def tables_duckdb_reads(sql: str) -> set[tuple[str, str]]:
     """The qualified tables in DuckDB's own parse tree of the SQL (json_serialize_sql): an independent parser. A CTE
     reference has no schema there; every table of a model is qualified (sqlglot's reader refuses one that is not)."""
-    with duckdb.connect() as conn:
+    with scratch() as conn:
         tree = json.loads(conn.execute("select json_serialize_sql(?)", [sql]).fetchone()[0])
     assert not tree["error"], tree
     found = set()

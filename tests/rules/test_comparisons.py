@@ -1,6 +1,5 @@
 """Each comparison level of the probabilistic matcher, and the keys it prepares, on one pair at a time."""
 
-import duckdb
 import polars as pl
 import pytest
 
@@ -17,6 +16,7 @@ from assets.rules.resolution import (
     compare_pairs,
     prepare_records,
 )
+from assets.rules.tables import scratch
 
 # Words many names carry, so that "common" is decided by the test, not by two records.
 FILLER = [f"Filler{i} Group Services Holdings Logistics" for i in range(40)]
@@ -32,7 +32,7 @@ def compare(left: dict, right: dict) -> dict:
                                   ResolutionSettings(common_token_min=20))  # fmt: skip
     ids = dict(zip(prepared["source_client_id"], prepared["record_id"], strict=True))
     pair = pl.DataFrame({"left_id": [min(ids["1"], ids["2"])], "right_id": [max(ids["1"], ids["2"])]})
-    with duckdb.connect() as conn:
+    with scratch() as conn:
         return compare_pairs(conn, prepared, pair).row(0, named=True)
 
 
