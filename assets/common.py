@@ -20,6 +20,7 @@ from assets.rules.key_accounts import NoBillingError
 from assets.rules.pictures import markdown_image
 from assets.rules.publish import PublishError
 from assets.rules.run_lock import RunLockBusy
+from schemas import validate_frame
 
 
 @contextmanager
@@ -61,7 +62,7 @@ def tag_run(context, settings, as_of=None) -> None:
 def validate(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.DataFrame:
     """Validate an eager frame with every problem listed in one report (lazy=True)."""
     try:
-        return model.validate(frame, lazy=True)
+        return validate_frame(model, frame)
     except pandera.errors.SchemaErrors as errors:
         raise dg.Failure(
             description=f"{model.__name__}: the data breaks its schema; every problem found:\n{errors}",

@@ -25,6 +25,7 @@ from assets.rules.progress import progress
 from assets.rules.tables import write_frame
 from assets.spark import SparkEngine, clear_folder, is_spark_view, point_view_at
 from schemas import raw as raw_schemas
+from schemas import validate_frame
 from schemas.raw import (
     RawAccountOverrides,
     RawBillingLines,
@@ -288,7 +289,7 @@ def _ingest_on_spark(
         Path(loading).rename(folder)
         point_view_at(conn, "raw", name, folder)
         rows = conn.sql(f"select count(*) from raw.{name}").fetchall()[0][0]
-    schema = model.validate(parse(inputs.empty_text_frame(spec)), lazy=True).schema
+    schema = validate_frame(model, parse(inputs.empty_text_frame(spec))).schema
     return _ingested(context, name, schema, rows, report, cleaned, months, replaced, gone)
 
 

@@ -34,7 +34,7 @@ from assets.rules.incremental import build_checked_lines
 from assets.rules.lineage import ColumnLineage, SqlModelError, Table, trace_to_inputs
 from assets.rules.progress import progress
 from assets.spark import SparkEngine, run_sql_model_on_spark
-from schemas import SCHEMAS_BY_TABLE
+from schemas import SCHEMAS_BY_TABLE, validate_frame
 
 if TYPE_CHECKING:
     from sqlglot import exp
@@ -217,7 +217,7 @@ def sql_model_asset(model: SqlModel, lineage: dict[tuple[str, str], ColumnLineag
             if schema_model is not None:
                 step.update(f"validating {row_count:,} rows")
                 frame = relation.pl()
-                schema_model.validate(frame, lazy=True)
+                validate_frame(schema_model, frame)
                 schema = frame.schema
             else:
                 schema = dict(zip(relation.columns, [str(t) for t in relation.types], strict=True))

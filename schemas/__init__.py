@@ -1,4 +1,10 @@
-"""pandera models, one per validated or published table, found by their warehouse table name; the published tables."""
+"""pandera models, one per validated or published table, found by their warehouse table name; the published tables;
+`validate_frame`, how every frame is validated."""
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pandera.polars as pa
 import polars as pl
@@ -113,3 +119,37 @@ def table_documentation(layer: str, name: str) -> tuple[str, dict[str, str]]:
     if model is None:
         return "", {}
     return " ".join((model.__doc__ or "").split()), column_descriptions(layer, name)
+
+
+_ENGINE_LOCK = threading.Lock()
+_ENGINE_USERS = [0, None]  # validations running, and the engine affinity set before the first of them
+
+
+@contextmanager
+def _in_memory_engine() -> Iterator[None]:
+    """polars' in-memory engine for the `collect()` calls in the block (pandera's: it passes no engine). The affinity
+    is process-wide (polars reads it from the environment), so it is set while any thread validates and set back
+    after the last; another thread's query in that time gives the same result on either engine."""
+    with _ENGINE_LOCK:
+        if _ENGINE_USERS[0] == 0:
+            _ENGINE_USERS[1] = os.environ.get("POLARS_ENGINE_AFFINITY")
+            pl.Config.set_engine_affinity("in-memory")
+        _ENGINE_USERS[0] += 1
+    try:
+        yield
+    finally:
+        with _ENGINE_LOCK:
+            _ENGINE_USERS[0] -= 1
+            if _ENGINE_USERS[0] == 0:
+                pl.Config.set_engine_affinity(_ENGINE_USERS[1])
+
+
+def validate_frame(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.DataFrame:
+    """`model.validate(frame, lazy=True)` (every problem in one report: pandera's SchemaErrors) on polars' in-memory
+    engine. pandera runs each check of each column as a query of its own (about 65 for a mart of 20 columns); polars
+    2 runs a `collect()` on its streaming engine unless told otherwise, 0.36 ms a query on a small frame against 0.14
+    ms in memory: a mart of 20 rows validated in 25 -> 10 ms, about 24 validations a run. On frames of 0.8M-5M rows
+    (marts.accounts, raw.clients, raw.engagement_events at 1M client records) the two engines took the same time
+    and peak memory (0.30-0.65 s)."""
+    with _in_memory_engine():
+        return model.validate(frame, lazy=True)

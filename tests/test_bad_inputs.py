@@ -32,7 +32,7 @@ from assets.rules import feedback, inputs, parsing
 from assets.rules.completeness import describe_gaps
 from assets.rules.inputs import InputError
 from pipelines.sql_models import in_dependency_order, load_sql_models
-from schemas import SCHEMAS_BY_TABLE
+from schemas import SCHEMAS_BY_TABLE, validate_frame
 
 TODAY = dt.date(2026, 11, 22)
 BILLING = list(inputs.BILLING.columns)
@@ -149,7 +149,7 @@ def ingest(data_dir: Path, env: dict | None = None) -> duckdb.DuckDBPyConnection
         conn.execute(f"create schema {layer}")
     tables = {name: parse(inputs.read_input(data_dir, spec)[0]) for name, (spec, parse) in RAW.items()}
     for name in VALIDATED:  # the transactional inputs, whose rows the faults reach (reference inputs stop the run)
-        SCHEMAS_BY_TABLE[("raw", name)].validate(tables[name], lazy=True)
+        validate_frame(SCHEMAS_BY_TABLE[("raw", name)], tables[name])
     tables["input_files"] = inputs.list_input_files(data_dir)
     for name, frame in tables.items():
         conn.register("frame", frame)

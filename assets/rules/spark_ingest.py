@@ -29,6 +29,7 @@ from pathlib import Path
 import polars as pl
 
 from assets.rules import inputs, parsing
+from schemas import validate_frame
 
 CSV_OPTIONS = {
     "header": "true",  # the header the driver checked is skipped; columns are positional (c0, c1, ...)
@@ -146,7 +147,7 @@ def parse_on_executors(
 
     def typed(frames: list[pl.DataFrame]) -> Iterator:
         if frames:
-            frame = model.validate(parse(pl.concat(frames, how="vertical")), lazy=True)
+            frame = validate_frame(model, parse(pl.concat(frames, how="vertical")))
             yield from frame.to_arrow().cast(target).to_batches()
 
     def per_file(batches: Iterator, text: Callable) -> Iterator:
@@ -205,7 +206,7 @@ def ingest_on_spark(
 ) -> None:
     """Read, type and validate `files` on Spark into the Parquet folder `folder` (replaced). An `InputError` raised
     on an executor is raised here with its own one-line message."""
-    schema = model.validate(parse(inputs.empty_text_frame(spec)), lazy=True).schema
+    schema = validate_frame(model, parse(inputs.empty_text_frame(spec))).schema
     target = arrow_schema(schema)
     if not files:  # an optional input without files: an empty table of the right shape
         Path(folder).mkdir(parents=True, exist_ok=True)
