@@ -1,13 +1,13 @@
 """pandera models, one per validated or published table, found by their warehouse table name; the published tables;
 `validate_frame`, how every frame is validated."""
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pandera.polars as pa
 import polars as pl
+from polars.lazyframe import engine_config
 
 from schemas.marts import (
     AccountChanges,
@@ -122,18 +122,20 @@ def table_documentation(layer: str, name: str) -> tuple[str, dict[str, str]]:
 
 
 _ENGINE_LOCK = threading.Lock()
-_ENGINE_USERS = [0, None]  # validations running, and the engine affinity set before the first of them
+_ENGINE_USERS = [0, None]  # validations running, and the engine override in force before the first of them
 
 
 @contextmanager
 def _in_memory_engine() -> Iterator[None]:
-    """polars' in-memory engine for the `collect()` calls in the block (pandera's: it passes no engine). The affinity
-    is process-wide (polars reads it from the environment), so it is set while any thread validates and set back
-    after the last; another thread's query in that time gives the same result on either engine."""
+    """polars' in-memory engine for the `collect()` calls in the block that name none (pandera's). It is polars'
+    engine override, a Python setting of the process (`collect()` consults it before the environment's
+    POLARS_ENGINE_AFFINITY, which is left alone: changing the environment while polars' threads read it is a race),
+    set while any thread validates and set back after the last; another thread's query in that time gives the same
+    result on either engine."""
     with _ENGINE_LOCK:
         if _ENGINE_USERS[0] == 0:
-            _ENGINE_USERS[1] = os.environ.get("POLARS_ENGINE_AFFINITY")
-            pl.Config.set_engine_affinity("in-memory")
+            _ENGINE_USERS[1] = engine_config.get_engine_affinity_override()
+            engine_config.set_engine_affinity_override(pl.InMemoryEngine())
         _ENGINE_USERS[0] += 1
     try:
         yield
@@ -141,7 +143,7 @@ def _in_memory_engine() -> Iterator[None]:
         with _ENGINE_LOCK:
             _ENGINE_USERS[0] -= 1
             if _ENGINE_USERS[0] == 0:
-                pl.Config.set_engine_affinity(_ENGINE_USERS[1])
+                engine_config.set_engine_affinity_override(_ENGINE_USERS[1])
 
 
 def validate_frame(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> pl.DataFrame:

@@ -1,4 +1,5 @@
-"""schemas.validate_frame: pandera's validation on polars' in-memory engine, the engine set back afterwards."""
+"""schemas.validate_frame: pandera's validation on polars' in-memory engine, polars' engine setting set back afterwards
+and the environment's (POLARS_ENGINE_AFFINITY) never touched."""
 
 import os
 import threading
@@ -7,10 +8,11 @@ import pandera.errors
 import pandera.polars as pa
 import polars as pl
 import pytest
+from polars.lazyframe import engine_config
 
 from schemas import validate_frame
 
-SEEN: list[str | None] = []  # the engine affinity each check saw
+SEEN: list[str | None] = []  # the engine each check ran under: its class name, or None for polars' default
 
 
 class Amounts(pa.DataFrameModel):
@@ -20,37 +22,39 @@ class Amounts(pa.DataFrameModel):
     @pa.dataframe_check
     @classmethod
     def engine_seen(cls, data) -> bool:
-        SEEN.append(os.environ.get("POLARS_ENGINE_AFFINITY"))
+        override = engine_config.get_engine_affinity_override()
+        SEEN.append(type(override).__name__ if override is not None else None)
         return True
 
 
 @pytest.fixture(autouse=True)
 def clean():
-    before = os.environ.get("POLARS_ENGINE_AFFINITY")
+    before = os.environ.get("POLARS_ENGINE_AFFINITY"), engine_config.get_engine_affinity_override()
     SEEN.clear()
     yield
-    pl.Config.set_engine_affinity(before)
+    pl.Config.set_engine_affinity(before[0])
+    engine_config.set_engine_affinity_override(before[1])
 
 
 def test_a_valid_frame_is_returned_and_checked_in_memory():
     pl.Config.set_engine_affinity(None)
     frame = pl.DataFrame({"amount": [1, 2], "currency": ["USD", "CAD"]})
     assert validate_frame(Amounts, frame).equals(frame)
-    assert SEEN == ["in-memory"]
-    assert "POLARS_ENGINE_AFFINITY" not in os.environ  # the default again
+    assert SEEN == ["InMemoryEngine"]
+    assert engine_config.get_engine_affinity_override() is None and "POLARS_ENGINE_AFFINITY" not in os.environ
 
 
 def test_every_problem_is_reported_and_the_engine_set_back():
-    pl.Config.set_engine_affinity("streaming")  # what a user chose stays theirs
+    pl.Config.set_engine_affinity(pl.StreamingEngine())  # what a user chose stays theirs
     with pytest.raises(pandera.errors.SchemaErrors) as raised:
         validate_frame(Amounts, pl.DataFrame({"amount": [-1, 2], "currency": ["USD", "EUR"]}))
     report = str(raised.value)
     assert "greater_than_or_equal_to(0)" in report and "isin" in report  # both columns' failures, in one report
-    assert os.environ["POLARS_ENGINE_AFFINITY"] == "streaming"
+    assert SEEN == ["InMemoryEngine"] and isinstance(engine_config.get_engine_affinity_override(), pl.StreamingEngine)
 
 
 def test_threads_validating_at_once_leave_the_engine_as_it_was():
-    pl.Config.set_engine_affinity("auto")
+    pl.Config.set_engine_affinity("streaming")  # in the environment: read, never written, while validating
     frame = pl.DataFrame({"amount": list(range(100)), "currency": ["USD"] * 100})
     errors = []
 
@@ -66,5 +70,5 @@ def test_threads_validating_at_once_leave_the_engine_as_it_was():
         thread.start()
     for thread in threads:
         thread.join()
-    assert errors == [] and len(SEEN) == 80 and set(SEEN) == {"in-memory"}
-    assert os.environ["POLARS_ENGINE_AFFINITY"] == "auto"
+    assert errors == [] and len(SEEN) == 80 and set(SEEN) == {"InMemoryEngine"}
+    assert os.environ["POLARS_ENGINE_AFFINITY"] == "streaming" and engine_config.get_engine_affinity_override() is None
