@@ -20,6 +20,7 @@ Runs
   (the state after a first successful run): for a test that breaks something and runs again, or reads while runs
   publish. Saves the first run.
 - `copy_run_output(source, target)`: an output folder copied with its relative symbolic links (current, ...).
+- `run_environment(env, home)`: a block with these settings and Dagster home and no other ALMS_ setting.
 - `new_dagster_home(folder)`: an instance home without telemetry.
 
 Scenarios that need other inputs share one module-scoped run each (tests/test_bad_inputs_pipeline.py, the demo in
@@ -366,6 +367,18 @@ class SharedRun:
                 yield instance
 
 
+@contextlib.contextmanager
+def run_environment(env: dict, home: Path):
+    """`env` and DAGSTER_HOME=`home` for the block, and no other ALMS_ setting (one left in the shell would change the
+    run). Yields the MonkeyPatch, for more."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {**env, "DAGSTER_HOME": str(home)}.items():
+            patch.setenv(key, value)
+        for key in [k for k in os.environ if k.startswith("ALMS_") and k not in env]:
+            patch.delenv(key)
+        yield patch
+
+
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory, worker_id) -> SharedRun:
     """One successful run on the untouched small inputs for the whole session (see the module docstring), shared by
@@ -387,12 +400,7 @@ def small_run(tmp_path_factory, worker_id) -> SharedRun:
                 "ALMS_OUTPUT_DIR": str(base / "output"),
                 "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS,
             }
-            home = new_dagster_home(base / "dagster_home")
-            with pytest.MonkeyPatch.context() as patch:
-                for key, value in {**env, "DAGSTER_HOME": str(home)}.items():
-                    patch.setenv(key, value)
-                for key in [k for k in os.environ if k.startswith("ALMS_") and k not in env]:
-                    patch.delenv(key)  # a setting left in the shell would change the shared run
+            with run_environment(env, new_dagster_home(base / "dagster_home")):
                 success, errors, run_id = execute_pipeline(quiet=True, log_level="CRITICAL")
             assert success, errors
             finished.write_text(json.dumps({"env": env, "run_id": run_id}))

@@ -17,6 +17,7 @@ from conftest import (
     copy_run_output,
     instance_without_event_log,
     new_dagster_home,
+    run_environment,
     run_in_memory,
     small_inputs,
     write_csv,
@@ -77,11 +78,8 @@ def scored(tmp_path_factory) -> SharedRun:
         "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS,
     }
     home = new_dagster_home(base / "dagster_home")
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in {**env, "DAGSTER_HOME": str(home)}.items():
-            patch.setenv(key, value)
-        with instance_without_event_log() as instance:  # no test reads this run's Dagster records
-            success, errors, run_id = execute_pipeline(quiet=True, log_level="WARNING", instance=instance)
+    with run_environment(env, home), instance_without_event_log() as instance:  # no test reads its Dagster records
+        success, errors, run_id = execute_pipeline(quiet=True, log_level="WARNING", instance=instance)
     assert success, errors
     return SharedRun(env=env, output=base / "output", home=home, run_id=run_id)
 
