@@ -380,14 +380,14 @@ def run_environment(env: dict, home: Path):
 
 
 @pytest.fixture(scope="session")
-def small_run(tmp_path_factory, worker_id) -> SharedRun:
+def small_run(tmp_path_factory) -> SharedRun:
     """One successful run on the untouched small inputs for the whole session (see the module docstring), shared by
     the test workers: the first that needs it runs it, under a lock in the folder the workers share, and the others
     read what it left (its run.json says it finished). Each worker ran its own before: 4.7 CPU s more."""
     from pipelines.commands.cli import execute_pipeline
 
     shared = tmp_path_factory.getbasetemp()
-    if worker_id != "master":
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # an xdist worker (gw0, gw1, ...)
         shared = shared.parent  # pytest-of-<user>/pytest-<n>: the folder of this session's workers
     base = shared / "small_run"
     with (shared / "small_run.lock").open("w") as lock:
