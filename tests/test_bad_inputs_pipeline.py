@@ -11,7 +11,17 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from conftest import BILLING_COLUMNS, CLIENT_COLUMNS, SMALL_INPUT_GAPS, client, line, small_inputs, write_csv
+from conftest import (
+    BILLING_COLUMNS,
+    CLIENT_COLUMNS,
+    SMALL_INPUT_GAPS,
+    client,
+    line,
+    new_dagster_home,
+    run_environment,
+    small_inputs,
+    write_csv,
+)
 
 from assets.rules.completeness import accepted_gaps_in_use
 from pipelines.automation import full_refresh_tags
@@ -50,12 +60,8 @@ def run(tmp_path_factory) -> dict:
         [line("loc", "U1", 1, "L7", "2026-04-01", "60.00"), line("loc", "U2", 1, "L8", "2026-04-01", "70.00")],
     )
     env = {"ALMS_DATA_DIR": str(data), "ALMS_OUTPUT_DIR": str(root / "output"), "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS}
-    home = root / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in {**env, "DAGSTER_HOME": str(home)}.items():
-            patch.setenv(key, value)
+    home = new_dagster_home(root / "dagster_home")
+    with run_environment(env, home) as patch:
         success, errors = run_pipeline(quiet=True, log_level="CRITICAL")
         with dg.DagsterInstance.get() as instance:
             check = instance.event_log_storage.get_latest_asset_check_execution_by_key(

@@ -20,6 +20,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from conftest import new_dagster_home, run_environment
 
 from assets.rules.publish import current_publication, read_manifest
 from pipelines.commands.cli import DEMO_HISTORY_MONTHS, execute_pipeline
@@ -32,18 +33,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     base = tmp_path_factory.mktemp("demo")
-    home = base / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = new_dagster_home(base / "dagster_home")
     output = base / "output"
-    env = {"ALMS_DATA_DIR": base / "demo", "ALMS_OUTPUT_DIR": output, "DAGSTER_HOME": home}
+    env = {"ALMS_DATA_DIR": str(base / "demo"), "ALMS_OUTPUT_DIR": str(output)}
     # `alms generate` as `make run` calls it: the demo set with its billing history
     assert cli_main(["generate", str(base / "demo"), "--history-months", str(DEMO_HISTORY_MONTHS)]) == 0
-    with pytest.MonkeyPatch.context() as patch:
-        for key in [k for k in os.environ if k.startswith("ALMS_") and k not in env]:
-            patch.delenv(key)  # a setting left in the shell would change the runs
-        for key, value in env.items():
-            patch.setenv(key, str(value))
+    with run_environment(env, home) as patch:
         # `alms run`, the command `make run` runs (in this process: tests/test_publication.py and test_failures.py
         # run it as `python -m pipelines.commands run` in subprocesses)
         with contextlib.redirect_stdout(io.StringIO()) as printed:

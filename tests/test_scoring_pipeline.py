@@ -159,9 +159,7 @@ def bad_picks_run(tmp_path_factory) -> list[str]:
         "ALMS_OUTPUT_DIR": str(base / "output"),
         "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS,
     }
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in {**env, "DAGSTER_HOME": str(new_dagster_home(base / "dagster_home"))}.items():
-            patch.setenv(key, value)
+    with run_environment(env, new_dagster_home(base / "dagster_home")):
         success, errors = run_in_memory()
     assert not success
     assert not (base / "output" / "alms.duckdb").exists()  # nothing published
