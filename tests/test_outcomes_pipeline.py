@@ -19,7 +19,15 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
-from conftest import SMALL_INPUT_GAPS, between, instance_without_event_log, line, small_inputs, write_csv
+from conftest import (
+    SMALL_INPUT_GAPS,
+    between,
+    instance_without_event_log,
+    line,
+    new_dagster_home,
+    small_inputs,
+    write_csv,
+)
 
 from assets.rules.inputs import BILLING, PROSPECTS, SELLER_FEEDBACK
 from assets.rules.snapshots import month_end, month_index
@@ -71,9 +79,7 @@ def run(tmp_path_factory):
         {"owner_id": "S2", "reference": "nat:N2", "verdict": "disagree", "reason": "Budget cut", "date": "2026-10-31"},
         {"owner_id": "S2", "reference": "P1", "verdict": "not_reachable", "date": "2026-06-02"},
     ])  # fmt: skip
-    home = base / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = new_dagster_home(base / "dagster_home")
     env = {"ALMS_DATA_DIR": str(data), "ALMS_OUTPUT_DIR": str(base / "output"), "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS,
            "DAGSTER_HOME": str(home)}  # fmt: skip
     with pytest.MonkeyPatch.context() as patch:

@@ -25,7 +25,7 @@ import duckdb
 import psycopg
 import pyarrow.parquet as pq
 import pytest
-from conftest import KEY_LEVEL_ASSETS, downstream_of, parquet_files, parquet_location
+from conftest import KEY_LEVEL_ASSETS, downstream_of, new_dagster_home, parquet_files, parquet_location
 from psycopg import errors
 
 from assets.publish import PUBLISHED_TABLES
@@ -120,9 +120,7 @@ def _environment(base: Path, cluster: Cluster) -> dict:
     inputs = small_inputs(base / "inputs")
     write_csv(inputs / "sellers.csv", ["owner_id", "seller_name", "team"],
               [["S1", "Sam Seller", "East"], ["S2", "Alex Account", "West"], ["S3", "Nora New", "East"]])  # fmt: skip
-    home = base / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = new_dagster_home(base / "dagster_home")
     return {
         "ALMS_DATA_DIR": str(inputs),
         "ALMS_OUTPUT_DIR": str(base / "output"),

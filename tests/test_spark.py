@@ -10,6 +10,7 @@ import sys
 import duckdb
 import polars as pl
 import pytest
+from conftest import new_dagster_home
 
 from assets.resources import REPO_ROOT
 from schemas import PUBLISHED_TABLES
@@ -113,9 +114,7 @@ def test_every_model_transpiles():
 
 
 def run_cli(tmp_path, name: str, engine: str, data_dir):
-    home = tmp_path / f"dagster_home_{name}"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    home = new_dagster_home(tmp_path / f"dagster_home_{name}")
     env = {
         **os.environ,
         "ALMS_DATA_DIR": str(data_dir),

@@ -10,6 +10,7 @@ from collections import Counter
 import dagster as dg
 import pytest
 import sqlalchemy
+from conftest import new_dagster_home
 
 from pipelines.commands import instance as kept_instance
 
@@ -30,8 +31,7 @@ DEFINITIONS = dg.Definitions(assets=[first, second], jobs=[JOB])
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_HOME", str(new_dagster_home(tmp_path)))
     return tmp_path
 
 
