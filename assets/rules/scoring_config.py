@@ -279,7 +279,14 @@ def load_scoring_config(data_dir: Path | None = None, path: Path | None = None) 
     try:
         config = ScoringConfig(**merged, source=" + ".join(sources), digest=digest)
     except ValidationError as error:
-        raise ConfigError(_format(error, checked_path)) from None
+        problem = _format(error, checked_path)
+    else:
+        problem = None
+    if problem is not None:
+        # raised outside the `except`, so the ConfigError holds no reference to pydantic's error: the cycle through it
+        # (its validator's ValueError, which pydantic-core holds where Python's collector cannot see) outlived the run,
+        # and a failed `alms run` printed about 80 lines of nanobind "leaked instance" at exit after its cause
+        raise ConfigError(problem)
     enabled = {name: c.weight for name, c in config.criteria.items() if c.enabled}
     total = sum(enabled.values())
     if abs(total - 1) > WEIGHT_TOLERANCE:

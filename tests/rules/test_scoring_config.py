@@ -1,5 +1,8 @@
 """scoring.yaml: the shipped default, an input folder's sections over it, and errors naming the file and the key."""
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -81,6 +84,33 @@ def test_a_config_error_is_raised_as_an_input_error_naming_file_and_key(tmp_path
     with pytest.raises(InputError, match="criteria: unknown criterion loyalty") as caught:
         load_scoring_config(data_dir)
     assert type(caught.value) is ConfigError and str(data_dir / "scoring.yaml") in str(caught.value)
+
+
+def test_a_config_error_kept_by_a_failed_step_lets_the_process_exit_quietly(tmp_path):
+    """Dagster keeps a failed step's error, and the frames of its traceback keep what the step held (DuckDB
+    connections among it). The error once held pydantic's, whose own error pydantic-core keeps where Python's
+    collector cannot see: the cycle outlived the process, and DuckDB's bindings printed about 80 lines of "leaked
+    instance" at exit, after a failed `alms run`'s one-line cause."""
+    data_dir = folder_with(tmp_path, "criteria:\n  loyalty: {weight: 0.2}\n")
+    script = textwrap.dedent(f"""
+        import duckdb
+        from assets.rules.scoring_config import ConfigError, load_scoring_config
+        connection = duckdb.connect()
+        def step():
+            held = connection  # what a step's frame holds
+            try:
+                load_scoring_config({str(data_dir)!r})
+            except ConfigError as error:
+                return error
+        kept = step()
+        print(kept)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{data_dir / 'scoring.yaml'}: criteria: unknown criterion loyalty" + (
+        " (known: " + ", ".join(CRITERIA) + ")"
+    )
+    assert done.stderr == ""
 
 
 # --- merging --------------------------------------------------------------------------------------------------------
