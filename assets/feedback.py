@@ -72,9 +72,11 @@ def seller_feedback(
     used = snapshots.join(used_keys, on=outcomes.KEYS, how="semi")
     reconstructed = used_keys.filter(pl.col("snapshot_source") == "reconstructed").select("as_of_date").unique()
     members = pl.concat(
-        [history.select("as_of_date", "record", "account_id"),
-         reconstructed.join(today, how="cross").select("as_of_date", "record", "account_id")]
-    )  # fmt: skip
+        [
+            history.select("as_of_date", "record", "account_id"),
+            reconstructed.join(today, how="cross").select("as_of_date", "record", "account_id"),
+        ]
+    )
     owners_then = members.join(used.select("as_of_date", "account_id", "owner_id"), on=["as_of_date", "account_id"])
     with errors_as_dagster_failures():
         config = load_scoring_config(settings.data_dir)

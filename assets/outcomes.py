@@ -36,36 +36,86 @@ from assets.rules.scoring_config import load_scoring_config
 from schemas.outcomes import PrioritizationOutcomes, ScoringBacktest
 
 RECORD_COLUMNS = [
-    "source_system", "source_client_id", "account_id", "name", "domain", "phone", "postal_code", "owner_id",
-    "industry", "employee_count", "segment", "customer_since", "filled_field_count",
-]  # fmt: skip
+    "source_system",
+    "source_client_id",
+    "account_id",
+    "name",
+    "domain",
+    "phone",
+    "postal_code",
+    "owner_id",
+    "industry",
+    "employee_count",
+    "segment",
+    "customer_since",
+    "filled_field_count",
+]
 DEAL_COLUMNS = [
-    "source_system", "source_client_id", "stage", "amount", "currency", "amount_reporting", "probability",
-    "created_date", "expected_close_date", "is_open", "quarantine_reason",
-]  # fmt: skip
+    "source_system",
+    "source_client_id",
+    "stage",
+    "amount",
+    "currency",
+    "amount_reporting",
+    "probability",
+    "created_date",
+    "expected_close_date",
+    "is_open",
+    "quarantine_reason",
+]
 FX_COLUMNS = ["currency", "month", "rate_to_reporting"]  # each month end converts deals at its own rates
 PROSPECT_COLUMNS = [
-    "prospect_id", "name", "domain", "phone", "postal_code", "industry", "employee_count", "owner_id", "created_date",
-]  # fmt: skip
+    "prospect_id",
+    "name",
+    "domain",
+    "phone",
+    "postal_code",
+    "industry",
+    "employee_count",
+    "owner_id",
+    "created_date",
+]
 MONTHLY_BILLING, MONTHLY_ENGAGEMENT = "int_client_billing_monthly", "int_client_engagement_monthly"
 HISTORY_COLUMNS = [
-    "as_of_date", "account_id", "owner_id", "billing_12m", "is_key_account", "tier", "priority_score", "designation",
-    "is_designation_overridden", "is_seller_pick", "member_records",
-]  # fmt: skip
+    "as_of_date",
+    "account_id",
+    "owner_id",
+    "billing_12m",
+    "is_key_account",
+    "tier",
+    "priority_score",
+    "designation",
+    "is_designation_overridden",
+    "is_seller_pick",
+    "member_records",
+]
 # the code whose change can change a reconstructed month end (this module feeds it)
 RECONSTRUCTION_CODE = (
-    snapshots, scoring, designations, matching, key_accounts, ownership, reviews, scoring_config, kept_month_ends,
+    snapshots,
+    scoring,
+    designations,
+    matching,
+    key_accounts,
+    ownership,
+    reviews,
+    scoring_config,
+    kept_month_ends,
     sys.modules[__name__],
-)  # fmt: skip
+)
 # the code whose change can change a month end's outcomes
 WINDOW_CODE = (outcomes, kept_month_ends, sys.modules[__name__])
 BATCH_ROWS = 2_000_000  # account rows computed and written at once (about 0.5 GB): a few dates, or one at 1M accounts
 ACCOUNT_SCHEMA = {**outcomes.OUTCOME_SCHEMA, **{c: pl.Float64 for c in snapshots.CRITERIA_COLUMNS}}  # the table's
 # what outcomes.group_outcomes reads of an account's row (a date whose windows alone changed reads these back)
 GROUP_INPUT_COLUMNS = [
-    "as_of_date", "snapshot_source", "tier", "designation", "target_source", "billing_before_12m",
+    "as_of_date",
+    "snapshot_source",
+    "tier",
+    "designation",
+    "target_source",
+    "billing_before_12m",
     *outcomes.AFTER.values(),
-]  # fmt: skip
+]
 
 
 @dg.multi_asset(
@@ -165,18 +215,25 @@ def prioritization_outcomes(
         with_rows = sorted({*kept_dates, *built_dates})  # reconstructed month ends with a snapshot
         parts = kept_month_ends.part_fingerprints(
             reuse.source_digest(module.__file__ for module in WINDOW_CODE),
-            {day: fingerprints[day] for day in with_rows}, recorded, monthly, now, matched_now, as_of,
-        )  # fmt: skip
+            {day: fingerprints[day] for day in with_rows},
+            recorded,
+            monthly,
+            now,
+            matched_now,
+            as_of,
+        )
         unchanged = kept_month_ends.unchanged_parts(found, parts)
         windows = kept_month_ends.changed_windows(found, parts)  # dates whose windows alone are computed again
-        tables = kept_month_ends.OutcomeTables(conn, {kept_month_ends.ACCOUNTS: ACCOUNT_SCHEMA,
-                                                      kept_month_ends.LEADS: outcomes.LEAD_OUTCOME_SCHEMA})  # fmt: skip
+        tables = kept_month_ends.OutcomeTables(
+            conn, {kept_month_ends.ACCOUNTS: ACCOUNT_SCHEMA, kept_month_ends.LEADS: outcomes.LEAD_OUTCOME_SCHEMA}
+        )
         tables.start(sorted(parts), keep=bool(kept_dates or unchanged or windows))
         recorded_months = {snapshots.month_index(day) for day in recorded}
         groups_out = [
             tables.stored_rows(kept_month_ends.GROUPS, outcomes.GROUP_SCHEMA, unchanged)
-            if unchanged else pl.DataFrame(schema=outcomes.GROUP_SCHEMA)
-        ]  # fmt: skip
+            if unchanged
+            else pl.DataFrame(schema=outcomes.GROUP_SCHEMA)
+        ]
         accounts_now = now["account_id"].n_unique()
         rows_per_day = {
             day: accounts_now * ((day in recorded) + (day in with_rows)) for day in parts
@@ -287,11 +344,12 @@ def _update_windows(conn, tables, windows, monthly, now, as_of, recorded_months)
         by_horizons.setdefault(tuple(sorted(horizons)), []).append(day)
     groups = [
         outcomes.group_outcomes(
-            accounts.filter(pl.col("as_of_date").is_in(dates)), leads.filter(pl.col("as_of_date").is_in(dates)),
+            accounts.filter(pl.col("as_of_date").is_in(dates)),
+            leads.filter(pl.col("as_of_date").is_in(dates)),
             horizons=horizons,
         )
         for horizons, dates in sorted(by_horizons.items())
-    ]  # fmt: skip
+    ]
     computed = pl.DataFrame(
         [(day, n) for day, horizons in windows.items() for n in horizons],
         schema={"as_of_date": pl.Date, "horizon_months": pl.Int64},
@@ -310,21 +368,32 @@ def _part(conn, tables, days, built, kept_dates, recorded, monthly, now, matched
     reconstructed = pl.concat(
         [
             built.accounts.filter(pl.col("as_of_date").is_in(days)),
-            tables.stored_rows(kept_month_ends.ACCOUNTS, snapshots.RECONSTRUCTED_SCHEMA, kept,
-                               f"snapshot_source = '{snapshots.RECONSTRUCTED}'").cast(snapshots.RECONSTRUCTED_SCHEMA),
+            tables.stored_rows(
+                kept_month_ends.ACCOUNTS,
+                snapshots.RECONSTRUCTED_SCHEMA,
+                kept,
+                f"snapshot_source = '{snapshots.RECONSTRUCTED}'",
+            ).cast(snapshots.RECONSTRUCTED_SCHEMA),
         ]
-    )  # fmt: skip
+    )
     leads_then = pl.concat(
         [
             built.leads.filter(pl.col("as_of_date").is_in(days)),
             tables.stored_rows(
                 kept_month_ends.LEADS,
-                ["as_of_date", "prospect_id", "owner_id", "lead_score", "false as is_client_then", "is_recommended",
-                 "cast(null as bigint) as lead_rank"],
+                [
+                    "as_of_date",
+                    "prospect_id",
+                    "owner_id",
+                    "lead_score",
+                    "false as is_client_then",
+                    "is_recommended",
+                    "cast(null as bigint) as lead_rank",
+                ],
                 kept,
             ).cast(snapshots.LEAD_SCHEMA),
         ]
-    )  # fmt: skip
+    )
     history = _recorded(conn, [day for day in days if day in recorded])
     nothing = snapshots.recorded_snapshots(None)
     built_then = outcomes.account_outcomes(nothing, reconstructed, monthly, now, as_of)
@@ -431,7 +500,7 @@ def outcome_windows_complete_or_null(warehouse: Warehouse) -> dg.AssetCheckResul
             "wrong_is_complete": wrong_flag,
             "incomplete_with_outcome": filled,
             "complete_without_outcome": missing,
-        },  # fmt: skip
+        },
     )
 
 

@@ -42,16 +42,28 @@ def postgres_publication(context: dg.AssetExecutionContext, warehouse: Warehouse
             raise PostgresError("PostgreSQL: nothing is published yet in ALMS_OUTPUT_DIR")
         manifest = read_manifest(publication)
         try:
-            result = publish_to_postgres(target, publication, manifest, run_id=context.run.run_id,
-                                         log=context.log.info, progress=step.update)  # fmt: skip
+            result = publish_to_postgres(
+                target, publication, manifest, run_id=context.run.run_id, log=context.log.info, progress=step.update
+            )
         except PostgresError as error:
-            replace_manifest_section(publication, MANIFEST_KEY, {"state": "failed", "target": shown,
-                                                                 "run_id": context.run.run_id, "error": str(error)})  # fmt: skip
+            replace_manifest_section(
+                publication,
+                MANIFEST_KEY,
+                {"state": "failed", "target": shown, "run_id": context.run.run_id, "error": str(error)},
+            )
             raise
-        replace_manifest_section(publication, MANIFEST_KEY, {
-            "state": "published", "target": shown, "schema": result.schema, "run_id": context.run.run_id,
-            "tables": result.tables or manifest["tables"], "seconds": round(result.seconds, 2),
-        })  # fmt: skip
+        replace_manifest_section(
+            publication,
+            MANIFEST_KEY,
+            {
+                "state": "published",
+                "target": shown,
+                "schema": result.schema,
+                "run_id": context.run.run_id,
+                "tables": result.tables or manifest["tables"],
+                "seconds": round(result.seconds, 2),
+            },
+        )
     if result.state == "up_to_date":
         context.log.info(f"PostgreSQL ({shown}) already shows publication {result.publication}")
     else:

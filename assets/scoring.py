@@ -92,8 +92,10 @@ def account_scores(
     scores = validate(
         AccountScores, result.scores.with_columns(currency).select(list(AccountScores.to_schema().columns))
     )
-    lists = validate(SellerAccountLists, result.seller_lists.with_columns(currency).select(
-        list(SellerAccountLists.to_schema().columns)))  # fmt: skip
+    lists = validate(
+        SellerAccountLists,
+        result.seller_lists.with_columns(currency).select(list(SellerAccountLists.to_schema().columns)),
+    )
     status = validate(AccountOverrides, result.account_overrides)
     context.log.info(
         f"scored {scores.height:,} accounts with {config.label}: tiers {result.report['tiers']}, "

@@ -135,8 +135,12 @@ def test_the_fingerprint_covers_every_rule_module_the_matcher_imports():
     for path in MATCHER_CODE:
         tree = ast.parse(Path(path).read_text())
         imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-        imported |= {f"{node.module}.{alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-                     and node.module == "assets.rules" for alias in node.names}  # fmt: skip
+        imported |= {
+            f"{node.module}.{alias.name}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "assets.rules"
+            for alias in node.names
+        }
         # what the matcher computes with (the reuse bookkeeping and progress lines compute nothing of the result)
         rules = {name.rsplit(".", 1)[1] for name in imported if name.startswith("assets.rules.")} - {
             "reuse",

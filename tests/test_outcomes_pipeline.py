@@ -70,18 +70,42 @@ def run(tmp_path_factory):
     base = tmp_path_factory.mktemp("outcomes")
     data = small_inputs(base / "inputs")
     write_csv(data / "billing" / "history.csv", list(BILLING.columns), history_lines())
-    write_csv(data / "prospects.csv", list(PROSPECTS.columns), [
-        {"prospect_id": "P1", "name": "Hooli Inc", "industry": "Technology", "employee_count": "800",
-         "owner_id": "S2", "created_date": "2025-01-10"},
-    ])  # fmt: skip
-    write_csv(data / "seller_feedback.csv", list(SELLER_FEEDBACK.columns), [
-        {"owner_id": "S2", "reference": "nat:N2", "verdict": "agree", "date": "2026-03-15"},
-        {"owner_id": "S2", "reference": "nat:N2", "verdict": "disagree", "reason": "Budget cut", "date": "2026-10-31"},
-        {"owner_id": "S2", "reference": "P1", "verdict": "not_reachable", "date": "2026-06-02"},
-    ])  # fmt: skip
+    write_csv(
+        data / "prospects.csv",
+        list(PROSPECTS.columns),
+        [
+            {
+                "prospect_id": "P1",
+                "name": "Hooli Inc",
+                "industry": "Technology",
+                "employee_count": "800",
+                "owner_id": "S2",
+                "created_date": "2025-01-10",
+            },
+        ],
+    )
+    write_csv(
+        data / "seller_feedback.csv",
+        list(SELLER_FEEDBACK.columns),
+        [
+            {"owner_id": "S2", "reference": "nat:N2", "verdict": "agree", "date": "2026-03-15"},
+            {
+                "owner_id": "S2",
+                "reference": "nat:N2",
+                "verdict": "disagree",
+                "reason": "Budget cut",
+                "date": "2026-10-31",
+            },
+            {"owner_id": "S2", "reference": "P1", "verdict": "not_reachable", "date": "2026-06-02"},
+        ],
+    )
     home = new_dagster_home(base / "dagster_home")
-    env = {"ALMS_DATA_DIR": str(data), "ALMS_OUTPUT_DIR": str(base / "output"), "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS,
-           "DAGSTER_HOME": str(home)}  # fmt: skip
+    env = {
+        "ALMS_DATA_DIR": str(data),
+        "ALMS_OUTPUT_DIR": str(base / "output"),
+        "ALMS_ACCEPT_GAPS": SMALL_INPUT_GAPS,
+        "DAGSTER_HOME": str(home),
+    }
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
@@ -131,17 +155,21 @@ def test_feedback_joins_the_snapshot_in_force_that_day(run):
         ).fetchall()
     assert (march["tier"], march["priority_score"]) == then[0]
     recorded = published(
-        run, "select tier, priority_score from marts.account_snapshots where as_of_date = '2026-10-31' "
-        "and account_id = 'nat:N2'"
-    )  # fmt: skip
+        run,
+        "select tier, priority_score from marts.account_snapshots where as_of_date = '2026-10-31' "
+        "and account_id = 'nat:N2'",
+    )
     assert october["snapshot_source"] == "recorded" and (october["tier"], october["priority_score"]) == recorded.row(0)
     assert october["top_criterion"] is not None
     assert june["reference_type"] == "prospect" and june["snapshot_as_of_date"] == dt.date(2026, 5, 31)
     assert june["designation"] in ("lead", "prospect") and june["priority_score"] is not None
     summary = published(run, "select * from marts.seller_feedback_counts where dimension = 'seller'")
     assert dict(summary.select("verdict", "feedback_rows").iter_rows()) == {
-        "agree": 1, "disagree": 1, "not_reachable": 1, "all": 3,
-    }  # fmt: skip
+        "agree": 1,
+        "disagree": 1,
+        "not_reachable": 1,
+        "all": 3,
+    }
 
 
 def test_the_publication_holds_a_report(run):
@@ -164,8 +192,11 @@ def test_the_asset_pages_show_tables_and_charts(run):
     """What the Dagster UI shows on the asset pages: Markdown with a table and an inline SVG chart."""
     with dg.DagsterInstance.get() as instance:
         shown = {}
-        for key, entry in ((["marts", "prioritization_outcomes"], "outcomes"), (["marts", "scoring_backtest"], "backtest"),
-                           (["marts", "seller_feedback_counts"], "feedback")):  # fmt: skip
+        for key, entry in (
+            (["marts", "prioritization_outcomes"], "outcomes"),
+            (["marts", "scoring_backtest"], "backtest"),
+            (["marts", "seller_feedback_counts"], "feedback"),
+        ):
             event = instance.get_latest_materialization_event(dg.AssetKey(key))
             shown[entry] = event.asset_materialization.metadata[entry]
     for entry, value in shown.items():
@@ -177,12 +208,17 @@ def test_the_asset_pages_show_tables_and_charts(run):
 
 def test_the_backtest_command_publishes_nothing(run, capsys, tmp_path):
     output = run["output"]
-    watched = [output / "alms.duckdb", output / "work" / "warehouse.duckdb", *sorted((output / "parquet").rglob("*.parquet")),
-               output / "current" / "report.html"]  # fmt: skip
+    watched = [
+        output / "alms.duckdb",
+        output / "work" / "warehouse.duckdb",
+        *sorted((output / "parquet").rglob("*.parquet")),
+        output / "current" / "report.html",
+    ]
     before = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in watched}
     candidate = tmp_path / "candidate.yaml"
-    candidate.write_text("criteria:\n  growth: {weight: 1.0}\n  current_spend: {weight: 0.0}\nwallet:\n"
-                         "  default_per_employee: 100\n")  # fmt: skip
+    candidate.write_text(
+        "criteria:\n  growth: {weight: 1.0}\n  current_spend: {weight: 0.0}\nwallet:\n  default_per_employee: 100\n"
+    )
     assert cli_main(["backtest", "--config", str(candidate), "--horizon", "3", "--name", "test"]) == 0
     out = capsys.readouterr().out
     assert (
@@ -209,10 +245,14 @@ def test_a_bad_feedback_file_stops_the_run_naming_file_row_and_seller(run, tmp_p
     """On copies of the module run's inputs and output, only the feedback assets run again (not the whole pipeline)."""
     data = shutil.copytree(run["data"], tmp_path / "inputs")
     output = shutil.copytree(run["output"], tmp_path / "output", symlinks=True)
-    write_csv(data / "seller_feedback.csv", list(SELLER_FEEDBACK.columns), [
-        {"owner_id": "S1", "reference": "nat:N1", "verdict": "agree", "date": "2026-10-01"},
-        {"owner_id": "S1", "reference": "nat:N2", "verdict": "perhaps", "date": "2026-10-01"},
-    ])  # fmt: skip
+    write_csv(
+        data / "seller_feedback.csv",
+        list(SELLER_FEEDBACK.columns),
+        [
+            {"owner_id": "S1", "reference": "nat:N1", "verdict": "agree", "date": "2026-10-01"},
+            {"owner_id": "S1", "reference": "nat:N2", "verdict": "perhaps", "date": "2026-10-01"},
+        ],
+    )
     environ = {**run["env"], "ALMS_DATA_DIR": str(data), "ALMS_OUTPUT_DIR": str(output)}
     job = build_definitions(environ).resolve_job_def(ALMS_JOB)
     feedback_assets = [["raw", "seller_feedback"], ["marts", "seller_feedback"], ["marts", "seller_feedback_counts"]]
@@ -246,10 +286,14 @@ def test_the_window_check_fails_on_a_window_published_as_zero(run):
     warehouse = Warehouse(path=str(copy))
     assert evaluate(outcome_windows_complete_or_null, warehouse=warehouse).passed
     with duckdb.connect(str(copy)) as conn:
-        conn.execute("update marts.prioritization_outcomes set billing_after = 0 where as_of_date = '2026-10-31' "
-                     "and population = 'accounts' and group_kind = 'all'")  # fmt: skip
-        conn.execute("update marts.prioritization_outcomes set is_complete = false where as_of_date = '2025-10-31' "
-                     "and population = 'accounts' and group_kind = 'all' and horizon_months = 3")  # fmt: skip
+        conn.execute(
+            "update marts.prioritization_outcomes set billing_after = 0 where as_of_date = '2026-10-31' "
+            "and population = 'accounts' and group_kind = 'all'"
+        )
+        conn.execute(
+            "update marts.prioritization_outcomes set is_complete = false where as_of_date = '2025-10-31' "
+            "and population = 'accounts' and group_kind = 'all' and horizon_months = 3"
+        )
     result = evaluate(outcome_windows_complete_or_null, warehouse=warehouse)
     assert not result.passed
     assert result.description == (
@@ -297,8 +341,11 @@ def test_a_run_keeps_unchanged_month_ends_and_a_backfill_recomputes_them(run, tm
     # one more line in October 2026, the run's last month: every month end before it is kept, and the outcomes of
     # all but those whose 3-, 6- or 12-month window ends with it (2025-10-31, 2026-04-30, 2026-07-31) and its own
     # (the others' windows either end before it or are not complete either way); the same tables as computing them all
-    write_csv(copies["inputs"] / "billing" / "october.csv", list(BILLING.columns),
-              [line("nat", "OCT-1", 1, "N2", "2026-10-20", "700.00")])  # fmt: skip
+    write_csv(
+        copies["inputs"] / "billing" / "october.csv",
+        list(BILLING.columns),
+        [line("nat", "OCT-1", 1, "N2", "2026-10-20", "700.00")],
+    )
     october = again()
     assert (october["month_ends_kept"], october["month_end_outcomes_kept"]) == (17, 14)
     # of the four computed, the three whose window ends with October compute that window alone (the rows kept)
@@ -310,8 +357,11 @@ def test_a_run_keeps_unchanged_month_ends_and_a_backfill_recomputes_them(run, tm
     assert not kept_tables["prioritization_outcomes"].equals(second["prioritization_outcomes"])  # not vacuous
     second = outcomes_tables()
     # a late invoice of November 2024, the first month of the history: Globex billed 5,000 more then
-    write_csv(copies["inputs"] / "billing" / "late.csv", list(BILLING.columns),
-              [line("nat", "LATE-1", 1, "N2", "2024-11-20", "5000.00")])  # fmt: skip
+    write_csv(
+        copies["inputs"] / "billing" / "late.csv",
+        list(BILLING.columns),
+        [line("nat", "LATE-1", 1, "N2", "2024-11-20", "5000.00")],
+    )
     backfilled = again()
     assert backfilled["month_ends_kept"] == 0
     third = outcomes_tables()
@@ -322,8 +372,9 @@ def test_a_run_keeps_unchanged_month_ends_and_a_backfill_recomputes_them(run, tm
     more = globex.filter(pl.col("billing_12m") != pl.col("billing_12m_right"))
     assert (more["billing_12m"] - more["billing_12m_right"]).to_list() == [Decimal("5000.00")] * more.height
     # the month ends whose 12 months hold November 2024: 2025-05-31 .. 2025-10-31
-    assert more["as_of_date"].unique().sort().to_list() == [dt.date(2025, m, 31 if m in (5, 7, 8, 10) else 30)
-                                                           for m in range(5, 11)]  # fmt: skip
+    assert more["as_of_date"].unique().sort().to_list() == [
+        dt.date(2025, m, 31 if m in (5, 7, 8, 10) else 30) for m in range(5, 11)
+    ]
     # fewer month ends (ALMS_OUTCOME_MONTHS=6): the 6 most recent and the earlier ones of their review period (the
     # calendar year: from 2026-01-31); the older dates' rows go, and the tables are what computing them gives
     env["ALMS_OUTCOME_MONTHS"] = "6"

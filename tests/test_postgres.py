@@ -74,8 +74,19 @@ class Cluster:
         superuser_password.write_text("superuser-pw\n")
         if self.as_user:
             shutil.chown(superuser_password, "postgres", "postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=scram-sha-256",
-                  f"--pwfile={superuser_password}", "-E", "UTF8", "--no-locale", "--no-sync")  # fmt: skip
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=scram-sha-256",
+            f"--pwfile={superuser_password}",
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--no-sync",
+        )
         self.start()
         with self.connect() as conn:
             conn.execute("create database alms")
@@ -118,8 +129,11 @@ def _environment(base: Path, cluster: Cluster) -> dict:
     from conftest import SMALL_INPUT_GAPS, small_inputs, write_csv
 
     inputs = small_inputs(base / "inputs")
-    write_csv(inputs / "sellers.csv", ["owner_id", "seller_name", "team"],
-              [["S1", "Sam Seller", "East"], ["S2", "Alex Account", "West"], ["S3", "Nora New", "East"]])  # fmt: skip
+    write_csv(
+        inputs / "sellers.csv",
+        ["owner_id", "seller_name", "team"],
+        [["S1", "Sam Seller", "East"], ["S2", "Alex Account", "West"], ["S3", "Nora New", "East"]],
+    )
     home = new_dagster_home(base / "dagster_home")
     return {
         "ALMS_DATA_DIR": str(inputs),
@@ -144,8 +158,13 @@ def published(tmp_path_factory, cluster):
         seconds = time.perf_counter() - started
     assert success, failures
     output = Path(env["ALMS_OUTPUT_DIR"])
-    return {"env": env, "output": output, "run_id": run_id, "publication": current_publication(output),
-            "seconds": seconds}  # fmt: skip
+    return {
+        "env": env,
+        "output": output,
+        "run_id": run_id,
+        "publication": current_publication(output),
+        "seconds": seconds,
+    }
 
 
 def pg_rows(cluster: Cluster, query: str, params=None) -> list[tuple]:
@@ -173,26 +192,46 @@ def test_every_table_lands_with_the_duckdb_rows_types_and_comments(published, cl
             loaded = [tuple(map(_comparable, row)) for row in pg_rows(cluster, f"select * from {SCHEMA}.{table}")]
             assert len(loaded) == manifest["tables"][f"{schema}.{table}"], table
             assert sorted(map(repr, loaded)) == sorted(map(repr, expected)), table  # every value, exactly
-    types = dict(pg_rows(cluster, "select table_name || '.' || column_name, data_type || coalesce('(' || "
-                         "numeric_precision || ',' || numeric_scale || ')', '') from information_schema.columns "
-                         "where table_schema = %s", [SCHEMA]))  # fmt: skip
+    types = dict(
+        pg_rows(
+            cluster,
+            "select table_name || '.' || column_name, data_type || coalesce('(' || "
+            "numeric_precision || ',' || numeric_scale || ')', '') from information_schema.columns "
+            "where table_schema = %s",
+            [SCHEMA],
+        )
+    )
     assert types["accounts.billing_12m"] == "numeric(38,2)" and types["key_levels.key_level"] == "numeric(38,2)"
     assert types["accounts.as_of_date"] == "date" and types["key_levels.computed_at"] == "timestamp with time zone"
     assert (
         types["input_files.modified_at"] == "timestamp with time zone" and types["accounts.is_key_account"] == "boolean"
     )
-    views = dict(pg_rows(cluster, "select c.relname, obj_description(c.oid, 'pg_class') from pg_class c "
-                         "where c.relnamespace = %s::regnamespace and c.relkind = 'v'", [SCHEMA]))  # fmt: skip
+    views = dict(
+        pg_rows(
+            cluster,
+            "select c.relname, obj_description(c.oid, 'pg_class') from pg_class c "
+            "where c.relnamespace = %s::regnamespace and c.relkind = 'v'",
+            [SCHEMA],
+        )
+    )
     with duckdb.connect(str(publication / "alms.duckdb"), read_only=True) as source:
-        expected_views = dict(source.sql("select view_name, comment from duckdb_views() where schema_name = 'marts'")
-                              .fetchall())  # fmt: skip
+        expected_views = dict(
+            source.sql("select view_name, comment from duckdb_views() where schema_name = 'marts'").fetchall()
+        )
         assert views == expected_views and len(views) == 6  # the old names of renamed tables, deprecated
         for view in views:
             expected = [tuple(map(_comparable, row)) for row in source.sql(f"select * from marts.{view}").fetchall()]
             loaded = [tuple(map(_comparable, row)) for row in pg_rows(cluster, f"select * from {SCHEMA}.{view}")]
             assert sorted(map(repr, loaded)) == sorted(map(repr, expected)), view
-            columns = [c for (c,) in pg_rows(cluster, "select column_name from information_schema.columns where "
-                       "table_schema = %s and table_name = %s order by ordinal_position", [SCHEMA, view])]  # fmt: skip
+            columns = [
+                c
+                for (c,) in pg_rows(
+                    cluster,
+                    "select column_name from information_schema.columns where "
+                    "table_schema = %s and table_name = %s order by ordinal_position",
+                    [SCHEMA, view],
+                )
+            ]
             assert columns == source.sql(f"select * from marts.{view} limit 0").columns, view
     comment = pg_rows(cluster, "select obj_description(%s::regnamespace, 'pg_namespace')", [SCHEMA])[0][0]
     assert comment.startswith(f"alms publication {publication.name} (run {published['run_id']}")
@@ -212,8 +251,10 @@ def test_every_published_column_is_documented_in_duckdb_parquet_and_postgres(pub
             "and schema_name = 'marts' and coalesce(comment, '') = ''"
         ).fetchall()
         tables = conn.sql("select table_name, comment from duckdb_tables() where schema_name = 'marts'").fetchall()
-        column_comment = conn.sql("select comment from duckdb_columns() where schema_name = 'marts' "
-                                  "and table_name = 'accounts' and column_name = 'billing_12m'").fetchall()[0][0]  # fmt: skip
+        column_comment = conn.sql(
+            "select comment from duckdb_columns() where schema_name = 'marts' "
+            "and table_name = 'accounts' and column_name = 'billing_12m'"
+        ).fetchall()[0][0]
     assert undocumented == []
     assert len(tables) == len(PUBLISHED_TABLES) and all(comment for _, comment in tables)
     from schemas.marts import BILLING_12M
@@ -225,28 +266,47 @@ def test_every_published_column_is_documented_in_duckdb_parquet_and_postgres(pub
             assert schema.metadata and schema.metadata[DESCRIPTION.encode()], table
             missing = [f.name for f in schema if not (f.metadata or {}).get(DESCRIPTION.encode())]
             assert missing == [], (table, missing)
-    assert pg_rows(cluster, """
+    assert (
+        pg_rows(
+            cluster,
+            """
         select c.relname, a.attname from pg_attribute a join pg_class c on c.oid = a.attrelid
         where c.relnamespace = %s::regnamespace and c.relkind = 'r' and a.attnum > 0 and not a.attisdropped
-          and coalesce(col_description(c.oid, a.attnum), '') = ''""", [SCHEMA]) == []  # fmt: skip
-    assert pg_rows(cluster, "select count(*) from pg_class c where c.relnamespace = %s::regnamespace and "
-                   "c.relkind = 'r' and coalesce(obj_description(c.oid, 'pg_class'), '') <> ''", [SCHEMA]) == [
-        (len(PUBLISHED_TABLES),)
-    ]  # fmt: skip
+          and coalesce(col_description(c.oid, a.attnum), '') = ''""",
+            [SCHEMA],
+        )
+        == []
+    )
+    assert pg_rows(
+        cluster,
+        "select count(*) from pg_class c where c.relnamespace = %s::regnamespace and "
+        "c.relkind = 'r' and coalesce(obj_description(c.oid, 'pg_class'), '') <> ''",
+        [SCHEMA],
+    ) == [(len(PUBLISHED_TABLES),)]
     assert pg_rows(cluster, "select col_description('alms.accounts'::regclass, 10)")[0][0] == BILLING_12M
 
 
 def test_sellers_add_up_to_every_account_once_and_amounts_say_their_currency(published, cluster):
-    sellers = {row[0]: row for row in pg_rows(cluster, "select owner_id, seller_name, has_known_seller, accounts, "
-                                                       "billing_12m, reporting_currency from alms.sellers")}  # fmt: skip
+    sellers = {
+        row[0]: row
+        for row in pg_rows(
+            cluster,
+            "select owner_id, seller_name, has_known_seller, accounts, "
+            "billing_12m, reporting_currency from alms.sellers",
+        )
+    }
     accounts, billing = pg_rows(cluster, "select count(*), sum(billing_12m) from alms.accounts")[0]
     assert sum(row[3] for row in sellers.values()) == accounts
     assert sum(row[4] for row in sellers.values()) == billing
     assert sellers["S3"][1:4] == ("Nora New", True, 0)  # a seller without accounts has a row
     assert sellers[None][1:3] == ("(unassigned)", False)  # loc:L9 has no owner
-    amounts = pg_rows(cluster, "select distinct c.table_name from information_schema.columns c join "
-                      "information_schema.tables t using (table_schema, table_name) where c.table_schema = %s "
-                      "and c.data_type = 'numeric' and t.table_type = 'BASE TABLE'", [SCHEMA])  # fmt: skip
+    amounts = pg_rows(
+        cluster,
+        "select distinct c.table_name from information_schema.columns c join "
+        "information_schema.tables t using (table_schema, table_name) where c.table_schema = %s "
+        "and c.data_type = 'numeric' and t.table_type = 'BASE TABLE'",
+        [SCHEMA],
+    )
     # accounts, key_levels, key_level_reruns, seller lists, scores, history, files, billing, sellers, outcomes
     assert len(amounts) == 10
     for (table,) in amounts:  # key_level_reruns is empty until a review is re-run (the readers' test re-runs two)
@@ -330,8 +390,11 @@ def test_a_mismatch_with_the_duckdb_publication_fails_with_one_line(published, c
     manifest = read_manifest(publication)
     wrong = {**manifest, "publication": "mismatch", "tables": {**manifest["tables"], "marts.accounts": 1}}
     target = PostgresTarget(dsn=cluster.dsn(), schema=SCHEMA)
-    with pytest.raises(PostgresError, match=r"^PostgreSQL: the DuckDB publication does not match its manifest: "
-                                            r"marts.accounts 1 in the manifest, \d+ in the file$"):  # fmt: skip
+    with pytest.raises(
+        PostgresError,
+        match=r"^PostgreSQL: the DuckDB publication does not match its manifest: "
+        r"marts.accounts 1 in the manifest, \d+ in the file$",
+    ):
         publish_to_postgres(target, publication, wrong, run_id="mismatch")
     assert pg_rows(cluster, "select obj_description(%s::regnamespace, 'pg_namespace')", [SCHEMA])[0][0].startswith(
         f"alms publication {publication.name}"
@@ -372,8 +435,11 @@ def test_a_view_of_someone_else_over_the_tables_stops_the_swap_instead_of_being_
     with cluster.connect(dbname="alms") as admin:
         admin.execute("create view public.key_accounts as select * from alms.accounts where is_key_account")
         try:
-            with pytest.raises(PostgresError, match=r"cannot drop desired object\(s\) because other objects depend on them "
-                                                    r"\(view key_accounts depends on table alms_old_viewtest\.accounts\)$"):  # fmt: skip
+            with pytest.raises(
+                PostgresError,
+                match=r"cannot drop desired object\(s\) because other objects depend on them "
+                r"\(view key_accounts depends on table alms_old_viewtest\.accounts\)$",
+            ):
                 publish_to_postgres(target, publication, other, run_id="view-test")
             assert admin.execute("select count(*) from public.key_accounts").fetchone()[0] >= 0  # still there
         finally:
@@ -396,8 +462,10 @@ def test_an_outage_fails_the_step_with_one_line_and_leaves_duckdb_published(publ
         cluster.start()
     assert not success and len(failures) == 1, failures
     line = failures[0]
-    assert line.startswith(f"step marts__postgres_publication failed: PostgreSQL ({describe_target(cluster.dsn(), SCHEMA)}): "
-                           "connection is bad: connection to server on socket "), line  # fmt: skip
+    assert line.startswith(
+        f"step marts__postgres_publication failed: PostgreSQL ({describe_target(cluster.dsn(), SCHEMA)}): "
+        "connection is bad: connection to server on socket "
+    ), line
     assert line.endswith("Is the server running locally and accepting connections on that socket?")
     assert PASSWORD not in line and "\n" not in line
     now = current_publication(published["output"])
@@ -471,7 +539,7 @@ def test_readers_see_the_old_or_the_new_publication_never_a_mix(published, clust
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for kind in ("statement", "transaction")
     }
     outcomes = []
@@ -494,8 +562,10 @@ def test_readers_see_the_old_or_the_new_publication_never_a_mix(published, clust
     assert all(success for success, _, _ in outcomes), outcomes
     reports = {kind: json.loads((tmp_path / f"{kind}.json").read_text()) for kind in readers}
     for kind, report in reports.items():
-        print(f"PostgreSQL reader ({kind}): {report['queries']} queries, {report['error_count']} errors, "
-              f"{len(report['versions'])} publications seen")  # fmt: skip
+        print(
+            f"PostgreSQL reader ({kind}): {report['queries']} queries, {report['error_count']} errors, "
+            f"{len(report['versions'])} publications seen"
+        )
         assert report["error_count"] == 0, (kind, report["errors"])
         assert report["queries"] > 50, kind
         assert len(report["versions"]) >= 2, kind  # it saw the publications change under it

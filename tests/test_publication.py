@@ -294,9 +294,13 @@ def test_the_old_names_answer_for_one_release_with_the_new_tables_rows(first_pub
         views = dict(conn.sql("select view_name, comment from duckdb_views() where schema_name = 'marts'").fetchall())
         # renames.sed: keep old names
         assert sorted(views) == [
-            "account_history", "key_level_audit", "match_review", "override_status", "quarantine",
+            "account_history",
+            "key_level_audit",
+            "match_review",
+            "override_status",
+            "quarantine",
             "seller_feedback_summary",
-        ]  # fmt: skip
+        ]
         # renames.sed: end
         for new, old in OLD_NAMES.items():
             columns = [
@@ -341,8 +345,16 @@ def test_unchanged_parquet_files_are_linked_from_the_current_publication(first_p
     documentation = {table: TableDoc(*table_documentation(*table)) for table in PUBLISHED_TABLES}
     with duckdb.connect(str(output / "work" / "warehouse.duckdb")) as conn:
         conn.execute("update marts.accounts set account_name = account_name || ' v2'")
-        made = publish(conn, output, PUBLISHED_TABLES, run_id="second-run-0000", as_of="2026-10-31",
-                       make_current=True, scoring_inputs=SCORING_SELECTS, documentation=documentation)  # fmt: skip
+        made = publish(
+            conn,
+            output,
+            PUBLISHED_TABLES,
+            run_id="second-run-0000",
+            as_of="2026-10-31",
+            make_current=True,
+            scoring_inputs=SCORING_SELECTS,
+            documentation=documentation,
+        )
         for (schema, table), order_by in PUBLISHED_TABLES.items():
             new, old = parquet_location(made.path, table), parquet_location(first, table)
             assert parquet_files(new) and len(parquet_files(new)) == len(parquet_files(old)), table
@@ -352,8 +364,15 @@ def test_unchanged_parquet_files_are_linked_from_the_current_publication(first_p
             conn.execute(f"copy (select * from {schema}.{table} order by {order_by}) to '{fresh}' (format parquet)")
             assert pl.read_parquet(new).equals(pl.read_parquet(fresh)), table
         # the descriptions are part of a file: without them every file is written again
-        third = publish(conn, output, PUBLISHED_TABLES, run_id="third-run-0000", as_of="2026-10-31",
-                        make_current=True, scoring_inputs=SCORING_SELECTS)  # fmt: skip
+        third = publish(
+            conn,
+            output,
+            PUBLISHED_TABLES,
+            run_id="third-run-0000",
+            as_of="2026-10-31",
+            make_current=True,
+            scoring_inputs=SCORING_SELECTS,
+        )
     assert not any(
         os.path.samefile(new_file, old_file)
         for _, t in PUBLISHED_TABLES
@@ -402,20 +421,32 @@ def test_the_backtests_month_ends_are_a_file_each_and_a_new_one_links_the_others
     select += f" order by {BACKTEST_INPUTS_BY['account_outcomes'][1]}"  # the files' order
 
     def again(conn, run_id):
-        made = publish(conn, output, PUBLISHED_TABLES, run_id=run_id, as_of=as_of, make_current=True,
-                       scoring_inputs=selects, scoring_inputs_by=BACKTEST_INPUTS_BY)  # fmt: skip
+        made = publish(
+            conn,
+            output,
+            PUBLISHED_TABLES,
+            run_id=run_id,
+            as_of=as_of,
+            make_current=True,
+            scoring_inputs=selects,
+            scoring_inputs_by=BACKTEST_INPUTS_BY,
+        )
         folder = made.path / "scoring_inputs" / "account_outcomes"
         files = sorted(folder.glob("*.parquet"))
         assert pl.read_parquet(files).equals(conn.sql(select).pl())
         return {path.name: path for path in files}
 
     with duckdb.connect(str(output / "work" / "warehouse.duckdb")) as conn:
-        conn.execute("create or replace table marts.account_outcomes (as_of_date date, account_id varchar, "
-                     "snapshot_source varchar, billing_after_6m decimal(18, 2))")  # fmt: skip
+        conn.execute(
+            "create or replace table marts.account_outcomes (as_of_date date, account_id varchar, "
+            "snapshot_source varchar, billing_after_6m decimal(18, 2))"
+        )
         assert list(again(conn, "empty-run-0000")) == ["account_outcomes.parquet"]
-        conn.execute("insert into marts.account_outcomes values ('2026-01-31', 'A2', 'reconstructed', 5), "
-                     "('2026-01-31', 'A1', 'reconstructed', 7), ('2026-02-28', 'A1', 'reconstructed', null), "
-                     "('2026-02-28', 'A1', 'recorded', 9)")  # fmt: skip
+        conn.execute(
+            "insert into marts.account_outcomes values ('2026-01-31', 'A2', 'reconstructed', 5), "
+            "('2026-01-31', 'A1', 'reconstructed', 7), ('2026-02-28', 'A1', 'reconstructed', null), "
+            "('2026-02-28', 'A1', 'recorded', 9)"
+        )
         first = again(conn, "first-run-0000")
         assert list(first) == ["account_outcomes_2026-01-31.parquet", "account_outcomes_2026-02-28.parquet"]
         conn.execute("insert into marts.account_outcomes values ('2026-03-31', 'A1', 'reconstructed', 1)")
@@ -442,8 +473,16 @@ def test_a_new_snapshot_is_appended_to_the_current_file_and_a_changed_past_build
     documentation = {table: TableDoc(*table_documentation(*table)) for table in PUBLISHED_TABLES}
 
     def again(conn, run_id, as_of, target=output):
-        return publish(conn, target, PUBLISHED_TABLES, run_id=run_id, as_of=as_of, make_current=True,
-                       documentation=documentation, appended=APPENDED_TABLES)  # fmt: skip
+        return publish(
+            conn,
+            target,
+            PUBLISHED_TABLES,
+            run_id=run_id,
+            as_of=as_of,
+            make_current=True,
+            documentation=documentation,
+            appended=APPENDED_TABLES,
+        )
 
     def add_snapshot(conn, months: int) -> str:
         conn.execute(
@@ -480,9 +519,16 @@ def test_a_new_snapshot_is_appended_to_the_current_file_and_a_changed_past_build
         in_order = conn.sql("select * from marts.account_snapshots order by as_of_date, account_id").pl()
         assert pl.read_parquet(folder).equals(in_order)
         assert conn.sql(f"select count(*) from '{folder}/*.parquet'").fetchall()[0][0] == in_order.height
-        whole = publish(conn, copy_run_output(first_publication, tmp_path / "whole"), PUBLISHED_TABLES,
-                        run_id="whole-run-0000", as_of=new_date, make_current=True, documentation=documentation,
-                        appended={})  # fmt: skip
+        whole = publish(
+            conn,
+            copy_run_output(first_publication, tmp_path / "whole"),
+            PUBLISHED_TABLES,
+            run_id="whole-run-0000",
+            as_of=new_date,
+            make_current=True,
+            documentation=documentation,
+            appended={},
+        )
         assert "appended_rows_of" not in whole.manifest
         size, whole_size = ((p.path / "alms.duckdb").stat().st_size for p in (appended, whole))
         assert size <= whole_size + 2 * 262_144 * 4, (size, whole_size)  # a few blocks of 256 kB at most
@@ -528,9 +574,16 @@ def test_a_damaged_current_file_is_not_appended_to_but_built_whole(first_publica
     damaged.write_bytes(b"not a DuckDB file" * 1000)
     told: list[str] = []
     with duckdb.connect(str(output / "work" / "warehouse.duckdb")) as conn:
-        made = publish(conn, output, PUBLISHED_TABLES, run_id="second-run-0000", as_of="2026-10-31",
-                       make_current=True, progress=told.append,
-                       documentation={table: TableDoc(*table_documentation(*table)) for table in PUBLISHED_TABLES})  # fmt: skip
+        made = publish(
+            conn,
+            output,
+            PUBLISHED_TABLES,
+            run_id="second-run-0000",
+            as_of="2026-10-31",
+            make_current=True,
+            progress=told.append,
+            documentation={table: TableDoc(*table_documentation(*table)) for table in PUBLISHED_TABLES},
+        )
         assert "appended_rows_of" not in made.manifest
         published_matches_warehouse(conn, made.path)
     reasons = [line for line in told if "could not be reused" in line]

@@ -34,25 +34,76 @@ def published(env: dict, sql: str) -> pl.DataFrame:
 
 
 def add_scoring_inputs(data_dir: Path) -> None:
-    write_csv(data_dir / "opportunities" / "crm.csv", list(OPPORTUNITIES.columns), [
-        {"source_system": "nat", "opportunity_id": "O1", "source_client_id": "N3", "stage": "Negotiation",
-         "amount": "20000.00", "currency": "USD", "expected_close_date": "2027-01-15"},
-        {"source_system": "loc", "opportunity_id": "O2", "source_client_id": "L2", "stage": "proposal",
-         "amount": "1000.00", "currency": "CAD", "probability": "40"},
-        {"source_system": "nat", "opportunity_id": "O3", "source_client_id": "N2", "stage": "closed_won",
-         "amount": "5000.00", "currency": "USD"},
-        {"source_system": "nat", "opportunity_id": "O4", "source_client_id": "N2", "stage": "proposal",
-         "amount": "-5.00", "currency": "USD"},  # negative: quarantined
-        {"source_system": "nat", "opportunity_id": "O5", "source_client_id": "N404", "stage": "proposal",
-         "amount": "5.00", "currency": "USD"},  # unknown client: quarantined
-    ])  # fmt: skip
-    write_csv(data_dir / "prospects.csv", list(PROSPECTS.columns), [
-        {"prospect_id": "P1", "name": "Hooli Inc", "industry": "Technology", "employee_count": "800", "owner_id": "S2"},
-        {"prospect_id": "P2", "name": "Vandelay Industries", "industry": "Retail", "employee_count": "40",
-         "owner_id": "S2"},
-        {"prospect_id": "P3", "name": "ACME Holdings", "domain": "acme.com", "owner_id": "S1"},  # already a client
-        {"prospect_id": "P4", "name": "Massive Dynamic", "employee_count": "many", "owner_id": "S1"},
-    ])  # fmt: skip
+    write_csv(
+        data_dir / "opportunities" / "crm.csv",
+        list(OPPORTUNITIES.columns),
+        [
+            {
+                "source_system": "nat",
+                "opportunity_id": "O1",
+                "source_client_id": "N3",
+                "stage": "Negotiation",
+                "amount": "20000.00",
+                "currency": "USD",
+                "expected_close_date": "2027-01-15",
+            },
+            {
+                "source_system": "loc",
+                "opportunity_id": "O2",
+                "source_client_id": "L2",
+                "stage": "proposal",
+                "amount": "1000.00",
+                "currency": "CAD",
+                "probability": "40",
+            },
+            {
+                "source_system": "nat",
+                "opportunity_id": "O3",
+                "source_client_id": "N2",
+                "stage": "closed_won",
+                "amount": "5000.00",
+                "currency": "USD",
+            },
+            {
+                "source_system": "nat",
+                "opportunity_id": "O4",
+                "source_client_id": "N2",
+                "stage": "proposal",
+                "amount": "-5.00",
+                "currency": "USD",
+            },  # negative: quarantined
+            {
+                "source_system": "nat",
+                "opportunity_id": "O5",
+                "source_client_id": "N404",
+                "stage": "proposal",
+                "amount": "5.00",
+                "currency": "USD",
+            },  # unknown client: quarantined
+        ],
+    )
+    write_csv(
+        data_dir / "prospects.csv",
+        list(PROSPECTS.columns),
+        [
+            {
+                "prospect_id": "P1",
+                "name": "Hooli Inc",
+                "industry": "Technology",
+                "employee_count": "800",
+                "owner_id": "S2",
+            },
+            {
+                "prospect_id": "P2",
+                "name": "Vandelay Industries",
+                "industry": "Retail",
+                "employee_count": "40",
+                "owner_id": "S2",
+            },
+            {"prospect_id": "P3", "name": "ACME Holdings", "domain": "acme.com", "owner_id": "S1"},  # already a client
+            {"prospect_id": "P4", "name": "Massive Dynamic", "employee_count": "many", "owner_id": "S1"},
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -178,16 +229,48 @@ def test_too_many_targets_for_one_seller_is_an_error(bad_picks_run):
 
 
 def test_overrides_apply_until_they_expire_and_unknown_ones_are_reported(pipeline_env, inputs_dir):
-    write_csv(inputs_dir / "overrides.csv", list(ACCOUNT_OVERRIDES.columns), [
-        {"source_system": "nat", "source_client_id": "N3", "field": "tier", "value": "high", "set_by": "sam@example.com",
-         "reason": "board-level relationship", "valid_until": "2027-03-31"},
-        {"source_system": "nat", "source_client_id": "N1", "field": "designation", "value": "secondary",
-         "set_by": "sam@example.com", "reason": "in dispute", "valid_until": "2026-06-30"},  # expired
-        {"source_system": "nat", "source_client_id": "N2", "field": "designation", "value": "key", "set_by": "alex",
-         "reason": "strategic logo", "valid_until": "2027-01-01"},
-        {"source_system": "nat", "source_client_id": "N77", "field": "tier", "value": "low", "set_by": "alex",
-         "reason": "typo in the id", "valid_until": "2027-01-01"},
-    ])  # fmt: skip
+    write_csv(
+        inputs_dir / "overrides.csv",
+        list(ACCOUNT_OVERRIDES.columns),
+        [
+            {
+                "source_system": "nat",
+                "source_client_id": "N3",
+                "field": "tier",
+                "value": "high",
+                "set_by": "sam@example.com",
+                "reason": "board-level relationship",
+                "valid_until": "2027-03-31",
+            },
+            {
+                "source_system": "nat",
+                "source_client_id": "N1",
+                "field": "designation",
+                "value": "secondary",
+                "set_by": "sam@example.com",
+                "reason": "in dispute",
+                "valid_until": "2026-06-30",
+            },  # expired
+            {
+                "source_system": "nat",
+                "source_client_id": "N2",
+                "field": "designation",
+                "value": "key",
+                "set_by": "alex",
+                "reason": "strategic logo",
+                "valid_until": "2027-01-01",
+            },
+            {
+                "source_system": "nat",
+                "source_client_id": "N77",
+                "field": "tier",
+                "value": "low",
+                "set_by": "alex",
+                "reason": "typo in the id",
+                "valid_until": "2027-01-01",
+            },
+        ],
+    )
     success, errors = run_in_memory()
     assert success, errors  # not applying an override warns; it does not fail the run
     initech = published(

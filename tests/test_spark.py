@@ -234,17 +234,23 @@ def test_jaro_winkler_in_spark_sql_is_duckdbs_to_the_bit(session, tmp_path):
     pairs.write_parquet(tmp_path / "pairs.parquet")
     calls = {"plain": ("a", "b", None), "cutoff": ("a", "b", 0.87), "reversed": ("b", "a", None)}
     duck = duckdb.sql(
-        "select n, " + ", ".join(f"jaro_winkler_similarity({x}, {y}{'' if c is None else f', {c}'}) as {name}"
-                                 for name, (x, y, c) in calls.items()) + " from pairs order by n"
-    ).pl()  # fmt: skip
+        "select n, "
+        + ", ".join(
+            f"jaro_winkler_similarity({x}, {y}{'' if c is None else f', {c}'}) as {name}"
+            for name, (x, y, c) in calls.items()
+        )
+        + " from pairs order by n"
+    ).pl()
     spark = pl.from_arrow(
         session.sql(
             "select n, "
-            + ", ".join(f"{jaro_winkler_sql(x, y, '0.0D' if c is None else f'{c}D')} as {name}"
-                        for name, (x, y, c) in calls.items())
+            + ", ".join(
+                f"{jaro_winkler_sql(x, y, '0.0D' if c is None else f'{c}D')} as {name}"
+                for name, (x, y, c) in calls.items()
+            )
             + f" from parquet.`{tmp_path / 'pairs.parquet'}` order by n"
         ).toArrow()
-    )  # fmt: skip
+    )
     assert spark.equals(duck)
     assert duck.filter(pl.col("plain").is_between(0.0, 1.0, closed="none")).height > 2000  # not all 0 or 1
 
@@ -290,8 +296,12 @@ def test_the_matchers_pairs_on_spark_are_duckdbs(both_engines, session):
         .filter(pl.col("right_id") < prepared.height)
         .join(pairs, on=["left_id", "right_id"], how="anti")
     )
-    decided = pl.concat([pairs.head(1).select("left_id", "right_id", pl.lit("cannot_link").alias("decision")),
-                         far.head(1).with_columns(pl.lit("must_link").alias("decision"))]).sort("left_id", "right_id")  # fmt: skip
+    decided = pl.concat(
+        [
+            pairs.head(1).select("left_id", "right_id", pl.lit("cannot_link").alias("decision")),
+            far.head(1).with_columns(pl.lit("must_link").alias("decision")),
+        ]
+    ).sort("left_id", "right_id")
     duck_scored, duck_report, duck_estimates = score_candidate_pairs(prepared, decided, settings, _PhaseClock(None))
     spark_scored, spark_report, spark_estimates = spark_scorer(session)(prepared, decided, settings, _PhaseClock(None))
     assert spark_scored.equals(duck_scored) and spark_estimates == duck_estimates and spark_report == duck_report

@@ -62,11 +62,24 @@ def webserver(small_run, tmp_path_factory):
     port = _free_port()
     log = (tmp_path / "webserver.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "dagster_webserver", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", "127.0.0.1",
-         "-p", str(port)],
-        cwd=REPO_ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT,
-        preexec_fn=_default_signals, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "dagster_webserver",
+            "-w",
+            str(REPO_ROOT / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=REPO_ROOT,
+        env=environ,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_default_signals,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90

@@ -246,15 +246,22 @@ def _least_squares_weights(prepared: pl.DataFrame, criteria: list[str]) -> dict[
     filled = prepared.select(
         by,
         (pl.col("change").rank("average").over(by) / pl.len().over(by) * 100).alias("_y"),
-        *(pl.col(f"{c}_score").fill_null(pl.col(f"{c}_score").mean().over(by)).fill_null(0.0).alias(c) for c in criteria),
-    )  # fmt: skip
+        *(
+            pl.col(f"{c}_score").fill_null(pl.col(f"{c}_score").mean().over(by)).fill_null(0.0).alias(c)
+            for c in criteria
+        ),
+    )
     centred = filled.select(*(pl.col(c) - pl.col(c).mean().over(by) for c in [*criteria, "_y"]))
     n = len(criteria)
     sums = centred.select(
-        *(((pl.col(a) * pl.col(b)).sum()).alias(f"{i}:{j}") for i, a in enumerate(criteria)
-          for j, b in enumerate(criteria) if j >= i),
+        *(
+            ((pl.col(a) * pl.col(b)).sum()).alias(f"{i}:{j}")
+            for i, a in enumerate(criteria)
+            for j, b in enumerate(criteria)
+            if j >= i
+        ),
         *(((pl.col(a) * pl.col("_y")).sum()).alias(f"y:{i}") for i, a in enumerate(criteria)),
-    ).row(0, named=True)  # fmt: skip
+    ).row(0, named=True)
     gram = np.zeros((n, n))
     for i in range(n):
         for j in range(i, n):
@@ -541,10 +548,13 @@ def table(result: BacktestResult, config: ScoringConfig) -> pl.DataFrame:
     )
     mean = result.summary.with_columns(pl.lit(None, pl.Date).alias("as_of_date"))
     if result.summary.height == 0:
-        mean = pl.DataFrame({"ranking": [r for r in RANKINGS if r not in ("suggested_score", "nearby_score")]}).with_columns(
-            pl.lit(None, pl.Date).alias("as_of_date"), pl.lit(0, pl.Int64).alias("snapshots"),
+        mean = pl.DataFrame(
+            {"ranking": [r for r in RANKINGS if r not in ("suggested_score", "nearby_score")]}
+        ).with_columns(
+            pl.lit(None, pl.Date).alias("as_of_date"),
+            pl.lit(0, pl.Int64).alias("snapshots"),
             pl.lit(0, pl.Int64).alias("accounts"),
-        )  # fmt: skip
+        )
     weights = {"score": describe_weights(config.weights), **{c: f"{c} 1.00" for c in CRITERIA}}
     if result.suggestion is not None:
         weights["suggested_score"] = describe_weights(result.suggestion.weights)

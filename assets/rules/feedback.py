@@ -169,8 +169,20 @@ def check_feedback(
             problems.append(f"{where}: feedback on {reference} of {day} is given twice")
             continue
         seen.add((seller, reference, day))
-        rows.append((row["source_file"], row["source_row"], seller, reference, kind, account_id, prospect_id,
-                     row["verdict"], row["reason"], day))  # fmt: skip
+        rows.append(
+            (
+                row["source_file"],
+                row["source_row"],
+                seller,
+                reference,
+                kind,
+                account_id,
+                prospect_id,
+                row["verdict"],
+                row["reason"],
+                day,
+            )
+        )
     if problems:
         shown = problems[:MAX_LISTED_PROBLEMS]
         more = f"\n... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
@@ -212,17 +224,23 @@ def join_snapshots(
     sources = keys.select("as_of_date", "snapshot_source").unique("as_of_date")
     frame = frame.join(sources, left_on="snapshot_as_of_date", right_on="as_of_date", how="left")
     holding = members.rename({"as_of_date": "snapshot_as_of_date", "account_id": "_account_then"})
-    frame = frame.join(holding, left_on=["snapshot_as_of_date", "reference"], right_on=["snapshot_as_of_date", "record"],
-                       how="left")  # fmt: skip
+    frame = frame.join(
+        holding, left_on=["snapshot_as_of_date", "reference"], right_on=["snapshot_as_of_date", "record"], how="left"
+    )
     groups = snapshots.select(
-        pl.col("as_of_date").alias("snapshot_as_of_date"), pl.col("account_id").alias("_account_then"),
-        "priority_score", "tier", "designation",
-    )  # fmt: skip
+        pl.col("as_of_date").alias("snapshot_as_of_date"),
+        pl.col("account_id").alias("_account_then"),
+        "priority_score",
+        "tier",
+        "designation",
+    )
     frame = frame.join(groups, on=["snapshot_as_of_date", "_account_then"], how="left")
     lead_rows = leads.select(
-        pl.col("as_of_date").alias("snapshot_as_of_date"), "prospect_id", pl.col("lead_score").alias("_lead_score"),
+        pl.col("as_of_date").alias("snapshot_as_of_date"),
+        "prospect_id",
+        pl.col("lead_score").alias("_lead_score"),
         pl.when(pl.col("is_recommended")).then(pl.lit("lead")).otherwise(pl.lit("prospect")).alias("_lead_designation"),
-    )  # fmt: skip
+    )
     frame = frame.join(lead_rows, on=["snapshot_as_of_date", "prospect_id"], how="left").with_columns(
         pl.coalesce("priority_score", "_lead_score").alias("priority_score"),
         pl.coalesce("designation", "_lead_designation").alias("designation"),

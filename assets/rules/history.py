@@ -29,8 +29,9 @@ from schemas.marts import AccountChanges, AccountSnapshots
 
 # The columns and types of marts.account_snapshots and marts.account_changes, as their pandera models define them.
 # a snapshot's own columns; its reporting_currency is added per snapshot by the asset (older snapshots keep theirs)
-SNAPSHOT_SCHEMA = {column: dtype for column, dtype in polars_schema(AccountSnapshots).items()
-                   if column != "reporting_currency"}  # fmt: skip
+SNAPSHOT_SCHEMA = {
+    column: dtype for column, dtype in polars_schema(AccountSnapshots).items() if column != "reporting_currency"
+}
 CHANGE_SCHEMA = polars_schema(AccountChanges)
 TRACKED = ("is_key_account", "tier", "designation", "owner_id")
 # The columns a snapshot reads of each of its inputs (the asset loads only these).

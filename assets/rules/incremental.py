@@ -167,12 +167,20 @@ def build_checked_lines(
             run_id,
         )
     finally:
-        for statement in (f"drop view if exists {SUBSET}", "drop table if exists recheck_lines",
-                          "drop table if exists recheck_keys"):  # fmt: skip
+        for statement in (
+            f"drop view if exists {SUBSET}",
+            "drop table if exists recheck_lines",
+            "drop table if exists recheck_keys",
+        ):
             conn.execute(statement)
     rows = conn.sql(f"select count(*) from {table}").fetchall()[0][0]
-    return {"how": "rechecked", "files_changed": len(changed), "files_gone": len(gone), "lines_checked": checked,
-            "rows": rows}  # fmt: skip
+    return {
+        "how": "rechecked",
+        "files_changed": len(changed),
+        "files_gone": len(gone),
+        "lines_checked": checked,
+        "rows": rows,
+    }
 
 
 def _in_transaction(conn, statements, parameters, table: str, parts: dict, run_id: str) -> None:

@@ -186,10 +186,14 @@ def part_fingerprints(
             "billing": read(m - 11, m),
         }
         after = {
-            n: reuse.fingerprint({}, {"complete": m + n <= end, "billing": read(m + 1, m + n) if m + n <= end else []},
-                                 code, RECONSTRUCTION_LIBRARIES)
+            n: reuse.fingerprint(
+                {},
+                {"complete": m + n <= end, "billing": read(m + 1, m + n) if m + n <= end else []},
+                code,
+                RECONSTRUCTION_LIBRARIES,
+            )
             for n in outcomes.HORIZONS
-        }  # fmt: skip
+        }
         before_fingerprint = reuse.fingerprint({}, before, code, RECONSTRUCTION_LIBRARIES)
         rows = reuse.fingerprint({}, {"before": before_fingerprint, "after": sorted(after.items())}, code, [])
         parts[day] = Part(rows, before_fingerprint, after)

@@ -137,9 +137,14 @@ def word_hits(records: pl.DataFrame, left_ids: np.ndarray, right_ids: np.ndarray
     distinct = codes.unique()
     t, s = (distinct // max(n_words, 1)).to_numpy(), (distinct % max(n_words, 1)).to_numpy()
     word_pairs = pl.DataFrame(
-        {"code": distinct, "t": vocabulary.gather(t), "s": vocabulary.gather(s), "t_typo": may_be_typo[t],
-         "s_typo": may_be_typo[s]}
-    )  # fmt: skip
+        {
+            "code": distinct,
+            "t": vocabulary.gather(t),
+            "s": vocabulary.gather(s),
+            "t_typo": may_be_typo[t],
+            "s_typo": may_be_typo[s],
+        }
+    )
     with scratch() as conn:
         conn.register("word_pairs", word_pairs)
         rule = same_word_sql("t", "s", "false", "false", "t_typo", "s_typo")
@@ -153,9 +158,13 @@ def word_hits(records: pl.DataFrame, left_ids: np.ndarray, right_ids: np.ndarray
 
 
 def could_meet(
-    t: np.ndarray, s: np.ndarray, first_byte: np.ndarray, letters: np.ndarray, may_lack: np.ndarray,
+    t: np.ndarray,
+    s: np.ndarray,
+    first_byte: np.ndarray,
+    letters: np.ndarray,
+    may_lack: np.ndarray,
     may_be_typo: np.ndarray,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """(pairs, x, y): word t[p, i] and word s[p, j] (ids) could be an abbreviation, an initial or a typo of each
     other: the same first byte (then anything may hold), or both may be typos and neither holds more letters the
     other lacks than Jaro-Winkler 0.88 allows (_MAX_LACKING_SHARE)."""

@@ -285,8 +285,12 @@ def group_outcomes(
         grouped = pl.concat(
             [
                 outcomes.select(
-                    *KEYS, kind.alias("group_kind"), value.alias("group_value"), "billing_before_12m",
-                    pl.col(AFTER[n]).alias("billing_after"), pl.lit(n, pl.Int64).alias("horizon_months"),
+                    *KEYS,
+                    kind.alias("group_kind"),
+                    value.alias("group_value"),
+                    "billing_before_12m",
+                    pl.col(AFTER[n]).alias("billing_after"),
+                    pl.lit(n, pl.Int64).alias("horizon_months"),
                 )
                 .drop_nulls("group_value")
                 .group_by(*KEYS, "group_kind", "group_value", "horizon_months")
@@ -294,13 +298,14 @@ def group_outcomes(
                 for n in horizons
                 for kind, value in _group_kinds()
             ]
-        )  # fmt: skip
+        )
         complete = pl.col("is_complete")
         per_active = pl.col("active_members").cast(pl.Float64)
         accounts = grouped.with_columns(
             pl.lit("accounts").alias("population"),
             pl.when(complete).then(pl.col("billing_after")).alias("billing_after"),
-            pl.when(complete & (pl.col("billing_before_12m") > 0)).then(pl.col("billing_change_share"))
+            pl.when(complete & (pl.col("billing_before_12m") > 0))
+            .then(pl.col("billing_change_share"))
             .alias("billing_change_share"),
             pl.when(complete).then(pl.col("median_account_change_share")).alias("median_account_change_share"),
             pl.when(complete & (per_active > 0)).then(pl.col("_grown") / per_active).alias("grown_share"),
@@ -308,7 +313,7 @@ def group_outcomes(
             pl.when(complete & (per_active > 0)).then(pl.col("churned_members") / per_active).alias("churn_share"),
             pl.lit(None, pl.Int64).alias("converted_members"),
             pl.lit(None, pl.Float64).alias("conversion_share"),
-        )  # fmt: skip
+        )
         parts.append(accounts)
     if leads is not None and leads.height:
         long = pl.concat(
@@ -317,14 +322,16 @@ def group_outcomes(
                     "as_of_date",
                     pl.lit("reconstructed").alias("snapshot_source"),
                     pl.lit("lead").alias("group_kind"),
-                    pl.when(pl.col("is_recommended")).then(pl.lit("recommended")).otherwise(pl.lit("not_recommended"))
+                    pl.when(pl.col("is_recommended"))
+                    .then(pl.lit("recommended"))
+                    .otherwise(pl.lit("not_recommended"))
                     .alias("group_value"),
                     pl.col(CONVERTED[n]).alias("is_converted"),
                     pl.lit(n, pl.Int64).alias("horizon_months"),
                 )
                 for n in horizons
             ]
-        )  # fmt: skip
+        )
         grouped = long.group_by(*KEYS, "group_kind", "group_value", "horizon_months").agg(
             pl.len().cast(pl.Int64).alias("members"),
             pl.col("is_converted").is_not_null().all().alias("is_complete"),
@@ -341,11 +348,16 @@ def group_outcomes(
     if not parts:
         return pl.DataFrame(schema=GROUP_SCHEMA)
     frame = pl.concat(
-        [p.with_columns(pl.lit(None, dtype).alias(c) for c, dtype in GROUP_SCHEMA.items() if c not in p.columns
-                        and c not in ("window_start_date", "window_end_date", "is_small_group"))
-         for p in parts],
+        [
+            p.with_columns(
+                pl.lit(None, dtype).alias(c)
+                for c, dtype in GROUP_SCHEMA.items()
+                if c not in p.columns and c not in ("window_start_date", "window_end_date", "is_small_group")
+            )
+            for p in parts
+        ],
         how="diagonal_relaxed",
-    )  # fmt: skip
+    )
     frame = _window_dates(frame).with_columns((pl.col("members") < min_group_size).alias("is_small_group"))
     return (
         frame.select(list(GROUP_SCHEMA))

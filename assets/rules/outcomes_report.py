@@ -97,19 +97,34 @@ def outcomes_presentation(groups: pl.DataFrame, min_group_size: int) -> Presenta
             if found.height:
                 r = found.row(0, named=True)
                 order.append((kind, value, r))
-                rows.append([
-                    kind, value, r["snapshots"], f"{r['members']:,.0f}" + (" (small)" if r["small"] else ""),
-                    _pct(r["billing_change_share"]), _pct(r["median_account_change_share"]), _pct(r["churn_share"]),
-                    _pct(r["conversion_share"]),
-                ])  # fmt: skip
+                rows.append(
+                    [
+                        kind,
+                        value,
+                        r["snapshots"],
+                        f"{r['members']:,.0f}" + (" (small)" if r["small"] else ""),
+                        _pct(r["billing_change_share"]),
+                        _pct(r["median_account_change_share"]),
+                        _pct(r["churn_share"]),
+                        _pct(r["conversion_share"]),
+                    ]
+                )
     presentation.tables.append(
         (
             f"Mean over the snapshots with {horizon} complete months after them",
-            ["group", "value", "snapshots", "members", "billing change", "median account change", "churn",
-             "lead conversion"],
+            [
+                "group",
+                "value",
+                "snapshots",
+                "members",
+                "billing change",
+                "median account change",
+                "churn",
+                "lead conversion",
+            ],
             rows,
         )
-    )  # fmt: skip
+    )
     tiers = complete.filter((pl.col("population") == "accounts") & pl.col("group_kind").is_in(["tier", "all"])).sort(
         "as_of_date"
     )
@@ -117,25 +132,32 @@ def outcomes_presentation(groups: pl.DataFrame, min_group_size: int) -> Presenta
     series = {}
     for value in ("high", "medium", "low", "all"):
         by_date = dict(
-            tiers.filter(pl.col("group_value") == value).select(pl.col("as_of_date").cast(pl.String), "billing_change_share")
+            tiers.filter(pl.col("group_value") == value)
+            .select(pl.col("as_of_date").cast(pl.String), "billing_change_share")
             .iter_rows()
-        )  # fmt: skip
+        )
         if by_date:
             series[value] = [by_date.get(d) for d in dates]
     if series:
         presentation.charts.append(
             (
                 "billing change by tier",
-                line_chart(f"Billing change in the {horizon} months after each snapshot, by tier", dates, series,
-                           y_label="billing change"),
+                line_chart(
+                    f"Billing change in the {horizon} months after each snapshot, by tier",
+                    dates,
+                    series,
+                    y_label="billing change",
+                ),
             )
-        )  # fmt: skip
+        )
     bars = [(kind, value, r) for kind, value, r in order if kind in ("tier", "target", "target_source")]
     labels = {("tier", v): f"{v} tier" for v in ("high", "medium", "low", "none")} | {
-        ("target", "target"): "targets", ("target", "not_target"): "not targets",
-        ("target_source", "recommended"): "recommended", ("target_source", "seller_pick"): "seller-picked",
+        ("target", "target"): "targets",
+        ("target", "not_target"): "not targets",
+        ("target_source", "recommended"): "recommended",
+        ("target_source", "seller_pick"): "seller-picked",
         ("target_source", "override"): "override",
-    }  # fmt: skip
+    }
     if bars:
         presentation.charts.append(
             (
@@ -172,8 +194,9 @@ def outcomes_presentation(groups: pl.DataFrame, min_group_size: int) -> Presenta
     return presentation
 
 
-def backtest_presentation(summary: pl.DataFrame, weights: list[list[object]], notes: list[str], horizon: int,
-                          config_label: str) -> Presentation:  # fmt: skip
+def backtest_presentation(
+    summary: pl.DataFrame, weights: list[list[object]], notes: list[str], horizon: int, config_label: str
+) -> Presentation:
     """`summary`: the mean rows of marts.scoring_backtest; `weights`: rows criterion, current, suggested."""
     presentation = Presentation(
         title=f"Backtest of the decision matrix ({config_label}, {horizon}-month growth)",
@@ -189,15 +212,25 @@ def backtest_presentation(summary: pl.DataFrame, weights: list[list[object]], no
         return presentation
     rows = []
     for r in summary.iter_rows(named=True):
-        rows.append([
-            r["ranking"], r["snapshots"], None if r["spearman"] is None else f"{r['spearman']:.3f}",
-            None if r["top_accounts"] is None else f"{r['top_accounts']:,.0f}", _pct(r["gain_share"]),
-            _pct(r["precision"]), _pct(r["base_rate"]), None if r["lift"] is None else f"{r['lift']:.2f}",
-        ])  # fmt: skip
+        rows.append(
+            [
+                r["ranking"],
+                r["snapshots"],
+                None if r["spearman"] is None else f"{r['spearman']:.3f}",
+                None if r["top_accounts"] is None else f"{r['top_accounts']:,.0f}",
+                _pct(r["gain_share"]),
+                _pct(r["precision"]),
+                _pct(r["base_rate"]),
+                None if r["lift"] is None else f"{r['lift']:.2f}",
+            ]
+        )
     presentation.tables.append(
-        ("Mean over the snapshots", ["ranking", "snapshots", "Spearman", "top group", "gain share", "precision",
-                                     "base rate", "lift"], rows)
-    )  # fmt: skip
+        (
+            "Mean over the snapshots",
+            ["ranking", "snapshots", "Spearman", "top group", "gain share", "precision", "base rate", "lift"],
+            rows,
+        )
+    )
     ranked = [r for r in summary.iter_rows(named=True) if r["spearman"] is not None]
     if ranked:
         presentation.charts.append(
@@ -213,10 +246,13 @@ def backtest_presentation(summary: pl.DataFrame, weights: list[list[object]], no
         )
     if weights:
         presentation.tables.append(
-            ("Weights: current, and the suggestions (never applied; `alms backtest` writes them to files): the best on "
-             "the past, and the best within 0.10 of each current weight",
-             ["criterion", "current", "suggested", "nearby"], weights)
-        )  # fmt: skip
+            (
+                "Weights: current, and the suggestions (never applied; `alms backtest` writes them to files): the best on "
+                "the past, and the best within 0.10 of each current weight",
+                ["criterion", "current", "suggested", "nearby"],
+                weights,
+            )
+        )
     return presentation
 
 
@@ -253,8 +289,13 @@ def feedback_presentation(summary: pl.DataFrame) -> Presentation:
             group = part.filter(pl.col("group_value") == value)
             total = group.filter(pl.col("verdict") == "all")
             shares = dict(group.select("verdict", "share_of_group").iter_rows())
-            rows.append([value, total["feedback_rows"].item() if total.height else 0,
-                         *(_pct(shares.get(v, 0.0)) for v in verdicts)])  # fmt: skip
+            rows.append(
+                [
+                    value,
+                    total["feedback_rows"].item() if total.height else 0,
+                    *(_pct(shares.get(v, 0.0)) for v in verdicts),
+                ]
+            )
         return [dimension, "rows", *verdicts], rows
 
     header, rows = table("criterion")
@@ -264,10 +305,13 @@ def feedback_presentation(summary: pl.DataFrame) -> Presentation:
         presentation.charts.append(
             (
                 "disagreement by criterion",
-                bar_chart("Share of feedback that disagrees, by the criterion that drove the score",
-                          [r[0].replace("_", " ") for r in rows], {"disagree": disagree}),
+                bar_chart(
+                    "Share of feedback that disagrees, by the criterion that drove the score",
+                    [r[0].replace("_", " ") for r in rows],
+                    {"disagree": disagree},
+                ),
             )
-        )  # fmt: skip
+        )
     header, rows = table("seller")
     presentation.tables.append(("By seller", header, rows))
     return presentation

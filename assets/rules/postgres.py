@@ -255,8 +255,9 @@ def publish_to_postgres(
     except PostgresError as error:
         raise PostgresError(scrub(str(error), target.dsn)) from None
     except psycopg.Error as error:
-        raise PostgresError(f"PostgreSQL ({describe_target(target.dsn, target.schema)}): "
-                            f"{scrub(_message(error), target.dsn)}") from None  # fmt: skip
+        raise PostgresError(
+            f"PostgreSQL ({describe_target(target.dsn, target.schema)}): {scrub(_message(error), target.dsn)}"
+        ) from None
 
 
 def _message(error) -> str:
@@ -283,12 +284,15 @@ def _publish(conn, target, publication, manifest, name, run_id, log, started, pr
             "and granted limit 1",
             [key],
         ).fetchone()
-        raise PostgresError(f"PostgreSQL: another alms run is publishing to schema {schema} (backend pid "
-                            f"{holder[0] if holder else '?'})")  # fmt: skip
+        raise PostgresError(
+            f"PostgreSQL: another alms run is publishing to schema {schema} (backend pid "
+            f"{holder[0] if holder else '?'})"
+        )
     try:
         if _current_publication(conn, schema) == name:
-            return PostgresResult(publication=name, schema=schema, state="up_to_date",
-                                  seconds=time.perf_counter() - started)  # fmt: skip
+            return PostgresResult(
+                publication=name, schema=schema, state="up_to_date", seconds=time.perf_counter() - started
+            )
         notes = _drop_leftovers(conn, schema, log)
         stage = f"{schema}_stage_{_suffix(run_id)}"
         with duckdb.connect(str(publication / PUBLISHED_FILE), read_only=True) as source:
@@ -306,9 +310,15 @@ def _publish(conn, target, publication, manifest, name, run_id, log, started, pr
                     conn.autocommit = True
                     conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(stage)))
                 raise
-        return PostgresResult(publication=name, schema=schema, state="published",
-                              tables={t.name: t.rows for t in tables}, seconds=time.perf_counter() - started,
-                              swap_attempts=attempts, notes=notes)  # fmt: skip
+        return PostgresResult(
+            publication=name,
+            schema=schema,
+            state="published",
+            tables={t.name: t.rows for t in tables},
+            seconds=time.perf_counter() - started,
+            swap_attempts=attempts,
+            notes=notes,
+        )
     finally:
         with contextlib.suppress(Exception):
             conn.autocommit = True
@@ -361,8 +371,17 @@ def _check_against_manifest(tables: list[Table], manifest: dict) -> None:
         raise PostgresError(f"PostgreSQL: the DuckDB publication does not match its manifest: {'; '.join(differences)}")
 
 
-def _load(conn, source, tables: list[Table], stage: str, target: PostgresTarget, manifest: dict, log, progress,
-          views: list[View] = ()) -> None:  # fmt: skip
+def _load(
+    conn,
+    source,
+    tables: list[Table],
+    stage: str,
+    target: PostgresTarget,
+    manifest: dict,
+    log,
+    progress,
+    views: list[View] = (),
+) -> None:
     """Create the stage schema and load every table into it, with comments, the deprecated `views` and the reader
     role's grants, committed."""
     from psycopg import sql
@@ -370,8 +389,10 @@ def _load(conn, source, tables: list[Table], stage: str, target: PostgresTarget,
     conn.autocommit = False
     schema_id = sql.Identifier(stage)
     conn.execute(sql.SQL("create schema {}").format(schema_id))
-    comment = (f"alms publication {manifest['publication']} (run {manifest.get('run_id', '?')}, as of "
-               f"{manifest.get('as_of_date', '?')}): the marts, replaced whole by each publication")  # fmt: skip
+    comment = (
+        f"alms publication {manifest['publication']} (run {manifest.get('run_id', '?')}, as of "
+        f"{manifest.get('as_of_date', '?')}): the marts, replaced whole by each publication"
+    )
     conn.execute(sql.SQL("comment on schema {} is {}").format(schema_id, sql.Literal(comment)))
     with tempfile.TemporaryDirectory(prefix="alms-postgres-") as folder:
         for number, table in enumerate(tables, start=1):
@@ -389,12 +410,17 @@ def _load(conn, source, tables: list[Table], stage: str, target: PostgresTarget,
                 conn.execute(sql.SQL("comment on table {} is {}").format(table_id, sql.Literal(table.comment)))
             for column in table.columns:
                 if column.comment:
-                    conn.execute(sql.SQL("comment on column {}.{} is {}").format(
-                        table_id, sql.Identifier(column.name), sql.Literal(column.comment)))  # fmt: skip
+                    conn.execute(
+                        sql.SQL("comment on column {}.{} is {}").format(
+                            table_id, sql.Identifier(column.name), sql.Literal(column.comment)
+                        )
+                    )
             csv_path = Path(folder) / f"{table.name}.csv"
             # every non-null value quoted, so PostgreSQL reads an unquoted empty field as null and "" as ''
-            source.execute(f"copy marts.\"{table.name}\" to '{str(csv_path).replace(chr(39), chr(39) * 2)}' "
-                           "(format csv, header false, force_quote *)")  # fmt: skip
+            source.execute(
+                f"copy marts.\"{table.name}\" to '{str(csv_path).replace(chr(39), chr(39) * 2)}' "
+                "(format csv, header false, force_quote *)"
+            )
             names = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
             with (
                 conn.cursor() as cursor,
@@ -412,14 +438,16 @@ def _load(conn, source, tables: list[Table], stage: str, target: PostgresTarget,
         select = sql.SQL(", ").join(
             sql.SQL("{} as {}").format(sql.Identifier(column), sql.Identifier(name)) for column, name, _ in view.columns
         )
-        conn.execute(sql.SQL("create view {} as select {} from {}").format(
-            view_id, select, sql.Identifier(stage, view.table)))  # fmt: skip
+        conn.execute(
+            sql.SQL("create view {} as select {} from {}").format(view_id, select, sql.Identifier(stage, view.table))
+        )
         if view.comment:
             conn.execute(sql.SQL("comment on view {} is {}").format(view_id, sql.Literal(view.comment)))
         for _, name, comment in view.columns:
             if comment:
-                conn.execute(sql.SQL("comment on column {}.{} is {}").format(
-                    view_id, sql.Identifier(name), sql.Literal(comment)))  # fmt: skip
+                conn.execute(
+                    sql.SQL("comment on column {}.{} is {}").format(view_id, sql.Identifier(name), sql.Literal(comment))
+                )
     if target.reader_role:
         role = sql.Identifier(target.reader_role)
         conn.execute(sql.SQL("grant usage on schema {} to {}").format(schema_id, role))
@@ -441,7 +469,7 @@ def _check_loaded(conn, stage: str, tables: list[Table], views: list[View] = ())
                 "order by c.table_name, c.ordinal_position",
                 [stage],
             ).fetchall()
-        )  # fmt: skip
+        )
     }
     expected = {t.name: [c.name for c in t.columns] for t in tables} | {
         v.name: [name for _, name, _ in v.columns] for v in views
@@ -450,8 +478,10 @@ def _check_loaded(conn, stage: str, tables: list[Table], views: list[View] = ())
         missing = sorted(set(expected) - set(loaded))
         extra = sorted(set(loaded) - set(expected))
         columns = sorted(n for n in set(expected) & set(loaded) if expected[n] != loaded[n])
-        raise PostgresError(f"PostgreSQL: the loaded tables differ from the DuckDB publication (missing: "
-                            f"{missing or 'none'}; unexpected: {extra or 'none'}; other columns: {columns or 'none'})")  # fmt: skip
+        raise PostgresError(
+            f"PostgreSQL: the loaded tables differ from the DuckDB publication (missing: "
+            f"{missing or 'none'}; unexpected: {extra or 'none'}; other columns: {columns or 'none'})"
+        )
     counts = {
         t.name: conn.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(stage, t.name))).fetchone()[0]
         for t in tables
@@ -481,18 +511,30 @@ def _swap(conn, stage: str, schema: str, suffix: str, lock_timeout: float) -> in
         try:
             with conn.transaction():
                 conn.execute(f"set local lock_timeout = '{ATTEMPT_LOCK_TIMEOUT_MS}ms'")
-                live = [row[0] for row in conn.execute(
-                    "select tablename from pg_tables where schemaname = %s order by tablename", [schema]).fetchall()]  # fmt: skip
+                live = [
+                    row[0]
+                    for row in conn.execute(
+                        "select tablename from pg_tables where schemaname = %s order by tablename", [schema]
+                    ).fetchall()
+                ]
                 exists = conn.execute("select 1 from pg_namespace where nspname = %s", [schema]).fetchone()
-                views = [row[0] for row in conn.execute(
-                    "select viewname from pg_views where schemaname = %s and viewname = any(%s) order by viewname",
-                    [schema, ours]).fetchall()]  # fmt: skip
+                views = [
+                    row[0]
+                    for row in conn.execute(
+                        "select viewname from pg_views where schemaname = %s and viewname = any(%s) order by viewname",
+                        [schema, ours],
+                    ).fetchall()
+                ]
                 if live:
                     names = sql.SQL(", ").join(sql.Identifier(schema, name) for name in views + live)
                     conn.execute(sql.SQL("lock table {} in access exclusive mode").format(names))
                 if exists:
-                    conn.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(schema), sql.Identifier(old)))  # fmt: skip
-                conn.execute(sql.SQL("alter schema {} rename to {}").format(sql.Identifier(stage), sql.Identifier(schema)))  # fmt: skip
+                    conn.execute(
+                        sql.SQL("alter schema {} rename to {}").format(sql.Identifier(schema), sql.Identifier(old))
+                    )
+                conn.execute(
+                    sql.SQL("alter schema {} rename to {}").format(sql.Identifier(stage), sql.Identifier(schema))
+                )
                 if exists:
                     # without cascade: a view of someone else's over these tables stops the swap (and says which)
                     # instead of being dropped with them; the deprecated views alms made go first
@@ -527,11 +569,17 @@ def _holders(conn, schema: str) -> str:
         if rows:  # state and start are null for other users' sessions unless the publisher has pg_read_all_stats
             return "held by " + ", ".join(
                 " ".join(
-                    [f"pid {pid} user {user}", f"application {app}" if app else "", state or "",
-                     f"since {start:%Y-%m-%d %H:%M:%S %Z}" if start else ""]
-                ).replace("  ", " ").strip()
+                    [
+                        f"pid {pid} user {user}",
+                        f"application {app}" if app else "",
+                        state or "",
+                        f"since {start:%Y-%m-%d %H:%M:%S %Z}" if start else "",
+                    ]
+                )
+                .replace("  ", " ")
+                .strip()
                 for pid, user, app, state, start in rows
-            )  # fmt: skip
+            )
     return "held by sessions that have since ended"
 
 

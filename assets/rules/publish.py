@@ -595,9 +595,15 @@ def _write_tables(
                 by = by_value[(schema, name)][0]
                 progress(f"writing parquet/{name}/, a file per {by} (table {number} of {len(tables)})")
                 _write_parquet_by_value(
-                    conn, f"{alias}.{schema}.{name}", tables[(schema, name)], by_value[(schema, name)], options,
-                    folder / PARQUET / name, reusable or {}, digests if digests is not None else {},
-                )  # fmt: skip
+                    conn,
+                    f"{alias}.{schema}.{name}",
+                    tables[(schema, name)],
+                    by_value[(schema, name)],
+                    options,
+                    folder / PARQUET / name,
+                    reusable or {},
+                    digests if digests is not None else {},
+                )
                 continue
             progress(f"writing parquet/{name}.parquet (table {number} of {len(tables)})")
             digest = content_digest(conn, f"select * from {alias}.{schema}.{name}", tables[(schema, name)], options)

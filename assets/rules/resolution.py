@@ -58,25 +58,93 @@ STOP_WORDS = ["the", "of", "at", "and", "an", "on", "in", "for", "de", "la", "le
 # Words that tell sites of one organisation apart: two names that differ by these name different sites.
 # Words that name a division of an organisation: "Acme West" beside "Acme" or "Acme East" is another unit.
 DIVISIONS = [
-    "north", "south", "east", "west", "ne", "nw", "se", "sw", "northeast", "northwest", "southeast", "southwest",
-    "northern", "southern", "eastern", "western", "central", "midwest", "midwestern", "pacific", "atlantic",
-    "mountain", "gulf", "coastal", "region", "regional", "division",
-]  # fmt: skip
+    "north",
+    "south",
+    "east",
+    "west",
+    "ne",
+    "nw",
+    "se",
+    "sw",
+    "northeast",
+    "northwest",
+    "southeast",
+    "southwest",
+    "northern",
+    "southern",
+    "eastern",
+    "western",
+    "central",
+    "midwest",
+    "midwestern",
+    "pacific",
+    "atlantic",
+    "mountain",
+    "gulf",
+    "coastal",
+    "region",
+    "regional",
+    "division",
+]
 # Words that tell sites apart (with numbers and the record's own city): two names that differ by them on both sides
 # name different sites.
 DISCRIMINATORS = DIVISIONS + [
-    "upper", "lower", "uptown", "downtown", "midtown", "ii", "iii", "iv", "vi", "first", "second", "third", "1st",
-    "2nd", "3rd", "4th", "5th", "inner", "outer", "metro", "branch", "campus", "annex", "depot", "store", "unit",
-]  # fmt: skip
-NAME_LEVELS = {9: "exact", 8: "same_words", 7: "contained", 6: "contained_common_words", 5: "acronym", 4: "partial",
-               3: "shares_rare_word", 2: "shares_common_word_or_spelling", 1: "conflicting_qualifiers",
-               0: "different"}  # fmt: skip
-LOCATION_LEVELS = {6: "same_address", 5: "same_address_other_postal", 4: "same_street", 3: "same_postal",
-                   2: "same_city_no_postal", 1: "same_city_or_postal_only", 0: "different"}  # fmt: skip
+    "upper",
+    "lower",
+    "uptown",
+    "downtown",
+    "midtown",
+    "ii",
+    "iii",
+    "iv",
+    "vi",
+    "first",
+    "second",
+    "third",
+    "1st",
+    "2nd",
+    "3rd",
+    "4th",
+    "5th",
+    "inner",
+    "outer",
+    "metro",
+    "branch",
+    "campus",
+    "annex",
+    "depot",
+    "store",
+    "unit",
+]
+NAME_LEVELS = {
+    9: "exact",
+    8: "same_words",
+    7: "contained",
+    6: "contained_common_words",
+    5: "acronym",
+    4: "partial",
+    3: "shares_rare_word",
+    2: "shares_common_word_or_spelling",
+    1: "conflicting_qualifiers",
+    0: "different",
+}
+LOCATION_LEVELS = {
+    6: "same_address",
+    5: "same_address_other_postal",
+    4: "same_street",
+    3: "same_postal",
+    2: "same_city_no_postal",
+    1: "same_city_or_postal_only",
+    0: "different",
+}
 PHONE_LEVELS = {2: "same", 1: "same_local_number", 0: "different"}
 DOMAIN_LEVELS = {2: "same", 1: "same_stem", 0: "different"}
-FIELD_LEVELS = {"name_level": NAME_LEVELS, "location_level": LOCATION_LEVELS, "phone_level": PHONE_LEVELS,
-                "domain_level": DOMAIN_LEVELS}  # fmt: skip
+FIELD_LEVELS = {
+    "name_level": NAME_LEVELS,
+    "location_level": LOCATION_LEVELS,
+    "phone_level": PHONE_LEVELS,
+    "domain_level": DOMAIN_LEVELS,
+}
 FIELDS = tuple(FIELD_LEVELS)
 LEVELS = {column: tuple(sorted(levels)) for column, levels in FIELD_LEVELS.items()}
 EXACT_NAME = 9
@@ -112,15 +180,45 @@ U_PRIOR_PAIRS = 1000.0
 # The comparison SQL holds a name's word flags as bits of a BIGINT: words past this many are not compared.
 MAX_NAME_WORDS = 62
 COUNTRIES = {
-    "us": "us", "usa": "us", "united states": "us", "united states of america": "us", "u s": "us", "u s a": "us",
-    "ca": "ca", "can": "ca", "canada": "ca", "au": "au", "aus": "au", "australia": "au",
-    "uk": "gb", "gb": "gb", "united kingdom": "gb", "great britain": "gb",
-}  # fmt: skip
+    "us": "us",
+    "usa": "us",
+    "united states": "us",
+    "united states of america": "us",
+    "u s": "us",
+    "u s a": "us",
+    "ca": "ca",
+    "can": "ca",
+    "canada": "ca",
+    "au": "au",
+    "aus": "au",
+    "australia": "au",
+    "uk": "gb",
+    "gb": "gb",
+    "united kingdom": "gb",
+    "great britain": "gb",
+}
 STREET_WORDS = {
-    "street": "st", "avenue": "ave", "av": "ave", "road": "rd", "drive": "dr", "boulevard": "blvd", "lane": "ln",
-    "court": "ct", "crescent": "cres", "place": "pl", "highway": "hwy", "parkway": "pkwy", "terrace": "terr",
-    "square": "sq", "north": "n", "south": "s", "east": "e", "west": "w", "circle": "cir", "way": "way",
-}  # fmt: skip
+    "street": "st",
+    "avenue": "ave",
+    "av": "ave",
+    "road": "rd",
+    "drive": "dr",
+    "boulevard": "blvd",
+    "lane": "ln",
+    "court": "ct",
+    "crescent": "cres",
+    "place": "pl",
+    "highway": "hwy",
+    "parkway": "pkwy",
+    "terrace": "terr",
+    "square": "sq",
+    "north": "n",
+    "south": "s",
+    "east": "e",
+    "west": "w",
+    "circle": "cir",
+    "way": "way",
+}
 
 
 @dataclass(frozen=True)
@@ -172,8 +270,17 @@ def _ascii_lower(expr: pl.Expr) -> pl.Expr:
 def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tuple[pl.DataFrame, set[str]]:
     """One row per record with an integer id and every comparison key; and the set of common name words."""
     # the columns the matcher reads (the records' other columns would only be copied along)
-    matched_columns = ["source_system", "source_client_id", "name", "domain", "address", "city", "postal_code",
-                       "country", "phone"]  # fmt: skip
+    matched_columns = [
+        "source_system",
+        "source_client_id",
+        "name",
+        "domain",
+        "address",
+        "city",
+        "postal_code",
+        "country",
+        "phone",
+    ]
     ordered = records.lazy().select(matched_columns)
     if not _strictly_increasing(records, "source_system", "source_client_id"):
         ordered = ordered.sort("source_system", "source_client_id")
@@ -311,8 +418,13 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
     attached = (
         prepared.select("record_id", "name_key")
         .join(per_record, on="record_id", how="left", maintain_order="left")
-        .join(sites.group_by("name_key").len("name_sites"), on="name_key", how="left", nulls_equal=True,
-              maintain_order="left")
+        .join(
+            sites.group_by("name_key").len("name_sites"),
+            on="name_key",
+            how="left",
+            nulls_equal=True,
+            maintain_order="left",
+        )
         .with_columns(
             pl.when(pl.col("token_count") >= 2).then(pl.col("initials")).alias("initials"),
             pl.when((pl.col("token_count") == 1) & pl.col("tokens").list.first().str.contains(r"^[a-z]{2,6}$"))
@@ -324,7 +436,7 @@ def prepare_records(records: pl.DataFrame, settings: ResolutionSettings) -> tupl
             ).alias("name_tf"),
         )
         .drop("record_id", "name_key", "name_sites")
-    )  # fmt: skip
+    )
     prepared = pl.concat([prepared.drop("name_tokens"), attached], how="horizontal").with_columns(
         # words that together weigh as much as one word short of common are together rare ("Mendoza Nelson")
         pl.lit(math.log((n_names + 1.0) / cutoff)).alias("rare_weight")
@@ -486,11 +598,14 @@ def candidate_pairs(prepared: pl.DataFrame, settings: ResolutionSettings) -> tup
     pair = pl.col("code") // 2
     report = {
         # a pair that shares both rare words is joined twice by a word rule: counted once
-        "pairs_by_rule": {rule: found[i].select(pair.n_unique()).item() if i < len(BLOCKING_RULES) and
-                          any(key in _WORD_KEYS for key in BLOCKING_RULES[rule]) else found[i].height
-                          for i, rule in enumerate([*BLOCKING_RULES, "acronym+city"])},
+        "pairs_by_rule": {
+            rule: found[i].select(pair.n_unique()).item()
+            if i < len(BLOCKING_RULES) and any(key in _WORD_KEYS for key in BLOCKING_RULES[rule])
+            else found[i].height
+            for i, rule in enumerate([*BLOCKING_RULES, "acronym+city"])
+        },
         "blocks_skipped": skipped,
-    }  # fmt: skip
+    }
     # sorted, a pair's codes lie side by side, the training one (even) first: the first of each pair is kept
     unique = (
         pl.concat(found)
@@ -539,9 +654,13 @@ def _bit(mask: str, position: str) -> str:
 # SQL: the left name's word t (position i) and the right name's word s (position j) are the same word (see
 # assets.rules.name_words)
 SAME_WORD = same_word_sql(
-    "t", "s", _bit("l_qualifier_mask", "i"), _bit("r_qualifier_mask", "j"), _bit("l_typo_mask", "i"),
+    "t",
+    "s",
+    _bit("l_qualifier_mask", "i"),
+    _bit("r_qualifier_mask", "j"),
+    _bit("l_typo_mask", "i"),
     _bit("r_typo_mask", "j"),
-)  # fmt: skip
+)
 
 
 def _shared_weight(side: str) -> str:
@@ -719,10 +838,29 @@ COMPARISONS_SQL_GIVEN_HITS = _comparisons_sql(hits_given=True)
 
 def comparison_records(prepared: pl.DataFrame) -> pl.DataFrame:
     """The records' columns that COMPARISONS_SQL reads (as `prepared`), on either engine."""
-    columns = ["record_id", "name_key", "name_compact", "tokens", "token_weights", "common_mask", "qualifier_mask",
-               "division_mask", "typo_mask", "initials", "acronym_token", "name_tf", "domain_key", "domain_stem",
-               "phone_key", "postal_code_key", "house_number", "street_key", "city_key", "country_key",
-               "rare_weight"]  # fmt: skip
+    columns = [
+        "record_id",
+        "name_key",
+        "name_compact",
+        "tokens",
+        "token_weights",
+        "common_mask",
+        "qualifier_mask",
+        "division_mask",
+        "typo_mask",
+        "initials",
+        "acronym_token",
+        "name_tf",
+        "domain_key",
+        "domain_stem",
+        "phone_key",
+        "postal_code_key",
+        "house_number",
+        "street_key",
+        "city_key",
+        "country_key",
+        "rare_weight",
+    ]
     # a name's total word weight computed here: a CTE read twice (once per side) would be materialised, one more copy
     # of the records in memory (1M records: 0.4 GB)
     return prepared.select(
@@ -957,12 +1095,13 @@ def learn_from_labels(scored: pl.DataFrame, strength: float) -> tuple[pl.DataFra
         )
     )
     shifted = (
-        scored.join(table.select(*FIELDS, "label_shift", "is_taught_match"), on=list(FIELDS), how="left",
-                    nulls_equal=True)
+        scored.join(
+            table.select(*FIELDS, "label_shift", "is_taught_match"), on=list(FIELDS), how="left", nulls_equal=True
+        )
         .with_columns(pl.col("label_shift").fill_null(0.0), pl.col("is_taught_match").fill_null(False))
         .with_columns((pl.col("match_weight") + pl.col("label_shift")).alias("match_weight"))
         .with_columns(_probability(pl.col("match_weight")))
-    )  # fmt: skip
+    )
     return shifted, table
 
 
@@ -993,19 +1132,29 @@ def cluster(n_records: int, links: pl.DataFrame) -> np.ndarray:
 
 def attach_overrides(prepared: pl.DataFrame, overrides: pl.DataFrame | None) -> pl.DataFrame:
     """Overrides with the record ids of both sides; an unknown record or a pair decided both ways is an error."""
-    columns = {"left_id": pl.Int64, "right_id": pl.Int64, "decision": pl.String, "source_file": pl.String,
-               "source_row": pl.Int64}  # fmt: skip
+    columns = {
+        "left_id": pl.Int64,
+        "right_id": pl.Int64,
+        "decision": pl.String,
+        "source_file": pl.String,
+        "source_row": pl.Int64,
+    }
     if overrides is None or overrides.height == 0:
         return pl.DataFrame(schema=columns)
     ids = prepared.select("record_id", "source_system", "source_client_id")
     resolved = overrides
     for side in ("1", "2"):
         resolved = resolved.join(
-            ids.rename({"record_id": f"id_{side}", "source_system": f"source_system_{side}",
-                        "source_client_id": f"source_client_id_{side}"}),
+            ids.rename(
+                {
+                    "record_id": f"id_{side}",
+                    "source_system": f"source_system_{side}",
+                    "source_client_id": f"source_client_id_{side}",
+                }
+            ),
             on=[f"source_system_{side}", f"source_client_id_{side}"],
             how="left",
-        )  # fmt: skip
+        )
         unknown = resolved.filter(pl.col(f"id_{side}").is_null())
         if unknown.height:
             row = unknown.sort("source_file", "source_row").row(0, named=True)
@@ -1059,8 +1208,10 @@ def guard_containment(n_records: int, links: pl.DataFrame) -> pl.DataFrame:
 
     first = ambiguous(cluster(n_records, core), contained)
     settled = contained.filter(~pl.col("contained_id").is_in(first.implode()))
-    second = ambiguous(cluster(n_records, pl.concat([core, settled], how="diagonal_relaxed")),
-                       contained.filter(pl.col("contained_id").is_in(first.implode())))  # fmt: skip
+    second = ambiguous(
+        cluster(n_records, pl.concat([core, settled], how="diagonal_relaxed")),
+        contained.filter(pl.col("contained_id").is_in(first.implode())),
+    )
     dropped = contained.filter(pl.col("contained_id").is_in(second.implode())).select("left_id", "right_id")
     return links.join(dropped, on=["left_id", "right_id"], how="anti")
 
@@ -1114,8 +1265,7 @@ def apply_cannot_links(labels: np.ndarray, links: pl.DataFrame, cannot: pl.DataF
     return labels
 
 
-EVIDENCE_FIELDS = {"name_level": "name", "location_level": "location", "phone_level": "phone",
-                   "domain_level": "domain"}  # fmt: skip
+EVIDENCE_FIELDS = {"name_level": "name", "location_level": "location", "phone_level": "phone", "domain_level": "domain"}
 
 
 def describe_evidence() -> pl.Expr:
@@ -1161,14 +1311,17 @@ def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionS
     pattern_value = (
         undecided.group_by(FIELDS)
         .agg(
-            ((pl.col("match_probability") * (1 - pl.col("match_probability"))).sum()
-             + HELD_BACK_VALUE * held_back.sum() + TORN_VALUE * (torn & ~held_back).sum()).alias("pattern_value"),
+            (
+                (pl.col("match_probability") * (1 - pl.col("match_probability"))).sum()
+                + HELD_BACK_VALUE * held_back.sum()
+                + TORN_VALUE * (torn & ~held_back).sum()
+            ).alias("pattern_value"),
         )
         # each label already given to a pattern leaves less for the next one to teach
         .join(labelled, on=list(FIELDS), how="left", nulls_equal=True)
         # rounded: a sum's last bits depend on how the rows were split between threads; the order must not
         .with_columns((pl.col("pattern_value") / (1 + pl.col("labels").fill_null(0)) ** 2).round(9))
-    )  # fmt: skip
+    )
     worth_a_look = (
         (pl.col("match_probability") >= settings.review_threshold)
         | (pl.col("name_level") >= 2)
@@ -1224,7 +1377,7 @@ def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionS
         candidates.sort(
             ["_rank_in_pattern", "teaching_value", "_distance", "left_id", "right_id"],
             descending=[False, True, False, False, False],
-        )  # fmt: skip
+        )
         .head(settings.review_limit)
         .with_columns(
             pl.when(held_back)
@@ -1244,8 +1397,9 @@ def review_queue(scored: pl.DataFrame, labels: np.ndarray, settings: ResolutionS
 
 # The step from prepared records to scored pairs, DuckDB's (score_candidate_pairs) or Spark's
 # (assets.rules.spark_resolution): (prepared, decided, settings, clock) -> (scored pairs, blocking report, (m, u, prior))
-PairScorer = Callable[[pl.DataFrame, pl.DataFrame, ResolutionSettings, _PhaseClock],
-                      tuple[pl.DataFrame, dict, tuple[dict, dict, float]]]  # fmt: skip
+PairScorer = Callable[
+    [pl.DataFrame, pl.DataFrame, ResolutionSettings, _PhaseClock], tuple[pl.DataFrame, dict, tuple[dict, dict, float]]
+]
 
 
 def blocked_beside_u(
@@ -1326,10 +1480,12 @@ def resolve_clients(
     ) | pl.col("is_taught_match")
     is_must = (pl.col("decision") == "must_link").fill_null(False)
     scored = scored.with_columns(
-        (is_must | (pl.col("decision").is_null() & (pl.col("match_probability") >= settings.match_threshold)
-                    & name_allows)).alias("is_link"),
+        (
+            is_must
+            | (pl.col("decision").is_null() & (pl.col("match_probability") >= settings.match_threshold) & name_allows)
+        ).alias("is_link"),
         is_must.alias("is_must_link"),
-    )  # fmt: skip
+    )
     links = guard_containment(prepared.height, scored.filter(pl.col("is_link")))
     clock.done(f"scored: {links.height:,} links")
     labels_ = cluster(prepared.height, links)
@@ -1354,10 +1510,13 @@ def resolve_clients(
     )
     kept = kept.join(evidence, on=list(FIELDS), how="left", nulls_equal=True)
     ends = pl.concat(
-        [kept.select(pl.col(side).alias("record_id"), "match_probability", "evidence", "evidence_rank",
-                     "is_must_link")
-         for side in ("left_id", "right_id")]
-    )  # fmt: skip
+        [
+            kept.select(
+                pl.col(side).alias("record_id"), "match_probability", "evidence", "evidence_rank", "is_must_link"
+            )
+            for side in ("left_id", "right_id")
+        ]
+    )
     best = (
         ends.sort(["is_must_link", "match_probability", "evidence_rank"], descending=True)
         .unique("record_id", keep="first", maintain_order=True)
@@ -1367,8 +1526,9 @@ def resolve_clients(
     named = clustered.with_columns((pl.col("source_system") + ":" + pl.col("source_client_id")).alias("account_id"))
     crosswalk = (
         named.drop("account_id")
-        .join(named.group_by("cluster").agg(pl.col("account_id").min()), on="cluster", how="left",
-              maintain_order="left")
+        .join(
+            named.group_by("cluster").agg(pl.col("account_id").min()), on="cluster", how="left", maintain_order="left"
+        )
         .join(best, on="record_id", how="left")
         .with_columns(
             pl.when(pl.col("is_must_link"))
@@ -1380,10 +1540,17 @@ def resolve_clients(
             pl.col("match_probability").alias("match_confidence"),
             pl.col("evidence").alias("match_evidence"),
         )
-        .select("record_id", "source_system", "source_client_id", "account_id", "match_rule", "match_confidence",
-                "match_evidence")
+        .select(
+            "record_id",
+            "source_system",
+            "source_client_id",
+            "account_id",
+            "match_rule",
+            "match_confidence",
+            "match_evidence",
+        )
         .sort("record_id")
-    )  # fmt: skip
+    )
     review = review_queue(scored, labels_, settings)
     clock.done(f"crosswalk and {review.height:,} review pairs")
     report.update(
@@ -1403,10 +1570,12 @@ def resolve_clients(
         common_tokens=len(common),
         records_by_rule=dict(crosswalk.group_by("match_rule").len().iter_rows()),
         review_pairs=review.height,
-        overrides={"must_link": decided.filter(pl.col("decision") == "must_link").height,
-                   "cannot_link": decided.filter(pl.col("decision") == "cannot_link").height},
+        overrides={
+            "must_link": decided.filter(pl.col("decision") == "must_link").height,
+            "cannot_link": decided.filter(pl.col("decision") == "cannot_link").height,
+        },
         patterns_taught=0 if taught is None else taught.height,
-    )  # fmt: skip
+    )
     pairs_out = scored.select("left_id", "right_id", *FIELDS, "match_probability", "match_weight", "is_link")
     return Resolution(crosswalk=crosswalk, review=review, report=report, pairs=pairs_out)
 
@@ -1450,14 +1619,22 @@ def match_client_records(
     resolution = resolve_clients(records, settings, overrides, progress, scorer)
     keys = resolution.crosswalk.select("record_id", "source_system", "source_client_id")
     review = (
-        resolution.review.join(keys.rename({"record_id": "left_id", "source_system": "source_system_1",
-                                            "source_client_id": "source_client_id_1"}), on="left_id")
-        .join(keys.rename({"record_id": "right_id", "source_system": "source_system_2",
-                           "source_client_id": "source_client_id_2"}), on="right_id")
+        resolution.review.join(
+            keys.rename(
+                {"record_id": "left_id", "source_system": "source_system_1", "source_client_id": "source_client_id_1"}
+            ),
+            on="left_id",
+        )
+        .join(
+            keys.rename(
+                {"record_id": "right_id", "source_system": "source_system_2", "source_client_id": "source_client_id_2"}
+            ),
+            on="right_id",
+        )
         .with_columns(pl.col("name_level").replace_strict(NAME_LEVELS, default="missing", return_dtype=pl.String))
         .select(list(REVIEW_COLUMNS))
         .sort("review_rank")
-    )  # fmt: skip
+    )
     matched = records.join(resolution.crosswalk.drop("record_id"), on=["source_system", "source_client_id"], how="left")
     report = resolution.report
     return (

@@ -58,8 +58,9 @@ def review_period(as_of: dt.date, months: int, start_month: int) -> ReviewPeriod
 # The columns and types of marts.key_levels and marts.key_level_reruns, as their pandera models define them.
 LEVEL_SCHEMA = polars_schema(KeyLevels)
 # an audit row's own columns; its reporting_currency (the period's level's) is added by the asset
-AUDIT_SCHEMA = {column: dtype for column, dtype in polars_schema(KeyLevelReruns).items()
-                if column != "reporting_currency"}  # fmt: skip
+AUDIT_SCHEMA = {
+    column: dtype for column, dtype in polars_schema(KeyLevelReruns).items() if column != "reporting_currency"
+}
 
 
 @dataclass(frozen=True)

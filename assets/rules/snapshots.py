@@ -226,8 +226,12 @@ class Monthly:
             relation = _by_record_sql("billing_frame")
         if engagement is not None:
             conn.register("engagement_frame", engagement)
-        return cls(conn, relation, _engagement_sql("engagement_frame") if engagement is not None else None,
-                   (billing, engagement))  # fmt: skip
+        return cls(
+            conn,
+            relation,
+            _engagement_sql("engagement_frame") if engagement is not None else None,
+            (billing, engagement),
+        )
 
     def _frame(self, sql: str, parameters: dict, mapping: pl.DataFrame | None = None) -> pl.DataFrame:
         if mapping is not None:
@@ -479,8 +483,10 @@ def iter_known_inputs(history: History, dates: list[dt.date]) -> Iterator[tuple[
 
 def _months_up_to(digests: dict[str, dict[int, list[int]]], m: int) -> dict[str, list[list[int]]]:
     """`Monthly.month_digests` of the months up to m, in month order."""
-    return {name: sorted([month, *digest] for month, digest in by_month.items() if month <= m)
-            for name, by_month in digests.items()}  # fmt: skip
+    return {
+        name: sorted([month, *digest] for month, digest in by_month.items() if month <= m)
+        for name, by_month in digests.items()
+    }
 
 
 def iter_known_digests(history: History, dates: list[dt.date]) -> Iterator[tuple[dt.date, dict]]:
@@ -615,11 +621,13 @@ def _leads_at(
             "prospect_id", "owner_id", "lead_score", pl.col("existing_account_id").is_not_null().alias("is_client_then")
         )
         .join(recommended.select("prospect_id", "lead_rank"), on="prospect_id", how="left")
-        .with_columns(pl.lit(as_of, pl.Date).alias("as_of_date"), pl.col("lead_rank").is_not_null().alias("is_recommended"))
+        .with_columns(
+            pl.lit(as_of, pl.Date).alias("as_of_date"), pl.col("lead_rank").is_not_null().alias("is_recommended")
+        )
         .select(list(LEAD_SCHEMA))
         .cast(LEAD_SCHEMA)
         .sort("prospect_id")
-    )  # fmt: skip
+    )
 
 
 def reconstruct(
@@ -672,12 +680,17 @@ def reconstruct(
             ((pl.col("billing_12m") > 0) & (pl.col("billing_12m") >= level)).alias("is_key_account")
         )
         features = accounts.select(
-            "account_id", "owner_id", "industry", pl.col("employee_count").cast(pl.Int64),
-            pl.col("customer_since").cast(pl.Date), pl.col("segments").cast(pl.List(pl.String)),
-            pl.col("billing_12m").cast(pl.Float64), pl.col("billing_recent_6m").cast(pl.Float64),
+            "account_id",
+            "owner_id",
+            "industry",
+            pl.col("employee_count").cast(pl.Int64),
+            pl.col("customer_since").cast(pl.Date),
+            pl.col("segments").cast(pl.List(pl.String)),
+            pl.col("billing_12m").cast(pl.Float64),
+            pl.col("billing_recent_6m").cast(pl.Float64),
             (pl.col("billing_12m") - pl.col("billing_recent_6m")).cast(pl.Float64).alias("billing_earlier_6m"),
             "is_key_account",
-        )  # fmt: skip
+        )
         engagement = _engagement_at(source, known, m)
         pipeline = _pipeline_at(history.deals, history.fx_rates, known, as_of, stage)
         scored = scoring.score(features, engagement, pipeline, config, as_of)

@@ -265,13 +265,16 @@ def jaro_winkler_sql(left: str, right: str, cutoff: str = "0.0D") -> str:
         ("p", "length(jw1.a)"),
         ("t", "length(jw1.b)"),
         # the common prefix, at most 4 bytes
-        ("prefix", "cast(array_position(transform(sequence(1, least(jw2.p, jw2.t, 4) + 1), jw_k -> jw_k > least(jw2.p, "
-                   "jw2.t, 4) or substring(jw2.a, jw_k, 1) != substring(jw2.b, jw_k, 1)), true) - 1 as double)"),
+        (
+            "prefix",
+            "cast(array_position(transform(sequence(1, least(jw2.p, jw2.t, 4) + 1), jw_k -> jw_k > least(jw2.p, "
+            "jw2.t, 4) or substring(jw2.a, jw_k, 1) != substring(jw2.b, jw_k, 1)), true) - 1 as double)",
+        ),
         ("bound", "cast(greatest(jw2.p, jw2.t) div 2 - 1 as int)"),
         # each string's bytes, cut once (the matching below reads each many times)
         ("left_bytes", "transform(sequence(1, jw2.p), jw_k -> substring(jw2.a, jw_k, 1))"),
         ("right_bytes", "transform(sequence(1, jw2.t), jw_k -> substring(jw2.b, jw_k, 1))"),
-    ]  # fmt: skip
+    ]
     # Jaro's own cutoff, lowered by what the prefix will add
     jaro_cutoff = (
         "case when jw3.c > 0.7D then greatest(0.7D, (jw3.prefix * 0.1D - jw3.c) / (jw3.prefix * 0.1D - 1.0D)) "

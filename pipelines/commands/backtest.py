@@ -141,17 +141,19 @@ def report_lines(run: BacktestRun) -> list[str]:
     suggestion = result.suggestion
     if suggestion is not None:
         weights = ", ".join(
-            f"{c} {suggestion.current_weights.get(c, 0):.2f}->{w:.2f}" for c, w in suggestion.weights.items()
+            f"{c} {suggestion.current_weights.get(c, 0):.2f}->{w:.2f}"
+            for c, w in suggestion.weights.items()
             if w > 0 or suggestion.current_weights.get(c, 0) > 0
-        )  # fmt: skip
+        )
         lines.append(
             f"suggested weights (NOT applied; mean Spearman {suggestion.spearman_current:.3f} -> "
             f"{suggestion.spearman_suggested:.3f}): {weights}"
         )
         nearby = ", ".join(
-            f"{c} {suggestion.current_weights.get(c, 0):.2f}->{w:.2f}" for c, w in suggestion.nearby.items()
+            f"{c} {suggestion.current_weights.get(c, 0):.2f}->{w:.2f}"
+            for c, w in suggestion.nearby.items()
             if abs(w - suggestion.current_weights.get(c, 0)) > 1e-9
-        )  # fmt: skip
+        )
         lines.append(
             f"nearby weights (each within 0.10 of today's; NOT applied; {suggestion.spearman_current:.3f} -> "
             f"{suggestion.spearman_nearby:.3f}): {nearby or 'no move improves the ranking'}"

@@ -42,8 +42,12 @@ from pathlib import Path
 
 # the steps whose work could grow with the snapshots kept (printed for each of --months N runs)
 GROWING_STEPS = (
-    "account_snapshots", "prioritization_outcomes", "marts__scoring_backtest", "seller_feedback", "marts__publication",
-)  # fmt: skip
+    "account_snapshots",
+    "prioritization_outcomes",
+    "marts__scoring_backtest",
+    "seller_feedback",
+    "marts__publication",
+)
 
 
 def _peak_rss_mb() -> float:

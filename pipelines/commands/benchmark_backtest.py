@@ -69,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     config = load_scoring_config()
     started = time.perf_counter()
     frame = synthetic(args.accounts, args.snapshots)
-    print(f"generated {frame.height:,} rows ({args.snapshots} snapshots x {args.accounts:,} accounts) in "
-          f"{time.perf_counter() - started:.1f} s (not counted)", flush=True)  # fmt: skip
+    print(
+        f"generated {frame.height:,} rows ({args.snapshots} snapshots x {args.accounts:,} accounts) in "
+        f"{time.perf_counter() - started:.1f} s (not counted)",
+        flush=True,
+    )
     timings = {}
     t = time.perf_counter()
     prepared = backtest.prepare(frame, config, 6)

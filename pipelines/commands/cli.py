@@ -33,9 +33,11 @@ DEMO_CLIENTS = 4000
 DEMO_HISTORY_MONTHS = 10  # billing history before the demo's window, so outcomes and the backtest have a past
 DEMO_STAMP = ".generator"  # in the demo folder (ignored as input: a dot file): what built it (_demo_stamp)
 DEMO_GENERATOR = (  # the code that writes the demo folder: a change of it builds the folder again
-    "pipelines/commands/demo_data.py", "pipelines/commands/demo_data_hard.py", "pipelines/commands/demo_history.py",
+    "pipelines/commands/demo_data.py",
+    "pipelines/commands/demo_data_hard.py",
+    "pipelines/commands/demo_history.py",
     "assets/rules/inputs.py",
-)  # fmt: skip
+)
 
 
 def use_project_instance() -> None:
@@ -61,8 +63,11 @@ def ensure_demo_data(data_dir: Path = DEMO_DIR, clients: int = DEMO_CLIENTS) -> 
     from pipelines.commands.demo_data import generate_demo_data
 
     if present:
-        print(f"the demo data set in {data_dir} was built by another version of the generator: building it again "
-              f"({clients:,} client records) ...", flush=True)  # fmt: skip
+        print(
+            f"the demo data set in {data_dir} was built by another version of the generator: building it again "
+            f"({clients:,} client records) ...",
+            flush=True,
+        )
     else:
         print(f"generating the demo data set ({clients:,} client records) in {data_dir} ...", flush=True)
     building, old = (data_dir.with_name(f".{data_dir.name}.{suffix}") for suffix in ("building", "old"))
@@ -381,8 +386,14 @@ def command_backtest(args: argparse.Namespace) -> int:
 
     try:
         settings = settings_from_env()
-        result = run(Path(settings.output_dir), Path(settings.data_dir), args.config, args.horizon, args.name,
-                     search=not args.no_search)  # fmt: skip
+        result = run(
+            Path(settings.output_dir),
+            Path(settings.data_dir),
+            args.config,
+            args.horizon,
+            args.name,
+            search=not args.no_search,
+        )
     except (SettingsError, BacktestError, InputError) as error:
         print(f"alms backtest: {error}", file=sys.stderr)
         return 2
@@ -482,8 +493,13 @@ def main(argv: list[str] | None = None) -> int:
         from pipelines.commands.review import default_reviewer
 
         args.by = default_reviewer()
-    handlers = {"run": command_run, "generate": command_generate, "whatif": command_whatif, "review": command_review,
-                "backtest": command_backtest}  # fmt: skip
+    handlers = {
+        "run": command_run,
+        "generate": command_generate,
+        "whatif": command_whatif,
+        "review": command_review,
+        "backtest": command_backtest,
+    }
     return handlers[args.command](args)
 
 

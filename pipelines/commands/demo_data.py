@@ -2051,10 +2051,24 @@ def generate_demo_data(
         from pipelines.commands.demo_history import write_history
 
         history = write_history(
-            seed=seed, ext=ext, write=write, o=o, rec=rec, rec_ids=rec_ids, rec_ccy=rec_ccy, records_of=records_of,
-            signals=signals, fx=fx, fx_rows=fx_rows, first_month=month_list[0], history_months=history_months,
-            as_of_day=as_of_day, prospects=prospects, sellers=sellers, industry_labels=INDUSTRY_LABELS,
-        )  # fmt: skip
+            seed=seed,
+            ext=ext,
+            write=write,
+            o=o,
+            rec=rec,
+            rec_ids=rec_ids,
+            rec_ccy=rec_ccy,
+            records_of=records_of,
+            signals=signals,
+            fx=fx,
+            fx_rows=fx_rows,
+            first_month=month_list[0],
+            history_months=history_months,
+            as_of_day=as_of_day,
+            prospects=prospects,
+            sellers=sellers,
+            industry_labels=INDUSTRY_LABELS,
+        )
         say(f"history: {history['history_billing_lines']:,} billing lines in {history_months} earlier months")
 
     summary = {

@@ -181,9 +181,20 @@ def write_history(
                 if frame is not None
                 else None
             )
-            rows = pl.DataFrame(schema={c: pl.String for c in ("source_system", "invoice_id", "line_number",
-                                                               "source_client_id", "invoice_date", "amount",
-                                                               "currency")})  # fmt: skip
+            rows = pl.DataFrame(
+                schema={
+                    c: pl.String
+                    for c in (
+                        "source_system",
+                        "invoice_id",
+                        "line_number",
+                        "source_client_id",
+                        "invoice_date",
+                        "amount",
+                        "currency",
+                    )
+                }
+            )
             if part is not None and part.height:
                 rows = part.select(
                     source_system=pl.lit(SYSTEMS[s]),
@@ -198,8 +209,9 @@ def write_history(
             write(rows, f"billing/{SYSTEMS[s]}_{name}.{ext}")
 
     events = _engagement(seed, ext, write, o, rec, rec_ids, records_of, signals, growth, starts, names, win_start)
-    converted = _converting_prospects(seed, ext, write, o, rec, industry_labels, win_start, as_of_day, history_months,
-                                      sellers)  # fmt: skip
+    converted = _converting_prospects(
+        seed, ext, write, o, rec, industry_labels, win_start, as_of_day, history_months, sellers
+    )
     feedback = _feedback(seed, write, o, rec, rec_ids, records_of, signals, sellers, prospects, as_of_day)
     return {
         "history_months": names,
@@ -231,12 +243,24 @@ def _engagement(seed, ext, write, o, rec, rec_ids, records_of, signals, growth, 
         usage = np.maximum(np.ceil(np.exp(rng.normal(3.0, 1.2, ne)) * np.exp(-growth[org] * years_before)), 1)
         mood = signals["satisfaction"][org]
         quantity = np.select(
-            [kind == EMAIL, kind == WEB_VISIT, kind == PRODUCT_USAGE, kind == MEETING, kind == SURVEY,
-             kind == SUPPORT_TICKET],
-            [1 + rng.poisson(1.5, ne), 1 + rng.poisson(3.0, ne), usage, 1 + (rng.random(ne) < 0.1),
-             np.clip(np.round(rng.normal(mood, 1.6)), 1, 10), 1 + rng.poisson(0.3, ne)],
+            [
+                kind == EMAIL,
+                kind == WEB_VISIT,
+                kind == PRODUCT_USAGE,
+                kind == MEETING,
+                kind == SURVEY,
+                kind == SUPPORT_TICKET,
+            ],
+            [
+                1 + rng.poisson(1.5, ne),
+                1 + rng.poisson(3.0, ne),
+                usage,
+                1 + (rng.random(ne) < 0.1),
+                np.clip(np.round(rng.normal(mood, 1.6)), 1, 10),
+                1 + rng.poisson(0.3, ne),
+            ],
             1,
-        ).astype(np.int64)  # fmt: skip
+        ).astype(np.int64)
         record = prim_rec[org]
         system = rec["sys"][record]
         order = np.lexsort((rng.random(ne), day, system))
@@ -260,8 +284,9 @@ def _engagement(seed, ext, write, o, rec, rec_ids, records_of, signals, growth, 
     return total
 
 
-def _converting_prospects(seed, ext, write, o, rec, industry_labels, win_start, as_of_day, history_months,
-                          sellers: pl.DataFrame) -> int:  # fmt: skip
+def _converting_prospects(
+    seed, ext, write, o, rec, industry_labels, win_start, as_of_day, history_months, sellers: pl.DataFrame
+) -> int:
     """Prospects that became clients: organisations whose customer_since falls between 2 months into the history and
     a month before the as-of date, recorded as a prospect 2-10 months before; drawn with a probability rising with
     their ideal-customer-profile fit and size (a high lead score converts more often)."""
@@ -311,25 +336,33 @@ def _feedback(seed, write, o, rec, rec_ids, records_of, signals, sellers, prospe
         rng.choice(pool, size=k, replace=False, p=o["spend"][pool] ** 0.3 / (o["spend"][pool] ** 0.3).sum())
     )
     probabilities = np.where(
-        signals["at_risk"][chosen, None], (0.2, 0.4, 0.15, 0.25),
+        signals["at_risk"][chosen, None],
+        (0.2, 0.4, 0.15, 0.25),
         np.where(signals["growing"][chosen, None], (0.6, 0.1, 0.2, 0.1), (0.45, 0.2, 0.25, 0.1)),
-    )  # fmt: skip
+    )
     verdict = (rng.random(k)[:, None] > np.cumsum(probabilities, axis=1)).sum(axis=1).clip(0, 3)
     owner_ids = sellers["owner_id"]
     reference = _s(SYSTEMS).gather(rec["sys"][chosen]) + ":" + rec_ids.gather(chosen)
     days = as_of_day - rng.integers(0, 240, k)
     rows = [
-        (owner_ids[int(rec["owner"][i])], reference[j], VERDICTS[v], _reason(rng, VERDICTS[v]), str(np.datetime64(int(d), "D")))
+        (
+            owner_ids[int(rec["owner"][i])],
+            reference[j],
+            VERDICTS[v],
+            _reason(rng, VERDICTS[v]),
+            str(np.datetime64(int(d), "D")),
+        )
         for j, (i, v, d) in enumerate(zip(chosen.tolist(), verdict.tolist(), days.tolist(), strict=True))
-    ]  # fmt: skip
+    ]
     leads = prospects.filter((pl.col("_org") < 0) & (pl.col("_owner") >= 0))
     picked = leads.sample(n=min(leads.height, max(5, k // 4)), seed=seed) if leads.height else leads
     for row in picked.iter_rows(named=True):
         v = VERDICTS[int(rng.choice(4, p=(0.35, 0.2, 0.15, 0.3)))]
         day = max(as_of_day - int(rng.integers(0, 240)), _day(row["created_date"]))
         rows.append((row["owner_id"], row["prospect_id"], v, _reason(rng, v), str(np.datetime64(day, "D"))))
-    frame = pl.DataFrame(rows, schema={c: pl.String for c in ("owner_id", "reference", "verdict", "reason", "date")},
-                         orient="row").unique(["owner_id", "reference", "date"], keep="first", maintain_order=True)  # fmt: skip
+    frame = pl.DataFrame(
+        rows, schema={c: pl.String for c in ("owner_id", "reference", "verdict", "reason", "date")}, orient="row"
+    ).unique(["owner_id", "reference", "date"], keep="first", maintain_order=True)
     write(frame.sort("date", "owner_id", "reference"), "seller_feedback.csv", force_csv=True)
     return frame.height
 

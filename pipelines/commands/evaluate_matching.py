@@ -317,8 +317,14 @@ def false_merges_by_kind(truth: pl.DataFrame, hard_negatives: pl.DataFrame, cros
     )
 
 
-MISSED_KEYS = {"phone": "phone7", "postal code": "postal_code_key", "house number": "house_number",
-               "street": "street_key", "city": "city_key", "domain": "domain_stem"}  # fmt: skip
+MISSED_KEYS = {
+    "phone": "phone7",
+    "postal code": "postal_code_key",
+    "house number": "house_number",
+    "street": "street_key",
+    "city": "city_key",
+    "domain": "domain_stem",
+}
 
 
 def missed_by_evidence(records: pl.DataFrame, truth_pairs: pl.DataFrame, compared: pl.DataFrame) -> pl.DataFrame:
@@ -610,8 +616,10 @@ def print_ceilings(results: list[SetResult]) -> None:
     )
     print(f"{'set':<28} {'alms F1':>8} {'pattern':>8} {'compared':>9}")
     for r in results:
-        print(f"{r.name:<28} {r.scores['alms']['f1']:8.4f} {r.ceilings['pattern']['f1']:8.4f} "
-              f"{r.ceilings['compared']['f1']:9.4f}")  # fmt: skip
+        print(
+            f"{r.name:<28} {r.scores['alms']['f1']:8.4f} {r.ceilings['pattern']['f1']:8.4f} "
+            f"{r.ceilings['compared']['f1']:9.4f}"
+        )
 
 
 def print_missed(results: list[SetResult], rows: int = 12) -> None:

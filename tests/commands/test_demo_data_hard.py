@@ -18,14 +18,34 @@ from pipelines.commands.demo_data import CITIES, SYSTEMS, generate_demo_data, ma
 CLIENTS, SEED = 4000, 5
 KEY = ["source_system", "source_client_id"]
 NAME_KINDS = {
-    "legal_form", "abbreviation", "ampersand", "the_prefix", "punctuation", "accents", "typo", "case",
-    "parent_prefix", "location_qualifier", "department_suffix", "inverted_name", "word_abbreviation", "acronym",
-    "encoding_damage", "words_dropped_added",
-}  # fmt: skip
+    "legal_form",
+    "abbreviation",
+    "ampersand",
+    "the_prefix",
+    "punctuation",
+    "accents",
+    "typo",
+    "case",
+    "parent_prefix",
+    "location_qualifier",
+    "department_suffix",
+    "inverted_name",
+    "word_abbreviation",
+    "acronym",
+    "encoding_damage",
+    "words_dropped_added",
+}
 FIELD_KINDS = {
-    "domain_missing", "phone_missing", "phone_changed", "phone_local", "postal_missing", "address_missing",
-    "address_moved", "address_garbled", "neighbourhood_city",
-}  # fmt: skip
+    "domain_missing",
+    "phone_missing",
+    "phone_changed",
+    "phone_local",
+    "postal_missing",
+    "address_missing",
+    "address_moved",
+    "address_garbled",
+    "neighbourhood_city",
+}
 # name kinds that leave the matcher's normalised name as it was (case, punctuation, "&"/and, "The", accents, Inc)
 INVISIBLE = {"legal_form", "case", "punctuation", "ampersand", "the_prefix", "accents"}
 LEGAL_FORMS = {"inc", "incorporated", "llc", "l.l.c", "ltd", "limited", "corp", "corporation", "co", "company", "gmbh"}
@@ -262,9 +282,15 @@ def test_hard_negative_groups_share_what_their_kind_says(records, groups):
         pl.col("postal_code").str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "").str.slice(0, 5),
         separator="|",
     )
-    address_key = address_key.str.replace(r" (street|avenue|road|boulevard|drive|lane|court|place|parkway|crescent|"
-                                          r"highway)\b", " x").str.replace(r" (st|ave|rd|blvd|dr|ln|ct|pl|pkwy|cres|"
-                                                                           r"hwy)\b", " x")  # fmt: skip
+    address_key = address_key.str.replace(
+        r" (street|avenue|road|boulevard|drive|lane|court|place|parkway|crescent|"
+        r"highway)\b",
+        " x",
+    ).str.replace(
+        r" (st|ave|rd|blvd|dr|ln|ct|pl|pkwy|cres|"
+        r"hwy)\b",
+        " x",
+    )
     domain_key = pl.col("domain").str.to_lowercase().str.replace(r"^https?://", "").str.replace(r"^www\.", "")
     facts = records.select(
         "entity_id",

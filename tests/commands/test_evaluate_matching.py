@@ -234,8 +234,29 @@ def test_false_merges_count_pairs_of_different_organisations_of_one_group():
 
 
 def test_the_script_prints_every_section(tmp_path, capsys):
-    assert main(["--work-dir", str(tmp_path), "--sets", "generator-noise1", "generator-hard", "stoxx50", "--clients",
-                 "800", "--noise", "1.0", "--labels", "0", "5", "--no-splink", "--sizes", "2000"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "--work-dir",
+                str(tmp_path),
+                "--sets",
+                "generator-noise1",
+                "generator-hard",
+                "stoxx50",
+                "--clients",
+                "800",
+                "--noise",
+                "1.0",
+                "--labels",
+                "0",
+                "5",
+                "--no-splink",
+                "--sizes",
+                "2000",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines()]
     quality = {}
@@ -283,8 +304,12 @@ def test_label_ceilings_link_by_the_pattern_majority_and_by_the_truth():
     keys = {"source_system": ["s"] * 6, "source_client_id": [f"r{i}" for i in range(6)]}
     crosswalk = pl.DataFrame({"record_id": list(range(6)), **keys})
     truth = pl.DataFrame({**keys, "entity_id": ["A", "A", "B", "B", "C", "D"]})
-    levels = {"name_level": [9, 9, 9, 0], "location_level": [6, 6, 6, 6], "phone_level": [2, 2, 2, 2],
-              "domain_level": [None, None, None, None]}  # fmt: skip
+    levels = {
+        "name_level": [9, 9, 9, 0],
+        "location_level": [6, 6, 6, 6],
+        "phone_level": [2, 2, 2, 2],
+        "domain_level": [None, None, None, None],
+    }
     pairs = pl.DataFrame({"left_id": [0, 2, 4, 1], "right_id": [1, 3, 5, 2], **levels})
     entities = truth.join(crosswalk, on=["source_system", "source_client_id"]).select("record_id", "entity_id")
     ceilings = label_ceilings(truth, SimpleNamespace(pairs=pairs, crosswalk=crosswalk), entities)

@@ -46,8 +46,21 @@ def month_file(inputs_dir, month: str, amount: str, lines: int = 2):
 
 @pytest.mark.slow
 def test_a_month_run_reads_only_that_month_and_a_backfill_is_one_run(pipeline_env, inputs_dir):
-    for month in ("2025-10", "2025-11", "2025-12", "2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06",
-                  "2026-07", "2026-08", "2026-09", "2026-10"):  # fmt: skip
+    for month in (
+        "2025-10",
+        "2025-11",
+        "2025-12",
+        "2026-01",
+        "2026-02",
+        "2026-03",
+        "2026-04",
+        "2026-05",
+        "2026-06",
+        "2026-07",
+        "2026-08",
+        "2026-09",
+        "2026-10",
+    ):
         month_file(inputs_dir, month, "10.00")
     tags = full_refresh_tags(inputs_dir)
     # every partition: from the first month the files name to the current month (none left missing in the UI)

@@ -77,9 +77,11 @@ def test_another_predictor_moves_the_suggestion(config):
 
 def test_incomplete_windows_are_left_out(config):
     frame = history().with_columns(
-        pl.when(pl.col("as_of_date") == DATES[-1]).then(None).otherwise(pl.col("billing_after_6m"))
+        pl.when(pl.col("as_of_date") == DATES[-1])
+        .then(None)
+        .otherwise(pl.col("billing_after_6m"))
         .alias("billing_after_6m")
-    )  # fmt: skip
+    )
     result = run_backtest(frame, config, horizon=6, search=False)
     assert result.snapshots == DATES[:3]
     empty = run_backtest(frame.with_columns(pl.lit(None, pl.Decimal(38, 2)).alias("billing_after_6m")), config)
@@ -89,20 +91,32 @@ def test_incomplete_windows_are_left_out(config):
 def test_the_backtest_scores_as_the_pipeline_does(config):
     """Same raw values, some missing: the backtest's per-snapshot normalisation and weighted mean give the scores
     scoring.score_accounts gives."""
-    one = history(accounts=50).filter(pl.col("as_of_date") == DATES[0]).with_columns(
-        pl.when(pl.int_range(pl.len()) % 3 == 0).then(None).otherwise(pl.col("whitespace_raw")).alias("whitespace_raw"),
-        pl.when(pl.int_range(pl.len()) % 5 == 0).then(None).otherwise(pl.col("likelihood_raw")).alias("likelihood_raw"),
-    )  # fmt: skip
+    one = (
+        history(accounts=50)
+        .filter(pl.col("as_of_date") == DATES[0])
+        .with_columns(
+            pl.when(pl.int_range(pl.len()) % 3 == 0)
+            .then(None)
+            .otherwise(pl.col("whitespace_raw"))
+            .alias("whitespace_raw"),
+            pl.when(pl.int_range(pl.len()) % 5 == 0)
+            .then(None)
+            .otherwise(pl.col("likelihood_raw"))
+            .alias("likelihood_raw"),
+        )
+    )
     ours = prepare(one, config, 6).select("account_id", weighted_score(config.weights).alias("score"))
     values = one.select(
         "account_id",
         *(f"{c}_raw" for c in CRITERIA),
         pl.lit(1.0).alias("billing_12m"),
         pl.lit(0).alias("open_deals"),
-        *(pl.lit(None, pl.Int64).alias(c) for c in ("usage_recent_3m", "usage_previous_3m", "survey_score_sum",
-                                                   "survey_count", "support_tickets_6m")),
+        *(
+            pl.lit(None, pl.Int64).alias(c)
+            for c in ("usage_recent_3m", "usage_previous_3m", "survey_score_sum", "survey_count", "support_tickets_6m")
+        ),
         pl.lit(False).alias("has_events"),
-    )  # fmt: skip
+    )
     theirs = score_accounts(values, config).select("account_id", "priority_score")
     both = ours.join(theirs, on="account_id")
     assert both.height == 50

@@ -26,10 +26,13 @@ def compare(left: dict, right: dict) -> dict:
     rows = [{c: r.get(c) for c in CLIENTS.columns} for r in (left, right)]
     rows[0].update(source_system="a", source_client_id="1")
     rows[1].update(source_system="b", source_client_id="2")
-    rows += [{c: None for c in CLIENTS.columns} | {"source_system": "f", "source_client_id": f"f{i}", "name": name}
-             for i, name in enumerate(FILLER)]  # fmt: skip
-    prepared, _ = prepare_records(pl.DataFrame(rows, schema={c: pl.String for c in CLIENTS.columns}),
-                                  ResolutionSettings(common_token_min=20))  # fmt: skip
+    rows += [
+        {c: None for c in CLIENTS.columns} | {"source_system": "f", "source_client_id": f"f{i}", "name": name}
+        for i, name in enumerate(FILLER)
+    ]
+    prepared, _ = prepare_records(
+        pl.DataFrame(rows, schema={c: pl.String for c in CLIENTS.columns}), ResolutionSettings(common_token_min=20)
+    )
     ids = dict(zip(prepared["source_client_id"], prepared["record_id"], strict=True))
     pair = pl.DataFrame({"left_id": [min(ids["1"], ids["2"])], "right_id": [max(ids["1"], ids["2"])]})
     with scratch() as conn:
@@ -115,38 +118,63 @@ def test_phone_levels(left, right, expected):
 @pytest.mark.parametrize(
     ("left", "right", "expected"),
     [
-        ({"address": "11 Elmwood Drive, Suite 400", "postal_code": "M5J 7S1"},
-         {"address": "11 ELMWOOD DR", "postal_code": "m5j7s1"}, "same_address"),  # type abbreviated, suite ignored
-        ({"address": "11 Elmwood Dr", "city": "Toronto"}, {"address": "11 Elmwod Dr", "city": "TORONTO"},
-         "same_address"),  # street misspelt
-        ({"address": "11 Elmwood Dr", "postal_code": "M5J 7S1"}, {"address": "11 Elmwood Dr", "postal_code": "M4K 1A1"},
-         "same_address_other_postal"),
-        ({"address": "11 Elmwood Dr", "city": "Toronto"}, {"address": "12 Elmwood Dr", "city": "Toronto"},
-         "same_street"),
-        ({"address": "11 Elmwood Dr", "postal_code": "94105"}, {"address": "9 Main St", "postal_code": "94105"},
-         "same_postal"),
+        (
+            {"address": "11 Elmwood Drive, Suite 400", "postal_code": "M5J 7S1"},
+            {"address": "11 ELMWOOD DR", "postal_code": "m5j7s1"},
+            "same_address",
+        ),  # type abbreviated, suite ignored
+        (
+            {"address": "11 Elmwood Dr", "city": "Toronto"},
+            {"address": "11 Elmwod Dr", "city": "TORONTO"},
+            "same_address",
+        ),  # street misspelt
+        (
+            {"address": "11 Elmwood Dr", "postal_code": "M5J 7S1"},
+            {"address": "11 Elmwood Dr", "postal_code": "M4K 1A1"},
+            "same_address_other_postal",
+        ),
+        (
+            {"address": "11 Elmwood Dr", "city": "Toronto"},
+            {"address": "12 Elmwood Dr", "city": "Toronto"},
+            "same_street",
+        ),
+        (
+            {"address": "11 Elmwood Dr", "postal_code": "94105"},
+            {"address": "9 Main St", "postal_code": "94105"},
+            "same_postal",
+        ),
         ({"city": "Montréal"}, {"city": "MONTREAL"}, "same_city_no_postal"),
-        ({"city": "Austin", "postal_code": "78701"}, {"city": "Dallas", "postal_code": "78701"},
-         "same_city_or_postal_only"),  # a postal code that disagrees with the city is weak evidence
+        (
+            {"city": "Austin", "postal_code": "78701"},
+            {"city": "Dallas", "postal_code": "78701"},
+            "same_city_or_postal_only",
+        ),  # a postal code that disagrees with the city is weak evidence
         ({"city": "Austin", "country": "USA"}, {"city": "Austin", "country": "Canada"}, "different"),
         ({"city": "Austin", "country": "Atlantis"}, {"city": "Austin", "country": "US"}, "same_city_no_postal"),
         ({"address": "PO Box 7"}, {"address": "11 Elmwood Dr"}, None),  # nothing comparable
     ],
-)  # fmt: skip
+)
 def test_location_levels(left, right, expected):
     assert level({"name": "x", **left}, {"name": "y", **right}, "location_level", LOCATION_LEVELS) == expected
 
 
 def prepared_row(**fields) -> dict:
     row = {c: None for c in CLIENTS.columns} | {"source_system": "a", "source_client_id": "1"} | fields
-    prepared, _ = prepare_records(pl.DataFrame([row], schema={c: pl.String for c in CLIENTS.columns}),
-                                  ResolutionSettings())  # fmt: skip
+    prepared, _ = prepare_records(
+        pl.DataFrame([row], schema={c: pl.String for c in CLIENTS.columns}), ResolutionSettings()
+    )
     return prepared.row(0, named=True)
 
 
 def test_prepared_keys():
-    row = prepared_row(name="The Kestrel Group of Denver, Inc.", domain="www.Kestrel-AI.co", phone="555-0101",
-                       address="120 North Main Street, Suite 5", city="Québec", country="United States")  # fmt: skip
+    row = prepared_row(
+        name="The Kestrel Group of Denver, Inc.",
+        domain="www.Kestrel-AI.co",
+        phone="555-0101",
+        address="120 North Main Street, Suite 5",
+        city="Québec",
+        country="United States",
+    )
     assert row["name_key"] == "kestrel group of denver"
     assert row["tokens"] == ["kestrel", "group", "denver"]  # stop words out, order kept
     assert row["name_sorted"] == "denver group kestrel"
@@ -174,8 +202,14 @@ def test_an_exact_names_term_frequency_counts_sites():
     """A chain's name (many cities) is common; one organisation's many records in one city count once."""
     names = [("Blue Bottle", city) for city in ("Austin", "Boston", "Denver", "Miami")]
     names += [("Kestrel Dental", "Austin")] * 4 + [("Org Two", "Austin"), ("Org Three", "Boston")]
-    rows = pl.DataFrame({"source_system": "a", "source_client_id": [str(i) for i in range(len(names))],
-                         "name": [n for n, _ in names], "city": [c for _, c in names]})  # fmt: skip
+    rows = pl.DataFrame(
+        {
+            "source_system": "a",
+            "source_client_id": [str(i) for i in range(len(names))],
+            "name": [n for n, _ in names],
+            "city": [c for _, c in names],
+        }
+    )
     rows = rows.with_columns(pl.lit(None, pl.String).alias(c) for c in CLIENTS.columns if c not in rows.columns)
     prepared, _ = prepare_records(rows, ResolutionSettings())
     tf = dict(prepared.select("name", "name_tf").unique().iter_rows())

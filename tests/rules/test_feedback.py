@@ -9,9 +9,12 @@ from assets.rules.feedback import FeedbackError, check_feedback, join_snapshots,
 
 SELLERS = pl.DataFrame({"owner_id": ["S1", "S2"], "seller_name": ["Sam", "Alex"]})
 RECORDS = pl.DataFrame(
-    {"source_system": ["nat", "nat", "loc"], "source_client_id": ["N1", "N2", "L2"],
-     "account_id": ["nat:N1", "nat:N2", "nat:N2"]}
-)  # fmt: skip
+    {
+        "source_system": ["nat", "nat", "loc"],
+        "source_client_id": ["N1", "N2", "L2"],
+        "account_id": ["nat:N1", "nat:N2", "nat:N2"],
+    }
+)
 PROSPECTS = pl.DataFrame({"prospect_id": ["P1", "P2"], "owner_id": ["S1", "S2"]})
 SEPTEMBER, AUGUST = dt.date(2026, 9, 30), dt.date(2026, 8, 31)
 # nat:N2 was Alex's (S2) in September; it is Sam's (S1) now
@@ -138,17 +141,27 @@ def test_each_row_joins_the_snapshot_in_force_on_its_date():
         }
     )
     criteria = pl.DataFrame(
-        {"as_of_date": [AUGUST, SEPTEMBER], "account_id": ["nat:N1", "nat:N2"],
-         **{f"{c}_score": [10.0, 10.0] for c in ("current_spend", "growth", "whitespace", "engagement")},
-         "likelihood_score": [90.0, 0.0]}
-    )  # fmt: skip
+        {
+            "as_of_date": [AUGUST, SEPTEMBER],
+            "account_id": ["nat:N1", "nat:N2"],
+            **{f"{c}_score": [10.0, 10.0] for c in ("current_spend", "growth", "whitespace", "engagement")},
+            "likelihood_score": [90.0, 0.0],
+        }
+    )
     leads = pl.DataFrame(
         {"as_of_date": [SEPTEMBER], "prospect_id": ["P1"], "lead_score": [66.0], "is_recommended": [True]}
     )
     weights = {"current_spend": 0.4, "growth": 0.1, "whitespace": 0.2, "likelihood": 0.2, "engagement": 0.1}
     joined = join_snapshots(checked, snapshots, members, criteria, leads, SELLERS, weights)
-    rows = joined.select("snapshot_as_of_date", "snapshot_source", "priority_score", "tier", "designation",
-                         "top_criterion", "seller_name").rows()  # fmt: skip
+    rows = joined.select(
+        "snapshot_as_of_date",
+        "snapshot_source",
+        "priority_score",
+        "tier",
+        "designation",
+        "top_criterion",
+        "seller_name",
+    ).rows()
     assert rows == [
         (AUGUST, "reconstructed", 40.0, "medium", "target", "likelihood", "Sam"),  # 0.2 x 90 beats 0.4 x 10
         (SEPTEMBER, "recorded", 75.0, "high", "key", "current_spend", "Alex"),  # via the record's account then

@@ -130,7 +130,10 @@ def test_the_neighbouring_snapshots_are_enough_when_every_date_is_given():
     from_nearby = update_changes(nearby, log, apr, [JAN, FEB, MAR, apr])
     assert from_nearby.equals(from_whole)
     assert from_nearby.select("to_as_of_date", "field").rows() == [
-        (FEB, "tier"), (MAR, "tier"), (apr, "owner_id"), (apr, "tier")
-    ]  # fmt: skip
+        (FEB, "tier"),
+        (MAR, "tier"),
+        (apr, "owner_id"),
+        (apr, "tier"),
+    ]
     # without the dates, the pairs it cannot see are dropped as no longer consecutive
     assert update_changes(nearby, log, apr).height == 2

@@ -21,23 +21,50 @@ from assets.rules.resolution import (
 # city) that meet only themselves, abbreviations and two-letter prefixes, initials, typos (with and without a shared
 # first letter), words with digits, names without words, and one with more words than a bit mask holds.
 NAMES = [
-    ("Art's Deli", "Austin"), ("Arts Delicatessen", "Austin"), ("Art Dl Catering", None), ("De La", None),
-    ("Trillium Roofing", "Aurora"), ("Trilium Roofing", "Aurora"), ("Rtillium Roofnig", None), ("Trillium Aurora", "Aurora"),
-    ("Trillium Aurora", "Denver"), ("Aurora Trillium West", "Denver"), ("Trillium East", "Boston"),
-    ("J Smith Plumbing", "Boston"), ("John Smith Plumbing", None), ("Jo Smith Plmbing", None), ("Smyth John", None),
-    ("Store 12 Acme", None), ("Acme Store 15", None), ("Acme 4th Street", None), ("Acme 4 th Str", None),
-    ("Central Supply", None), ("Centennial Supply", None), ("Centrl Supply", None), ("Inc.", None), (None, None),
-    ("Kestrel Analytics Group", None), ("Kestrel Analytic Grp", None), ("Analytics Kestrel", None),
-    (" ".join(f"w{i}x" for i in range(70)), None), (" ".join(f"w{i}x" for i in range(0, 70, 2)), None),
-    ("Mendoza Nelson Mkt", "El Paso"), ("Mendoza & Nelson Market", "El Paso"), ("Nelson Mendosa Markets", None),
-]  # fmt: skip
+    ("Art's Deli", "Austin"),
+    ("Arts Delicatessen", "Austin"),
+    ("Art Dl Catering", None),
+    ("De La", None),
+    ("Trillium Roofing", "Aurora"),
+    ("Trilium Roofing", "Aurora"),
+    ("Rtillium Roofnig", None),
+    ("Trillium Aurora", "Aurora"),
+    ("Trillium Aurora", "Denver"),
+    ("Aurora Trillium West", "Denver"),
+    ("Trillium East", "Boston"),
+    ("J Smith Plumbing", "Boston"),
+    ("John Smith Plumbing", None),
+    ("Jo Smith Plmbing", None),
+    ("Smyth John", None),
+    ("Store 12 Acme", None),
+    ("Acme Store 15", None),
+    ("Acme 4th Street", None),
+    ("Acme 4 th Str", None),
+    ("Central Supply", None),
+    ("Centennial Supply", None),
+    ("Centrl Supply", None),
+    ("Inc.", None),
+    (None, None),
+    ("Kestrel Analytics Group", None),
+    ("Kestrel Analytic Grp", None),
+    ("Analytics Kestrel", None),
+    (" ".join(f"w{i}x" for i in range(70)), None),
+    (" ".join(f"w{i}x" for i in range(0, 70, 2)), None),
+    ("Mendoza Nelson Mkt", "El Paso"),
+    ("Mendoza & Nelson Market", "El Paso"),
+    ("Nelson Mendosa Markets", None),
+]
 
 
 def prepared_names() -> pl.DataFrame:
-    rows = [{c: None for c in CLIENTS.columns} | {"source_system": "s", "source_client_id": f"{i:03}", "name": name,
-                                                   "city": city} for i, (name, city) in enumerate(NAMES)]  # fmt: skip
-    prepared, _ = prepare_records(pl.DataFrame(rows, schema={c: pl.String for c in CLIENTS.columns}),
-                                  ResolutionSettings(common_token_min=3))  # fmt: skip
+    rows = [
+        {c: None for c in CLIENTS.columns}
+        | {"source_system": "s", "source_client_id": f"{i:03}", "name": name, "city": city}
+        for i, (name, city) in enumerate(NAMES)
+    ]
+    prepared, _ = prepare_records(
+        pl.DataFrame(rows, schema={c: pl.String for c in CLIENTS.columns}), ResolutionSettings(common_token_min=3)
+    )
     return prepared
 
 
@@ -69,9 +96,11 @@ def test_word_hits_are_the_sqls_bit_for_bit():
     # two-letter start that is no abbreviation (jo / john)
     index = {name: i for i, (name, _) in enumerate(NAMES)}
     for one, other, one_hits, other_hits in [
-        ("Art's Deli", "Arts Delicatessen", 0b11, 0b11), ("J Smith Plumbing", "John Smith Plumbing", 0b111, 0b111),
-        ("Trillium Roofing", "Rtillium Roofnig", 0b11, 0b11), ("Jo Smith Plmbing", "Smyth John", 0b010, 0b01),
-    ]:  # fmt: skip
+        ("Art's Deli", "Arts Delicatessen", 0b11, 0b11),
+        ("J Smith Plumbing", "John Smith Plumbing", 0b111, 0b111),
+        ("Trillium Roofing", "Rtillium Roofnig", 0b11, 0b11),
+        ("Jo Smith Plmbing", "Smyth John", 0b010, 0b01),
+    ]:
         row = pairs.with_row_index().filter(left_id=index[one], right_id=index[other])["index"].item()
         assert (left[row], right[row]) == (one_hits, other_hits), (one, other)
 
@@ -95,7 +124,8 @@ def test_no_pairs_and_no_words():
     prepared = prepared_names()
     empty = np.zeros(0, np.int64)
     assert all(hits.size == 0 for hits in word_hits(prepared, empty, empty))
-    nameless = prepared.with_columns(pl.lit(None, pl.List(pl.UInt32)).alias("token_ids"),
-                                     pl.lit(None, pl.List(pl.String)).alias("tokens"))  # fmt: skip
+    nameless = prepared.with_columns(
+        pl.lit(None, pl.List(pl.UInt32)).alias("token_ids"), pl.lit(None, pl.List(pl.String)).alias("tokens")
+    )
     left, right = word_hits(nameless, np.array([0, 1]), np.array([1, 2]))
     assert not left.any() and not right.any()

@@ -10,10 +10,12 @@ from assets.rules.old_names import upgrade_warehouse
 from schemas.renamed import OldNames
 
 OLD = {
-    "key_level_reruns": OldNames("key_level_audit", {"review_period_start_date": "review_period_start", "has_changed": "changed"}),
+    "key_level_reruns": OldNames(
+        "key_level_audit", {"review_period_start_date": "review_period_start", "has_changed": "changed"}
+    ),
     "key_levels": OldNames("key_levels", {"review_period_start_date": "review_period_start"}),
     "quarantined_rows": OldNames("quarantine"),
-}  # fmt: skip
+}
 
 
 def warehouse() -> duckdb.DuckDBPyConnection:

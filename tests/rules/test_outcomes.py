@@ -67,10 +67,20 @@ MONTHS = [dt.date(2024 + (10 + i) // 12, (10 + i) % 12 + 1, 1) for i in range(24
 
 def record(client_id, account, name, since=None, domain=None):
     return {
-        "source_system": "s", "source_client_id": client_id, "account_id": account, "name": name, "domain": domain,
-        "phone": None, "postal_code": None, "owner_id": "S1", "industry": "Technology", "employee_count": 100,
-        "segment": "national", "customer_since": since, "filled_field_count": 3,
-    }  # fmt: skip
+        "source_system": "s",
+        "source_client_id": client_id,
+        "account_id": account,
+        "name": name,
+        "domain": domain,
+        "phone": None,
+        "postal_code": None,
+        "owner_id": "S1",
+        "industry": "Technology",
+        "employee_count": 100,
+        "segment": "national",
+        "customer_since": since,
+        "filled_field_count": 3,
+    }
 
 
 def monthly(client_id, amount_of) -> list[dict]:
@@ -297,12 +307,19 @@ def recorded_at_t(members_of_a: str = "s:A") -> pl.DataFrame:
     """The rows of marts.account_snapshots of a run at T: s:A (a seller's pick, holding `members_of_a`) and s:B."""
     return pl.DataFrame(
         {
-            "as_of_date": [T, T], "account_id": ["s:A", "s:B"], "owner_id": ["S1", "S1"],
-            "billing_12m": [Decimal(12000), Decimal(12000)], "is_key_account": [True, True], "tier": ["low", "high"],
-            "priority_score": [10.0, 90.0], "designation": ["target", "key"], "is_designation_overridden": [False, False],
-            "is_seller_pick": [True, False], "member_records": [members_of_a, "s:B"],
+            "as_of_date": [T, T],
+            "account_id": ["s:A", "s:B"],
+            "owner_id": ["S1", "S1"],
+            "billing_12m": [Decimal(12000), Decimal(12000)],
+            "is_key_account": [True, True],
+            "tier": ["low", "high"],
+            "priority_score": [10.0, 90.0],
+            "designation": ["target", "key"],
+            "is_designation_overridden": [False, False],
+            "is_seller_pick": [True, False],
+            "member_records": [members_of_a, "s:B"],
         }
-    )  # fmt: skip
+    )
 
 
 def test_a_recorded_snapshot_wins_over_the_reconstructed_one_of_its_month(config):
@@ -317,8 +334,9 @@ def test_a_recorded_snapshot_wins_over_the_reconstructed_one_of_its_month(config
     assert combined.filter(pl.col("as_of_date") == dt.date(2025, 11, 30))["snapshot_source"].unique().to_list() == [
         "reconstructed"
     ]
-    outcomes = account_outcomes(snapshots, built.accounts, billing_by_record(data.billing), records_now(data.records),
-                                AS_OF)  # fmt: skip
+    outcomes = account_outcomes(
+        snapshots, built.accounts, billing_by_record(data.billing), records_now(data.records), AS_OF
+    )
     used = chosen(outcomes)
     assert used.filter(pl.col("as_of_date") == T)["snapshot_source"].unique().to_list() == ["recorded"]
     # s:F did not exist at T: today it is in s:A's account, so its billing counts for the recorded s:A
@@ -367,12 +385,16 @@ def test_a_deal_closed_after_the_snapshot_was_open_then(config):
     data = history()
     deals = pl.DataFrame(
         {
-            "source_system": ["s", "s"], "source_client_id": ["B", "C"], "stage": ["closed_won", "closed_lost"],
-            "amount_reporting": [50000.0, 50000.0], "probability": [100, 0],
+            "source_system": ["s", "s"],
+            "source_client_id": ["B", "C"],
+            "stage": ["closed_won", "closed_lost"],
+            "amount_reporting": [50000.0, 50000.0],
+            "probability": [100, 0],
             "created_date": [dt.date(2025, 6, 1), dt.date(2025, 6, 1)],
-            "expected_close_date": [dt.date(2026, 2, 1), dt.date(2025, 9, 1)], "is_open": [False, False],
+            "expected_close_date": [dt.date(2026, 2, 1), dt.date(2025, 9, 1)],
+            "is_open": [False, False],
         }
-    )  # fmt: skip
+    )
     built = reconstruct(History(data.records, data.billing, deals=deals), [T], config)
     likelihood = dict(built.accounts.select("account_id", "likelihood_raw").iter_rows())
     # B's deal closed (won) in 2026: at T it was open, at the replay stage's 0.2 and not at its final 100%
@@ -393,11 +415,16 @@ def test_the_monthly_tables_asked_in_duckdb_answer_as_polars_sums_them():
                     {"source_system": "s", "source_client_id": str(i), "month": month, "billing_amount": amount}
                 )
             if rng.random() < 0.5:
-                engagement_rows.append({
-                    "source_system": "s", "source_client_id": str(i), "month": month,
-                    "event_type": rng.choice(["login", "ticket"]), "events": rng.randrange(1, 9),
-                    "quantity": rng.choice([None, rng.randrange(50)]),
-                })  # fmt: skip
+                engagement_rows.append(
+                    {
+                        "source_system": "s",
+                        "source_client_id": str(i),
+                        "month": month,
+                        "event_type": rng.choice(["login", "ticket"]),
+                        "events": rng.randrange(1, 9),
+                        "quantity": rng.choice([None, rng.randrange(50)]),
+                    }
+                )
     billing = pl.DataFrame(billing_rows).cast({"billing_amount": pl.Decimal(38, 2)})
     engagement = pl.DataFrame(engagement_rows).cast({"quantity": pl.Int64, "events": pl.Int64})
     mapping = pl.DataFrame({"record": [f"s:{i}" for i in range(50)], "account_id": [f"a{i // 4}" for i in range(50)]})
@@ -467,12 +494,16 @@ def owners_changing() -> History:
 def with_deals(data: History) -> History:
     deals = pl.DataFrame(
         {
-            "source_system": ["s", "s", "s"], "source_client_id": ["B", "C", "D"],
-            "stage": ["closed_won", "proposal", "qualification"], "amount_reporting": [50000.0, 9000.0, 4000.0],
-            "probability": [100, 60, 20], "created_date": [dt.date(2025, 6, 1), dt.date(2025, 12, 1), None],
-            "expected_close_date": [dt.date(2026, 2, 1), dt.date(2026, 12, 1), None], "is_open": [False, True, True],
+            "source_system": ["s", "s", "s"],
+            "source_client_id": ["B", "C", "D"],
+            "stage": ["closed_won", "proposal", "qualification"],
+            "amount_reporting": [50000.0, 9000.0, 4000.0],
+            "probability": [100, 60, 20],
+            "created_date": [dt.date(2025, 6, 1), dt.date(2025, 12, 1), None],
+            "expected_close_date": [dt.date(2026, 2, 1), dt.date(2026, 12, 1), None],
+            "is_open": [False, True, True],
         }
-    )  # fmt: skip
+    )
     return History(data.records, data.billing, deals=deals, prospects=data.prospects)
 
 
@@ -563,8 +594,12 @@ def test_a_month_ends_digests_are_those_of_the_frames_it_knows():
 
 def test_the_inputs_of_a_month_end_change_with_its_past_not_with_later_data(config):
     base = fingerprints(with_deals(history()))
-    later = history([{**row, "billing_amount": row["billing_amount"] + 1} if row["month"] > T else row
-                     for row in history().billing.to_dicts()])  # fmt: skip
+    later = history(
+        [
+            {**row, "billing_amount": row["billing_amount"] + 1} if row["month"] > T else row
+            for row in history().billing.to_dicts()
+        ]
+    )
     changed = fingerprints(with_deals(later))
     assert {day for day in base if base[day] == changed[day]} == {day for day in base if day <= T}
     # a backfill of the oldest month (a late invoice) changes every month end, and a reconstruction from it differs
@@ -589,9 +624,11 @@ def test_the_inputs_of_a_month_end_change_with_its_past_not_with_later_data(conf
     )
     with_closed = History(data.records, data.billing, deals=pl.concat([data.deals, closed]), prospects=data.prospects)
     doubled = History(
-        data.records, data.billing, prospects=data.prospects,
+        data.records,
+        data.billing,
+        prospects=data.prospects,
         deals=pl.concat([data.deals, closed.with_columns(pl.col("amount_reporting") * 2)]),
-    )  # fmt: skip
+    )
     assert fingerprints(with_closed) == fingerprints(doubled) == base
 
 
@@ -622,8 +659,9 @@ def test_a_month_end_converts_its_deals_at_the_rates_known_then(config):
     # without a rate up to the month end, the amount as the run converted it
     early = in_euros(with_deals(history()), {dt.date(2026, 1, 1): "1.3"})
     assert deals_then(early.deals, early.fx_rates, T).sort("source_client_id")["amount_reporting"].to_list() == [
-        50000.0, 4000.0
-    ]  # fmt: skip
+        50000.0,
+        4000.0,
+    ]
 
     base = fingerprints(data)
     published_later = fingerprints(in_euros(with_deals(history()), {**rates, dt.date(2026, 7, 1): "1.6"}))
@@ -634,8 +672,12 @@ def test_a_month_end_converts_its_deals_at_the_rates_known_then(config):
     # a January rate: the month ends from January to May read it (June brings its own rate), the others do not
     january = fingerprints(in_euros(with_deals(history()), {**rates, dt.date(2026, 1, 1): "1.3"}))
     assert sorted(day for day in base if base[day] != january[day]) == [
-        dt.date(2026, 1, 31), dt.date(2026, 2, 28), dt.date(2026, 3, 31), dt.date(2026, 4, 30), dt.date(2026, 5, 31)
-    ]  # fmt: skip
+        dt.date(2026, 1, 31),
+        dt.date(2026, 2, 28),
+        dt.date(2026, 3, 31),
+        dt.date(2026, 4, 30),
+        dt.date(2026, 5, 31),
+    ]
     # and the snapshot: the pipeline criterion of the account with the open deals follows the rate of its month end
     at_t = rebuild(data, config)[0].accounts.filter(pl.col("as_of_date") == T)
     at_t_revised = rebuild(in_euros(with_deals(history()), {**rates, dt.date(2025, 10, 1): "1.25"}), config)[0]
@@ -657,15 +699,22 @@ def test_a_date_s_outcomes_are_computed_again_when_the_billing_they_read_changes
 
     def parts(billing: pl.DataFrame) -> dict[dt.date, str]:
         return part_fingerprints(
-            "code", {day: "reconstructed" for day in dates}, recorded, Monthly.of_frames(billing),
-            records_now(data.records), pl.DataFrame({"prospect_id": ["P1"], "account_id": ["s:E"]}), AS_OF,
-        )  # fmt: skip
+            "code",
+            {day: "reconstructed" for day in dates},
+            recorded,
+            Monthly.of_frames(billing),
+            records_now(data.records),
+            pl.DataFrame({"prospect_id": ["P1"], "account_id": ["s:E"]}),
+            AS_OF,
+        )
 
     def changed(month: dt.date) -> set[dt.date]:
         more = data.billing.with_columns(
-            pl.when(pl.col("month") == month.replace(day=1)).then(pl.col("billing_amount") + 1)
-            .otherwise(pl.col("billing_amount")).alias("billing_amount")
-        )  # fmt: skip
+            pl.when(pl.col("month") == month.replace(day=1))
+            .then(pl.col("billing_amount") + 1)
+            .otherwise(pl.col("billing_amount"))
+            .alias("billing_amount")
+        )
         after = parts(more)
         return {day for day in base if base[day] != after[day]}
 
@@ -673,9 +722,11 @@ def test_a_date_s_outcomes_are_computed_again_when_the_billing_they_read_changes
     assert changed(AS_OF) == {month_end(end - k) for k in (0, 3, 6, 12)} & set(dates)
     # the 12 months up to each date, and the complete windows after the dates before it
     reading_late = {day for day in base if month_index(day) - 11 <= end - 8 <= month_index(day)} | {
-        day for day in base if month_index(day) < end - 8 and any(
-            month_index(day) + n <= end and end - 8 <= month_index(day) + n for n in (3, 6, 12))
-    }  # fmt: skip
+        day
+        for day in base
+        if month_index(day) < end - 8
+        and any(month_index(day) + n <= end and end - 8 <= month_index(day) + n for n in (3, 6, 12))
+    }
     assert changed(late) == reading_late
     assert month_end(end - 6) in reading_late and month_end(end - 22) not in reading_late
 
@@ -726,9 +777,14 @@ def test_a_new_month_computes_again_only_the_windows_it_completes(config):
         accounts = account_outcomes(recorded, built.accounts, billing, now, as_of)
         leads = lead_outcomes(built.leads, matched, billing, now, as_of)
         parts = part_fingerprints(
-            "code", {day: f"reconstructed {day}" for day in dates}, {T: [1, 2, 3]}, Monthly.of_frames(known.billing),
-            now, matched, as_of,
-        )  # fmt: skip
+            "code",
+            {day: f"reconstructed {day}" for day in dates},
+            {T: [1, 2, 3]},
+            Monthly.of_frames(known.billing),
+            now,
+            matched,
+            as_of,
+        )
         return accounts, leads, parts
 
     old_accounts, old_leads, old_parts = run(before_it, month_end(last - 1))

@@ -105,9 +105,14 @@ def warehouse(as_of: dt.date, reviewed_on: dt.date, snapshot: bool = True) -> du
     if snapshot:
         conn.executemany(
             "insert into marts.account_snapshots values (?, ?, ?, ?)",
-            [[reviewed_on, "A", 80, False], [reviewed_on, "B", 120, True], [reviewed_on, "C", 280, True],
-             [reviewed_on, "D", 12, False], [dt.date(2025, 1, 31), "A", 500, True]],
-        )  # fmt: skip
+            [
+                [reviewed_on, "A", 80, False],
+                [reviewed_on, "B", 120, True],
+                [reviewed_on, "C", 280, True],
+                [reviewed_on, "D", 12, False],
+                [dt.date(2025, 1, 31), "A", 500, True],
+            ],
+        )
     return conn
 
 

@@ -13,11 +13,19 @@ def population(n: int = 400) -> list[dict]:
     """Distinct organisations, so the u-probabilities have something to learn from (a real run has thousands)."""
     rows = []
     for i in range(n):
-        rows.append({
-            "source_system": "pop", "source_client_id": f"P{i:04d}", "name": f"Filler{i:04d} Widgets {i % 7}",
-            "domain": f"filler{i}.com", "phone": f"555{i:07d}", "address": f"{i + 1} Main St",
-            "postal_code": f"{10000 + i}", "city": FILLER_CITIES[i % len(FILLER_CITIES)], "country": "US",
-        })  # fmt: skip
+        rows.append(
+            {
+                "source_system": "pop",
+                "source_client_id": f"P{i:04d}",
+                "name": f"Filler{i:04d} Widgets {i % 7}",
+                "domain": f"filler{i}.com",
+                "phone": f"555{i:07d}",
+                "address": f"{i + 1} Main St",
+                "postal_code": f"{10000 + i}",
+                "city": FILLER_CITIES[i % len(FILLER_CITIES)],
+                "country": "US",
+            }
+        )
     return rows
 
 
@@ -40,12 +48,29 @@ def org(system, client_id, name, **fields) -> dict:
 
 def test_variants_of_one_organisation_across_systems_merge_with_evidence():
     rows = population() + [
-        org("nat", "N1", "Trillium Roofing Corp", domain="trilliumroofing.ca", phone="(416) 555-0101",
-            address="11 Elmwood Dr", postal_code="M5J 7S1", city="Toronto", country="CA"),
-        org("loc", "L1", "TRILIUM ROOFING INCORPORTED", phone="416-555-0101", address="11 Elmwood Drive",
-            postal_code="M5J7S1", city="TORONTO", country="Canada"),
+        org(
+            "nat",
+            "N1",
+            "Trillium Roofing Corp",
+            domain="trilliumroofing.ca",
+            phone="(416) 555-0101",
+            address="11 Elmwood Dr",
+            postal_code="M5J 7S1",
+            city="Toronto",
+            country="CA",
+        ),
+        org(
+            "loc",
+            "L1",
+            "TRILIUM ROOFING INCORPORTED",
+            phone="416-555-0101",
+            address="11 Elmwood Drive",
+            postal_code="M5J7S1",
+            city="TORONTO",
+            country="Canada",
+        ),
         org("crm", "C1", "The Trillium Roofing", domain="https://www.trilliumroofing.ca/contact"),
-    ]  # fmt: skip
+    ]
     resolution = resolve_clients(frame(rows))
     ids = accounts_of(resolution.crosswalk)
     assert ids["nat:N1"] == ids["loc:L1"] == ids["crm:C1"] == "crm:C1"
@@ -55,8 +80,14 @@ def test_variants_of_one_organisation_across_systems_merge_with_evidence():
     assert resolution.report["accounts_out"] == 401
 
 
-SHARED = {"domain": "acme.com", "phone": "415-555-0100", "address": "1 Market St", "postal_code": "94105",
-          "city": "San Francisco", "country": "US"}  # fmt: skip
+SHARED = {
+    "domain": "acme.com",
+    "phone": "415-555-0100",
+    "address": "1 Market St",
+    "postal_code": "94105",
+    "city": "San Francisco",
+    "country": "US",
+}
 
 
 def test_branches_at_one_head_office_address_and_switchboard_stay_apart_and_go_to_review():
@@ -97,21 +128,44 @@ def test_a_programme_suffix_joins_its_organisation_but_a_name_within_two_sites_j
     # joins neither: containment alone cannot pick one (guard)
     rows = population() + [
         org("crm", "C0", "Summit Clinic", city="Denver", domain="summitclinic.org"),
-        org("crm", "C1", "Summit Clinic Aurora", address="5 Oak St", postal_code="80010", city="Aurora",
-            phone="303-555-0101", domain="summitclinic.org"),
-        org("crm", "C2", "Summit Clinic Lakewood", address="90 Pine Ave", postal_code="80226", city="Lakewood",
-            phone="303-555-0177", domain="summitclinic.org"),
-    ]  # fmt: skip
+        org(
+            "crm",
+            "C1",
+            "Summit Clinic Aurora",
+            address="5 Oak St",
+            postal_code="80010",
+            city="Aurora",
+            phone="303-555-0101",
+            domain="summitclinic.org",
+        ),
+        org(
+            "crm",
+            "C2",
+            "Summit Clinic Lakewood",
+            address="90 Pine Ave",
+            postal_code="80226",
+            city="Lakewood",
+            phone="303-555-0177",
+            domain="summitclinic.org",
+        ),
+    ]
     ids = accounts_of(resolve_clients(frame(rows)).crosswalk)
     assert len({ids["crm:C0"], ids["crm:C1"], ids["crm:C2"]}) == 3
 
 
 def test_the_same_name_in_other_cities_is_a_chain_not_one_client():
     rows = population() + [
-        org("a", str(i), "Blue Bottle Coffee", city=city, address=f"{i + 10} Oak St", phone=f"212-555-01{i:02d}",
-            postal_code=f"{70000 + i}")
+        org(
+            "a",
+            str(i),
+            "Blue Bottle Coffee",
+            city=city,
+            address=f"{i + 10} Oak St",
+            phone=f"212-555-01{i:02d}",
+            postal_code=f"{70000 + i}",
+        )
         for i, city in enumerate(["Austin", "Boston", "Denver", "Miami"])
-    ]  # fmt: skip
+    ]
     assert len({accounts_of(resolve_clients(frame(rows)).crosswalk)[f"a:{i}"] for i in range(4)}) == 4
 
 
@@ -126,8 +180,15 @@ def test_names_that_share_nothing_link_only_with_the_same_domain():
 
 
 def test_the_prior_is_the_match_share_over_all_pairs_and_probabilities_are_graded():
-    duplicates = [org("dup", f"D{i}", r["name"], **{k: v for k, v in r.items() if k not in {"source_system",
-                  "source_client_id", "name"}}) for i, r in enumerate(population()[:40])]  # fmt: skip
+    duplicates = [
+        org(
+            "dup",
+            f"D{i}",
+            r["name"],
+            **{k: v for k, v in r.items() if k not in {"source_system", "source_client_id", "name"}},
+        )
+        for i, r in enumerate(population()[:40])
+    ]
     resolution = resolve_clients(frame(population() + duplicates))
     n = 440
     assert resolution.report["prior_two_random_records_match"] == pytest.approx(40 / (n * (n - 1) / 2), rel=0.2)
@@ -187,10 +248,14 @@ def test_conflicting_and_unknown_overrides_are_clear_errors():
     with pytest.raises(OverrideError, match=r"match_overrides.csv: row 1: no client record nat:N404"):
         resolve_clients(records, overrides=overrides(("nat", "N404", "loc", "L2", "must_link")))
     with pytest.raises(OverrideError, match="cannot all hold"):
-        resolve_clients(records, overrides=overrides(
-            ("nat", "N1", "loc", "L2", "must_link"), ("loc", "L2", "loc", "L1", "must_link"),
-            ("nat", "N1", "loc", "L1", "cannot_link"),
-        ))  # fmt: skip
+        resolve_clients(
+            records,
+            overrides=overrides(
+                ("nat", "N1", "loc", "L2", "must_link"),
+                ("loc", "L2", "loc", "L1", "must_link"),
+                ("nat", "N1", "loc", "L1", "cannot_link"),
+            ),
+        )
 
 
 def test_result_does_not_depend_on_row_order():
@@ -248,8 +313,14 @@ def test_one_must_link_joins_its_pair_and_two_of_a_kind_teach_the_kind():
     comparison pattern lift the name rule for every pair of that pattern (the rule is a belief labels overturn)."""
     rows = population()
     for i, base in enumerate(("Acme Holdings", "Birch Partners", "Cobalt Dental")):
-        shared = {"domain": f"org{i}.com", "phone": f"415-555-01{i:02d}", "address": f"{i + 1} Market St",
-                  "postal_code": f"9410{i}", "city": "San Francisco", "country": "US"}  # fmt: skip
+        shared = {
+            "domain": f"org{i}.com",
+            "phone": f"415-555-01{i:02d}",
+            "address": f"{i + 1} Market St",
+            "postal_code": f"9410{i}",
+            "city": "San Francisco",
+            "country": "US",
+        }
         rows += [org("nat", f"E{i}", f"{base} East", **shared), org("nat", f"W{i}", f"{base} West", **shared)]
     records = frame(rows)
 

@@ -30,14 +30,18 @@ def lines(rng: random.Random, file: str, count: int) -> list[dict]:
         def pick(*values):  # the first value half of the time
             return rng.choice([values[0]] * len(values) + list(values))
 
-        out.append({
-            "source_file": file, "source_system": rng.choice(["nat", "nat", "loc"]),
-            "invoice_id": rng.choice(["7", "07", "8", "A-1", "0", "00", str(rng.randrange(30))]),
-            "line_number": rng.choice(["1", "1.0", "01", "2", "x", None]),
-            "source_client_id": pick("N1", "N2", "N9"),
-            "invoice_date": pick(f"2026-{month:02d}-{rng.randrange(1, 28):02d}", "2026-12-01", "garbage"),
-            "amount": pick("100.00", "-5", "12.345", "oops"), "currency": pick("USD", "CAD", "XXX"),
-        })  # fmt: skip
+        out.append(
+            {
+                "source_file": file,
+                "source_system": rng.choice(["nat", "nat", "loc"]),
+                "invoice_id": rng.choice(["7", "07", "8", "A-1", "0", "00", str(rng.randrange(30))]),
+                "line_number": rng.choice(["1", "1.0", "01", "2", "x", None]),
+                "source_client_id": pick("N1", "N2", "N9"),
+                "invoice_date": pick(f"2026-{month:02d}-{rng.randrange(1, 28):02d}", "2026-12-01", "garbage"),
+                "amount": pick("100.00", "-5", "12.345", "oops"),
+                "currency": pick("USD", "CAD", "XXX"),
+            }
+        )
     return out
 
 

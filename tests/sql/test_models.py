@@ -350,10 +350,15 @@ def test_monthly_billing_history_keeps_every_month_up_to_the_as_of_date():
 def test_monthly_engagement_history_counts_events_and_quantities_per_type():
     events = [
         {"source_system": "nat", "source_client_id": "N1", "event_date": "2024-06-03", "event_type": "email"},
-        {"source_system": "nat", "source_client_id": "N1", "event_date": "2024-06-20", "event_type": "email",
-         "quantity": "3"},
+        {
+            "source_system": "nat",
+            "source_client_id": "N1",
+            "event_date": "2024-06-20",
+            "event_type": "email",
+            "quantity": "3",
+        },
         {"source_system": "nat", "source_client_id": "N1", "event_date": "2026-11-02", "event_type": "email"},
-    ]  # fmt: skip
+    ]
     conn = warehouse([line("A", date="2026-10-31")], CLIENTS, events=events)
     rows = conn.sql(
         "select month, event_type, events, quantity from intermediate.int_client_engagement_monthly"
